@@ -1,0 +1,37 @@
+//! The PocketBase-compatible JSON API under `/api/`. One module per resource, each with a
+//! `configure` that `app.rs` calls; handlers parse input, call a service, shape the output.
+
+mod auth;
+mod body;
+mod health;
+mod request_auth;
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, web};
+
+pub use body::Body;
+pub use request_auth::RequestAuth;
+
+use crate::error::{Error, Result};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    auth::configure(cfg);
+}
+
+/// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    web::block(f).await?
+}
+
+/// PocketBase's 404 for routes that do not exist (GETs fall through to its static file
+/// handler there, hence the different message).
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let message = if req.method() == Method::GET || req.method() == Method::HEAD {
+        "File not found."
+    } else {
+        "The requested resource wasn't found."
+    };
+    actix_web::ResponseError::error_response(&Error::NotFound(message.into()))
+}

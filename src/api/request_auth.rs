@@ -1,0 +1,60 @@
+//! Who is calling: resolved from the `Authorization` header (a bare token or `Bearer`).
+//! A missing, expired or forged token makes the caller a guest, as in PocketBase; routes
+//! that need more answer 401/403 themselves.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::auth::superusers::{self, Superuser};
+use crate::auth::token::KIND_AUTH;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+pub enum RequestAuth {
+    Guest,
+    Superuser(Superuser),
+}
+
+impl RequestAuth {
+    pub fn is_superuser(&self) -> bool {
+        matches!(self, Self::Superuser(_))
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+impl FromRequest for RequestAuth {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(state)) = (token, state) else {
+                return Ok(Self::Guest);
+            };
+            let found = super::blocking(move || {
+                state
+                    .db
+                    .data
+                    .read(|c| superusers::from_token(c, &token, KIND_AUTH))
+            })
+            .await?;
+            Ok(found.map_or(Self::Guest, Self::Superuser))
+        })
+    }
+}

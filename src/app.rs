@@ -1,0 +1,99 @@
+//! Builds the HTTP server: opens the data dir, binds the listener (port 0 works, `port()`
+//! says which was chosen) and wires every route and middleware, here and nowhere else.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Logger, from_fn};
+use actix_web::{HttpServer, web};
+
+use crate::auth::superusers::Superuser;
+use crate::config::Config;
+use crate::db::{self, Db, DirLock};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::{api, middleware, ui};
+
+/// In-flight requests get this long to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+pub struct App {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+    _lock: DirLock,
+}
+
+impl App {
+    /// Opens the data dir (migrating it), binds `config.http` and prepares the server.
+    /// Must be called inside an async runtime; nothing is served until `run_until_stopped`.
+    pub fn build(config: Config) -> Result<Self> {
+        let lock = db::lock_dir(&config.dir)?;
+        let db = Db::open(&config.dir, &config.pool)?;
+        let listener = TcpListener::bind(&config.http)
+            .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", config.http)))?;
+        let addr = listener.local_addr()?;
+        let workers = config.workers;
+        let state = web::Data::new(AppState::new(db, config)?);
+
+        let shared = state.clone();
+        let mut server = HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(shared.clone())
+                .configure(routes)
+                .wrap(from_fn(middleware::catch_panic))
+                .wrap(from_fn(middleware::request_id))
+                .wrap(middleware::security_headers())
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#))
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .listen(listener)?;
+        if let Some(n) = workers {
+            server = server.workers(n.max(1));
+        }
+
+        log::info!(
+            "hearth {} listening on http://{addr} (admin UI: http://{addr}/_/)",
+            crate::VERSION
+        );
+        if state.db.data.read(Superuser::count)? == 0 {
+            log::warn!(
+                "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
+            );
+        }
+        Ok(Self {
+            server: server.run(),
+            port: addr.port(),
+            state,
+            _lock: lock,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Serves until SIGINT/SIGTERM (or the server handle stops it), lets in-flight requests
+    /// finish, then checkpoints the WAL so the data dir is left clean.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        self.server.await?;
+        self.state.db.checkpoint()?;
+        log::info!("hearth stopped; databases closed cleanly");
+        Ok(())
+    }
+}
+
+/// Every route of the application.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .configure(api::configure)
+            .default_service(web::to(api::not_found)),
+    )
+    .configure(ui::configure)
+    .default_service(web::to(api::not_found));
+}

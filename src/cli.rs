@@ -1,0 +1,199 @@
+//! The command line: one clap-derive `Command` enum, one function per subcommand. Shapes
+//! follow PocketBase's CLI where the two overlap.
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::superusers::{self, Saved};
+use crate::config::{Config, DirArgs, ServeArgs};
+use crate::db::{Db, PoolOptions, migrate};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "A whole application backend in one binary."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server: JSON API under /api/, admin UI under /_/.
+    Serve(ServeArgs),
+    /// Manage superusers (safe while the server runs).
+    #[command(subcommand)]
+    Superuser(SuperuserCommand),
+    /// Apply, revert or list the system-schema migrations.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// Check both databases (integrity and foreign keys); exits 1 on any finding.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SuperuserCommand {
+    /// Create the superuser, or set its password if it exists.
+    Upsert { email: String, password: String },
+    /// Create a new superuser; fails if the email is taken.
+    Create { email: String, password: String },
+    /// Change an existing superuser's password (signs out its sessions).
+    Update { email: String, password: String },
+    /// Delete a superuser.
+    Delete { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the last N applied migrations of data.db.
+    Down {
+        #[arg(default_value_t = 1)]
+        n: usize,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(Config::new(cli.dir, args)),
+        Command::Superuser(cmd) => superuser(&cli.dir, cmd),
+        Command::Migrate(cmd) => migrate(&cli.dir, cmd),
+        Command::Check => check(&cli.dir),
+    }
+}
+
+/// One line for the terminal, including field details of a validation error.
+pub fn describe(e: &Error) -> String {
+    match e {
+        Error::BadRequest { message, data } if !data.is_empty() => {
+            let fields: Vec<String> = data
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.message))
+                .collect();
+            format!("{message} ({})", fields.join("; "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn init_logger(default: &str) {
+    let env = env_logger::Env::default().default_filter_or(default);
+    let _ = env_logger::Builder::from_env(env)
+        .format_timestamp_millis()
+        .try_init();
+}
+
+fn open(dir: &DirArgs) -> Result<Db> {
+    init_logger("warn");
+    Db::open(
+        &dir.dir,
+        &PoolOptions {
+            readers: 1,
+            ..PoolOptions::default()
+        },
+    )
+}
+
+fn serve(config: Config) -> Result<()> {
+    init_logger(if config.dev { "debug" } else { "info" });
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::App::build(config)?;
+        app.run_until_stopped().await
+    })
+}
+
+fn superuser(dir: &DirArgs, cmd: SuperuserCommand) -> Result<()> {
+    let db = open(dir)?;
+    match cmd {
+        SuperuserCommand::Upsert { email, password } => {
+            let saved = superusers::upsert(&db.data, &email, &password)?;
+            let verb = if saved == Saved::Created {
+                "created"
+            } else {
+                "updated"
+            };
+            println!("Successfully saved superuser \"{email}\" ({verb}).");
+        }
+        SuperuserCommand::Create { email, password } => {
+            superusers::create(&db.data, &email, &password)?;
+            println!("Successfully created new superuser \"{email}\".");
+        }
+        SuperuserCommand::Update { email, password } => {
+            superusers::update_password(&db.data, &email, &password)?;
+            println!("Successfully changed superuser \"{email}\" password.");
+        }
+        SuperuserCommand::Delete { email } => {
+            superusers::delete(&db.data, &email)?;
+            println!("Successfully deleted superuser \"{email}\".");
+        }
+    }
+    Ok(())
+}
+
+fn migrate(dir: &DirArgs, cmd: MigrateCommand) -> Result<()> {
+    // Opening the data dir already applies pending migrations, which is all `up` means.
+    let db = open(dir)?;
+    let sets = [
+        (&db.data, migrate::Set::Data, "data"),
+        (&db.aux, migrate::Set::Auxiliary, "auxiliary"),
+    ];
+    match cmd {
+        MigrateCommand::Up => {
+            for (store, set, _) in sets {
+                migrate::up(store, set)?;
+            }
+            println!("All migrations are applied.");
+        }
+        MigrateCommand::Down { n } => {
+            for name in migrate::down(&db.data, migrate::Set::Data, n)? {
+                println!("Reverted {name}");
+            }
+        }
+        MigrateCommand::Status => {
+            for (store, set, label) in sets {
+                for m in migrate::status(store, set)? {
+                    let state = match m.applied {
+                        Some(at) => format!("applied {}", format_micros(at)),
+                        None => "pending".into(),
+                    };
+                    println!("{label}/{:<32} {state}", m.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn format_micros(micros: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map(crate::datetime::format)
+        .unwrap_or_else(|_| micros.to_string())
+}
+
+fn check(dir: &DirArgs) -> Result<()> {
+    let db = open(dir)?;
+    let mut findings = Vec::new();
+    for store in [&db.data, &db.aux] {
+        for f in store.check()? {
+            findings.push(format!("{}: {f}", store.path().display()));
+        }
+    }
+    if findings.is_empty() {
+        println!("ok: data.db and auxiliary.db passed integrity and foreign key checks");
+        return Ok(());
+    }
+    for f in &findings {
+        println!("{f}");
+    }
+    Err(Error::internal(format!(
+        "{} problem(s) found",
+        findings.len()
+    )))
+}

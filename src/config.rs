@@ -1,0 +1,84 @@
+//! Typed settings from flags and `HEARTH_*` environment variables. Built once by the CLI and
+//! passed by value; nothing reads flags or the environment anywhere else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::db::PoolOptions;
+
+/// Options every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct DirArgs {
+    /// The data directory (data.db, auxiliary.db, storage/, backups/).
+    #[arg(
+        long,
+        env = "HEARTH_DIR",
+        default_value = "./hearth_data",
+        global = true
+    )]
+    pub dir: PathBuf,
+}
+
+/// `hearth serve` options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (use port 0 for any free port).
+    #[arg(long, env = "HEARTH_HTTP", default_value = "127.0.0.1:8090")]
+    pub http: String,
+    /// Development mode: verbose logs, including every SQL error in full.
+    #[arg(long, env = "HEARTH_DEV")]
+    pub dev: bool,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "HEARTH_BODY_LIMIT", default_value_t = 32 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "HEARTH_WORKERS")]
+    pub workers: Option<usize>,
+    /// Read-only SQLite connections per database file.
+    #[arg(long, env = "HEARTH_READERS", default_value_t = 8)]
+    pub readers: u32,
+    /// Seconds a request may wait for a database connection before a 503.
+    #[arg(long, env = "HEARTH_DB_WAIT", default_value_t = 10)]
+    pub db_wait: u64,
+}
+
+/// Everything `App::build` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub http: String,
+    pub dev: bool,
+    pub body_limit: usize,
+    pub workers: Option<usize>,
+    pub pool: PoolOptions,
+}
+
+impl Config {
+    pub fn new(dir: DirArgs, serve: ServeArgs) -> Self {
+        Self {
+            dir: dir.dir,
+            http: serve.http,
+            dev: serve.dev,
+            body_limit: serve.body_limit,
+            workers: serve.workers,
+            pool: PoolOptions {
+                readers: serve.readers,
+                wait: Duration::from_secs(serve.db_wait),
+            },
+        }
+    }
+
+    /// Defaults for a data dir, listening on `http` (tests use `127.0.0.1:0`).
+    pub fn for_dir(dir: impl Into<PathBuf>, http: &str) -> Self {
+        Self {
+            dir: dir.into(),
+            http: http.to_owned(),
+            dev: false,
+            body_limit: 32 * 1024 * 1024,
+            workers: None,
+            pool: PoolOptions::default(),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The storage layer: two SQLite files (`data.db`, `auxiliary.db`), each behind exactly one
+//! read-write connection and a pool of `query_only` readers. It owns connections, pragmas,
+//! transactions and the system-schema migrations; it knows nothing of HTTP or of records.
+//!
+//! Everything here blocks. Async callers move it onto a blocking thread first.
+
+pub mod migrate;
+pub mod pragmas;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use pragmas::Access;
+
+/// How the pools are sized and how long a request may wait for a connection.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub readers: u32,
+    pub wait: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            readers: 8,
+            wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One SQLite file: a single writer and a pool of readers. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    writer: Pool<SqliteConnectionManager>,
+    readers: Pool<SqliteConnectionManager>,
+}
+
+impl Store {
+    pub fn open(path: &Path, opts: &PoolOptions) -> Result<Self> {
+        let manager = |access| {
+            SqliteConnectionManager::file(path).with_init(move |c| pragmas::apply(c, access))
+        };
+        // The writer is opened (and WAL switched on) before any reader exists.
+        let writer = Pool::builder()
+            .max_size(1)
+            .connection_timeout(opts.wait)
+            .build(manager(Access::ReadWrite))
+            .map_err(|e| open_error(path, e))?;
+        let readers = Pool::builder()
+            .max_size(opts.readers.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(opts.wait)
+            .build(manager(Access::ReadOnly))
+            .map_err(|e| open_error(path, e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+            readers,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the single writer: committed when `f`
+    /// returns Ok, rolled back (by dropping the transaction) when it returns Err.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a reader. Readers are `query_only`: a write attempt is an error, not a race.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.get()?;
+        f(&conn)
+    }
+
+    /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
+    /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
+    pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.get()?;
+        f(&mut conn)
+    }
+
+    /// Folds the WAL back into the main file, so a stopped server leaves one tidy file.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.with_writer(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        let wal = self.path.with_extension("db-wal");
+        [&self.path, &wal]
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+fn open_error(path: &Path, e: r2d2::Error) -> Error {
+    Error::internal(format!("cannot open {}: {e}", path.display()))
+}
+
+/// The whole data directory: `data.db`, `auxiliary.db` and the folders beside them.
+#[derive(Clone)]
+pub struct Db {
+    pub data: Store,
+    pub aux: Store,
+    dir: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating on first use) the data dir and applies pending migrations to both files.
+    pub fn open(dir: &Path, opts: &PoolOptions) -> Result<Self> {
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+        for sub in ["storage", "backups"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        let data = Store::open(&dir.join("data.db"), opts)?;
+        let aux = Store::open(&dir.join("auxiliary.db"), opts)?;
+        let db = Self {
+            data,
+            aux,
+            dir: dir.to_owned(),
+        };
+        migrate::up(&db.data, migrate::Set::Data)?;
+        migrate::up(&db.aux, migrate::Set::Auxiliary)?;
+        Ok(db)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn checkpoint(&self) -> Result<()> {
+        self.data.checkpoint()?;
+        self.aux.checkpoint()
+    }
+}
+
+impl Store {
+    /// `PRAGMA integrity_check` and `foreign_key_check`; returns every finding (empty = healthy).
+    pub fn check(&self) -> Result<Vec<String>> {
+        self.with_writer(|c| {
+            let mut findings = Vec::new();
+            let mut stmt = c.prepare("PRAGMA integrity_check")?;
+            for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                let row = row?;
+                if row != "ok" {
+                    findings.push(format!("integrity: {row}"));
+                }
+            }
+            let mut stmt = c.prepare("PRAGMA foreign_key_check")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(format!(
+                    "foreign key: table {} row {} references missing {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?
+                        .map_or("?".into(), |v| v.to_string()),
+                    r.get::<_, String>(2)?
+                ))
+            })?;
+            for row in rows {
+                findings.push(row?);
+            }
+            Ok(findings)
+        })
+    }
+}
+
+/// Holds the data dir's server lock for as long as it lives.
+pub struct DirLock {
+    _file: fs::File,
+}
+
+/// Takes the exclusive server lock on `dir`, so two servers never share one data dir (the
+/// CLI does not take it: its short writes are safe beside a running server).
+pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+    fs::create_dir_all(dir)
+        .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(".serve.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::internal(format!(
+            "{} is in use by another hearth server",
+            dir.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(Error::internal(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}

@@ -1,0 +1,42 @@
+//! The pragmas every connection gets, in the order SPEC "Storage" fixes. Applied by the pools'
+//! init hook, so no connection can ever miss them.
+
+use rusqlite::Connection;
+
+/// How long a connection waits on another process's lock (the CLI writing while the server
+/// runs) before SQLITE_BUSY. Inside one process the single writer means no waiting at all.
+pub const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Statements kept prepared per connection; hearth's queries are few and repeated.
+const STATEMENT_CACHE: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+pub fn apply(conn: &Connection, access: Access) -> rusqlite::Result<()> {
+    // busy_timeout first: even switching to WAL may have to wait for another process.
+    conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT_MS)?;
+    // Readers never change the journal mode: that needs a write lock.
+    if access == Access::ReadWrite {
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "journal_mode stayed {mode}, WAL is required"
+            )));
+        }
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    if access == Access::ReadOnly {
+        conn.pragma_update(None, "query_only", 1)?;
+    }
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The one error type of the application and its mapping to PocketBase's JSON error body
+//! `{"data":{},"message":"...","status":N}`. Internal faults are logged by the request-id
+//! middleware (which sees the request id) and shown to clients only as a generic message.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One invalid input field, as PocketBase reports it under `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(code: &str, message: &str) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    pub fn required() -> Self {
+        Self::new("validation_required", "Cannot be blank.")
+    }
+}
+
+/// Field name -> error; a BTreeMap so the JSON keys come out sorted, as PocketBase's do.
+pub type FieldErrors = BTreeMap<String, FieldError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400 with per-field details (validation) or none (malformed input).
+    #[error("{message}")]
+    BadRequest { message: String, data: FieldErrors },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Request entity too large.")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            data: FieldErrors::new(),
+        }
+    }
+
+    /// PocketBase's answer when the body cannot be parsed at all.
+    pub fn invalid_body() -> Self {
+        Self::bad_request("An error occurred while loading the submitted data.")
+    }
+
+    pub fn validation(data: FieldErrors) -> Self {
+        Self::BadRequest {
+            message: "An error occurred while validating the submitted data.".into(),
+            data,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::NotFound("The requested resource wasn't found.".into())
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+
+    /// The message a client may see; internal details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            // A pool timeout: the single writer (or every reader) stayed busy; worth a retry.
+            Self::Pool(_) => "The server is busy, please try again.".into(),
+            Self::Sqlite(_) | Self::Io(_) | Self::Internal(_) => {
+                "Something went wrong while processing your request.".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    data: &'a FieldErrors,
+    message: String,
+    status: u16,
+}
+
+/// Builds PocketBase's error body for any status; shared by handlers and default services.
+pub fn error_response(status: StatusCode, message: String, data: &FieldErrors) -> HttpResponse {
+    HttpResponse::build(status).json(ErrorBody {
+        data,
+        message,
+        status: status.as_u16(),
+    })
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Sqlite(_) | Self::Io(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let empty = FieldErrors::new();
+        let data = match self {
+            Self::BadRequest { data, .. } => data,
+            _ => &empty,
+        };
+        let mut res = error_response(self.status_code(), self.public_message(), data);
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Error {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(e: askama::Error) -> Self {
+        Self::internal(format!("template: {e}"))
+    }
+}

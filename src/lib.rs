@@ -1,0 +1,24 @@
+//! hearth: a PocketBase-compatible application backend in one binary.
+//!
+//! The binary (`main.rs`) only parses the command line; everything lives here so the
+//! integration tests can build and drive the real server.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod datetime;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod middleware;
+pub mod state;
+pub mod ui;
+pub mod validate;
+
+pub use app::App;
+pub use config::Config;
+pub use error::{Error, Result};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

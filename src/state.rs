@@ -1,0 +1,39 @@
+//! What every handler shares: the database, the configuration and server-wide secrets.
+
+use std::time::Instant;
+
+use rusqlite::OptionalExtension;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    /// Signs CSRF tokens; generated into `_params` by the first migration.
+    pub secret: String,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config) -> Result<Self> {
+        let secret: Option<String> = db.data.read(|c| {
+            Ok(c.query_row(
+                "SELECT json_extract(value, '$') FROM _params WHERE id = 'hearthSecret'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        let secret = secret.filter(|s| s.len() >= 32).ok_or_else(|| {
+            Error::internal("data.db has no server secret (_params.hearthSecret)")
+        })?;
+        Ok(Self {
+            db,
+            config,
+            secret,
+            started: Instant::now(),
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! The dashboard: what this instance holds and how it is doing, at a glance.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::session::{CsrfNonce, Session};
+use super::{Chrome, see_other};
+use crate::api::blocking;
+use crate::auth::superusers::Superuser;
+use crate::error::Result;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(show));
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    collections: i64,
+    superusers: i64,
+    data_size: String,
+    aux_size: String,
+    version: &'static str,
+    uptime: String,
+}
+
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse> {
+    let Some(user) = session.0 else {
+        return Ok(see_other("/_/login"));
+    };
+    let shared = state.clone();
+    let (collections, superusers) = blocking(move || {
+        shared.db.data.read(|c| {
+            let collections: i64 = c
+                .prepare_cached("SELECT count(*) FROM _collections WHERE system = FALSE")?
+                .query_row([], |r| r.get(0))?;
+            Ok((collections, Superuser::count(c)?))
+        })
+    })
+    .await?;
+    let nonce = CsrfNonce::of(&req);
+    let page = DashboardPage {
+        chrome: Chrome::new("Dashboard", Some(user.email), nonce.token(&state)),
+        collections,
+        superusers,
+        data_size: human_bytes(state.db.data.size_bytes()),
+        aux_size: human_bytes(state.db.aux.size_bytes()),
+        version: crate::VERSION,
+        uptime: human_duration(state.started.elapsed().as_secs()),
+    };
+    let mut res = HttpResponse::Ok();
+    nonce.remember(&req, &mut res);
+    Ok(res
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn human_duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    match (d, h) {
+        (0, 0) if m == 0 => format!("{secs}s"),
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MB");
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(3_700), "1h 1m");
+        assert_eq!(human_duration(90_000), "1d 1h");
+    }
+}

@@ -1,0 +1,139 @@
+//! Sign-in and sign-out. The sign-in form posts email and password with a CSRF token; on
+//! success the browser gets the session cookie and is redirected to the dashboard.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::session::{CsrfNonce, Session, expired_session_cookie, session_cookie};
+use super::{Chrome, see_other};
+use crate::api::{Body, blocking};
+use crate::auth::superusers;
+use crate::auth::token::KIND_ADMIN_SESSION;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(show))
+        .route("/login", web::post().to(submit))
+        .route("/logout", web::post().to(logout));
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+const CSRF_FAILED: &str = "This form expired or did not come from this site. Please sign in again.";
+
+fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    email: String,
+    error: Option<&str>,
+) -> Result<HttpResponse> {
+    let nonce = CsrfNonce::of(req);
+    let page = LoginPage {
+        chrome: Chrome::new("Sign in", None, nonce.token(state)),
+        email,
+        error: error.map(str::to_owned),
+    };
+    let mut res = HttpResponse::build(status);
+    nonce.remember(req, &mut res);
+    Ok(res
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse> {
+    if session.0.is_some() {
+        return Ok(see_other("/_/"));
+    }
+    render(&req, &state, StatusCode::OK, String::new(), None)
+}
+
+async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Body(form): Body<LoginForm>,
+) -> Result<HttpResponse> {
+    if !CsrfNonce::of(&req).verify(&state, &form.csrf) {
+        return render(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            form.email,
+            Some(CSRF_FAILED),
+        );
+    }
+    let email = form.email.clone();
+    let shared = state.clone();
+    let signed_in = blocking(move || {
+        shared.db.data.read(|c| {
+            let user = superusers::authenticate(c, &form.email, &form.password)?;
+            user.issue_token(c, KIND_ADMIN_SESSION)
+        })
+    })
+    .await;
+    match signed_in {
+        Ok(token) => {
+            let mut res = see_other("/_/");
+            res.add_cookie(&session_cookie(&req, token))
+                .map_err(Error::internal)?;
+            Ok(res)
+        }
+        Err(Error::BadRequest { .. }) => render(
+            &req,
+            &state,
+            StatusCode::BAD_REQUEST,
+            email,
+            Some("Invalid email or password."),
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Body(form): Body<CsrfForm>,
+) -> Result<HttpResponse> {
+    if !CsrfNonce::of(&req).verify(&state, &form.csrf) {
+        return render(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            String::new(),
+            Some(CSRF_FAILED),
+        );
+    }
+    let mut res = see_other("/_/login");
+    res.add_cookie(&expired_session_cookie(&req))
+        .map_err(Error::internal)?;
+    Ok(res)
+}

@@ -1,0 +1,104 @@
+//! The superuser's browser session and the CSRF nonce, both in cookies. The session cookie
+//! holds a signed `adminSession` token (HttpOnly, SameSite=Strict, Secure behind TLS), so a
+//! password change (tokenKey rotation) ends every session too.
+
+use std::future::{Future, ready};
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponseBuilder, web};
+
+use crate::api::blocking;
+use crate::auth::csrf;
+use crate::auth::superusers::{self, Superuser};
+use crate::auth::token::KIND_ADMIN_SESSION;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "hearth_session";
+pub const CSRF_COOKIE: &str = "hearth_csrf";
+
+fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/_/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
+        .finish()
+}
+
+pub fn session_cookie(req: &HttpRequest, token: String) -> Cookie<'static> {
+    let mut c = cookie(req, SESSION_COOKIE, token);
+    c.set_max_age(Duration::days(1));
+    c
+}
+
+pub fn expired_session_cookie(req: &HttpRequest) -> Cookie<'static> {
+    let mut c = cookie(req, SESSION_COOKIE, String::new());
+    c.make_removal();
+    c
+}
+
+/// The browser's CSRF nonce; a new one (to be set with `remember`) if it has none yet.
+pub struct CsrfNonce {
+    pub nonce: String,
+    fresh: bool,
+}
+
+impl CsrfNonce {
+    pub fn of(req: &HttpRequest) -> Self {
+        match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+            Some(nonce) if nonce.len() >= 32 => Self {
+                nonce,
+                fresh: false,
+            },
+            _ => Self {
+                nonce: csrf::new_nonce(),
+                fresh: true,
+            },
+        }
+    }
+
+    pub fn token(&self, state: &AppState) -> String {
+        csrf::token(&state.secret, &self.nonce)
+    }
+
+    /// Sets the nonce cookie on `res` if the browser does not have it yet.
+    pub fn remember(&self, req: &HttpRequest, res: &mut HttpResponseBuilder) {
+        if self.fresh {
+            res.cookie(cookie(req, CSRF_COOKIE, self.nonce.clone()));
+        }
+    }
+
+    /// Checks a submitted form token; a fresh nonce (no cookie sent) never verifies.
+    pub fn verify(&self, state: &AppState, submitted: &str) -> bool {
+        !self.fresh && csrf::verify(&state.secret, &self.nonce, submitted)
+    }
+}
+
+/// The signed-in superuser, if the session cookie is valid.
+pub struct Session(pub Option<Superuser>);
+
+impl FromRequest for Session {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let (Some(token), Some(state)) = (token.filter(|t| !t.is_empty()), state) else {
+            return Box::pin(ready(Ok(Session(None))));
+        };
+        Box::pin(async move {
+            let user = blocking(move || {
+                state
+                    .db
+                    .data
+                    .read(|c| superusers::from_token(c, &token, KIND_ADMIN_SESSION))
+            })
+            .await?;
+            Ok(Session(user))
+        })
+    }
+}
