@@ -41,6 +41,7 @@ impl App {
             actix_web::App::new()
                 .app_data(shared.clone())
                 .configure(routes)
+                .wrap(from_fn(middleware::method_mismatch_as_404))
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))
                 .wrap(middleware::security_headers())

@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use futures_util::FutureExt;
@@ -61,6 +62,21 @@ pub async fn catch_panic(
     }
 }
 
+/// A known path with an unsupported method is a 404 in PocketBase's shape, as there, not
+/// actix's bare 405.
+pub async fn method_mismatch_as_404(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, _) = res.into_parts();
+    let not_found = crate::api::not_found_response(req.method());
+    Ok(ServiceResponse::new(req, not_found))
+}
+
 /// The browser-facing hardening every response carries. The CSP forbids inline script and
 /// style, so the admin UI keeps all of both in its embedded files.
 pub fn security_headers() -> DefaultHeaders {
@@ -75,4 +91,40 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_panicking_handler_becomes_a_json_500_and_the_service_lives_on() {
+        let app = test::init_service(
+            App::new()
+                .route("/boom", web::get().to(|| async { panic!("boom") as HttpResponse }))
+                .route("/ok", web::get().to(HttpResponse::Ok))
+                .wrap(from_fn(catch_panic))
+                .wrap(from_fn(request_id)),
+        )
+        .await;
+
+        let err = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request())
+            .await
+            .err()
+            .unwrap_or_else(|| unreachable!("the panic must surface as an error"));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
+        assert_eq!(
+            &body[..],
+            br#"{"data":{},"message":"Something went wrong while processing your request.","status":500}"#
+        );
+
+        let ok = test::call_service(&app, test::TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.headers().contains_key("x-request-id"));
+    }
 }

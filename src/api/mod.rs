@@ -28,7 +28,11 @@ pub async fn blocking<T: Send + 'static>(
 /// PocketBase's 404 for routes that do not exist (GETs fall through to its static file
 /// handler there, hence the different message).
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    let message = if req.method() == Method::GET || req.method() == Method::HEAD {
+    not_found_response(req.method())
+}
+
+pub fn not_found_response(method: &Method) -> HttpResponse {
+    let message = if method == Method::GET || method == Method::HEAD {
         "File not found."
     } else {
         "The requested resource wasn't found."

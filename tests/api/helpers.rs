@@ -1,0 +1,175 @@
+//! Test harness: `spawn_app()` starts the real server on port 0 with a fresh temp data dir
+//! and returns a `TestApp` with one method per kind of request.
+
+use std::path::Path;
+use std::process::Output;
+
+use hearth::{App, Config};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct-horse-42";
+
+pub struct TestApp {
+    pub address: String,
+    pub dir: TempDir,
+    pub db: hearth::db::Db,
+    /// Talks JSON, keeps no cookies, follows no redirects.
+    pub api: Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::for_dir(dir.path(), "127.0.0.1:0");
+    config.workers = Some(2);
+    tweak(&mut config);
+    let app = App::build(config).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    tokio::spawn(app.run_until_stopped());
+    let api = Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        dir,
+        db,
+        api,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects (tests check them).
+    pub fn browser(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.api.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.api
+            .get(self.url(path))
+            .header("Authorization", token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.api
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> Response {
+        self.api
+            .post(self.url(path))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn create_superuser(&self, email: &str, password: &str) {
+        let store = self.db.data.clone();
+        let (email, password) = (email.to_owned(), password.to_owned());
+        tokio::task::spawn_blocking(move || {
+            hearth::auth::superusers::upsert(&store, &email, &password)
+        })
+        .await
+        .expect("join")
+        .expect("superuser saved");
+    }
+
+    pub async fn auth_superuser(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/collections/_superusers/auth-with-password",
+            &json!({"identity": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Creates the default superuser and returns a valid API token for it.
+    pub async fn superuser_token(&self) -> String {
+        self.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let body: Value = self
+            .auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .json()
+            .await
+            .expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub fn hearth(&self, args: &[&str]) -> Output {
+        hearth_cli(self.dir.path(), args)
+    }
+}
+
+/// Runs the real `hearth` binary with `--dir dir`.
+pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run hearth")
+}
+
+/// The value of `name="csrf"` in a page's form.
+pub fn csrf_token(html: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker).expect("page has a csrf field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_owned()
+}
+
+/// Sorted key paths of a JSON value (`record.email`, `data.identity.code`, ...): what must
+/// match between hearth and PocketBase when values (ids, times, tokens) naturally differ.
+pub fn key_paths(value: &Value) -> Vec<String> {
+    fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        if let Value::Object(map) = v {
+            for (k, child) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.push(path.clone());
+                walk(child, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, "", &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,290 @@
+use reqwest::Client;
+
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
+
+async fn login_form(app: &TestApp, browser: &Client) -> String {
+    let res = browser.get(app.url("/_/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    csrf_token(&res.text().await.unwrap())
+}
+
+async fn sign_in(app: &TestApp, browser: &Client, password: &str) -> reqwest::Response {
+    let csrf = login_form(app, browser).await;
+    browser
+        .post(app.url("/_/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", ADMIN_EMAIL),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> &str {
+    res.headers()["location"].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_needs_a_session() {
+    let app = spawn_app().await;
+
+    let res = app.get("/_/").await;
+    let bare = app.get("/_").await;
+
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/_/login");
+    assert_eq!(bare.status(), 303);
+    assert_eq!(location(&bare), "/_/");
+}
+
+#[tokio::test]
+async fn the_login_page_is_a_plain_form_with_a_csrf_cookie() {
+    let app = spawn_app().await;
+
+    let res = app.get("/_/login").await;
+
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("hearth_csrf="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"<form method="post" action="/_/login""#));
+    assert!(html.contains(r#"<label for="email">"#) && html.contains(r#"<label for="password">"#));
+    assert!(
+        !html.contains("<script"),
+        "the page must work without JavaScript"
+    );
+    assert!(!csrf_token(&html).is_empty());
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_session_cookie_and_shows_the_dashboard() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+
+    let res = sign_in(&app, &browser, ADMIN_PASSWORD).await;
+
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/_/");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("hearth_session="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(!cookie.contains("Secure"), "plain http on loopback");
+    let dashboard = browser.get(app.url("/_/")).send().await.unwrap();
+    assert_eq!(dashboard.status(), 200);
+    let html = dashboard.text().await.unwrap();
+    assert!(html.contains("Dashboard") && html.contains(ADMIN_EMAIL));
+    assert!(html.contains(r#"action="/_/logout""#));
+    // Signed in, the login page sends you on.
+    let again = browser.get(app.url("/_/login")).send().await.unwrap();
+    assert_eq!(again.status(), 303);
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_the_form_again_with_an_error() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+
+    let res = sign_in(&app, &browser, "wrong-password").await;
+
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("hearth_session"))
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Invalid email or password."));
+    assert!(
+        html.contains(&format!(r#"value="{ADMIN_EMAIL}""#)),
+        "email is kept"
+    );
+    assert_eq!(
+        browser.get(app.url("/_/")).send().await.unwrap().status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn a_login_without_a_valid_csrf_token_is_refused() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+    let _ = login_form(&app, &browser).await;
+
+    let forged = browser
+        .post(app.url("/_/login"))
+        .form(&[
+            ("csrf", "forged"),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    // A token from another browser (another nonce cookie) is no good either.
+    let other = login_form(&app, &app.browser()).await;
+    let foreign = browser
+        .post(app.url("/_/login"))
+        .form(&[
+            ("csrf", other.as_str()),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    // No cookie at all, as from a cross-site form.
+    let cookieless = app
+        .api
+        .post(app.url("/_/login"))
+        .form(&[
+            ("csrf", other.as_str()),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    for res in [forged, foreign, cookieless] {
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("This form expired"));
+    }
+    assert_eq!(
+        browser.get(app.url("/_/")).send().await.unwrap().status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn signing_out_needs_csrf_and_ends_the_session() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    let dashboard = browser
+        .get(app.url("/_/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_token(&dashboard);
+
+    let forged = browser
+        .post(app.url("/_/logout"))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        browser.get(app.url("/_/")).send().await.unwrap().status(),
+        200
+    );
+
+    let res = browser
+        .post(app.url("/_/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/_/login");
+    assert_eq!(
+        browser.get(app.url("/_/")).send().await.unwrap().status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_ends_browser_sessions() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    assert_eq!(
+        browser.get(app.url("/_/")).send().await.unwrap().status(),
+        200
+    );
+
+    app.create_superuser(ADMIN_EMAIL, "another-password-1")
+        .await;
+
+    assert_eq!(
+        browser.get(app.url("/_/")).send().await.unwrap().status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn reflected_input_is_escaped() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let csrf = login_form(&app, &browser).await;
+    let evil = r#""><script>alert(1)</script>"#;
+
+    let res = browser
+        .post(app.url("/_/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", evil),
+            ("password", "whatever1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"));
+}
+
+#[tokio::test]
+async fn assets_are_embedded_with_the_right_type_and_cache_headers() {
+    let app = spawn_app().await;
+    let html = app.get("/_/login").await.text().await.unwrap();
+    let start = html
+        .find("/_/static/app.css?v=")
+        .expect("versioned css link");
+    let href = &html[start..html[start..].find('"').unwrap() + start];
+
+    let versioned = app.get(href).await;
+    let plain = app.get("/_/static/app.css").await;
+    let icon = app.get("/_/static/favicon.svg").await;
+    let missing = app.get("/_/static/nope.css").await;
+
+    assert_eq!(versioned.status(), 200);
+    assert_eq!(versioned.headers()["content-type"], "text/css");
+    assert!(
+        versioned.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(plain.headers()["cache-control"], "no-cache");
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert_eq!(missing.status(), 404);
+    let revalidated = app
+        .api
+        .get(app.url("/_/static/app.css"))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+}
