@@ -104,7 +104,10 @@ mod tests {
     async fn a_panicking_handler_becomes_a_json_500_and_the_service_lives_on() {
         let app = test::init_service(
             App::new()
-                .route("/boom", web::get().to(|| async { panic!("boom") as HttpResponse }))
+                .route(
+                    "/boom",
+                    web::get().to(|| async { panic!("boom") as HttpResponse }),
+                )
                 .route("/ok", web::get().to(HttpResponse::Ok))
                 .wrap(from_fn(catch_panic))
                 .wrap(from_fn(request_id)),
@@ -117,7 +120,9 @@ mod tests {
             .unwrap_or_else(|| unreachable!("the panic must surface as an error"));
         let res = err.error_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
+        let body = actix_web::body::to_bytes(res.into_body())
+            .await
+            .unwrap_or_default();
         assert_eq!(
             &body[..],
             br#"{"data":{},"message":"Something went wrong while processing your request.","status":500}"#
