@@ -140,9 +140,10 @@ fn migrate_status_down_and_up() {
     assert!(text.contains("data/0001_init") && text.contains("auxiliary/0001_logs"));
     assert!(!text.contains("pending"));
 
-    let down = hearth_cli(dir.path(), &["migrate", "down", "1"]);
+    let down = hearth_cli(dir.path(), &["migrate", "down", "2"]);
     assert!(down.status.success(), "{}", stderr(&down));
-    assert!(stdout(&down).contains("Reverted 0001_init"));
+    let reverted: Vec<String> = stdout(&down).lines().map(str::to_owned).collect();
+    assert_eq!(reverted, ["Reverted 0002_system_collections", "Reverted 0001_init"]);
     let tables = rusqlite::Connection::open(dir.path().join("data.db"))
         .unwrap()
         .query_row(
