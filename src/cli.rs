@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::auth::superusers::{self, Saved};
 use crate::config::{Config, DirArgs, ServeArgs};
 use crate::db::{Db, PoolOptions, migrate};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorTree, Result};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,13 +73,25 @@ pub fn run(cli: Cli) -> Result<()> {
 pub fn describe(e: &Error) -> String {
     match e {
         Error::BadRequest { message, data } if !data.is_empty() => {
-            let fields: Vec<String> = data
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", v.message))
-                .collect();
+            let mut fields = Vec::new();
+            flatten_errors("", data, &mut fields);
             format!("{message} ({})", fields.join("; "))
         }
         other => other.to_string(),
+    }
+}
+
+fn flatten_errors(prefix: &str, data: &crate::error::FieldErrors, out: &mut Vec<String>) {
+    for (key, tree) in data {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match tree {
+            ErrorTree::Leaf(e) => out.push(format!("{path}: {}", e.message)),
+            ErrorTree::Branch(children) => flatten_errors(&path, children, out),
+        }
     }
 }
 

@@ -31,8 +31,29 @@ impl FieldError {
     }
 }
 
+/// An error on one field, or on the parts of a nested value (`fields.2.name`), as PocketBase
+/// nests them under `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ErrorTree {
+    Leaf(FieldError),
+    Branch(FieldErrors),
+}
+
+impl From<FieldError> for ErrorTree {
+    fn from(e: FieldError) -> Self {
+        Self::Leaf(e)
+    }
+}
+
+impl From<FieldErrors> for ErrorTree {
+    fn from(e: FieldErrors) -> Self {
+        Self::Branch(e)
+    }
+}
+
 /// Field name -> error; a BTreeMap so the JSON keys come out sorted, as PocketBase's do.
-pub type FieldErrors = BTreeMap<String, FieldError>;
+pub type FieldErrors = BTreeMap<String, ErrorTree>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

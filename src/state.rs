@@ -7,9 +7,12 @@ use rusqlite::OptionalExtension;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::schema::Registry;
 
 pub struct AppState {
     pub db: Db,
+    /// Every collection definition, kept in memory and replaced after schema changes.
+    pub schema: Registry,
     pub config: Config,
     /// Signs CSRF tokens; generated into `_params` by the first migration.
     pub secret: String,
@@ -29,8 +32,10 @@ impl AppState {
         let secret = secret.filter(|s| s.len() >= 32).ok_or_else(|| {
             Error::internal("data.db has no server secret (_params.hearthSecret)")
         })?;
+        let schema = db.data.read(Registry::load)?;
         Ok(Self {
             db,
+            schema,
             config,
             secret,
             started: Instant::now(),

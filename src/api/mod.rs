@@ -3,7 +3,9 @@
 
 mod auth;
 mod body;
+mod collections;
 mod health;
+pub mod list;
 mod request_auth;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
@@ -16,6 +18,7 @@ use crate::error::{Error, Result};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     auth::configure(cfg);
+    collections::configure(cfg);
 }
 
 /// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers.

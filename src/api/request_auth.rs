@@ -23,6 +23,16 @@ impl RequestAuth {
     pub fn is_superuser(&self) -> bool {
         matches!(self, Self::Superuser(_))
     }
+
+    /// PocketBase's guard for superuser-only routes: 401 for guests, 403 for other records.
+    pub fn require_superuser(&self) -> Result<()> {
+        match self {
+            Self::Superuser(_) => Ok(()),
+            Self::Guest => Err(Error::Unauthorized(
+                "The request requires valid record authorization token.".into(),
+            )),
+        }
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {

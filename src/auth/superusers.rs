@@ -111,10 +111,16 @@ impl TokenSettings {
 pub fn authenticate(conn: &Connection, identity: &str, password_text: &str) -> Result<Superuser> {
     let mut errors = FieldErrors::new();
     if identity.is_empty() {
-        errors.insert("identity".into(), crate::error::FieldError::required());
+        errors.insert(
+            "identity".into(),
+            crate::error::FieldError::required().into(),
+        );
     }
     if password_text.is_empty() {
-        errors.insert("password".into(), crate::error::FieldError::required());
+        errors.insert(
+            "password".into(),
+            crate::error::FieldError::required().into(),
+        );
     }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
@@ -149,10 +155,10 @@ pub fn from_token(conn: &Connection, raw: &str, kind: &str) -> Result<Option<Sup
 fn validate_input(email: &str, password_text: Option<&str>) -> Result<()> {
     let mut errors = FieldErrors::new();
     if let Some(e) = validate::email(email) {
-        errors.insert("email".into(), e);
+        errors.insert("email".into(), e.into());
     }
     if let Some(e) = password_text.and_then(validate::password) {
-        errors.insert("password".into(), e);
+        errors.insert("password".into(), e.into());
     }
     if errors.is_empty() {
         Ok(())
@@ -186,7 +192,8 @@ pub fn create(store: &Store, email: &str, password_text: &str) -> Result<Superus
             let mut errors = FieldErrors::new();
             errors.insert(
                 "email".into(),
-                crate::error::FieldError::new("validation_not_unique", "Value must be unique."),
+                crate::error::FieldError::new("validation_not_unique", "Value must be unique.")
+                    .into(),
             );
             return Err(Error::validation(errors));
         }

@@ -143,7 +143,10 @@ fn migrate_status_down_and_up() {
     let down = hearth_cli(dir.path(), &["migrate", "down", "2"]);
     assert!(down.status.success(), "{}", stderr(&down));
     let reverted: Vec<String> = stdout(&down).lines().map(str::to_owned).collect();
-    assert_eq!(reverted, ["Reverted 0002_system_collections", "Reverted 0001_init"]);
+    assert_eq!(
+        reverted,
+        ["Reverted 0002_system_collections", "Reverted 0001_init"]
+    );
     let tables = rusqlite::Connection::open(dir.path().join("data.db"))
         .unwrap()
         .query_row(

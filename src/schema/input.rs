@@ -1,0 +1,256 @@
+//! Turns a collection JSON body (create, or a PATCH merged onto the stored definition) into
+//! a candidate `Collection`: types checked, ids derived, system fields and auth options
+//! filled in. Cross-collection checks belong to `validate`.
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use super::collection::{
+    AUTH_OPTIONS, Collection, CollectionType, Rules, TOKEN_OPTIONS, default_id,
+};
+use super::field::{self, Field};
+use crate::error::{Error, FieldError, FieldErrors, Result};
+
+/// PocketBase's defaults for a new auth collection: its options and system fields.
+static AUTH_DEFAULT_OPTIONS: LazyLock<Map<String, Value>> =
+    LazyLock::new(|| serde_json::from_str(include_str!("auth_options.json")).unwrap_or_default());
+static AUTH_SYSTEM_FIELDS: LazyLock<Vec<Field>> =
+    LazyLock::new(|| serde_json::from_str(include_str!("auth_fields.json")).unwrap_or_default());
+
+fn invalid(message: &str) -> FieldError {
+    FieldError::new("validation_invalid_value", message)
+}
+
+/// Objects merge key by key (so a PATCH of `passwordAuth.enabled` keeps the rest); anything
+/// else, arrays included, is replaced.
+fn merge(base: &mut Map<String, Value>, patch: Map<String, Value>) {
+    for (k, v) in patch {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Object(b)), Value::Object(p)) => merge(b, p),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn rule(map: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<String> {
+    match map.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.insert(key.into(), invalid("Must be a string or null.").into());
+            None
+        }
+    }
+}
+
+fn id_field() -> Field {
+    AUTH_SYSTEM_FIELDS
+        .iter()
+        .find(|f| f.name == "id")
+        .cloned()
+        .unwrap_or_else(|| Field::new("id", field::FieldKind::Text(field::TextField::default())))
+}
+
+/// Builds the candidate for a create (`existing` None) or an update.
+pub fn build(body: Value, existing: Option<&Collection>) -> Result<Collection> {
+    let Value::Object(body) = body else {
+        return Err(Error::invalid_body());
+    };
+    let mut map = existing
+        .map(Collection::to_internal_json)
+        .unwrap_or_default();
+    merge(&mut map, body);
+    let mut errors = FieldErrors::new();
+
+    let name = match map.get("name") {
+        Some(Value::String(s)) => s.trim().to_owned(),
+        _ => String::new(),
+    };
+    // On update the merged map carries the stored type; only a create may omit it.
+    let kind = match map.get("type") {
+        None | Some(Value::Null) => Some(CollectionType::Base),
+        Some(Value::String(t)) => CollectionType::parse(t),
+        Some(_) => None,
+    }
+    .unwrap_or_else(|| {
+        errors.insert(
+            "type".into(),
+            FieldError::new("validation_in_invalid", "Must be a valid value.").into(),
+        );
+        CollectionType::Base
+    });
+
+    let mut fields = Vec::new();
+    match map.get("fields") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            let mut field_errors = FieldErrors::new();
+            for (i, item) in items.iter().enumerate() {
+                match serde_json::from_value::<Field>(item.clone()) {
+                    Ok(mut f) => {
+                        if f.id.is_empty() {
+                            f.id = field::default_id(f.type_name(), &f.name);
+                        }
+                        fields.push(f);
+                    }
+                    Err(e) => {
+                        let mut e_map = FieldErrors::new();
+                        e_map.insert(
+                            "type".into(),
+                            invalid(&format!("Invalid field: {e}.")).into(),
+                        );
+                        field_errors.insert(i.to_string(), e_map.into());
+                    }
+                }
+            }
+            if !field_errors.is_empty() {
+                errors.insert("fields".into(), field_errors.into());
+            }
+        }
+        Some(_) => {
+            errors.insert(
+                "fields".into(),
+                invalid("Must be an array of fields.").into(),
+            );
+        }
+    }
+    add_system_fields(kind, &mut fields);
+
+    let indexes = match map.get("indexes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(_) => {
+            errors.insert(
+                "indexes".into(),
+                invalid("Must be an array of strings.").into(),
+            );
+            Vec::new()
+        }
+    };
+
+    let rules = Rules {
+        list: rule(&map, "listRule", &mut errors),
+        view: rule(&map, "viewRule", &mut errors),
+        create: rule(&map, "createRule", &mut errors),
+        update: rule(&map, "updateRule", &mut errors),
+        delete: rule(&map, "deleteRule", &mut errors),
+    };
+
+    let options = match kind {
+        CollectionType::Auth => auth_options(&map, &mut errors),
+        CollectionType::View => {
+            let mut o = Map::new();
+            let query = map
+                .get("viewQuery")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            o.insert("viewQuery".into(), Value::String(query.trim().to_owned()));
+            o
+        }
+        CollectionType::Base => Map::new(),
+    };
+
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let now = crate::datetime::now();
+    let id = match (existing, map.get("id").and_then(Value::as_str)) {
+        (Some(c), _) => c.id.clone(),
+        (None, Some(id)) if !id.is_empty() => id.to_owned(),
+        (None, _) => default_id(kind, &name),
+    };
+    let mut c = Collection {
+        id,
+        name,
+        kind,
+        system: existing.is_some_and(|c| c.system),
+        fields,
+        indexes,
+        rules,
+        options,
+        created: existing.map_or_else(|| now.clone(), |c| c.created.clone()),
+        updated: now,
+    };
+    if kind == CollectionType::Auth && existing.is_none() {
+        add_auth_indexes(&mut c);
+    }
+    Ok(c)
+}
+
+/// Every collection starts with PocketBase's `id` field; auth collections also with
+/// password, tokenKey, email, emailVisibility and verified. Missing ones are added in
+/// PocketBase's order, ahead of the user's fields.
+fn add_system_fields(kind: CollectionType, fields: &mut Vec<Field>) {
+    let required: Vec<Field> = match kind {
+        CollectionType::Auth => AUTH_SYSTEM_FIELDS.clone(),
+        CollectionType::Base => vec![id_field()],
+        CollectionType::View => return,
+    };
+    for (pos, sys) in required.into_iter().enumerate() {
+        if !fields.iter().any(|f| f.name == sys.name) {
+            fields.insert(pos.min(fields.len()), sys);
+        }
+    }
+}
+
+fn add_auth_indexes(c: &mut Collection) {
+    let (id, name) = (&c.id, &c.name);
+    for idx in [
+        format!("CREATE UNIQUE INDEX `idx_tokenKey_{id}` ON `{name}` (`tokenKey`)"),
+        format!("CREATE UNIQUE INDEX `idx_email_{id}` ON `{name}` (`email`) WHERE `email` != ''"),
+    ] {
+        if !c.indexes.contains(&idx) {
+            c.indexes.push(idx);
+        }
+    }
+}
+
+/// The auth options: defaults, overlaid with what was sent; every token kind gets a secret.
+fn auth_options(map: &Map<String, Value>, errors: &mut FieldErrors) -> Map<String, Value> {
+    let mut options = AUTH_DEFAULT_OPTIONS.clone();
+    let sent: Map<String, Value> = AUTH_OPTIONS
+        .iter()
+        .filter_map(|k| map.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    merge(&mut options, sent);
+    for key in ["authRule", "manageRule"] {
+        if !matches!(
+            options.get(key),
+            None | Some(Value::Null) | Some(Value::String(_))
+        ) {
+            errors.insert(key.into(), invalid("Must be a string or null.").into());
+        }
+    }
+    for key in TOKEN_OPTIONS {
+        let Some(Value::Object(opt)) = options.get_mut(key) else {
+            errors.insert(key.into(), invalid("Must be an object.").into());
+            continue;
+        };
+        let has_secret = opt
+            .get("secret")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.len() >= 30);
+        if !has_secret {
+            opt.insert("secret".into(), Value::String(crate::ids::secret(50)));
+        }
+        if opt
+            .get("duration")
+            .and_then(Value::as_i64)
+            .is_none_or(|d| d <= 0)
+        {
+            let mut e = FieldErrors::new();
+            e.insert(
+                "duration".into(),
+                invalid("Must be a positive number of seconds.").into(),
+            );
+            errors.insert(key.into(), e.into());
+        }
+    }
+    options
+}
