@@ -54,8 +54,9 @@ fn id_field() -> Field {
         .unwrap_or_else(|| Field::new("id", field::FieldKind::Text(field::TextField::default())))
 }
 
-/// Builds the candidate for a create (`existing` None) or an update.
-pub fn build(body: Value, existing: Option<&Collection>) -> Result<Collection> {
+/// Builds the candidate for a create (`existing` None) or an update, with the problems
+/// found in the input itself (validation adds the rest before anything is written).
+pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, FieldErrors)> {
     let Value::Object(body) = body else {
         return Err(Error::invalid_body());
     };
@@ -156,9 +157,6 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<Collection> {
         CollectionType::Base => Map::new(),
     };
 
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
     let now = crate::datetime::now();
     let id = match (existing, map.get("id").and_then(Value::as_str)) {
         (Some(c), _) => c.id.clone(),
@@ -180,7 +178,7 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<Collection> {
     if kind == CollectionType::Auth && existing.is_none() {
         add_auth_indexes(&mut c);
     }
-    Ok(c)
+    Ok((c, errors))
 }
 
 /// Every collection starts with PocketBase's `id` field; auth collections also with

@@ -76,11 +76,11 @@ fn create_storage(tx: &Transaction, c: &Collection) -> Result<()> {
 pub fn create(store: &Store, registry: &Registry, body: Value) -> Result<Collection> {
     let created = store.write(|tx| {
         let all = current(tx)?;
-        let mut c = input::build(body, None)?;
+        let (mut c, errors) = input::build(body, None)?;
         if c.is_view() {
             c.fields = view_fields(tx, &c)?;
         }
-        validate::check(&c, None, &all)?;
+        validate::check(&c, None, &all, errors)?;
         create_storage(tx, &c)?;
         c.insert(tx)?;
         Ok(c)
@@ -100,11 +100,11 @@ pub fn update(
     let updated = store.write(|tx| {
         let all = current(tx)?;
         let old = find(&all, id_or_name).ok_or_else(Error::not_found)?.clone();
-        let mut c = input::build(body, Some(&old))?;
+        let (mut c, errors) = input::build(body, Some(&old))?;
         if c.is_view() {
             c.fields = view_fields(tx, &c)?;
         }
-        validate::check(&c, Some(&old), &all)?;
+        validate::check(&c, Some(&old), &all, errors)?;
         if c.is_view() {
             tx.execute_batch(&ddl::drop_table(&old))?;
             create_storage(tx, &c)?;

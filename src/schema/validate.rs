@@ -21,12 +21,14 @@ fn err(code: &str, message: &str) -> FieldError {
     FieldError::new(code, message)
 }
 
+/// Adds every problem found to `errors` (keeping any already there, from the input stage)
+/// and fails if there are any.
 pub fn check(
     c: &Collection,
     old: Option<&Collection>,
     all: &[std::sync::Arc<Collection>],
+    mut errors: FieldErrors,
 ) -> Result<()> {
-    let mut errors = FieldErrors::new();
     let others: Vec<&Collection> = all
         .iter()
         .map(|c| c.as_ref())
@@ -34,7 +36,7 @@ pub fn check(
         .collect();
 
     if let Some(e) = check_name(c, old, &others) {
-        errors.insert("name".into(), e.into());
+        errors.entry("name".into()).or_insert(e.into());
     }
     if old.is_some_and(|o| o.kind != c.kind) {
         errors.insert(
@@ -58,11 +60,13 @@ pub fn check(
     }
     let field_errors = check_fields(c, old, &others);
     if !field_errors.is_empty() {
-        errors.insert("fields".into(), field_errors.into());
+        errors.entry("fields".into()).or_insert(field_errors.into());
     }
     let index_errors = check_indexes(c, old, &others);
     if !index_errors.is_empty() {
-        errors.insert("indexes".into(), index_errors.into());
+        errors
+            .entry("indexes".into())
+            .or_insert(index_errors.into());
     }
     if c.kind == CollectionType::View
         && c.options
@@ -93,8 +97,7 @@ fn check_name(
             "Only letters, digits and _ are allowed (max 255).",
         ));
     }
-    if let Some(o) = old.filter(|o| o.system && o.name != c.name) {
-        let _ = o;
+    if old.is_some_and(|o| o.system && o.name != c.name) {
         return Some(err(
             "validation_collection_system_name_change",
             "System collection name cannot be changed.",
@@ -250,10 +253,7 @@ fn check_indexes(c: &Collection, old: Option<&Collection>, others: &[&Collection
                 let lower = idx.name.to_ascii_lowercase();
                 if !table_ok {
                     Some("The index must be on this collection's table.")
-                } else if let Some(col) =
-                    idx.columns.iter().find(|col| c.field(&col.name).is_none())
-                {
-                    let _ = col;
+                } else if idx.columns.iter().any(|col| c.field(&col.name).is_none()) {
                     Some("The index names an unknown field.")
                 } else if taken.contains(&lower) || !names.insert(lower) {
                     Some("The index name must be unique.")

@@ -6,6 +6,7 @@
 
 mod browser;
 mod cli;
+mod collections;
 mod compat;
 mod errors;
 mod health;

@@ -1,0 +1,504 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn superuser_app() -> (TestApp, String) {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    (app, token)
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .api
+        .request(method, app.url(path))
+        .header("Authorization", token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn posts() -> Value {
+    json!({"name": "posts", "fields": [
+        {"name": "title", "type": "text", "required": true},
+        {"name": "views", "type": "number"},
+        {"name": "tags", "type": "select", "values": ["a", "b", "c"], "maxSelect": 3},
+    ]})
+}
+
+fn table_sql(app: &TestApp, name: &str) -> Option<String> {
+    app.db
+        .data
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT sql FROM sqlite_master WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .ok())
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn collections_need_a_superuser() {
+    let app = spawn_app().await;
+
+    let list = app.get("/api/collections").await;
+    let create = app.post_json("/api/collections", &posts()).await;
+
+    assert_eq!(list.status(), 401);
+    assert_eq!(
+        list.json::<Value>().await.unwrap(),
+        json!({"data": {}, "message": "The request requires valid record authorization token.", "status": 401})
+    );
+    assert_eq!(create.status(), 401);
+    assert!(table_sql(&app, "posts").is_none());
+}
+
+#[tokio::test]
+async fn the_default_collections_are_listed() {
+    let (app, token) = superuser_app().await;
+
+    let (status, body) = send(&app, &token, reqwest::Method::GET, "/api/collections", None).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(body["page"], 1);
+    assert_eq!(body["perPage"], 30);
+    assert_eq!(body["totalItems"], 6);
+    let names: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "users",
+        "_superusers",
+        "_mfas",
+        "_otps",
+        "_externalAuths",
+        "_authOrigins",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let users = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "users")
+        .unwrap();
+    assert_eq!(users["id"], "_pb_users_auth_");
+    assert_eq!(users["listRule"], "id = @request.auth.id");
+    assert_eq!(
+        users["authToken"],
+        json!({"duration": 432000}),
+        "no secret leaks"
+    );
+}
+
+#[tokio::test]
+async fn paging_and_skip_total() {
+    let (app, token) = superuser_app().await;
+
+    let (_, page2) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/api/collections?perPage=4&page=2",
+        None,
+    )
+    .await;
+    let (_, skipped) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/api/collections?skipTotal=1",
+        None,
+    )
+    .await;
+
+    assert_eq!(page2["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page2["totalPages"], 2);
+    assert_eq!(skipped["totalItems"], -1);
+    assert_eq!(skipped["totalPages"], -1);
+}
+
+#[tokio::test]
+async fn creating_a_collection_creates_its_table() {
+    let (app, token) = superuser_app().await;
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts()),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "pbc_1125843985");
+    assert_eq!(body["type"], "base");
+    assert_eq!(body["system"], false);
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["id", "title", "views", "tags"]);
+    assert_eq!(body["fields"][1]["id"], "text724990059");
+    let sql = table_sql(&app, "posts").expect("table exists");
+    assert!(sql.contains("\"tags\" JSON DEFAULT '[]' NOT NULL"), "{sql}");
+    assert!(
+        sql.contains("\"views\" NUMERIC DEFAULT 0 NOT NULL"),
+        "{sql}"
+    );
+    let (status, viewed) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/api/collections/posts",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(viewed, body);
+}
+
+#[tokio::test]
+async fn invalid_definitions_are_refused_field_by_field() {
+    let (app, token) = superuser_app().await;
+    send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts()),
+    )
+    .await;
+
+    let duplicate = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "POSTS"})),
+    )
+    .await;
+    let bad = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "bad name", "type": "nope", "fields": [
+            {"name": "ok", "type": "text"}, {"name": "ok", "type": "text"}, {"name": "x", "type": "unknown"},
+            {"name": "r", "type": "relation", "collectionId": "missing"}
+        ]})),
+    )
+    .await;
+
+    assert_eq!(duplicate.0, 400);
+    assert_eq!(
+        duplicate.1["data"]["name"]["code"],
+        "validation_collection_name_exists"
+    );
+    assert_eq!(bad.0, 400);
+    let data = &bad.1["data"];
+    assert!(data["name"]["code"].is_string(), "{data}");
+    assert_eq!(data["type"]["code"], "validation_in_invalid");
+    assert!(data["fields"]["2"]["type"]["code"].is_string(), "{data}");
+    assert!(table_sql(&app, "bad name").is_none());
+}
+
+#[tokio::test]
+async fn auth_collections_get_system_fields_indexes_and_hidden_secrets() {
+    let (app, token) = superuser_app().await;
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "members", "type": "auth"})),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "id",
+            "password",
+            "tokenKey",
+            "email",
+            "emailVisibility",
+            "verified"
+        ]
+    );
+    assert_eq!(body["indexes"].as_array().unwrap().len(), 2);
+    assert!(body["authToken"].get("secret").is_none());
+    let stored: String = app
+        .db
+        .data
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT options FROM _collections WHERE name = 'members'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    let options: Value = serde_json::from_str(&stored).unwrap();
+    assert!(options["authToken"]["secret"].as_str().unwrap().len() >= 30);
+    let index = app
+        .db
+        .data
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'members'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })
+        .unwrap();
+    assert!(index >= 2);
+}
+
+#[tokio::test]
+async fn renaming_a_field_keeps_its_data_and_removing_one_drops_the_column() {
+    let (app, token) = superuser_app().await;
+    let (_, created) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts()),
+    )
+    .await;
+    app.db
+        .data
+        .write(|tx| {
+            tx.execute(
+                "INSERT INTO posts (id, title, views) VALUES ('abc', 'kept', 7)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let mut fields = created["fields"].as_array().unwrap().clone();
+    fields[1]["name"] = json!("headline");
+    fields.remove(2);
+    fields.push(json!({"name": "body", "type": "editor"}));
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        "/api/collections/posts",
+        Some(json!({"fields": fields})),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    let sql = table_sql(&app, "posts").unwrap();
+    assert!(
+        sql.contains("\"headline\"") && sql.contains("\"body\"") && !sql.contains("\"views\""),
+        "{sql}"
+    );
+    let headline: String = app
+        .db
+        .data
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT headline FROM posts WHERE id = 'abc'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap();
+    assert_eq!(headline, "kept");
+}
+
+#[tokio::test]
+async fn a_failed_schema_change_changes_nothing() {
+    let (app, token) = superuser_app().await;
+    send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts()),
+    )
+    .await;
+    let before = table_sql(&app, "posts").unwrap();
+
+    // The index's predicate is refused by SQLite only when the DDL runs, after the rename.
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        "/api/collections/posts",
+        Some(json!({"name": "articles", "indexes": ["CREATE INDEX idx_t ON articles (title) WHERE nope(title)"]})),
+    )
+    .await;
+
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(table_sql(&app, "posts").unwrap(), before);
+    assert!(table_sql(&app, "articles").is_none());
+    let (status, _) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/api/collections/posts",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn delete_and_truncate() {
+    let (app, token) = superuser_app().await;
+    send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts()),
+    )
+    .await;
+    app.db
+        .data
+        .write(|tx| {
+            tx.execute("INSERT INTO posts (id, title) VALUES ('abc', 'x')", [])?;
+            Ok(())
+        })
+        .unwrap();
+
+    let (truncated, _) = send(
+        &app,
+        &token,
+        reqwest::Method::DELETE,
+        "/api/collections/posts/truncate",
+        None,
+    )
+    .await;
+    let rows: i64 = app
+        .db
+        .data
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?))
+        .unwrap();
+    let (system, _) = send(
+        &app,
+        &token,
+        reqwest::Method::DELETE,
+        "/api/collections/_superusers",
+        None,
+    )
+    .await;
+    let (deleted, _) = send(
+        &app,
+        &token,
+        reqwest::Method::DELETE,
+        "/api/collections/posts",
+        None,
+    )
+    .await;
+    let (missing, _) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/api/collections/posts",
+        None,
+    )
+    .await;
+
+    assert_eq!(truncated, 204);
+    assert_eq!(rows, 0);
+    assert_eq!(system, 400);
+    assert_eq!(deleted, 204);
+    assert_eq!(missing, 404);
+    assert!(table_sql(&app, "posts").is_none());
+}
+
+#[tokio::test]
+async fn a_referenced_collection_cannot_be_deleted() {
+    let (app, token) = superuser_app().await;
+    send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "comments", "fields": [{"name": "author", "type": "relation", "collectionId": "_pb_users_auth_"}]})),
+    )
+    .await;
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::DELETE,
+        "/api/collections/users",
+        None,
+    )
+    .await;
+
+    assert_eq!(status, 400, "{body}");
+    assert!(table_sql(&app, "users").is_some());
+}
+
+#[tokio::test]
+async fn view_collections_are_sql_views() {
+    let (app, token) = superuser_app().await;
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "user_names", "type": "view", "viewQuery": "SELECT id, name FROM users"})),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["viewQuery"], "SELECT id, name FROM users");
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["id", "name"]);
+    assert!(
+        table_sql(&app, "user_names")
+            .unwrap()
+            .starts_with("CREATE VIEW")
+    );
+    let (bad, body) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "broken", "type": "view", "viewQuery": "SELECT nope FROM nowhere"})),
+    )
+    .await;
+    assert_eq!(bad, 400);
+    assert!(body["data"]["viewQuery"]["code"].is_string());
+}
