@@ -12,10 +12,13 @@ use serde::Serialize;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One invalid input field, as PocketBase reports it under `data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {
     pub code: String,
     pub message: String,
+    /// The values the message was built from, where PocketBase reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
 }
 
 impl FieldError {
@@ -23,7 +26,13 @@ impl FieldError {
         Self {
             code: code.to_owned(),
             message: message.to_owned(),
+            params: None,
         }
+    }
+
+    pub fn with_params(mut self, params: serde_json::Value) -> Self {
+        self.params = Some(params);
+        self
     }
 
     pub fn required() -> Self {
@@ -33,7 +42,7 @@ impl FieldError {
 
 /// An error on one field, or on the parts of a nested value (`fields.2.name`), as PocketBase
 /// nests them under `data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ErrorTree {
     Leaf(FieldError),
@@ -91,6 +100,15 @@ impl Error {
     /// PocketBase's answer when the body cannot be parsed at all.
     pub fn invalid_body() -> Self {
         Self::bad_request("An error occurred while loading the submitted data.")
+    }
+
+    /// A validation failure with PocketBase's message for the action (`Failed to create
+    /// record.` and the like).
+    pub fn invalid(message: &str, data: FieldErrors) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            data,
+        }
     }
 
     pub fn validation(data: FieldErrors) -> Self {

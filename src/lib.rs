@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod middleware;
+pub mod records;
 pub mod schema;
 pub mod state;
 pub mod ui;

@@ -50,8 +50,10 @@ impl Paging {
     }
 }
 
+/// Keys in PocketBase's (alphabetical) order.
 #[derive(Debug, Serialize)]
 pub struct ListResult {
+    pub items: Vec<Value>,
     pub page: u64,
     #[serde(rename = "perPage")]
     pub per_page: u64,
@@ -59,7 +61,6 @@ pub struct ListResult {
     pub total_items: i64,
     #[serde(rename = "totalPages")]
     pub total_pages: i64,
-    pub items: Vec<Value>,
 }
 
 impl ListResult {

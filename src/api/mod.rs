@@ -6,6 +6,7 @@ mod body;
 mod collections;
 mod health;
 pub mod list;
+mod records;
 mod request_auth;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     auth::configure(cfg);
     collections::configure(cfg);
+    records::configure(cfg);
 }
 
 /// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers.

@@ -1,0 +1,501 @@
+//! Record input: each field's value taken from the body (with the `field+` / `+field` /
+//! `field-` modifiers), cast as PocketBase casts it, validated with its codes, and turned
+//! into the SQL value stored in the field's column.
+
+use rusqlite::Connection;
+use rusqlite::types::Value as Sql;
+use serde_json::{Map, Value, json};
+
+use crate::error::{FieldError, FieldErrors, Result};
+use crate::schema::field::{DateField, NumberField, SelectField, TextField};
+use crate::schema::{Collection, Field, FieldKind};
+
+/// What a create or update writes: column name and value, in field order.
+pub type Columns = Vec<(String, Sql)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+}
+
+fn err(code: &str, message: impl AsRef<str>) -> FieldError {
+    FieldError::new(code, message.as_ref())
+}
+
+/// PocketBase's cast to string: strings as they are, numbers and bools printed, null empty.
+fn to_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => Some(String::new()),
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// PocketBase's lenient cast: text that is not a number counts as 0, like an empty value.
+fn to_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Null => Some(0.0),
+        Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Value::String(s) => Some(
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .unwrap_or(0.0),
+        ),
+        _ => None,
+    }
+}
+
+fn to_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Null => Some(false),
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => Some(n.as_f64().is_some_and(|x| x != 0.0)),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" | "0" | "false" | "f" => Some(false),
+            "1" | "true" | "t" => Some(true),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A list value: arrays as they are, a single string as a one-item list, empty for null/"".
+fn to_list(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::Null => Some(Vec::new()),
+        Value::String(s) if s.is_empty() => Some(Vec::new()),
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+fn dedup(list: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for item in list {
+        if !item.is_empty() && !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// The value a field gets from the body: a plain key replaces, `name+`/`+name` append (or
+/// add, for numbers) and `name-` remove (or subtract), applied to the current value.
+fn incoming(field: &Field, body: &Map<String, Value>, current: &Value) -> Option<Value> {
+    let name = &field.name;
+    let mut value = body.get(name).cloned();
+    let prepend = body.get(&format!("+{name}"));
+    let append = body.get(&format!("{name}+"));
+    let remove = body.get(&format!("{name}-"));
+    if prepend.is_none() && append.is_none() && remove.is_none() {
+        return value;
+    }
+    let base = value.take().unwrap_or_else(|| current.clone());
+    if let FieldKind::Number(_) = field.kind {
+        let mut n = to_number(&base).unwrap_or(0.0);
+        for (v, sign) in [(prepend, 1.0), (append, 1.0), (remove, -1.0)] {
+            if let Some(x) = v.and_then(to_number) {
+                n += sign * x;
+            }
+        }
+        return Some(json!(n));
+    }
+    let mut list = to_list(&base).unwrap_or_default();
+    if let Some(p) = prepend.and_then(to_list) {
+        list.splice(0..0, p);
+    }
+    if let Some(a) = append.and_then(to_list) {
+        list.extend(a);
+    }
+    if let Some(r) = remove.and_then(to_list) {
+        list.retain(|x| !r.contains(x));
+    }
+    Some(json!(list))
+}
+
+/// Validates and converts the body for `c`. `current` holds the stored record (update) as
+/// JSON, or is empty (create). Auth-only fields (password, tokenKey) are handled by the caller.
+pub fn prepare(
+    conn: &Connection,
+    c: &Collection,
+    action: Action,
+    body: &Map<String, Value>,
+    current: &Map<String, Value>,
+) -> Result<(Columns, FieldErrors)> {
+    let mut columns = Columns::new();
+    let mut errors = FieldErrors::new();
+    let now = crate::datetime::now();
+    for field in &c.fields {
+        if c.is_auth() && matches!(field.name.as_str(), "password" | "tokenKey") {
+            continue;
+        }
+        if let FieldKind::Autodate(o) = &field.kind {
+            let stamp = match action {
+                Action::Create => o.on_create || o.on_update,
+                Action::Update => o.on_update,
+            };
+            if stamp {
+                columns.push((field.name.clone(), Sql::Text(now.clone())));
+            }
+            continue;
+        }
+        if let FieldKind::File(_) = field.kind {
+            // Uploads arrive with the files work; until then file fields keep their value.
+            continue;
+        }
+        let cur = current.get(&field.name).cloned().unwrap_or(Value::Null);
+        let value = match incoming(field, body, &cur) {
+            Some(v) => v,
+            None if action == Action::Update => continue,
+            None => Value::Null,
+        };
+        if field.name == "id" && action == Action::Update {
+            continue;
+        }
+        match convert(conn, c, field, &value) {
+            Ok(sql) => columns.push((field.name.clone(), sql)),
+            Err(e) => {
+                errors.insert(field.name.clone(), e.into());
+            }
+        }
+    }
+    Ok((columns, errors))
+}
+
+fn convert(
+    conn: &Connection,
+    c: &Collection,
+    field: &Field,
+    value: &Value,
+) -> Result<Sql, FieldError> {
+    let invalid = || err("validation_invalid_value", "Invalid value.");
+    let required = field.required();
+    match &field.kind {
+        FieldKind::Text(o) => {
+            let mut s = to_text(value).ok_or_else(invalid)?;
+            if s.is_empty() && field.is_primary_key() {
+                s = crate::ids::record_id();
+            }
+            text_rules(o, &s, required, field.is_primary_key())?;
+            Ok(Sql::Text(s))
+        }
+        FieldKind::Editor(o) => {
+            let s = to_text(value).ok_or_else(invalid)?;
+            if required && s.is_empty() {
+                return Err(FieldError::required());
+            }
+            let max = if o.max_size == 0 {
+                5 * 1024 * 1024
+            } else {
+                o.max_size
+            };
+            if s.len() as u64 > max {
+                return Err(err(
+                    "validation_max_size_constraint",
+                    format!("Must be less than {max} bytes."),
+                ));
+            }
+            Ok(Sql::Text(s))
+        }
+        FieldKind::Password(_) => Ok(Sql::Text(String::new())),
+        FieldKind::Number(o) => {
+            let n = to_number(value).ok_or_else(invalid)?;
+            number_rules(o, n, required)?;
+            Ok(if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                Sql::Integer(n as i64)
+            } else {
+                Sql::Real(n)
+            })
+        }
+        FieldKind::Bool(_) => {
+            let b = to_bool(value).ok_or_else(invalid)?;
+            if required && !b {
+                return Err(FieldError::required());
+            }
+            Ok(Sql::Integer(i64::from(b)))
+        }
+        FieldKind::Email(o) | FieldKind::Url(o) => {
+            let s = to_text(value).ok_or_else(invalid)?.trim().to_owned();
+            if s.is_empty() {
+                return if required {
+                    Err(FieldError::required())
+                } else {
+                    Ok(Sql::Text(s))
+                };
+            }
+            let is_email = matches!(field.kind, FieldKind::Email(_));
+            let domain = if is_email {
+                if let Some(e) = crate::validate::email(&s) {
+                    return Err(e);
+                }
+                s.rsplit('@').next().unwrap_or_default().to_owned()
+            } else {
+                url_host(&s).ok_or_else(|| err("validation_invalid_url", "Must be a valid url."))?
+            };
+            if !o.only_domains.is_empty()
+                && !o
+                    .only_domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&domain))
+            {
+                return Err(err(
+                    "validation_email_domain_not_allowed",
+                    "Domain is not allowed.",
+                ));
+            }
+            if o.except_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&domain))
+            {
+                return Err(err(
+                    "validation_email_domain_not_allowed",
+                    "Domain is not allowed.",
+                ));
+            }
+            Ok(Sql::Text(s))
+        }
+        FieldKind::Date(o) => date(o, value, required),
+        FieldKind::Autodate(_) | FieldKind::File(_) => Ok(Sql::Null),
+        FieldKind::Select(o) => select(o, field.is_multiple(), value, required),
+        FieldKind::Json(o) => {
+            let text = serde_json::to_string(value).map_err(|_| invalid())?;
+            let max = if o.max_size == 0 {
+                1024 * 1024
+            } else {
+                o.max_size
+            };
+            if text.len() as u64 > max {
+                return Err(err(
+                    "validation_json_size_limit",
+                    format!("The maximum allowed JSON size is {max} bytes."),
+                ));
+            }
+            let empty = matches!(value, Value::Null)
+                || value.as_str() == Some("")
+                || value.as_array().is_some_and(Vec::is_empty)
+                || value.as_object().is_some_and(Map::is_empty);
+            if required && empty {
+                return Err(FieldError::required());
+            }
+            Ok(if value.is_null() {
+                Sql::Null
+            } else {
+                Sql::Text(text)
+            })
+        }
+        FieldKind::Relation(o) => {
+            let ids = dedup(to_list(value).ok_or_else(invalid)?);
+            let multiple = field.is_multiple();
+            if !multiple && ids.len() > 1 {
+                return Err(invalid());
+            }
+            if required && ids.is_empty() {
+                return Err(FieldError::required());
+            }
+            if multiple && o.max_select > 0 && ids.len() as u64 > o.max_select {
+                return Err(err(
+                    "validation_too_many_values",
+                    format!("Select no more than {}.", o.max_select),
+                ));
+            }
+            if !ids.is_empty() && (ids.len() as u64) < o.min_select {
+                return Err(err(
+                    "validation_not_enough_values",
+                    format!("Select at least {}.", o.min_select),
+                ));
+            }
+            if !relations_exist(conn, c, &o.collection_id, &ids) {
+                return Err(err(
+                    "validation_missing_rel_records",
+                    "Failed to find all relation records with the provided ids.",
+                ));
+            }
+            Ok(if multiple {
+                Sql::Text(json!(ids).to_string())
+            } else {
+                Sql::Text(ids.into_iter().next().unwrap_or_default())
+            })
+        }
+    }
+}
+
+fn text_rules(o: &TextField, s: &str, required: bool, primary: bool) -> Result<(), FieldError> {
+    if s.is_empty() {
+        return if required {
+            Err(FieldError::required())
+        } else {
+            Ok(())
+        };
+    }
+    let len = s.chars().count() as u64;
+    if o.min > 0 && len < o.min {
+        return Err(err(
+            "validation_min_text_constraint",
+            format!("Must be at least {} character(s).", o.min),
+        ));
+    }
+    let max = if o.max == 0 { 5000 } else { o.max };
+    if len > max {
+        return Err(err(
+            "validation_max_text_constraint",
+            format!("Must be no more than {max} character(s)."),
+        ));
+    }
+    if primary
+        && !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        return Err(err("validation_invalid_format", "Invalid value format."));
+    }
+    Ok(())
+}
+
+fn number_rules(o: &NumberField, n: f64, required: bool) -> Result<(), FieldError> {
+    if required && n == 0.0 {
+        return Err(FieldError::required());
+    }
+    if o.only_int && n.fract() != 0.0 {
+        return Err(err(
+            "validation_only_int_constraint",
+            "Decimal numbers are not allowed.",
+        ));
+    }
+    if let Some(min) = o.min.filter(|m| n < *m) {
+        return Err(err(
+            "validation_min_number_constraint",
+            format!(
+                "Must be larger than {}.",
+                crate::records::output::number(min)
+            ),
+        ));
+    }
+    if let Some(max) = o.max.filter(|m| n > *m) {
+        return Err(err(
+            "validation_max_number_constraint",
+            format!("Must be less than {}.", crate::records::output::number(max)),
+        ));
+    }
+    Ok(())
+}
+
+fn select(
+    o: &SelectField,
+    multiple: bool,
+    value: &Value,
+    required: bool,
+) -> Result<Sql, FieldError> {
+    let items =
+        dedup(to_list(value).ok_or_else(|| err("validation_invalid_value", "Invalid value."))?);
+    if required && items.is_empty() {
+        return Err(FieldError::required());
+    }
+    if let Some(bad) = items.iter().find(|i| !o.values.contains(i)) {
+        return Err(
+            err("validation_invalid_value", format!("Invalid value {bad}."))
+                .with_params(json!({"value": bad})),
+        );
+    }
+    if multiple {
+        if o.max_select > 0 && items.len() as u64 > o.max_select {
+            return Err(err(
+                "validation_too_many_values",
+                format!("Select no more than {}.", o.max_select),
+            ));
+        }
+        return Ok(Sql::Text(json!(items).to_string()));
+    }
+    if items.len() > 1 {
+        return Err(err(
+            "validation_invalid_value",
+            "Only one value is allowed.",
+        ));
+    }
+    Ok(Sql::Text(items.into_iter().next().unwrap_or_default()))
+}
+
+fn date(o: &DateField, value: &Value, required: bool) -> Result<Sql, FieldError> {
+    let raw =
+        to_text(value).ok_or_else(|| err("validation_invalid_date", "Must be a valid date."))?;
+    if raw.trim().is_empty() {
+        return if required {
+            Err(FieldError::required())
+        } else {
+            Ok(Sql::Text(String::new()))
+        };
+    }
+    // Unparseable text is an empty date, as PocketBase's cast makes it.
+    let Some(parsed) = crate::datetime::parse(&raw) else {
+        return if required {
+            Err(FieldError::required())
+        } else {
+            Ok(Sql::Text(String::new()))
+        };
+    };
+    let text = crate::datetime::format(parsed);
+    if !o.min.is_empty() && crate::datetime::parse(&o.min).is_some_and(|m| parsed < m) {
+        return Err(err(
+            "validation_min_date_constraint",
+            format!("Must be no earlier than {}.", o.min),
+        ));
+    }
+    if !o.max.is_empty() && crate::datetime::parse(&o.max).is_some_and(|m| parsed > m) {
+        return Err(err(
+            "validation_max_date_constraint",
+            format!("Must be no later than {}.", o.max),
+        ));
+    }
+    Ok(Sql::Text(text))
+}
+
+/// The host of an absolute http(s)/ftp-like URL, or None if it is not one.
+fn url_host(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?.split(':').next()?;
+    let ok = !host.is_empty()
+        && !s.chars().any(char::is_whitespace)
+        && host
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    ok.then(|| host.to_ascii_lowercase())
+}
+
+fn relations_exist(conn: &Connection, c: &Collection, target_id: &str, ids: &[String]) -> bool {
+    if ids.is_empty() {
+        return true;
+    }
+    let table = if target_id == c.id {
+        c.name.clone()
+    } else {
+        match conn
+            .prepare_cached("SELECT name FROM _collections WHERE id = ?1")
+            .and_then(|mut s| s.query_row([target_id], |r| r.get::<_, String>(0)))
+        {
+            Ok(name) => name,
+            Err(_) => return false,
+        }
+    };
+    let placeholders = vec!["?"; ids.len()].join(", ");
+    let sql = format!("SELECT count(*) FROM \"{table}\" WHERE id IN ({placeholders})");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(ids), |r| r.get::<_, i64>(0)))
+        .is_ok_and(|n| n as usize == ids.len())
+}
