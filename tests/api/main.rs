@@ -11,5 +11,6 @@ mod compat;
 mod errors;
 mod health;
 mod helpers;
+mod records;
 mod superusers;
 mod ui;
