@@ -11,6 +11,7 @@ pub mod config;
 pub mod datetime;
 pub mod db;
 pub mod error;
+pub mod filter;
 pub mod ids;
 pub mod middleware;
 pub mod records;

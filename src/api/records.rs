@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
 use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, Result};
-use crate::records::{self, Caller, ListOptions};
+use crate::filter::RequestInfo;
+use crate::records::{self, Caller, Ctx, ListOptions};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -48,11 +49,50 @@ fn collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
         .ok_or_else(|| Error::NotFound("Missing collection context.".into()))
 }
 
-fn caller(auth: &RequestAuth) -> Caller {
-    if auth.is_superuser() {
-        Caller::Superuser
-    } else {
-        Caller::Guest
+/// What rules and filters may read about this request: caller, method, query, headers, body.
+fn context(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: &RequestAuth,
+    body: Map<String, Value>,
+) -> Ctx {
+    let schema = state.schema.snapshot();
+    let (caller, auth_record) = match auth {
+        RequestAuth::Superuser(user) => {
+            let mut record = user.to_json().as_object().cloned().unwrap_or_default();
+            record.insert("email".into(), Value::String(user.email.clone()));
+            let collection = schema.find(crate::auth::superusers::COLLECTION_ID);
+            (Caller::Superuser, collection.map(|c| (c, record)))
+        }
+        RequestAuth::Guest => (Caller::Guest, None),
+    };
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| {
+            q.into_inner()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.as_str().to_ascii_lowercase().replace('-', "_");
+            v.to_str().ok().map(|v| (name, Value::String(v.to_owned())))
+        })
+        .collect();
+    let request = RequestInfo {
+        auth: auth_record,
+        method: req.method().to_string(),
+        query,
+        headers,
+        body,
+    };
+    Ctx {
+        caller,
+        request,
+        schema,
     }
 }
 
@@ -64,6 +104,7 @@ fn object(body: Value) -> Result<Map<String, Value>> {
 }
 
 async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
@@ -71,45 +112,45 @@ async fn list(
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
     let paging = query.page.paging();
-    if !query.filter.trim().is_empty() {
-        return Err(Error::bad_request("Filtering is not supported yet."));
-    }
     let opts = ListOptions {
         page: paging.page,
         per_page: paging.per_page,
         skip_total: paging.skip_total,
         sort: query.sort.clone(),
+        filter: query.filter.clone(),
     };
-    let caller = caller(&auth);
+    let ctx = context(&req, &state, &auth, Map::new());
     let (items, total) = blocking(move || {
         state
             .db
             .data
-            .read(|conn| records::list(conn, &c, &caller, &opts))
+            .read(|conn| records::list(conn, &c, &ctx, &opts))
     })
     .await?;
     Ok(HttpResponse::Ok().json(ListResult::new(paging, total, items)))
 }
 
 async fn view(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
-    let caller = caller(&auth);
+    let ctx = context(&req, &state, &auth, Map::new());
     let record = blocking(move || {
         state
             .db
             .data
-            .read(|conn| records::view(conn, &c, &caller, &id))
+            .read(|conn| records::view(conn, &c, &ctx, &id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(record))
 }
 
 async fn create(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
@@ -117,18 +158,19 @@ async fn create(
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
     let body = object(body)?;
-    let caller = caller(&auth);
+    let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
         state
             .db
             .data
-            .write(|tx| records::create(tx, &c, &caller, &body))
+            .write(|tx| records::create(tx, &c, &ctx, &body))
     })
     .await?;
     Ok(HttpResponse::Ok().json(record))
 }
 
 async fn update(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
@@ -137,31 +179,26 @@ async fn update(
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
     let body = object(body)?;
-    let caller = caller(&auth);
+    let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
         state
             .db
             .data
-            .write(|tx| records::update(tx, &c, &caller, &id, &body))
+            .write(|tx| records::update(tx, &c, &ctx, &id, &body))
     })
     .await?;
     Ok(HttpResponse::Ok().json(record))
 }
 
 async fn delete(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
-    let caller = caller(&auth);
-    blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| records::delete(tx, &c, &caller, &id))
-    })
-    .await?;
+    let ctx = context(&req, &state, &auth, Map::new());
+    blocking(move || state.db.data.write(|tx| records::delete(tx, &c, &ctx, &id))).await?;
     Ok(HttpResponse::NoContent().finish())
 }

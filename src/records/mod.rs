@@ -6,12 +6,15 @@ pub mod output;
 pub mod sort;
 
 use rusqlite::types::Value as Sql;
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use crate::auth::password;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::schema::Collection;
+use crate::filter::{self, RequestInfo};
+use crate::schema::{Collection, Snapshot};
 use input::Action;
 use output::Viewer;
 
@@ -42,71 +45,156 @@ impl Caller {
     }
 }
 
-/// What a rule says about this caller, before any row is looked at.
+/// Everything a record operation needs to know about the request.
+pub struct Ctx {
+    pub caller: Caller,
+    pub request: RequestInfo,
+    pub schema: Arc<Snapshot>,
+}
+
+/// What a rule says about this caller.
 enum Access {
     /// Superuser, or the rule is "" (anyone).
     Granted,
     /// The rule is null: superusers only. Answered with 403.
     SuperusersOnly,
-    /// The rule is an expression this caller does not satisfy.
-    Denied,
+    /// The rule is an expression: rows must satisfy this SQL condition on `t`.
+    Where(String),
 }
 
-fn access(rule: &Option<String>, caller: &Caller) -> Access {
-    if caller.is_superuser() {
+fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql>) -> Access {
+    if ctx.caller.is_superuser() {
         return Access::Granted;
     }
-    match rule.as_deref() {
-        None => Access::SuperusersOnly,
-        Some(r) if r.trim().is_empty() => Access::Granted,
-        // Rule expressions are enforced by the filter engine; until it exists a rule with an
-        // expression admits superusers only, never more than it should.
-        Some(_) => Access::Denied,
+    let Some(rule) = rule.as_deref() else {
+        return Access::SuperusersOnly;
+    };
+    if rule.trim().is_empty() {
+        return Access::Granted;
     }
+    let scope = filter::Scope {
+        collection: c,
+        schema: &ctx.schema,
+        request: &ctx.request,
+        allow_hidden: true,
+    };
+    match filter::parse(rule).and_then(|expr| filter::compile(&expr, &scope, params)) {
+        Ok(sql) => Access::Where(sql),
+        Err(e) => {
+            // A stored rule that no longer compiles (say, a renamed field) admits nobody.
+            log::warn!(
+                "rule of collection {} does not compile ({e}); denying",
+                c.name
+            );
+            Access::Where("0".into())
+        }
+    }
+}
+
+/// The client's `filter` as a condition on `t`; hidden fields are not filterable.
+fn client_filter(
+    c: &Collection,
+    text: &str,
+    ctx: &Ctx,
+    params: &mut Vec<Sql>,
+) -> Result<Option<String>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let scope = filter::Scope {
+        collection: c,
+        schema: &ctx.schema,
+        request: &ctx.request,
+        allow_hidden: false,
+    };
+    let sql = filter::parse(text)
+        .and_then(|expr| filter::compile(&expr, &scope, params))
+        .map_err(|e| Error::bad_request(format!("Invalid filter parameter: {e}.")))?;
+    Ok(Some(sql))
+}
+
+/// True when the row `id` satisfies `condition`.
+fn row_matches(
+    conn: &Connection,
+    c: &Collection,
+    id: &str,
+    condition: &str,
+    mut params: Vec<Sql>,
+) -> Result<bool> {
+    params.push(Sql::Text(id.to_owned()));
+    let sql = format!(
+        "SELECT 1 FROM \"{}\" t WHERE t.id = ?{} AND ({condition})",
+        c.name,
+        params.len()
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(&params), |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 fn superusers_only() -> Error {
     Error::Forbidden("Only superusers can perform this action.".into())
 }
 
-/// The paging and ordering of a list request.
+/// The paging, ordering and filtering of a list request.
 pub struct ListOptions {
     pub page: u64,
     pub per_page: u64,
     pub skip_total: bool,
     pub sort: String,
+    pub filter: String,
 }
 
 pub fn list(
     conn: &Connection,
     c: &Collection,
-    caller: &Caller,
+    ctx: &Ctx,
     opts: &ListOptions,
 ) -> Result<(Vec<Value>, Option<u64>)> {
     let order = sort::order_by(c, &opts.sort)?;
-    match access(&c.rules.list, caller) {
+    let mut params = Vec::new();
+    let mut conditions = Vec::new();
+    match access(c, &c.rules.list, ctx, &mut params) {
         Access::SuperusersOnly => return Err(superusers_only()),
-        // A failed list rule filters silently, as in PocketBase: an empty page.
-        Access::Denied => return Ok((Vec::new(), (!opts.skip_total).then_some(0))),
+        // A failed list rule filters silently, as in PocketBase.
+        Access::Where(sql) => conditions.push(sql),
         Access::Granted => {}
     }
+    if let Some(sql) = client_filter(c, &opts.filter, ctx, &mut params)? {
+        conditions.push(sql);
+    }
     let table = &c.name;
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
     let total = if opts.skip_total {
         None
     } else {
+        let sql = format!("SELECT count(*) FROM \"{table}\" t{filter}");
         let n: i64 = conn
-            .prepare_cached(&format!("SELECT count(*) FROM \"{table}\""))?
-            .query_row([], |r| r.get(0))?;
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(&params), |r| r.get(0))?;
         Some(n as u64)
     };
-    let sql = format!("SELECT * FROM \"{table}\"{order} LIMIT ?1 OFFSET ?2");
-    let offset = (opts.page - 1).saturating_mul(opts.per_page);
+    let offset = (opts.page - 1)
+        .saturating_mul(opts.per_page)
+        .min(i64::MAX as u64);
+    params.push(Sql::Integer(opts.per_page as i64));
+    params.push(Sql::Integer(offset as i64));
+    let n = params.len();
+    let sql = format!(
+        "SELECT t.* FROM \"{table}\" t{filter}{order} LIMIT ?{} OFFSET ?{n}",
+        n - 1
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let viewer = caller.viewer();
-    let rows = stmt.query_map(
-        [opts.per_page as i64, offset.min(i64::MAX as u64) as i64],
-        |row| output::record(c, row, viewer),
-    )?;
+    let viewer = ctx.caller.viewer();
+    let rows = stmt.query_map(rusqlite::params_from_iter(&params), |row| {
+        output::record(c, row, viewer)
+    })?;
     let items = rows
         .map(|r| r.map(Value::Object))
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -126,17 +214,16 @@ fn fetch(
         .optional()?)
 }
 
-pub fn view(
-    conn: &Connection,
-    c: &Collection,
-    caller: &Caller,
-    id: &str,
-) -> Result<Map<String, Value>> {
-    match access(&c.rules.view, caller) {
-        Access::SuperusersOnly => Err(superusers_only()),
-        Access::Denied => Err(Error::not_found()),
-        Access::Granted => fetch(conn, c, id, caller.viewer())?.ok_or_else(Error::not_found),
+pub fn view(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Map<String, Value>> {
+    let mut params = Vec::new();
+    match access(c, &c.rules.view, ctx, &mut params) {
+        Access::SuperusersOnly => return Err(superusers_only()),
+        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
+            return Err(Error::not_found());
+        }
+        _ => {}
     }
+    fetch(conn, c, id, ctx.caller.viewer())?.ok_or_else(Error::not_found)
 }
 
 /// A SQLite UNIQUE violation on one of `c`'s columns, as PocketBase's field error.
@@ -235,20 +322,24 @@ fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result
     Ok(())
 }
 
+/// Creates a record. The create rule is checked against the new row inside the caller's
+/// transaction: if it fails, the error rolls the insert back.
 pub fn create(
     conn: &Connection,
     c: &Collection,
-    caller: &Caller,
+    ctx: &Ctx,
     body: &Map<String, Value>,
 ) -> Result<Map<String, Value>> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
-    match access(&c.rules.create, caller) {
+    let mut rule_params = Vec::new();
+    let rule = match access(c, &c.rules.create, ctx, &mut rule_params) {
         Access::SuperusersOnly => return Err(superusers_only()),
-        Access::Denied => return Err(Error::bad_request("Failed to create record.")),
-        Access::Granted => {}
-    }
+        Access::Where(cond) => Some(cond),
+        Access::Granted => None,
+    };
+    let caller = &ctx.caller;
     let (mut columns, mut errors) = input::prepare(conn, c, Action::Create, body, &Map::new())?;
     if c.is_auth() {
         auth_columns(conn, c, caller, body, None, &mut columns, &mut errors)?;
@@ -265,24 +356,33 @@ pub fn create(
             _ => None,
         });
     let id = id.ok_or_else(|| Error::internal("created record has no id"))?;
+    if let Some(cond) = rule {
+        if !row_matches(conn, c, &id, &cond, rule_params)? {
+            return Err(Error::bad_request("Failed to create record."));
+        }
+    }
     fetch(conn, c, &id, caller.viewer())?.ok_or_else(|| Error::internal("created record vanished"))
 }
 
 pub fn update(
     conn: &Connection,
     c: &Collection,
-    caller: &Caller,
+    ctx: &Ctx,
     id: &str,
     body: &Map<String, Value>,
 ) -> Result<Map<String, Value>> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
-    match access(&c.rules.update, caller) {
+    let mut params = Vec::new();
+    match access(c, &c.rules.update, ctx, &mut params) {
         Access::SuperusersOnly => return Err(superusers_only()),
-        Access::Denied => return Err(Error::not_found()),
-        Access::Granted => {}
+        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
+            return Err(Error::not_found());
+        }
+        _ => {}
     }
+    let caller = &ctx.caller;
     let full = Viewer {
         superuser: true,
         record_id: None,
@@ -317,14 +417,17 @@ pub fn update(
     fetch(conn, c, id, caller.viewer())?.ok_or_else(Error::not_found)
 }
 
-pub fn delete(conn: &Connection, c: &Collection, caller: &Caller, id: &str) -> Result<()> {
+pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
-    match access(&c.rules.delete, caller) {
+    let mut params = Vec::new();
+    match access(c, &c.rules.delete, ctx, &mut params) {
         Access::SuperusersOnly => return Err(superusers_only()),
-        Access::Denied => return Err(Error::not_found()),
-        Access::Granted => {}
+        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
+            return Err(Error::not_found());
+        }
+        _ => {}
     }
     let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
     let n = conn.prepare_cached(&sql)?.execute([id])?;

@@ -68,6 +68,7 @@ pub fn check(
             .entry("indexes".into())
             .or_insert(index_errors.into());
     }
+    check_rules(c, all, &mut errors);
     if c.kind == CollectionType::View
         && c.options
             .get("viewQuery")
@@ -80,6 +81,62 @@ pub fn check(
         Ok(())
     } else {
         Err(Error::validation(errors))
+    }
+}
+
+/// Every rule must parse and name only fields the collection (or its relations) has.
+fn check_rules(c: &Collection, all: &[std::sync::Arc<Collection>], errors: &mut FieldErrors) {
+    let mut others: Vec<Collection> = all
+        .iter()
+        .filter(|o| o.id != c.id)
+        .map(|o| (**o).clone())
+        .collect();
+    others.push(c.clone());
+    let schema = crate::schema::Snapshot::new(others);
+    let request = crate::filter::RequestInfo::default();
+    let scope = crate::filter::Scope {
+        collection: c,
+        schema: &schema,
+        request: &request,
+        allow_hidden: true,
+    };
+    let mut rules = vec![
+        ("listRule", &c.rules.list),
+        ("viewRule", &c.rules.view),
+        ("createRule", &c.rules.create),
+        ("updateRule", &c.rules.update),
+        ("deleteRule", &c.rules.delete),
+    ];
+    let auth_rules: Vec<(&str, Option<String>)> = ["authRule", "manageRule"]
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                c.options
+                    .get(*k)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    for (k, v) in &auth_rules {
+        rules.push((k, v));
+    }
+    for (key, rule) in rules {
+        let Some(text) = rule.as_deref().filter(|r| !r.trim().is_empty()) else {
+            continue;
+        };
+        let result = crate::filter::parse(text)
+            .and_then(|expr| crate::filter::compile(&expr, &scope, &mut Vec::new()));
+        if let Err(e) = result {
+            errors.entry(key.into()).or_insert(
+                err(
+                    "validation_invalid_rule",
+                    &format!("Invalid rule. Raw error: {e}."),
+                )
+                .into(),
+            );
+        }
     }
 }
 

@@ -1,0 +1,45 @@
+//! PocketBase's filter and rule language: lexer -> parser -> SQL with bound parameters.
+//! Identifiers are resolved against the schema and quoted only after validation; every
+//! literal and every request value becomes a parameter. No HTTP types here.
+
+pub mod lexer;
+pub mod parser;
+pub mod sql;
+
+pub use sql::{RequestInfo, Scope, compile};
+
+/// PocketBase's limit on a filter's length.
+pub const MAX_LENGTH: usize = 3500;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterError {
+    /// The text is not a valid expression.
+    Syntax(String),
+    /// An identifier names no field, collection or request value it may use.
+    Unknown(String),
+}
+
+impl FilterError {
+    pub fn syntax(detail: String) -> Self {
+        Self::Syntax(detail)
+    }
+}
+
+impl std::fmt::Display for FilterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Syntax(d) => write!(f, "invalid expression: {d}"),
+            Self::Unknown(d) => write!(f, "unknown identifier {d}"),
+        }
+    }
+}
+
+/// Parses (without compiling) to check that text is a well-formed expression.
+pub fn parse(text: &str) -> Result<parser::Expr, FilterError> {
+    if text.chars().count() > MAX_LENGTH {
+        return Err(FilterError::syntax(format!(
+            "longer than {MAX_LENGTH} characters"
+        )));
+    }
+    parser::parse(lexer::tokenize(text)?)
+}

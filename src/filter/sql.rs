@@ -1,0 +1,564 @@
+//! The expression tree to SQL. Field paths become column references (quoted after being
+//! checked against the schema) or correlated subqueries over relations; every literal and
+//! request value becomes a bound parameter.
+
+use std::sync::Arc;
+
+use rusqlite::types::Value as Sql;
+use serde_json::{Map, Value};
+
+use super::FilterError;
+use super::lexer::Op;
+use super::parser::{Expr, Operand};
+use crate::schema::{Collection, FieldKind, Snapshot};
+
+/// What a rule or filter may know about the request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// The authenticated record (all its fields) and its collection; None for guests.
+    pub auth: Option<(Arc<Collection>, Map<String, Value>)>,
+    pub method: String,
+    pub query: Map<String, Value>,
+    /// Header names lower-cased with `-` as `_`, as PocketBase exposes them.
+    pub headers: Map<String, Value>,
+    pub body: Map<String, Value>,
+}
+
+/// A resolved operand: a scalar SQL expression, or a set of values drawn from `froms`
+/// where `conds` hold (relations, multi-value fields, other collections).
+struct Resolved {
+    froms: Vec<String>,
+    conds: Vec<String>,
+    expr: String,
+    /// True when the operand holds several values per row.
+    multi: bool,
+    /// `@collection` operands match when any row does, whatever the operator.
+    any_by_default: bool,
+    /// Literal null or empty string: compared as "blank".
+    blank: bool,
+    /// A literal text the `~` operator may wrap in `%`.
+    like_literal: Option<String>,
+}
+
+impl Resolved {
+    fn scalar(expr: String) -> Self {
+        Self {
+            froms: Vec::new(),
+            conds: Vec::new(),
+            expr,
+            multi: false,
+            any_by_default: false,
+            blank: false,
+            like_literal: None,
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        !self.froms.is_empty()
+    }
+}
+
+/// Where a compiled condition is used: what it may read, and the query it joins.
+pub struct Scope<'a> {
+    pub collection: &'a Collection,
+    pub schema: &'a Snapshot,
+    pub request: &'a RequestInfo,
+    /// Rules may read hidden fields (tokenKey, password); client filters may not.
+    pub allow_hidden: bool,
+}
+
+struct Compiler<'a, 'p> {
+    collection: &'a Collection,
+    schema: &'a Snapshot,
+    request: &'a RequestInfo,
+    allow_hidden: bool,
+    params: &'p mut Vec<Sql>,
+    aliases: usize,
+}
+
+/// Compiles `expr` into a condition on the row aliased `t`, appending its values to
+/// `params` (placeholders are numbered `?N` after those already there), so several
+/// conditions and the query's own values share one parameter list.
+pub fn compile(expr: &Expr, scope: &Scope, params: &mut Vec<Sql>) -> Result<String, FilterError> {
+    let mut c = Compiler {
+        collection: scope.collection,
+        schema: scope.schema,
+        request: scope.request,
+        allow_hidden: scope.allow_hidden,
+        params,
+        aliases: 0,
+    };
+    c.expr(expr)
+}
+
+fn json_to_sql(v: &Value) -> Sql {
+    match v {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
+        Value::String(s) => Sql::Text(s.clone()),
+        other => Sql::Text(other.to_string()),
+    }
+}
+
+impl Compiler<'_, '_> {
+    fn param(&mut self, v: Sql) -> String {
+        self.params.push(v);
+        format!("?{}", self.params.len())
+    }
+
+    fn alias(&mut self) -> String {
+        self.aliases += 1;
+        format!("a{}", self.aliases)
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<String, FilterError> {
+        match e {
+            Expr::And(parts) => self.join(parts, " AND "),
+            Expr::Or(parts) => self.join(parts, " OR "),
+            Expr::Cmp { left, op, right } => self.comparison(left, *op, right),
+        }
+    }
+
+    fn join(&mut self, parts: &[Expr], sep: &str) -> Result<String, FilterError> {
+        let sqls = parts
+            .iter()
+            .map(|p| self.expr(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(format!("({})", sqls.join(sep)))
+    }
+
+    fn operand(&mut self, o: &Operand) -> Result<Resolved, FilterError> {
+        Ok(match o {
+            Operand::Null => {
+                let mut r = Resolved::scalar("NULL".into());
+                r.blank = true;
+                r
+            }
+            Operand::Bool(b) => Resolved::scalar(self.param(Sql::Integer(i64::from(*b)))),
+            Operand::Num(n) => {
+                let v = if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    Sql::Integer(*n as i64)
+                } else {
+                    Sql::Real(*n)
+                };
+                Resolved::scalar(self.param(v))
+            }
+            Operand::Str(s) => {
+                let mut r = Resolved::scalar(self.param(Sql::Text(s.clone())));
+                r.blank = s.is_empty();
+                r.like_literal = Some(s.clone());
+                r
+            }
+            Operand::Ident(id) => self.identifier(id)?,
+        })
+    }
+
+    fn identifier(&mut self, id: &str) -> Result<Resolved, FilterError> {
+        let unknown = || FilterError::Unknown(id.to_owned());
+        if let Some(rest) = id.strip_prefix("@request.") {
+            return self.request_value(id, rest);
+        }
+        if let Some(rest) = id.strip_prefix("@collection.") {
+            let (name, path) = rest.split_once('.').ok_or_else(unknown)?;
+            let target = self
+                .schema
+                .find(name)
+                .filter(|c| c.name.eq_ignore_ascii_case(name))
+                .ok_or_else(unknown)?;
+            let alias = self.alias();
+            let mut r = self.path(&target, &alias, path, id)?;
+            r.froms.insert(0, format!("\"{}\" {alias}", target.name));
+            r.multi = true;
+            r.any_by_default = true;
+            return Ok(r);
+        }
+        if id.starts_with('@') {
+            return self.macro_value(id).ok_or_else(unknown);
+        }
+        let collection = self.collection;
+        self.path(collection, "t", id, id)
+    }
+
+    /// Resolves `path` (`field`, `rel.field`, `x_via_rel.field`, with an optional
+    /// `:modifier` on the last part) from the row aliased `row` of `c`.
+    fn path(
+        &mut self,
+        c: &Collection,
+        row: &str,
+        path: &str,
+        full: &str,
+    ) -> Result<Resolved, FilterError> {
+        let unknown = || FilterError::Unknown(full.to_owned());
+        let (head, rest) = match path.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (path, None),
+        };
+        let (name, modifier) = match head.split_once(':') {
+            Some((n, m)) => (n, Some(m)),
+            None => (head, None),
+        };
+        if let Some(field) = c.field(name) {
+            if field.hidden && !self.allow_hidden {
+                return Err(unknown());
+            }
+            let column = format!("{row}.\"{}\"", field.name);
+            let Some(rest) = rest else {
+                return self.leaf(field.is_multiple(), column, modifier, full);
+            };
+            let FieldKind::Relation(rel) = &field.kind else {
+                return Err(unknown());
+            };
+            if modifier.is_some() {
+                return Err(unknown());
+            }
+            let target = self.schema.find(&rel.collection_id).ok_or_else(unknown)?;
+            let alias = self.alias();
+            let mut inner = self.path(&target, &alias, rest, full)?;
+            let link = if field.is_multiple() {
+                format!("{alias}.id IN (SELECT value FROM json_each({column}))")
+            } else {
+                format!("{alias}.id = {column}")
+            };
+            inner
+                .froms
+                .insert(0, format!("\"{}\" {alias}", target.name));
+            inner.conds.insert(0, link);
+            inner.multi |= field.is_multiple();
+            return Ok(inner);
+        }
+        // Back-relation: `comments_via_post` is every comment whose `post` points here.
+        if let Some((coll, via)) = name.split_once("_via_") {
+            let source = self
+                .schema
+                .find(coll)
+                .filter(|s| s.name.eq_ignore_ascii_case(coll))
+                .ok_or_else(unknown)?;
+            let back = source.field(via).ok_or_else(unknown)?;
+            let FieldKind::Relation(rel) = &back.kind else {
+                return Err(unknown());
+            };
+            if rel.collection_id != c.id {
+                return Err(unknown());
+            }
+            let alias = self.alias();
+            let link = if back.is_multiple() {
+                format!(
+                    "{row}.id IN (SELECT value FROM json_each({alias}.\"{}\"))",
+                    back.name
+                )
+            } else {
+                format!("{alias}.\"{}\" = {row}.id", back.name)
+            };
+            let mut inner = match (rest, modifier) {
+                (Some(rest), None) => self.path(&source, &alias, rest, full)?,
+                (None, Some("length")) => {
+                    let froms = vec![format!("\"{}\" {alias}", source.name)];
+                    let count = format!("(SELECT count(*) FROM {} WHERE {link})", froms.join(", "));
+                    return Ok(Resolved::scalar(count));
+                }
+                _ => return Err(unknown()),
+            };
+            inner
+                .froms
+                .insert(0, format!("\"{}\" {alias}", source.name));
+            inner.conds.insert(0, link);
+            inner.multi = true;
+            return Ok(inner);
+        }
+        Err(unknown())
+    }
+
+    /// A field's own value, with its modifier.
+    fn leaf(
+        &mut self,
+        multiple: bool,
+        column: String,
+        modifier: Option<&str>,
+        full: &str,
+    ) -> Result<Resolved, FilterError> {
+        match (modifier, multiple) {
+            (None, false) => Ok(Resolved::scalar(column)),
+            (Some("lower"), false) => Ok(Resolved::scalar(format!("LOWER({column})"))),
+            (Some("length"), true) => Ok(Resolved::scalar(format!("json_array_length({column})"))),
+            (None | Some("each") | Some("lower"), true) => {
+                let alias = self.alias();
+                let expr = if modifier == Some("lower") {
+                    format!("LOWER({alias}.value)")
+                } else {
+                    format!("{alias}.value")
+                };
+                Ok(Resolved {
+                    froms: vec![format!("json_each({column}) {alias}")],
+                    conds: Vec::new(),
+                    expr,
+                    multi: true,
+                    any_by_default: false,
+                    blank: false,
+                    like_literal: None,
+                })
+            }
+            _ => Err(FilterError::Unknown(full.to_owned())),
+        }
+    }
+
+    fn request_value(&mut self, full: &str, rest: &str) -> Result<Resolved, FilterError> {
+        let unknown = || FilterError::Unknown(full.to_owned());
+        let (section, key) = match rest.split_once('.') {
+            Some((s, k)) => (s, Some(k)),
+            None => (rest, None),
+        };
+        let lookup = |map: &Map<String, Value>, key: &str| -> (bool, Value) {
+            match map.get(key) {
+                Some(v) => (true, v.clone()),
+                None => (false, Value::Null),
+            }
+        };
+        match (section, key) {
+            ("method", None) => Ok(Resolved::scalar(
+                self.param(Sql::Text(self.request.method.clone())),
+            )),
+            ("context", None) => Ok(Resolved::scalar(self.param(Sql::Text("default".into())))),
+            ("query" | "headers" | "body", Some(key)) => {
+                let (name, modifier) = match key.split_once(':') {
+                    Some((n, m)) => (n, Some(m)),
+                    None => (key, None),
+                };
+                if name.contains('.') {
+                    return Err(unknown());
+                }
+                let map = match section {
+                    "query" => &self.request.query,
+                    "headers" => &self.request.headers,
+                    _ => &self.request.body,
+                };
+                let (present, value) = lookup(map, name);
+                match modifier {
+                    None => Ok(self.json_operand(&value)),
+                    Some("isset") => Ok(Resolved::scalar(
+                        self.param(Sql::Integer(i64::from(present))),
+                    )),
+                    Some("length") => {
+                        let n = value.as_array().map_or(0, Vec::len);
+                        Ok(Resolved::scalar(self.param(Sql::Integer(n as i64))))
+                    }
+                    Some("lower") => {
+                        let s = value.as_str().unwrap_or_default().to_lowercase();
+                        Ok(Resolved::scalar(self.param(Sql::Text(s))))
+                    }
+                    Some("changed") if section == "body" => {
+                        let field = self.collection.field(name).ok_or_else(unknown)?;
+                        let column = format!("t.\"{}\"", field.name);
+                        let set = self.param(Sql::Integer(i64::from(present)));
+                        let new = self.param(json_to_sql(&value));
+                        Ok(Resolved::scalar(format!(
+                            "(CASE WHEN {set} THEN ({new} IS NOT {column}) ELSE 0 END)"
+                        )))
+                    }
+                    _ => Err(unknown()),
+                }
+            }
+            ("auth", Some(key)) => self.auth_value(key, full),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// A request value: scalars bind directly; arrays become a set to compare against.
+    fn json_operand(&mut self, value: &Value) -> Resolved {
+        if let Value::Array(_) = value {
+            let p = self.param(Sql::Text(value.to_string()));
+            let alias = self.alias();
+            return Resolved {
+                froms: vec![format!("json_each({p}) {alias}")],
+                conds: Vec::new(),
+                expr: format!("{alias}.value"),
+                multi: true,
+                any_by_default: false,
+                blank: false,
+                like_literal: None,
+            };
+        }
+        let mut r = Resolved::scalar(self.param(json_to_sql(value)));
+        r.blank = matches!(value, Value::Null) || value.as_str() == Some("");
+        r.like_literal = value.as_str().map(str::to_owned);
+        r
+    }
+
+    fn auth_value(&mut self, key: &str, full: &str) -> Result<Resolved, FilterError> {
+        let Some((auth_collection, record)) = self.request.auth.clone() else {
+            // A guest: every @request.auth.* value is blank.
+            let mut r = Resolved::scalar(self.param(Sql::Text(String::new())));
+            r.blank = true;
+            return Ok(r);
+        };
+        match key {
+            "collectionId" => {
+                return Ok(Resolved::scalar(
+                    self.param(Sql::Text(auth_collection.id.clone())),
+                ));
+            }
+            "collectionName" => {
+                return Ok(Resolved::scalar(
+                    self.param(Sql::Text(auth_collection.name.clone())),
+                ));
+            }
+            _ => {}
+        }
+        if !key.contains('.') && !key.contains(':') {
+            if auth_collection.field(key).is_none() {
+                return Err(FilterError::Unknown(full.to_owned()));
+            }
+            let value = record.get(key).cloned().unwrap_or(Value::Null);
+            return Ok(self.json_operand(&value));
+        }
+        // A path through the auth record's relations: resolve from its row.
+        let alias = self.alias();
+        let id = record
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut r = self.path(&auth_collection, &alias, key, full)?;
+        let p = self.param(Sql::Text(id));
+        r.froms
+            .insert(0, format!("\"{}\" {alias}", auth_collection.name));
+        r.conds.insert(0, format!("{alias}.id = {p}"));
+        Ok(r)
+    }
+
+    fn macro_value(&mut self, id: &str) -> Option<Resolved> {
+        use time::{Duration, OffsetDateTime, Time};
+        let now = OffsetDateTime::now_utc();
+        let day_start = now.replace_time(Time::MIDNIGHT);
+        let text = |t: OffsetDateTime| Sql::Text(crate::datetime::format(t));
+        let month_start = day_start.replace_day(1).ok()?;
+        let next_month = if now.month() == time::Month::December {
+            month_start
+                .replace_year(now.year() + 1)
+                .ok()?
+                .replace_month(time::Month::January)
+                .ok()?
+        } else {
+            month_start.replace_month(now.month().next()).ok()?
+        };
+        let year_start = month_start.replace_month(time::Month::January).ok()?;
+        let end = |t: OffsetDateTime| t - Duration::milliseconds(1);
+        let v = match id {
+            "@now" => text(now),
+            "@yesterday" => text(now - Duration::days(1)),
+            "@tomorrow" => text(now + Duration::days(1)),
+            "@todayStart" => text(day_start),
+            "@todayEnd" => text(end(day_start + Duration::days(1))),
+            "@monthStart" => text(month_start),
+            "@monthEnd" => text(end(next_month)),
+            "@yearStart" => text(year_start),
+            "@yearEnd" => text(end(year_start.replace_year(now.year() + 1).ok()?)),
+            "@second" => Sql::Integer(i64::from(now.second())),
+            "@minute" => Sql::Integer(i64::from(now.minute())),
+            "@hour" => Sql::Integer(i64::from(now.hour())),
+            "@weekday" => Sql::Integer(i64::from(now.weekday().number_days_from_sunday())),
+            "@day" => Sql::Integer(i64::from(now.day())),
+            "@month" => Sql::Integer(i64::from(u8::from(now.month()))),
+            "@year" => Sql::Integer(i64::from(now.year())),
+            _ => return None,
+        };
+        Some(Resolved::scalar(self.param(v)))
+    }
+
+    fn comparison(
+        &mut self,
+        left: &Operand,
+        op: Op,
+        right: &Operand,
+    ) -> Result<String, FilterError> {
+        let l = self.operand(left)?;
+        let r = self.operand(right)?;
+        let base = op.base();
+        if !l.is_set() && !r.is_set() {
+            return Ok(compare(&l, base, &r, self.params));
+        }
+        // At least one side holds several values.
+        let any = op.is_any() || l.any_by_default || r.any_by_default || !(l.multi || r.multi);
+        let mut froms = l.froms.clone();
+        froms.extend(r.froms.iter().cloned());
+        let mut conds = l.conds.clone();
+        conds.extend(r.conds.iter().cloned());
+        let test = compare(&l, base, &r, self.params);
+        let scope = |extra: &str| {
+            let mut all = conds.clone();
+            all.push(extra.to_owned());
+            format!(
+                "SELECT 1 FROM {} WHERE {}",
+                froms.join(", "),
+                all.join(" AND ")
+            )
+        };
+        if any {
+            return Ok(format!("EXISTS ({})", scope(&test)));
+        }
+        // Without `?`, every value must satisfy it; a negative test means "none match".
+        Ok(match base {
+            Op::Neq | Op::NotLike => {
+                let positive = compare(
+                    &l,
+                    if base == Op::Neq { Op::Eq } else { Op::Like },
+                    &r,
+                    self.params,
+                );
+                format!("NOT EXISTS ({})", scope(&positive))
+            }
+            _ => format!(
+                "(EXISTS ({}) AND NOT EXISTS ({}))",
+                scope(&test),
+                scope(&format!("NOT ({test})"))
+            ),
+        })
+    }
+}
+
+/// One comparison of two resolved values (already in scope).
+fn compare(l: &Resolved, op: Op, r: &Resolved, params: &mut Vec<Sql>) -> String {
+    let (a, b) = (&l.expr, &r.expr);
+    let blank = |x: &str| format!("({x} = '' OR {x} IS NULL)");
+    match op {
+        Op::Eq if r.blank => blank(a),
+        Op::Eq if l.blank => blank(b),
+        Op::Neq if r.blank => format!("NOT {}", blank(a)),
+        Op::Neq if l.blank => format!("NOT {}", blank(b)),
+        Op::Eq => format!("{a} IS {b}"),
+        Op::Neq => format!("{a} IS NOT {b}"),
+        Op::Gt => format!("{a} > {b}"),
+        Op::Gte => format!("{a} >= {b}"),
+        Op::Lt => format!("{a} < {b}"),
+        Op::Lte => format!("{a} <= {b}"),
+        Op::Like | Op::NotLike => {
+            let pattern = match &r.like_literal {
+                Some(text) => {
+                    // A literal without wildcards matches anywhere, as PocketBase does.
+                    let wrapped = if text.contains('%') {
+                        text.clone()
+                    } else {
+                        format!("%{}%", escape_like(text))
+                    };
+                    params.push(Sql::Text(wrapped));
+                    format!("?{}", params.len())
+                }
+                None => format!("('%' || {b} || '%')"),
+            };
+            let like = format!("{a} LIKE {pattern} ESCAPE '\\'");
+            if op == Op::Like {
+                like
+            } else {
+                format!("NOT ({like})")
+            }
+        }
+        // `?` forms are reduced to their base before this point.
+        _ => "0".into(),
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('_', "\\_")
+}
