@@ -255,8 +255,10 @@ impl Compiler<'_, '_> {
             let mut inner = match (rest, modifier) {
                 (Some(rest), None) => self.path(&source, &alias, rest, full)?,
                 (None, Some("length")) => {
-                    let froms = vec![format!("\"{}\" {alias}", source.name)];
-                    let count = format!("(SELECT count(*) FROM {} WHERE {link})", froms.join(", "));
+                    let count = format!(
+                        "(SELECT count(*) FROM \"{}\" {alias} WHERE {link})",
+                        source.name
+                    );
                     return Ok(Resolved::scalar(count));
                 }
                 _ => return Err(unknown()),

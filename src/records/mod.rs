@@ -356,10 +356,10 @@ pub fn create(
             _ => None,
         });
     let id = id.ok_or_else(|| Error::internal("created record has no id"))?;
-    if let Some(cond) = rule {
-        if !row_matches(conn, c, &id, &cond, rule_params)? {
-            return Err(Error::bad_request("Failed to create record."));
-        }
+    if let Some(cond) = rule
+        && !row_matches(conn, c, &id, &cond, rule_params)?
+    {
+        return Err(Error::bad_request("Failed to create record."));
     }
     fetch(conn, c, &id, caller.viewer())?.ok_or_else(|| Error::internal("created record vanished"))
 }
