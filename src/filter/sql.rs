@@ -36,8 +36,8 @@ struct Resolved {
     any_by_default: bool,
     /// Literal null or empty string: compared as "blank".
     blank: bool,
-    /// A literal text the `~` operator may wrap in `%`.
-    like_literal: Option<String>,
+    /// A literal text bound at this parameter index, which `~` may wrap in `%`.
+    like_literal: Option<(String, usize)>,
 }
 
 impl Resolved {
@@ -146,14 +146,22 @@ impl Compiler<'_, '_> {
                 };
                 Resolved::scalar(self.param(v))
             }
-            Operand::Str(s) => {
-                let mut r = Resolved::scalar(self.param(Sql::Text(s.clone())));
-                r.blank = s.is_empty();
-                r.like_literal = Some(s.clone());
-                r
-            }
+            Operand::Str(s) => self.text_literal(s),
             Operand::Ident(id) => self.identifier(id)?,
         })
+    }
+
+    /// A text value; empty text needs no parameter (it compares as "blank").
+    fn text_literal(&mut self, s: &str) -> Resolved {
+        if s.is_empty() {
+            let mut r = Resolved::scalar("''".into());
+            r.blank = true;
+            return r;
+        }
+        let placeholder = self.param(Sql::Text(s.to_owned()));
+        let mut r = Resolved::scalar(placeholder);
+        r.like_literal = Some((s.to_owned(), self.params.len() - 1));
+        r
     }
 
     fn identifier(&mut self, id: &str) -> Result<Resolved, FilterError> {
@@ -208,6 +216,9 @@ impl Compiler<'_, '_> {
             let Some(rest) = rest else {
                 return self.leaf(field.is_multiple(), column, modifier, full);
             };
+            if let FieldKind::Json(_) = field.kind {
+                return self.json_path(&column, rest, modifier, full);
+            }
             let FieldKind::Relation(rel) = &field.kind else {
                 return Err(unknown());
             };
@@ -273,6 +284,45 @@ impl Compiler<'_, '_> {
         Err(unknown())
     }
 
+    /// `meta.a.0.b`: a value inside a JSON field. The path is bound as a parameter.
+    fn json_path(
+        &mut self,
+        column: &str,
+        rest: &str,
+        modifier: Option<&str>,
+        full: &str,
+    ) -> Result<Resolved, FilterError> {
+        if modifier.is_some() {
+            return Err(FilterError::Unknown(full.to_owned()));
+        }
+        let (rest, last_modifier) = match rest.split_once(':') {
+            Some((r, m)) => (r, Some(m)),
+            None => (rest, None),
+        };
+        let mut path = String::from("$");
+        for key in rest.split('.') {
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(FilterError::Unknown(full.to_owned()));
+            }
+            if key.chars().all(|c| c.is_ascii_digit()) {
+                path.push_str(&format!("[{key}]"));
+            } else {
+                path.push('.');
+                path.push_str(key);
+            }
+        }
+        let p = self.param(Sql::Text(path));
+        let expr = format!("json_extract({column}, {p})");
+        match last_modifier {
+            None => Ok(Resolved::scalar(expr)),
+            Some("lower") => Ok(Resolved::scalar(format!("LOWER({expr})"))),
+            Some("length") => Ok(Resolved::scalar(format!(
+                "json_array_length({column}, {p})"
+            ))),
+            _ => Err(FilterError::Unknown(full.to_owned())),
+        }
+    }
+
     /// A field's own value, with its modifier.
     fn leaf(
         &mut self,
@@ -281,21 +331,18 @@ impl Compiler<'_, '_> {
         modifier: Option<&str>,
         full: &str,
     ) -> Result<Resolved, FilterError> {
+        // A multi-value field is its raw JSON text, as in PocketBase (`tags ~ 'go'`); only
+        // `:each` compares item by item, and `:length` counts them.
         match (modifier, multiple) {
-            (None, false) => Ok(Resolved::scalar(column)),
-            (Some("lower"), false) => Ok(Resolved::scalar(format!("LOWER({column})"))),
+            (None, _) => Ok(Resolved::scalar(column)),
+            (Some("lower"), _) => Ok(Resolved::scalar(format!("LOWER({column})"))),
             (Some("length"), true) => Ok(Resolved::scalar(format!("json_array_length({column})"))),
-            (None | Some("each") | Some("lower"), true) => {
+            (Some("each"), true) => {
                 let alias = self.alias();
-                let expr = if modifier == Some("lower") {
-                    format!("LOWER({alias}.value)")
-                } else {
-                    format!("{alias}.value")
-                };
                 Ok(Resolved {
                     froms: vec![format!("json_each({column}) {alias}")],
                     conds: Vec::new(),
-                    expr,
+                    expr: format!("{alias}.value"),
                     multi: true,
                     any_by_default: false,
                     blank: false,
@@ -382,18 +429,21 @@ impl Compiler<'_, '_> {
                 like_literal: None,
             };
         }
-        let mut r = Resolved::scalar(self.param(json_to_sql(value)));
-        r.blank = matches!(value, Value::Null) || value.as_str() == Some("");
-        r.like_literal = value.as_str().map(str::to_owned);
-        r
+        match value {
+            Value::String(s) => self.text_literal(s),
+            Value::Null => {
+                let mut r = Resolved::scalar("NULL".into());
+                r.blank = true;
+                r
+            }
+            other => Resolved::scalar(self.param(json_to_sql(other))),
+        }
     }
 
     fn auth_value(&mut self, key: &str, full: &str) -> Result<Resolved, FilterError> {
         let Some((auth_collection, record)) = self.request.auth.clone() else {
             // A guest: every @request.auth.* value is blank.
-            let mut r = Resolved::scalar(self.param(Sql::Text(String::new())));
-            r.blank = true;
-            return Ok(r);
+            return Ok(self.text_literal(""));
         };
         match key {
             "collectionId" => {
@@ -537,15 +587,18 @@ fn compare(l: &Resolved, op: Op, r: &Resolved, params: &mut Vec<Sql>) -> String 
         Op::Lte => format!("{a} <= {b}"),
         Op::Like | Op::NotLike => {
             let pattern = match &r.like_literal {
-                Some(text) => {
-                    // A literal without wildcards matches anywhere, as PocketBase does.
+                Some((text, index)) => {
+                    // A literal without wildcards matches anywhere, as PocketBase does; the
+                    // literal's own parameter is rewritten, so no placeholder goes unused.
                     let wrapped = if text.contains('%') {
                         text.clone()
                     } else {
                         format!("%{}%", escape_like(text))
                     };
-                    params.push(Sql::Text(wrapped));
-                    format!("?{}", params.len())
+                    if let Some(slot) = params.get_mut(*index) {
+                        *slot = Sql::Text(wrapped);
+                    }
+                    b.clone()
                 }
                 None => format!("('%' || {b} || '%')"),
             };

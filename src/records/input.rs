@@ -342,14 +342,16 @@ fn text_rules(o: &TextField, s: &str, required: bool, primary: bool) -> Result<(
         return Err(err(
             "validation_min_text_constraint",
             format!("Must be at least {} character(s).", o.min),
-        ));
+        )
+        .with_params(json!({"min": o.min})));
     }
     let max = if o.max == 0 { 5000 } else { o.max };
     if len > max {
         return Err(err(
             "validation_max_text_constraint",
             format!("Must be no more than {max} character(s)."),
-        ));
+        )
+        .with_params(json!({"max": max})));
     }
     if primary
         && !s
@@ -371,20 +373,18 @@ fn number_rules(o: &NumberField, n: f64, required: bool) -> Result<(), FieldErro
             "Decimal numbers are not allowed.",
         ));
     }
+    let num = crate::records::output::number;
     if let Some(min) = o.min.filter(|m| n < *m) {
-        return Err(err(
-            "validation_min_number_constraint",
-            format!(
-                "Must be larger than {}.",
-                crate::records::output::number(min)
-            ),
-        ));
+        let message = format!("Must be greater or equal than {}.", num(min));
+        return Err(
+            err("validation_min_number_constraint", message).with_params(json!({"min": num(min)}))
+        );
     }
     if let Some(max) = o.max.filter(|m| n > *m) {
-        return Err(err(
-            "validation_max_number_constraint",
-            format!("Must be less than {}.", crate::records::output::number(max)),
-        ));
+        let message = format!("Must be less or equal than {}.", num(max));
+        return Err(
+            err("validation_max_number_constraint", message).with_params(json!({"max": num(max)}))
+        );
     }
     Ok(())
 }

@@ -429,10 +429,69 @@ pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<
         }
         _ => {}
     }
-    let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
-    let n = conn.prepare_cached(&sql)?.execute([id])?;
-    if n == 0 {
+    let mut visited = std::collections::HashSet::new();
+    if !delete_with_references(conn, &ctx.schema, c, id, &mut visited)? {
         return Err(Error::not_found());
     }
     Ok(())
+}
+
+/// Deletes a record and settles every relation pointing at it: referencing records are
+/// deleted too where the field says `cascadeDelete`, otherwise the reference is removed
+/// (refused if that would empty a required field). Returns false if the record was absent.
+fn delete_with_references(
+    conn: &Connection,
+    schema: &Snapshot,
+    c: &Collection,
+    id: &str,
+    visited: &mut std::collections::HashSet<(String, String)>,
+) -> Result<bool> {
+    if !visited.insert((c.id.clone(), id.to_owned())) {
+        return Ok(true);
+    }
+    for other in schema.all().iter().filter(|o| !o.is_view()) {
+        for field in &other.fields {
+            let crate::schema::FieldKind::Relation(rel) = &field.kind else {
+                continue;
+            };
+            if rel.collection_id != c.id {
+                continue;
+            }
+            let (table, col) = (&other.name, &field.name);
+            let matches = if field.is_multiple() {
+                format!("EXISTS (SELECT 1 FROM json_each(\"{col}\") WHERE value = ?1)")
+            } else {
+                format!("\"{col}\" = ?1")
+            };
+            let sql = format!("SELECT id FROM \"{table}\" WHERE {matches}");
+            let referencing: Vec<String> = conn
+                .prepare_cached(&sql)?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if referencing.is_empty() {
+                continue;
+            }
+            if rel.cascade_delete {
+                for rid in referencing {
+                    delete_with_references(conn, schema, other, &rid, visited)?;
+                }
+            } else if field.required() {
+                return Err(Error::bad_request(
+                    "Failed to delete record. Make sure that the record is not part of a required relation reference.",
+                ));
+            } else {
+                let value = if field.is_multiple() {
+                    format!(
+                        "(SELECT json_group_array(value) FROM json_each(\"{col}\") WHERE value != ?1)"
+                    )
+                } else {
+                    "''".to_owned()
+                };
+                let sql = format!("UPDATE \"{table}\" SET \"{col}\" = {value} WHERE {matches}");
+                conn.prepare_cached(&sql)?.execute([id])?;
+            }
+        }
+    }
+    let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
+    Ok(conn.prepare_cached(&sql)?.execute([id])? > 0)
 }

@@ -54,7 +54,9 @@ pub struct TextField {
 pub struct NumberField {
     pub help: String,
     pub required: bool,
+    #[serde(serialize_with = "whole_numbers")]
     pub min: Option<f64>,
+    #[serde(serialize_with = "whole_numbers")]
     pub max: Option<f64>,
     pub only_int: bool,
 }
@@ -151,6 +153,15 @@ pub struct PasswordField {
     pub max: u64,
     pub pattern: String,
     pub cost: u64,
+}
+
+/// Writes `0` rather than `0.0` for whole numbers, as PocketBase's JSON does.
+fn whole_numbers<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => s.serialize_i64(*n as i64),
+        Some(n) => s.serialize_f64(*n),
+        None => s.serialize_none(),
+    }
 }
 
 /// PocketBase derives a missing field id from its type and name: `text` + crc32("title").

@@ -29,10 +29,16 @@ pub fn check(
     all: &[std::sync::Arc<Collection>],
     mut errors: FieldErrors,
 ) -> Result<()> {
+    let failure = if old.is_some() {
+        "Failed to update collection."
+    } else {
+        "Failed to create collection."
+    };
+    // On create every stored collection is another; on update all but the one changing.
     let others: Vec<&Collection> = all
         .iter()
         .map(|c| c.as_ref())
-        .filter(|o| o.id != c.id)
+        .filter(|o| old.is_none_or(|old| old.id != o.id))
         .collect();
 
     if let Some(e) = check_name(c, old, &others) {
@@ -48,7 +54,8 @@ pub fn check(
             .into(),
         );
     }
-    if old.is_none() && others.iter().any(|o| o.id == c.id) {
+    // A derived id clashes exactly when the name does; report that once, on the name.
+    if old.is_none() && !errors.contains_key("name") && others.iter().any(|o| o.id == c.id) {
         errors.insert(
             "id".into(),
             err(
@@ -80,7 +87,7 @@ pub fn check(
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Error::validation(errors))
+        Err(Error::invalid(failure, errors))
     }
 }
 
@@ -239,6 +246,18 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
         match &f.kind {
             FieldKind::Select(o) if o.values.is_empty() => {
                 e.insert("values".into(), FieldError::required().into());
+            }
+            FieldKind::Select(o) if o.max_select as usize > o.values.len() => {
+                let n = o.values.len();
+                e.insert(
+                    "maxSelect".into(),
+                    err(
+                        "validation_max_less_equal_than_required",
+                        &format!("Must be no greater than {n}."),
+                    )
+                    .with_params(serde_json::json!({"threshold": n}))
+                    .into(),
+                );
             }
             FieldKind::Relation(o) => {
                 let exists =

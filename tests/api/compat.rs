@@ -52,13 +52,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn run(bin: &str, dir: &Path, args: &[&str]) {
-    let out = Command::new(bin)
-        .args(args)
-        .arg("--dir")
+/// PocketBase keeps auto-migrations beside its data dir by default (`<dir>/../pb_migrations`),
+/// which for temp dirs would be shared by every test: keep them inside, and switch them off.
+fn isolated(cmd: &mut Command, dir: &Path) {
+    cmd.arg("--dir")
         .arg(dir)
-        .output()
-        .unwrap();
+        .arg("--automigrate=false")
+        .arg("--migrationsDir")
+        .arg(dir.join("pb_migrations"))
+        .arg("--hooksDir")
+        .arg(dir.join("pb_hooks"))
+        .current_dir(dir);
+}
+
+fn run(bin: &str, dir: &Path, args: &[&str]) {
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    isolated(&mut cmd, dir);
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "pocketbase {args:?}: {}",
@@ -74,14 +85,11 @@ async fn start_pocketbase(bin: &str) -> PocketBase {
         &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD],
     );
     let port = free_port();
-    let child = Command::new(bin)
-        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.args(["serve", "--http", &format!("127.0.0.1:{port}")]);
+    isolated(&mut cmd, dir.path());
+    let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
     let pb = PocketBase {
         child,
         address: format!("http://127.0.0.1:{port}"),
@@ -97,7 +105,8 @@ async fn start_pocketbase(bin: &str) -> PocketBase {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("pocketbase did not become healthy");
+    let log = std::fs::read_to_string(pb._dir.path().join("serve.log")).unwrap_or_default();
+    panic!("pocketbase did not become healthy:\n{log}");
 }
 
 struct Case {
@@ -287,4 +296,401 @@ async fn oversized_bodies_are_refused_alike() {
 
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].0, 413);
+}
+
+/// One step of the side-by-side scenario. `{name}` in the path or body is replaced by the
+/// id captured under that name on the same server.
+struct Step {
+    method: Method,
+    path: &'static str,
+    body: Option<Value>,
+    superuser: bool,
+    capture: Option<&'static str>,
+}
+
+fn su(method: Method, path: &'static str, body: Option<Value>) -> Step {
+    Step {
+        method,
+        path,
+        body,
+        superuser: true,
+        capture: None,
+    }
+}
+
+fn guest(method: Method, path: &'static str, body: Option<Value>) -> Step {
+    Step {
+        method,
+        path,
+        body,
+        superuser: false,
+        capture: None,
+    }
+}
+
+fn capture(mut step: Step, name: &'static str) -> Step {
+    step.capture = Some(name);
+    step
+}
+
+fn scenario() -> Vec<Step> {
+    use Method as M;
+    let posts = json!({
+        "name": "posts",
+        "listRule": "published = true || @request.auth.id != ''",
+        "viewRule": "published = true",
+        "createRule": "",
+        "updateRule": "@request.body.title:isset = false || @request.body.title != 'locked'",
+        "deleteRule": null,
+        "fields": [
+            {"name": "title", "type": "text", "required": true, "max": 50},
+            {"name": "views", "type": "number", "min": 0, "onlyInt": true},
+            {"name": "published", "type": "bool"},
+            {"name": "tags", "type": "select", "values": ["go", "rust", "sql"], "maxSelect": 3},
+            {"name": "meta", "type": "json"},
+            {"name": "when", "type": "date"},
+            {"name": "site", "type": "url"},
+            {"name": "contact", "type": "email"},
+            {"name": "created", "type": "autodate", "onCreate": true},
+            {"name": "updated", "type": "autodate", "onCreate": true, "onUpdate": true}
+        ]
+    });
+    let comments = json!({
+        "name": "comments",
+        "listRule": "",
+        "viewRule": "",
+        "createRule": "",
+        "fields": [
+            {"name": "text", "type": "text"},
+            {"name": "post", "type": "relation", "collectionId": "pbc_1125843985", "maxSelect": 1, "cascadeDelete": true}
+        ]
+    });
+    vec![
+        guest(M::GET, "/api/collections", None),
+        su(M::POST, "/api/collections", Some(posts)),
+        su(M::POST, "/api/collections", Some(json!({"name": "posts"}))),
+        su(
+            M::POST,
+            "/api/collections",
+            Some(json!({"name": "bad name!"})),
+        ),
+        su(
+            M::POST,
+            "/api/collections",
+            Some(json!({"name": "x", "fields": [{"name": "t", "type": "select"}]})),
+        ),
+        su(M::POST, "/api/collections", Some(comments)),
+        su(M::GET, "/api/collections/posts", None),
+        su(M::GET, "/api/collections/pbc_1125843985", None),
+        su(M::GET, "/api/collections/nope", None),
+        capture(
+            su(
+                M::POST,
+                "/api/collections/posts/records",
+                Some(
+                    json!({"title": "Alpha", "views": 10, "published": true, "tags": ["go", "rust"], "meta": {"a": 1}, "when": "2024-01-02 03:04:05.000Z"}),
+                ),
+            ),
+            "alpha",
+        ),
+        capture(
+            su(
+                M::POST,
+                "/api/collections/posts/records",
+                Some(
+                    json!({"title": "beta", "views": 5, "published": false, "tags": "sql", "site": "https://example.com/x"}),
+                ),
+            ),
+            "beta",
+        ),
+        capture(
+            guest(
+                M::POST,
+                "/api/collections/posts/records",
+                Some(
+                    json!({"title": "Gamma", "views": "7", "published": "true", "contact": "g@example.com"}),
+                ),
+            ),
+            "gamma",
+        ),
+        guest(
+            M::POST,
+            "/api/collections/posts/records",
+            Some(json!({"views": -1, "tags": ["nope"], "site": "notaurl", "contact": "bad"})),
+        ),
+        guest(
+            M::POST,
+            "/api/collections/posts/records",
+            Some(json!({"title": "x", "views": 1.5})),
+        ),
+        guest(
+            M::POST,
+            "/api/collections/posts/records",
+            Some(json!({"title": "y".repeat(51)})),
+        ),
+        capture(
+            guest(
+                M::POST,
+                "/api/collections/comments/records",
+                Some(json!({"text": "first", "post": "{alpha}"})),
+            ),
+            "c1",
+        ),
+        guest(
+            M::POST,
+            "/api/collections/comments/records",
+            Some(json!({"text": "second", "post": "{gamma}"})),
+        ),
+        guest(
+            M::POST,
+            "/api/collections/comments/records",
+            Some(json!({"text": "orphan", "post": "missing"})),
+        ),
+        guest(M::GET, "/api/collections/posts/records", None),
+        su(M::GET, "/api/collections/posts/records?sort=title", None),
+        su(M::GET, "/api/collections/posts/records?sort=-views", None),
+        su(
+            M::GET,
+            "/api/collections/posts/records?sort=-views,title&perPage=2",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?sort=title&perPage=2&page=2",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?sort=title&skipTotal=1",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=views>6&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=(views>6%20%26%26%20published=true)&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=title~'ALP'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=title!~'a'&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=tags?='rust'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=tags:length=2",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=site=''&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=site!=null",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=meta.a=1",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=when>'2024-01-01'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=created<=@now&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=title='Alpha'||title='beta'&sort=-title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/comments/records?filter=post.title='Alpha'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=comments_via_post.text?='second'",
+            None,
+        ),
+        su(M::GET, "/api/collections/posts/records?filter=nope=1", None),
+        su(M::GET, "/api/collections/posts/records?filter=title=", None),
+        su(M::GET, "/api/collections/posts/records?sort=nope", None),
+        guest(M::GET, "/api/collections/posts/records?sort=title", None),
+        guest(M::GET, "/api/collections/posts/records/{alpha}", None),
+        guest(M::GET, "/api/collections/posts/records/{beta}", None),
+        guest(M::GET, "/api/collections/posts/records/nope", None),
+        guest(
+            M::PATCH,
+            "/api/collections/posts/records/{beta}",
+            Some(json!({"title": "locked"})),
+        ),
+        guest(
+            M::PATCH,
+            "/api/collections/posts/records/{beta}",
+            Some(json!({"views+": 2, "tags+": "go"})),
+        ),
+        guest(
+            M::PATCH,
+            "/api/collections/posts/records/{beta}",
+            Some(json!({"tags-": "sql"})),
+        ),
+        su(
+            M::PATCH,
+            "/api/collections/posts/records/{alpha}",
+            Some(json!({"title": ""})),
+        ),
+        guest(M::DELETE, "/api/collections/posts/records/{gamma}", None),
+        su(M::DELETE, "/api/collections/posts/records/{gamma}", None),
+        su(M::GET, "/api/collections/posts/records/{gamma}", None),
+        guest(M::GET, "/api/collections/comments/records?sort=text", None),
+        su(M::GET, "/api/collections/comments/records/{c1}", None),
+        su(
+            M::PATCH,
+            "/api/collections/posts",
+            Some(json!({"listRule": "nope = 1"})),
+        ),
+        su(
+            M::PATCH,
+            "/api/collections/_superusers",
+            Some(json!({"name": "admins"})),
+        ),
+        su(M::DELETE, "/api/collections/posts", None),
+        su(M::DELETE, "/api/collections/comments/truncate", None),
+        su(M::GET, "/api/collections/comments/records", None),
+        su(M::DELETE, "/api/collections/comments", None),
+        su(M::DELETE, "/api/collections/posts", None),
+        su(M::GET, "/api/collections/posts", None),
+    ]
+}
+
+/// Replaces `{name}` with the id captured under that name.
+fn fill(text: &str, ids: &std::collections::HashMap<&str, String>) -> String {
+    let mut out = text.to_owned();
+    for (name, id) in ids {
+        out = out.replace(&format!("{{{name}}}"), id);
+    }
+    out
+}
+
+/// Hides what legitimately differs between two servers: record ids (mapped back to their
+/// capture names), timestamps, tokens, and PocketBase's generic filter-error message.
+fn normalize(v: &Value, ids: &std::collections::HashMap<&str, String>) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match k.as_str() {
+                        "created" | "updated" | "token" if v.is_string() => json!("<t>"),
+                        _ => normalize(v, ids),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|i| normalize(i, ids)).collect()),
+        Value::String(s) => match ids.iter().find(|(_, id)| *id == s) {
+            Some((name, _)) => json!(format!("<{name}>")),
+            None if s.len() == 15
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) =>
+            {
+                json!("<id>")
+            }
+            None => v.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_records_scenario_gets_the_same_answers() {
+    let Some(bin) = pocketbase_bin() else { return };
+    let pb = start_pocketbase(&bin).await;
+    let hearth = spawn_app().await;
+    hearth.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let client = Client::new();
+    let servers = [
+        (pb.address.clone(), token(&client, &pb.address).await),
+        (
+            hearth.address.clone(),
+            token(&client, &hearth.address).await,
+        ),
+    ];
+    let mut ids: [std::collections::HashMap<&str, String>; 2] = Default::default();
+
+    let steps = scenario();
+    assert!(steps.len() >= 50);
+    let mut mismatches = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        let mut answers = Vec::new();
+        for (side, (base, token)) in servers.iter().enumerate() {
+            let mut req = client.request(
+                step.method.clone(),
+                format!("{base}{}", fill(step.path, &ids[side])),
+            );
+            if step.superuser {
+                req = req.header("Authorization", token);
+            }
+            if let Some(body) = &step.body {
+                req = req
+                    .header("Content-Type", "application/json")
+                    .body(fill(&body.to_string(), &ids[side]));
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if let (Some(name), Some(id)) = (step.capture, body["id"].as_str()) {
+                ids[side].insert(name, id.to_owned());
+            }
+            answers.push((status, normalize(&body, &ids[side])));
+        }
+        let (pb_answer, hearth_answer) = (&answers[0], &answers[1]);
+        let label = format!("step {n}: {} {}", step.method, step.path);
+        if pb_answer.0 != hearth_answer.0 {
+            mismatches.push(format!(
+                "{label}: status pocketbase {} hearth {}\n  pocketbase {}\n  hearth     {}",
+                pb_answer.0, hearth_answer.0, pb_answer.1, hearth_answer.1
+            ));
+        } else if key_paths(&pb_answer.1) != key_paths(&hearth_answer.1) {
+            mismatches.push(format!(
+                "{label}: keys\n  pocketbase {}\n  hearth     {}",
+                pb_answer.1, hearth_answer.1
+            ));
+        } else if pb_answer.0 < 400 && pb_answer.1 != hearth_answer.1 {
+            mismatches.push(format!(
+                "{label}: values\n  pocketbase {}\n  hearth     {}",
+                pb_answer.1, hearth_answer.1
+            ));
+        }
+    }
+
+    assert!(
+        mismatches.is_empty(),
+        "{} differences:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
