@@ -571,7 +571,7 @@ impl Compiler<'_, '_> {
 }
 
 /// One comparison of two resolved values (already in scope).
-fn compare(l: &Resolved, op: Op, r: &Resolved, params: &mut Vec<Sql>) -> String {
+fn compare(l: &Resolved, op: Op, r: &Resolved, params: &mut [Sql]) -> String {
     let (a, b) = (&l.expr, &r.expr);
     let blank = |x: &str| format!("({x} = '' OR {x} IS NULL)");
     match op {
