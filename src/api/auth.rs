@@ -1,14 +1,14 @@
-//! Auth endpoints of auth collections. For now the `_superusers` collection; the records
-//! work generalises these to every auth collection.
+//! Auth endpoints of auth collections (`_superusers`, `users` and any other).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Body, blocking};
-use crate::auth::superusers::{self, COLLECTION_ID, COLLECTION_NAME};
+use crate::auth::records;
 use crate::auth::token::KIND_AUTH;
 use crate::error::{Error, Result};
+use crate::records::output::Viewer;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,25 +26,33 @@ struct PasswordLogin {
     password: String,
 }
 
-fn is_superusers(collection: &str) -> bool {
-    collection == COLLECTION_NAME || collection == COLLECTION_ID
-}
-
 async fn auth_with_password(
     state: web::Data<AppState>,
     collection: web::Path<String>,
     Body(input): Body<PasswordLogin>,
 ) -> Result<HttpResponse> {
-    if !is_superusers(&collection) {
-        return Err(Error::NotFound(
-            "Missing or invalid collection context.".into(),
-        ));
-    }
+    let c = state
+        .schema
+        .snapshot()
+        .find(&collection)
+        .filter(|c| c.is_auth())
+        .ok_or_else(|| Error::NotFound("Missing or invalid collection context.".into()))?;
     let body = blocking(move || {
-        let conn = &state.db.data;
-        let user = conn.read(|c| superusers::authenticate(c, &input.identity, &input.password))?;
-        let token = conn.read(|c| user.issue_token(c, KIND_AUTH))?;
-        Ok(json!({ "record": user.to_json(), "token": token }))
+        state.db.data.read(|conn| {
+            let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
+            let token = records::issue_token(&c, &record, KIND_AUTH)?;
+            let id = record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let viewer = Viewer {
+                superuser: false,
+                record_id: Some(&id),
+            };
+            let public = crate::records::view_as(conn, &c, &id, viewer)?;
+            Ok(json!({ "record": public, "token": token }))
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

@@ -64,6 +64,13 @@ fn context(
             let collection = schema.find(crate::auth::superusers::COLLECTION_ID);
             (Caller::Superuser, collection.map(|c| (c, record)))
         }
+        RequestAuth::Record(auth) => (
+            Caller::Record {
+                collection_id: auth.collection.id.clone(),
+                id: auth.id().to_owned(),
+            },
+            Some((auth.collection.clone(), auth.record.clone())),
+        ),
         RequestAuth::Guest => (Caller::Guest, None),
     };
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())

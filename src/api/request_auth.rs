@@ -9,14 +9,17 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
+use crate::auth::records::{self, AuthRecord};
 use crate::auth::superusers::{self, Superuser};
-use crate::auth::token::KIND_AUTH;
+use crate::auth::token::{self, KIND_AUTH};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
 pub enum RequestAuth {
     Guest,
     Superuser(Superuser),
+    /// A record of an auth collection other than `_superusers`.
+    Record(AuthRecord),
 }
 
 impl RequestAuth {
@@ -30,6 +33,9 @@ impl RequestAuth {
             Self::Superuser(_) => Ok(()),
             Self::Guest => Err(Error::Unauthorized(
                 "The request requires valid record authorization token.".into(),
+            )),
+            Self::Record(_) => Err(Error::Forbidden(
+                "The authorized record is not allowed to perform this action.".into(),
             )),
         }
     }
@@ -54,17 +60,24 @@ impl FromRequest for RequestAuth {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let (Some(token), Some(state)) = (token, state) else {
+            let (Some(raw), Some(state)) = (token, state) else {
                 return Ok(Self::Guest);
             };
-            let found = super::blocking(move || {
-                state
-                    .db
-                    .data
-                    .read(|c| superusers::from_token(c, &token, KIND_AUTH))
+            let Some(claims) = token::peek(&raw) else {
+                return Ok(Self::Guest);
+            };
+            super::blocking(move || {
+                state.db.data.read(|c| {
+                    if claims.collection_id == superusers::COLLECTION_ID {
+                        let user = superusers::from_token(c, &raw, KIND_AUTH)?;
+                        return Ok(user.map_or(Self::Guest, Self::Superuser));
+                    }
+                    let schema = state.schema.snapshot();
+                    let record = records::from_token(c, &schema, &raw, KIND_AUTH)?;
+                    Ok(record.map_or(Self::Guest, Self::Record))
+                })
             })
-            .await?;
-            Ok(found.map_or(Self::Guest, Self::Superuser))
+            .await
         })
     }
 }

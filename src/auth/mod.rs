@@ -3,5 +3,6 @@
 
 pub mod csrf;
 pub mod password;
+pub mod records;
 pub mod superusers;
 pub mod token;

@@ -65,6 +65,17 @@ pub struct Viewer<'a> {
     pub record_id: Option<&'a str>,
 }
 
+/// Every field of a row, hidden ones included: for auth checks and rules, never for output.
+pub fn full_record(c: &Collection, row: &Row) -> rusqlite::Result<Map<String, Value>> {
+    let mut out = Map::new();
+    for field in &c.fields {
+        if let Ok(idx) = row.as_ref().column_index(&field.name) {
+            out.insert(field.name.clone(), value_of(field, row.get_ref(idx)?));
+        }
+    }
+    Ok(out)
+}
+
 /// Reads a `SELECT *` row of `c` into record JSON.
 pub fn record(c: &Collection, row: &Row, viewer: Viewer) -> rusqlite::Result<Map<String, Value>> {
     let mut out = Map::new();

@@ -399,3 +399,60 @@ async fn unknown_collections_and_records_are_404() {
     assert_eq!(body["message"], "Missing collection context.");
     assert_eq!((record, patch, delete), (404, 404, 404));
 }
+
+#[tokio::test]
+async fn users_sign_up_sign_in_and_see_only_themselves() {
+    let ctx = Ctx::new().await;
+    for email in ["ann@example.com", "bob@example.com"] {
+        let (status, body) = ctx
+            .guest(Method::POST, "/api/collections/users/records",
+                Some(json!({"email": email, "password": "password123", "passwordConfirm": "password123"})))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.get("email").is_none(),
+            "email hidden from a guest: {body}"
+        );
+    }
+
+    let res = ctx
+        .app
+        .post_json(
+            "/api/collections/users/auth-with-password",
+            &json!({"identity": "ann@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let auth: Value = res.json().await.unwrap();
+    let token = auth["token"].as_str().unwrap();
+    assert_eq!(auth["record"]["email"], "ann@example.com");
+    let wrong = ctx
+        .app
+        .post_json(
+            "/api/collections/users/auth-with-password",
+            &json!({"identity": "ann@example.com", "password": "nope-nope"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+
+    let list: Value = ctx
+        .app
+        .api
+        .get(ctx.app.url("/api/collections/users/records"))
+        .header("Authorization", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["totalItems"], 1, "{list}");
+    assert_eq!(list["items"][0]["email"], "ann@example.com");
+    let guest_list = ctx
+        .guest(Method::GET, "/api/collections/users/records", None)
+        .await
+        .1;
+    assert_eq!(guest_list["totalItems"], 0);
+    let collections = ctx.app.get_with_token("/api/collections", token).await;
+    assert_eq!(collections.status(), 403);
+}

@@ -1,0 +1,185 @@
+//! Sign-in and tokens for the records of any auth collection (`users` and those an admin
+//! creates): identity lookup, password check, token issue and verification. The signing
+//! key is the record's `tokenKey` plus the collection's secret for the token kind.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::{Map, Value};
+
+use super::{password, token};
+use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::records::output;
+use crate::schema::{Collection, Snapshot};
+
+/// An authenticated record with all its fields (hidden ones too) and its collection.
+#[derive(Debug, Clone)]
+pub struct AuthRecord {
+    pub collection: Arc<Collection>,
+    pub record: Map<String, Value>,
+}
+
+impl AuthRecord {
+    pub fn id(&self) -> &str {
+        self.record
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// The `{kind}Token` options of `c`: secret and lifetime in seconds.
+fn token_options(c: &Collection, kind: &str) -> Result<(String, i64)> {
+    let key = match kind {
+        token::KIND_AUTH | token::KIND_ADMIN_SESSION => "authToken",
+        other => return Err(Error::internal(format!("unknown token kind {other}"))),
+    };
+    let opt = c.options.get(key);
+    let secret = opt
+        .and_then(|o| o.get("secret"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let duration = opt
+        .and_then(|o| o.get("duration"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if secret.is_empty() || duration <= 0 {
+        return Err(Error::internal(format!("{} has no {key} secret", c.name)));
+    }
+    Ok((secret.to_owned(), duration))
+}
+
+pub fn issue_token(c: &Collection, record: &Map<String, Value>, kind: &str) -> Result<String> {
+    let (secret, duration) = token_options(c, kind)?;
+    let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+    let key = record
+        .get("tokenKey")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    token::sign(&token::Claims::new(kind, &c.id, id, duration), key, &secret)
+}
+
+fn find_by(
+    conn: &Connection,
+    c: &Collection,
+    field: &str,
+    value: &str,
+) -> Result<Option<Map<String, Value>>> {
+    // Identity fields are validated collection fields; emails match case-insensitively.
+    let collate = if field == "email" {
+        " COLLATE NOCASE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT * FROM \"{}\" WHERE \"{field}\" = ?1{collate} LIMIT 1",
+        c.name
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([value], |row| output::full_record(c, row))
+        .optional()?)
+}
+
+pub fn find_by_id(
+    conn: &Connection,
+    c: &Collection,
+    id: &str,
+) -> Result<Option<Map<String, Value>>> {
+    find_by(conn, c, "id", id)
+}
+
+/// Checks identity and password. Unknown identity and wrong password fail alike, in
+/// about the same time.
+pub fn authenticate(
+    conn: &Connection,
+    c: &Collection,
+    identity: &str,
+    password_text: &str,
+) -> Result<Map<String, Value>> {
+    let mut errors = FieldErrors::new();
+    if identity.is_empty() {
+        errors.insert("identity".into(), FieldError::required().into());
+    }
+    if password_text.is_empty() {
+        errors.insert("password".into(), FieldError::required().into());
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let options = c.options.get("passwordAuth");
+    if !options
+        .and_then(|o| o.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return Err(Error::bad_request(
+            "The collection is not configured to allow password authentication.",
+        ));
+    }
+    let fields: Vec<String> = options
+        .and_then(|o| o.get("identityFields"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["email".into()]);
+    let mut found = None;
+    for field in fields.iter().filter(|f| c.field(f).is_some()) {
+        if let Some(record) = find_by(conn, c, field, identity)? {
+            found = Some(record);
+            break;
+        }
+    }
+    let failed = || Error::bad_request("Failed to authenticate.");
+    match found {
+        Some(record) => {
+            let hash = record
+                .get("password")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if password::verify(password_text, hash) {
+                Ok(record)
+            } else {
+                Err(failed())
+            }
+        }
+        None => {
+            password::burn_time(password_text);
+            Err(failed())
+        }
+    }
+}
+
+/// Resolves a token of `kind` to its record, or None when it is forged, expired, of another
+/// kind, or its record is gone or has rotated its tokenKey.
+pub fn from_token(
+    conn: &Connection,
+    schema: &Snapshot,
+    raw: &str,
+    kind: &str,
+) -> Result<Option<AuthRecord>> {
+    let Some(claims) = token::peek(raw) else {
+        return Ok(None);
+    };
+    if claims.kind != kind {
+        return Ok(None);
+    }
+    let Some(collection) = schema
+        .find(&claims.collection_id)
+        .filter(|c| c.is_auth() && c.id == claims.collection_id)
+    else {
+        return Ok(None);
+    };
+    let Some(record) = find_by_id(conn, &collection, &claims.id)? else {
+        return Ok(None);
+    };
+    let (secret, _) = token_options(&collection, kind)?;
+    let key = record
+        .get("tokenKey")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Ok(token::verify(raw, key, &secret).map(|_| AuthRecord { collection, record }))
+}
