@@ -286,46 +286,78 @@ async fn null_rules_are_superuser_only_and_empty_rules_are_public() {
 }
 
 #[tokio::test]
-async fn rule_expressions_never_grant_more_than_they_should() {
+async fn rule_expressions_decide_per_row() {
     let ctx = Ctx::new().await;
     ctx.collection(posts(json!({"listRule": "published = true", "viewRule": "published = true",
-        "createRule": "@request.auth.id != ''", "updateRule": "published = true", "deleteRule": "published = true"})))
+        "createRule": "@request.auth.id != ''", "updateRule": "published = true && @request.body.title != 'x'",
+        "deleteRule": "published = true"})))
     .await;
-    let (_, created) = ctx
-        .su(
-            Method::POST,
-            "/api/collections/posts/records",
-            Some(json!({"title": "t", "published": true})),
-        )
-        .await;
-    let path = format!(
-        "/api/collections/posts/records/{}",
-        created["id"].as_str().unwrap()
-    );
+    let mut paths = Vec::new();
+    for published in [true, false] {
+        let (_, created) = ctx
+            .su(Method::POST, "/api/collections/posts/records", Some(json!({"title": "t", "published": published})))
+            .await;
+        paths.push(format!("/api/collections/posts/records/{}", created["id"].as_str().unwrap()));
+    }
+    let (open, hidden) = (&paths[0], &paths[1]);
 
-    let (list, body) = ctx
-        .guest(Method::GET, "/api/collections/posts/records", None)
-        .await;
-    let (view, _) = ctx.guest(Method::GET, &path, None).await;
-    let (create, _) = ctx
-        .guest(
-            Method::POST,
-            "/api/collections/posts/records",
-            Some(json!({"title": "x"})),
-        )
-        .await;
-    let (update, _) = ctx
-        .guest(Method::PATCH, &path, Some(json!({"title": "x"})))
-        .await;
-    let (delete, _) = ctx.guest(Method::DELETE, &path, None).await;
+    let (list, body) = ctx.guest(Method::GET, "/api/collections/posts/records", None).await;
+    let (create, create_body) = ctx.guest(Method::POST, "/api/collections/posts/records", Some(json!({"title": "x"}))).await;
 
-    // The guest is not authenticated, so the create rule fails: 400, as PocketBase answers.
-    assert_eq!(create, 400);
     assert_eq!(list, 200);
-    assert!(body["items"].as_array().unwrap().len() <= 1);
-    assert!(view == 200 || view == 404);
-    assert!(update == 200 || update == 404);
-    assert!(delete == 204 || delete == 404);
+    assert_eq!(body["totalItems"], 1);
+    assert_eq!(body["items"][0]["published"], true);
+    assert_eq!(create, 400);
+    assert_eq!(create_body["message"], "Failed to create record.");
+    let (_, all) = ctx.su(Method::GET, "/api/collections/posts/records", None).await;
+    assert_eq!(all["totalItems"], 2, "the refused create left nothing behind");
+    assert_eq!(ctx.guest(Method::GET, open, None).await.0, 200);
+    assert_eq!(ctx.guest(Method::GET, hidden, None).await.0, 404);
+    assert_eq!(ctx.guest(Method::PATCH, hidden, Some(json!({"title": "y"}))).await.0, 404);
+    assert_eq!(ctx.guest(Method::PATCH, open, Some(json!({"title": "x"}))).await.0, 404, "the body is part of the rule");
+    assert_eq!(ctx.guest(Method::PATCH, open, Some(json!({"title": "y"}))).await.0, 200);
+    assert_eq!(ctx.guest(Method::DELETE, hidden, None).await.0, 404);
+    assert_eq!(ctx.guest(Method::DELETE, open, None).await.0, 204);
+}
+
+#[tokio::test]
+async fn filters_never_reach_sql_as_text() {
+    let ctx = Ctx::new().await;
+    ctx.collection(posts(json!({}))).await;
+    ctx.su(Method::POST, "/api/collections/posts/records", Some(json!({"title": "a'b"}))).await;
+
+    let hostile = [
+        "title = 'x' OR 1=1",
+        "title = \"a'b\"",
+        "title = '1'; DROP TABLE posts; --'",
+        "title ~ '%'",
+        "title = 'a' || (SELECT 1) = 1",
+        "_superusers.email != ''",
+        "@collection._superusers.password != ''",
+        "password != ''",
+    ];
+    let mut answers = Vec::new();
+    for f in hostile {
+        let url = format!("/api/collections/posts/records?filter={}", urlencode(f));
+        answers.push(ctx.su(Method::GET, &url, None).await);
+    }
+
+    assert_eq!(answers[0].0, 400, "OR is not an operator");
+    assert_eq!(answers[1].1["totalItems"], 1, "quotes stay inside the value");
+    assert_eq!(answers[2].0, 400, "a statement separator is not part of the language");
+    assert_eq!(answers[3].1["totalItems"], 1);
+    assert_eq!(answers[4].0, 400);
+    for (status, _) in &answers[5..] {
+        assert_eq!(*status, 400);
+    }
+    let (_, still) = ctx.su(Method::GET, "/api/collections/posts/records", None).await;
+    assert_eq!(still["totalItems"], 1);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[tokio::test]
