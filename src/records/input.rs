@@ -270,7 +270,7 @@ fn convert(
         FieldKind::Json(o) => {
             let text = serde_json::to_string(value).map_err(|_| invalid())?;
             let max = if o.max_size == 0 {
-                1024 * 1024
+                5 * 1024 * 1024
             } else {
                 o.max_size
             };

@@ -127,19 +127,23 @@ pub fn delete(store: &Store, registry: &Registry, id_or_name: &str) -> Result<()
         let all = current(tx)?;
         let c = find(&all, id_or_name).ok_or_else(Error::not_found)?.clone();
         if c.system {
-            return Err(Error::bad_request(
-                "Failed to delete collection due to existing dependency.",
-            ));
+            return Err(Error::bad_request("Failed to delete collection."));
         }
-        let referenced = all.iter().filter(|o| o.id != c.id).any(|o| {
-            o.fields
-                .iter()
-                .any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == c.id))
-        });
-        if referenced {
-            return Err(Error::bad_request(
-                "Failed to delete collection due to existing dependency.",
-            ));
+        let referencing: Vec<&str> = all
+            .iter()
+            .filter(|o| o.id != c.id)
+            .filter(|o| {
+                o.fields
+                    .iter()
+                    .any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == c.id))
+            })
+            .map(|o| o.name.as_str())
+            .collect();
+        if !referencing.is_empty() {
+            return Err(Error::bad_request(format!(
+                "Failed to delete collection probably due to existing reference in {}.",
+                referencing.join(", ")
+            )));
         }
         tx.execute_batch(&ddl::drop_table(&c))?;
         Collection::delete(tx, &c.id)?;
@@ -155,7 +159,9 @@ pub fn truncate(store: &Store, registry: &Registry, id_or_name: &str) -> Result<
         .find(id_or_name)
         .ok_or_else(Error::not_found)?;
     if c.is_view() {
-        return Err(Error::bad_request("View collections cannot be truncated."));
+        return Err(Error::bad_request(
+            "View collections cannot be truncated since they don't store their own records.",
+        ));
     }
     store.write(|tx| {
         tx.execute_batch(&format!("DELETE FROM \"{}\"", c.name))?;

@@ -8,10 +8,20 @@ use super::ddl::Index;
 use super::field::FieldKind;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 
-/// Names a field may not take: they are record keys with another meaning.
-const RESERVED_FIELD_NAMES: [&str; 4] = ["expand", "collectionId", "collectionName", "@collection"];
+/// Names a field may not take: they are record keys or SQL words with another meaning.
+const RESERVED_FIELD_NAMES: [&str; 7] = [
+    "null",
+    "true",
+    "false",
+    "_rowid_",
+    "collectionId",
+    "collectionName",
+    "expand",
+];
 /// Further names an auth collection keeps for its API.
-const RESERVED_AUTH_FIELD_NAMES: [&str; 3] = ["passwordConfirm", "oldPassword", "otp"];
+const RESERVED_AUTH_FIELD_NAMES: [&str; 2] = ["passwordConfirm", "oldPassword"];
+/// hearth's own tables, which no collection may shadow.
+const INTERNAL_TABLES: [&str; 3] = ["_collections", "_params", "_migrations"];
 
 pub fn is_identifier(s: &str) -> bool {
     !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -65,16 +75,8 @@ pub fn check(
             .into(),
         );
     }
-    let field_errors = check_fields(c, old, &others);
-    if !field_errors.is_empty() {
-        errors.entry("fields".into()).or_insert(field_errors.into());
-    }
-    let index_errors = check_indexes(c, old, &others);
-    if !index_errors.is_empty() {
-        errors
-            .entry("indexes".into())
-            .or_insert(index_errors.into());
-    }
+    nest(&mut errors, "fields", check_fields(c, old, &others));
+    nest(&mut errors, "indexes", check_indexes(c, &others));
     check_rules(c, all, &mut errors);
     if c.kind == CollectionType::View
         && c.options
@@ -89,6 +91,19 @@ pub fn check(
     } else {
         Err(Error::invalid(failure, errors))
     }
+}
+
+/// Files `found` under `key`: an error keyed "" belongs to `key` itself (a leaf), the rest
+/// are per-item branches.
+fn nest(errors: &mut FieldErrors, key: &str, mut found: FieldErrors) {
+    if found.is_empty() {
+        return;
+    }
+    let tree = match found.remove("") {
+        Some(leaf) => leaf,
+        None => found.into(),
+    };
+    errors.entry(key.into()).or_insert(tree);
 }
 
 /// Every rule must parse and name only fields the collection (or its relations) has.
@@ -152,32 +167,91 @@ fn check_name(
     old: Option<&Collection>,
     others: &[&Collection],
 ) -> Option<FieldError> {
-    if c.name.is_empty() {
+    let name = &c.name;
+    if name.is_empty() {
         return Some(FieldError::required());
     }
-    if !is_identifier(&c.name) {
+    if name.len() > 255 {
+        return Some(
+            err(
+                "validation_length_out_of_range",
+                "The length must be between 1 and 255.",
+            )
+            .with_params(serde_json::json!({"min": 1, "max": 255})),
+        );
+    }
+    if name.to_ascii_lowercase().contains("_via_") {
         return Some(err(
-            "validation_invalid_name",
-            "Only letters, digits and _ are allowed (max 255).",
+            "validation_found_via",
+            "The value cannot contain \"_via_\".",
         ));
     }
-    if old.is_some_and(|o| o.system && o.name != c.name) {
+    if !is_identifier(name) {
+        return Some(err(
+            "validation_match_invalid",
+            "Must be in a valid format.",
+        ));
+    }
+    if old.is_some_and(|o| o.system && o.name != *name) {
         return Some(err(
             "validation_collection_system_name_change",
             "System collection name cannot be changed.",
         ));
     }
-    let renamed = old.is_none_or(|o| o.name != c.name);
-    if renamed && c.name.starts_with('_') {
-        return Some(err(
-            "validation_invalid_name",
-            "The _ prefix is reserved for system collections.",
-        ));
-    }
-    if others.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+    if others.iter().any(|o| o.name.eq_ignore_ascii_case(name)) {
         return Some(err(
             "validation_collection_name_exists",
             "Collection name must be unique (case insensitive).",
+        ));
+    }
+    if others.iter().any(|o| o.id.eq_ignore_ascii_case(name)) {
+        return Some(err(
+            "validation_collection_name_id_duplicate",
+            "The name must not match an existing collection id.",
+        ));
+    }
+    let lower = name.to_ascii_lowercase();
+    if INTERNAL_TABLES.contains(&lower.as_str()) || lower.starts_with("sqlite_") {
+        return Some(err(
+            "validation_collection_name_invalid",
+            "The name shouldn't match with an existing internal table.",
+        ));
+    }
+    None
+}
+
+fn check_field_name(c: &Collection, name: &str) -> Option<FieldError> {
+    if name.is_empty() {
+        return Some(FieldError::required());
+    }
+    if name.len() > 100 {
+        return Some(
+            err(
+                "validation_length_out_of_range",
+                "The length must be between 1 and 100.",
+            )
+            .with_params(serde_json::json!({"min": 1, "max": 100})),
+        );
+    }
+    if !is_identifier(name) {
+        return Some(err(
+            "validation_match_invalid",
+            "Must be in a valid format.",
+        ));
+    }
+    if RESERVED_FIELD_NAMES.contains(&name) {
+        return Some(err("validation_not_in_invalid", "Must not be in list."));
+    }
+    if name.to_ascii_lowercase().contains("_via_") {
+        return Some(err(
+            "validation_found_via",
+            "The value cannot contain \"_via_\".",
+        ));
+    }
+    if c.kind == CollectionType::Auth && RESERVED_AUTH_FIELD_NAMES.contains(&name) {
+        return Some(err(
+            "validation_reserved_field_name",
+            "The field name is reserved and cannot be used.",
         ));
     }
     None
@@ -188,43 +262,70 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
     for (i, f) in c.fields.iter().enumerate() {
-        let mut e = FieldErrors::new();
-        let lower = f.name.to_ascii_lowercase();
-        if f.name.is_empty() {
-            e.insert("name".into(), FieldError::required().into());
-        } else if !is_identifier(&f.name) {
+        if !ids.insert(f.id.clone()) {
+            let mut e = FieldErrors::new();
+            let message = format!("Duplicated or invalid field id \"{}\".", f.id);
+            e.insert(
+                "id".into(),
+                err("validation_duplicated_field_id", &message).into(),
+            );
+            out.insert(i.to_string(), e.into());
+            return out;
+        }
+        if !f.name.is_empty() && !names.insert(f.name.to_ascii_lowercase()) {
+            let mut e = FieldErrors::new();
+            let message = format!("Duplicated or invalid field name {}.", f.name);
             e.insert(
                 "name".into(),
+                err("validation_duplicated_field_name", &message)
+                    .with_params(serde_json::json!({"fieldName": f.name}))
+                    .into(),
+            );
+            out.insert(i.to_string(), e.into());
+            return out;
+        }
+    }
+    if c.kind != CollectionType::View
+        && !c
+            .fields
+            .iter()
+            .any(|f| f.name == "id" && f.is_primary_key())
+    {
+        out.insert(
+            "".into(),
+            err(
+                "validation_missing_primary_key",
+                "Missing or invalid \"id\" PK field.",
+            )
+            .into(),
+        );
+        return out;
+    }
+    if let Some(o) = old.filter(|_| c.kind != CollectionType::View) {
+        let system_kept = o
+            .fields
+            .iter()
+            .filter(|p| p.system)
+            .all(|p| c.fields.iter().any(|f| f.id == p.id && f.name == p.name));
+        if !system_kept {
+            // Reported on `fields` itself, as PocketBase does.
+            out.insert(
+                "".into(),
                 err(
-                    "validation_invalid_name",
-                    "Only letters, digits and _ are allowed.",
+                    "validation_system_field_change",
+                    "System fields cannot be deleted or renamed.",
                 )
                 .into(),
             );
-        } else if RESERVED_FIELD_NAMES.contains(&f.name.as_str())
-            || (c.kind == CollectionType::Auth
-                && RESERVED_AUTH_FIELD_NAMES.contains(&f.name.as_str()))
-        {
-            e.insert(
-                "name".into(),
-                err("validation_not_in_invalid", "The name is reserved.").into(),
-            );
-        } else if !names.insert(lower) {
-            e.insert(
-                "name".into(),
-                err("validation_duplicated_name", "The name must be unique.").into(),
-            );
+            return out;
         }
-        if !ids.insert(f.id.clone()) {
-            e.insert(
-                "id".into(),
-                err("validation_duplicated_id", "The id must be unique.").into(),
-            );
-        }
-        if let Some(prev) = old.and_then(|o| o.fields.iter().find(|p| p.id == f.id)) {
-            if prev.type_name() != f.type_name() {
-                e.insert(
-                    "type".into(),
+        for (i, f) in c.fields.iter().enumerate() {
+            if o.fields
+                .iter()
+                .any(|p| p.id == f.id && p.type_name() != f.type_name())
+            {
+                out.insert(
+                    i.to_string(),
                     err(
                         "validation_field_type_change",
                         "Field type cannot be changed.",
@@ -232,16 +333,15 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
                     .into(),
                 );
             }
-            if prev.system && prev.name != f.name {
-                e.insert(
-                    "name".into(),
-                    err(
-                        "validation_system_field_change",
-                        "System field name cannot be changed.",
-                    )
-                    .into(),
-                );
-            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    for (i, f) in c.fields.iter().enumerate() {
+        let mut e = FieldErrors::new();
+        if let Some(problem) = check_field_name(c, &f.name) {
+            e.insert("name".into(), problem.into());
         }
         match &f.kind {
             FieldKind::Select(o) if o.values.is_empty() => {
@@ -259,6 +359,9 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
                     .into(),
                 );
             }
+            FieldKind::Relation(o) if o.collection_id.is_empty() => {
+                e.insert("collectionId".into(), FieldError::required().into());
+            }
             FieldKind::Relation(o) => {
                 let exists =
                     o.collection_id == c.id || others.iter().any(|x| x.id == o.collection_id);
@@ -266,12 +369,22 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
                     e.insert(
                         "collectionId".into(),
                         err(
-                            "validation_field_invalid_relation",
+                            "validation_field_relation_missing_collection",
                             "The relation collection doesn't exist.",
                         )
                         .into(),
                     );
                 }
+            }
+            FieldKind::Autodate(o) if !o.on_create && !o.on_update => {
+                e.insert(
+                    "onCreate".into(),
+                    err(
+                        "validation_required",
+                        "Either onCreate or onUpdate must be enabled.",
+                    )
+                    .into(),
+                );
             }
             _ => {}
         }
@@ -279,70 +392,62 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
             out.insert(i.to_string(), e.into());
         }
     }
-    if c.kind != CollectionType::View
-        && !c
-            .fields
-            .iter()
-            .any(|f| f.name == "id" && f.is_primary_key())
-    {
-        out.insert(
-            "id".into(),
-            err(
-                "validation_missing_primary_key",
-                "The id field is required.",
-            )
-            .into(),
-        );
-    }
-    if let Some(o) = old {
-        for prev in o.fields.iter().filter(|p| p.system) {
-            if !c.fields.iter().any(|f| f.id == prev.id) {
-                out.insert(
-                    prev.name.clone(),
-                    err(
-                        "validation_system_field_remove",
-                        "System fields cannot be removed.",
-                    )
-                    .into(),
-                );
-            }
-        }
-    }
     out
 }
 
-fn check_indexes(c: &Collection, old: Option<&Collection>, others: &[&Collection]) -> FieldErrors {
+fn check_indexes(c: &Collection, others: &[&Collection]) -> FieldErrors {
     let mut out = FieldErrors::new();
+    if c.kind == CollectionType::View && !c.indexes.is_empty() {
+        out.insert(
+            "".into(),
+            err(
+                "validation_indexes_not_supported",
+                "View collections don't support indexes.",
+            )
+            .into(),
+        );
+        return out;
+    }
     let mut names = HashSet::new();
-    let taken: HashSet<String> = others
-        .iter()
-        .flat_map(|o| o.indexes.iter())
-        .filter_map(|i| Index::parse(i))
-        .map(|i| i.name.to_ascii_lowercase())
-        .collect();
     for (i, raw) in c.indexes.iter().enumerate() {
         let problem = match Index::parse(raw) {
-            None => Some("Invalid index expression."),
+            None => Some(err(
+                "validation_invalid_index_expression",
+                "Invalid CREATE INDEX expression.",
+            )),
             Some(idx) => {
-                let table_ok = idx.table.eq_ignore_ascii_case(&c.name)
-                    || old.is_some_and(|o| idx.table.eq_ignore_ascii_case(&o.name));
                 let lower = idx.name.to_ascii_lowercase();
-                if !table_ok {
-                    Some("The index must be on this collection's table.")
+                let used_by = others.iter().find(|o| {
+                    o.indexes
+                        .iter()
+                        .filter_map(|x| Index::parse(x))
+                        .any(|x| x.name.eq_ignore_ascii_case(&idx.name))
+                });
+                if !names.insert(lower) {
+                    Some(err(
+                        "validation_duplicated_index_name",
+                        "The index name already exists.",
+                    ))
+                } else if let Some(o) = used_by {
+                    Some(
+                        err(
+                            "validation_existing_index_name",
+                            &format!("The index name is already used in {} collection.", o.name),
+                        )
+                        .with_params(serde_json::json!({"usedTableName": o.name})),
+                    )
                 } else if idx.columns.iter().any(|col| c.field(&col.name).is_none()) {
-                    Some("The index names an unknown field.")
-                } else if taken.contains(&lower) || !names.insert(lower) {
-                    Some("The index name must be unique.")
+                    Some(err(
+                        "validation_invalid_index_expression",
+                        "Invalid CREATE INDEX expression.",
+                    ))
                 } else {
                     None
                 }
             }
         };
-        if let Some(message) = problem {
-            out.insert(
-                i.to_string(),
-                err("validation_invalid_index_expression", message).into(),
-            );
+        if let Some(e) = problem {
+            out.insert(i.to_string(), e.into());
         }
     }
     out

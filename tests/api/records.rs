@@ -295,27 +295,63 @@ async fn rule_expressions_decide_per_row() {
     let mut paths = Vec::new();
     for published in [true, false] {
         let (_, created) = ctx
-            .su(Method::POST, "/api/collections/posts/records", Some(json!({"title": "t", "published": published})))
+            .su(
+                Method::POST,
+                "/api/collections/posts/records",
+                Some(json!({"title": "t", "published": published})),
+            )
             .await;
-        paths.push(format!("/api/collections/posts/records/{}", created["id"].as_str().unwrap()));
+        paths.push(format!(
+            "/api/collections/posts/records/{}",
+            created["id"].as_str().unwrap()
+        ));
     }
     let (open, hidden) = (&paths[0], &paths[1]);
 
-    let (list, body) = ctx.guest(Method::GET, "/api/collections/posts/records", None).await;
-    let (create, create_body) = ctx.guest(Method::POST, "/api/collections/posts/records", Some(json!({"title": "x"}))).await;
+    let (list, body) = ctx
+        .guest(Method::GET, "/api/collections/posts/records", None)
+        .await;
+    let (create, create_body) = ctx
+        .guest(
+            Method::POST,
+            "/api/collections/posts/records",
+            Some(json!({"title": "x"})),
+        )
+        .await;
 
     assert_eq!(list, 200);
     assert_eq!(body["totalItems"], 1);
     assert_eq!(body["items"][0]["published"], true);
     assert_eq!(create, 400);
     assert_eq!(create_body["message"], "Failed to create record.");
-    let (_, all) = ctx.su(Method::GET, "/api/collections/posts/records", None).await;
-    assert_eq!(all["totalItems"], 2, "the refused create left nothing behind");
+    let (_, all) = ctx
+        .su(Method::GET, "/api/collections/posts/records", None)
+        .await;
+    assert_eq!(
+        all["totalItems"], 2,
+        "the refused create left nothing behind"
+    );
     assert_eq!(ctx.guest(Method::GET, open, None).await.0, 200);
     assert_eq!(ctx.guest(Method::GET, hidden, None).await.0, 404);
-    assert_eq!(ctx.guest(Method::PATCH, hidden, Some(json!({"title": "y"}))).await.0, 404);
-    assert_eq!(ctx.guest(Method::PATCH, open, Some(json!({"title": "x"}))).await.0, 404, "the body is part of the rule");
-    assert_eq!(ctx.guest(Method::PATCH, open, Some(json!({"title": "y"}))).await.0, 200);
+    assert_eq!(
+        ctx.guest(Method::PATCH, hidden, Some(json!({"title": "y"})))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        ctx.guest(Method::PATCH, open, Some(json!({"title": "x"})))
+            .await
+            .0,
+        404,
+        "the body is part of the rule"
+    );
+    assert_eq!(
+        ctx.guest(Method::PATCH, open, Some(json!({"title": "y"})))
+            .await
+            .0,
+        200
+    );
     assert_eq!(ctx.guest(Method::DELETE, hidden, None).await.0, 404);
     assert_eq!(ctx.guest(Method::DELETE, open, None).await.0, 204);
 }
@@ -324,7 +360,12 @@ async fn rule_expressions_decide_per_row() {
 async fn filters_never_reach_sql_as_text() {
     let ctx = Ctx::new().await;
     ctx.collection(posts(json!({}))).await;
-    ctx.su(Method::POST, "/api/collections/posts/records", Some(json!({"title": "a'b"}))).await;
+    ctx.su(
+        Method::POST,
+        "/api/collections/posts/records",
+        Some(json!({"title": "a'b"})),
+    )
+    .await;
 
     let hostile = [
         "title = 'x' OR 1=1",
@@ -343,20 +384,34 @@ async fn filters_never_reach_sql_as_text() {
     }
 
     assert_eq!(answers[0].0, 400, "OR is not an operator");
-    assert_eq!(answers[1].1["totalItems"], 1, "quotes stay inside the value");
-    assert_eq!(answers[2].0, 400, "a statement separator is not part of the language");
+    assert_eq!(
+        answers[1].1["totalItems"], 1,
+        "quotes stay inside the value"
+    );
+    assert_eq!(
+        answers[2].0, 400,
+        "a statement separator is not part of the language"
+    );
     assert_eq!(answers[3].1["totalItems"], 1);
     assert_eq!(answers[4].0, 400);
     for (status, _) in &answers[5..] {
         assert_eq!(*status, 400);
     }
-    let (_, still) = ctx.su(Method::GET, "/api/collections/posts/records", None).await;
+    let (_, still) = ctx
+        .su(Method::GET, "/api/collections/posts/records", None)
+        .await;
     assert_eq!(still["totalItems"], 1);
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
