@@ -10,7 +10,7 @@ use super::list::{ListResult, PageQuery};
 use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, Result};
 use crate::filter::RequestInfo;
-use crate::records::{self, Caller, Ctx, ListOptions};
+use crate::records::{self, Caller, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -39,6 +39,26 @@ struct ListQuery {
     sort: String,
     #[serde(default)]
     filter: String,
+    #[serde(flatten)]
+    shape: ShapeQuery,
+}
+
+/// `expand` and `fields`, accepted by every record endpoint.
+#[derive(Deserialize, Default)]
+struct ShapeQuery {
+    #[serde(default)]
+    expand: String,
+    #[serde(default)]
+    fields: String,
+}
+
+impl ShapeQuery {
+    fn shape(&self) -> Shape {
+        Shape {
+            expand: self.expand.clone(),
+            fields: self.fields.clone(),
+        }
+    }
 }
 
 fn collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
@@ -126,15 +146,32 @@ async fn list(
         sort: query.sort.clone(),
         filter: query.filter.clone(),
     };
+    let shape = query.shape.shape();
     let ctx = context(&req, &state, &auth, Map::new());
     let (items, total) = blocking(move || {
-        state
-            .db
-            .data
-            .read(|conn| records::list(conn, &c, &ctx, &opts))
+        state.db.data.read(|conn| {
+            let (mut items, total) = records::list(conn, &c, &ctx, &opts)?;
+            records::shape(conn, &c, &ctx, &mut items, &shape)?;
+            Ok((items, total))
+        })
     })
     .await?;
+    let items = items.into_iter().map(Value::Object).collect();
     Ok(HttpResponse::Ok().json(ListResult::new(paging, total, items)))
+}
+
+/// Expands and projects one record as the request asks.
+fn shaped(
+    conn: &rusqlite::Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    record: Map<String, Value>,
+    shape: &Shape,
+) -> Result<Value> {
+    let mut items = [record];
+    records::shape(conn, c, ctx, &mut items, shape)?;
+    let [record] = items;
+    Ok(Value::Object(record))
 }
 
 async fn view(
@@ -142,15 +179,17 @@ async fn view(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
+    query: web::Query<ShapeQuery>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
+    let shape = query.shape();
     let ctx = context(&req, &state, &auth, Map::new());
     let record = blocking(move || {
-        state
-            .db
-            .data
-            .read(|conn| records::view(conn, &c, &ctx, &id))
+        state.db.data.read(|conn| {
+            let record = records::view(conn, &c, &ctx, &id)?;
+            shaped(conn, &c, &ctx, record, &shape)
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(record))
@@ -161,16 +200,18 @@ async fn create(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
+    query: web::Query<ShapeQuery>,
     Body(body): Body<Value>,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
     let body = object(body)?;
+    let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| records::create(tx, &c, &ctx, &body))
+        state.db.data.write(|tx| {
+            let record = records::create(tx, &c, &ctx, &body)?;
+            shaped(tx, &c, &ctx, record, &shape)
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(record))
@@ -181,17 +222,19 @@ async fn update(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
+    query: web::Query<ShapeQuery>,
     Body(body): Body<Value>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
     let body = object(body)?;
+    let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| records::update(tx, &c, &ctx, &id, &body))
+        state.db.data.write(|tx| {
+            let record = records::update(tx, &c, &ctx, &id, &body)?;
+            shaped(tx, &c, &ctx, record, &shape)
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(record))

@@ -1,6 +1,8 @@
 //! The record service: list, view, create, update and delete records of a collection, with
 //! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
 
+pub mod expand;
+pub mod fields;
 pub mod input;
 pub mod output;
 pub mod sort;
@@ -138,6 +140,33 @@ fn superusers_only() -> Error {
     Error::Forbidden("Only superusers can perform this action.".into())
 }
 
+/// What every record response may ask for: related records, and which keys to keep.
+#[derive(Debug, Default)]
+pub struct Shape {
+    pub expand: String,
+    pub fields: String,
+}
+
+/// Expands and projects records of `c` as the request's `expand` and `fields` ask.
+pub fn shape(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    items: &mut [Map<String, Value>],
+    shape: &Shape,
+) -> Result<()> {
+    let tree = expand::Tree::parse(&shape.expand)?;
+    if !tree.is_empty() {
+        expand::apply(conn, c, ctx, items, &tree)?;
+    }
+    if let Some(projection) = fields::Projection::parse(&shape.fields) {
+        for item in items.iter_mut() {
+            projection.apply(item);
+        }
+    }
+    Ok(())
+}
+
 /// The paging, ordering and filtering of a list request.
 pub struct ListOptions {
     pub page: u64,
@@ -152,7 +181,7 @@ pub fn list(
     c: &Collection,
     ctx: &Ctx,
     opts: &ListOptions,
-) -> Result<(Vec<Value>, Option<u64>)> {
+) -> Result<(Vec<Map<String, Value>>, Option<u64>)> {
     let order = sort::order_by(c, &opts.sort)?;
     let mut params = Vec::new();
     let mut conditions = Vec::new();
@@ -195,9 +224,7 @@ pub fn list(
     let rows = stmt.query_map(rusqlite::params_from_iter(&params), |row| {
         output::record(c, row, viewer)
     })?;
-    let items = rows
-        .map(|r| r.map(Value::Object))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((items, total))
 }
 

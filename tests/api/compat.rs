@@ -534,6 +534,36 @@ fn scenario() -> Vec<Step> {
             "/api/collections/posts/records?filter=comments_via_post.text?='second'",
             None,
         ),
+        su(
+            M::GET,
+            "/api/collections/comments/records/{c1}?expand=post",
+            None,
+        ),
+        guest(
+            M::GET,
+            "/api/collections/comments/records?expand=post&sort=text",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records/{alpha}?expand=comments_via_post",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?fields=title,views&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/comments/records?expand=post&fields=text,expand.post.title&sort=text",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/comments/records?expand=post.comments_via_post&sort=text&fields=id,expand.post.expand",
+            None,
+        ),
         su(M::GET, "/api/collections/posts/records?filter=nope=1", None),
         su(M::GET, "/api/collections/posts/records?filter=title=", None),
         su(M::GET, "/api/collections/posts/records?sort=nope", None),
