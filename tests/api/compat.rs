@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, key_paths, spawn_app};
 
-struct PocketBase {
+pub struct PocketBase {
     child: Child,
-    address: String,
+    pub address: String,
     _dir: tempfile::TempDir,
 }
 
@@ -25,7 +25,7 @@ impl Drop for PocketBase {
     }
 }
 
-fn pocketbase_bin() -> Option<String> {
+pub fn pocketbase_bin() -> Option<String> {
     let bin = std::env::var("HEARTH_POCKETBASE_BIN").unwrap_or_else(|_| "pocketbase".into());
     let found = Command::new(&bin)
         .arg("--version")
@@ -77,7 +77,7 @@ fn run(bin: &str, dir: &Path, args: &[&str]) {
     );
 }
 
-async fn start_pocketbase(bin: &str) -> PocketBase {
+pub async fn start_pocketbase(bin: &str) -> PocketBase {
     let dir = tempfile::tempdir().unwrap();
     run(
         bin,

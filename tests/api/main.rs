@@ -12,5 +12,6 @@ mod errors;
 mod health;
 mod helpers;
 mod records;
+mod sdk;
 mod superusers;
 mod ui;
