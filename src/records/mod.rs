@@ -20,6 +20,9 @@ use crate::schema::{Collection, Snapshot};
 use input::Action;
 use output::Viewer;
 
+/// A record as the API shows it.
+pub type Record = Map<String, Value>;
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
@@ -181,7 +184,7 @@ pub fn list(
     c: &Collection,
     ctx: &Ctx,
     opts: &ListOptions,
-) -> Result<(Vec<Map<String, Value>>, Option<u64>)> {
+) -> Result<(Vec<Record>, Option<u64>)> {
     let order = sort::order_by(c, &opts.sort)?;
     let mut params = Vec::new();
     let mut conditions = Vec::new();
