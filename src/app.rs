@@ -2,6 +2,8 @@
 //! says which was chosen) and wires every route and middleware, here and nowhere else.
 
 use std::net::TcpListener;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Logger, from_fn};
@@ -62,6 +64,7 @@ impl App {
                 "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
             );
         }
+        watch_schema(Arc::downgrade(&state.clone().into_inner()));
         Ok(Self {
             server: server.run(),
             port: addr.port(),
@@ -85,6 +88,27 @@ impl App {
         self.state.db.checkpoint()?;
         log::info!("hearth stopped; databases closed cleanly");
         Ok(())
+    }
+}
+
+/// Picks up schema changes made by other processes (the CLI) within a second. Ends when
+/// the app is dropped.
+fn watch_schema(state: Weak<AppState>) {
+    let spawned = std::thread::Builder::new()
+        .name("schema-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let Some(state) = state.upgrade() else { break };
+                match state.db.data.read(|c| state.schema.refresh_if_changed(c)) {
+                    Ok(true) => log::info!("collections changed outside this server; reloaded"),
+                    Ok(false) => {}
+                    Err(e) => log::warn!("schema check failed: {e}"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot watch for schema changes: {e}");
     }
 }
 

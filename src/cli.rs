@@ -33,6 +33,22 @@ pub enum Command {
     Migrate(MigrateCommand),
     /// Check both databases (integrity and foreign keys); exits 1 on any finding.
     Check,
+    /// Export or import collection definitions (the JSON of PUT /api/collections/import).
+    #[command(subcommand)]
+    Collections(CollectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectionsCommand {
+    /// Write every collection definition to FILE as a JSON array ("-" for stdout).
+    Export { file: String },
+    /// Create or update collections from FILE (an array, or {"collections": [...]}).
+    Import {
+        file: String,
+        /// Also delete non-system collections that FILE does not list.
+        #[arg(long)]
+        delete_missing: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Superuser(cmd) => superuser(&cli.dir, cmd),
         Command::Migrate(cmd) => migrate(&cli.dir, cmd),
         Command::Check => check(&cli.dir),
+        Command::Collections(cmd) => collections(&cli.dir, cmd),
     }
 }
 
@@ -75,7 +92,13 @@ pub fn describe(e: &Error) -> String {
         Error::BadRequest { message, data } if !data.is_empty() => {
             let mut fields = Vec::new();
             flatten_errors("", data, &mut fields);
-            format!("{message} ({})", fields.join("; "))
+            // One line, even when a detail (an import failure) carries a JSON dump.
+            let detail = fields
+                .join("; ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("{message} ({detail})")
         }
         other => other.to_string(),
     }
@@ -208,4 +231,61 @@ fn check(dir: &DirArgs) -> Result<()> {
         "{} problem(s) found",
         findings.len()
     )))
+}
+
+fn collections(dir: &DirArgs, cmd: CollectionsCommand) -> Result<()> {
+    let db = open(dir)?;
+    let registry = db.data.read(crate::schema::Registry::load)?;
+    match cmd {
+        CollectionsCommand::Export { file } => {
+            let all: Vec<serde_json::Value> = registry
+                .snapshot()
+                .all()
+                .iter()
+                .map(|c| c.to_json())
+                .collect();
+            let text = serde_json::to_string_pretty(&all).map_err(Error::internal)?;
+            if file == "-" {
+                println!("{text}");
+            } else {
+                std::fs::write(&file, text + "\n")
+                    .map_err(|e| Error::internal(format!("cannot write {file}: {e}")))?;
+                eprintln!("Exported {} collections to {file}.", all.len());
+            }
+        }
+        CollectionsCommand::Import {
+            file,
+            delete_missing,
+        } => {
+            let text = if file == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| Error::internal(format!("cannot read {file}: {e}")))?
+            };
+            let parsed: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::internal(format!("{file} is not valid JSON: {e}")))?;
+            let items = match parsed {
+                serde_json::Value::Array(items) => items,
+                serde_json::Value::Object(mut map) => match map.remove("collections") {
+                    Some(serde_json::Value::Array(items)) => items,
+                    _ => {
+                        return Err(Error::internal(format!(
+                            "{file} has no \"collections\" array"
+                        )));
+                    }
+                },
+                _ => {
+                    return Err(Error::internal(format!(
+                        "{file} must hold a JSON array of collections"
+                    )));
+                }
+            };
+            let count = items.len();
+            eprintln!("Importing {count} collections from {file}...");
+            crate::schema::import(&db.data, &registry, items, delete_missing)?;
+            println!("Imported {count} collections.");
+        }
+    }
+    Ok(())
 }

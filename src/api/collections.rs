@@ -99,14 +99,28 @@ async fn truncate(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[derive(serde::Deserialize)]
+struct ImportBody {
+    #[serde(default)]
+    collections: Vec<Value>,
+    #[serde(default, rename = "deleteMissing")]
+    delete_missing: bool,
+}
+
 async fn import(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    Body(body): Body<Value>,
+    Body(body): Body<ImportBody>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
-    let _ = (state, body);
-    Err(Error::bad_request(
-        "Collections import is not implemented yet.",
-    ))
+    blocking(move || {
+        schema::import(
+            &state.db.data,
+            &state.schema,
+            body.collections,
+            body.delete_missing,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

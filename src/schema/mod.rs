@@ -74,17 +74,7 @@ fn create_storage(tx: &Transaction, c: &Collection) -> Result<()> {
 
 /// Creates a collection from its JSON definition; returns it as stored.
 pub fn create(store: &Store, registry: &Registry, body: Value) -> Result<Collection> {
-    let created = store.write(|tx| {
-        let all = current(tx)?;
-        let (mut c, errors) = input::build(body, None)?;
-        if c.is_view() {
-            c.fields = view_fields(tx, &c)?;
-        }
-        validate::check(&c, None, &all, errors)?;
-        create_storage(tx, &c)?;
-        c.insert(tx)?;
-        Ok(c)
-    })?;
+    let created = store.write(|tx| create_in(tx, &current(tx)?, body))?;
     store.read(|c| registry.reload(c))?;
     Ok(created)
 }
@@ -100,21 +90,7 @@ pub fn update(
     let updated = store.write(|tx| {
         let all = current(tx)?;
         let old = find(&all, id_or_name).ok_or_else(Error::not_found)?.clone();
-        let (mut c, errors) = input::build(body, Some(&old))?;
-        if c.is_view() {
-            c.fields = view_fields(tx, &c)?;
-        }
-        validate::check(&c, Some(&old), &all, errors)?;
-        if c.is_view() {
-            tx.execute_batch(&ddl::drop_table(&old))?;
-            create_storage(tx, &c)?;
-        } else {
-            for sql in ddl::alter_table(&old, &c) {
-                run_user_ddl(tx, &sql, "indexes")?;
-            }
-        }
-        c.update(tx)?;
-        Ok(c)
+        update_in(tx, &all, &old, body)
     })?;
     store.read(|c| registry.reload(c))?;
     Ok(updated)
@@ -126,30 +102,198 @@ pub fn delete(store: &Store, registry: &Registry, id_or_name: &str) -> Result<()
     store.write(|tx| {
         let all = current(tx)?;
         let c = find(&all, id_or_name).ok_or_else(Error::not_found)?.clone();
-        if c.system {
+        delete_in(tx, &all, &c)
+    })?;
+    store.read(|c| registry.reload(c))
+}
+
+fn create_in(tx: &Transaction, all: &[Arc<Collection>], body: Value) -> Result<Collection> {
+    let (mut c, errors) = input::build(body, None)?;
+    if c.is_view() {
+        c.fields = view_fields(tx, all, &c)?;
+    }
+    validate::check(&c, None, all, errors)?;
+    create_storage(tx, &c)?;
+    c.insert(tx)?;
+    Ok(c)
+}
+
+fn update_in(
+    tx: &Transaction,
+    all: &[Arc<Collection>],
+    old: &Collection,
+    body: Value,
+) -> Result<Collection> {
+    let (mut c, errors) = input::build(body, Some(old))?;
+    if c.is_view() {
+        c.fields = view_fields(tx, all, &c)?;
+    }
+    validate::check(&c, Some(old), all, errors)?;
+    if c.is_view() {
+        tx.execute_batch(&ddl::drop_table(old))?;
+        create_storage(tx, &c)?;
+    } else {
+        for sql in ddl::alter_table(old, &c) {
+            run_user_ddl(tx, &sql, "indexes")?;
+        }
+    }
+    c.update(tx)?;
+    Ok(c)
+}
+
+fn delete_in(tx: &Transaction, all: &[Arc<Collection>], c: &Collection) -> Result<()> {
+    if c.system {
+        return Err(Error::bad_request("Failed to delete collection."));
+    }
+    let referencing: Vec<&str> = all
+        .iter()
+        .filter(|o| o.id != c.id)
+        .filter(|o| {
+            o.fields
+                .iter()
+                .any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == c.id))
+        })
+        .map(|o| o.name.as_str())
+        .collect();
+    if !referencing.is_empty() {
+        return Err(Error::bad_request(format!(
+            "Failed to delete collection probably due to existing reference in {}.",
+            referencing.join(", ")
+        )));
+    }
+    tx.execute_batch(&ddl::drop_table(c))?;
+    // A view reading the dropped table would break: refuse, and the transaction rolls back.
+    for view in all.iter().filter(|v| v.is_view() && v.id != c.id) {
+        if tx
+            .prepare(&format!("SELECT * FROM \"{}\" LIMIT 0", view.name))
+            .is_err()
+        {
             return Err(Error::bad_request("Failed to delete collection."));
         }
-        let referencing: Vec<&str> = all
-            .iter()
-            .filter(|o| o.id != c.id)
-            .filter(|o| {
-                o.fields
-                    .iter()
-                    .any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == c.id))
-            })
-            .map(|o| o.name.as_str())
-            .collect();
-        if !referencing.is_empty() {
-            return Err(Error::bad_request(format!(
-                "Failed to delete collection probably due to existing reference in {}.",
-                referencing.join(", ")
-            )));
+    }
+    Collection::delete(tx, &c.id)?;
+    Ok(())
+}
+
+/// Imports many definitions in one transaction, as PocketBase's `PUT /api/collections/import`:
+/// each is matched to a stored collection by id (else name) and merged onto it, or created;
+/// with `delete_missing`, non-system collections absent from the import are deleted. A
+/// collection comes after those its relations point at, views last; any failure rolls the
+/// whole import back.
+pub fn import(
+    store: &Store,
+    registry: &Registry,
+    items: Vec<Value>,
+    delete_missing: bool,
+) -> Result<()> {
+    if items.is_empty() {
+        let mut errors = FieldErrors::new();
+        errors.insert("collections".into(), FieldError::required().into());
+        return Err(Error::validation(errors));
+    }
+    store.write(|tx| {
+        let mut imported_ids = Vec::new();
+        for item in import_order(items) {
+            let all = current(tx)?;
+            let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let name = item.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let existing = all
+                .iter()
+                .find(|c| !id.is_empty() && c.id == id)
+                .or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(&name)))
+                .cloned();
+            let saved = match existing {
+                Some(old) => update_in(tx, &all, &old, item),
+                None => create_in(tx, &all, item),
+            }
+            .map_err(|e| import_failure(&name, &id, e))?;
+            imported_ids.push(saved.id);
         }
-        tx.execute_batch(&ddl::drop_table(&c))?;
-        Collection::delete(tx, &c.id)?;
+        if delete_missing {
+            // Dependents first: a collection is deleted once nothing left points at it.
+            loop {
+                let all = current(tx)?;
+                let missing: Vec<Arc<Collection>> =
+                    all.iter().filter(|c| !c.system && !imported_ids.contains(&c.id)).cloned().collect();
+                let Some(next) = missing.iter().find(|m| {
+                    !all.iter().any(|o| {
+                        o.id != m.id
+                            && o.fields.iter().any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == m.id))
+                    })
+                }) else {
+                    if let Some(stuck) = missing.first() {
+                        return Err(import_failure(&stuck.name, &stuck.id, Error::bad_request("still referenced")));
+                    }
+                    break;
+                };
+                delete_in(tx, &all, next)?;
+            }
+        }
         Ok(())
     })?;
     store.read(|c| registry.reload(c))
+}
+
+/// Referenced collections before those that reference them (within the import), views last.
+fn import_order(items: Vec<Value>) -> Vec<Value> {
+    let key = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let is_view = |v: &Value| key(v, "type") == "view";
+    let targets = |v: &Value| -> Vec<String> {
+        v.get("fields")
+            .and_then(Value::as_array)
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| {
+                        f.get("collectionId")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut pending: Vec<Value> = items;
+    let mut ordered: Vec<Value> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|v| {
+            let own = key(v, "id");
+            (!is_view(v) || pending.iter().all(is_view))
+                && targets(v).iter().all(|t| {
+                    *t == own
+                        || !pending
+                            .iter()
+                            .any(|p| key(p, "id") == *t && key(p, "id") != own)
+                })
+        });
+        // A cycle: keep the given order for what is left.
+        let next = ready.unwrap_or(0);
+        ordered.push(pending.remove(next));
+    }
+    ordered
+}
+
+fn import_failure(name: &str, id: &str, e: Error) -> Error {
+    let detail = match &e {
+        Error::BadRequest { data, message } if !data.is_empty() => {
+            serde_json::to_string_pretty(data).unwrap_or_else(|_| message.clone())
+        }
+        other => other.to_string(),
+    };
+    let mut errors = FieldErrors::new();
+    errors.insert(
+        "collections".into(),
+        FieldError::new(
+            "validation_collections_import_failure",
+            &format!("Data validations failed for collection {name:?} ({id}):\n{detail}"),
+        )
+        .into(),
+    );
+    Error::invalid("Failed to import collections.", errors)
 }
 
 /// Deletes every record of a collection, keeping its definition.
@@ -169,9 +313,10 @@ pub fn truncate(store: &Store, registry: &Registry, id_or_name: &str) -> Result<
     })
 }
 
-/// The fields of a view: one per result column of its query. Types are refined when a
-/// column comes straight from a collection field; anything computed is `json`.
-fn view_fields(tx: &Transaction, c: &Collection) -> Result<Vec<Field>> {
+/// The fields of a view, one per result column of its query, as PocketBase infers them: a
+/// column taken straight from a collection field is a copy of that field (renamed to its
+/// alias), `id` is the text primary key, anything computed is `json`.
+fn view_fields(tx: &Transaction, all: &[Arc<Collection>], c: &Collection) -> Result<Vec<Field>> {
     let query = c
         .options
         .get("viewQuery")
@@ -180,51 +325,60 @@ fn view_fields(tx: &Transaction, c: &Collection) -> Result<Vec<Field>> {
     if query.is_empty() {
         return Ok(Vec::new());
     }
+    let view_error = |code: &str, message: String| {
+        let mut errors = FieldErrors::new();
+        errors.insert("viewQuery".into(), FieldError::new(code, &message).into());
+        Error::invalid("Failed to create collection.", errors)
+    };
     let stmt = tx
         .prepare(&format!("SELECT * FROM ({query}) LIMIT 0"))
         .map_err(|e| {
-            let mut errors = FieldErrors::new();
-            errors.insert(
-                "viewQuery".into(),
-                FieldError::new(
-                    "validation_invalid_view_query",
-                    &format!("Invalid query: {e}"),
-                )
-                .into(),
-            );
-            Error::validation(errors)
-        })?;
-    let names: Vec<String> = stmt
-        .column_names()
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    if !names.iter().any(|n| n == "id") {
-        let mut errors = FieldErrors::new();
-        errors.insert(
-            "viewQuery".into(),
-            FieldError::new(
-                "validation_missing_view_id",
-                "The query must select an id column.",
+            view_error(
+                "validation_invalid_view_query",
+                format!("Invalid query - {e}."),
             )
-            .into(),
-        );
-        return Err(Error::validation(errors));
-    }
-    Ok(names
-        .iter()
-        .map(|n| {
-            if n == "id" {
-                let mut f = Field::new("id", FieldKind::Text(field::TextField::default()));
-                if let FieldKind::Text(t) = &mut f.kind {
-                    t.primary_key = true;
-                    t.required = true;
-                }
-                f.system = true;
-                f
-            } else {
-                Field::new(n, FieldKind::Json(field::JsonField::default()))
+        })?;
+    let mut fields = Vec::new();
+    for col in stmt.columns_with_metadata() {
+        let name = col.name().to_owned();
+        if name == "id" {
+            let mut f = Field::new("id", FieldKind::Text(field::TextField::default()));
+            if let FieldKind::Text(t) = &mut f.kind {
+                t.primary_key = true;
+                t.required = true;
+                t.pattern = "^[a-z0-9]+$".into();
             }
-        })
-        .collect())
+            f.system = true;
+            fields.push(f);
+            continue;
+        }
+        let source = col
+            .table_name()
+            .and_then(|t| all.iter().find(|x| x.name == t))
+            .and_then(|x| col.origin_name().and_then(|o| x.field(o)));
+        let f = match source {
+            Some(src) => {
+                let mut f = src.clone();
+                f.id = format!("_clone_{}", crate::ids::secret(4));
+                f.name = name;
+                f.system = false;
+                f
+            }
+            None => Field::new(
+                &name,
+                FieldKind::Json(field::JsonField {
+                    max_size: 1,
+                    ..Default::default()
+                }),
+            ),
+        };
+        fields.push(f);
+    }
+    if !fields.iter().any(|f| f.name == "id") {
+        return Err(view_error(
+            "validation_missing_view_id",
+            "The query must select an id column.".into(),
+        ));
+    }
+    Ok(fields)
 }

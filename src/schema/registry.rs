@@ -41,13 +41,32 @@ impl Snapshot {
 #[derive(Debug, Default)]
 pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
+    /// What `_collections` looked like at the last load (count and newest `updated`).
+    fingerprint: RwLock<String>,
+}
+
+fn fingerprint(conn: &Connection) -> Result<String> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) || '|' || coalesce(max(updated), '') FROM _collections")?
+        .query_row([], |r| r.get(0))?)
 }
 
 impl Registry {
     pub fn load(conn: &Connection) -> Result<Self> {
-        Ok(Self {
-            current: RwLock::new(Arc::new(Snapshot::new(Collection::load_all(conn)?))),
-        })
+        let registry = Self::default();
+        registry.reload(conn)?;
+        Ok(registry)
+    }
+
+    /// Reloads if `_collections` changed since the last load: how a running server picks up
+    /// schema changes made by another process (`hearth collections import`).
+    pub fn refresh_if_changed(&self, conn: &Connection) -> Result<bool> {
+        let now = fingerprint(conn)?;
+        if *self.fingerprint.read().unwrap_or_else(|p| p.into_inner()) == now {
+            return Ok(false);
+        }
+        self.reload(conn)?;
+        Ok(true)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -59,8 +78,10 @@ impl Registry {
     }
 
     pub fn reload(&self, conn: &Connection) -> Result<()> {
+        let print = fingerprint(conn)?;
         let next = Arc::new(Snapshot::new(Collection::load_all(conn)?));
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
+        *self.fingerprint.write().unwrap_or_else(|p| p.into_inner()) = print;
         Ok(())
     }
 }

@@ -502,3 +502,193 @@ async fn view_collections_are_sql_views() {
     assert_eq!(bad, 400);
     assert!(body["data"]["viewQuery"]["code"].is_string());
 }
+
+fn import_body(delete_missing: bool) -> Value {
+    // `comments` comes first but points at `posts`: the import orders them itself.
+    json!({"deleteMissing": delete_missing, "collections": [
+        {"id": "pbc_comments01", "name": "comments", "fields": [
+            {"name": "text", "type": "text"},
+            {"name": "post", "type": "relation", "collectionId": "pbc_posts00001", "maxSelect": 1}
+        ]},
+        {"id": "pbc_posts00001", "name": "posts", "listRule": "", "fields": [{"name": "title", "type": "text"}]}
+    ]})
+}
+
+#[tokio::test]
+async fn import_creates_updates_and_deletes_missing_in_one_transaction() {
+    let (app, token) = superuser_app().await;
+    send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "extra"})),
+    )
+    .await;
+
+    let (status, _) = send(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        "/api/collections/import",
+        Some(import_body(false)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(table_sql(&app, "posts").is_some() && table_sql(&app, "comments").is_some());
+    app.db
+        .data
+        .write(|tx| {
+            tx.execute("INSERT INTO posts (id, title) VALUES ('p1', 'kept')", [])?;
+            Ok(())
+        })
+        .unwrap();
+
+    // A bad item fails the whole import: nothing of it is applied.
+    let mut bad = import_body(true);
+    bad["collections"][1]["fields"][0]["name"] = json!("renamed");
+    bad["collections"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "broken", "fields": [{"name": "s", "type": "select"}]}));
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        "/api/collections/import",
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["message"], "Failed to import collections.");
+    assert_eq!(
+        body["data"]["collections"]["code"],
+        "validation_collections_import_failure"
+    );
+    assert!(table_sql(&app, "extra").is_some());
+    assert!(table_sql(&app, "posts").unwrap().contains("\"title\""));
+
+    let mut good = import_body(true);
+    good["collections"][1]["fields"] =
+        json!([{"id": "text724990059", "name": "headline", "type": "text"}]);
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        "/api/collections/import",
+        Some(good),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert!(
+        table_sql(&app, "extra").is_none(),
+        "deleteMissing removed it"
+    );
+    let kept: String = app
+        .db
+        .data
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT headline FROM posts WHERE id = 'p1'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap();
+    assert_eq!(kept, "kept", "a rename by field id keeps the data");
+    assert!(
+        table_sql(&app, "_superusers").is_some(),
+        "system collections stay"
+    );
+    assert!(
+        table_sql(&app, "users").is_none(),
+        "users is not a system collection, as in PocketBase"
+    );
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        "/api/collections/import",
+        Some(json!({"collections": []})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["data"]["collections"]["code"], "validation_required");
+}
+
+#[tokio::test]
+async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
+    let (source, token) = superuser_app().await;
+    send(
+        &source,
+        &token,
+        reqwest::Method::PUT,
+        "/api/collections/import",
+        Some(import_body(false)),
+    )
+    .await;
+    let file = source.dir.path().join("schema.json");
+
+    let export = source.hearth(&["collections", "export", file.to_str().unwrap()]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(
+        exported
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "comments")
+    );
+
+    let (target, target_token) = superuser_app().await;
+    let import = target.hearth(&["collections", "import", file.to_str().unwrap()]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    let mut seen = false;
+    for _ in 0..40 {
+        let (status, _) = send(
+            &target,
+            &target_token,
+            reqwest::Method::GET,
+            "/api/collections/comments",
+            None,
+        )
+        .await;
+        if status == 200 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the running server picked up the CLI import");
+    let (_, listed) = send(
+        &target,
+        &target_token,
+        reqwest::Method::GET,
+        "/api/collections/posts/records",
+        None,
+    )
+    .await;
+    assert_eq!(listed["totalItems"], 0);
+
+    let junk = target.dir.path().join("junk.json");
+    std::fs::write(&junk, "{not json").unwrap();
+    let failed = target.hearth(&["collections", "import", junk.to_str().unwrap()]);
+    assert!(!failed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&failed.stderr)
+            .trim_end()
+            .lines()
+            .count(),
+        1
+    );
+}
