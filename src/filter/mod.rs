@@ -43,3 +43,6 @@ pub fn parse(text: &str) -> Result<parser::Expr, FilterError> {
     }
     parser::parse(lexer::tokenize(text)?)
 }
+
+#[cfg(test)]
+mod tests;
