@@ -32,8 +32,6 @@ struct Resolved {
     expr: String,
     /// True when the operand holds several values per row.
     multi: bool,
-    /// `@collection` operands match when any row does, whatever the operator.
-    any_by_default: bool,
     /// Literal null or empty string: compared as "blank".
     blank: bool,
     /// A literal text bound at this parameter index, which `~` may wrap in `%`.
@@ -47,7 +45,6 @@ impl Resolved {
             conds: Vec::new(),
             expr,
             multi: false,
-            any_by_default: false,
             blank: false,
             like_literal: None,
         }
@@ -180,7 +177,6 @@ impl Compiler<'_, '_> {
             let mut r = self.path(&target, &alias, path, id)?;
             r.froms.insert(0, format!("\"{}\" {alias}", target.name));
             r.multi = true;
-            r.any_by_default = true;
             return Ok(r);
         }
         if id.starts_with('@') {
@@ -344,7 +340,6 @@ impl Compiler<'_, '_> {
                     conds: Vec::new(),
                     expr: format!("{alias}.value"),
                     multi: true,
-                    any_by_default: false,
                     blank: false,
                     like_literal: None,
                 })
@@ -424,7 +419,6 @@ impl Compiler<'_, '_> {
                 conds: Vec::new(),
                 expr: format!("{alias}.value"),
                 multi: true,
-                any_by_default: false,
                 blank: false,
                 like_literal: None,
             };
@@ -532,7 +526,7 @@ impl Compiler<'_, '_> {
             return Ok(compare(&l, base, &r, self.params));
         }
         // At least one side holds several values.
-        let any = op.is_any() || l.any_by_default || r.any_by_default || !(l.multi || r.multi);
+        let any = op.is_any() || !(l.multi || r.multi);
         let mut froms = l.froms.clone();
         froms.extend(r.froms.iter().cloned());
         let mut conds = l.conds.clone();

@@ -564,6 +564,41 @@ fn scenario() -> Vec<Step> {
             "/api/collections/comments/records?expand=post.comments_via_post&sort=text&fields=id,expand.post.expand",
             None,
         ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=@collection.comments.text='first'&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=@collection.comments.text='none'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=title:lower='alpha'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=created<@now%26%26created>@yesterday&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=tags:each~'s'",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/posts/records?filter=(title='beta'||views>=10)%26%26published!=false&sort=title",
+            None,
+        ),
+        su(
+            M::GET,
+            "/api/collections/comments/records?filter=post.views>5%26%26post.published=true&sort=text",
+            None,
+        ),
         su(M::GET, "/api/collections/posts/records?filter=nope=1", None),
         su(M::GET, "/api/collections/posts/records?filter=title=", None),
         su(M::GET, "/api/collections/posts/records?sort=nope", None),
@@ -713,7 +748,9 @@ async fn a_records_scenario_gets_the_same_answers() {
                 "{label}: keys\n  pocketbase {}\n  hearth     {}",
                 pb_answer.1, hearth_answer.1
             ));
-        } else if pb_answer.1 != hearth_answer.1 && !step.path.contains("filter=") {
+        } else if pb_answer.1 != hearth_answer.1
+            && !(pb_answer.0 >= 400 && step.path.contains("filter="))
+        {
             mismatches.push(format!(
                 "{label}: values\n  pocketbase {}\n  hearth     {}",
                 pb_answer.1, hearth_answer.1
