@@ -22,22 +22,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    sort: String,
+}
+
 async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    query: web::Query<PageQuery>,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
-    let paging = query.paging();
-    let snapshot = state.schema.snapshot();
-    let all = snapshot.all();
-    let items: Vec<Value> = all
-        .iter()
-        .skip(usize::try_from(paging.offset()).unwrap_or(usize::MAX))
-        .take(paging.per_page as usize)
-        .map(|c| c.to_json())
-        .collect();
-    let total = (!paging.skip_total).then_some(all.len() as u64);
+    let paging = query.page.paging();
+    let query = query.into_inner();
+    let page = (paging.page, paging.per_page, paging.skip_total);
+    let (found, total) = blocking(move || {
+        schema::list(
+            &state.db.data,
+            &state.schema,
+            &query.filter,
+            &query.sort,
+            page,
+        )
+    })
+    .await?;
+    let items = found.iter().map(|c| c.to_json()).collect();
     Ok(HttpResponse::Ok().json(ListResult::new(paging, total, items)))
 }
 

@@ -186,7 +186,7 @@ fn convert(
             if s.is_empty() && field.is_primary_key() {
                 s = crate::ids::record_id();
             }
-            text_rules(o, &s, required, field.is_primary_key())?;
+            text_rules(o, &s, required || field.is_primary_key())?;
             Ok(Sql::Text(s))
         }
         FieldKind::Editor(o) => {
@@ -329,7 +329,27 @@ fn convert(
     }
 }
 
-fn text_rules(o: &TextField, s: &str, required: bool, primary: bool) -> Result<(), FieldError> {
+/// Field patterns, compiled once each. Patterns are checked when a collection is saved, so
+/// one that does not compile here (an old definition) matches nothing.
+fn matches_pattern(pattern: &str, value: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static CACHE: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> =
+        LazyLock::new(Default::default);
+    if pattern.is_empty() {
+        return true;
+    }
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() > 1024 {
+        cache.clear();
+    }
+    let compiled = cache
+        .entry(pattern.to_owned())
+        .or_insert_with(|| regex::Regex::new(pattern).ok());
+    compiled.as_ref().is_some_and(|re| re.is_match(value))
+}
+
+fn text_rules(o: &TextField, s: &str, required: bool) -> Result<(), FieldError> {
     if s.is_empty() {
         return if required {
             Err(FieldError::required())
@@ -353,11 +373,7 @@ fn text_rules(o: &TextField, s: &str, required: bool, primary: bool) -> Result<(
         )
         .with_params(json!({"max": max})));
     }
-    if primary
-        && !s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
+    if !matches_pattern(&o.pattern, s) {
         return Err(err("validation_invalid_format", "Invalid value format."));
     }
     Ok(())

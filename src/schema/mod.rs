@@ -382,3 +382,101 @@ fn view_fields(tx: &Transaction, all: &[Arc<Collection>], c: &Collection) -> Res
     }
     Ok(fields)
 }
+
+/// The columns of `_collections` that a collections list may filter and sort on, described
+/// as a collection so the filter language can check and compile them.
+fn listing_schema() -> Collection {
+    let text = |name: &str| Field::new(name, FieldKind::Text(field::TextField::default()));
+    let mut id = text("id");
+    if let FieldKind::Text(t) = &mut id.kind {
+        t.primary_key = true;
+    }
+    let mut system = Field::new("system", FieldKind::Bool(field::BoolField::default()));
+    system.system = true;
+    Collection {
+        id: "_collections".into(),
+        name: "_collections".into(),
+        kind: CollectionType::Base,
+        system: true,
+        fields: vec![
+            id,
+            text("name"),
+            text("type"),
+            system,
+            text("created"),
+            text("updated"),
+        ],
+        indexes: Vec::new(),
+        rules: collection::Rules::default(),
+        options: serde_json::Map::new(),
+        created: String::new(),
+        updated: String::new(),
+    }
+}
+
+/// A page of collections, filtered and sorted as `GET /api/collections` asks.
+pub fn list(
+    store: &Store,
+    registry: &Registry,
+    filter: &str,
+    sort: &str,
+    page: (u64, u64, bool),
+) -> Result<(Vec<Arc<Collection>>, Option<u64>)> {
+    let (page, per_page, skip_total) = page;
+    let listing = listing_schema();
+    let bad = |e: String| Error::bad_request(format!("Invalid filter or sort parameter: {e}."));
+    let order = crate::records::sort::order_by(&listing, sort).map_err(|e| bad(e.to_string()))?;
+    let mut params = Vec::new();
+    let condition = if filter.trim().is_empty() {
+        String::new()
+    } else {
+        let schema = Snapshot::new(Vec::new());
+        let request = crate::filter::RequestInfo::default();
+        let scope = crate::filter::Scope {
+            collection: &listing,
+            schema: &schema,
+            request: &request,
+            allow_hidden: false,
+        };
+        let expr = crate::filter::parse(filter).map_err(|e| bad(e.to_string()))?;
+        let sql =
+            crate::filter::compile(&expr, &scope, &mut params).map_err(|e| bad(e.to_string()))?;
+        format!(" WHERE {sql}")
+    };
+    let (ids, total) = store.read(|conn| {
+        let total = if skip_total {
+            None
+        } else {
+            let sql = format!("SELECT count(*) FROM _collections t{condition}");
+            let n: i64 = conn
+                .prepare(&sql)?
+                .query_row(rusqlite::params_from_iter(&params), |r| r.get(0))?;
+            Some(n as u64)
+        };
+        let mut all = params.clone();
+        all.push(rusqlite::types::Value::Integer(per_page as i64));
+        all.push(rusqlite::types::Value::Integer(
+            ((page - 1).saturating_mul(per_page)).min(i64::MAX as u64) as i64,
+        ));
+        let n = all.len();
+        let order = if order.is_empty() {
+            " ORDER BY t.rowid".to_owned()
+        } else {
+            order.clone()
+        };
+        let sql = format!(
+            "SELECT t.id FROM _collections t{condition}{order} LIMIT ?{} OFFSET ?{n}",
+            n - 1
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(&all), |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((ids, total))
+    })?;
+    let snapshot = registry.snapshot();
+    Ok((
+        ids.iter().filter_map(|id| snapshot.find(id)).collect(),
+        total,
+    ))
+}

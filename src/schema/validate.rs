@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::collection::{Collection, CollectionType};
 use super::ddl::Index;
-use super::field::FieldKind;
+use super::field::{self, FieldKind};
 use crate::error::{Error, FieldError, FieldErrors, Result};
 
 /// Names a field may not take: they are record keys or SQL words with another meaning.
@@ -375,6 +375,19 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
                         .into(),
                     );
                 }
+            }
+            FieldKind::Text(field::TextField { pattern, .. })
+            | FieldKind::Password(field::PasswordField { pattern, .. })
+                if !pattern.is_empty() && regex::Regex::new(pattern).is_err() =>
+            {
+                let detail = regex::Regex::new(pattern)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                e.insert(
+                    "pattern".into(),
+                    err("validation_invalid_regex", &detail).into(),
+                );
             }
             FieldKind::Autodate(o) if !o.on_create && !o.on_update => {
                 e.insert(

@@ -692,3 +692,23 @@ async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
         1
     );
 }
+
+#[tokio::test]
+async fn field_patterns_must_compile() {
+    let (app, token) = superuser_app().await;
+
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(json!({"name": "bad", "fields": [{"name": "x", "type": "text", "pattern": "(unclosed"}]})),
+    )
+    .await;
+
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["data"]["fields"]["1"]["pattern"]["code"],
+        "validation_invalid_regex"
+    );
+}

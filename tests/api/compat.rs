@@ -382,6 +382,18 @@ fn scenario() -> Vec<Step> {
         su(M::POST, "/api/collections", Some(comments)),
         su(M::GET, "/api/collections/posts", None),
         su(M::GET, "/api/collections/pbc_1125843985", None),
+        su(
+            M::GET,
+            "/api/collections?filter=system=false&sort=name",
+            None,
+        ),
+        su(M::GET, "/api/collections?sort=-name&perPage=3&page=2", None),
+        su(
+            M::GET,
+            "/api/collections?filter=name~'_'%26%26type='auth'",
+            None,
+        ),
+        su(M::GET, "/api/collections?filter=nope=1", None),
         su(M::GET, "/api/collections/nope", None),
         capture(
             su(
