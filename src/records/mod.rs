@@ -96,6 +96,23 @@ fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql
     }
 }
 
+/// True when record `id` of `c` satisfies `rule` for this caller (null: nobody but
+/// superusers; "": everyone). For rules outside the record CRUD, such as `authRule`.
+pub fn satisfies(
+    conn: &Connection,
+    c: &Collection,
+    rule: &Option<String>,
+    ctx: &Ctx,
+    id: &str,
+) -> Result<bool> {
+    let mut params = Vec::new();
+    match access(c, rule, ctx, &mut params) {
+        Access::Granted => Ok(true),
+        Access::SuperusersOnly => Ok(false),
+        Access::Where(cond) => row_matches(conn, c, id, &cond, params),
+    }
+}
+
 /// The client's `filter` as a condition on `t`; hidden fields are not filterable.
 fn client_filter(
     c: &Collection,
