@@ -97,6 +97,27 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Any request, optionally authorized, answered as (status, JSON body or null).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self.api.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub async fn create_superuser(&self, email: &str, password: &str) {
         let store = self.db.data.clone();
         let (email, password) = (email.to_owned(), password.to_owned());

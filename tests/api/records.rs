@@ -22,17 +22,8 @@ impl Ctx {
         body: Option<Value>,
         as_superuser: bool,
     ) -> (u16, Value) {
-        let mut req = self.app.api.request(method, self.app.url(path));
-        if as_superuser {
-            req = req.header("Authorization", &self.token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let token = as_superuser.then_some(self.token.as_str());
+        self.app.call(method, path, body, token).await
     }
 
     async fn su(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
