@@ -1,21 +1,122 @@
-//! Auth endpoints of auth collections (`_superusers`, `users` and any other).
+//! Auth endpoints of auth collections (`_superusers`, `users` and any other): sign-in,
+//! refresh, impersonation and the list of enabled methods.
+
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-use super::{Body, blocking};
+use super::{Body, RequestAuth, blocking};
 use crate::auth::records;
+use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::records::output::Viewer;
+use crate::schema::Collection;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
+        "/collections/{collection}/auth-methods",
+        web::get().to(auth_methods),
+    )
+    .route(
         "/collections/{collection}/auth-with-password",
         web::post().to(auth_with_password),
+    )
+    .route(
+        "/collections/{collection}/auth-refresh",
+        web::post().to(auth_refresh),
+    )
+    .route(
+        "/collections/{collection}/impersonate/{id}",
+        web::post().to(impersonate),
     );
+}
+
+fn auth_collection(state: &AppState, name: &str, message: &str) -> Result<Arc<Collection>> {
+    state
+        .schema
+        .snapshot()
+        .find(name)
+        .filter(|c| c.is_auth())
+        .ok_or_else(|| Error::NotFound(message.into()))
+}
+
+/// `{record, token}` as every sign-in answers: the record as its owner sees it.
+fn auth_response(
+    conn: &rusqlite::Connection,
+    c: &Collection,
+    id: &str,
+    token: String,
+) -> Result<Value> {
+    let viewer = Viewer {
+        superuser: false,
+        record_id: Some(id),
+    };
+    let record = crate::records::view_as(conn, c, id, viewer)?;
+    Ok(json!({ "record": record, "token": token }))
+}
+
+/// The options of one auth method, in PocketBase's key order.
+#[derive(Serialize)]
+struct Enabled {
+    enabled: bool,
+    duration: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthMethods {
+    password: Value,
+    oauth2: Value,
+    mfa: Enabled,
+    otp: Enabled,
+    auth_providers: Vec<Value>,
+    username_password: bool,
+    email_password: bool,
+}
+
+async fn auth_methods(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
+    let option = |key: &str| c.options.get(key).cloned().unwrap_or(Value::Null);
+    let flag = |v: &Value| v.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+    let password = option("passwordAuth");
+    let identity: Vec<String> = password
+        .get("identityFields")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let password_on = flag(&password);
+    let enabled = |key: &str| {
+        let opt = option(key);
+        let on = flag(&opt);
+        // PocketBase reports a duration only for an enabled method.
+        let duration = if on {
+            opt.get("duration").and_then(Value::as_i64).unwrap_or(0)
+        } else {
+            0
+        };
+        Enabled {
+            enabled: on,
+            duration,
+        }
+    };
+    let body = AuthMethods {
+        password: json!({"identityFields": identity, "enabled": password_on}),
+        oauth2: json!({"providers": [], "enabled": false}),
+        mfa: enabled("mfa"),
+        otp: enabled("otp"),
+        auth_providers: Vec::new(),
+        username_password: password_on && identity.iter().any(|f| f == "username"),
+        email_password: password_on && identity.iter().any(|f| f == "email"),
+    };
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize)]
@@ -31,27 +132,116 @@ async fn auth_with_password(
     collection: web::Path<String>,
     Body(input): Body<PasswordLogin>,
 ) -> Result<HttpResponse> {
-    let c = state
-        .schema
-        .snapshot()
-        .find(&collection)
-        .filter(|c| c.is_auth())
-        .ok_or_else(|| Error::NotFound("Missing or invalid collection context.".into()))?;
+    let c = auth_collection(
+        &state,
+        &collection,
+        "Missing or invalid collection context.",
+    )?;
     let body = blocking(move || {
         state.db.data.read(|conn| {
             let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
-            let token = records::issue_token(&c, &record, KIND_AUTH)?;
             let id = record
                 .get("id")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let viewer = Viewer {
-                superuser: false,
-                record_id: Some(&id),
+            // The collection's authRule has the last word, judged with the record signed in.
+            let auth_rule = c
+                .options
+                .get("authRule")
+                .map(|r| r.as_str().map(str::to_owned))
+                .unwrap_or(Some(String::new()));
+            let ctx = crate::records::Ctx {
+                caller: crate::records::Caller::Record {
+                    collection_id: c.id.clone(),
+                    id: id.clone(),
+                },
+                request: crate::filter::RequestInfo {
+                    auth: Some((c.clone(), record.clone())),
+                    method: "POST".into(),
+                    ..Default::default()
+                },
+                schema: state.schema.snapshot(),
             };
-            let public = crate::records::view_as(conn, &c, &id, viewer)?;
-            Ok(json!({ "record": public, "token": token }))
+            if !crate::records::satisfies(conn, &c, &auth_rule, &ctx, &id)? {
+                return Err(Error::bad_request("Failed to authenticate."));
+            }
+            let token = records::issue_token(&c, &record, KIND_AUTH)?;
+            auth_response(conn, &c, &id, token)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// A fresh token for the caller, who must be a record of this collection.
+async fn auth_refresh(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
+    let (caller_collection, id) = match &auth {
+        RequestAuth::Guest => {
+            return Err(Error::Unauthorized(
+                "The request requires valid record authorization token.".into(),
+            ));
+        }
+        RequestAuth::Superuser(user) => (superusers::COLLECTION_NAME.to_owned(), user.id.clone()),
+        RequestAuth::Record(record) => (record.collection.name.clone(), record.id().to_owned()),
+    };
+    if caller_collection != c.name {
+        return Err(Error::Forbidden(format!(
+            "The request requires auth record from {caller_collection} collection."
+        )));
+    }
+    let body = blocking(move || {
+        state.db.data.read(|conn| {
+            let record = records::find_by_id(conn, &c, &id)?.ok_or_else(Error::not_found)?;
+            let token = records::issue_token(&c, &record, KIND_AUTH)?;
+            auth_response(conn, &c, &id, token)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize, Default)]
+struct ImpersonateBody {
+    #[serde(default)]
+    duration: i64,
+}
+
+/// A superuser signs in as any record, with a token that cannot be refreshed.
+async fn impersonate(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    path: web::Path<(String, String)>,
+    Body(input): Body<Map<String, Value>>,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let (name, id) = path.into_inner();
+    let c = auth_collection(&state, &name, "The requested resource wasn't found.")?;
+    let input: ImpersonateBody =
+        serde_json::from_value(Value::Object(input)).map_err(|_| Error::invalid_body())?;
+    if input.duration < 0 {
+        let mut errors = FieldErrors::new();
+        errors.insert(
+            "duration".into(),
+            FieldError::new(
+                "validation_min_greater_equal_than_required",
+                "Must be no less than 0.",
+            )
+            .with_params(json!({"threshold": 0}))
+            .into(),
+        );
+        return Err(Error::validation(errors));
+    }
+    let body = blocking(move || {
+        state.db.data.read(|conn| {
+            let record = records::find_by_id(conn, &c, &id)?.ok_or_else(Error::not_found)?;
+            let token = records::impersonation_token(&c, &record, input.duration)?;
+            auth_response(conn, &c, &id, token)
         })
     })
     .await?;

@@ -51,12 +51,38 @@ fn token_options(c: &Collection, kind: &str) -> Result<(String, i64)> {
 
 pub fn issue_token(c: &Collection, record: &Map<String, Value>, kind: &str) -> Result<String> {
     let (secret, duration) = token_options(c, kind)?;
-    let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+    sign(
+        record,
+        token::Claims::new(kind, &c.id, record_id(record), duration),
+        &secret,
+    )
+}
+
+/// A superuser's impersonation token: an auth token that cannot be refreshed, for
+/// `duration` seconds (the collection's auth token lifetime when 0).
+pub fn impersonation_token(
+    c: &Collection,
+    record: &Map<String, Value>,
+    duration: i64,
+) -> Result<String> {
+    let (secret, default) = token_options(c, token::KIND_AUTH)?;
+    let lifetime = if duration > 0 { duration } else { default };
+    let mut claims = token::Claims::new(token::KIND_AUTH, &c.id, record_id(record), lifetime);
+    claims.refreshable = false;
+    sign(record, claims, &secret)
+}
+
+fn record_id(record: &Map<String, Value>) -> &str {
+    record.get("id").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Signs with the record's tokenKey followed by the collection's secret for the kind.
+fn sign(record: &Map<String, Value>, claims: token::Claims, secret: &str) -> Result<String> {
     let key = record
         .get("tokenKey")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    token::sign(&token::Claims::new(kind, &c.id, id, duration), key, &secret)
+    token::sign(&claims, key, secret)
 }
 
 fn find_by(

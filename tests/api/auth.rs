@@ -1,0 +1,188 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn sign_up_and_in(app: &TestApp, email: &str) -> (String, String) {
+    let (status, user) = app
+        .call(Method::POST, "/api/collections/users/records",
+            Some(json!({"email": email, "password": "password123", "passwordConfirm": "password123"})), None)
+        .await;
+    assert_eq!(status, 200, "{user}");
+    let (status, auth) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": email, "password": "password123"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{auth}");
+    (
+        user["id"].as_str().unwrap().to_owned(),
+        auth["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn auth_refresh_renews_the_callers_token() {
+    let app = spawn_app().await;
+    let (id, token) = sign_up_and_in(&app, "ann@example.com").await;
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-refresh",
+            None,
+            Some(&token),
+        )
+        .await;
+    let (wrong, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/_superusers/auth-refresh",
+            None,
+            Some(&token),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["record"]["id"], id);
+    assert_eq!(body["record"]["email"], "ann@example.com");
+    let fresh = claims(body["token"].as_str().unwrap());
+    assert_eq!(fresh["id"], id);
+    assert_eq!(fresh["collectionId"], "_pb_users_auth_");
+    assert_eq!(fresh["refreshable"], true);
+    assert_eq!(wrong, 403);
+}
+
+#[tokio::test]
+async fn impersonation_tokens_are_short_and_not_refreshable() {
+    let app = spawn_app().await;
+    let su = app.superuser_token().await;
+    let (id, user_token) = sign_up_and_in(&app, "ann@example.com").await;
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/collections/users/impersonate/{id}"),
+            Some(json!({"duration": 60})),
+            Some(&su),
+        )
+        .await;
+    let (forbidden, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/collections/users/impersonate/{id}"),
+            None,
+            Some(&user_token),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    let c = claims(body["token"].as_str().unwrap());
+    assert_eq!(c["refreshable"], false);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(c["exp"].as_u64().unwrap() <= now + 60);
+    assert_eq!(forbidden, 403);
+    let (whoami, me) = app
+        .call(
+            Method::GET,
+            &format!("/api/collections/users/records/{id}"),
+            None,
+            body["token"].as_str(),
+        )
+        .await;
+    assert_eq!(whoami, 200);
+    assert_eq!(
+        me["email"], "ann@example.com",
+        "the impersonation token acts as the user"
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_needs_the_old_one_and_revokes_every_token() {
+    let app = spawn_app().await;
+    let (id, token) = sign_up_and_in(&app, "ann@example.com").await;
+    let path = format!("/api/collections/users/records/{id}");
+
+    let (without_old, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"password": "new-password-1", "passwordConfirm": "new-password-1"})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(without_old, 400);
+    assert_eq!(
+        body["data"]["oldPassword"]["code"],
+        "validation_invalid_old_password"
+    );
+
+    let (changed, _) = app
+        .call(Method::PATCH, &path,
+            Some(json!({"oldPassword": "password123", "password": "new-password-1", "passwordConfirm": "new-password-1"})), Some(&token))
+        .await;
+    assert_eq!(changed, 200);
+
+    let (refresh, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-refresh",
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refresh, 401, "the old token no longer authenticates");
+    let (old_login, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "ann@example.com", "password": "password123"})),
+            None,
+        )
+        .await;
+    let (new_login, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "ann@example.com", "password": "new-password-1"})),
+            None,
+        )
+        .await;
+    assert_eq!((old_login, new_login), (400, 200));
+}
+
+#[tokio::test]
+async fn expired_and_forged_tokens_authenticate_nobody() {
+    let app = spawn_app().await;
+    let (_, token) = sign_up_and_in(&app, "ann@example.com").await;
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut c = claims(&token);
+    c["exp"] = json!(1);
+    parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+    let expired_claims = parts.join(".");
+
+    for bad in [expired_claims.as_str(), "not-a-token", "a.b.c"] {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                "/api/collections/users/auth-refresh",
+                None,
+                Some(bad),
+            )
+            .await;
+        assert_eq!(status, 401, "{bad}");
+    }
+}
