@@ -64,7 +64,7 @@ impl App {
                 "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
             );
         }
-        watch_schema(Arc::downgrade(&state.clone().into_inner()));
+        housekeeping(Arc::downgrade(&state.clone().into_inner()));
         Ok(Self {
             server: server.run(),
             port: addr.port(),
@@ -91,15 +91,19 @@ impl App {
     }
 }
 
-/// Picks up schema changes made by other processes (the CLI) within a second. Ends when
-/// the app is dropped.
-fn watch_schema(state: Weak<AppState>) {
+/// Background upkeep, once a second: picks up schema changes made by other processes (the
+/// CLI), and each minute lets the rate limiter forget recovered keys. Ends when the app is
+/// dropped.
+fn housekeeping(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new()
-        .name("schema-watch".into())
+        .name("housekeeping".into())
         .spawn(move || {
-            loop {
+            for tick in 1u64.. {
                 std::thread::sleep(Duration::from_secs(1));
                 let Some(state) = state.upgrade() else { break };
+                if tick % 60 == 0 {
+                    state.limiter.sweep();
+                }
                 match state.db.data.read(|c| state.schema.refresh_if_changed(c)) {
                     Ok(true) => log::info!("collections changed outside this server; reloaded"),
                     Ok(false) => {}
@@ -108,7 +112,7 @@ fn watch_schema(state: Weak<AppState>) {
             }
         });
     if let Err(e) = spawned {
-        log::warn!("cannot watch for schema changes: {e}");
+        log::warn!("cannot start housekeeping: {e}");
     }
 }
 

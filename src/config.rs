@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::db::PoolOptions;
+use crate::ratelimit::AuthLimits;
 
 /// Options every command shares.
 #[derive(Debug, Clone, Args)]
@@ -42,6 +43,12 @@ pub struct ServeArgs {
     /// Seconds a request may wait for a database connection before a 503.
     #[arg(long, env = "HEARTH_DB_WAIT", default_value_t = 10)]
     pub db_wait: u64,
+    /// Sign-in attempts allowed per client IP per minute (0: no limit).
+    #[arg(long, env = "HEARTH_AUTH_IP_LIMIT", default_value_t = 60)]
+    pub auth_ip_limit: u32,
+    /// Sign-in attempts allowed per identity (email) per 15 minutes (0: no limit).
+    #[arg(long, env = "HEARTH_AUTH_IDENTITY_LIMIT", default_value_t = 20)]
+    pub auth_identity_limit: u32,
 }
 
 /// Everything `App::build` needs.
@@ -53,6 +60,7 @@ pub struct Config {
     pub body_limit: usize,
     pub workers: Option<usize>,
     pub pool: PoolOptions,
+    pub auth_limits: AuthLimits,
 }
 
 impl Config {
@@ -67,6 +75,10 @@ impl Config {
                 readers: serve.readers,
                 wait: Duration::from_secs(serve.db_wait),
             },
+            auth_limits: AuthLimits {
+                per_ip_per_minute: serve.auth_ip_limit,
+                per_identity_per_15_minutes: serve.auth_identity_limit,
+            },
         }
     }
 
@@ -79,6 +91,7 @@ impl Config {
             body_limit: 32 * 1024 * 1024,
             workers: None,
             pool: PoolOptions::default(),
+            auth_limits: AuthLimits::default(),
         }
     }
 }

@@ -176,9 +176,15 @@ impl ResponseError for Error {
             _ => &empty,
         };
         let mut res = error_response(self.status_code(), self.public_message(), data);
-        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+        // When to come back: a busy writer clears in a moment, a spent sign-in limit later.
+        let retry_after = match self.status_code() {
+            StatusCode::SERVICE_UNAVAILABLE => Some("1"),
+            StatusCode::TOO_MANY_REQUESTS => Some("60"),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
         }
         res
     }

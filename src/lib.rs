@@ -14,6 +14,7 @@ pub mod error;
 pub mod filter;
 pub mod ids;
 pub mod middleware;
+pub mod ratelimit;
 pub mod records;
 pub mod schema;
 pub mod state;

@@ -7,6 +7,7 @@ use rusqlite::OptionalExtension;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::ratelimit::Limiter;
 use crate::schema::Registry;
 
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
     pub config: Config,
     /// Signs CSRF tokens; generated into `_params` by the first migration.
     pub secret: String,
+    /// Sign-in attempt limits.
+    pub limiter: Limiter,
     pub started: Instant,
 }
 
@@ -33,9 +36,11 @@ impl AppState {
             Error::internal("data.db has no server secret (_params.hearthSecret)")
         })?;
         let schema = db.data.read(Registry::load)?;
+        let limiter = Limiter::new(config.auth_limits);
         Ok(Self {
             db,
             schema,
+            limiter,
             config,
             secret,
             started: Instant::now(),

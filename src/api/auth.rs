@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -33,6 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/collections/{collection}/impersonate/{id}",
         web::post().to(impersonate),
     );
+}
+
+/// The peer address; proxy headers are not trusted by default.
+pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
 }
 
 fn auth_collection(state: &AppState, name: &str, message: &str) -> Result<Arc<Collection>> {
@@ -128,6 +133,7 @@ struct PasswordLogin {
 }
 
 async fn auth_with_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     collection: web::Path<String>,
     Body(input): Body<PasswordLogin>,
@@ -137,6 +143,11 @@ async fn auth_with_password(
         &collection,
         "Missing or invalid collection context.",
     )?;
+    // Counted before the (deliberately slow) password check, wrong or right.
+    let identity = format!("{}:{}", c.id, input.identity);
+    state
+        .limiter
+        .auth_attempt(client_ip(&req), Some(&identity))?;
     let body = blocking(move || {
         state.db.data.read(|conn| {
             let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
@@ -176,10 +187,12 @@ async fn auth_with_password(
 
 /// A fresh token for the caller, who must be a record of this collection.
 async fn auth_refresh(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
+    state.limiter.auth_attempt(client_ip(&req), None)?;
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     let (caller_collection, id) = match &auth {
         RequestAuth::Guest => {

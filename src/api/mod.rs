@@ -1,7 +1,7 @@
 //! The PocketBase-compatible JSON API under `/api/`. One module per resource, each with a
 //! `configure` that `app.rs` calls; handlers parse input, call a service, shape the output.
 
-mod auth;
+pub mod auth;
 mod body;
 mod collections;
 mod health;

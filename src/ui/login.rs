@@ -91,6 +91,22 @@ async fn submit(
             Some(CSRF_FAILED),
         );
     }
+    if state
+        .limiter
+        .auth_attempt(
+            crate::api::auth::client_ip(&req),
+            Some(&format!("_superusers:{}", form.email)),
+        )
+        .is_err()
+    {
+        return render(
+            &req,
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            form.email,
+            Some("Too many sign-in attempts. Please wait a few minutes and try again."),
+        );
+    }
     let email = form.email.clone();
     let shared = state.clone();
     let signed_in = blocking(move || {

@@ -186,3 +186,86 @@ async fn expired_and_forged_tokens_authenticate_nobody() {
         assert_eq!(status, 401, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn a_hundred_wrong_passwords_in_a_row_are_throttled() {
+    // The default per-identity limit alone (the per-IP one would also stop a single client).
+    let app = crate::helpers::spawn_app_with(|c| c.auth_limits.per_ip_per_minute = 0).await;
+    sign_up_and_in(&app, "ann@example.com").await;
+    let wrong = json!({"identity": "ann@example.com", "password": "wrong-password"});
+
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                "/api/collections/users/auth-with-password",
+                Some(wrong.clone()),
+                None,
+            )
+            .await;
+        statuses.push(status);
+    }
+    let res = app
+        .api
+        .post(app.url("/api/collections/users/auth-with-password"))
+        .json(&json!({"identity": "ANN@example.com", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        statuses[..19].iter().all(|s| *s == 400),
+        "the first attempts are judged: {statuses:?}"
+    );
+    assert!(throttled >= 75, "most of the 100 are refused: {throttled}");
+    assert_eq!(
+        res.status(),
+        429,
+        "even the right password waits, whatever the case of the email"
+    );
+    assert_eq!(res.headers()["retry-after"], "60");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"data": {}, "message": "Too Many Requests.", "status": 429})
+    );
+    let (other, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "bob@example.com", "password": "whatever1"})),
+            None,
+        )
+        .await;
+    assert_eq!(other, 400, "other accounts are not locked out");
+}
+
+#[tokio::test]
+async fn per_ip_limits_are_configurable() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.auth_limits = hearth::ratelimit::AuthLimits {
+            per_ip_per_minute: 5,
+            per_identity_per_15_minutes: 0,
+        };
+    })
+    .await;
+
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let body = json!({"identity": format!("user{i}@example.com"), "password": "whatever1"});
+        statuses.push(
+            app.call(
+                Method::POST,
+                "/api/collections/users/auth-with-password",
+                Some(body),
+                None,
+            )
+            .await
+            .0,
+        );
+    }
+
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429, 429, 429]);
+}

@@ -288,3 +288,25 @@ async fn assets_are_embedded_with_the_right_type_and_cache_headers() {
         .unwrap();
     assert_eq!(revalidated.status(), 304);
 }
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited() {
+    let app =
+        crate::helpers::spawn_app_with(|c| c.auth_limits.per_identity_per_15_minutes = 2).await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+
+    let first = sign_in(&app, &browser, "wrong-password").await.status();
+    let second = sign_in(&app, &browser, "wrong-password").await.status();
+    let third = sign_in(&app, &browser, ADMIN_PASSWORD).await;
+
+    assert_eq!((first.as_u16(), second.as_u16()), (400, 400));
+    assert_eq!(third.status(), 429);
+    assert!(
+        third
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many sign-in attempts")
+    );
+}
