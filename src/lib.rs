@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod filter;
 pub mod ids;
+pub mod mail;
 pub mod middleware;
 pub mod ratelimit;
 pub mod records;

@@ -1,6 +1,7 @@
 //! The PocketBase-compatible JSON API under `/api/`. One module per resource, each with a
 //! `configure` that `app.rs` calls; handlers parse input, call a service, shape the output.
 
+mod account;
 pub mod auth;
 mod body;
 mod collections;
@@ -19,6 +20,7 @@ use crate::error::{Error, Result};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     auth::configure(cfg);
+    account::configure(cfg);
     collections::configure(cfg);
     records::configure(cfg);
 }

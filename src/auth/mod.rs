@@ -1,6 +1,7 @@
 //! Authentication: password hashing, signed tokens, CSRF tokens and the superusers they
 //! protect. No HTTP types here; handlers in `api/` and `ui/` call into it.
 
+pub mod account;
 pub mod csrf;
 pub mod password;
 pub mod records;

@@ -32,6 +32,9 @@ impl AuthRecord {
 fn token_options(c: &Collection, kind: &str) -> Result<(String, i64)> {
     let key = match kind {
         token::KIND_AUTH | token::KIND_ADMIN_SESSION => "authToken",
+        token::KIND_VERIFICATION => "verificationToken",
+        token::KIND_PASSWORD_RESET => "passwordResetToken",
+        token::KIND_EMAIL_CHANGE => "emailChangeToken",
         other => return Err(Error::internal(format!("unknown token kind {other}"))),
     };
     let opt = c.options.get(key);
@@ -72,6 +75,56 @@ pub fn impersonation_token(
     sign(record, claims, &secret)
 }
 
+/// A single-purpose token (verification, password reset, email change) bound to the
+/// record's current email, and for an email change to the new one.
+pub fn purpose_token(
+    c: &Collection,
+    record: &Map<String, Value>,
+    kind: &str,
+    new_email: Option<&str>,
+) -> Result<String> {
+    let (secret, duration) = token_options(c, kind)?;
+    let mut claims = token::Claims::new(kind, &c.id, record_id(record), duration);
+    claims.email = record
+        .get("email")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    claims.new_email = new_email.map(str::to_owned);
+    sign(record, claims, &secret)
+}
+
+/// Resolves a single-purpose token: its record, if the token is genuine, unexpired, of
+/// `kind`, for this collection, and still about the record's current email.
+pub fn from_purpose_token(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+    kind: &str,
+) -> Result<Option<(Map<String, Value>, token::Claims)>> {
+    let Some(claims) = token::peek(raw) else {
+        return Ok(None);
+    };
+    if claims.kind != kind || claims.collection_id != c.id {
+        return Ok(None);
+    }
+    let Some(record) = find_by_id(conn, c, &claims.id)? else {
+        return Ok(None);
+    };
+    let (secret, _) = token_options(c, kind)?;
+    let key = record
+        .get("tokenKey")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(verified) = token::verify(raw, key, &secret) else {
+        return Ok(None);
+    };
+    let current = record.get("email").and_then(Value::as_str);
+    if verified.email.as_deref() != current {
+        return Ok(None);
+    }
+    Ok(Some((record, verified)))
+}
+
 fn record_id(record: &Map<String, Value>) -> &str {
     record.get("id").and_then(Value::as_str).unwrap_or_default()
 }
@@ -105,6 +158,14 @@ fn find_by(
         .prepare_cached(&sql)?
         .query_row([value], |row| output::full_record(c, row))
         .optional()?)
+}
+
+pub fn find_by_email(
+    conn: &Connection,
+    c: &Collection,
+    email: &str,
+) -> Result<Option<Map<String, Value>>> {
+    find_by(conn, c, "email", email)
 }
 
 pub fn find_by_id(

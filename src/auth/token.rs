@@ -13,14 +13,22 @@ use crate::error::{Error, Result};
 pub const KIND_AUTH: &str = "auth";
 /// The admin UI's cookie session; not accepted by the JSON API.
 pub const KIND_ADMIN_SESSION: &str = "adminSession";
+pub const KIND_VERIFICATION: &str = "verification";
+pub const KIND_PASSWORD_RESET: &str = "passwordReset";
+pub const KIND_EMAIL_CHANGE: &str = "emailChange";
 
 /// The claims, in the order (alphabetical) PocketBase writes them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     #[serde(rename = "collectionId")]
     pub collection_id: String,
+    /// The address a verification, reset or email-change token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub exp: i64,
     pub id: String,
+    #[serde(rename = "newEmail", default, skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
     #[serde(default)]
     pub refreshable: bool,
     #[serde(rename = "type")]
@@ -31,8 +39,10 @@ impl Claims {
     pub fn new(kind: &str, collection_id: &str, record_id: &str, lifetime_secs: i64) -> Self {
         Self {
             collection_id: collection_id.to_owned(),
+            email: None,
             exp: crate::datetime::unix_seconds() + lifetime_secs,
             id: record_id.to_owned(),
+            new_email: None,
             refreshable: kind == KIND_AUTH,
             kind: kind.to_owned(),
         }

@@ -4,6 +4,7 @@
 // Tests fail loudly by design: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod auth;
 mod browser;
 mod cli;

@@ -1,0 +1,186 @@
+//! Verification, password reset and email change: PocketBase's request/confirm pairs. The
+//! requests answer 204 whether or not the address has an account.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::auth::client_ip;
+use super::{Body, RequestAuth, blocking};
+use crate::auth::account;
+use crate::error::{Error, Result};
+use crate::schema::Collection;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/collections/{collection}/request-verification",
+        web::post().to(request_verification),
+    )
+    .route(
+        "/collections/{collection}/confirm-verification",
+        web::post().to(confirm_verification),
+    )
+    .route(
+        "/collections/{collection}/request-password-reset",
+        web::post().to(request_password_reset),
+    )
+    .route(
+        "/collections/{collection}/confirm-password-reset",
+        web::post().to(confirm_password_reset),
+    )
+    .route(
+        "/collections/{collection}/request-email-change",
+        web::post().to(request_email_change),
+    )
+    .route(
+        "/collections/{collection}/confirm-email-change",
+        web::post().to(confirm_email_change),
+    );
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Input {
+    email: String,
+    token: String,
+    password: String,
+    password_confirm: String,
+    new_email: String,
+}
+
+fn auth_collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
+    state
+        .schema
+        .snapshot()
+        .find(name)
+        .filter(|c| c.is_auth())
+        .ok_or_else(|| Error::NotFound("Missing or invalid auth collection context.".into()))
+}
+
+/// Mail-sending requests share the sign-in limits: they are as good for probing.
+fn limit(req: &HttpRequest, state: &AppState, c: &Collection, who: &str) -> Result<()> {
+    state
+        .limiter
+        .auth_attempt(client_ip(req), Some(&format!("{}:{who}", c.id)))
+}
+
+async fn request_verification(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<Input>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path)?;
+    limit(&req, &state, &c, &input.email)?;
+    blocking(move || {
+        state
+            .db
+            .data
+            .write(|tx| account::request_verification(tx, &c, &input.email))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn confirm_verification(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<Input>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path)?;
+    blocking(move || {
+        state
+            .db
+            .data
+            .write(|tx| account::confirm_verification(tx, &c, &input.token))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn request_password_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<Input>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path)?;
+    limit(&req, &state, &c, &input.email)?;
+    blocking(move || {
+        state
+            .db
+            .data
+            .write(|tx| account::request_password_reset(tx, &c, &input.email))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn confirm_password_reset(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<Input>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path)?;
+    blocking(move || {
+        state.db.data.write(|tx| {
+            account::confirm_password_reset(
+                tx,
+                &c,
+                &input.token,
+                &input.password,
+                &input.password_confirm,
+            )
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn request_email_change(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    path: web::Path<String>,
+    Body(input): Body<Input>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path)?;
+    let record = match auth {
+        RequestAuth::Record(r) if r.collection.id == c.id => r.record,
+        RequestAuth::Guest => {
+            return Err(Error::Unauthorized(
+                "The request requires valid record authorization token.".into(),
+            ));
+        }
+        _ => {
+            return Err(Error::Forbidden(
+                "The authorized record is not allowed to perform this action.".into(),
+            ));
+        }
+    };
+    blocking(move || {
+        state
+            .db
+            .data
+            .write(|tx| account::request_email_change(tx, &c, &record, &input.new_email))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn confirm_email_change(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<Input>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path)?;
+    blocking(move || {
+        state
+            .db
+            .data
+            .write(|tx| account::confirm_email_change(tx, &c, &input.token, &input.password))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

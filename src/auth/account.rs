@@ -1,0 +1,243 @@
+//! Account flows that go through mail: email verification, password reset and email
+//! change. Requests never reveal whether an address has an account (the same answer
+//! either way); confirmations take the single-purpose token the mail carried.
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use super::records::{self, find_by_email};
+use super::{password, token};
+use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::mail::{self, AppMeta};
+use crate::schema::Collection;
+
+fn required(fields: &[(&str, &str)]) -> Result<()> {
+    let mut errors = FieldErrors::new();
+    for (name, value) in fields {
+        if value.trim().is_empty() {
+            errors.insert((*name).to_owned(), FieldError::required().into());
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+fn invalid_token() -> Error {
+    let mut errors = FieldErrors::new();
+    errors.insert(
+        "token".into(),
+        FieldError::new("validation_invalid_token", "Invalid or expired token.").into(),
+    );
+    Error::validation(errors)
+}
+
+fn email_of(record: &Map<String, Value>) -> String {
+    record
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn id_of(record: &Map<String, Value>) -> String {
+    record
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn send(
+    conn: &Connection,
+    c: &Collection,
+    template: &str,
+    to: &str,
+    kind: &str,
+    token: &str,
+) -> Result<()> {
+    let meta = AppMeta::load(conn)?;
+    let mail = mail::from_template(
+        c.options.get(template),
+        &meta,
+        &[("TOKEN", token)],
+        to,
+        kind,
+    );
+    mail::queue(conn, &mail)?;
+    Ok(())
+}
+
+/// Mails a verification link to an unverified account with this email, if there is one.
+pub fn request_verification(conn: &Connection, c: &Collection, email: &str) -> Result<()> {
+    required(&[("email", email)])?;
+    let Some(record) = find_by_email(conn, c, email)? else {
+        return Ok(());
+    };
+    if record
+        .get("verified")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return Ok(());
+    }
+    let token = records::purpose_token(c, &record, token::KIND_VERIFICATION, None)?;
+    send(
+        conn,
+        c,
+        "verificationTemplate",
+        &email_of(&record),
+        token::KIND_VERIFICATION,
+        &token,
+    )
+}
+
+pub fn confirm_verification(conn: &Connection, c: &Collection, raw: &str) -> Result<()> {
+    required(&[("token", raw)])?;
+    let (record, _) = records::from_purpose_token(conn, c, raw, token::KIND_VERIFICATION)?
+        .ok_or_else(invalid_token)?;
+    let sql = format!(
+        "UPDATE \"{}\" SET verified = TRUE, updated = ?1 WHERE id = ?2",
+        c.name
+    );
+    conn.prepare_cached(&sql)?
+        .execute((crate::datetime::now(), id_of(&record)))?;
+    Ok(())
+}
+
+/// Mails a password-reset link to the account with this email, if there is one.
+pub fn request_password_reset(conn: &Connection, c: &Collection, email: &str) -> Result<()> {
+    required(&[("email", email)])?;
+    let Some(record) = find_by_email(conn, c, email)? else {
+        return Ok(());
+    };
+    let token = records::purpose_token(c, &record, token::KIND_PASSWORD_RESET, None)?;
+    send(
+        conn,
+        c,
+        "resetPasswordTemplate",
+        &email_of(&record),
+        token::KIND_PASSWORD_RESET,
+        &token,
+    )
+}
+
+/// Sets the new password and rotates the tokenKey, which ends every session and makes the
+/// reset token itself single-use. Proving the mailbox also verifies the address.
+pub fn confirm_password_reset(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+    new: &str,
+    confirm: &str,
+) -> Result<()> {
+    required(&[
+        ("token", raw),
+        ("password", new),
+        ("passwordConfirm", confirm),
+    ])?;
+    let mut errors = FieldErrors::new();
+    if let Some(e) = crate::validate::password(new) {
+        errors.insert("password".into(), e.into());
+    } else if new != confirm {
+        errors.insert(
+            "passwordConfirm".into(),
+            FieldError::new("validation_values_mismatch", "Values don't match.").into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let (record, _) = records::from_purpose_token(conn, c, raw, token::KIND_PASSWORD_RESET)?
+        .ok_or_else(invalid_token)?;
+    let sql = format!(
+        "UPDATE \"{}\" SET password = ?1, tokenKey = ?2, verified = TRUE, updated = ?3 WHERE id = ?4",
+        c.name
+    );
+    conn.prepare_cached(&sql)?.execute((
+        password::hash(new)?,
+        crate::ids::token_key(),
+        crate::datetime::now(),
+        id_of(&record),
+    ))?;
+    Ok(())
+}
+
+/// Mails a confirmation link to the new address of the signed-in record.
+pub fn request_email_change(
+    conn: &Connection,
+    c: &Collection,
+    record: &Map<String, Value>,
+    new_email: &str,
+) -> Result<()> {
+    required(&[("newEmail", new_email)])?;
+    let mut errors = FieldErrors::new();
+    if let Some(e) = crate::validate::email(new_email) {
+        errors.insert("newEmail".into(), e.into());
+    } else if find_by_email(conn, c, new_email)?.is_some() {
+        errors.insert(
+            "newEmail".into(),
+            FieldError::new("validation_invalid_new_email", "Invalid new email address.").into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let token = records::purpose_token(c, record, token::KIND_EMAIL_CHANGE, Some(new_email))?;
+    send(
+        conn,
+        c,
+        "confirmEmailChangeTemplate",
+        new_email,
+        token::KIND_EMAIL_CHANGE,
+        &token,
+    )
+}
+
+/// Moves the record to its new address after checking its password; rotates the tokenKey.
+pub fn confirm_email_change(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+    password_text: &str,
+) -> Result<()> {
+    required(&[("token", raw), ("password", password_text)])?;
+    let (record, claims) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
+        .ok_or_else(invalid_token)?;
+    let hash = record
+        .get("password")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !password::verify(password_text, hash) {
+        let mut errors = FieldErrors::new();
+        errors.insert(
+            "password".into(),
+            FieldError::new(
+                "validation_invalid_password",
+                "Missing or invalid auth record password.",
+            )
+            .into(),
+        );
+        return Err(Error::validation(errors));
+    }
+    let new_email = claims
+        .new_email
+        .filter(|e| !e.is_empty())
+        .ok_or_else(invalid_token)?;
+    if find_by_email(conn, c, &new_email)?.is_some() {
+        return Err(invalid_token());
+    }
+    let sql = format!(
+        "UPDATE \"{}\" SET email = ?1, verified = TRUE, tokenKey = ?2, updated = ?3 WHERE id = ?4",
+        c.name
+    );
+    conn.prepare_cached(&sql)?.execute((
+        new_email,
+        crate::ids::token_key(),
+        crate::datetime::now(),
+        id_of(&record),
+    ))?;
+    Ok(())
+}

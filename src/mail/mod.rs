@@ -1,0 +1,138 @@
+//! Outgoing mail. Every message is written to the `_mails` outbox in the caller's
+//! transaction, so it exists exactly when the change that caused it does. Without SMTP
+//! settings a mail stays in the outbox as `kept` (and is logged, never its body: it holds
+//! tokens); the admin UI lists the outbox.
+
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::error::Result;
+
+/// The app identity mails are written in, from `_params.settings` (`meta`), with
+/// PocketBase's defaults.
+#[derive(Debug, Clone)]
+pub struct AppMeta {
+    pub app_name: String,
+    pub app_url: String,
+}
+
+impl AppMeta {
+    pub fn load(conn: &Connection) -> Result<Self> {
+        let settings: Option<String> = conn
+            .prepare_cached("SELECT value FROM _params WHERE id = 'settings'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        let meta = settings
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| v.get("meta").cloned())
+            .unwrap_or(Value::Null);
+        let text = |k: &str, default: &str| {
+            meta.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .unwrap_or(default)
+                .to_owned()
+        };
+        Ok(Self {
+            app_name: text("appName", "Acme"),
+            app_url: text("appURL", "http://localhost:8090"),
+        })
+    }
+}
+
+/// One message, before it is queued.
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub html: String,
+    /// What it is for: `verification`, `passwordReset`, `emailChange`, `otp`.
+    pub kind: String,
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Fills one of a collection's mail templates (`{subject, body}`, PocketBase's format):
+/// `{APP_NAME}`, `{APP_URL}` and the given extra placeholders (`{TOKEN}`, `{OTP}`, ...).
+pub fn from_template(
+    template: Option<&Value>,
+    meta: &AppMeta,
+    extra: &[(&str, &str)],
+    to: &str,
+    kind: &str,
+) -> Mail {
+    let part = |k: &str| {
+        template
+            .and_then(|t| t.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let fill = |text: String, escape: bool| {
+        let esc = |s: &str| if escape { escape_html(s) } else { s.to_owned() };
+        let mut out = text
+            .replace("{APP_NAME}", &esc(&meta.app_name))
+            .replace("{APP_URL}", &esc(&meta.app_url));
+        for (key, value) in extra {
+            out = out.replace(&format!("{{{key}}}"), &esc(value));
+        }
+        out
+    };
+    Mail {
+        to: to.to_owned(),
+        subject: fill(part("subject"), false),
+        html: fill(part("body"), true),
+        kind: kind.to_owned(),
+    }
+}
+
+/// Writes `mail` to the outbox. Until SMTP delivery is configured it is kept there.
+pub fn queue(conn: &Connection, mail: &Mail) -> Result<String> {
+    let id = crate::ids::record_id();
+    let now = crate::datetime::now();
+    conn.prepare_cached(
+        "INSERT INTO _mails (id, recipient, subject, html, kind, status, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'kept', ?6, ?6)",
+    )?
+    .execute((&id, &mail.to, &mail.subject, &mail.html, &mail.kind, &now))?;
+    log::info!(
+        "mail {id} ({}) to {} kept in the outbox: SMTP is not configured",
+        mail.kind,
+        mail.to
+    );
+    Ok(id)
+}
+
+/// A row of the outbox, newest first, for the admin UI and tests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outboxed {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub html: String,
+    pub kind: String,
+    pub status: String,
+    pub created: String,
+}
+
+pub fn outbox(conn: &Connection, limit: u32) -> Result<Vec<Outboxed>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, recipient, subject, html, kind, status, created FROM _mails ORDER BY created DESC, rowid DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |r| {
+        Ok(Outboxed {
+            id: r.get(0)?,
+            recipient: r.get(1)?,
+            subject: r.get(2)?,
+            html: r.get(3)?,
+            kind: r.get(4)?,
+            status: r.get(5)?,
+            created: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
