@@ -140,7 +140,7 @@ fn migrate_status_down_and_up() {
     assert!(text.contains("data/0001_init") && text.contains("auxiliary/0001_logs"));
     assert!(!text.contains("pending"));
 
-    let down = hearth_cli(dir.path(), &["migrate", "down", "2"]);
+    let down = hearth_cli(dir.path(), &["migrate", "down", "3"]);
     assert!(down.status.success(), "{}", stderr(&down));
     let reverted: Vec<String> = stdout(&down).lines().map(str::to_owned).collect();
     assert_eq!(
