@@ -145,7 +145,11 @@ fn migrate_status_down_and_up() {
     let reverted: Vec<String> = stdout(&down).lines().map(str::to_owned).collect();
     assert_eq!(
         reverted,
-        ["Reverted 0002_system_collections", "Reverted 0001_init"]
+        [
+            "Reverted 0003_mail_outbox",
+            "Reverted 0002_system_collections",
+            "Reverted 0001_init"
+        ]
     );
     let tables = rusqlite::Connection::open(dir.path().join("data.db"))
         .unwrap()
