@@ -13,6 +13,7 @@ use crate::auth::superusers::Superuser;
 use crate::config::Config;
 use crate::db::{self, Db, DirLock};
 use crate::error::{Error, Result};
+use crate::mail::smtp::Sender;
 use crate::state::AppState;
 use crate::{api, middleware, ui};
 
@@ -36,6 +37,7 @@ impl App {
             .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", config.http)))?;
         let addr = listener.local_addr()?;
         let workers = config.workers;
+        let config_smtp = config.smtp.clone();
         let state = web::Data::new(AppState::new(db, config)?);
 
         let shared = state.clone();
@@ -64,7 +66,9 @@ impl App {
                 "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
             );
         }
+        let sender = config_smtp.as_ref().map(Sender::new).transpose()?;
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
+        mailer(Arc::downgrade(&state.clone().into_inner()), sender);
         Ok(Self {
             server: server.run(),
             port: addr.port(),
@@ -113,6 +117,32 @@ fn housekeeping(state: Weak<AppState>) {
         });
     if let Err(e) = spawned {
         log::warn!("cannot start housekeeping: {e}");
+    }
+}
+
+/// Delivers the mail outbox: every half second, whatever is pending and due. SMTP can be
+/// slow, so it has a thread of its own. Ends when the app is dropped.
+fn mailer(state: Weak<AppState>, sender: Option<Sender>) {
+    match &sender {
+        Some(_) => log::info!("mail is delivered over SMTP"),
+        None => log::info!(
+            "SMTP is not configured: mails are kept in the outbox (admin UI, _mails table)"
+        ),
+    }
+    let spawned = std::thread::Builder::new()
+        .name("mailer".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let Some(state) = state.upgrade() else { break };
+                if let Err(e) = crate::mail::smtp::deliver_pending(&state.db.data, sender.as_ref())
+                {
+                    log::warn!("mail delivery: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the mailer: {e}");
     }
 }
 

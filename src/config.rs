@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::db::PoolOptions;
+use crate::mail::smtp::{Security, SmtpConfig};
 use crate::ratelimit::AuthLimits;
 
 /// Options every command shares.
@@ -49,6 +50,35 @@ pub struct ServeArgs {
     /// Sign-in attempts allowed per identity (email) per 15 minutes (0: no limit).
     #[arg(long, env = "HEARTH_AUTH_IDENTITY_LIMIT", default_value_t = 20)]
     pub auth_identity_limit: u32,
+    /// SMTP server for outgoing mail; without it mails stay in the outbox.
+    #[arg(long, env = "HEARTH_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "HEARTH_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    #[arg(long, env = "HEARTH_SMTP_USERNAME", default_value = "")]
+    pub smtp_username: String,
+    /// Prefer the environment variable: flags show up in process lists.
+    #[arg(
+        long,
+        env = "HEARTH_SMTP_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub smtp_password: String,
+    #[arg(
+        long,
+        env = "HEARTH_SMTP_SECURITY",
+        value_enum,
+        default_value = "starttls"
+    )]
+    pub smtp_security: Security,
+    /// Sender of outgoing mail, `Name <address>`.
+    #[arg(
+        long,
+        env = "HEARTH_MAIL_FROM",
+        default_value = "hearth <noreply@localhost>"
+    )]
+    pub mail_from: String,
 }
 
 /// Everything `App::build` needs.
@@ -61,6 +91,8 @@ pub struct Config {
     pub workers: Option<usize>,
     pub pool: PoolOptions,
     pub auth_limits: AuthLimits,
+    /// None: mails are kept in the outbox.
+    pub smtp: Option<SmtpConfig>,
 }
 
 impl Config {
@@ -79,6 +111,17 @@ impl Config {
                 per_ip_per_minute: serve.auth_ip_limit,
                 per_identity_per_15_minutes: serve.auth_identity_limit,
             },
+            smtp: serve
+                .smtp_host
+                .filter(|h| !h.is_empty())
+                .map(|host| SmtpConfig {
+                    host,
+                    port: serve.smtp_port,
+                    username: serve.smtp_username,
+                    password: serve.smtp_password,
+                    security: serve.smtp_security,
+                    from: serve.mail_from,
+                }),
         }
     }
 
@@ -92,6 +135,7 @@ impl Config {
             workers: None,
             pool: PoolOptions::default(),
             auth_limits: AuthLimits::default(),
+            smtp: None,
         }
     }
 }

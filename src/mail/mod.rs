@@ -3,6 +3,8 @@
 //! settings a mail stays in the outbox as `kept` (and is logged, never its body: it holds
 //! tokens); the admin UI lists the outbox.
 
+pub mod smtp;
+
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
@@ -90,20 +92,16 @@ pub fn from_template(
     }
 }
 
-/// Writes `mail` to the outbox. Until SMTP delivery is configured it is kept there.
+/// Writes `mail` to the outbox as `pending`; the mailer thread delivers it (or, with no
+/// SMTP configured, marks it `kept`).
 pub fn queue(conn: &Connection, mail: &Mail) -> Result<String> {
     let id = crate::ids::record_id();
     let now = crate::datetime::now();
     conn.prepare_cached(
         "INSERT INTO _mails (id, recipient, subject, html, kind, status, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'kept', ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
     )?
     .execute((&id, &mail.to, &mail.subject, &mail.html, &mail.kind, &now))?;
-    log::info!(
-        "mail {id} ({}) to {} kept in the outbox: SMTP is not configured",
-        mail.kind,
-        mail.to
-    );
     Ok(id)
 }
 
