@@ -32,6 +32,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/collections/{collection}/impersonate/{id}",
         web::post().to(impersonate),
+    )
+    .route(
+        "/collections/{collection}/request-otp",
+        web::post().to(request_otp),
+    )
+    .route(
+        "/collections/{collection}/auth-with-otp",
+        web::post().to(auth_with_otp),
     );
 }
 
@@ -255,6 +263,63 @@ async fn impersonate(
             let record = records::find_by_id(conn, &c, &id)?.ok_or_else(Error::not_found)?;
             let token = records::impersonation_token(&c, &record, input.duration)?;
             auth_response(conn, &c, &id, token)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct OtpInput {
+    email: String,
+    otp_id: String,
+    password: String,
+}
+
+async fn request_otp(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<OtpInput>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
+    crate::auth::otp::ensure_enabled(&c)?;
+    state
+        .limiter
+        .auth_attempt(client_ip(&req), Some(&format!("{}:{}", c.id, input.email)))?;
+    let otp_id = blocking(move || {
+        state
+            .db
+            .data
+            .write(|tx| crate::auth::otp::request(tx, &c, &input.email))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "otpId": otp_id })))
+}
+
+async fn auth_with_otp(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Body(input): Body<OtpInput>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
+    crate::auth::otp::ensure_enabled(&c)?;
+    state.limiter.auth_attempt(
+        client_ip(&req),
+        Some(&format!("{}:otp:{}", c.id, input.otp_id)),
+    )?;
+    let body = blocking(move || {
+        state.db.data.write(|tx| {
+            let record = crate::auth::otp::authenticate(tx, &c, &input.otp_id, &input.password)?;
+            let id = record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let token = records::issue_token(&c, &record, KIND_AUTH)?;
+            auth_response(tx, &c, &id, token)
         })
     })
     .await?;

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod csrf;
+pub mod otp;
 pub mod password;
 pub mod records;
 pub mod superusers;

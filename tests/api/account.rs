@@ -280,3 +280,91 @@ async fn mails_are_delivered_over_smtp_when_configured() {
         .await;
     assert_eq!(status, 204);
 }
+
+#[tokio::test]
+async fn one_time_passwords_by_mail() {
+    let app = spawn_app().await;
+    sign_up(&app, "ann@example.com").await;
+    let su = app.superuser_token().await;
+    let (off, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/request-otp",
+            Some(json!({"email": "ann@example.com"})),
+            None,
+        )
+        .await;
+    assert_eq!(off, 403, "OTP is off by default");
+    app.call(
+        Method::PATCH,
+        "/api/collections/users",
+        Some(json!({"otp": {"enabled": true, "length": 6}})),
+        Some(&su),
+    )
+    .await;
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/request-otp",
+            Some(json!({"email": "ann@example.com"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let otp_id = body["otpId"].as_str().unwrap().to_owned();
+    let html = outbox(&app)
+        .into_iter()
+        .find(|m| m.kind == "otp")
+        .expect("an OTP mail")
+        .html;
+    let start = html.find("<strong>").unwrap() + "<strong>".len();
+    let code = &html[start..start + 6];
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
+
+    let attempt = |password: &str| json!({"otpId": otp_id, "password": password});
+    let (wrong, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-otp",
+            Some(attempt("000000x")),
+            None,
+        )
+        .await;
+    let (right, auth) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-otp",
+            Some(attempt(code)),
+            None,
+        )
+        .await;
+    let (reused, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-otp",
+            Some(attempt(code)),
+            None,
+        )
+        .await;
+
+    assert_eq!(wrong, 400);
+    assert_eq!(right, 200, "{auth}");
+    assert_eq!(auth["record"]["email"], "ann@example.com");
+    assert_eq!(
+        auth["record"]["verified"], true,
+        "the code proved the mailbox"
+    );
+    assert!(auth["token"].is_string());
+    assert_eq!(reused, 400, "a code works once");
+    let (unknown, body) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/request-otp",
+            Some(json!({"email": "nobody@example.com"})),
+            None,
+        )
+        .await;
+    assert_eq!(unknown, 200, "no hint that the address has no account");
+    assert!(body["otpId"].is_string());
+}
