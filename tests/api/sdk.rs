@@ -30,23 +30,80 @@ async fn the_official_js_sdk_works_against_hearth() {
 }
 
 async fn run_sdk_test(dir: &Path, url: &str) {
-    let (dir, url, url_for_message) = (dir.to_owned(), url.to_owned(), url.to_owned());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "sdk.test.mjs"])
-            .current_dir(&dir)
-            .env("HEARTH_URL", url)
-            .env("HEARTH_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("HEARTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .unwrap();
+    node(
+        dir,
+        "sdk.test.mjs",
+        &[
+            ("HEARTH_URL", url),
+            ("HEARTH_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("HEARTH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    )
+    .await;
+}
 
+#[tokio::test]
+async fn the_sdk_auth_flows_work_including_a_reset_from_the_outbox() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    if !dir.join("node_modules/pocketbase").exists() {
+        assert!(
+            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
+            "tests/sdk/node_modules is missing"
+        );
+        return;
+    }
+    let app = spawn_app().await;
+    let url = app.address.clone();
+
+    let out = app.dir.path().join("old-token.txt");
+    let out_path = out.to_string_lossy().into_owned();
+    node(
+        &dir,
+        "auth.test.mjs",
+        &[
+            ("HEARTH_URL", &url),
+            ("HEARTH_PHASE", "request"),
+            ("HEARTH_OUT", &out_path),
+        ],
+    )
+    .await;
+    let old_token = std::fs::read_to_string(&out).expect("phase one wrote the token it held");
+    let mails = app.db.data.read(|c| hearth::mail::outbox(c, 10)).unwrap();
+    assert_eq!(
+        mails.len(),
+        1,
+        "one reset mail, none for the unknown address"
+    );
+    let html = &mails[0].html;
+    let start = html.find("confirm-password-reset/").unwrap() + "confirm-password-reset/".len();
+    let reset = &html[start..start + html[start..].find('"').unwrap()];
+
+    node(
+        &dir,
+        "auth.test.mjs",
+        &[
+            ("HEARTH_URL", &url),
+            ("HEARTH_PHASE", "confirm"),
+            ("HEARTH_RESET_TOKEN", reset),
+            ("HEARTH_OLD_TOKEN", &old_token),
+        ],
+    )
+    .await;
+}
+
+/// Runs one node test file; fails the test with node's output if it fails.
+async fn node(dir: &Path, file: &str, env: &[(&str, &str)]) {
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", file]).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("node runs"))
+        .await
+        .unwrap();
     assert!(
         out.status.success(),
-        "SDK test failed against {url_for_message}:\n{}\n{}",
+        "{file} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
