@@ -4,6 +4,7 @@
 mod assets;
 mod dashboard;
 mod login;
+mod mail;
 mod session;
 
 use actix_web::http::header;
@@ -17,7 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/_")
                 .configure(assets::configure)
                 .configure(login::configure)
-                .configure(dashboard::configure),
+                .configure(dashboard::configure)
+                .configure(mail::configure),
         );
 }
 

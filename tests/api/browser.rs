@@ -105,6 +105,23 @@ async fn sign_in_and_out_with_javascript_off() {
     let Some(bin) = chromedriver() else { return };
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    // Something for the outbox page to show.
+    let user = json!({"email": "ann@example.com", "password": "password123", "passwordConfirm": "password123"});
+    app.call(
+        reqwest::Method::POST,
+        "/api/collections/users/records",
+        Some(user),
+        None,
+    )
+    .await;
+    let ask = json!({"email": "ann@example.com"});
+    app.call(
+        reqwest::Method::POST,
+        "/api/collections/users/request-verification",
+        Some(ask),
+        None,
+    )
+    .await;
     let (_driver, c) = browser(&bin, false).await;
 
     c.goto(&app.url("/_/")).await.unwrap();
@@ -163,6 +180,18 @@ async fn sign_in_and_out_with_javascript_off() {
     assert_eq!(c.current_url().await.unwrap().path(), "/_/");
     assert_eq!(heading, "Dashboard");
     screenshot(&c, "dashboard").await;
+    c.find(Locator::LinkText("Mail"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".page-head h1"))
+        .await
+        .unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/_/mail");
+    screenshot(&c, "mail").await;
 
     c.find(Locator::Css("form.signout button"))
         .await

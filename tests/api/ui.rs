@@ -310,3 +310,58 @@ async fn sign_in_attempts_are_rate_limited() {
             .contains("Too many sign-in attempts")
     );
 }
+
+#[tokio::test]
+async fn the_mail_outbox_lists_mails_and_shows_them_escaped() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    app.call(reqwest::Method::POST, "/api/collections/users/records",
+        Some(serde_json::json!({"email": "u@example.com", "password": "password123", "passwordConfirm": "password123"})), None)
+        .await;
+    app.call(
+        reqwest::Method::POST,
+        "/api/collections/users/request-verification",
+        Some(serde_json::json!({"email": "u@example.com"})),
+        None,
+    )
+    .await;
+    let browser = app.browser();
+    assert_eq!(
+        browser
+            .get(app.url("/_/mail"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "sign-in first"
+    );
+    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+
+    let list = browser
+        .get(app.url("/_/mail"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        list.contains("Verify your Acme email") && list.contains("u@example.com"),
+        "{list}"
+    );
+    let start = list.find("/_/mail/").unwrap();
+    let href = &list[start..start + list[start..].find('"').unwrap()];
+    let detail = browser
+        .get(app.url(href))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let escaped = detail.contains("&lt;p&gt;Hello,") || detail.contains("&#60;p&#62;Hello,");
+    assert!(escaped, "the body is shown as escaped source: {detail}");
+    assert!(!detail.contains("<p>Hello,</p>"));
+}
