@@ -308,10 +308,12 @@ fn stored_password(conn: &Connection, c: &Collection, id: &str) -> Result<String
 
 /// Auth collections: password (with confirmation, and the old one when a user changes
 /// their own), and a fresh tokenKey whenever password or email changes.
+/// `manager`: a superuser, or a caller the collection's `manageRule` admits for this
+/// record; managers change passwords without the old one and may set `verified`.
 fn auth_columns(
     conn: &Connection,
     c: &Collection,
-    caller: &Caller,
+    manager: bool,
     body: &Map<String, Value>,
     existing_id: Option<&str>,
     columns: &mut input::Columns,
@@ -334,7 +336,7 @@ fn auth_columns(
                 FieldError::new("validation_values_mismatch", "Values don't match.").into(),
             );
         }
-        if let (Some(id), false) = (existing_id, caller.is_superuser()) {
+        if let (Some(id), false) = (existing_id, manager) {
             let old = text("oldPassword");
             if old.is_empty() || !password::verify(&old, &stored_password(conn, c, id)?) {
                 errors.insert(
@@ -358,7 +360,7 @@ fn auth_columns(
     if changing || email_changed {
         columns.push(("tokenKey".into(), Sql::Text(crate::ids::token_key())));
     }
-    if !caller.is_superuser() {
+    if !manager {
         // Only superusers (and, later, managers) may mark an account verified.
         columns.retain(|(k, _)| k != "verified");
     }
@@ -400,7 +402,15 @@ pub fn create(
     let caller = &ctx.caller;
     let (mut columns, mut errors) = input::prepare(conn, c, Action::Create, body, &Map::new())?;
     if c.is_auth() {
-        auth_columns(conn, c, caller, body, None, &mut columns, &mut errors)?;
+        auth_columns(
+            conn,
+            c,
+            caller.is_superuser(),
+            body,
+            None,
+            &mut columns,
+            &mut errors,
+        )?;
     }
     if !errors.is_empty() {
         return Err(Error::invalid("Failed to create record.", errors));
@@ -448,7 +458,13 @@ pub fn update(
     let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
     let (mut columns, mut errors) = input::prepare(conn, c, Action::Update, body, &current)?;
     if c.is_auth() {
-        auth_columns(conn, c, caller, body, Some(id), &mut columns, &mut errors)?;
+        let manage_rule = c
+            .options
+            .get("manageRule")
+            .map(|r| r.as_str().map(str::to_owned))
+            .unwrap_or(None);
+        let manager = caller.is_superuser() || satisfies(conn, c, &manage_rule, ctx, id)?;
+        auth_columns(conn, c, manager, body, Some(id), &mut columns, &mut errors)?;
     }
     if !errors.is_empty() {
         return Err(Error::invalid("Failed to update record.", errors));

@@ -269,3 +269,80 @@ async fn per_ip_limits_are_configurable() {
 
     assert_eq!(statuses, [400, 400, 400, 400, 400, 429, 429, 429]);
 }
+
+#[tokio::test]
+async fn managers_change_other_accounts_without_the_old_password() {
+    let app = spawn_app().await;
+    let su = app.superuser_token().await;
+    let (status, body) = app
+        .call(Method::POST, "/api/collections", Some(json!({
+            "name": "staff", "type": "auth",
+            "listRule": "", "viewRule": "", "createRule": "",
+            "updateRule": "@request.auth.id != ''",
+            "manageRule": "@request.auth.role = 'admin'",
+            "fields": [{"name": "role", "type": "select", "values": ["admin", "member"], "maxSelect": 1}]
+        })), Some(&su))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for (email, role) in [("boss@example.com", "admin"), ("pat@example.com", "member")] {
+        let (_, user) = app
+            .call(Method::POST, "/api/collections/staff/records", Some(json!({"email": email, "password": "password123", "passwordConfirm": "password123"})), None)
+            .await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        app.call(
+            Method::PATCH,
+            &format!("/api/collections/staff/records/{id}"),
+            Some(json!({"role": role})),
+            Some(&su),
+        )
+        .await;
+        let (_, auth) = app
+            .call(
+                Method::POST,
+                "/api/collections/staff/auth-with-password",
+                Some(json!({"identity": email, "password": "password123"})),
+                None,
+            )
+            .await;
+        ids.push(id);
+        tokens.push(auth["token"].as_str().unwrap().to_owned());
+    }
+    let change =
+        json!({"password": "changed-by-x1", "passwordConfirm": "changed-by-x1", "verified": true});
+
+    let (by_member, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/collections/staff/records/{}", ids[0]),
+            Some(change.clone()),
+            Some(&tokens[1]),
+        )
+        .await;
+    assert_eq!(by_member, 400, "a member needs the old password: {body}");
+    assert_eq!(
+        body["data"]["oldPassword"]["code"],
+        "validation_invalid_old_password"
+    );
+
+    let (by_admin, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/collections/staff/records/{}", ids[1]),
+            Some(change),
+            Some(&tokens[0]),
+        )
+        .await;
+    assert_eq!(by_admin, 200, "{body}");
+    assert_eq!(body["verified"], true, "a manager may verify");
+    let (login, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/staff/auth-with-password",
+            Some(json!({"identity": "pat@example.com", "password": "changed-by-x1"})),
+            None,
+        )
+        .await;
+    assert_eq!(login, 200);
+}
