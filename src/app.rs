@@ -13,7 +13,7 @@ use crate::auth::superusers::Superuser;
 use crate::config::Config;
 use crate::db::{self, Db, DirLock};
 use crate::error::{Error, Result};
-use crate::mail::smtp::Sender;
+use crate::mail::smtp::{Sender, SmtpConfig};
 use crate::state::AppState;
 use crate::{api, middleware, ui};
 
@@ -66,9 +66,12 @@ impl App {
                 "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
             );
         }
-        let sender = config_smtp.as_ref().map(Sender::new).transpose()?;
+        if let Some(cfg) = &config_smtp {
+            // Fail at start-up, not at the first mail, on an unusable SMTP flag.
+            Sender::new(cfg)?;
+        }
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
-        mailer(Arc::downgrade(&state.clone().into_inner()), sender);
+        mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
         Ok(Self {
             server: server.run(),
             port: addr.port(),
@@ -120,23 +123,46 @@ fn housekeeping(state: Weak<AppState>) {
     }
 }
 
-/// Delivers the mail outbox: every half second, whatever is pending and due. SMTP can be
-/// slow, so it has a thread of its own. Ends when the app is dropped.
-fn mailer(state: Weak<AppState>, sender: Option<Sender>) {
-    match &sender {
-        Some(_) => log::info!("mail is delivered over SMTP"),
-        None => log::info!(
-            "SMTP is not configured: mails are kept in the outbox (admin UI, _mails table)"
-        ),
-    }
+/// Delivers the mail outbox: every half second, whatever is pending and due, over the SMTP
+/// server the settings enable, else the one given by flags, else none (mails are kept).
+/// SMTP can be slow, so it has a thread of its own. Ends when the app is dropped.
+fn mailer(state: Weak<AppState>, flags: Option<SmtpConfig>) {
     let spawned = std::thread::Builder::new()
         .name("mailer".into())
         .spawn(move || {
+            // The sender is rebuilt only when the effective SMTP settings change.
+            let mut current: Option<(String, Option<Sender>)> = None;
             loop {
                 std::thread::sleep(Duration::from_millis(500));
                 let Some(state) = state.upgrade() else { break };
-                if let Err(e) = crate::mail::smtp::deliver_pending(&state.db.data, sender.as_ref())
-                {
+                let from_settings = state
+                    .db
+                    .data
+                    .read(|c| crate::settings::load(c))
+                    .ok()
+                    .and_then(|s| crate::settings::smtp(&s));
+                let wanted = from_settings.or_else(|| flags.clone());
+                let key = wanted
+                    .as_ref()
+                    .map_or_else(String::new, SmtpConfig::identity);
+                if current.as_ref().is_none_or(|(k, _)| *k != key) {
+                    let sender = match wanted.as_ref().map(Sender::new).transpose() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            log::warn!("SMTP settings unusable, mails stay pending: {e}");
+                            continue;
+                        }
+                    };
+                    match &wanted {
+                        Some(cfg) => {
+                            log::info!("mail is delivered over SMTP via {}:{}", cfg.host, cfg.port)
+                        }
+                        None => log::info!("SMTP is not configured: mails are kept in the outbox"),
+                    }
+                    current = Some((key, sender));
+                }
+                let sender = current.as_ref().and_then(|(_, s)| s.as_ref());
+                if let Err(e) = crate::mail::smtp::deliver_pending(&state.db.data, sender) {
                     log::warn!("mail delivery: {e}");
                 }
             }

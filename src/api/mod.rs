@@ -9,6 +9,7 @@ mod health;
 pub mod list;
 mod records;
 mod request_auth;
+mod settings;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     collections::configure(cfg);
     records::configure(cfg);
+    settings::configure(cfg);
 }
 
 /// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers.

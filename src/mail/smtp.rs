@@ -18,8 +18,10 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub enum Security {
     /// Plain text: only for a relay on the same machine or network.
     None,
-    /// STARTTLS upgrade (usually port 587).
+    /// STARTTLS upgrade (usually port 587), required.
     Starttls,
+    /// STARTTLS when the server offers it, plain otherwise (PocketBase's `tls: false`).
+    Opportunistic,
     /// TLS from the start (usually port 465).
     Tls,
 }
@@ -33,6 +35,16 @@ pub struct SmtpConfig {
     pub security: Security,
     /// `Name <address>` the mails come from.
     pub from: String,
+}
+
+impl SmtpConfig {
+    /// Everything that makes a connection differ, to notice a change (never logged).
+    pub fn identity(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{:?}|{}",
+            self.host, self.port, self.username, self.password, self.security, self.from
+        )
+    }
 }
 
 /// Never prints the password, so a logged config leaks nothing.
@@ -71,6 +83,7 @@ impl Sender {
         builder = match cfg.security {
             Security::None => builder.tls(Tls::None),
             Security::Starttls => builder.tls(Tls::Required(tls(&cfg.host)?)),
+            Security::Opportunistic => builder.tls(Tls::Opportunistic(tls(&cfg.host)?)),
             Security::Tls => builder.tls(Tls::Wrapper(tls(&cfg.host)?)),
         };
         if !cfg.username.is_empty() {

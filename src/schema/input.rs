@@ -11,6 +11,7 @@ use super::collection::{
 };
 use super::field::{self, Field};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::json::merge;
 
 /// PocketBase's defaults for a new auth collection: its options and system fields.
 static AUTH_DEFAULT_OPTIONS: LazyLock<Map<String, Value>> =
@@ -20,19 +21,6 @@ static AUTH_SYSTEM_FIELDS: LazyLock<Vec<Field>> =
 
 fn invalid(message: &str) -> FieldError {
     FieldError::new("validation_invalid_value", message)
-}
-
-/// Objects merge key by key (so a PATCH of `passwordAuth.enabled` keeps the rest); anything
-/// else, arrays included, is replaced.
-fn merge(base: &mut Map<String, Value>, patch: Map<String, Value>) {
-    for (k, v) in patch {
-        match (base.get_mut(&k), v) {
-            (Some(Value::Object(b)), Value::Object(p)) => merge(b, p),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
 }
 
 fn rule(map: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<String> {

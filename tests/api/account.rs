@@ -368,3 +368,59 @@ async fn one_time_passwords_by_mail() {
     assert_eq!(unknown, 200, "no hint that the address has no account");
     assert!(body["otpId"].is_string());
 }
+
+#[tokio::test]
+async fn smtp_and_app_name_come_from_the_settings_api() {
+    let sink = crate::helpers::spawn_smtp_sink().await;
+    let app = spawn_app().await;
+    let su = app.superuser_token().await;
+    let patch = json!({
+        "meta": {"appName": "Hearthy", "senderName": "Hearthy Team", "senderAddress": "team@hearthy.test"},
+        "smtp": {"enabled": true, "host": "127.0.0.1", "port": sink.port, "password": "s3cret-pass", "tls": false}
+    });
+
+    let (status, body) = app
+        .call(Method::PATCH, "/api/settings", Some(patch), Some(&su))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["smtp"].get("password").is_none(),
+        "the secret is never returned"
+    );
+    let (_, shown) = app
+        .call(Method::GET, "/api/settings", None, Some(&su))
+        .await;
+    assert!(!shown.to_string().contains("s3cret-pass"));
+    sign_up(&app, "ann@example.com").await;
+    app.call(
+        Method::POST,
+        "/api/collections/users/request-verification",
+        Some(json!({"email": "ann@example.com"})),
+        None,
+    )
+    .await;
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received = sink.messages.lock().unwrap().clone();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        received.len(),
+        1,
+        "delivered over the SMTP server the settings name"
+    );
+    assert!(
+        received[0].contains("Subject: Verify your Hearthy email"),
+        "{}",
+        received[0]
+    );
+    assert!(
+        received[0].contains("From: \"Hearthy Team\" <team@hearthy.test>"),
+        "{}",
+        received[0]
+    );
+}

@@ -367,6 +367,25 @@ fn scenario() -> Vec<Step> {
     });
     vec![
         guest(M::GET, "/api/collections", None),
+        guest(M::GET, "/api/settings", None),
+        su(M::GET, "/api/settings", None),
+        su(
+            M::PATCH,
+            "/api/settings",
+            Some(json!({"meta": {"appName": ""}})),
+        ),
+        su(
+            M::PATCH,
+            "/api/settings",
+            Some(
+                json!({"meta": {"appName": "Side by side"}, "smtp": {"password": "hidden-secret"}}),
+            ),
+        ),
+        su(
+            M::PATCH,
+            "/api/settings",
+            Some(json!({"smtp": {"enabled": true, "host": ""}})),
+        ),
         su(M::POST, "/api/collections", Some(posts)),
         su(M::POST, "/api/collections", Some(json!({"name": "posts"}))),
         su(

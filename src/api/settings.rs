@@ -1,0 +1,36 @@
+//! `/api/settings`: the application settings, superusers only.
+
+use actix_web::{HttpResponse, web};
+use serde_json::Value;
+
+use super::{Body, RequestAuth, blocking};
+use crate::error::Result;
+use crate::settings;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings", web::get().to(show))
+        .route("/settings", web::patch().to(update));
+}
+
+async fn show(state: web::Data<AppState>, auth: RequestAuth) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let body = blocking(move || {
+        state
+            .db
+            .data
+            .read(|c| settings::load(c).map(settings::public))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    Body(patch): Body<Value>,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let body = blocking(move || settings::update(&state.db.data, patch)).await?;
+    Ok(HttpResponse::Ok().json(body))
+}

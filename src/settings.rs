@@ -1,0 +1,174 @@
+//! Application settings (`/api/settings`), stored as one JSON document in `_params` under
+//! `settings`, shaped and defaulted like PocketBase's. Secrets (SMTP password, S3 keys)
+//! are stored but never returned.
+
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::{Map, Value};
+
+use crate::db::Store;
+use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::mail::smtp::{Security, SmtpConfig};
+
+static DEFAULTS: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("settings_defaults.json")).unwrap_or_default()
+});
+
+/// Paths of the secrets that GET never shows and a PATCH leaves unchanged when blank.
+const SECRETS: [&[&str]; 3] = [
+    &["smtp", "password"],
+    &["s3", "secret"],
+    &["backups", "s3", "secret"],
+];
+
+/// The stored settings over the defaults, secrets included.
+pub fn load(conn: &Connection) -> Result<Map<String, Value>> {
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT value FROM _params WHERE id = 'settings'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let mut settings = DEFAULTS.clone();
+    if let Some(Value::Object(saved)) = stored.and_then(|s| serde_json::from_str(&s).ok()) {
+        crate::json::merge(&mut settings, saved);
+    }
+    Ok(settings)
+}
+
+fn take(map: &mut Map<String, Value>, path: &[&str]) -> Option<Value> {
+    let (last, parents) = path.split_last()?;
+    let mut node = map;
+    for p in parents {
+        node = node.get_mut(*p)?.as_object_mut()?;
+    }
+    node.remove(*last)
+}
+
+fn get<'a>(map: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter().try_fold(map.get(*first)?, |v, p| v.get(*p))
+}
+
+/// What `GET /api/settings` shows: everything but the secrets.
+pub fn public(mut settings: Map<String, Value>) -> Value {
+    for path in SECRETS {
+        take(&mut settings, path);
+    }
+    Value::Object(settings)
+}
+
+fn text<'a>(settings: &'a Map<String, Value>, path: &[&str]) -> &'a str {
+    get(settings, path)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn validate(settings: &Map<String, Value>) -> FieldErrors {
+    let mut meta = FieldErrors::new();
+    for key in ["appName", "appURL", "senderName", "senderAddress"] {
+        if text(settings, &["meta", key]).trim().is_empty() {
+            meta.insert(key.into(), FieldError::required().into());
+        }
+    }
+    let sender = text(settings, &["meta", "senderAddress"]);
+    if !sender.is_empty()
+        && let Some(e) = crate::validate::email(sender)
+    {
+        meta.insert("senderAddress".into(), e.into());
+    }
+    let url = text(settings, &["meta", "appURL"]);
+    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        meta.insert(
+            "appURL".into(),
+            FieldError::new("validation_is_url", "Must be a valid URL.").into(),
+        );
+    }
+    let mut smtp = FieldErrors::new();
+    if get(settings, &["smtp", "enabled"])
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        if text(settings, &["smtp", "host"]).trim().is_empty() {
+            smtp.insert("host".into(), FieldError::required().into());
+        }
+        let port = get(settings, &["smtp", "port"])
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if port == 0 || port > 65535 {
+            smtp.insert("port".into(), FieldError::required().into());
+        }
+    }
+    let mut errors = FieldErrors::new();
+    if !meta.is_empty() {
+        errors.insert("meta".into(), meta.into());
+    }
+    if !smtp.is_empty() {
+        errors.insert("smtp".into(), smtp.into());
+    }
+    errors
+}
+
+/// Merges `patch` onto the settings, validates and saves; returns the public view.
+pub fn update(store: &Store, patch: Value) -> Result<Value> {
+    let Value::Object(mut patch) = patch else {
+        return Err(Error::invalid_body());
+    };
+    store.write(|tx| {
+        let mut settings = load(tx)?;
+        // A blank secret in a PATCH means "keep the stored one" (GET never shows it).
+        for path in SECRETS {
+            if get(&patch, path)
+                .and_then(Value::as_str)
+                .is_some_and(str::is_empty)
+            {
+                take(&mut patch, path);
+            }
+        }
+        crate::json::merge(&mut settings, patch);
+        let errors = validate(&settings);
+        if !errors.is_empty() {
+            return Err(Error::invalid(
+                "An error occurred while saving the new settings.",
+                errors,
+            ));
+        }
+        let text = serde_json::to_string(&settings).map_err(Error::internal)?;
+        tx.prepare_cached(
+            "INSERT INTO _params (id, value, created, updated) VALUES ('settings', ?1, ?2, ?2)
+             ON CONFLICT (id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+        )?
+        .execute((text, crate::datetime::now()))?;
+        Ok(public(settings))
+    })
+}
+
+/// The SMTP server the settings enable, if any. `tls: true` is TLS from the start,
+/// otherwise STARTTLS is used when the server offers it.
+pub fn smtp(settings: &Map<String, Value>) -> Option<SmtpConfig> {
+    if !get(settings, &["smtp", "enabled"])
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    let tls = get(settings, &["smtp", "tls"])
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let name = text(settings, &["meta", "senderName"]);
+    let address = text(settings, &["meta", "senderAddress"]);
+    Some(SmtpConfig {
+        host: text(settings, &["smtp", "host"]).to_owned(),
+        port: get(settings, &["smtp", "port"])
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(587),
+        username: text(settings, &["smtp", "username"]).to_owned(),
+        password: text(settings, &["smtp", "password"]).to_owned(),
+        security: if tls {
+            Security::Tls
+        } else {
+            Security::Opportunistic
+        },
+        from: format!("{name} <{address}>"),
+    })
+}
