@@ -138,7 +138,7 @@ fn mailer(state: Weak<AppState>, flags: Option<SmtpConfig>) {
                 let from_settings = state
                     .db
                     .data
-                    .read(|c| crate::settings::load(c))
+                    .read(crate::settings::load)
                     .ok()
                     .and_then(|s| crate::settings::smtp(&s));
                 let wanted = from_settings.or_else(|| flags.clone());

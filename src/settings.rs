@@ -77,7 +77,7 @@ fn validate(settings: &Map<String, Value>) -> FieldErrors {
         meta.insert("senderAddress".into(), e.into());
     }
     let url = text(settings, &["meta", "appURL"]);
-    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         meta.insert(
             "appURL".into(),
             FieldError::new("validation_is_url", "Must be a valid URL.").into(),
