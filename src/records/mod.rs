@@ -232,11 +232,12 @@ pub fn list(
     let offset = (opts.page - 1)
         .saturating_mul(opts.per_page)
         .min(i64::MAX as u64);
+    let manage = manage_column(c, ctx, &mut params);
     params.push(Sql::Integer(opts.per_page as i64));
     params.push(Sql::Integer(offset as i64));
     let n = params.len();
     let sql = format!(
-        "SELECT t.* FROM \"{table}\" t{filter}{order} LIMIT ?{} OFFSET ?{n}",
+        "SELECT t.*{manage} FROM \"{table}\" t{filter}{order} LIMIT ?{} OFFSET ?{n}",
         n - 1
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -272,6 +273,49 @@ fn fetch(
         .optional()?)
 }
 
+/// A record as this request's caller sees it: a manager (per the collection's manageRule)
+/// sees the email like its owner does.
+fn fetch_for(
+    conn: &Connection,
+    c: &Collection,
+    id: &str,
+    ctx: &Ctx,
+) -> Result<Option<Map<String, Value>>> {
+    let mut params = Vec::new();
+    let manage = manage_column(c, ctx, &mut params);
+    params.push(Sql::Text(id.to_owned()));
+    let sql = format!(
+        "SELECT t.*{manage} FROM \"{}\" t WHERE t.id = ?{}",
+        c.name,
+        params.len()
+    );
+    let viewer = ctx.caller.viewer();
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(&params), |row| {
+            output::record(c, row, viewer)
+        })
+        .optional()?)
+}
+
+/// For auth collections with a manageRule and a caller it may admit: an extra result
+/// column `@manage` (1 when the caller manages that row), read by `output::record`.
+fn manage_column(c: &Collection, ctx: &Ctx, params: &mut Vec<Sql>) -> String {
+    if !c.is_auth() || ctx.caller.is_superuser() || ctx.caller == Caller::Guest {
+        return String::new();
+    }
+    let rule = c
+        .options
+        .get("manageRule")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match access(c, &rule, ctx, params) {
+        Access::Where(cond) => format!(", ({cond}) AS \"{}\"", output::MANAGE_COLUMN),
+        Access::Granted => format!(", 1 AS \"{}\"", output::MANAGE_COLUMN),
+        Access::SuperusersOnly => String::new(),
+    }
+}
+
 pub fn view(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Map<String, Value>> {
     let mut params = Vec::new();
     match access(c, &c.rules.view, ctx, &mut params) {
@@ -281,7 +325,7 @@ pub fn view(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Ma
         }
         _ => {}
     }
-    fetch(conn, c, id, ctx.caller.viewer())?.ok_or_else(Error::not_found)
+    fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)
 }
 
 /// A SQLite UNIQUE violation on one of `c`'s columns, as PocketBase's field error.
@@ -429,7 +473,7 @@ pub fn create(
     {
         return Err(Error::bad_request("Failed to create record."));
     }
-    fetch(conn, c, &id, caller.viewer())?.ok_or_else(|| Error::internal("created record vanished"))
+    fetch_for(conn, c, &id, ctx)?.ok_or_else(|| Error::internal("created record vanished"))
 }
 
 pub fn update(
@@ -488,7 +532,7 @@ pub fn update(
             .execute(rusqlite::params_from_iter(params))
             .map_err(|e| unique_violation(c, &e).unwrap_or(Error::Sqlite(e)))?;
     }
-    fetch(conn, c, id, caller.viewer())?.ok_or_else(Error::not_found)
+    fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)
 }
 
 pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {

@@ -76,6 +76,9 @@ pub fn full_record(c: &Collection, row: &Row) -> rusqlite::Result<Map<String, Va
     Ok(out)
 }
 
+/// An optional extra result column: 1 when the caller manages the row (manageRule).
+pub const MANAGE_COLUMN: &str = "@manage";
+
 /// Reads a `SELECT *` row of `c` into record JSON.
 pub fn record(c: &Collection, row: &Row, viewer: Viewer) -> rusqlite::Result<Map<String, Value>> {
     let mut out = Map::new();
@@ -100,7 +103,14 @@ pub fn record(c: &Collection, row: &Row, viewer: Viewer) -> rusqlite::Result<Map
         out.insert(field.name.clone(), value);
     }
     // An auth record's email is shown to its owner, superusers, or when made visible.
-    if c.is_auth() && !(email_visible || viewer.superuser || viewer.record_id == Some(id.as_str()))
+    let manager = row
+        .as_ref()
+        .column_index(MANAGE_COLUMN)
+        .ok()
+        .and_then(|i| row.get::<_, Option<i64>>(i).ok().flatten())
+        .is_some_and(|v| v != 0);
+    if c.is_auth()
+        && !(email_visible || manager || viewer.superuser || viewer.record_id == Some(id.as_str()))
     {
         out.remove("email");
     }
