@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::auth::client_ip;
+use super::auth::count_attempt;
 use super::{Body, RequestAuth, blocking};
 use crate::auth::account;
 use crate::error::{Error, Result};
@@ -51,19 +51,7 @@ struct Input {
 }
 
 fn auth_collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
-    state
-        .schema
-        .snapshot()
-        .find(name)
-        .filter(|c| c.is_auth())
-        .ok_or_else(|| Error::NotFound("Missing or invalid auth collection context.".into()))
-}
-
-/// Mail-sending requests share the sign-in limits: they are as good for probing.
-fn limit(req: &HttpRequest, state: &AppState, c: &Collection, who: &str) -> Result<()> {
-    state
-        .limiter
-        .auth_attempt(client_ip(req), Some(&format!("{}:{who}", c.id)))
+    super::auth::auth_collection(state, name, "Missing or invalid auth collection context.")
 }
 
 async fn request_verification(
@@ -73,7 +61,7 @@ async fn request_verification(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    limit(&req, &state, &c, &input.email)?;
+    count_attempt(&req, &state, &c, &input.email)?;
     blocking(move || {
         state
             .db
@@ -107,7 +95,7 @@ async fn request_password_reset(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    limit(&req, &state, &c, &input.email)?;
+    count_attempt(&req, &state, &c, &input.email)?;
     blocking(move || {
         state
             .db

@@ -48,13 +48,32 @@ pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     req.peer_addr().map(|a| a.ip())
 }
 
-fn auth_collection(state: &AppState, name: &str, message: &str) -> Result<Arc<Collection>> {
+pub(super) fn auth_collection(
+    state: &AppState,
+    name: &str,
+    message: &str,
+) -> Result<Arc<Collection>> {
     state
         .schema
         .snapshot()
         .find(name)
         .filter(|c| c.is_auth())
         .ok_or_else(|| Error::NotFound(message.into()))
+}
+
+/// Counts one sign-in (or mail-sending) attempt against the limits, per client IP and per
+/// `who` (an email, an OTP id) in this collection; 429 once either is spent. Counted before
+/// any (deliberately slow) password check, wrong or right. Mail-sending requests share
+/// the limits: they are as good for probing.
+pub(super) fn count_attempt(
+    req: &HttpRequest,
+    state: &AppState,
+    c: &Collection,
+    who: &str,
+) -> Result<()> {
+    state
+        .limiter
+        .auth_attempt(client_ip(req), Some(&format!("{}:{who}", c.id)))
 }
 
 /// `{record, token}` as every sign-in answers: the record as its owner sees it.
@@ -151,11 +170,7 @@ async fn auth_with_password(
         &collection,
         "Missing or invalid collection context.",
     )?;
-    // Counted before the (deliberately slow) password check, wrong or right.
-    let identity = format!("{}:{}", c.id, input.identity);
-    state
-        .limiter
-        .auth_attempt(client_ip(&req), Some(&identity))?;
+    count_attempt(&req, &state, &c, &input.identity)?;
     let body = blocking(move || {
         state.db.data.read(|conn| {
             let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
@@ -285,9 +300,7 @@ async fn request_otp(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     crate::auth::otp::ensure_enabled(&c)?;
-    state
-        .limiter
-        .auth_attempt(client_ip(&req), Some(&format!("{}:{}", c.id, input.email)))?;
+    count_attempt(&req, &state, &c, &input.email)?;
     let otp_id = blocking(move || {
         state
             .db
@@ -306,10 +319,7 @@ async fn auth_with_otp(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     crate::auth::otp::ensure_enabled(&c)?;
-    state.limiter.auth_attempt(
-        client_ip(&req),
-        Some(&format!("{}:otp:{}", c.id, input.otp_id)),
-    )?;
+    count_attempt(&req, &state, &c, &format!("otp:{}", input.otp_id))?;
     let body = blocking(move || {
         state.db.data.write(|tx| {
             let record = crate::auth::otp::authenticate(tx, &c, &input.otp_id, &input.password)?;
