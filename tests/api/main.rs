@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod collections;
 mod compat;
+mod crash;
 mod errors;
 mod health;
 mod helpers;

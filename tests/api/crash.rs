@@ -1,0 +1,296 @@
+//! Crash durability and concurrency with the real binary: 64 writers, SIGKILL mid-load,
+//! restart, and every acknowledged write is still there; schema changes killed half-way
+//! are either whole or absent; `hearth check` passes after each crash.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .arg("--dir")
+            .arg(dir)
+            .args([
+                "serve",
+                "--http",
+                &format!("127.0.0.1:{port}"),
+                "--auth-ip-limit",
+                "0",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while reqwest::get(format!("{}/api/health", server.base))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    /// SIGKILL: no shutdown, no checkpoint, exactly like a crash.
+    fn kill(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn token(client: &Client, base: &str) -> String {
+    let res: Value = client
+        .post(format!(
+            "{base}/api/collections/_superusers/auth-with-password"
+        ))
+        .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    res["token"].as_str().unwrap().to_owned()
+}
+
+async fn all_ids(client: &Client, base: &str, token: &str) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    for page in 1.. {
+        let res: Value = client
+            .get(format!("{base}/api/collections/events/records?perPage=1000&page={page}&skipTotal=1&fields=id"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = res["items"].as_array().unwrap();
+        ids.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        if items.len() < 1000 {
+            break;
+        }
+    }
+    ids
+}
+
+fn check_passes(dir: &Path) {
+    let out = hearth_cli(dir, &["check"]);
+    assert!(
+        out.status.success(),
+        "hearth check after the crash: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// 64 writers create records until told to stop; returns the ids the server acknowledged.
+async fn write_until(client: &Client, base: &str, stop: Arc<Mutex<bool>>) -> (Vec<String>, usize) {
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let server_errors = Arc::new(Mutex::new(0usize));
+    let mut tasks = Vec::new();
+    for w in 0..64 {
+        let (client, base, stop, acked, errors) = (
+            client.clone(),
+            base.to_owned(),
+            stop.clone(),
+            acked.clone(),
+            server_errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for k in 0.. {
+                if *stop.lock().unwrap() {
+                    break;
+                }
+                let res = client
+                    .post(format!("{base}/api/collections/events/records"))
+                    .json(&json!({"n": format!("w{w}-{k}")}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        if let Some(id) = body["id"].as_str() {
+                            acked.lock().unwrap().push(id.to_owned());
+                        }
+                    }
+                    Ok(r) if r.status().is_server_error() => *errors.lock().unwrap() += 1,
+                    Ok(_) => {}
+                    // The server died under us: this writer is done.
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let ids = acked.lock().unwrap().clone();
+    let errors = *server_errors.lock().unwrap();
+    (ids, errors)
+}
+
+async fn set_up(dir: &Path) -> (Server, Client, String) {
+    let out = hearth_cli(dir, &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
+    assert!(out.status.success());
+    let server = Server::start(dir).await;
+    let client = Client::new();
+    let token = token(&client, &server.base).await;
+    let res = client
+        .post(format!("{}/api/collections", server.base))
+        .header("Authorization", &token)
+        .json(
+            &json!({"name": "events", "createRule": "", "fields": [{"name": "n", "type": "text"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    (server, client, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client, _) = set_up(dir.path()).await;
+
+    let stop = Arc::new(Mutex::new(false));
+    let base = server.base.clone();
+    let writers = {
+        let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+        tokio::spawn(async move { write_until(&client, &base, stop).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    let (acked, server_errors) = writers.await.unwrap();
+    *stop.lock().unwrap() = true;
+
+    assert!(
+        acked.len() > 100,
+        "the load really ran: {} writes acknowledged",
+        acked.len()
+    );
+    eprintln!("{} writes acknowledged before SIGKILL", acked.len());
+    assert_eq!(server_errors, 0, "no 5xx under 64 concurrent writers");
+    check_passes(dir.path());
+    let server = Server::start(dir.path()).await;
+    let token = token(&client, &server.base).await;
+    let present = all_ids(&client, &server.base, &token).await;
+    let lost: Vec<&String> = acked.iter().filter(|id| !present.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost",
+        lost.len(),
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_killed_half_way_is_whole_or_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, client, mut token) = set_up(dir.path()).await;
+
+    for round in 0..4 {
+        // Fire schema changes back to back and kill the server while they run.
+        let (c, base, t) = (client.clone(), server.base.clone(), token.clone());
+        let changes = tokio::spawn(async move {
+            let mut applied = 0;
+            for k in 0..1000 {
+                let fields = json!([{"name": "n", "type": "text"}, {"name": format!("f{round}_{k}"), "type": "number"}]);
+                let res = c
+                    .patch(format!("{base}/api/collections/events"))
+                    .header("Authorization", &t)
+                    .json(&json!({"fields": fields, "indexes": [format!("CREATE INDEX idx_n_{round}_{k} ON events (n)")]}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => applied += 1,
+                    Ok(r) => panic!("schema change refused: {}", r.status()),
+                    Err(_) => break,
+                }
+            }
+            applied
+        });
+        tokio::time::sleep(Duration::from_millis(300 + 150 * round)).await;
+        server.kill();
+        let applied = changes.await.unwrap();
+        assert!(
+            applied > 0,
+            "round {round}: schema changes were running when the server died"
+        );
+        check_passes(dir.path());
+
+        // The stored definition and the real table agree, column for column.
+        let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+        let fields: String = conn
+            .query_row(
+                "SELECT fields FROM _collections WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut defined: Vec<String> = serde_json::from_str::<Vec<Value>>(&fields)
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+        let mut columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('events')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        defined.sort();
+        columns.sort();
+        assert_eq!(
+            defined, columns,
+            "round {round}: definition and table diverged"
+        );
+        drop(conn);
+
+        server = Server::start(dir.path()).await;
+        token = crate::crash::token(&client, &server.base).await;
+    }
+}
