@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Read-only SQLite connections per database file.
     #[arg(long, env = "HEARTH_READERS", default_value_t = 8)]
     pub readers: u32,
+    /// fsync every commit (SQLite `synchronous=FULL`): survive power loss, not only crashes.
+    #[arg(long, env = "HEARTH_SYNC_FULL")]
+    pub sync_full: bool,
     /// Seconds a request may wait for a database connection before a 503.
     #[arg(long, env = "HEARTH_DB_WAIT", default_value_t = 10)]
     pub db_wait: u64,
@@ -106,6 +109,7 @@ impl Config {
             pool: PoolOptions {
                 readers: serve.readers,
                 wait: Duration::from_secs(serve.db_wait),
+                sync_full: serve.sync_full,
             },
             auth_limits: AuthLimits {
                 per_ip_per_minute: serve.auth_ip_limit,

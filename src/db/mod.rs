@@ -23,6 +23,8 @@ use pragmas::Access;
 pub struct PoolOptions {
     pub readers: u32,
     pub wait: Duration,
+    /// `synchronous=FULL`: commits also survive power loss, at the cost of an fsync each.
+    pub sync_full: bool,
 }
 
 impl Default for PoolOptions {
@@ -30,6 +32,7 @@ impl Default for PoolOptions {
         Self {
             readers: 8,
             wait: Duration::from_secs(10),
+            sync_full: false,
         }
     }
 }
@@ -44,8 +47,10 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path, opts: &PoolOptions) -> Result<Self> {
+        let sync_full = opts.sync_full;
         let manager = |access| {
-            SqliteConnectionManager::file(path).with_init(move |c| pragmas::apply(c, access))
+            SqliteConnectionManager::file(path)
+                .with_init(move |c| pragmas::apply(c, access, sync_full))
         };
         // The writer is opened (and WAL switched on) before any reader exists.
         let writer = Pool::builder()

@@ -16,7 +16,9 @@ pub enum Access {
     ReadOnly,
 }
 
-pub fn apply(conn: &Connection, access: Access) -> rusqlite::Result<()> {
+/// `sync_full` raises `synchronous` from NORMAL (durable across process crashes) to FULL
+/// (durable across power loss too).
+pub fn apply(conn: &Connection, access: Access, sync_full: bool) -> rusqlite::Result<()> {
     // busy_timeout first: even switching to WAL may have to wait for another process.
     conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT_MS)?;
     // Readers never change the journal mode: that needs a write lock.
@@ -29,7 +31,11 @@ pub fn apply(conn: &Connection, access: Access) -> rusqlite::Result<()> {
             )));
         }
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if sync_full { "FULL" } else { "NORMAL" },
+    )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -32_000)?;

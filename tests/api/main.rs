@@ -16,5 +16,6 @@ mod health;
 mod helpers;
 mod records;
 mod sdk;
+mod storage;
 mod superusers;
 mod ui;
