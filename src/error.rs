@@ -85,6 +85,9 @@ pub enum Error {
     Pool(#[from] r2d2::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// Too much work already waiting; the client should retry shortly.
+    #[error("The server is busy, please try again.")]
+    Overloaded,
     #[error("{0}")]
     Internal(String),
 }
@@ -164,7 +167,7 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Pool(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Sqlite(_) | Self::Io(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

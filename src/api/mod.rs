@@ -16,6 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 pub use body::Body;
 pub use request_auth::RequestAuth;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::error::{Error, Result};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,11 +29,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
 }
 
-/// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers.
+/// How many pieces of blocking work may wait or run at once, process-wide: as many as the
+/// blocking pool has threads. Past that a request is turned away with 503 and
+/// `Retry-After` instead of joining a queue that grows without limit.
+pub const MAX_BLOCKING: usize = 512;
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Releases its place in the bound when dropped, however the work ends.
+struct Slot;
+
+impl Slot {
+    fn take() -> Result<Self> {
+        if IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAX_BLOCKING {
+            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Overloaded);
+        }
+        Ok(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers,
+/// within the `MAX_BLOCKING` bound.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    web::block(f).await?
+    let slot = Slot::take()?;
+    let out = web::block(f).await?;
+    drop(slot);
+    out
 }
 
 /// PocketBase's 404 for routes that do not exist (GETs fall through to its static file
@@ -47,4 +79,19 @@ pub fn not_found_response(method: &Method) -> HttpResponse {
         "The requested resource wasn't found."
     };
     actix_web::ResponseError::error_response(&Error::NotFound(message.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_work_is_bounded() {
+        let held: Vec<Slot> = (0..MAX_BLOCKING)
+            .map(|_| Slot::take().unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert!(matches!(Slot::take(), Err(Error::Overloaded)));
+        drop(held);
+        assert!(Slot::take().is_ok());
+    }
 }

@@ -294,3 +294,65 @@ async fn a_schema_change_killed_half_way_is_whole_or_absent() {
         token = crate::crash::token(&client, &server.base).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_writers_and_sixty_four_readers_see_no_server_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client, token) = set_up(dir.path()).await;
+    let stop = Arc::new(Mutex::new(false));
+    let bad = Arc::new(Mutex::new(Vec::<u16>::new()));
+    let reads = Arc::new(Mutex::new(0usize));
+    let mut readers = Vec::new();
+    for r in 0..64 {
+        let (client, base, token, stop, bad, reads) = (
+            client.clone(),
+            server.base.clone(),
+            token.clone(),
+            stop.clone(),
+            bad.clone(),
+            reads.clone(),
+        );
+        readers.push(tokio::spawn(async move {
+            while !*stop.lock().unwrap() {
+                let url = if r % 2 == 0 {
+                    format!(
+                        "{base}/api/collections/events/records?perPage=20&sort=-n&filter=n~'w1'"
+                    )
+                } else {
+                    format!("{base}/api/collections/events/records?perPage=50&skipTotal=1")
+                };
+                match client.get(url).header("Authorization", &token).send().await {
+                    Ok(res) if res.status().is_success() => *reads.lock().unwrap() += 1,
+                    Ok(res) => bad.lock().unwrap().push(res.status().as_u16()),
+                    Err(e) => panic!("a reader lost its connection: {e}"),
+                }
+            }
+        }));
+    }
+    let writers = {
+        let (client, base, stop) = (client.clone(), server.base.clone(), stop.clone());
+        tokio::spawn(async move { write_until(&client, &base, stop).await })
+    };
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    *stop.lock().unwrap() = true;
+    let (acked, server_errors) = writers.await.unwrap();
+    for r in readers {
+        r.await.unwrap();
+    }
+
+    assert_eq!(server_errors, 0);
+    assert!(
+        bad.lock().unwrap().is_empty(),
+        "non-2xx reads: {:?}",
+        bad.lock().unwrap()
+    );
+    assert!(
+        acked.len() > 100 && *reads.lock().unwrap() > 100,
+        "{} writes, {} reads",
+        acked.len(),
+        reads.lock().unwrap()
+    );
+    drop(server);
+    check_passes(dir.path());
+}
