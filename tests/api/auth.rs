@@ -346,3 +346,41 @@ async fn managers_change_other_accounts_without_the_old_password() {
         .await;
     assert_eq!(login, 200);
 }
+
+#[tokio::test]
+async fn tokens_of_deleted_records_authenticate_nobody() {
+    let app = spawn_app().await;
+    let su = app.superuser_token().await;
+    let (id, token) = sign_up_and_in(&app, "ann@example.com").await;
+
+    let (deleted, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/collections/users/records/{id}"),
+            None,
+            Some(&su),
+        )
+        .await;
+    let (refresh, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-refresh",
+            None,
+            Some(&token),
+        )
+        .await;
+    // Signing up again with the same email makes a new record: the old token stays dead.
+    sign_up_and_in(&app, "ann@example.com").await;
+    let (again, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-refresh",
+            None,
+            Some(&token),
+        )
+        .await;
+
+    assert_eq!(deleted, 204);
+    assert_eq!(refresh, 401);
+    assert_eq!(again, 401);
+}

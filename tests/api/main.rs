@@ -14,6 +14,7 @@ mod crash;
 mod errors;
 mod health;
 mod helpers;
+mod hostile;
 mod records;
 mod sdk;
 mod storage;

@@ -365,3 +365,51 @@ async fn the_mail_outbox_lists_mails_and_shows_them_escaped() {
     assert!(escaped, "the body is shown as escaped source: {detail}");
     assert!(!detail.contains("<p>Hello,</p>"));
 }
+
+#[tokio::test]
+async fn a_planted_session_cookie_is_replaced_at_sign_in() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let browser = app.browser();
+    let csrf = login_form(&app, &browser).await;
+
+    // An attacker-chosen session value, as a fixation attempt would plant it.
+    let res = browser
+        .post(app.url("/_/login"))
+        .header(
+            "Cookie",
+            format!(
+                "hearth_session=attacker-chosen; hearth_csrf={}",
+                "x".repeat(32)
+            ),
+        )
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        403,
+        "the planted CSRF nonce does not match the form"
+    );
+
+    let res = sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("hearth_session=") && !cookie.contains("attacker-chosen"));
+    let planted = app
+        .api
+        .get(app.url("/_/"))
+        .header("Cookie", "hearth_session=attacker-chosen")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        planted.status(),
+        303,
+        "a session value the server did not sign is no session"
+    );
+}
