@@ -1,7 +1,7 @@
 //! argon2id password hashes in PHC string form. Hashing is deliberately slow: callers on
 //! the async side run it on a blocking thread.
 
-use std::sync::{Condvar, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -9,42 +9,63 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::error::{Error, Result};
 
-/// argon2id takes ~19 MiB per hash. Hashing more at once than there are cores buys no
-/// speed, only memory: sign-in bursts would otherwise cost gigabytes.
-struct Gate {
-    free: Mutex<usize>,
-    freed: Condvar,
+/// argon2id works in ~19 MiB per hash, and the allocator keeps that memory in the arena of
+/// whichever thread hashed. Hashing on any request thread would leave ~19 MiB behind in
+/// each of them (gigabytes after a burst of sign-ins); hashing only on a few dedicated
+/// threads, one per core, bounds it. Callers wait for their result (they are on blocking
+/// threads already), and no more hashes run at once than there are cores anyway.
+struct Hashers {
+    jobs: Mutex<mpsc::Sender<Box<dyn FnOnce() + Send>>>,
 }
 
-static GATE: LazyLock<Gate> = LazyLock::new(|| Gate {
-    free: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
-    freed: Condvar::new(),
+static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let rx = Arc::new(Mutex::new(rx));
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for i in 0..threads {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        // A panicking job only drops its own reply channel.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start password hashing thread: {e}");
+        }
+    }
+    Hashers {
+        jobs: Mutex::new(tx),
+    }
 });
 
-/// Gives its hashing slot back when dropped, even if the hashing panicked.
-struct Permit;
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        *GATE.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        GATE.freed.notify_one();
-    }
-}
-
-/// Runs `f` once a hashing slot is free (callers are on blocking threads: waiting is fine).
-fn gated<T>(f: impl FnOnce() -> T) -> T {
-    let mut free = GATE.free.lock().unwrap_or_else(|p| p.into_inner());
-    while *free == 0 {
-        free = GATE.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-    }
-    *free -= 1;
-    drop(free);
-    let _permit = Permit;
-    f()
+/// Runs `f` on a hashing thread and waits for its result; None if it could not run.
+fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (reply, result) = mpsc::sync_channel(1);
+    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let _ = reply.send(f());
+    });
+    HASHERS
+        .jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .ok()?;
+    result.recv().ok()
 }
 
 pub fn hash(password: &str) -> Result<String> {
-    gated(|| hash_now(password))
+    let password = password.to_owned();
+    on_hasher(move || hash_now(&password))
+        .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")))
 }
 
 fn hash_now(password: &str) -> Result<String> {
@@ -56,14 +77,15 @@ fn hash_now(password: &str) -> Result<String> {
 
 /// True when `password` matches `stored`. A malformed stored hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(parsed) => gated(|| {
+    let (password, stored) = (password.to_owned(), stored.to_owned());
+    on_hasher(move || {
+        PasswordHash::new(&stored).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
-        }),
-        Err(_) => false,
-    }
+        })
+    })
+    .unwrap_or(false)
 }
 
 /// A real hash of a throw-away password: checking against it when an account does not
