@@ -5,13 +5,12 @@
 
 pub mod smtp;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::error::Result;
 
-/// The app identity mails are written in, from `_params.settings` (`meta`), with
-/// PocketBase's defaults.
+/// The app identity mails are written in: the settings' `meta`.
 #[derive(Debug, Clone)]
 pub struct AppMeta {
     pub app_name: String,
@@ -20,14 +19,8 @@ pub struct AppMeta {
 
 impl AppMeta {
     pub fn load(conn: &Connection) -> Result<Self> {
-        let settings: Option<String> = conn
-            .prepare_cached("SELECT value FROM _params WHERE id = 'settings'")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        let meta = settings
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-            .and_then(|v| v.get("meta").cloned())
-            .unwrap_or(Value::Null);
+        let settings = crate::settings::load(conn)?;
+        let meta = settings.get("meta").cloned().unwrap_or(Value::Null);
         let text = |k: &str, default: &str| {
             meta.get(k)
                 .and_then(Value::as_str)
