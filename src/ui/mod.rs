@@ -2,6 +2,7 @@
 //! Works without JavaScript; every state-changing form carries a CSRF token.
 
 mod assets;
+mod collections;
 mod dashboard;
 mod login;
 mod mail;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(assets::configure)
                 .configure(login::configure)
                 .configure(dashboard::configure)
+                .configure(collections::configure)
                 .configure(mail::configure),
         );
 }

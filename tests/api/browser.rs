@@ -192,6 +192,15 @@ async fn sign_in_and_out_with_javascript_off() {
         .unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/_/mail");
     screenshot(&c, "mail").await;
+    c.find(Locator::LinkText("Collections"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Css(".table")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/_/collections");
+    screenshot(&c, "collections").await;
 
     c.find(Locator::Css("form.signout button"))
         .await

@@ -413,3 +413,63 @@ async fn a_planted_session_cookie_is_replaced_at_sign_in() {
         "a session value the server did not sign is no session"
     );
 }
+
+#[tokio::test]
+async fn the_collections_page_lists_every_collection_with_its_records() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    let posts = serde_json::json!({"name": "posts", "listRule": "", "fields": [{"name": "title", "type": "text"}]});
+    app.call(
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts),
+        Some(&token),
+    )
+    .await;
+    for title in ["a", "b", "<b>c</b>"] {
+        let body = serde_json::json!({"title": title});
+        app.call(
+            reqwest::Method::POST,
+            "/api/collections/posts/records",
+            Some(body),
+            Some(&token),
+        )
+        .await;
+    }
+    let browser = app.browser();
+    assert_eq!(
+        browser
+            .get(app.url("/_/collections"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "sign-in first"
+    );
+    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+
+    let html = browser
+        .get(app.url("/_/collections"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let row = &html[html
+        .find("<strong>posts</strong>")
+        .expect("posts is listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(r#"<td class="num">3</td>"#), "{row}");
+    assert!(
+        row.contains("title (text)") && row.contains("<code>public</code>"),
+        "{row}"
+    );
+    assert!(html.contains("<strong>_superusers</strong> <span class=\"badge\">system</span>"));
+    assert!(
+        html.find("<strong>posts</strong>") < html.find("<strong>_superusers</strong>"),
+        "user collections first"
+    );
+}

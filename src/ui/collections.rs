@@ -1,0 +1,90 @@
+//! The collections page: every collection with its type, fields, rules and record count.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::session::{CsrfNonce, Session};
+use super::{Chrome, see_other};
+use crate::api::blocking;
+use crate::error::Result;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/collections", web::get().to(list));
+}
+
+/// One row of the table.
+pub struct Row {
+    pub name: String,
+    pub kind: &'static str,
+    pub system: bool,
+    pub fields: Vec<String>,
+    pub records: i64,
+    /// The list rule as shown: "superusers only", "public" or the expression.
+    pub list_rule: String,
+}
+
+#[derive(Template)]
+#[template(path = "collections.html")]
+struct CollectionsPage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+}
+
+fn rule_text(rule: &Option<String>) -> String {
+    match rule.as_deref() {
+        None => "superusers only".into(),
+        Some(r) if r.trim().is_empty() => "public".into(),
+        Some(r) => r.to_owned(),
+    }
+}
+
+async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse> {
+    let Some(user) = session.0 else {
+        return Ok(see_other("/_/login"));
+    };
+    let snapshot = state.schema.snapshot();
+    let shared = state.clone();
+    let rows = blocking(move || {
+        shared.db.data.read(|conn| {
+            let mut rows = Vec::new();
+            for c in snapshot.all() {
+                // Names are validated identifiers, so quoting them is safe.
+                let records: i64 = conn
+                    .prepare_cached(&format!("SELECT count(*) FROM \"{}\"", c.name))?
+                    .query_row([], |r| r.get(0))?;
+                rows.push(Row {
+                    name: c.name.clone(),
+                    kind: c.kind.as_str(),
+                    system: c.system,
+                    fields: c
+                        .fields
+                        .iter()
+                        .filter(|f| !f.hidden)
+                        .map(|f| format!("{} ({})", f.name, f.type_name()))
+                        .collect(),
+                    records,
+                    list_rule: rule_text(&c.rules.list),
+                });
+            }
+            // User collections first, then the system ones, each by name.
+            rows.sort_by(|a, b| (a.system, &a.name).cmp(&(b.system, &b.name)));
+            Ok(rows)
+        })
+    })
+    .await?;
+    let nonce = CsrfNonce::of(&req);
+    let page = CollectionsPage {
+        chrome: Chrome::new("Collections", Some(user.email), nonce.token(&state)),
+        rows,
+    };
+    let mut res = HttpResponse::Ok();
+    nonce.remember(&req, &mut res);
+    Ok(res
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
