@@ -21,17 +21,9 @@ pub use registry::{Registry, Snapshot};
 use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 
-fn current(tx: &Transaction) -> Result<Vec<Arc<Collection>>> {
-    Ok(Collection::load_all(tx)?
-        .into_iter()
-        .map(Arc::new)
-        .collect())
-}
-
-fn find<'a>(all: &'a [Arc<Collection>], id_or_name: &str) -> Option<&'a Arc<Collection>> {
-    all.iter()
-        .find(|c| c.id == id_or_name)
-        .or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(id_or_name)))
+/// Every collection as the transaction sees it (not the registry, which may lag).
+fn current(tx: &Transaction) -> Result<Snapshot> {
+    Ok(Snapshot::new(Collection::load_all(tx)?))
 }
 
 /// DDL built from user-supplied index or view text can still be refused by SQLite; that is
@@ -74,7 +66,7 @@ fn create_storage(tx: &Transaction, c: &Collection) -> Result<()> {
 
 /// Creates a collection from its JSON definition; returns it as stored.
 pub fn create(store: &Store, registry: &Registry, body: Value) -> Result<Collection> {
-    let created = store.write(|tx| create_in(tx, &current(tx)?, body))?;
+    let created = store.write(|tx| create_in(tx, current(tx)?.all(), body))?;
     store.read(|c| registry.reload(c))?;
     Ok(created)
 }
@@ -89,8 +81,8 @@ pub fn update(
 ) -> Result<Collection> {
     let updated = store.write(|tx| {
         let all = current(tx)?;
-        let old = find(&all, id_or_name).ok_or_else(Error::not_found)?.clone();
-        update_in(tx, &all, &old, body)
+        let old = all.find(id_or_name).ok_or_else(Error::not_found)?;
+        update_in(tx, all.all(), &old, body)
     })?;
     store.read(|c| registry.reload(c))?;
     Ok(updated)
@@ -101,8 +93,8 @@ pub fn update(
 pub fn delete(store: &Store, registry: &Registry, id_or_name: &str) -> Result<()> {
     store.write(|tx| {
         let all = current(tx)?;
-        let c = find(&all, id_or_name).ok_or_else(Error::not_found)?.clone();
-        delete_in(tx, &all, &c)
+        let c = all.find(id_or_name).ok_or_else(Error::not_found)?;
+        delete_in(tx, all.all(), &c)
     })?;
     store.read(|c| registry.reload(c))
 }
@@ -194,7 +186,8 @@ pub fn import(
     store.write(|tx| {
         let mut imported_ids = Vec::new();
         for item in import_order(items) {
-            let all = current(tx)?;
+            let snapshot = current(tx)?;
+            let all = snapshot.all();
             let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             let name = item.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
             let existing = all
@@ -203,8 +196,8 @@ pub fn import(
                 .or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(&name)))
                 .cloned();
             let saved = match existing {
-                Some(old) => update_in(tx, &all, &old, item),
-                None => create_in(tx, &all, item),
+                Some(old) => update_in(tx, all, &old, item),
+                None => create_in(tx, all, item),
             }
             .map_err(|e| import_failure(&name, &id, e))?;
             imported_ids.push(saved.id);
@@ -212,7 +205,8 @@ pub fn import(
         if delete_missing {
             // Dependents first: a collection is deleted once nothing left points at it.
             loop {
-                let all = current(tx)?;
+                let snapshot = current(tx)?;
+                let all = snapshot.all();
                 let missing: Vec<Arc<Collection>> =
                     all.iter().filter(|c| !c.system && !imported_ids.contains(&c.id)).cloned().collect();
                 let Some(next) = missing.iter().find(|m| {
@@ -226,7 +220,7 @@ pub fn import(
                     }
                     break;
                 };
-                delete_in(tx, &all, next)?;
+                delete_in(tx, all, next)?;
             }
         }
         Ok(())
