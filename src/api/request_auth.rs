@@ -68,11 +68,11 @@ impl FromRequest for RequestAuth {
             };
             super::blocking(move || {
                 state.db.data.read(|c| {
+                    let schema = state.schema.snapshot();
                     if claims.collection_id == superusers::COLLECTION_ID {
-                        let user = superusers::from_token(c, &raw, KIND_AUTH)?;
+                        let user = superusers::from_token(c, &schema, &raw, KIND_AUTH)?;
                         return Ok(user.map_or(Self::Guest, Self::Superuser));
                     }
-                    let schema = state.schema.snapshot();
                     let record = records::from_token(c, &schema, &raw, KIND_AUTH)?;
                     Ok(record.map_or(Self::Guest, Self::Record))
                 })

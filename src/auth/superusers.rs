@@ -4,9 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
 
-use super::{password, token};
+use super::{password, records};
 use crate::db::Store;
 use crate::error::{Error, FieldErrors, Result};
+use crate::schema::Snapshot;
 use crate::validate;
 
 pub const COLLECTION_ID: &str = "pbc_3142635823";
@@ -20,11 +21,9 @@ pub struct Superuser {
     pub verified: bool,
     pub created: String,
     pub updated: String,
-    password_hash: String,
-    token_key: String,
 }
 
-const COLUMNS: &str = "id, email, emailVisibility, verified, created, updated, password, tokenKey";
+const COLUMNS: &str = "id, email, emailVisibility, verified, created, updated";
 
 impl Superuser {
     fn from_row(r: &Row) -> rusqlite::Result<Self> {
@@ -35,8 +34,6 @@ impl Superuser {
             verified: r.get(3)?,
             created: r.get(4)?,
             updated: r.get(5)?,
-            password_hash: r.get(6)?,
-            token_key: r.get(7)?,
         })
     }
 
@@ -75,81 +72,21 @@ impl Superuser {
             "verified": self.verified,
         })
     }
-
-    /// Issues a token of `kind` for this superuser.
-    pub fn issue_token(&self, conn: &Connection, kind: &str) -> Result<String> {
-        let settings = TokenSettings::load(conn)?;
-        let claims = token::Claims::new(kind, COLLECTION_ID, &self.id, settings.duration);
-        token::sign(&claims, &self.token_key, &settings.secret)
-    }
-}
-
-/// The `_superusers` collection's auth token options.
-struct TokenSettings {
-    secret: String,
-    duration: i64,
-}
-
-impl TokenSettings {
-    fn load(conn: &Connection) -> Result<Self> {
-        let (secret, duration): (Option<String>, Option<i64>) = conn
-            .prepare_cached(
-                "SELECT json_extract(options, '$.authToken.secret'),
-                        json_extract(options, '$.authToken.duration')
-                 FROM _collections WHERE id = ?1",
-            )?
-            .query_row([COLLECTION_ID], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        match (secret, duration) {
-            (Some(secret), Some(duration)) if !secret.is_empty() => Ok(Self { secret, duration }),
-            _ => Err(Error::internal("_superusers has no auth token secret")),
-        }
-    }
-}
-
-/// Checks `identity`/`password`; the same error (and about the same time) whether the
-/// email is unknown or the password wrong, so sign-in reveals nothing about accounts.
-pub fn authenticate(conn: &Connection, identity: &str, password_text: &str) -> Result<Superuser> {
-    let mut errors = FieldErrors::new();
-    if identity.is_empty() {
-        errors.insert(
-            "identity".into(),
-            crate::error::FieldError::required().into(),
-        );
-    }
-    if password_text.is_empty() {
-        errors.insert(
-            "password".into(),
-            crate::error::FieldError::required().into(),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    let failed = || Error::bad_request("Failed to authenticate.");
-    match Superuser::find_by_email(conn, identity)? {
-        Some(user) if password::verify(password_text, &user.password_hash) => Ok(user),
-        Some(_) => Err(failed()),
-        None => {
-            password::burn_time(password_text);
-            Err(failed())
-        }
-    }
 }
 
 /// Resolves a token of `kind` to its superuser, or None when it is forged, expired, of
-/// another kind or collection, or its superuser is gone or has rotated its tokenKey.
-pub fn from_token(conn: &Connection, raw: &str, kind: &str) -> Result<Option<Superuser>> {
-    let Some(claims) = token::peek(raw) else {
-        return Ok(None);
-    };
-    if claims.collection_id != COLLECTION_ID || claims.kind != kind {
-        return Ok(None);
+/// another kind or collection, or its superuser is gone or has rotated its tokenKey. The
+/// check itself is the one every auth collection uses.
+pub fn from_token(
+    conn: &Connection,
+    schema: &Snapshot,
+    raw: &str,
+    kind: &str,
+) -> Result<Option<Superuser>> {
+    match records::from_token(conn, schema, raw, kind)? {
+        Some(auth) if auth.collection.id == COLLECTION_ID => Superuser::find_by_id(conn, auth.id()),
+        _ => Ok(None),
     }
-    let Some(user) = Superuser::find_by_id(conn, &claims.id)? else {
-        return Ok(None);
-    };
-    let settings = TokenSettings::load(conn)?;
-    Ok(token::verify(raw, &user.token_key, &settings.secret).map(|_| user))
 }
 
 fn validate_input(email: &str, password_text: Option<&str>) -> Result<()> {

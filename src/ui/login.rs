@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::session::{CsrfNonce, Session, expired_session_cookie, session_cookie};
 use super::{Chrome, see_other};
 use crate::api::{Body, blocking};
-use crate::auth::superusers;
 use crate::auth::token::KIND_ADMIN_SESSION;
+use crate::auth::{records, superusers};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -110,9 +110,14 @@ async fn submit(
     let email = form.email.clone();
     let shared = state.clone();
     let signed_in = blocking(move || {
+        let admins = shared
+            .schema
+            .snapshot()
+            .find(superusers::COLLECTION_ID)
+            .ok_or_else(|| Error::internal("the _superusers collection is missing"))?;
         shared.db.data.read(|c| {
-            let user = superusers::authenticate(c, &form.email, &form.password)?;
-            user.issue_token(c, KIND_ADMIN_SESSION)
+            let record = records::authenticate(c, &admins, &form.email, &form.password)?;
+            records::issue_token(&admins, &record, KIND_ADMIN_SESSION)
         })
     })
     .await;

@@ -92,10 +92,9 @@ impl FromRequest for Session {
         };
         Box::pin(async move {
             let user = blocking(move || {
-                state
-                    .db
-                    .data
-                    .read(|c| superusers::from_token(c, &token, KIND_ADMIN_SESSION))
+                state.db.data.read(|c| {
+                    superusers::from_token(c, &state.schema.snapshot(), &token, KIND_ADMIN_SESSION)
+                })
             })
             .await?;
             Ok(Session(user))
