@@ -82,9 +82,5 @@ async fn list(
         chrome: Chrome::new("Collections", Some(user.email), nonce.token(&state)),
         rows,
     };
-    let mut res = HttpResponse::Ok();
-    nonce.remember(&req, &mut res);
-    Ok(res
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    super::html(&req, actix_web::http::StatusCode::OK, &nonce, &page)
 }

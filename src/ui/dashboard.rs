@@ -54,11 +54,7 @@ async fn show(
         version: crate::VERSION,
         uptime: human_duration(state.started.elapsed().as_secs()),
     };
-    let mut res = HttpResponse::Ok();
-    nonce.remember(&req, &mut res);
-    Ok(res
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    super::html(&req, actix_web::http::StatusCode::OK, &nonce, &page)
 }
 
 fn human_bytes(n: u64) -> String {

@@ -59,11 +59,7 @@ fn render(
         email,
         error: error.map(str::to_owned),
     };
-    let mut res = HttpResponse::build(status);
-    nonce.remember(req, &mut res);
-    Ok(res
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    super::html(req, status, &nonce, &page)
 }
 
 async fn show(

@@ -1,5 +1,6 @@
 //! The mail outbox: every mail hearth wrote, newest first, with its delivery status.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -34,12 +35,6 @@ async fn outbox(state: &web::Data<AppState>) -> Result<Vec<Outboxed>> {
     blocking(move || shared.db.data.read(|c| mail::outbox(c, 200))).await
 }
 
-fn page(req: &HttpRequest, nonce: CsrfNonce, body: String) -> HttpResponse {
-    let mut res = HttpResponse::Ok();
-    nonce.remember(req, &mut res);
-    res.content_type("text/html; charset=utf-8").body(body)
-}
-
 async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -50,12 +45,11 @@ async fn list(
     };
     let mails = outbox(&state).await?;
     let nonce = CsrfNonce::of(&req);
-    let body = MailListPage {
+    let page = MailListPage {
         chrome: Chrome::new("Mail", Some(user.email), nonce.token(&state)),
         mails,
-    }
-    .render()?;
-    Ok(page(&req, nonce, body))
+    };
+    super::html(&req, StatusCode::OK, &nonce, &page)
 }
 
 async fn show(
@@ -73,10 +67,9 @@ async fn show(
         .find(|m| m.id == *path)
         .ok_or_else(Error::not_found)?;
     let nonce = CsrfNonce::of(&req);
-    let body = MailPage {
+    let page = MailPage {
         chrome: Chrome::new("Mail", Some(user.email), nonce.token(&state)),
         mail,
-    }
-    .render()?;
-    Ok(page(&req, nonce, body))
+    };
+    super::html(&req, StatusCode::OK, &nonce, &page)
 }

@@ -8,7 +8,11 @@ mod login;
 mod mail;
 mod session;
 
-use actix_web::http::header;
+use actix_web::HttpRequest;
+use actix_web::http::{StatusCode, header};
+use askama::Template;
+
+use crate::error::Result;
 use actix_web::{HttpResponse, web};
 
 pub use session::Session;
@@ -23,6 +27,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(collections::configure)
                 .configure(mail::configure),
         );
+}
+
+/// Answers with a rendered page, setting the CSRF nonce cookie if the browser has none yet.
+pub fn html(
+    req: &HttpRequest,
+    status: StatusCode,
+    nonce: &session::CsrfNonce,
+    page: &impl Template,
+) -> Result<HttpResponse> {
+    let mut res = HttpResponse::build(status);
+    nonce.remember(req, &mut res);
+    Ok(res
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
 }
 
 /// The redirect that ends every successful form POST (POST-redirect-GET).
