@@ -3,8 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::session::{CsrfNonce, Session};
-use super::{Chrome, see_other};
+use super::{Admin, Chrome};
 use crate::api::blocking;
 use crate::error::Result;
 use crate::state::AppState;
@@ -39,17 +38,11 @@ fn rule_text(rule: &Option<String>) -> String {
     }
 }
 
-async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
+/// Every collection with its record count: user collections first, then system ones.
+pub async fn rows(state: &web::Data<AppState>) -> Result<Vec<Row>> {
     let snapshot = state.schema.snapshot();
     let shared = state.clone();
-    let rows = blocking(move || {
+    blocking(move || {
         shared.db.data.read(|conn| {
             let mut rows = Vec::new();
             for c in snapshot.all() {
@@ -76,11 +69,12 @@ async fn list(
             Ok(rows)
         })
     })
-    .await?;
-    let nonce = CsrfNonce::of(&req);
-    let page = CollectionsPage {
-        chrome: Chrome::new("Collections", Some(user.email), nonce.token(&state)),
-        rows,
-    };
+    .await
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
+    let rows = rows(&state).await?;
+    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Collections", "collections");
+    let page = CollectionsPage { chrome, rows };
     super::html(&req, actix_web::http::StatusCode::OK, &nonce, &page)
 }

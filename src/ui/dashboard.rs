@@ -3,8 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::session::{CsrfNonce, Session};
-use super::{Chrome, see_other};
+use super::collections::Row;
+use super::{Admin, Chrome};
 use crate::api::blocking;
 use crate::auth::superusers::Superuser;
 use crate::error::Result;
@@ -18,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     chrome: Chrome,
+    /// User collections with their record counts.
+    rows: Vec<Row>,
     collections: i64,
     superusers: i64,
     data_size: String,
@@ -26,14 +28,7 @@ struct DashboardPage {
     uptime: String,
 }
 
-async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
+async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
     let shared = state.clone();
     let (collections, superusers) = blocking(move || {
         shared.db.data.read(|c| {
@@ -44,9 +39,15 @@ async fn show(
         })
     })
     .await?;
-    let nonce = CsrfNonce::of(&req);
+    let rows = super::collections::rows(&state)
+        .await?
+        .into_iter()
+        .filter(|r| !r.system || r.name == "users")
+        .collect();
+    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Dashboard", "dashboard");
     let page = DashboardPage {
-        chrome: Chrome::new("Dashboard", Some(user.email), nonce.token(&state)),
+        chrome,
+        rows,
         collections,
         superusers,
         data_size: human_bytes(state.db.data.size_bytes()),

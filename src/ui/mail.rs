@@ -4,8 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::session::{CsrfNonce, Session};
-use super::{Chrome, see_other};
+use super::{Admin, Chrome};
 use crate::api::blocking;
 use crate::error::{Error, Result};
 use crate::mail::{self, Outboxed};
@@ -35,41 +34,25 @@ async fn outbox(state: &web::Data<AppState>) -> Result<Vec<Outboxed>> {
     blocking(move || shared.db.data.read(|c| mail::outbox(c, 200))).await
 }
 
-async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
+async fn list(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
     let mails = outbox(&state).await?;
-    let nonce = CsrfNonce::of(&req);
-    let page = MailListPage {
-        chrome: Chrome::new("Mail", Some(user.email), nonce.token(&state)),
-        mails,
-    };
+    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Mail", "mail");
+    let page = MailListPage { chrome, mails };
     super::html(&req, StatusCode::OK, &nonce, &page)
 }
 
 async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    admin: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
     let mail = outbox(&state)
         .await?
         .into_iter()
         .find(|m| m.id == *path)
         .ok_or_else(Error::not_found)?;
-    let nonce = CsrfNonce::of(&req);
-    let page = MailPage {
-        chrome: Chrome::new("Mail", Some(user.email), nonce.token(&state)),
-        mail,
-    };
+    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Mail", "mail");
+    let page = MailPage { chrome, mail };
     super::html(&req, StatusCode::OK, &nonce, &page)
 }

@@ -2,20 +2,28 @@
 //! Works without JavaScript; every state-changing form carries a CSRF token.
 
 mod assets;
+mod collection_form;
 mod collections;
 mod dashboard;
+mod flash;
+mod form;
 mod login;
 mod mail;
+mod record_form;
+mod records;
 mod session;
+mod settings;
+mod values;
 
 use actix_web::HttpRequest;
 use actix_web::http::{StatusCode, header};
 use askama::Template;
 
 use crate::error::Result;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 
-pub use session::Session;
+pub use session::{Admin, Session};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/_", web::get().to(|| async { see_other("/_/") }))
@@ -24,12 +32,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(assets::configure)
                 .configure(login::configure)
                 .configure(dashboard::configure)
+                .configure(collection_form::configure)
                 .configure(collections::configure)
+                .configure(record_form::configure)
+                .configure(records::configure)
+                .configure(settings::configure)
                 .configure(mail::configure),
         );
 }
 
-/// Answers with a rendered page, setting the CSRF nonce cookie if the browser has none yet.
+/// Answers with a rendered page, setting the CSRF nonce cookie if the browser has none yet
+/// and dropping the flash message the page has now shown.
 pub fn html(
     req: &HttpRequest,
     status: StatusCode,
@@ -38,7 +51,9 @@ pub fn html(
 ) -> Result<HttpResponse> {
     let mut res = HttpResponse::build(status);
     nonce.remember(req, &mut res);
+    flash::clear(req, &mut res);
     Ok(res
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))
 }
@@ -53,20 +68,101 @@ pub fn see_other(location: &str) -> HttpResponse {
 /// Page chrome every template's layout needs.
 pub struct Chrome {
     pub title: String,
+    /// Which nav entry is current: "dashboard", "collections", "users", ...
+    pub section: &'static str,
     /// The signed-in superuser's email; None on the sign-in page.
     pub user: Option<String>,
     /// CSRF token for the forms on the page (sign-out included).
     pub csrf: String,
     pub css: String,
+    pub js: String,
+    /// The one-shot message left by the POST that redirected here.
+    pub flash: Option<String>,
 }
 
 impl Chrome {
     pub fn new(title: &str, user: Option<String>, csrf: String) -> Self {
         Self {
             title: title.to_owned(),
+            section: "",
             user,
             csrf,
             css: assets::url("app.css"),
+            js: assets::url("app.js"),
+            flash: None,
         }
     }
+
+    /// The chrome of a signed-in page, with its CSRF nonce and any flash message.
+    pub fn page(
+        req: &HttpRequest,
+        state: &AppState,
+        admin: &Admin,
+        title: &str,
+        section: &'static str,
+    ) -> (Self, session::CsrfNonce) {
+        let nonce = session::CsrfNonce::of(req);
+        let mut chrome = Self::new(title, Some(admin.0.email.clone()), nonce.token(state));
+        chrome.section = section;
+        chrome.flash = flash::peek(req);
+        (chrome, nonce)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+    back: String,
+}
+
+/// A page that only says something went wrong (a bad CSRF token, a missing record), with a
+/// link back; answered with `status`.
+pub fn message(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Admin,
+    status: StatusCode,
+    text: &str,
+    back: &str,
+) -> Result<HttpResponse> {
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        _ => "Something went wrong",
+    };
+    let (chrome, nonce) = Chrome::page(req, state, admin, heading, "");
+    let page = MessagePage {
+        chrome,
+        heading: heading.to_owned(),
+        text: text.to_owned(),
+        back: back.to_owned(),
+    };
+    html(req, status, &nonce, &page)
+}
+
+/// The answer to a form whose CSRF token does not verify.
+pub fn csrf_failed(req: &HttpRequest, state: &AppState, admin: &Admin) -> Result<HttpResponse> {
+    message(
+        req,
+        state,
+        admin,
+        StatusCode::FORBIDDEN,
+        "This form expired or did not come from this site. Nothing was changed; please go back, reload the page and try again.",
+        "/_/",
+    )
+}
+
+/// True when the submitted form token matches this browser's nonce.
+pub fn csrf_ok(req: &HttpRequest, state: &AppState, submitted: &str) -> bool {
+    session::CsrfNonce::of(req).verify(state, submitted)
+}
+
+/// Percent-encodes a query value for links built in Rust.
+pub fn query_value(v: &str) -> String {
+    serde_urlencoded::to_string([("v", v)])
+        .map(|s| s.trim_start_matches("v=").to_owned())
+        .unwrap_or_default()
 }

@@ -80,6 +80,58 @@ impl CsrfNonce {
 /// The signed-in superuser, if the session cookie is valid.
 pub struct Session(pub Option<Superuser>);
 
+/// A signed-in superuser; extracting it from a request without a valid session answers with
+/// a redirect to the sign-in page instead of running the handler.
+pub struct Admin(pub Superuser);
+
+/// Why an `Admin` could not be extracted: no session (redirect) or a server fault.
+#[derive(Debug)]
+pub enum NoAdmin {
+    SignIn,
+    Failed(Error),
+}
+
+impl std::fmt::Display for NoAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SignIn => f.write_str("sign in first"),
+            Self::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl actix_web::ResponseError for NoAdmin {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        match self {
+            Self::SignIn => actix_web::http::StatusCode::SEE_OTHER,
+            Self::Failed(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        match self {
+            Self::SignIn => super::see_other("/_/login"),
+            Self::Failed(e) => e.error_response(),
+        }
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = NoAdmin;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, NoAdmin>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = Session::from_request(req, payload);
+        Box::pin(async move {
+            match session.await {
+                Ok(Session(Some(user))) => Ok(Admin(user)),
+                Ok(Session(None)) => Err(NoAdmin::SignIn),
+                Err(e) => Err(NoAdmin::Failed(e)),
+            }
+        })
+    }
+}
+
 impl FromRequest for Session {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;

@@ -467,7 +467,7 @@ async fn the_collections_page_lists_every_collection_with_its_records() {
         row.contains("title (text)") && row.contains("<code>public</code>"),
         "{row}"
     );
-    assert!(html.contains("<strong>_superusers</strong> <span class=\"badge\">system</span>"));
+    assert!(html.contains("<strong>_superusers</strong></a> <span class=\"badge\">system</span>"));
     assert!(
         html.find("<strong>posts</strong>") < html.find("<strong>_superusers</strong>"),
         "user collections first"

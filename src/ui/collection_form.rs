@@ -1,0 +1,936 @@
+//! Create and edit a collection: its fields with their type's options, the API rules with a
+//! short help each, indexes, and a view's query; delete with a confirmation page. The form
+//! becomes the same JSON `/api/collections` takes, so the schema module validates it once
+//! for both, and its errors are shown next to the field rows they belong to.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::{Map, Value, json};
+
+use super::form::{self, Form, FormBody};
+use super::record_form::Choice;
+use super::records::{find, section_of};
+use super::{Admin, Chrome, flash, query_value};
+use crate::api::blocking;
+use crate::error::{Error, ErrorTree, FieldErrors, Result};
+use crate::schema::{self, Collection, Field};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/collections/new", web::get().to(new))
+        .route("/collections/new", web::post().to(create))
+        .route("/collections/{name}/edit", web::get().to(edit))
+        .route("/collections/{name}/edit", web::post().to(save))
+        .route("/collections/{name}/delete", web::get().to(confirm_delete))
+        .route("/collections/{name}/delete", web::post().to(delete));
+}
+
+/// Every field type the form offers for a new field, in menu order.
+pub const TYPES: [&str; 12] = [
+    "text", "number", "bool", "email", "url", "editor", "date", "autodate", "select", "json",
+    "relation", "file",
+];
+
+/// How an option is typed into the form.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// A whole number; blank is 0.
+    Count,
+    /// A number that may be blank (null), as the number field's min/max.
+    OptionalNumber,
+    Text,
+    /// Comma-separated values, stored as an array.
+    List,
+    Check,
+    /// The relation's target collection.
+    Collection,
+}
+
+/// The options each field type shows: (JSON key, label, kind).
+fn options_of(kind: &str) -> &'static [(&'static str, &'static str, Kind)] {
+    match kind {
+        "text" => &[
+            ("min", "Min length", Kind::Count),
+            ("max", "Max length", Kind::Count),
+            ("pattern", "Regex pattern", Kind::Text),
+            ("autogeneratePattern", "Autogenerate pattern", Kind::Text),
+        ],
+        "number" => &[
+            ("min", "Min", Kind::OptionalNumber),
+            ("max", "Max", Kind::OptionalNumber),
+            ("onlyInt", "Whole numbers only", Kind::Check),
+        ],
+        "email" | "url" => &[
+            ("onlyDomains", "Only domains", Kind::List),
+            ("exceptDomains", "Except domains", Kind::List),
+        ],
+        "editor" => &[
+            ("maxSize", "Max size (bytes)", Kind::Count),
+            ("convertURLs", "Convert URLs", Kind::Check),
+        ],
+        "date" => &[
+            ("min", "Earliest", Kind::Text),
+            ("max", "Latest", Kind::Text),
+        ],
+        "autodate" => &[
+            ("onCreate", "Set on create", Kind::Check),
+            ("onUpdate", "Set on update", Kind::Check),
+        ],
+        "select" => &[
+            ("values", "Choices", Kind::List),
+            ("maxSelect", "Max selected", Kind::Count),
+        ],
+        "json" => &[("maxSize", "Max size (bytes)", Kind::Count)],
+        "relation" => &[
+            ("collectionId", "Collection", Kind::Collection),
+            ("minSelect", "Min selected", Kind::Count),
+            ("maxSelect", "Max selected", Kind::Count),
+            (
+                "cascadeDelete",
+                "Delete with the related record",
+                Kind::Check,
+            ),
+        ],
+        "file" => &[
+            ("maxSelect", "Max files", Kind::Count),
+            ("maxSize", "Max size (bytes)", Kind::Count),
+            ("mimeTypes", "MIME types", Kind::List),
+            ("thumbs", "Thumb sizes", Kind::List),
+            ("protected", "Protected", Kind::Check),
+        ],
+        "password" => &[
+            ("min", "Min length", Kind::Count),
+            ("max", "Max length", Kind::Count),
+            ("pattern", "Regex pattern", Kind::Text),
+        ],
+        _ => &[],
+    }
+}
+
+pub struct Opt {
+    /// The form name: `f3.text.min`.
+    pub input: String,
+    pub label: &'static str,
+    /// "number", "text", "checkbox" or "select".
+    pub control: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub choices: Vec<Choice>,
+}
+
+pub struct OptGroup {
+    pub kind: &'static str,
+    pub opts: Vec<Opt>,
+}
+
+pub struct FieldRow {
+    pub index: usize,
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// Stored fields keep their type; new rows offer the type menu.
+    pub stored: bool,
+    pub system: bool,
+    pub required: bool,
+    pub hidden: bool,
+    pub presentable: bool,
+    pub remove: bool,
+    pub groups: Vec<OptGroup>,
+    pub errors: Vec<String>,
+}
+
+pub struct RuleRow {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub locked: bool,
+    pub value: String,
+    pub error: Option<String>,
+    /// Shown only while the collection type is auth.
+    pub auth_only: bool,
+}
+
+#[derive(Template)]
+#[template(path = "collection_form.html")]
+struct CollectionPage {
+    chrome: Chrome,
+    /// None while creating.
+    editing: Option<String>,
+    name: String,
+    kind: String,
+    rows: Vec<FieldRow>,
+    types: [&'static str; 12],
+    rules: Vec<RuleRow>,
+    indexes: String,
+    view_query: String,
+    errors: BTreeMap<String, String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+    action: String,
+    button: String,
+    cancel: String,
+}
+
+const RULES: [(&str, &str, &str); 7] = [
+    (
+        "listRule",
+        "List/Search rule",
+        "Which records a list request returns. Records not matching are left out, not refused.",
+    ),
+    (
+        "viewRule",
+        "View rule",
+        "Who may read one record by id. Use @request.auth.id to compare with the signed-in user.",
+    ),
+    (
+        "createRule",
+        "Create rule",
+        "Who may create records; @request.body.* is the submitted data.",
+    ),
+    (
+        "updateRule",
+        "Update rule",
+        "Who may change a record; checked against the record before the change.",
+    ),
+    ("deleteRule", "Delete rule", "Who may delete a record."),
+    (
+        "authRule",
+        "Auth rule",
+        "Extra condition an account must meet to sign in, e.g. verified = true.",
+    ),
+    (
+        "manageRule",
+        "Manage rule",
+        "Who may manage other accounts (change their email or password without the old one).",
+    ),
+];
+
+fn rule_rows(c: Option<&Collection>, kind: &str, form: Option<&Form>) -> Vec<RuleRow> {
+    RULES
+        .iter()
+        .filter(|(key, ..)| c.is_none() || kind == "auth" || !is_auth_rule(key))
+        .map(|&(key, label, help)| {
+            let (locked, value) = match form {
+                Some(f) => (
+                    f.checked(&format!("lock.{key}")),
+                    f.get(&format!("rule.{key}")).to_owned(),
+                ),
+                None => {
+                    let stored = c.and_then(|c| stored_rule(c, key));
+                    match stored {
+                        Some(Some(text)) => (false, text),
+                        Some(None) => (true, String::new()),
+                        // A new collection starts locked: superusers only.
+                        None => (true, String::new()),
+                    }
+                }
+            };
+            RuleRow {
+                key,
+                label,
+                help,
+                locked,
+                value,
+                error: None,
+                auth_only: is_auth_rule(key),
+            }
+        })
+        .collect()
+}
+
+fn is_auth_rule(key: &str) -> bool {
+    matches!(key, "authRule" | "manageRule")
+}
+
+/// A stored rule: Some(None) for null (locked), None when the collection has no such rule.
+fn stored_rule(c: &Collection, key: &str) -> Option<Option<String>> {
+    Some(match key {
+        "listRule" => c.rules.list.clone(),
+        "viewRule" => c.rules.view.clone(),
+        "createRule" => c.rules.create.clone(),
+        "updateRule" => c.rules.update.clone(),
+        "deleteRule" => c.rules.delete.clone(),
+        other => match c.options.get(other) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) => None,
+            _ => return None,
+        },
+    })
+}
+
+fn text_of(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn collection_choices(all: &[Arc<Collection>], selected: &str) -> Vec<Choice> {
+    all.iter()
+        .filter(|c| !c.is_view())
+        .map(|c| Choice {
+            value: c.id.clone(),
+            label: c.name.clone(),
+            selected: c.id == selected,
+        })
+        .collect()
+}
+
+/// The option inputs of one row for `kind`, filled from `json` (the field as JSON) or from
+/// the submitted form.
+fn group(
+    index: usize,
+    kind: &'static str,
+    json: &Map<String, Value>,
+    form: Option<&Form>,
+    all: &[Arc<Collection>],
+) -> OptGroup {
+    let opts = options_of(kind)
+        .iter()
+        .map(|&(key, label, k)| {
+            let input = format!("f{index}.{kind}.{key}");
+            let (value, checked) = match form {
+                Some(f) => (f.get(&input).to_owned(), f.checked(&input)),
+                None => (
+                    text_of(json.get(key)),
+                    json.get(key).and_then(Value::as_bool).unwrap_or(false),
+                ),
+            };
+            let control = match k {
+                Kind::Count | Kind::OptionalNumber => "number",
+                Kind::Check => "checkbox",
+                Kind::Collection => "select",
+                Kind::Text | Kind::List => "text",
+            };
+            Opt {
+                choices: if k == Kind::Collection {
+                    collection_choices(all, &value)
+                } else {
+                    Vec::new()
+                },
+                input,
+                label,
+                control,
+                value,
+                checked,
+            }
+        })
+        .collect();
+    OptGroup { kind, opts }
+}
+
+fn static_kind(kind: &str) -> &'static str {
+    TYPES
+        .iter()
+        .chain(["password"].iter())
+        .find(|t| **t == kind)
+        .copied()
+        .unwrap_or("text")
+}
+
+/// Rows for a stored collection's fields (or the starting fields of a new one).
+fn stored_rows(fields: &[Field], all: &[Arc<Collection>], stored: bool) -> Vec<FieldRow> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let json = serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
+            let kind = static_kind(f.type_name());
+            FieldRow {
+                index,
+                id: if stored { f.id.clone() } else { String::new() },
+                name: f.name.clone(),
+                kind: kind.to_owned(),
+                stored,
+                system: f.system,
+                required: f.required(),
+                hidden: f.hidden,
+                presentable: f.presentable,
+                remove: false,
+                groups: vec![group(index, kind, &json, None, all)],
+                errors: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn blank_row(index: usize, all: &[Arc<Collection>]) -> FieldRow {
+    FieldRow {
+        index,
+        id: String::new(),
+        name: String::new(),
+        kind: "text".into(),
+        stored: false,
+        system: false,
+        required: false,
+        hidden: false,
+        presentable: false,
+        remove: false,
+        groups: TYPES
+            .iter()
+            .map(|t| group(index, t, &Map::new(), None, all))
+            .collect(),
+        errors: Vec::new(),
+    }
+}
+
+/// Rows as the user submitted them (to show the form again), plus `extra` blank rows.
+fn submitted_rows(
+    form: &Form,
+    existing: Option<&Collection>,
+    all: &[Arc<Collection>],
+    extra: usize,
+) -> Vec<FieldRow> {
+    let count = row_count(form);
+    let mut rows: Vec<FieldRow> = (0..count)
+        .map(|index| {
+            let p = |k: &str| format!("f{index}.{k}");
+            let id = form.get(&p("id")).to_owned();
+            let stored_field =
+                existing.and_then(|c| c.fields.iter().find(|f| !id.is_empty() && f.id == id));
+            let kind = static_kind(form.get(&p("type")));
+            let groups = if stored_field.is_some() {
+                vec![group(index, kind, &Map::new(), Some(form), all)]
+            } else {
+                TYPES
+                    .iter()
+                    .map(|t| group(index, t, &Map::new(), Some(form), all))
+                    .collect()
+            };
+            FieldRow {
+                index,
+                id,
+                name: form.get(&p("name")).to_owned(),
+                kind: kind.to_owned(),
+                stored: stored_field.is_some(),
+                system: stored_field.is_some_and(|f| f.system),
+                required: form.checked(&p("required")),
+                hidden: form.checked(&p("hidden")),
+                presentable: form.checked(&p("presentable")),
+                remove: form.checked(&p("remove")),
+                groups,
+                errors: Vec::new(),
+            }
+        })
+        .collect();
+    for _ in 0..extra {
+        rows.push(blank_row(rows.len(), all));
+    }
+    rows
+}
+
+/// How many field rows the form had (bounded, whatever the client claims).
+fn row_count(form: &Form) -> usize {
+    form.get("field_count")
+        .parse::<usize>()
+        .unwrap_or(0)
+        .min(500)
+}
+
+/// Reads one option's text as JSON of its kind.
+fn option_value(k: Kind, text: &str, checked: bool) -> std::result::Result<Value, String> {
+    let text = text.trim();
+    Ok(match k {
+        Kind::Count if text.is_empty() => json!(0),
+        Kind::Count => json!(
+            text.parse::<u64>()
+                .map_err(|_| format!("“{text}” is not a whole number"))?
+        ),
+        Kind::OptionalNumber if text.is_empty() => Value::Null,
+        Kind::OptionalNumber => crate::records::output::number(
+            text.parse::<f64>()
+                .map_err(|_| format!("“{text}” is not a number"))?,
+        ),
+        Kind::Check => json!(checked),
+        Kind::List => json!(form::list(text)),
+        Kind::Text | Kind::Collection => json!(text),
+    })
+}
+
+/// The collection JSON the form stands for, with which submitted row each sent field came
+/// from; or the rows whose options could not be read.
+fn body_of(
+    form: &Form,
+    existing: Option<&Collection>,
+) -> std::result::Result<(Value, Vec<usize>), BTreeMap<usize, Vec<String>>> {
+    let kind = match existing {
+        Some(c) => c.kind.as_str().to_owned(),
+        None => form.get("type").to_owned(),
+    };
+    let mut fields = Vec::new();
+    let mut sent_rows = Vec::new();
+    let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for index in 0..row_count(form) {
+        let p = |k: &str| format!("f{index}.{k}");
+        let id = form.get(&p("id"));
+        let stored = existing.and_then(|c| c.fields.iter().find(|f| !id.is_empty() && f.id == id));
+        let name = form.get(&p("name")).trim();
+        if form.checked(&p("remove")) && !stored.is_some_and(|f| f.system) {
+            continue;
+        }
+        if stored.is_none() && name.is_empty() {
+            continue; // an unused blank row
+        }
+        let mut json = stored
+            .and_then(|f| serde_json::to_value(f).ok())
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+        let type_name = stored.map_or_else(
+            || static_kind(form.get(&p("type"))),
+            |f| static_kind(f.type_name()),
+        );
+        json.insert("name".into(), json!(name));
+        json.insert("type".into(), json!(type_name));
+        if type_name != "autodate" {
+            json.insert("required".into(), json!(form.checked(&p("required"))));
+        }
+        json.insert("hidden".into(), json!(form.checked(&p("hidden"))));
+        json.insert("presentable".into(), json!(form.checked(&p("presentable"))));
+        for &(key, label, k) in options_of(type_name) {
+            let input = format!("f{index}.{type_name}.{key}");
+            match option_value(k, form.get(&input), form.checked(&input)) {
+                Ok(v) => {
+                    json.insert(key.into(), v);
+                }
+                Err(e) => problems
+                    .entry(index)
+                    .or_default()
+                    .push(format!("{label}: {e}.")),
+            }
+        }
+        fields.push(Value::Object(json));
+        sent_rows.push(index);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut body = Map::new();
+    body.insert("name".into(), json!(form.get("name").trim()));
+    if existing.is_none() {
+        body.insert("type".into(), json!(kind));
+    }
+    body.insert("fields".into(), Value::Array(fields));
+    for (key, ..) in RULES {
+        if is_auth_rule(key) && kind != "auth" {
+            continue;
+        }
+        if !form.has(&format!("rule.{key}")) && !form.has(&format!("lock.{key}")) {
+            continue;
+        }
+        let value = if form.checked(&format!("lock.{key}")) {
+            Value::Null
+        } else {
+            json!(form.get(&format!("rule.{key}")).trim())
+        };
+        body.insert(key.into(), value);
+    }
+    let indexes: Vec<&str> = form
+        .get("indexes")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    body.insert("indexes".into(), json!(indexes));
+    if kind == "view" {
+        body.insert("viewQuery".into(), json!(form.get("viewQuery").trim()));
+    }
+    Ok((Value::Object(body), sent_rows))
+}
+
+/// Flattens an error tree into "path: message" lines.
+fn flatten(prefix: &str, tree: &ErrorTree, out: &mut Vec<String>) {
+    match tree {
+        ErrorTree::Leaf(e) if prefix.is_empty() => out.push(e.message.clone()),
+        ErrorTree::Leaf(e) => out.push(format!("{prefix}: {}", e.message)),
+        ErrorTree::Branch(children) => {
+            for (k, child) in children {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&path, child, out);
+            }
+        }
+    }
+}
+
+/// Places the schema's validation errors: `fields.N.*` on the row sent as field N, the rest
+/// by their top-level key (name, type, rules, indexes, viewQuery).
+fn place_errors(
+    data: &FieldErrors,
+    rows: &mut [FieldRow],
+    rules: &mut [RuleRow],
+    sent_rows: &[usize],
+) -> BTreeMap<String, String> {
+    let mut top = BTreeMap::new();
+    for (key, tree) in data {
+        if key == "fields"
+            && let ErrorTree::Branch(by_index) = tree
+        {
+            for (i, row_tree) in by_index {
+                let row = i.parse::<usize>().ok().and_then(|i| sent_rows.get(i));
+                let mut lines = Vec::new();
+                flatten("", row_tree, &mut lines);
+                match row.and_then(|r| rows.iter_mut().find(|row| row.index == *r)) {
+                    Some(row) => row.errors.extend(lines),
+                    None => {
+                        top.insert("fields".into(), lines.join(" "));
+                    }
+                }
+            }
+            continue;
+        }
+        let mut lines = Vec::new();
+        flatten("", tree, &mut lines);
+        let text = lines.join(" ");
+        match rules.iter_mut().find(|r| r.key == key) {
+            Some(rule) => rule.error = Some(text),
+            None => {
+                top.insert(key.clone(), text);
+            }
+        }
+    }
+    top
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Admin,
+    existing: Option<&Collection>,
+    form: Option<&Form>,
+    rows: Vec<FieldRow>,
+    rules: Vec<RuleRow>,
+    errors: BTreeMap<String, String>,
+    error: Option<String>,
+) -> Result<HttpResponse> {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let kind = match (existing, form) {
+        (Some(c), _) => c.kind.as_str().to_owned(),
+        (None, Some(f)) if !f.get("type").is_empty() => f.get("type").to_owned(),
+        _ => "base".into(),
+    };
+    let title = match existing {
+        Some(c) => format!("Edit {}", c.name),
+        None => "New collection".into(),
+    };
+    let section = existing.map_or("collections", section_of);
+    let (chrome, nonce) = Chrome::page(req, state, admin, &title, section);
+    let page = CollectionPage {
+        chrome,
+        editing: existing.map(|c| c.name.clone()),
+        name: match form {
+            Some(f) => f.get("name").to_owned(),
+            None => existing.map(|c| c.name.clone()).unwrap_or_default(),
+        },
+        kind,
+        rows,
+        types: TYPES,
+        rules,
+        indexes: match form {
+            Some(f) => f.get("indexes").to_owned(),
+            None => existing.map(|c| c.indexes.join("\n")).unwrap_or_default(),
+        },
+        view_query: match form {
+            Some(f) => f.get("viewQuery").to_owned(),
+            None => existing
+                .and_then(|c| c.options.get("viewQuery"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        errors,
+        error,
+    };
+    super::html(req, status, &nonce, &page)
+}
+
+fn missing(req: &HttpRequest, state: &AppState, admin: &Admin, name: &str) -> Result<HttpResponse> {
+    super::message(
+        req,
+        state,
+        admin,
+        StatusCode::NOT_FOUND,
+        &format!("There is no collection named “{name}”."),
+        "/_/collections",
+    )
+}
+
+/// The fields a new base collection starts with, as PocketBase's dashboard offers them.
+fn starting_fields() -> Vec<Field> {
+    let autodate = |name: &str, on_update: bool| {
+        Field::new(
+            name,
+            schema::FieldKind::Autodate(schema::field::AutodateField {
+                on_create: true,
+                on_update,
+            }),
+        )
+    };
+    vec![autodate("created", false), autodate("updated", true)]
+}
+
+async fn new(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
+    let snapshot = state.schema.snapshot();
+    let all = snapshot.all();
+    let mut rows = stored_rows(&starting_fields(), all, false);
+    rows.push(blank_row(rows.len(), all));
+    let rules = rule_rows(None, "base", None);
+    render(
+        &req,
+        &state,
+        &admin,
+        None,
+        None,
+        rows,
+        rules,
+        BTreeMap::new(),
+        None,
+    )
+}
+
+async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let Some(c) = find(&state, &path) else {
+        return missing(&req, &state, &admin, &path);
+    };
+    let snapshot = state.schema.snapshot();
+    let mut rows = stored_rows(&c.fields, snapshot.all(), true);
+    if !c.is_view() {
+        rows.push(blank_row(rows.len(), snapshot.all()));
+    }
+    let rules = rule_rows(Some(&c), c.kind.as_str(), None);
+    render(
+        &req,
+        &state,
+        &admin,
+        Some(&c),
+        None,
+        rows,
+        rules,
+        BTreeMap::new(),
+        None,
+    )
+}
+
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    submit(req, state, admin, None, form).await
+}
+
+async fn save(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    let Some(c) = find(&state, &path) else {
+        return missing(&req, &state, &admin, &path);
+    };
+    submit(req, state, admin, Some(c), form).await
+}
+
+async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    existing: Option<Arc<Collection>>,
+    form: Form,
+) -> Result<HttpResponse> {
+    let snapshot = state.schema.snapshot();
+    let all = snapshot.all();
+    let kind = existing.as_ref().map_or_else(
+        || form.get("type").to_owned(),
+        |c| c.kind.as_str().to_owned(),
+    );
+    // "Add another field" shows the form again with one more blank row; nothing is saved.
+    if form.get("op") == "add" {
+        let rows = submitted_rows(&form, existing.as_deref(), all, 1);
+        let rules = rule_rows(existing.as_deref(), &kind, Some(&form));
+        return render(
+            &req,
+            &state,
+            &admin,
+            existing.as_deref(),
+            Some(&form),
+            rows,
+            rules,
+            BTreeMap::new(),
+            None,
+        )
+        .map(|mut res| {
+            *res.status_mut() = StatusCode::OK;
+            res
+        });
+    }
+    let (body, sent_rows) = match body_of(&form, existing.as_deref()) {
+        Ok(parsed) => parsed,
+        Err(problems) => {
+            let mut rows = submitted_rows(&form, existing.as_deref(), all, 0);
+            for row in &mut rows {
+                if let Some(p) = problems.get(&row.index) {
+                    row.errors.extend(p.iter().cloned());
+                }
+            }
+            let rules = rule_rows(existing.as_deref(), &kind, Some(&form));
+            return render(
+                &req,
+                &state,
+                &admin,
+                existing.as_deref(),
+                Some(&form),
+                rows,
+                rules,
+                BTreeMap::new(),
+                Some("Some options could not be read. Check the fields marked below.".into()),
+            );
+        }
+    };
+    let shared = state.clone();
+    let target = existing.as_ref().map(|c| c.id.clone());
+    let saved = blocking(move || match target {
+        Some(id) => schema::update(&shared.db.data, &shared.schema, &id, body),
+        None => schema::create(&shared.db.data, &shared.schema, body),
+    })
+    .await;
+    match saved {
+        Ok(c) => {
+            let verb = if existing.is_some() {
+                "saved"
+            } else {
+                "created"
+            };
+            let to = if existing.is_some() {
+                format!("/_/collections/{}/edit", query_value(&c.name))
+            } else {
+                format!("/_/collections/{}/records", query_value(&c.name))
+            };
+            Ok(flash::redirect(
+                &req,
+                &to,
+                &format!("Collection {} {verb}.", c.name),
+            ))
+        }
+        Err(Error::BadRequest { message, data }) => {
+            let mut rows = submitted_rows(&form, existing.as_deref(), all, 0);
+            let mut rules = rule_rows(existing.as_deref(), &kind, Some(&form));
+            let errors = place_errors(&data, &mut rows, &mut rules, &sent_rows);
+            render(
+                &req,
+                &state,
+                &admin,
+                existing.as_deref(),
+                Some(&form),
+                rows,
+                rules,
+                errors,
+                Some(message),
+            )
+        }
+        Err(Error::NotFound(_)) => missing(&req, &state, &admin, form.get("name")),
+        Err(e) => Err(e),
+    }
+}
+
+async fn confirm_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let Some(c) = find(&state, &path) else {
+        return missing(&req, &state, &admin, &path);
+    };
+    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Delete collection", "collections");
+    let page = ConfirmPage {
+        chrome,
+        heading: format!("Delete collection {}?", c.name),
+        text: "The collection, its table and every record in it are removed for good. Collections whose relations or views depend on it must be changed first.".into(),
+        action: format!("/_/collections/{}/delete", query_value(&c.name)),
+        button: "Delete collection".into(),
+        cancel: format!("/_/collections/{}/edit", query_value(&c.name)),
+    };
+    super::html(&req, StatusCode::OK, &nonce, &page)
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    let name = path.into_inner();
+    let shared = state.clone();
+    let target = name.clone();
+    match blocking(move || schema::delete(&shared.db.data, &shared.schema, &target)).await {
+        Ok(()) => Ok(flash::redirect(
+            &req,
+            "/_/collections",
+            &format!("Collection {name} deleted."),
+        )),
+        Err(Error::NotFound(_)) => missing(&req, &state, &admin, &name),
+        Err(Error::BadRequest { message, data }) => {
+            let mut lines = vec![message];
+            for (k, tree) in &data {
+                flatten(k, tree, &mut lines);
+            }
+            super::message(
+                &req,
+                &state,
+                &admin,
+                StatusCode::BAD_REQUEST,
+                &lines.join(" "),
+                &format!("/_/collections/{}/edit", query_value(&name)),
+            )
+        }
+        Err(e) => Err(e),
+    }
+}

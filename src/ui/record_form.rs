@@ -1,0 +1,881 @@
+//! Create, edit and delete one record with a form generated from the collection's fields:
+//! an input suited to each field type, relation pickers, JSON in a textarea, and the record
+//! service's validation errors shown next to their fields. Auth records get verify and
+//! password-reset actions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use rusqlite::Connection;
+use serde_json::{Map, Value, json};
+
+use super::form::{Form, FormBody};
+use super::records::{find, section_of, superuser_ctx};
+use super::{Admin, Chrome, flash, query_value, values};
+use crate::api::blocking;
+use crate::auth::account;
+use crate::error::{Error, ErrorTree, Result};
+use crate::records::{self, ListOptions};
+use crate::schema::{Collection, Field, FieldKind};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/collections/{name}/records/new", web::get().to(new))
+        .route("/collections/{name}/records/new", web::post().to(create))
+        .route("/collections/{name}/records/{id}", web::get().to(edit))
+        .route("/collections/{name}/records/{id}", web::post().to(save))
+        .route(
+            "/collections/{name}/records/{id}/delete",
+            web::get().to(confirm_delete),
+        )
+        .route(
+            "/collections/{name}/records/{id}/delete",
+            web::post().to(delete),
+        )
+        .route(
+            "/collections/{name}/records/{id}/{action}",
+            web::post().to(account_action),
+        );
+}
+
+/// A relation picker lists at most this many records; beyond it, ids are typed.
+const PICKER_LIMIT: u64 = 500;
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One form control, as the template draws it.
+pub struct Input {
+    pub name: String,
+    /// "text", "textarea", "number", "checkbox", "email", "url", "datetime", "select",
+    /// "json", "password" or "readonly".
+    pub kind: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub required: bool,
+    pub multiple: bool,
+    pub choices: Vec<Choice>,
+    /// `step` of a number input.
+    pub step: &'static str,
+    pub help: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "record_form.html")]
+struct RecordPage {
+    chrome: Chrome,
+    collection: String,
+    /// None while creating.
+    id: Option<String>,
+    read_only: bool,
+    /// Mail actions (verify, reset) apply to app users' auth collections.
+    account_actions: bool,
+    verified: bool,
+    inputs: Vec<Input>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+    action: String,
+    button: String,
+    cancel: String,
+}
+
+/// What the inputs are filled with: a stored record, or what the user just sent.
+enum Source<'a> {
+    Blank,
+    Stored(&'a Map<String, Value>),
+    Submitted(&'a Form),
+}
+
+fn editable(c: &Collection, f: &Field) -> bool {
+    if f.hidden && !matches!(f.kind, FieldKind::Password(_)) {
+        return false;
+    }
+    // Files are uploaded through the API; the form shows their names read-only.
+    !(c.is_auth() && f.name == "tokenKey")
+}
+
+fn record_url(c: &str, id: &str) -> String {
+    format!(
+        "/_/collections/{}/records/{}",
+        query_value(c),
+        query_value(id)
+    )
+}
+
+fn table_url(c: &str) -> String {
+    format!("/_/collections/{}/records", query_value(c))
+}
+
+/// Records of `target` to choose from, labelled by their presentable fields (or a
+/// name-like field), or None when there are too many to list.
+fn relation_choices(
+    conn: &Connection,
+    state: &AppState,
+    target: &Collection,
+) -> Result<Option<Vec<Choice>>> {
+    let ctx = superuser_ctx(state);
+    let opts = ListOptions {
+        page: 1,
+        per_page: PICKER_LIMIT,
+        skip_total: false,
+        sort: "-@rowid".into(),
+        filter: String::new(),
+    };
+    let (items, total) = records::list(conn, target, &ctx, &opts)?;
+    if total.unwrap_or(0) > PICKER_LIMIT {
+        return Ok(None);
+    }
+    let mut label_fields: Vec<&str> = target
+        .fields
+        .iter()
+        .filter(|f| f.presentable)
+        .map(|f| f.name.as_str())
+        .collect();
+    if label_fields.is_empty() {
+        label_fields = ["name", "title", "email", "username", "label"]
+            .into_iter()
+            .filter(|n| target.field(n).is_some_and(|f| !f.hidden))
+            .take(1)
+            .collect();
+    }
+    Ok(Some(
+        items
+            .iter()
+            .map(|r| {
+                let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
+                let extra: Vec<String> = label_fields
+                    .iter()
+                    .map(|n| values::cell(r.get(*n).unwrap_or(&Value::Null)).0)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let label = if extra.is_empty() {
+                    id.to_owned()
+                } else {
+                    format!("{} ({id})", extra.join(" · "))
+                };
+                Choice {
+                    value: id.to_owned(),
+                    label,
+                    selected: false,
+                }
+            })
+            .collect(),
+    ))
+}
+
+fn stored_strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Builds the inputs of `c`'s form, filled from `source`, with `errors` by field name.
+fn inputs(
+    conn: &Connection,
+    state: &AppState,
+    c: &Collection,
+    creating: bool,
+    source: &Source,
+    errors: &BTreeMap<String, String>,
+) -> Result<Vec<Input>> {
+    let snapshot = state.schema.snapshot();
+    let mut out = Vec::new();
+    for f in c.fields.iter().filter(|f| editable(c, f)) {
+        let stored = match source {
+            Source::Stored(r) => r.get(&f.name),
+            _ => None,
+        };
+        let submitted_text = match source {
+            Source::Submitted(form) => Some(form.get(&f.name).to_owned()),
+            _ => None,
+        };
+        let selected: Vec<String> = match source {
+            Source::Submitted(form) => form.all(&f.name),
+            _ => stored_strings(stored),
+        };
+        let text = submitted_text
+            .unwrap_or_else(|| stored.map_or(String::new(), |v| values::input_text(f, v)));
+        let mut input = Input {
+            name: f.name.clone(),
+            kind: "text",
+            value: text,
+            checked: false,
+            required: f.required(),
+            multiple: f.is_multiple(),
+            choices: Vec::new(),
+            step: "any",
+            help: String::new(),
+            error: errors.get(&f.name).cloned(),
+        };
+        match &f.kind {
+            FieldKind::Text(t) if f.name == "id" => {
+                if creating {
+                    input.help = "Leave blank to generate one.".into();
+                    input.required = false;
+                } else {
+                    input.kind = "readonly";
+                }
+                if !t.pattern.is_empty() {
+                    input.help.push_str(&format!(" Pattern: {}", t.pattern));
+                }
+            }
+            FieldKind::Text(t) => {
+                input.kind = if t.max == 0 || t.max > 255 {
+                    "textarea"
+                } else {
+                    "text"
+                };
+                input.help = t.help.clone();
+            }
+            FieldKind::Editor(e) => {
+                input.kind = "textarea";
+                input.help = e.help.clone();
+            }
+            FieldKind::Number(n) => {
+                input.kind = "number";
+                if n.only_int {
+                    input.step = "1";
+                }
+                input.help = n.help.clone();
+            }
+            FieldKind::Bool(_) => {
+                input.kind = "checkbox";
+                input.checked = match source {
+                    Source::Submitted(form) => form.checked(&f.name),
+                    _ => stored.and_then(Value::as_bool).unwrap_or(false),
+                };
+                // A required bool means "must be ticked"; the browser need not enforce it.
+                input.required = false;
+            }
+            FieldKind::Email(d) => {
+                input.kind = "email";
+                input.help = d.help.clone();
+            }
+            FieldKind::Url(d) => {
+                input.kind = "url";
+                input.help = d.help.clone();
+            }
+            FieldKind::Date(d) => {
+                input.kind = "datetime";
+                input.help = if d.help.is_empty() {
+                    "UTC".into()
+                } else {
+                    format!("{} (UTC)", d.help)
+                };
+            }
+            FieldKind::Autodate(_) => {
+                input.kind = "readonly";
+                input.required = false;
+                input.value = stored
+                    .and_then(Value::as_str)
+                    .unwrap_or("set when saved")
+                    .to_owned();
+            }
+            FieldKind::Select(s) => {
+                input.kind = "select";
+                input.choices = s
+                    .values
+                    .iter()
+                    .map(|v| Choice {
+                        value: v.clone(),
+                        label: v.clone(),
+                        selected: selected.contains(v),
+                    })
+                    .collect();
+                input.help = s.help.clone();
+            }
+            FieldKind::Relation(r) => {
+                let target = snapshot.find(&r.collection_id);
+                let choices = match &target {
+                    Some(t) => relation_choices(conn, state, t)?,
+                    None => None,
+                };
+                let target_name = target.as_ref().map_or("?", |t| t.name.as_str());
+                match choices {
+                    Some(mut choices) => {
+                        input.kind = "select";
+                        for choice in &mut choices {
+                            choice.selected = selected.contains(&choice.value);
+                        }
+                        input.choices = choices;
+                        input.help = format!("Records of {target_name}.");
+                    }
+                    None => {
+                        input.kind = "text";
+                        input.multiple = false;
+                        input.value = selected.join(", ");
+                        input.help = format!("Ids of {target_name} records, comma-separated.");
+                    }
+                }
+            }
+            FieldKind::Json(_) => {
+                input.kind = "json";
+            }
+            FieldKind::File(_) => {
+                input.kind = "readonly";
+                input.required = false;
+                input.value = selected.join(", ");
+                input.help = "Upload files through the API (multipart/form-data).".into();
+            }
+            FieldKind::Password(p) => {
+                input.kind = "password";
+                input.value = String::new();
+                input.required = creating;
+                input.help = if creating {
+                    format!("At least {} characters.", p.min.max(8))
+                } else {
+                    "Leave blank to keep the current password.".into()
+                };
+            }
+        }
+        out.push(input);
+    }
+    if c.is_auth()
+        && let Some(pos) = out.iter().position(|i| i.kind == "password")
+    {
+        out.insert(
+            pos + 1,
+            Input {
+                name: "passwordConfirm".into(),
+                kind: "password",
+                value: String::new(),
+                checked: false,
+                required: creating,
+                multiple: false,
+                choices: Vec::new(),
+                step: "any",
+                help: "Type the password again.".into(),
+                error: errors.get("passwordConfirm").cloned(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The JSON body a submitted form stands for, or the fields whose text could not be read.
+fn body_of(
+    c: &Collection,
+    state: &AppState,
+    form: &Form,
+    creating: bool,
+) -> std::result::Result<Map<String, Value>, BTreeMap<String, String>> {
+    let snapshot = state.schema.snapshot();
+    let mut body = Map::new();
+    let mut errors = BTreeMap::new();
+    for f in c.fields.iter().filter(|f| editable(c, f)) {
+        let name = f.name.clone();
+        let value = match &f.kind {
+            FieldKind::Text(_) if f.name == "id" => {
+                if !creating || form.get("id").trim().is_empty() {
+                    continue;
+                }
+                json!(form.get("id").trim())
+            }
+            FieldKind::Autodate(_) | FieldKind::File(_) => continue,
+            FieldKind::Password(_) => {
+                if form.get(&name).is_empty() && !creating {
+                    continue;
+                }
+                body.insert("passwordConfirm".into(), json!(form.get("passwordConfirm")));
+                json!(form.get(&name))
+            }
+            FieldKind::Bool(_) => json!(form.checked(&name)),
+            FieldKind::Select(_) | FieldKind::Relation(_) => {
+                let mut chosen = form.all(&name);
+                // A relation typed as ids (too many records to list) arrives as one text.
+                if matches!(f.kind, FieldKind::Relation(_)) && chosen.len() == 1 {
+                    chosen = super::form::list(&chosen[0]);
+                }
+                let picker_known = match &f.kind {
+                    FieldKind::Relation(r) => snapshot.find(&r.collection_id).is_some(),
+                    _ => true,
+                };
+                if f.is_multiple() || !picker_known {
+                    json!(chosen)
+                } else {
+                    json!(chosen.into_iter().next().unwrap_or_default())
+                }
+            }
+            _ => match values::from_input(f, form.get(&name)) {
+                Ok(v) => v,
+                Err(message) => {
+                    errors.insert(name, message.to_owned());
+                    continue;
+                }
+            },
+        };
+        body.insert(name, value);
+    }
+    if errors.is_empty() {
+        Ok(body)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The per-field messages of a validation error from the record service.
+fn field_messages(data: &crate::error::FieldErrors) -> BTreeMap<String, String> {
+    data.iter()
+        .map(|(k, v)| {
+            let message = match v {
+                ErrorTree::Leaf(e) => e.message.clone(),
+                ErrorTree::Branch(_) => "Invalid value.".into(),
+            };
+            (k.clone(), message)
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    admin: &Admin,
+    c: Arc<Collection>,
+    record: Option<Map<String, Value>>,
+    form: Option<Form>,
+    errors: BTreeMap<String, String>,
+    error: Option<String>,
+) -> Result<HttpResponse> {
+    let creating = record.is_none();
+    let id = record
+        .as_ref()
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let verified = record
+        .as_ref()
+        .and_then(|r| r.get("verified"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let status = if error.is_some() || !errors.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let shared = state.clone();
+    let table = c.clone();
+    let inputs = blocking(move || {
+        shared.db.data.read(|conn| {
+            let source = match (&form, &record) {
+                (Some(f), _) => Source::Submitted(f),
+                (None, Some(r)) => Source::Stored(r),
+                (None, None) => Source::Blank,
+            };
+            inputs(conn, &shared, &table, creating, &source, &errors)
+        })
+    })
+    .await?;
+    let title = match &id {
+        Some(id) => format!("{} · {id}", c.name),
+        None => format!("New {} record", c.name),
+    };
+    let (chrome, nonce) = Chrome::page(req, state, admin, &title, section_of(&c));
+    let page = RecordPage {
+        chrome,
+        collection: c.name.clone(),
+        id,
+        read_only: c.is_view(),
+        account_actions: c.is_auth() && c.name != "_superusers",
+        verified,
+        inputs,
+        error,
+    };
+    super::html(req, status, &nonce, &page)
+}
+
+fn missing_collection(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Admin,
+    name: &str,
+) -> Result<HttpResponse> {
+    super::message(
+        req,
+        state,
+        admin,
+        StatusCode::NOT_FOUND,
+        &format!("There is no collection named “{name}”."),
+        "/_/collections",
+    )
+}
+
+async fn load(
+    state: &web::Data<AppState>,
+    c: &Arc<Collection>,
+    id: &str,
+) -> Result<Option<Map<String, Value>>> {
+    let shared = state.clone();
+    let c = c.clone();
+    let id = id.to_owned();
+    let ctx = superuser_ctx(state);
+    match blocking(move || {
+        shared
+            .db
+            .data
+            .read(|conn| records::view(conn, &c, &ctx, &id))
+    })
+    .await
+    {
+        Ok(r) => Ok(Some(r)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn new(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let Some(c) = find(&state, &path) else {
+        return missing_collection(&req, &state, &admin, &path);
+    };
+    if c.is_view() {
+        return Ok(super::see_other(&table_url(&c.name)));
+    }
+    render(&req, &state, &admin, c, None, None, BTreeMap::new(), None).await
+}
+
+async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, id) = path.into_inner();
+    let Some(c) = find(&state, &name) else {
+        return missing_collection(&req, &state, &admin, &name);
+    };
+    let Some(record) = load(&state, &c, &id).await? else {
+        return super::message(
+            &req,
+            &state,
+            &admin,
+            StatusCode::NOT_FOUND,
+            &format!("{name} has no record with id “{id}”."),
+            &table_url(&name),
+        );
+    };
+    render(
+        &req,
+        &state,
+        &admin,
+        c,
+        Some(record),
+        None,
+        BTreeMap::new(),
+        None,
+    )
+    .await
+}
+
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    let Some(c) = find(&state, &path) else {
+        return missing_collection(&req, &state, &admin, &path);
+    };
+    submit(req, state, admin, c, None, form).await
+}
+
+async fn save(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, String)>,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    let (name, id) = path.into_inner();
+    let Some(c) = find(&state, &name) else {
+        return missing_collection(&req, &state, &admin, &name);
+    };
+    let Some(record) = load(&state, &c, &id).await? else {
+        return super::message(
+            &req,
+            &state,
+            &admin,
+            StatusCode::NOT_FOUND,
+            &format!("{name} has no record with id “{id}”; it may have been deleted."),
+            &table_url(&name),
+        );
+    };
+    submit(req, state, admin, c, Some(record), form).await
+}
+
+/// Saves a submitted form; on success redirects to the table with a flash, otherwise shows
+/// the form again with what was typed and the errors next to their fields.
+async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    c: Arc<Collection>,
+    record: Option<Map<String, Value>>,
+    form: Form,
+) -> Result<HttpResponse> {
+    let creating = record.is_none();
+    let body = match body_of(&c, &state, &form, creating) {
+        Ok(body) => body,
+        Err(errors) => {
+            return render(
+                &req,
+                &state,
+                &admin,
+                c,
+                record,
+                Some(form),
+                errors,
+                Some("Some values could not be read. Check the fields marked below.".into()),
+            )
+            .await;
+        }
+    };
+    let id = record
+        .as_ref()
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let shared = state.clone();
+    let table = c.clone();
+    let ctx = superuser_ctx(&state);
+    let target = id.clone();
+    let saved = blocking(move || {
+        shared.db.data.write(|tx| match &target {
+            Some(id) => records::update(tx, &table, &ctx, id, &body),
+            None => records::create(tx, &table, &ctx, &body),
+        })
+    })
+    .await;
+    match saved {
+        Ok(saved) => {
+            let saved_id = saved.get("id").and_then(Value::as_str).unwrap_or_default();
+            let verb = if creating { "created" } else { "saved" };
+            Ok(flash::redirect(
+                &req,
+                &table_url(&c.name),
+                &format!("Record {saved_id} {verb}."),
+            ))
+        }
+        Err(Error::BadRequest { message, data }) => {
+            let errors = field_messages(&data);
+            render(
+                &req,
+                &state,
+                &admin,
+                c,
+                record,
+                Some(form),
+                errors,
+                Some(message),
+            )
+            .await
+        }
+        Err(Error::NotFound(_)) => super::message(
+            &req,
+            &state,
+            &admin,
+            StatusCode::NOT_FOUND,
+            "The record was deleted while you were editing it.",
+            &table_url(&c.name),
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+async fn confirm_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, id) = path.into_inner();
+    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Delete record", "collections");
+    let page = ConfirmPage {
+        chrome,
+        heading: format!("Delete record {id}?"),
+        text: format!(
+            "The record is removed from {name} for good, and records that require it through a cascading relation are deleted with it."
+        ),
+        action: format!("{}/delete", record_url(&name, &id)),
+        button: "Delete record".into(),
+        cancel: record_url(&name, &id),
+    };
+    super::html(&req, StatusCode::OK, &nonce, &page)
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, String)>,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    let (name, id) = path.into_inner();
+    let Some(c) = find(&state, &name) else {
+        return missing_collection(&req, &state, &admin, &name);
+    };
+    let shared = state.clone();
+    let ctx = superuser_ctx(&state);
+    let target = id.clone();
+    let table = c.clone();
+    let deleted = blocking(move || {
+        shared
+            .db
+            .data
+            .write(|tx| records::delete(tx, &table, &ctx, &target))
+    })
+    .await;
+    match deleted {
+        Ok(()) => Ok(flash::redirect(
+            &req,
+            &table_url(&name),
+            &format!("Record {id} deleted."),
+        )),
+        Err(Error::NotFound(_)) => Ok(flash::redirect(
+            &req,
+            &table_url(&name),
+            &format!("Record {id} was already gone."),
+        )),
+        Err(Error::BadRequest { message, .. }) => super::message(
+            &req,
+            &state,
+            &admin,
+            StatusCode::BAD_REQUEST,
+            &message,
+            &record_url(&name, &id),
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+/// `verify`, `send-verification` and `send-reset` on an auth record.
+async fn account_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, String, String)>,
+    body: FormBody,
+) -> Result<HttpResponse> {
+    let form = Form::from(body);
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    let (name, id, action) = path.into_inner();
+    let c = match find(&state, &name) {
+        Some(c) if c.is_auth() => c,
+        _ => return missing_collection(&req, &state, &admin, &name),
+    };
+    let Some(record) = load(&state, &c, &id).await? else {
+        return super::message(
+            &req,
+            &state,
+            &admin,
+            StatusCode::NOT_FOUND,
+            &format!("{name} has no record with id “{id}”."),
+            &table_url(&name),
+        );
+    };
+    let email = record
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let shared = state.clone();
+    let ctx = superuser_ctx(&state);
+    let target = id.clone();
+    let done = match action.as_str() {
+        "verify" => {
+            let table = c.clone();
+            blocking(move || {
+                shared.db.data.write(|tx| {
+                    let body = Map::from_iter([("verified".to_owned(), json!(true))]);
+                    records::update(tx, &table, &ctx, &target, &body).map(|_| ())
+                })
+            })
+            .await
+            .map(|()| "Marked as verified.".to_owned())
+        }
+        "send-verification" => {
+            let table = c.clone();
+            let to = email.clone();
+            blocking(move || {
+                shared
+                    .db
+                    .data
+                    .write(|tx| account::request_verification(tx, &table, &to))
+            })
+            .await
+            .map(|()| format!("Verification mail queued for {email}."))
+        }
+        "send-reset" => {
+            let table = c.clone();
+            let to = email.clone();
+            blocking(move || {
+                shared
+                    .db
+                    .data
+                    .write(|tx| account::request_password_reset(tx, &table, &to))
+            })
+            .await
+            .map(|()| format!("Password-reset mail queued for {email}."))
+        }
+        _ => {
+            return super::message(
+                &req,
+                &state,
+                &admin,
+                StatusCode::NOT_FOUND,
+                "There is no such action.",
+                &record_url(&name, &id),
+            );
+        }
+    };
+    match done {
+        Ok(text) => Ok(flash::redirect(&req, &record_url(&name, &id), &text)),
+        Err(Error::BadRequest { message, .. }) => super::message(
+            &req,
+            &state,
+            &admin,
+            StatusCode::BAD_REQUEST,
+            &message,
+            &record_url(&name, &id),
+        ),
+        Err(e) => Err(e),
+    }
+}
