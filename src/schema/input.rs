@@ -172,6 +172,27 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, 
 /// Every collection starts with PocketBase's `id` field; auth collections also with
 /// password, tokenKey, email, emailVisibility and verified. Missing ones are added in
 /// PocketBase's order, ahead of the user's fields.
+/// Where the system fields a collection of `kind` must have would be inserted among
+/// `names` (the fields as submitted): (position, name), in insertion order. Validation
+/// errors index the fields after these insertions.
+pub fn system_field_insertions(kind: CollectionType, names: &[&str]) -> Vec<(usize, String)> {
+    let mut fields: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let required: Vec<String> = match kind {
+        CollectionType::Auth => AUTH_SYSTEM_FIELDS.iter().map(|f| f.name.clone()).collect(),
+        CollectionType::Base => vec!["id".into()],
+        CollectionType::View => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (pos, sys) in required.into_iter().enumerate() {
+        if !fields.contains(&sys) {
+            let at = pos.min(fields.len());
+            fields.insert(at, sys.clone());
+            out.push((at, sys));
+        }
+    }
+    out
+}
+
 fn add_system_fields(kind: CollectionType, fields: &mut Vec<Field>) {
     let required: Vec<Field> = match kind {
         CollectionType::Auth => AUTH_SYSTEM_FIELDS.clone(),

@@ -524,6 +524,17 @@ fn body_of(
     if !problems.is_empty() {
         return Err(problems);
     }
+    // The schema adds missing system fields (id, the auth fields) before validating; its
+    // errors count them, so the row map counts them too (as no row).
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|f| f.get("name").and_then(Value::as_str).unwrap_or_default())
+        .collect();
+    if let Some(kind) = schema::CollectionType::parse(&kind) {
+        for (at, _) in schema::input::system_field_insertions(kind, &names) {
+            sent_rows.insert(at, usize::MAX);
+        }
+    }
     let mut body = Map::new();
     body.insert("name".into(), json!(form.get("name").trim()));
     if existing.is_none() {

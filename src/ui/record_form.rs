@@ -239,11 +239,6 @@ fn inputs(
                 }
             }
             FieldKind::Text(t) => {
-                input.kind = if t.max == 0 || t.max > 255 {
-                    "textarea"
-                } else {
-                    "text"
-                };
                 input.help = t.help.clone();
             }
             FieldKind::Editor(e) => {
@@ -282,6 +277,8 @@ fn inputs(
                     format!("{} (UTC)", d.help)
                 };
             }
+            // Set by the server: not shown while creating, listed last when editing.
+            FieldKind::Autodate(_) if creating => continue,
             FieldKind::Autodate(_) => {
                 input.kind = "readonly";
                 input.required = false;
@@ -349,6 +346,8 @@ fn inputs(
         }
         out.push(input);
     }
+    // Read-only values (dates set by the server, file names) go after the inputs.
+    out.sort_by_key(|i| i.kind == "readonly" && i.name != "id");
     if c.is_auth()
         && let Some(pos) = out.iter().position(|i| i.kind == "password")
     {

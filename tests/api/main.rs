@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account;
+mod admin_pages;
 mod auth;
 mod browser;
 mod cli;
