@@ -84,7 +84,7 @@ async fn posts(app: &TestApp) -> String {
 }
 
 async fn api_record(app: &TestApp, collection: &str, id: &str) -> Value {
-    let token = api_token(&app).await;
+    let token = api_token(app).await;
     app.call(
         Method::GET,
         &format!("/api/collections/{collection}/records/{id}"),
