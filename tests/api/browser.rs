@@ -322,6 +322,16 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits until the browser is on a URL containing `needle` (a click on a submit button can
+/// return before the next page has replaced this one).
+async fn wait_url(c: &Client, needle: &str) {
+    let started = Instant::now();
+    while !c.current_url().await.unwrap().as_str().contains(needle) {
+        assert!(started.elapsed() < Duration::from_secs(10), "never reached {needle}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
     c.goto(&app.url("/_/login")).await.unwrap();
     fill(c, "#email", ADMIN_EMAIL).await;
@@ -416,6 +426,7 @@ async fn build_fill_and_filter(js: bool) {
     // Find one by filter.
     fill(&c, "#filter", "title ~ 'mm' && pages > 400").await;
     click(&c, ".toolbar button[type=submit]").await;
+    wait_url(&c, "filter=title").await;
     c.wait()
         .for_element(Locator::Css("table.records"))
         .await
@@ -431,6 +442,7 @@ async fn build_fill_and_filter(js: bool) {
     // A broken filter is explained, not a crash.
     fill(&c, "#filter", "title ~").await;
     click(&c, ".toolbar button[type=submit]").await;
+    wait_url(&c, "filter=title+%7E&").await;
     assert!(
         text_of(&c, "[role=alert]")
             .await
@@ -440,6 +452,7 @@ async fn build_fill_and_filter(js: bool) {
     // Edit Emma: open it from the table, change the title.
     fill(&c, "#filter", "title = 'Emma'").await;
     click(&c, ".toolbar button[type=submit]").await;
+    wait_url(&c, "filter=title+%3D").await;
     click(&c, "table.records tbody tr td a").await;
     fill(&c, "#f-title", "Emma (1815)").await;
     screenshot(&c, &shot("record-edit")).await;
