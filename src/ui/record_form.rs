@@ -233,8 +233,9 @@ fn inputs(
                     input.required = false;
                 } else {
                     input.kind = "readonly";
+                    input.required = false;
                 }
-                if !t.pattern.is_empty() {
+                if creating && !t.pattern.is_empty() {
                     input.help.push_str(&format!(" Pattern: {}", t.pattern));
                 }
             }
