@@ -48,6 +48,7 @@ impl App {
                 .wrap(from_fn(middleware::method_mismatch_as_404))
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))
+                .wrap(from_fn(middleware::observe))
                 .wrap(middleware::security_headers())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#))
         })
@@ -111,6 +112,9 @@ fn housekeeping(state: Weak<AppState>) {
                 if tick % 60 == 0 {
                     state.limiter.sweep();
                 }
+                if tick % 10 == 0 {
+                    keep_logs(&state, tick % 3600 == 10);
+                }
                 match state.db.data.read(|c| state.schema.refresh_if_changed(c)) {
                     Ok(true) => log::info!("collections changed outside this server; reloaded"),
                     Ok(false) => {}
@@ -120,6 +124,25 @@ fn housekeeping(state: Weak<AppState>) {
         });
     if let Err(e) = spawned {
         log::warn!("cannot start housekeeping: {e}");
+    }
+}
+
+/// Re-reads the `logs` settings (a CLI or another process may have changed them) and, when
+/// `prune`, deletes entries older than their `maxDays`.
+fn keep_logs(state: &AppState, prune: bool) {
+    let settings = match state.db.data.read(crate::settings::load) {
+        Ok(s) => s,
+        Err(e) => return log::warn!("cannot read the logs settings: {e}"),
+    };
+    state.logs.configure(&settings);
+    let days = state.logs.policy.max_days();
+    if prune && days > 0 {
+        let cutoff = crate::logs::cutoff(Duration::from_secs(u64::from(days) * 86_400));
+        match crate::logs::prune(&state.db.aux, &cutoff) {
+            Ok(0) => {}
+            Ok(n) => log::info!("deleted {n} request log entries older than {days} days"),
+            Err(e) => log::warn!("cannot prune request logs: {e}"),
+        }
     }
 }
 

@@ -36,6 +36,18 @@ pub enum Command {
     /// Export or import collection definitions (the JSON of PUT /api/collections/import).
     #[command(subcommand)]
     Collections(CollectionsCommand),
+    /// Maintain the request logs in auxiliary.db.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Delete request log entries older than an age: 7d, 12h, 30m.
+    Prune {
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +95,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Migrate(cmd) => migrate(&cli.dir, cmd),
         Command::Check => check(&cli.dir),
         Command::Collections(cmd) => collections(&cli.dir, cmd),
+        Command::Logs(cmd) => logs(&cli.dir, cmd),
     }
+}
+
+fn logs(dir: &DirArgs, cmd: LogsCommand) -> Result<()> {
+    let db = open(dir)?;
+    match cmd {
+        LogsCommand::Prune { older_than } => {
+            let age = crate::logs::parse_age(&older_than).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "--older-than {older_than:?}: expected an age such as 7d, 12h or 30m"
+                ))
+            })?;
+            let cutoff = crate::logs::cutoff(age);
+            let n = crate::logs::prune(&db.aux, &cutoff)?;
+            eprintln!("Deleted {n} log entries created before {cutoff}.");
+        }
+    }
+    Ok(())
 }
 
 /// One line for the terminal, including field details of a validation error.

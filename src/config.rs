@@ -82,6 +82,10 @@ pub struct ServeArgs {
         default_value = "hearth <noreply@localhost>"
     )]
     pub mail_from: String,
+    /// A key that lets a scraper read `/api/metrics` (`Authorization: Bearer KEY`) without a
+    /// superuser token. Prefer the environment variable.
+    #[arg(long, env = "HEARTH_METRICS_KEY", hide_env_values = true)]
+    pub metrics_key: Option<String>,
 }
 
 /// Everything `App::build` needs.
@@ -96,6 +100,8 @@ pub struct Config {
     pub auth_limits: AuthLimits,
     /// None: mails are kept in the outbox.
     pub smtp: Option<SmtpConfig>,
+    /// Bearer key for `/api/metrics` besides superuser tokens.
+    pub metrics_key: Option<String>,
 }
 
 impl Config {
@@ -115,6 +121,7 @@ impl Config {
                 per_ip_per_minute: serve.auth_ip_limit,
                 per_identity_per_15_minutes: serve.auth_identity_limit,
             },
+            metrics_key: serve.metrics_key.filter(|k| !k.is_empty()),
             smtp: serve
                 .smtp_host
                 .filter(|h| !h.is_empty())
@@ -140,6 +147,7 @@ impl Config {
             pool: PoolOptions::default(),
             auth_limits: AuthLimits::default(),
             smtp: None,
+            metrics_key: None,
         }
     }
 }

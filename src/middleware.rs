@@ -77,6 +77,120 @@ pub async fn method_mismatch_as_404(
     Ok(ServiceResponse::new(req, not_found))
 }
 
+/// The collection of the caller a handler authenticated (`users`, `_superusers`) and its
+/// id, left in the request's extensions for the request log.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedAs {
+    pub collection: String,
+    pub id: String,
+}
+
+/// Longest referer or user agent kept in a log entry, as PocketBase cuts them.
+const MAX_HEADER_LOGGED: usize = 2000;
+
+fn header_text(req: &actix_web::HttpRequest, name: actix_web::http::header::HeaderName) -> String {
+    let value = req
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if value.len() > MAX_HEADER_LOGGED {
+        let mut end = MAX_HEADER_LOGGED;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &value[..end])
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Times every request, counts it in the metrics by route template and status, and hands
+/// an entry to the request log (written later, off the request path), as PocketBase logs
+/// requests: `GET /api/...` with method, url, status, execTime, auth, IPs, referer, agent.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let res = next.call(req).await?.map_into_boxed_body();
+    let took = started.elapsed();
+    let request = res.request();
+    let method = request.method().as_str();
+    let status = res.status().as_u16();
+    let route = request.match_pattern();
+    crate::metrics::observe_request(
+        method,
+        route.as_deref().unwrap_or("(unmatched)"),
+        status,
+        took,
+    );
+
+    let Some(state) = request.app_data::<actix_web::web::Data<crate::state::AppState>>() else {
+        return Ok(res);
+    };
+    let logs = &state.logs;
+    if logs.policy.max_days() == 0 {
+        return Ok(res);
+    }
+    let url = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.path().to_owned(), |p| p.as_str().to_owned());
+    let mut data = serde_json::Map::new();
+    data.insert("type".into(), "request".into());
+    data.insert("url".into(), url.clone().into());
+    data.insert("method".into(), method.into());
+    data.insert("status".into(), status.into());
+    data.insert(
+        "execTime".into(),
+        serde_json::Number::from_f64(took.as_secs_f64() * 1000.0)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+    );
+    data.insert(
+        "referer".into(),
+        header_text(request, actix_web::http::header::REFERER).into(),
+    );
+    data.insert(
+        "userAgent".into(),
+        header_text(request, actix_web::http::header::USER_AGENT).into(),
+    );
+    let auth = request.extensions().get::<AuthenticatedAs>().cloned();
+    data.insert(
+        "auth".into(),
+        auth.as_ref().map_or("", |a| a.collection.as_str()).into(),
+    );
+    if logs.policy.log_auth_id()
+        && let Some(a) = &auth
+    {
+        data.insert("authId".into(), a.id.clone().into());
+    }
+    if logs.policy.log_ip() {
+        let ip = request
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        data.insert("userIP".into(), ip.clone().into());
+        data.insert("remoteIP".into(), ip.into());
+    }
+    let failed = status >= 400;
+    if failed && let Some(e) = res.response().error() {
+        data.insert("error".into(), e.to_string().into());
+    }
+    let shown = percent_encoding::percent_decode_str(&url).decode_utf8_lossy();
+    logs.push(crate::logs::Entry {
+        level: if failed {
+            crate::logs::LEVEL_ERROR
+        } else {
+            crate::logs::LEVEL_INFO
+        },
+        message: format!("{method} {shown}"),
+        data,
+        created: crate::datetime::now(),
+    });
+    Ok(res)
+}
+
 /// The browser-facing hardening every response carries. The CSP forbids inline script and
 /// style, so the admin UI keeps all of both in its embedded files.
 pub fn security_headers() -> DefaultHeaders {

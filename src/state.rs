@@ -7,6 +7,7 @@ use rusqlite::OptionalExtension;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::logs::RequestLog;
 use crate::ratelimit::Limiter;
 use crate::schema::Registry;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub secret: String,
     /// Sign-in attempt limits.
     pub limiter: Limiter,
+    /// The request log's queue and writer thread (into auxiliary.db).
+    pub logs: RequestLog,
     pub started: Instant,
 }
 
@@ -37,10 +40,13 @@ impl AppState {
         })?;
         let schema = db.data.read(Registry::load)?;
         let limiter = Limiter::new(config.auth_limits);
+        let logs = RequestLog::start(db.aux.clone());
+        logs.configure(&db.data.read(crate::settings::load)?);
         Ok(Self {
             db,
             schema,
             limiter,
+            logs,
             config,
             secret,
             started: Instant::now(),

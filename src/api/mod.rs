@@ -7,6 +7,8 @@ mod body;
 mod collections;
 mod health;
 pub mod list;
+mod logs;
+mod metrics;
 mod records;
 mod request_auth;
 mod settings;
@@ -27,6 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     collections::configure(cfg);
     records::configure(cfg);
     settings::configure(cfg);
+    logs::configure(cfg);
+    metrics::configure(cfg);
 }
 
 /// How many pieces of blocking work may wait or run at once, process-wide: as many as the
@@ -35,6 +39,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub const MAX_BLOCKING: usize = 512;
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Blocking jobs waiting or running now (exported as a metric).
+pub fn blocking_in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Relaxed)
+}
 
 /// Releases its place in the bound when dropped, however the work ends.
 struct Slot;

@@ -7,12 +7,13 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::auth::records::{self, AuthRecord};
 use crate::auth::superusers::{self, Superuser};
 use crate::auth::token::{self, KIND_AUTH};
 use crate::error::{Error, Result};
+use crate::middleware::AuthenticatedAs;
 use crate::state::AppState;
 
 pub enum RequestAuth {
@@ -25,6 +26,21 @@ pub enum RequestAuth {
 impl RequestAuth {
     pub fn is_superuser(&self) -> bool {
         matches!(self, Self::Superuser(_))
+    }
+
+    /// Who this is, for the request log; None for guests.
+    fn identity(&self) -> Option<AuthenticatedAs> {
+        match self {
+            Self::Guest => None,
+            Self::Superuser(user) => Some(AuthenticatedAs {
+                collection: "_superusers".into(),
+                id: user.id.clone(),
+            }),
+            Self::Record(record) => Some(AuthenticatedAs {
+                collection: record.collection.name.clone(),
+                id: record.id().to_owned(),
+            }),
+        }
     }
 
     /// PocketBase's guard for superuser-only routes: 401 for guests, 403 for other records.
@@ -59,6 +75,7 @@ impl FromRequest for RequestAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let (Some(raw), Some(state)) = (token, state) else {
                 return Ok(Self::Guest);
@@ -66,7 +83,7 @@ impl FromRequest for RequestAuth {
             let Some(claims) = token::peek(&raw) else {
                 return Ok(Self::Guest);
             };
-            super::blocking(move || {
+            let auth = super::blocking(move || {
                 state.db.data.read(|c| {
                     let schema = state.schema.snapshot();
                     if claims.collection_id == superusers::COLLECTION_ID {
@@ -77,7 +94,11 @@ impl FromRequest for RequestAuth {
                     Ok(record.map_or(Self::Guest, Self::Record))
                 })
             })
-            .await
+            .await?;
+            if let Some(who) = auth.identity() {
+                req.extensions_mut().insert(who);
+            }
+            Ok(auth)
         })
     }
 }

@@ -31,6 +31,10 @@ async fn update(
     Body(patch): Body<Value>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
-    let body = blocking(move || settings::update(&state.db.data, patch)).await?;
+    let shared = state.clone();
+    let body = blocking(move || settings::update(&shared.db.data, patch)).await?;
+    if let Some(saved) = body.as_object() {
+        state.logs.configure(saved);
+    }
     Ok(HttpResponse::Ok().json(body))
 }

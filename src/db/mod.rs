@@ -78,7 +78,12 @@ impl Store {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the single writer: committed when `f`
     /// returns Ok, rolled back (by dropping the transaction) when it returns Err.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
-        let mut conn = self.writer.get()?;
+        let asked = std::time::Instant::now();
+        let mut conn = self
+            .writer
+            .get()
+            .inspect_err(|_| crate::metrics::count_pool_timeout())?;
+        crate::metrics::observe_writer_wait(asked.elapsed());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -87,7 +92,12 @@ impl Store {
 
     /// Runs `f` on a reader. Readers are `query_only`: a write attempt is an error, not a race.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.readers.get()?;
+        let asked = std::time::Instant::now();
+        let conn = self
+            .readers
+            .get()
+            .inspect_err(|_| crate::metrics::count_pool_timeout())?;
+        crate::metrics::observe_reader_wait(asked.elapsed());
         f(&conn)
     }
 

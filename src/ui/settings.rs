@@ -166,7 +166,13 @@ async fn save(
     });
     let result = if errors.is_empty() {
         let shared = state.clone();
-        blocking(move || settings::update(&shared.db.data, patch)).await
+        blocking(move || settings::update(&shared.db.data, patch))
+            .await
+            .inspect(|saved| {
+                if let Some(saved) = saved.as_object() {
+                    state.logs.configure(saved);
+                }
+            })
     } else {
         Err(Error::invalid(
             "An error occurred while saving the new settings.",

@@ -16,6 +16,7 @@ mod errors;
 mod health;
 mod helpers;
 mod hostile;
+mod observability;
 mod records;
 mod sdk;
 mod storage;

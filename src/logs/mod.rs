@@ -1,0 +1,233 @@
+//! Request logs in `auxiliary.db`, as PocketBase keeps them (`_logs`: level, message, data).
+//! Requests only hand an entry to a bounded queue; one background thread writes the queue
+//! in batches, so logging never waits on SQLite. When the queue is full the entry is
+//! dropped and counted rather than slowing the request.
+
+pub mod query;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use crate::db::Store;
+use crate::error::Result;
+
+/// Entries waiting to be written; beyond this, new ones are dropped (and counted).
+const QUEUE: usize = 8192;
+/// Entries written per transaction.
+const BATCH: usize = 512;
+
+/// slog's levels, which PocketBase stores.
+pub const LEVEL_INFO: i64 = 0;
+pub const LEVEL_ERROR: i64 = 8;
+
+pub struct Entry {
+    pub level: i64,
+    pub message: String,
+    pub data: Map<String, Value>,
+    pub created: String,
+}
+
+/// What the `logs` settings say; refreshed by housekeeping, read on every request.
+pub struct Policy {
+    max_days: AtomicU32,
+    log_ip: AtomicBool,
+    log_auth_id: AtomicBool,
+    min_level: AtomicU32,
+}
+
+impl Policy {
+    fn apply(&self, settings: &Map<String, Value>) {
+        let logs = settings.get("logs");
+        let num = |k: &str, d: u64| {
+            logs.and_then(|l| l.get(k))
+                .and_then(Value::as_u64)
+                .unwrap_or(d)
+        };
+        let flag = |k: &str, d: bool| {
+            logs.and_then(|l| l.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(d)
+        };
+        self.max_days.store(
+            num("maxDays", 5).min(u32::MAX as u64) as u32,
+            Ordering::Relaxed,
+        );
+        self.min_level.store(
+            num("minLevel", 0).min(u32::MAX as u64) as u32,
+            Ordering::Relaxed,
+        );
+        self.log_ip.store(flag("logIP", true), Ordering::Relaxed);
+        self.log_auth_id
+            .store(flag("logAuthId", false), Ordering::Relaxed);
+    }
+
+    /// Days of logs to keep; 0 turns request logging off, as in PocketBase.
+    pub fn max_days(&self) -> u32 {
+        self.max_days.load(Ordering::Relaxed)
+    }
+
+    pub fn log_ip(&self) -> bool {
+        self.log_ip.load(Ordering::Relaxed)
+    }
+
+    pub fn log_auth_id(&self) -> bool {
+        self.log_auth_id.load(Ordering::Relaxed)
+    }
+}
+
+/// The handle requests log through.
+pub struct RequestLog {
+    queue: SyncSender<Entry>,
+    pub policy: Policy,
+    dropped: AtomicU64,
+    written: Arc<AtomicU64>,
+}
+
+impl RequestLog {
+    /// Starts the writer thread for `aux` (it ends when the handle is dropped).
+    pub fn start(aux: Store) -> Self {
+        let (queue, rx) = sync_channel(QUEUE);
+        let written = Arc::new(AtomicU64::new(0));
+        let w = written.clone();
+        let spawned = std::thread::Builder::new()
+            .name("request-log".into())
+            .spawn(move || writer(aux, rx, w));
+        if let Err(e) = spawned {
+            log::warn!("cannot start the request-log writer: {e}");
+        }
+        Self {
+            queue,
+            policy: Policy {
+                max_days: AtomicU32::new(5),
+                log_ip: AtomicBool::new(true),
+                log_auth_id: AtomicBool::new(false),
+                min_level: AtomicU32::new(0),
+            },
+            dropped: AtomicU64::new(0),
+            written,
+        }
+    }
+
+    pub fn configure(&self, settings: &Map<String, Value>) {
+        self.policy.apply(settings);
+    }
+
+    /// Queues an entry; never blocks.
+    pub fn push(&self, entry: Entry) {
+        if self.policy.max_days() == 0
+            || entry.level < i64::from(self.policy.min_level.load(Ordering::Relaxed))
+        {
+            return;
+        }
+        match self.queue.try_send(entry) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Entries dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+}
+
+fn writer(aux: Store, rx: Receiver<Entry>, written: Arc<AtomicU64>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(first) => batch.push(first),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as u64;
+        match aux.write(|tx| insert(tx, &batch)) {
+            Ok(()) => {
+                written.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => log::warn!("could not write {n} request log entries: {e}"),
+        }
+        batch.clear();
+    }
+}
+
+fn insert(conn: &Connection, batch: &[Entry]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO _logs (id, level, message, data, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for e in batch {
+        let data = serde_json::to_string(&e.data).unwrap_or_else(|_| "{}".into());
+        stmt.execute((
+            crate::ids::record_id(),
+            e.level,
+            &e.message,
+            data,
+            &e.created,
+        ))?;
+    }
+    Ok(())
+}
+
+/// Deletes entries created before `cutoff` (PocketBase's date text); returns how many.
+pub fn prune(aux: &Store, cutoff: &str) -> Result<usize> {
+    aux.write(|tx| {
+        Ok(tx
+            .prepare_cached("DELETE FROM _logs WHERE created < ?1")?
+            .execute([cutoff])?)
+    })
+}
+
+/// Parses `7d`, `12h`, `30m` (or a bare number of days) as a duration.
+pub fn parse_age(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (num, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, "d"),
+    };
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400)?,
+        "h" => n.checked_mul(3_600)?,
+        "m" => n.checked_mul(60)?,
+        "s" => n,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// PocketBase's date text for `age` ago.
+pub fn cutoff(age: Duration) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    crate::datetime::format(now - age)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_durations() {
+        assert_eq!(parse_age("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_age("12h"), Some(Duration::from_secs(12 * 3_600)));
+        assert_eq!(parse_age("3"), Some(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_age("7 days"), None);
+        assert_eq!(parse_age("-1d"), None);
+        assert_eq!(parse_age(""), None);
+    }
+}
