@@ -8,6 +8,7 @@ mod dashboard;
 mod flash;
 mod form;
 mod login;
+mod logs;
 mod mail;
 mod record_form;
 mod records;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(record_form::configure)
                 .configure(records::configure)
                 .configure(settings::configure)
+                .configure(logs::configure)
                 .configure(mail::configure),
         );
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponseBuilder, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponseBuilder, web};
 
 use crate::api::blocking;
 use crate::auth::csrf;
@@ -122,9 +122,17 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = Session::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             match session.await {
-                Ok(Session(Some(user))) => Ok(Admin(user)),
+                Ok(Session(Some(user))) => {
+                    // For the request log, as API calls with a superuser token are.
+                    req.extensions_mut().insert(crate::middleware::AuthenticatedAs {
+                        collection: "_superusers".into(),
+                        id: user.id.clone(),
+                    });
+                    Ok(Admin(user))
+                }
                 Ok(Session(None)) => Err(NoAdmin::SignIn),
                 Err(e) => Err(NoAdmin::Failed(e)),
             }

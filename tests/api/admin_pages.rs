@@ -145,6 +145,9 @@ async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
         "/_/collections/users/edit".into(),
         "/_/settings".into(),
         "/_/mail".into(),
+        "/_/logs".into(),
+        "/_/logs?status=4xx&method=GET&path=%2Fapi%27%22&span=24h&page=2".into(),
+        "/_/logs?status=bogus&method=BREW&span=forever".into(),
     ];
     for path in &pages {
         let res = browser.get(app.url(path)).send().await.unwrap();
@@ -189,6 +192,61 @@ async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
         table.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
             || table.contains("&lt;script&gt;")
     );
+}
+
+#[tokio::test]
+async fn the_log_viewer_filters_and_shows_entries() {
+    let app = spawn_app().await;
+    let (browser, _) = admin(&app).await;
+    app.get("/api/health?viewer=1").await;
+    app.get("/api/collections/nope/records?viewer=2").await;
+    let token = api_token(&app).await;
+    // Entries are written by a background thread: wait for both.
+    let mut tries = 0;
+    let items = loop {
+        let (_, body) = app
+            .call(
+                Method::GET,
+                "/api/logs?filter=data.url~'viewer'",
+                None,
+                Some(&token),
+            )
+            .await;
+        if body["totalItems"] == 2 || tries > 100 {
+            break body["items"].clone();
+        }
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let page = |q: &'static str| {
+        let browser = browser.clone();
+        let url = app.url(&format!("/_/logs?{q}"));
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let errors = page("status=4xx&path=viewer").await;
+    assert!(errors.contains("nope/records?viewer=2") && !errors.contains("health?viewer=1"));
+    assert!(errors.contains("<svg class=\"chart\""));
+    let health = page("status=2xx&method=GET&path=health%3Fviewer").await;
+    assert!(health.contains("health?viewer=1") && !health.contains("viewer=2"));
+    let id = items[0]["id"].as_str().unwrap();
+    let res = browser
+        .get(app.url(&format!("/_/logs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("&#34;type&#34;: &#34;request&#34;")
+    );
+    let res = browser
+        .get(app.url("/_/logs/nosuchentry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }
 
 #[tokio::test]

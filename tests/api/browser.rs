@@ -516,6 +516,11 @@ async fn build_fill_and_filter(js: bool) {
         titles.contains("Emma (1815)") && titles.contains("Dune") && !titles.contains("Ulysses")
     );
 
+    // The log viewer shows what was just done, with its chart.
+    click(&c, "nav a[href='/_/logs']").await;
+    c.wait().for_element(Locator::Css("svg.chart")).await.unwrap();
+    screenshot(&c, &shot("logs")).await;
+
     // What the pages did is what the API sees.
     let listed = app.get("/api/collections/books/records?sort=title").await;
     let body: serde_json::Value = listed.json().await.unwrap();
