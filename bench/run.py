@@ -187,6 +187,13 @@ def main():
             url, body = target(s)
             result[s.name] = wrk(url, a.seconds, a.connections, body)
         rows.append((label, result))
+    # The cost of request logging: hearth's view row again with logging switched off.
+    hearth = servers[0]
+    token = call(hearth.base, "POST", "/api/collections/_superusers/auth-with-password",
+                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 0}}, token)
+    logging_off = wrk(workloads[0][1](hearth)[0], a.seconds, a.connections)
+    call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 5}}, token)
     peak = {s.name: s.rss_kb("VmHWM") for s in servers}
     startup = {s.name: s.startup_ms for s in servers}
     for s in servers:
@@ -200,6 +207,10 @@ def main():
         h, p = r["hearth"], r["pocketbase"]
         print(f"| {label} | {h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
               f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} |")
+    on = rows[0][1]["hearth"]
+    print(f"\nRequest logging (hearth, view by id): on {on['rps']:.0f} req/s (p99 {on['p99']:.2f} ms), "
+          f"off {logging_off['rps']:.0f} req/s (p99 {logging_off['p99']:.2f} ms): "
+          f"logging costs {(1 - on['rps'] / logging_off['rps']) * 100:.1f}% of throughput.")
     print(f"\n| | hearth | PocketBase | ratio |\n|---|---:|---:|---:|")
     print(f"| idle RSS (MB) | {idle['hearth'] / 1024:.1f} | {idle['pocketbase'] / 1024:.1f} | {idle['hearth'] / idle['pocketbase']:.2f} |")
     print(f"| peak RSS (MB) | {peak['hearth'] / 1024:.1f} | {peak['pocketbase'] / 1024:.1f} | {peak['hearth'] / peak['pocketbase']:.2f} |")

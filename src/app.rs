@@ -106,9 +106,18 @@ fn housekeeping(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("housekeeping".into())
         .spawn(move || {
+            let mut watch = state
+                .upgrade()
+                .and_then(|s| s.db.data.watch().inspect_err(|e| log::warn!("{e}")).ok());
             for tick in 1u64.. {
                 std::thread::sleep(Duration::from_secs(1));
                 let Some(state) = state.upgrade() else { break };
+                // Writes by another process (the CLI) make remembered list totals stale.
+                if let Some(w) = watch.as_mut()
+                    && w.changed().unwrap_or(true)
+                {
+                    crate::records::count::written(w.connection());
+                }
                 if tick % 60 == 0 {
                     state.limiter.sweep();
                 }

@@ -37,6 +37,28 @@ impl Default for PoolOptions {
     }
 }
 
+/// See `Store::watch`.
+pub struct ChangeWatch {
+    conn: Connection,
+    last: i64,
+}
+
+impl ChangeWatch {
+    /// True when something was committed since the last call.
+    pub fn changed(&mut self) -> Result<bool> {
+        let now: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let changed = now != self.last;
+        self.last = now;
+        Ok(changed)
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
 /// One SQLite file: a single writer and a pool of readers. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -75,6 +97,19 @@ impl Store {
         &self.path
     }
 
+    /// A connection of its own that notices commits made by any other connection, other
+    /// processes (the CLI) included, through `PRAGMA data_version`.
+    pub fn watch(&self) -> Result<ChangeWatch> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut watch = ChangeWatch { conn, last: 0 };
+        watch.changed()?;
+        Ok(watch)
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the single writer: committed when `f`
     /// returns Ok, rolled back (by dropping the transaction) when it returns Err.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
@@ -87,6 +122,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        crate::records::count::written(&conn);
         Ok(out)
     }
 
@@ -105,7 +141,10 @@ impl Store {
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.get()?;
-        f(&mut conn)
+        let out = f(&mut conn);
+        // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
+        crate::records::count::written(&conn);
+        out
     }
 
     /// Folds the WAL back into the main file, so a stopped server leaves one tidy file.

@@ -1,6 +1,7 @@
 //! The record service: list, view, create, update and delete records of a collection, with
 //! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
 
+pub mod count;
 pub mod expand;
 pub mod fields;
 pub mod input;
@@ -224,10 +225,7 @@ pub fn list(
         None
     } else {
         let sql = format!("SELECT count(*) FROM \"{table}\" t{filter}");
-        let n: i64 = conn
-            .prepare_cached(&sql)?
-            .query_row(rusqlite::params_from_iter(&params), |r| r.get(0))?;
-        Some(n as u64)
+        Some(count::total(conn, &sql, &params)?)
     };
     let offset = (opts.page - 1)
         .saturating_mul(opts.per_page)

@@ -127,10 +127,11 @@ impl FromRequest for Admin {
             match session.await {
                 Ok(Session(Some(user))) => {
                     // For the request log, as API calls with a superuser token are.
-                    req.extensions_mut().insert(crate::middleware::AuthenticatedAs {
-                        collection: "_superusers".into(),
-                        id: user.id.clone(),
-                    });
+                    req.extensions_mut()
+                        .insert(crate::middleware::AuthenticatedAs {
+                            collection: "_superusers".into(),
+                            id: user.id.clone(),
+                        });
                     Ok(Admin(user))
                 }
                 Ok(Session(None)) => Err(NoAdmin::SignIn),

@@ -518,7 +518,10 @@ async fn build_fill_and_filter(js: bool) {
 
     // The log viewer shows what was just done, with its chart.
     click(&c, "nav a[href='/_/logs']").await;
-    c.wait().for_element(Locator::Css("svg.chart")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("svg.chart"))
+        .await
+        .unwrap();
     screenshot(&c, &shot("logs")).await;
 
     // What the pages did is what the API sees.

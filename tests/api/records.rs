@@ -534,3 +534,80 @@ async fn users_sign_up_sign_in_and_see_only_themselves() {
     let collections = ctx.app.get_with_token("/api/collections", token).await;
     assert_eq!(collections.status(), 403);
 }
+
+/// List totals are remembered between writes; every kind of write must make them exact
+/// again at once (creates, updates that move a record out of a filter, deletes, cascades),
+/// and a write by another process (the CLI) within a couple of seconds.
+#[tokio::test]
+async fn list_totals_follow_every_write() {
+    let ctx = Ctx::new().await;
+    ctx.collection(json!({
+        "name": "items", "listRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
+        "fields": [{"name": "n", "type": "number"}]
+    }))
+    .await;
+    let total = |filter: &'static str| {
+        let ctx = &ctx;
+        async move {
+            let (status, body) = ctx
+                .guest(
+                    Method::GET,
+                    &format!("/api/collections/items/records?perPage=1&filter={filter}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["totalItems"].as_i64().unwrap()
+        }
+    };
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        assert_eq!(total("n%3E%3D5").await, (n - 5).max(0));
+        let (_, rec) = ctx
+            .guest(
+                Method::POST,
+                "/api/collections/items/records",
+                Some(json!({"n": n})),
+            )
+            .await;
+        ids.push(rec["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(total("n%3E%3D5").await, 5);
+    ctx.guest(
+        Method::PATCH,
+        &format!("/api/collections/items/records/{}", ids[9]),
+        Some(json!({"n": 1})),
+    )
+    .await;
+    assert_eq!(total("n%3E%3D5").await, 4);
+    ctx.guest(
+        Method::DELETE,
+        &format!("/api/collections/items/records/{}", ids[8]),
+        None,
+    )
+    .await;
+    assert_eq!(total("n%3E%3D5").await, 3);
+    assert_eq!(total("").await, 9);
+
+    // Another process writes: the superusers' total catches up.
+    let supers = || async {
+        ctx.su(Method::GET, "/api/collections/_superusers/records", None)
+            .await
+            .1["totalItems"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = supers().await;
+    let out = ctx
+        .app
+        .hearth(&["superuser", "create", "cli@example.com", "password-123"]);
+    assert!(out.status.success());
+    let started = std::time::Instant::now();
+    while supers().await != before + 1 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "total never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
