@@ -17,7 +17,7 @@ use crate::db::Store;
 use crate::error::Result;
 
 /// Entries waiting to be written; beyond this, new ones are dropped (and counted).
-const QUEUE: usize = 8192;
+const QUEUE: usize = 2048;
 /// Entries written per transaction.
 const BATCH: usize = 512;
 
