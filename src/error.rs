@@ -19,6 +19,9 @@ pub struct FieldError {
     /// The values the message was built from, where PocketBase reports them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<serde_json::Value>,
+    /// A failed batch sub-request's own error response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<serde_json::Value>,
 }
 
 impl FieldError {
@@ -27,6 +30,7 @@ impl FieldError {
             code: code.to_owned(),
             message: message.to_owned(),
             params: None,
+            response: None,
         }
     }
 
@@ -127,6 +131,20 @@ impl Error {
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::Internal(detail.to_string())
+    }
+
+    /// The JSON body this error answers with (`{data, message, status}`).
+    pub fn body(&self) -> serde_json::Value {
+        let empty = FieldErrors::new();
+        let data = match self {
+            Self::BadRequest { data, .. } => data,
+            _ => &empty,
+        };
+        serde_json::json!({
+            "data": data,
+            "message": self.public_message(),
+            "status": ResponseError::status_code(self).as_u16(),
+        })
     }
 
     /// The message a client may see; internal details stay in the log.

@@ -3,6 +3,7 @@
 
 mod account;
 pub mod auth;
+mod batch;
 mod body;
 mod collections;
 mod health;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     records::configure(cfg);
     settings::configure(cfg);
     logs::configure(cfg);
+    batch::configure(cfg);
     metrics::configure(cfg);
 }
 

@@ -61,7 +61,7 @@ impl ShapeQuery {
     }
 }
 
-fn collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
+pub(super) fn collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
     state
         .schema
         .snapshot()
@@ -74,6 +74,30 @@ fn context(
     req: &HttpRequest,
     state: &AppState,
     auth: &RequestAuth,
+    body: Map<String, Value>,
+) -> Ctx {
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    context_of(state, auth, req.method().as_str(), query, headers, body)
+}
+
+/// `context` from parts, for requests that are not an `HttpRequest` (batch sub-requests).
+pub fn context_of(
+    state: &AppState,
+    auth: &RequestAuth,
+    method: &str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     body: Map<String, Value>,
 ) -> Ctx {
     let schema = state.schema.snapshot();
@@ -93,25 +117,17 @@ fn context(
         ),
         RequestAuth::Guest => (Caller::Guest, None),
     };
-    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(|q| {
-            q.into_inner()
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| {
-            let name = k.as_str().to_ascii_lowercase().replace('-', "_");
-            v.to_str().ok().map(|v| (name, Value::String(v.to_owned())))
-        })
+    let query = query
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let headers = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase().replace('-', "_"), Value::String(v)))
         .collect();
     let request = RequestInfo {
         auth: auth_record,
-        method: req.method().to_string(),
+        method: method.to_ascii_uppercase(),
         query,
         headers,
         body,
@@ -161,7 +177,7 @@ async fn list(
 }
 
 /// Expands and projects one record as the request asks.
-fn shaped(
+pub(super) fn shaped(
     conn: &rusqlite::Connection,
     c: &Collection,
     ctx: &Ctx,

@@ -726,6 +726,14 @@ fn normalize(v: &Value, ids: &std::collections::HashMap<&str, String>) -> Value 
 
 #[tokio::test]
 async fn a_records_scenario_gets_the_same_answers() {
+    let steps = scenario();
+    assert!(steps.len() >= 50);
+    replay(&steps).await;
+}
+
+/// Runs `steps` against a fresh PocketBase and a fresh hearth and fails with every
+/// difference in status, key paths or (normalised) values.
+async fn replay(steps: &[Step]) {
     let Some(bin) = pocketbase_bin() else { return };
     let pb = start_pocketbase(&bin).await;
     let hearth = spawn_app().await;
@@ -740,8 +748,6 @@ async fn a_records_scenario_gets_the_same_answers() {
     ];
     let mut ids: [std::collections::HashMap<&str, String>; 2] = Default::default();
 
-    let steps = scenario();
-    assert!(steps.len() >= 50);
     let mut mismatches = Vec::new();
     for (n, step) in steps.iter().enumerate() {
         let mut answers = Vec::new();
@@ -795,4 +801,96 @@ async fn a_records_scenario_gets_the_same_answers() {
         mismatches.len(),
         mismatches.join("\n")
     );
+}
+
+/// PocketBase's batch API: disabled by default, its limits and error shapes, all-or-nothing
+/// transactions, upserts, and `fields` on sub-request answers.
+#[tokio::test]
+async fn a_batch_scenario_gets_the_same_answers() {
+    use Method as M;
+    let todos = json!({
+        "name": "todos",
+        "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
+        "fields": [
+            {"name": "title", "type": "text", "required": true, "max": 10},
+            {"name": "done", "type": "bool"}
+        ]
+    });
+    let create = |title: &str| json!({"method": "POST", "url": "/api/collections/todos/records", "body": {"title": title}});
+    let steps = vec![
+        su(M::POST, "/api/collections", Some(todos)),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(json!({"requests": [create("a")]})),
+        ),
+        su(
+            M::PATCH,
+            "/api/settings",
+            Some(json!({"batch": {"enabled": true, "maxRequests": 3}})),
+        ),
+        guest(M::POST, "/api/batch", Some(json!({}))),
+        guest(M::POST, "/api/batch", Some(json!({"requests": []}))),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(json!({"requests": [create("a"), create("b"), create("c"), create("d")]})),
+        ),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(json!({"requests": [
+                create("a"),
+                {"method": "POST", "url": "/api/collections/todos/records?fields=title", "body": {"title": "b"}},
+                {"method": "PUT", "url": "/api/collections/todos/records", "body": {"id": "upsertedrecord1", "title": "u1"}}
+            ]})),
+        ),
+        guest(M::GET, "/api/collections/todos/records?sort=title", None),
+        // A failure rolls back the whole batch and says which request failed and why.
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(json!({"requests": [create("c"), create("far too long a title")]})),
+        ),
+        guest(
+            M::GET,
+            "/api/collections/todos/records?sort=title&fields=title",
+            None,
+        ),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(json!({"requests": [
+                {"method": "PUT", "url": "/api/collections/todos/records", "body": {"id": "upsertedrecord1", "title": "u1b"}},
+                {"method": "PATCH", "url": "/api/collections/todos/records/upsertedrecord1", "body": {"done": true}},
+                {"method": "DELETE", "url": "/api/collections/todos/records/upsertedrecord1"}
+            ]})),
+        ),
+        guest(
+            M::GET,
+            "/api/collections/todos/records?sort=title&fields=title,done",
+            None,
+        ),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(json!({"requests": [{"method": "GET", "url": "/api/health"}]})),
+        ),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(
+                json!({"requests": [{"method": "POST", "url": "/api/collections/nope/records", "body": {}}]}),
+            ),
+        ),
+        guest(
+            M::POST,
+            "/api/batch",
+            Some(
+                json!({"requests": [{"method": "DELETE", "url": "/api/collections/todos/records/missingrecord12"}]}),
+            ),
+        ),
+        guest(M::POST, "/api/batch", Some(json!({"requests": "nope"}))),
+    ];
+    replay(&steps).await;
 }
