@@ -79,6 +79,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// A conditional request (If-Match) whose precondition no longer holds.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("Request entity too large.")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -183,6 +186,7 @@ impl ResponseError for Error {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Pool(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,

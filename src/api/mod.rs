@@ -6,6 +6,7 @@ pub mod auth;
 mod batch;
 mod body;
 mod collections;
+mod etag;
 mod health;
 pub mod list;
 mod logs;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
-use super::{Body, RequestAuth, blocking};
+use super::{Body, RequestAuth, blocking, etag};
 use crate::error::{Error, Result};
 use crate::filter::RequestInfo;
 use crate::records::{self, Caller, Ctx, ListOptions, Shape};
@@ -173,7 +173,9 @@ async fn list(
     })
     .await?;
     let items = items.into_iter().map(Value::Object).collect();
-    Ok(HttpResponse::Ok().json(ListResult::new(paging, total, items)))
+    let list =
+        serde_json::to_value(ListResult::new(paging, total, items)).map_err(Error::internal)?;
+    Ok(etag::json(&req, &list))
 }
 
 /// Expands and projects one record as the request asks.
@@ -208,7 +210,7 @@ async fn view(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(record))
+    Ok(etag::json(&req, &record))
 }
 
 async fn create(
@@ -230,7 +232,7 @@ async fn create(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(record))
+    Ok(etag::tagged(&req, &record))
 }
 
 async fn update(
@@ -246,14 +248,19 @@ async fn update(
     let body = object(body)?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
+    let if_match = etag::if_match(&req);
     let record = blocking(move || {
         state.db.data.write(|tx| {
+            if let Some(tags) = &if_match {
+                let current = records::view(tx, &c, &ctx, &id)?;
+                etag::check(tags, &Value::Object(current))?;
+            }
             let record = records::update(tx, &c, &ctx, &id, &body)?;
             shaped(tx, &c, &ctx, record, &shape)
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(record))
+    Ok(etag::tagged(&req, &record))
 }
 
 async fn delete(
@@ -265,6 +272,16 @@ async fn delete(
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
     let ctx = context(&req, &state, &auth, Map::new());
-    blocking(move || state.db.data.write(|tx| records::delete(tx, &c, &ctx, &id))).await?;
+    let if_match = etag::if_match(&req);
+    blocking(move || {
+        state.db.data.write(|tx| {
+            if let Some(tags) = &if_match {
+                let current = records::view(tx, &c, &ctx, &id)?;
+                etag::check(tags, &Value::Object(current))?;
+            }
+            records::delete(tx, &c, &ctx, &id)
+        })
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

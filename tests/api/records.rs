@@ -611,3 +611,126 @@ async fn list_totals_follow_every_write() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// ETags on reads (304 for a current copy) and If-Match on writes (412 for a stale one):
+/// two editors who read the same version cannot both save over it.
+#[tokio::test]
+async fn etags_make_reads_cheap_and_writes_safe() {
+    let ctx = Ctx::new().await;
+    ctx.collection(json!({
+        "name": "docs", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
+        "fields": [{"name": "text", "type": "text"}]
+    }))
+    .await;
+    let client = &ctx.app.api;
+    let created = client
+        .post(ctx.app.url("/api/collections/docs/records"))
+        .json(&json!({"text": "v1"}))
+        .send()
+        .await
+        .unwrap();
+    let created_tag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = ctx.app.url(&format!("/api/collections/docs/records/{id}"));
+
+    let read = client.get(&url).send().await.unwrap();
+    let tag = read.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        tag, created_tag,
+        "a write answers with the tag a read will carry"
+    );
+    for (sent, fresh) in [
+        (tag.clone(), true),
+        (format!("W/{tag}"), true),
+        (format!("\"other\", {tag}"), true),
+        ("*".to_owned(), true),
+        ("\"other\"".to_owned(), false),
+    ] {
+        let res = client
+            .get(&url)
+            .header("If-None-Match", &sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), if fresh { 304 } else { 200 }, "{sent}");
+        assert_eq!(res.headers()["etag"].to_str().unwrap(), tag);
+        if fresh {
+            assert!(res.bytes().await.unwrap().is_empty());
+        }
+    }
+    let list_url = ctx.app.url("/api/collections/docs/records");
+    let list = client.get(&list_url).send().await.unwrap();
+    let list_tag = list.headers()["etag"].to_str().unwrap().to_owned();
+    let again = client
+        .get(&list_url)
+        .header("If-None-Match", &list_tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    // Two editors read v1; the first saves, the second is told its copy is stale.
+    let first = client
+        .patch(&url)
+        .header("If-Match", &tag)
+        .json(&json!({"text": "first"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let new_tag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    let second = client
+        .patch(&url)
+        .header("If-Match", &tag)
+        .json(&json!({"text": "second"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 412);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["status"], 412);
+    assert_eq!(body["data"], json!({}));
+    assert!(body["message"].as_str().unwrap().contains("changed"));
+    let (_, now) = ctx
+        .guest(
+            Method::GET,
+            &format!("/api/collections/docs/records/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(now["text"], "first");
+    // The old list is stale too.
+    let stale_list = client
+        .get(&list_url)
+        .header("If-None-Match", &list_tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale_list.status(), 200);
+
+    let stale_delete = client
+        .delete(&url)
+        .header("If-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale_delete.status(), 412);
+    let weak = client
+        .delete(&url)
+        .header("If-Match", format!("W/{new_tag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 412, "If-Match compares strongly");
+    let delete = client
+        .delete(&url)
+        .header("If-Match", &new_tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 204);
+}
