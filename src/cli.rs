@@ -39,6 +39,8 @@ pub enum Command {
     /// Maintain the request logs in auxiliary.db.
     #[command(subcommand)]
     Logs(LogsCommand),
+    /// Write the OpenAPI 3.1 document of the current collections to FILE ("-" or none: stdout).
+    Openapi { file: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +98,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check => check(&cli.dir),
         Command::Collections(cmd) => collections(&cli.dir, cmd),
         Command::Logs(cmd) => logs(&cli.dir, cmd),
+        Command::Openapi { file } => openapi(&cli.dir, file.as_deref().unwrap_or("-")),
     }
+}
+
+fn openapi(dir: &DirArgs, file: &str) -> Result<()> {
+    let db = open(dir)?;
+    let registry = db.data.read(crate::schema::Registry::load)?;
+    let meta = db.data.read(crate::mail::AppMeta::load)?;
+    let doc = crate::openapi::document(&registry.snapshot(), &meta.app_name);
+    let text = serde_json::to_string_pretty(&doc).map_err(Error::internal)?;
+    if file == "-" {
+        println!("{text}");
+    } else {
+        std::fs::write(file, text + "\n")
+            .map_err(|e| Error::internal(format!("cannot write {file}: {e}")))?;
+        eprintln!("Wrote the OpenAPI document to {file}.");
+    }
+    Ok(())
 }
 
 fn logs(dir: &DirArgs, cmd: LogsCommand) -> Result<()> {

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod ratelimit;
 pub mod records;
 pub mod schema;

@@ -35,7 +35,7 @@ struct ListQuery {
 async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    query: web::Query<ListQuery>,
+    query: crate::api::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let paging = query.page.paging();

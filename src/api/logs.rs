@@ -28,7 +28,7 @@ struct ListQuery {
 async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    q: web::Query<ListQuery>,
+    q: crate::api::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let paging = q.page.paging();
@@ -58,7 +58,7 @@ struct StatsQuery {
 async fn stats(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    q: web::Query<StatsQuery>,
+    q: crate::api::Query<StatsQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let filter = q.into_inner().filter;

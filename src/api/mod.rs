@@ -11,6 +11,8 @@ mod health;
 pub mod list;
 mod logs;
 mod metrics;
+mod openapi;
+mod query;
 mod records;
 mod request_auth;
 mod settings;
@@ -18,6 +20,7 @@ mod settings;
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 
 pub use body::Body;
+pub use query::Query;
 pub use request_auth::RequestAuth;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     logs::configure(cfg);
     batch::configure(cfg);
     metrics::configure(cfg);
+    openapi::configure(cfg);
 }
 
 /// How many pieces of blocking work may wait or run at once, process-wide: as many as the

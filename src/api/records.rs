@@ -76,9 +76,8 @@ fn context(
     auth: &RequestAuth,
     body: Map<String, Value>,
 ) -> Ctx {
-    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .unwrap_or_default();
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let headers = req
         .headers()
         .iter()
@@ -151,7 +150,7 @@ async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    query: crate::api::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
     let paging = query.page.paging();
@@ -197,7 +196,7 @@ async fn view(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
-    query: web::Query<ShapeQuery>,
+    query: crate::api::Query<ShapeQuery>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
@@ -218,7 +217,7 @@ async fn create(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    query: web::Query<ShapeQuery>,
+    query: crate::api::Query<ShapeQuery>,
     Body(body): Body<Value>,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
@@ -240,7 +239,7 @@ async fn update(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
-    query: web::Query<ShapeQuery>,
+    query: crate::api::Query<ShapeQuery>,
     Body(body): Body<Value>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();

@@ -185,9 +185,9 @@ async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
-    q: Option<web::Query<LogQuery>>,
+    q: Option<crate::api::Query<LogQuery>>,
 ) -> Result<HttpResponse> {
-    let mut q = q.map(web::Query::into_inner).unwrap_or_default();
+    let mut q = q.map(crate::api::Query::into_inner).unwrap_or_default();
     if !SPANS.iter().any(|(k, ..)| *k == q.span) {
         q.span = "1h".into();
     }

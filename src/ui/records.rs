@@ -134,7 +134,7 @@ async fn list(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<String>,
-    query: Option<web::Query<TableQuery>>,
+    query: Option<crate::api::Query<TableQuery>>,
 ) -> Result<HttpResponse> {
     let Some(c) = find(&state, &path) else {
         return super::message(
@@ -146,7 +146,7 @@ async fn list(
             "/_/collections",
         );
     };
-    let query = query.map(web::Query::into_inner).unwrap_or_default();
+    let query = query.map(crate::api::Query::into_inner).unwrap_or_default();
     let per_page = query
         .per_page
         .filter(|n| PER_PAGE_CHOICES.contains(n))

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod observability;
+mod openapi;
 mod records;
 mod sdk;
 mod storage;
