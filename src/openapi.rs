@@ -229,6 +229,13 @@ fn record_paths(c: &Collection, paths: &mut Map<String, Value>, schemas: &mut Ma
             "skip counting (totals are -1)",
         ),
     ];
+    if !crate::schema::fts::fields(c).is_empty() {
+        list_params.push(query(
+            "search",
+            json!({"type": "string"}),
+            "words to find in the searchable fields, best matches first",
+        ));
+    }
     list_params.extend(shape_params());
     let base = format!("/api/collections/{}/records", c.name);
     let mut item = Map::new();

@@ -39,6 +39,9 @@ struct ListQuery {
     sort: String,
     #[serde(default)]
     filter: String,
+    /// hearth's full-text search over the collection's searchable fields.
+    #[serde(default)]
+    search: String,
     #[serde(flatten)]
     shape: ShapeQuery,
 }
@@ -160,6 +163,7 @@ async fn list(
         skip_total: paging.skip_total,
         sort: query.sort.clone(),
         filter: query.filter.clone(),
+        search: query.search.clone(),
     };
     let shape = query.shape.shape();
     let ctx = context(&req, &state, &auth, Map::new());

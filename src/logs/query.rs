@@ -91,6 +91,7 @@ pub fn list(
         skip_total,
         sort,
         filter: filter.to_owned(),
+        search: String::new(),
     };
     let (items, total) = records::list(conn, &LOGS, &ctx(), &opts)?;
     Ok((items.into_iter().map(shaped).collect(), total))

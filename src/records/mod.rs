@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::auth::password;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::filter::{self, RequestInfo};
-use crate::schema::{Collection, Snapshot};
+use crate::schema::{Collection, Snapshot, fts};
 use input::Action;
 use output::Viewer;
 
@@ -195,6 +195,8 @@ pub struct ListOptions {
     pub skip_total: bool,
     pub sort: String,
     pub filter: String,
+    /// Words to find in the searchable fields (full-text, ranked by bm25); "" for none.
+    pub search: String,
 }
 
 pub fn list(
@@ -216,6 +218,28 @@ pub fn list(
         conditions.push(sql);
     }
     let table = &c.name;
+    let mut from = format!("\"{table}\" t");
+    let mut order = order;
+    if !opts.search.trim().is_empty() {
+        if fts::fields(c).is_empty() {
+            return Err(Error::bad_request(
+                "The collection has no searchable fields to search in.",
+            ));
+        }
+        let Some(query) = fts::query(&opts.search) else {
+            return Err(Error::bad_request(
+                "Invalid search parameter: no words to find.",
+            ));
+        };
+        let index = fts::table(table);
+        from.push_str(&format!(" JOIN \"{index}\" ON \"{index}\".rowid = t.rowid"));
+        params.push(Sql::Text(query));
+        conditions.push(format!("\"{index}\" MATCH ?{}", params.len()));
+        if order.is_empty() {
+            // Best matches first (bm25), the newest first among equals.
+            order = format!(" ORDER BY \"{index}\".rank, t.rowid DESC");
+        }
+    }
     let filter = if conditions.is_empty() {
         String::new()
     } else {
@@ -224,7 +248,7 @@ pub fn list(
     let total = if opts.skip_total {
         None
     } else {
-        let sql = format!("SELECT count(*) FROM \"{table}\" t{filter}");
+        let sql = format!("SELECT count(*) FROM {from}{filter}");
         Some(count::total(conn, &sql, &params)?)
     };
     let offset = (opts.page - 1)
@@ -235,7 +259,7 @@ pub fn list(
     params.push(Sql::Integer(offset as i64));
     let n = params.len();
     let sql = format!(
-        "SELECT t.*{manage} FROM \"{table}\" t{filter}{order} LIMIT ?{} OFFSET ?{n}",
+        "SELECT t.*{manage} FROM {from}{filter}{order} LIMIT ?{} OFFSET ?{n}",
         n - 1
     );
     let mut stmt = conn.prepare_cached(&sql)?;

@@ -47,6 +47,14 @@ pub struct TextField {
     pub pattern: String,
     pub autogenerate_pattern: String,
     pub primary_key: bool,
+    /// hearth's own: indexed for `?search=` (shown only when set, so PocketBase's JSON is
+    /// unchanged for everything else).
+    #[serde(skip_serializing_if = "is_false")]
+    pub searchable: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +94,9 @@ pub struct EditorField {
     pub max_size: u64,
     #[serde(rename = "convertURLs")]
     pub convert_urls: bool,
+    /// See `TextField::searchable`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub searchable: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

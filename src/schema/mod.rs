@@ -5,6 +5,7 @@
 pub mod collection;
 pub mod ddl;
 pub mod field;
+pub mod fts;
 pub mod input;
 pub mod registry;
 pub mod validate;
@@ -61,7 +62,7 @@ fn create_storage(tx: &Transaction, c: &Collection) -> Result<()> {
     for sql in ddl::create_indexes(c) {
         run_user_ddl(tx, &sql, "indexes")?;
     }
-    Ok(())
+    fts::create(tx, c)
 }
 
 /// Creates a collection from its JSON definition; returns it as stored.
@@ -121,6 +122,9 @@ fn update_in(
         c.fields = view_fields(tx, all, &c)?;
     }
     validate::check(&c, Some(old), all, errors)?;
+    // The search index goes first (its triggers name columns that may be dropped) and is
+    // rebuilt from the altered table.
+    fts::drop(tx, &old.name)?;
     if c.is_view() {
         tx.execute_batch(&ddl::drop_table(old))?;
         create_storage(tx, &c)?;
@@ -128,6 +132,7 @@ fn update_in(
         for sql in ddl::alter_table(old, &c) {
             run_user_ddl(tx, &sql, "indexes")?;
         }
+        fts::create(tx, &c)?;
     }
     c.update(tx)?;
     Ok(c)
@@ -153,6 +158,7 @@ fn delete_in(tx: &Transaction, all: &[Arc<Collection>], c: &Collection) -> Resul
             referencing.join(", ")
         )));
     }
+    fts::drop(tx, &c.name)?;
     tx.execute_batch(&ddl::drop_table(c))?;
     // A view reading the dropped table would break: refuse, and the transaction rolls back.
     for view in all.iter().filter(|v| v.is_view() && v.id != c.id) {

@@ -211,7 +211,11 @@ fn check_name(
         ));
     }
     let lower = name.to_ascii_lowercase();
-    if INTERNAL_TABLES.contains(&lower.as_str()) || lower.starts_with("sqlite_") {
+    // `_fts_*` are the search indexes of other collections.
+    if INTERNAL_TABLES.contains(&lower.as_str())
+        || lower.starts_with("sqlite_")
+        || lower.starts_with("_fts_")
+    {
         return Some(err(
             "validation_collection_name_invalid",
             "The name shouldn't match with an existing internal table.",

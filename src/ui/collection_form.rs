@@ -58,6 +58,7 @@ fn options_of(kind: &str) -> &'static [(&'static str, &'static str, Kind)] {
             ("max", "Max length", Kind::Count),
             ("pattern", "Regex pattern", Kind::Text),
             ("autogeneratePattern", "Autogenerate pattern", Kind::Text),
+            ("searchable", "Full-text searchable", Kind::Check),
         ],
         "number" => &[
             ("min", "Min", Kind::OptionalNumber),
@@ -71,6 +72,7 @@ fn options_of(kind: &str) -> &'static [(&'static str, &'static str, Kind)] {
         "editor" => &[
             ("maxSize", "Max size (bytes)", Kind::Count),
             ("convertURLs", "Convert URLs", Kind::Check),
+            ("searchable", "Full-text searchable", Kind::Check),
         ],
         "date" => &[
             ("min", "Earliest", Kind::Text),

@@ -134,6 +134,7 @@ fn relation_choices(
         skip_total: false,
         sort: "-@rowid".into(),
         filter: String::new(),
+        search: String::new(),
     };
     let (items, total) = records::list(conn, target, &ctx, &opts)?;
     if total.unwrap_or(0) > PICKER_LIMIT {

@@ -63,6 +63,8 @@ struct TableQuery {
     filter: String,
     #[serde(default)]
     sort: String,
+    #[serde(default)]
+    search: String,
     page: Option<u64>,
     per_page: Option<u64>,
 }
@@ -94,6 +96,9 @@ struct RecordsPage {
     columns: Vec<Column>,
     rows: Vec<Row>,
     filter: String,
+    search: String,
+    /// The collection has fields indexed for full-text search.
+    searchable: bool,
     sort: String,
     per_page: u64,
     per_page_choices: [u64; 5],
@@ -108,6 +113,7 @@ struct RecordsPage {
 /// Builds the table's URL for a set of choices (the only place its links are made).
 struct Links<'a> {
     base: String,
+    search: &'a str,
     filter: &'a str,
     per_page: u64,
 }
@@ -115,6 +121,9 @@ struct Links<'a> {
 impl Links<'_> {
     fn to(&self, sort: &str, page: u64) -> String {
         let mut url = format!("{}?page={page}&perPage={}", self.base, self.per_page);
+        if !self.search.is_empty() {
+            url.push_str(&format!("&search={}", query_value(self.search)));
+        }
         if !self.filter.is_empty() {
             url.push_str(&format!("&filter={}", query_value(self.filter)));
         }
@@ -162,6 +171,7 @@ async fn list(
             query.sort.clone()
         },
         filter: query.filter.clone(),
+        search: query.search.clone(),
     };
     let ctx = superuser_ctx(&state);
     let shared = state.clone();
@@ -182,6 +192,7 @@ async fn list(
     let links = Links {
         base: format!("/_/collections/{}/records", query_value(&c.name)),
         filter: &query.filter,
+        search: &query.search,
         per_page,
     };
     let shown: Vec<&crate::schema::Field> = c
@@ -240,6 +251,8 @@ async fn list(
         prev: (page > 1).then(|| links.to(&query.sort, page - 1)),
         next: (page < total_pages).then(|| links.to(&query.sort, page + 1)),
         filter: query.filter.clone(),
+        search: query.search.clone(),
+        searchable: !crate::schema::fts::fields(&c).is_empty(),
         sort: query.sort.clone(),
         per_page,
         per_page_choices: PER_PAGE_CHOICES,

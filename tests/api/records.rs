@@ -734,3 +734,159 @@ async fn etags_make_reads_cheap_and_writes_safe() {
         .unwrap();
     assert_eq!(delete.status(), 204);
 }
+
+/// Full-text search over searchable fields: ranked, within the list rule, combined with
+/// filter, sort and paging, kept in step with every write and schema change.
+#[tokio::test]
+async fn search_finds_words_in_searchable_fields_within_the_rules() {
+    let ctx = Ctx::new().await;
+    ctx.collection(json!({
+        "name": "articles", "listRule": "published = true", "createRule": "", "updateRule": "", "deleteRule": "",
+        "fields": [
+            {"name": "title", "type": "text", "searchable": true},
+            {"name": "body", "type": "editor", "searchable": true},
+            {"name": "tag", "type": "text"},
+            {"name": "published", "type": "bool"}
+        ]
+    }))
+    .await;
+    let (_, def) = ctx.su(Method::GET, "/api/collections/articles", None).await;
+    assert_eq!(def["fields"][1]["searchable"], true);
+    assert!(
+        def["fields"][3].get("searchable").is_none(),
+        "only shown when set"
+    );
+    let mut ids = std::collections::HashMap::new();
+    for (title, body, tag, published) in [
+        (
+            "Rust in production",
+            "<p>Ownership and borrowing at scale.</p>",
+            "rust",
+            true,
+        ),
+        (
+            "Gardening",
+            "Tomatoes love the sun; rust on leaves is a fungus.",
+            "garden",
+            true,
+        ),
+        (
+            "Secret rust notes",
+            "Unpublished draft about Rust.",
+            "rust",
+            false,
+        ),
+        ("Café culture", "Crème brûlée and espresso.", "food", true),
+    ] {
+        let (status, rec) = ctx
+            .guest(
+                Method::POST,
+                "/api/collections/articles/records",
+                Some(json!({"title": title, "body": body, "tag": tag, "published": published})),
+            )
+            .await;
+        assert_eq!(status, 200, "{rec}");
+        ids.insert(title, rec["id"].as_str().unwrap().to_owned());
+    }
+    let search = |q: &'static str| {
+        let ctx = &ctx;
+        async move {
+            let (status, body) = ctx
+                .guest(
+                    Method::GET,
+                    &format!("/api/collections/articles/records?{q}"),
+                    None,
+                )
+                .await;
+            (status, body)
+        }
+    };
+    let titles = |body: &Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Ranked: the title match first; the unpublished one never (list rule).
+    let (status, found) = search("search=rust").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(titles(&found), ["Rust in production", "Gardening"]);
+    assert_eq!(found["totalItems"], 2);
+    // Prefixes, several words (all must match), accents folded.
+    assert_eq!(
+        titles(&search("search=own%20bor").await.1),
+        ["Rust in production"]
+    );
+    assert_eq!(
+        titles(&search("search=creme%20brulee").await.1),
+        ["Café culture"]
+    );
+    // Combined with filter, sort and paging.
+    assert_eq!(
+        titles(&search("search=rust&filter=tag%3D'garden'").await.1),
+        ["Gardening"]
+    );
+    assert_eq!(
+        titles(&search("search=rust&sort=title").await.1),
+        ["Gardening", "Rust in production"]
+    );
+    let (_, paged) = search("search=rust&perPage=1&page=2").await;
+    assert_eq!(titles(&paged), ["Gardening"]);
+    assert_eq!(paged["totalPages"], 2);
+    // FTS syntax is just text.
+    let (status, odd) = search("search=%22rust%22%20OR%20NEAR(x)%20*").await;
+    assert_eq!(status, 200, "{odd}");
+    // Writes are indexed at once: update, delete.
+    ctx.guest(
+        Method::PATCH,
+        &format!("/api/collections/articles/records/{}", ids["Gardening"]),
+        Some(json!({"body": "Tomatoes and basil."})),
+    )
+    .await;
+    assert_eq!(
+        titles(&search("search=rust").await.1),
+        ["Rust in production"]
+    );
+    ctx.guest(
+        Method::DELETE,
+        &format!(
+            "/api/collections/articles/records/{}",
+            ids["Rust in production"]
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(search("search=rust").await.1["totalItems"], 0);
+    // A schema change rebuilds the index: `tag` becomes searchable, `body` stops being.
+    let (_, def) = ctx.su(Method::GET, "/api/collections/articles", None).await;
+    let mut fields = def["fields"].as_array().unwrap().clone();
+    for f in &mut fields {
+        match f["name"].as_str().unwrap() {
+            "tag" => f["searchable"] = json!(true),
+            "body" => f["searchable"] = json!(false),
+            _ => {}
+        }
+    }
+    let (status, _) = ctx
+        .su(
+            Method::PATCH,
+            "/api/collections/articles",
+            Some(json!({"fields": fields})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(titles(&search("search=food").await.1), ["Café culture"]);
+    assert_eq!(search("search=espresso").await.1["totalItems"], 0);
+    // No searchable field: a clear 400.
+    ctx.collection(
+        json!({"name": "plain", "listRule": "", "fields": [{"name": "t", "type": "text"}]}),
+    )
+    .await;
+    let (status, body) = ctx
+        .guest(Method::GET, "/api/collections/plain/records?search=x", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["status"], 400);
+}
