@@ -104,7 +104,9 @@ def seed(server, records):
     call(server.base, "POST", "/api/collections", {
         "name": "posts", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "",
         "fields": [
-            {"name": "title", "type": "text"}, {"name": "views", "type": "number"},
+            # hearth indexes titles for ?search= (PocketBase has no full-text search).
+            {"name": "title", "type": "text", **({"searchable": True} if server.name == "hearth" else {})},
+            {"name": "views", "type": "number"},
             {"name": "published", "type": "bool"},
             {"name": "created", "type": "autodate", "onCreate": True},
             {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
@@ -116,11 +118,14 @@ def seed(server, records):
 
     def one(i):
         return call(server.base, "POST", "/api/collections/posts/records",
-                    {"title": f"post {i}", "views": i % 1000, "published": i % 2 == 0}, token)["id"]
+                    {"title": f"post {i} {WORDS[i % len(WORDS)]}", "views": i % 1000, "published": i % 2 == 0}, token)["id"]
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         ids = list(pool.map(one, range(records)))
     return ids[len(ids) // 2]
+
+
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 
 
 LUA_POST = """
@@ -176,6 +181,9 @@ def main():
     workloads = [
         ("view by id", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", None)),
         ("list, filter + sort + totals", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None)),
+        # Finding records by a word: hearth's full-text ?search= against PocketBase's `~` filter.
+        ("list, search for a word", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&search=charlie" if s.name == "hearth"
+                                               else f"{s.base}/api/collections/posts/records?perPage=20&filter=title~%27charlie%27", None)),
         ("list, skipTotal", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1", None)),
         ("create", lambda s: (f"{s.base}/api/collections/posts/records", json.dumps({"title": "bench", "views": 7, "published": True}))),
         ("auth-with-password", lambda s: (f"{s.base}/api/collections/users/auth-with-password", login)),
