@@ -150,8 +150,22 @@ impl Error {
         })
     }
 
+    /// True when the disk (or the file-size limit) ran out: the write was not saved, and
+    /// will succeed again once there is room.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            Self::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+
     /// The message a client may see; internal details stay in the log.
     fn public_message(&self) -> String {
+        if self.is_disk_full() {
+            return "The server's disk is full; the change was not saved. Please try again later."
+                .into();
+        }
         match self {
             // A pool timeout: the single writer (or every reader) stayed busy; worth a retry.
             Self::Pool(_) => "The server is busy, please try again.".into(),
@@ -190,6 +204,7 @@ impl ResponseError for Error {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Pool(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
             Self::Sqlite(_) | Self::Io(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -204,6 +219,7 @@ impl ResponseError for Error {
         // When to come back: a busy writer clears in a moment, a spent sign-in limit later.
         let retry_after = match self.status_code() {
             StatusCode::SERVICE_UNAVAILABLE => Some("1"),
+            StatusCode::INSUFFICIENT_STORAGE => Some("60"),
             StatusCode::TOO_MANY_REQUESTS => Some("60"),
             _ => None,
         };

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli};
 
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Server {
-    async fn start(dir: &Path) -> Self {
+    pub async fn start(dir: &Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -60,7 +60,7 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown, no checkpoint, exactly like a crash.
-    fn kill(mut self) {
+    pub fn kill(mut self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -80,7 +80,7 @@ impl Drop for Server {
     }
 }
 
-async fn token(client: &Client, base: &str) -> String {
+pub async fn token(client: &Client, base: &str) -> String {
     let res: Value = client
         .post(format!(
             "{base}/api/collections/_superusers/auth-with-password"

@@ -13,6 +13,7 @@ mod collections;
 mod compat;
 mod crash;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod hostile;

@@ -1,0 +1,169 @@
+//! Disk faults with the real binary on a small tmpfs: a full disk refuses writes with a clear
+//! 507 (nothing half-saved), keeps serving reads, and takes writes again once there is room,
+//! with `hearth check` clean; a read-only data dir is refused at start-up with one line.
+//! Needs `mount` (root); skipped elsewhere unless HEARTH_REQUIRE_MOUNT is set.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use crate::crash::{Server, token};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli};
+
+/// A tmpfs of a fixed size, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(megabytes: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("HEARTH_REQUIRE_MOUNT").is_none(),
+                "HEARTH_REQUIRE_MOUNT is set but tmpfs cannot be mounted"
+            );
+            eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(self.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn data_dir(fs: &Tmpfs) -> PathBuf {
+    let dir = fs.path().join("data");
+    let out = hearth_cli(&dir, &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_clearly_keeps_reading_and_recovers() {
+    let Some(fs) = Tmpfs::mount(4) else { return };
+    let dir = data_dir(&fs);
+    let server = Server::start(&dir).await;
+    let client = Client::new();
+    let token = token(&client, &server.base).await;
+    let res = client
+        .post(format!("{}/api/collections", server.base))
+        .header("Authorization", &token)
+        .json(
+            &json!({"name": "blobs", "listRule": "", "viewRule": "", "createRule": "",
+            "fields": [{"name": "t", "type": "text", "max": 200000}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let url = format!("{}/api/collections/blobs/records", server.base);
+    let mut saved = Vec::new();
+    let refusal = loop {
+        let res = client
+            .post(&url)
+            .json(&json!({"t": "x".repeat(100_000)}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 200 {
+            break res;
+        }
+        saved.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        assert!(saved.len() < 200, "the disk never filled up");
+    };
+    assert_eq!(refusal.status(), 507);
+    assert!(refusal.headers().contains_key("retry-after"));
+    let body: Value = refusal.json().await.unwrap();
+    assert_eq!(body["status"], 507);
+    assert!(body["message"].as_str().unwrap().contains("disk is full"));
+
+    // Reads keep working, and every acknowledged write is there.
+    let list: Value = client
+        .get(format!("{url}?perPage=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["totalItems"], saved.len());
+    let one = client
+        .get(format!("{url}/{}", saved[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+
+    // Room again: writes succeed without a restart.
+    fs.remount("size=32m");
+    let res = client
+        .post(&url)
+        .json(&json!({"t": "after"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    server.kill();
+    let out = hearth_cli(&dir, &["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_data_dir_is_refused_at_start_up() {
+    let Some(fs) = Tmpfs::mount(16) else { return };
+    let dir = data_dir(&fs);
+    fs.remount("ro");
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--dir")
+        .arg(&dir)
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("Read-only file system"), "{err}");
+}
