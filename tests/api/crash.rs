@@ -356,3 +356,89 @@ async fn sixty_four_writers_and_sixty_four_readers_see_no_server_error() {
     drop(server);
     check_passes(dir.path());
 }
+
+/// 16 clients send batches of 8 creates (each record names its batch) and the server is
+/// killed mid-load: every acknowledged batch is whole after restart, and no batch is ever
+/// half there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_mid_load_is_whole_or_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client, token) = set_up(dir.path()).await;
+    let res = client
+        .patch(format!("{}/api/settings", server.base))
+        .header("Authorization", &token)
+        .json(&json!({"batch": {"enabled": true, "maxRequests": 50}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let (client, base, acked) = (client.clone(), server.base.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            for k in 0.. {
+                let batch = format!("b{w}-{k}");
+                let requests: Vec<Value> = (0..8)
+                    .map(|i| json!({"method": "POST", "url": "/api/collections/events/records", "body": {"n": format!("{batch}:{i}")}}))
+                    .collect();
+                let res = client
+                    .post(format!("{base}/api/batch"))
+                    .json(&json!({"requests": requests}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => acked.lock().unwrap().push(batch),
+                    Ok(r) => panic!("batch answered {}", r.status()),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 10, "the load ran: {} batches", acked.len());
+    check_passes(dir.path());
+
+    let server = Server::start(dir.path()).await;
+    let token = super::crash::token(&client, &server.base).await;
+    let mut per_batch: std::collections::HashMap<String, usize> = Default::default();
+    for page in 1.. {
+        let res: Value = client
+            .get(format!(
+                "{}/api/collections/events/records?perPage=1000&page={page}&skipTotal=1&fields=n",
+                server.base
+            ))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = res["items"].as_array().unwrap();
+        for item in items {
+            let n = item["n"].as_str().unwrap();
+            let batch = n.split(':').next().unwrap().to_owned();
+            *per_batch.entry(batch).or_default() += 1;
+        }
+        if items.len() < 1000 {
+            break;
+        }
+    }
+    for batch in &acked {
+        assert_eq!(
+            per_batch.get(batch),
+            Some(&8),
+            "acknowledged batch {batch} is whole"
+        );
+    }
+    for (batch, n) in &per_batch {
+        assert_eq!(*n, 8, "batch {batch} is half there");
+    }
+}
