@@ -26,6 +26,16 @@ struct DashboardPage {
     aux_size: String,
     version: &'static str,
     uptime: String,
+    /// Requests answered 4xx/5xx in the last 24 hours, and the latest 5xx ones.
+    failed_today: u64,
+    recent_errors: Vec<RecentError>,
+}
+
+pub struct RecentError {
+    pub id: String,
+    pub created: String,
+    pub message: String,
+    pub status: i64,
 }
 
 async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
@@ -44,6 +54,33 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Res
         .into_iter()
         .filter(|r| !r.system || r.name == "users")
         .collect();
+    let shared = state.clone();
+    let (failed_today, recent_errors) = blocking(move || {
+        shared.db.aux.read(|c| {
+            let since = crate::logs::cutoff(std::time::Duration::from_secs(86_400));
+            let (_, failed) = crate::logs::query::list(
+                c,
+                1,
+                1,
+                false,
+                "",
+                &format!("created >= '{since}' && data.status >= 400"),
+            )?;
+            let (items, _) =
+                crate::logs::query::list(c, 1, 5, true, "-@rowid", "data.status >= 500")?;
+            let recent = items
+                .iter()
+                .map(|e| RecentError {
+                    id: e["id"].as_str().unwrap_or_default().to_owned(),
+                    created: e["created"].as_str().unwrap_or_default().to_owned(),
+                    message: e["message"].as_str().unwrap_or_default().to_owned(),
+                    status: e["data"]["status"].as_i64().unwrap_or(0),
+                })
+                .collect();
+            Ok((failed.unwrap_or(0), recent))
+        })
+    })
+    .await?;
     let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Dashboard", "dashboard");
     let page = DashboardPage {
         chrome,
@@ -54,6 +91,8 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Res
         aux_size: human_bytes(state.db.aux.size_bytes()),
         version: crate::VERSION,
         uptime: human_duration(state.started.elapsed().as_secs()),
+        failed_today,
+        recent_errors,
     };
     super::html(&req, actix_web::http::StatusCode::OK, &nonce, &page)
 }

@@ -247,6 +247,21 @@ async fn the_log_viewer_filters_and_shows_entries() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+    // The dashboard counts the failed request of the last day.
+    let dashboard = browser
+        .get(app.url("/_/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = dashboard.find("Failed requests").unwrap();
+    assert!(
+        dashboard[at..].contains(">1</a>"),
+        "{}",
+        &dashboard[at..at + 300]
+    );
 }
 
 #[tokio::test]
