@@ -247,22 +247,29 @@ async fn the_log_viewer_filters_and_shows_entries() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    // The dashboard counts the failed request of the last day.
-    let dashboard = browser
-        .get(app.url("/_/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let at = dashboard.find("Failed requests").unwrap();
-    // The API 404 and the log page's 404 just above.
-    assert!(
-        dashboard[at..].contains(">2</a>"),
-        "{}",
-        &dashboard[at..at + 300]
-    );
+    // The dashboard counts the failed requests of the last day: the API 404 and the log
+    // page's 404 just above (logged by a background thread, hence the wait).
+    let started = std::time::Instant::now();
+    loop {
+        let dashboard = browser
+            .get(app.url("/_/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let at = dashboard.find("Failed requests").unwrap();
+        if dashboard[at..].contains(">2</a>") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{}",
+            &dashboard[at..at + 200]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
