@@ -11,6 +11,7 @@ pub mod config;
 pub mod datetime;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,0 +1,298 @@
+//! Uploads on their way in: each file is streamed into `storage/.uploads/` with its size
+//! limit enforced as the bytes arrive, then fsynced; once its record is written it is moved
+//! into the record's folder. A `Staging` cleans up after itself: whatever was not committed
+//! (a rejected upload, a failed or rolled-back request, a panic) is removed when it drops.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use super::mime::{self, HEAD_LEN};
+use super::names;
+use super::store::Storage;
+use crate::error::Result;
+
+/// A file received for a record.
+#[derive(Debug)]
+pub struct Staged {
+    /// The form key it came under: `docs`, `docs+` or `+docs`.
+    pub key: String,
+    /// The file field it is for.
+    pub field: String,
+    /// The client's name for it (its last path segment), for error messages.
+    pub original_name: String,
+    /// The name it is stored under.
+    pub name: String,
+    /// Bytes received; past the field's limit, counting stopped at limit + 1.
+    pub size: u64,
+    /// Sniffed from the content.
+    pub mime: String,
+    /// Where the bytes wait; None once moved, or when they were not kept (too large, or
+    /// one of more files than the field may hold).
+    temp: Option<PathBuf>,
+}
+
+impl Staged {
+    /// An upload that is refused whatever happens (too many for its field): it is
+    /// counted, so validation reports it, but its bytes are not kept.
+    pub fn discarded(key: &str, field: &str, original_name: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            field: field.to_owned(),
+            original_name: names::base_name(original_name).to_owned(),
+            name: names::stored_name(original_name, ""),
+            size: 0,
+            mime: String::new(),
+            temp: None,
+        }
+    }
+}
+
+/// The files of one request.
+pub struct Staging {
+    storage: Storage,
+    files: Vec<Staged>,
+    placed: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl Staging {
+    pub fn new(storage: &Storage) -> Self {
+        Self {
+            storage: storage.clone(),
+            files: Vec::new(),
+            placed: Vec::new(),
+            committed: false,
+        }
+    }
+
+    pub fn files(&self) -> &[Staged] {
+        &self.files
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Starts receiving a file for `field` under form key `key`, keeping at most `limit`
+    /// bytes of it.
+    pub fn begin(
+        &self,
+        key: &str,
+        field: &str,
+        original_name: &str,
+        limit: u64,
+    ) -> Result<Incoming> {
+        let path = self
+            .storage
+            .uploads_dir()
+            .join(format!("{}.part", crate::ids::secret(24)));
+        let file = File::create_new(&path)?;
+        Ok(Incoming {
+            key: key.to_owned(),
+            field: field.to_owned(),
+            original_name: names::base_name(original_name).to_owned(),
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            path,
+            head: Vec::new(),
+            size: 0,
+            limit,
+        })
+    }
+
+    pub fn push(&mut self, staged: Staged) {
+        self.files.push(staged);
+    }
+
+    /// Drops the bytes of earlier uploads for `field` (a single-file field keeps only the
+    /// last one sent, as PocketBase does), so a flood of them never fills the disk.
+    pub fn drop_earlier(&mut self, field: &str) {
+        for f in self.files.iter_mut().filter(|f| f.field == field) {
+            if let Some(temp) = f.temp.take() {
+                let _ = fs::remove_file(temp);
+            }
+        }
+    }
+
+    /// How many uploads `field` received so far.
+    pub fn count(&self, field: &str) -> usize {
+        self.files.iter().filter(|f| f.field == field).count()
+    }
+
+    /// Moves the uploads named in `names` into the record's folder. Until `commit`, they
+    /// are removed again when the staging drops.
+    pub fn place(&mut self, collection_id: &str, record_id: &str, names: &[String]) -> Result<()> {
+        for f in self.files.iter_mut().filter(|f| names.contains(&f.name)) {
+            let Some(temp) = f.temp.take() else { continue };
+            match self.storage.place(&temp, collection_id, record_id, &f.name) {
+                Ok(dest) => self.placed.push(dest),
+                Err(e) => {
+                    let _ = fs::remove_file(&temp);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The record is committed: placed files stay. Uploads it did not take are removed.
+    pub fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        for f in &mut self.files {
+            if let Some(temp) = f.temp.take() {
+                let _ = fs::remove_file(temp);
+            }
+        }
+        if !self.committed {
+            for path in self.placed.drain(..) {
+                let _ = fs::remove_file(&path);
+                if let Some(dir) = path.parent() {
+                    // Only an empty folder goes: a new record's, never an existing one's.
+                    let _ = fs::remove_dir(dir);
+                }
+            }
+        }
+    }
+}
+
+/// One file being received. Dropped unfinished (say, the body was cut off), it removes
+/// what it wrote.
+pub struct Incoming {
+    key: String,
+    field: String,
+    original_name: String,
+    out: Option<BufWriter<File>>,
+    path: PathBuf,
+    head: Vec<u8>,
+    size: u64,
+    limit: u64,
+}
+
+impl Incoming {
+    /// Takes the next chunk. Past the limit the bytes are only counted (up to limit + 1)
+    /// and what was written is removed at once.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.head.len() < HEAD_LEN {
+            let take = (HEAD_LEN - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.size = self.size.saturating_add(chunk.len() as u64);
+        if self.size > self.limit {
+            self.size = self.limit + 1;
+            if self.out.take().is_some() {
+                let _ = fs::remove_file(&self.path);
+            }
+            return Ok(());
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(chunk)?;
+        }
+        Ok(())
+    }
+
+    pub fn too_large(&self) -> bool {
+        self.size > self.limit
+    }
+
+    /// Flushes and fsyncs the file (blocking), names it and hands it over.
+    pub fn finish(mut self) -> Result<Staged> {
+        let (mime, ext) = mime::sniff(&self.head);
+        let temp = match self.out.take() {
+            Some(out) => {
+                let file = out.into_inner().map_err(|e| e.into_error())?;
+                file.sync_all()?;
+                Some(self.path.clone())
+            }
+            None => None,
+        };
+        Ok(Staged {
+            key: std::mem::take(&mut self.key),
+            field: std::mem::take(&mut self.field),
+            name: names::stored_name(&self.original_name, ext),
+            original_name: std::mem::take(&mut self.original_name),
+            size: self.size,
+            mime,
+            temp,
+        })
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = Storage::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, s)
+    }
+
+    fn leftovers(s: &Storage) -> usize {
+        fs::read_dir(s.uploads_dir()).map_or(0, |d| d.count())
+    }
+
+    #[test]
+    fn uncommitted_uploads_leave_nothing() -> Result<()> {
+        let (_dir, s) = storage();
+        let mut staging = Staging::new(&s);
+        let mut a = staging.begin("docs", "docs", "a.txt", 100)?;
+        a.write(b"hello")?;
+        let a = a.finish()?;
+        let name = a.name.clone();
+        staging.push(a);
+        staging.place("c1", "r1", std::slice::from_ref(&name))?;
+        assert!(s.root().join("c1/r1").join(&name).exists());
+        drop(staging);
+        assert!(!s.root().join("c1/r1").exists());
+        assert_eq!(leftovers(&s), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn oversized_and_cut_off_uploads_are_removed_at_once() -> Result<()> {
+        let (_dir, s) = storage();
+        let staging = Staging::new(&s);
+        let mut big = staging.begin("docs", "docs", "big.bin", 4)?;
+        big.write(b"12345678")?;
+        assert!(big.too_large());
+        assert_eq!(leftovers(&s), 0);
+        let staged = big.finish()?;
+        assert_eq!(staged.size, 5);
+        let mut cut = staging.begin("docs", "docs", "cut.bin", 100)?;
+        cut.write(b"12")?;
+        drop(cut);
+        assert_eq!(leftovers(&s), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn committed_uploads_stay() -> Result<()> {
+        let (_dir, s) = storage();
+        let mut staging = Staging::new(&s);
+        for n in ["a.txt", "b.txt"] {
+            let mut f = staging.begin("docs", "docs", n, 100)?;
+            f.write(b"x")?;
+            let f = f.finish()?;
+            staging.push(f);
+        }
+        let keep = vec![staging.files()[0].name.clone()];
+        staging.place("c1", "r1", &keep)?;
+        staging.commit();
+        assert!(s.root().join("c1/r1").join(&keep[0]).exists());
+        assert_eq!(leftovers(&s), 0, "the unused upload is gone");
+        Ok(())
+    }
+}
