@@ -92,7 +92,7 @@ pub fn record_input(data: &[u8]) {
         return;
     };
     let Some(conn) = database(&all) else { return };
-    let _ = input::prepare(&conn, &posts, Action::Create, &body, &Map::new());
+    let _ = input::prepare(&conn, &posts, Action::Create, &body, &Map::new(), &[]);
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use rusqlite::OptionalExtension;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::files::Storage;
 use crate::logs::RequestLog;
 use crate::ratelimit::Limiter;
 use crate::schema::Registry;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub limiter: Limiter,
     /// The request log's queue and writer thread (into auxiliary.db).
     pub logs: RequestLog,
+    /// Uploaded files, `storage/` in the data dir.
+    pub files: Storage,
     pub started: Instant,
 }
 
@@ -42,7 +45,9 @@ impl AppState {
         let limiter = Limiter::new(config.auth_limits);
         let logs = RequestLog::start(db.aux.clone());
         logs.configure(&db.data.read(crate::settings::load)?);
+        let files = Storage::open(&db.dir().join("storage"))?;
         Ok(Self {
+            files,
             db,
             schema,
             limiter,

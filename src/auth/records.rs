@@ -35,6 +35,7 @@ fn token_options(c: &Collection, kind: &str) -> Result<(String, i64)> {
         token::KIND_VERIFICATION => "verificationToken",
         token::KIND_PASSWORD_RESET => "passwordResetToken",
         token::KIND_EMAIL_CHANGE => "emailChangeToken",
+        token::KIND_FILE => "fileToken",
         other => return Err(Error::internal(format!("unknown token kind {other}"))),
     };
     let opt = c.options.get(key);

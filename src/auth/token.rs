@@ -16,6 +16,8 @@ pub const KIND_ADMIN_SESSION: &str = "adminSession";
 pub const KIND_VERIFICATION: &str = "verification";
 pub const KIND_PASSWORD_RESET: &str = "passwordReset";
 pub const KIND_EMAIL_CHANGE: &str = "emailChange";
+/// Short-lived tokens for protected files (`?token=`), from `POST /api/files/token`.
+pub const KIND_FILE: &str = "file";
 
 /// The claims, in the order (alphabetical) PocketBase writes them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -124,13 +124,16 @@ fn incoming(field: &Field, body: &Map<String, Value>, current: &Value) -> Option
 }
 
 /// Validates and converts the body for `c`. `current` holds the stored record (update) as
-/// JSON, or is empty (create). Auth-only fields (password, tokenKey) are handled by the caller.
+/// JSON, or is empty (create); `uploads` are the files this request sent, which the body
+/// names under their stored names. Auth-only fields (password, tokenKey) are handled by
+/// the caller.
 pub fn prepare(
     conn: &Connection,
     c: &Collection,
     action: Action,
     body: &Map<String, Value>,
     current: &Map<String, Value>,
+    uploads: &[crate::files::Staged],
 ) -> Result<(Columns, FieldErrors)> {
     let mut columns = Columns::new();
     let mut errors = FieldErrors::new();
@@ -149,16 +152,21 @@ pub fn prepare(
             }
             continue;
         }
-        if let FieldKind::File(_) = field.kind {
-            // Uploads arrive with the files work; until then file fields keep their value.
-            continue;
-        }
         let cur = current.get(&field.name).cloned().unwrap_or(Value::Null);
         let value = match incoming(field, body, &cur) {
             Some(v) => v,
             None if action == Action::Update => continue,
             None => Value::Null,
         };
+        if let FieldKind::File(o) = &field.kind {
+            match super::files::column(field, o, &value, &cur, uploads) {
+                Ok(sql) => columns.push((field.name.clone(), sql)),
+                Err(e) => {
+                    errors.insert(field.name.clone(), e.into());
+                }
+            }
+            continue;
+        }
         if field.name == "id" && action == Action::Update {
             continue;
         }

@@ -4,6 +4,7 @@
 pub mod count;
 pub mod expand;
 pub mod fields;
+pub mod files;
 pub mod input;
 pub mod output;
 pub mod sort;
@@ -16,8 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::auth::password;
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::files::Staged;
 use crate::filter::{self, RequestInfo};
 use crate::schema::{Collection, Snapshot, fts};
+pub use files::FileChanges;
 use input::Action;
 use output::Viewer;
 
@@ -456,6 +459,18 @@ pub fn create(
     ctx: &Ctx,
     body: &Map<String, Value>,
 ) -> Result<Map<String, Value>> {
+    create_with_files(conn, c, ctx, body, &[]).map(|(record, _)| record)
+}
+
+/// `create` with this request's uploads (named in `body` by their stored names); also says
+/// which of them the new record holds, for the caller to move into place before committing.
+pub fn create_with_files(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    uploads: &[Staged],
+) -> Result<(Map<String, Value>, FileChanges)> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
@@ -466,7 +481,8 @@ pub fn create(
         Access::Granted => None,
     };
     let caller = &ctx.caller;
-    let (mut columns, mut errors) = input::prepare(conn, c, Action::Create, body, &Map::new())?;
+    let (mut columns, mut errors) =
+        input::prepare(conn, c, Action::Create, body, &Map::new(), uploads)?;
     if c.is_auth() {
         auth_columns(
             conn,
@@ -495,7 +511,10 @@ pub fn create(
     {
         return Err(Error::bad_request("Failed to create record."));
     }
-    fetch_for(conn, c, &id, ctx)?.ok_or_else(|| Error::internal("created record vanished"))
+    let changes = files::changes(c, &columns, &Map::new(), uploads);
+    let record =
+        fetch_for(conn, c, &id, ctx)?.ok_or_else(|| Error::internal("created record vanished"))?;
+    Ok((record, changes))
 }
 
 pub fn update(
@@ -505,6 +524,19 @@ pub fn update(
     id: &str,
     body: &Map<String, Value>,
 ) -> Result<Map<String, Value>> {
+    update_with_files(conn, c, ctx, id, body, &[]).map(|(record, _)| record)
+}
+
+/// `update` with this request's uploads; also says which uploads the record now holds and
+/// which stored files it dropped (to delete after the commit).
+pub fn update_with_files(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+    uploads: &[Staged],
+) -> Result<(Map<String, Value>, FileChanges)> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
@@ -522,7 +554,8 @@ pub fn update(
         record_id: None,
     };
     let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
-    let (mut columns, mut errors) = input::prepare(conn, c, Action::Update, body, &current)?;
+    let (mut columns, mut errors) =
+        input::prepare(conn, c, Action::Update, body, &current, uploads)?;
     if c.is_auth() {
         let manage_rule = c
             .options
@@ -554,10 +587,16 @@ pub fn update(
             .execute(rusqlite::params_from_iter(params))
             .map_err(|e| unique_violation(c, &e).unwrap_or(Error::Sqlite(e)))?;
     }
-    fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)
+    let changes = files::changes(c, &columns, &current, uploads);
+    let record = fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)?;
+    Ok((record, changes))
 }
 
-pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
+/// The records a delete removed, cascades included, as (collection id, record id): their
+/// stored files are to go once the delete has committed.
+pub type Deleted = Vec<(String, String)>;
+
+pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Deleted> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
@@ -573,7 +612,7 @@ pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<
     if !delete_with_references(conn, &ctx.schema, c, id, &mut visited)? {
         return Err(Error::not_found());
     }
-    Ok(())
+    Ok(visited.into_iter().collect())
 }
 
 /// Deletes a record and settles every relation pointing at it: referencing records are

@@ -923,7 +923,16 @@ async fn delete(
     let name = path.into_inner();
     let shared = state.clone();
     let target = name.clone();
-    match blocking(move || schema::delete(&shared.db.data, &shared.schema, &target)).await {
+    let deleted = blocking(move || {
+        let found = shared.schema.snapshot().find(&target).map(|c| c.id.clone());
+        schema::delete(&shared.db.data, &shared.schema, &target)?;
+        // Its records' files go with it, once the deletion has committed.
+        if let Some(collection_id) = found {
+            shared.files.remove_collection(&collection_id);
+        }
+        Ok(())
+    });
+    match deleted.await {
         Ok(()) => Ok(flash::redirect(
             &req,
             "/_/collections",

@@ -756,10 +756,15 @@ async fn delete(
     let target = id.clone();
     let table = c.clone();
     let deleted = blocking(move || {
-        shared
+        let removed = shared
             .db
             .data
-            .write(|tx| records::delete(tx, &table, &ctx, &target))
+            .write(|tx| records::delete(tx, &table, &ctx, &target))?;
+        // Their files go once the delete has committed.
+        for (collection_id, record_id) in &removed {
+            shared.files.remove_record(collection_id, record_id);
+        }
+        Ok(())
     })
     .await;
     match deleted {
