@@ -50,6 +50,7 @@ impl App {
                 .wrap(from_fn(middleware::request_id))
                 .wrap(from_fn(middleware::observe))
                 .wrap(middleware::security_headers())
+                .wrap(from_fn(middleware::files_may_be_framed))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#))
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)

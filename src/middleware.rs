@@ -191,6 +191,23 @@ pub async fn observe(
     Ok(res)
 }
 
+/// Served files may be embedded in other pages (PocketBase drops `X-Frame-Options` for
+/// them: clickjacking is no concern for a file, and each carries its own sandboxing CSP).
+pub async fn files_may_be_framed(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let is_file = req.path().starts_with("/api/files/");
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let served = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+    if is_file && served {
+        res.headers_mut().remove(X_FRAME_OPTIONS);
+    }
+    Ok(res)
+}
+
+const X_FRAME_OPTIONS: HeaderName = HeaderName::from_static("x-frame-options");
+
 /// The browser-facing hardening every response carries. The CSP forbids inline script and
 /// style, so the admin UI keeps all of both in its embedded files.
 pub fn security_headers() -> DefaultHeaders {

@@ -98,7 +98,16 @@ async fn delete(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let id = path.into_inner();
-    blocking(move || schema::delete(&state.db.data, &state.schema, &id)).await?;
+    blocking(move || {
+        let found = state.schema.snapshot().find(&id).map(|c| c.id.clone());
+        schema::delete(&state.db.data, &state.schema, &id)?;
+        // Its records' files go with it, once the deletion has committed.
+        if let Some(collection_id) = found {
+            state.files.remove_collection(&collection_id);
+        }
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -109,7 +118,15 @@ async fn truncate(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let id = path.into_inner();
-    blocking(move || schema::truncate(&state.db.data, &state.schema, &id)).await?;
+    blocking(move || {
+        let found = state.schema.snapshot().find(&id).map(|c| c.id.clone());
+        schema::truncate(&state.db.data, &state.schema, &id)?;
+        if let Some(collection_id) = found {
+            state.files.remove_collection(&collection_id);
+        }
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
-use super::{Body, RequestAuth, blocking, etag};
+use super::{Body, RequestAuth, blocking, etag, multipart};
 use crate::error::{Error, Result};
+use crate::files::Staging;
 use crate::filter::RequestInfo;
 use crate::records::{self, Caller, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
@@ -73,7 +74,7 @@ pub(super) fn collection(state: &AppState, name: &str) -> Result<Arc<Collection>
 }
 
 /// What rules and filters may read about this request: caller, method, query, headers, body.
-fn context(
+pub(super) fn context(
     req: &HttpRequest,
     state: &AppState,
     auth: &RequestAuth,
@@ -146,6 +147,31 @@ fn object(body: Value) -> Result<Map<String, Value>> {
         Value::Object(map) => Ok(map),
         _ => Err(Error::invalid_body()),
     }
+}
+
+/// A create or update body: multipart (with files, staged on disk) or JSON / urlencoded.
+async fn record_input(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    c: &Collection,
+) -> Result<(Map<String, Value>, Staging)> {
+    if multipart::is_multipart(req.headers()) {
+        let limit = state.config.body_limit;
+        return multipart::read(req.headers(), payload, c, &state.files, limit).await;
+    }
+    let Body(body) =
+        <Body<Value> as actix_web::FromRequest>::from_request(req, &mut payload.into_inner())
+            .await?;
+    Ok((object(body)?, Staging::new(&state.files)))
+}
+
+fn record_id(record: &Map<String, Value>) -> String {
+    record
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn list(
@@ -222,17 +248,25 @@ async fn create(
     auth: RequestAuth,
     path: web::Path<String>,
     query: crate::api::Query<ShapeQuery>,
-    Body(body): Body<Value>,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
-    let body = object(body)?;
+    let (body, mut staging) = record_input(&req, payload, &state, &c).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        state.db.data.write(|tx| {
-            let record = records::create(tx, &c, &ctx, &body)?;
-            shaped(tx, &c, &ctx, record, &shape)
-        })
+        // New files move into place inside the transaction: if that fails, nothing
+        // commits; if the commit fails, dropping `staging` takes them away again.
+        let (record, id, removed) = state.db.data.write(|tx| {
+            let (record, changes) =
+                records::create_with_files(tx, &c, &ctx, &body, staging.files())?;
+            let id = record_id(&record);
+            staging.place(&c.id, &id, &changes.added)?;
+            Ok((shaped(tx, &c, &ctx, record, &shape)?, id, changes.removed))
+        })?;
+        staging.commit();
+        state.files.remove_files(&c.id, &id, &removed);
+        Ok(record)
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -244,23 +278,29 @@ async fn update(
     auth: RequestAuth,
     path: web::Path<(String, String)>,
     query: crate::api::Query<ShapeQuery>,
-    Body(body): Body<Value>,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
-    let body = object(body)?;
+    let (body, mut staging) = record_input(&req, payload, &state, &c).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);
     let record = blocking(move || {
-        state.db.data.write(|tx| {
+        let (record, removed) = state.db.data.write(|tx| {
             if let Some(tags) = &if_match {
                 let current = records::view(tx, &c, &ctx, &id)?;
                 etag::check(tags, &Value::Object(current))?;
             }
-            let record = records::update(tx, &c, &ctx, &id, &body)?;
-            shaped(tx, &c, &ctx, record, &shape)
-        })
+            let (record, changes) =
+                records::update_with_files(tx, &c, &ctx, &id, &body, staging.files())?;
+            staging.place(&c.id, &id, &changes.added)?;
+            Ok((shaped(tx, &c, &ctx, record, &shape)?, changes.removed))
+        })?;
+        staging.commit();
+        // Replaced and removed files go only once the change is durable.
+        state.files.remove_files(&c.id, &id, &removed);
+        Ok(record)
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -277,13 +317,17 @@ async fn delete(
     let ctx = context(&req, &state, &auth, Map::new());
     let if_match = etag::if_match(&req);
     blocking(move || {
-        state.db.data.write(|tx| {
+        let deleted = state.db.data.write(|tx| {
             if let Some(tags) = &if_match {
                 let current = records::view(tx, &c, &ctx, &id)?;
                 etag::check(tags, &Value::Object(current))?;
             }
             records::delete(tx, &c, &ctx, &id)
-        })
+        })?;
+        for (collection_id, record_id) in &deleted {
+            state.files.remove_record(collection_id, record_id);
+        }
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

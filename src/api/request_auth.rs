@@ -8,12 +8,14 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use rusqlite::Connection;
 
 use crate::auth::records::{self, AuthRecord};
 use crate::auth::superusers::{self, Superuser};
 use crate::auth::token::{self, KIND_AUTH};
 use crate::error::{Error, Result};
 use crate::middleware::AuthenticatedAs;
+use crate::schema::Snapshot;
 use crate::state::AppState;
 
 pub enum RequestAuth {
@@ -57,6 +59,21 @@ impl RequestAuth {
     }
 }
 
+impl RequestAuth {
+    /// Whoever a token of `kind` belongs to (a guest for a forged, expired or stale one).
+    pub fn resolve(c: &Connection, schema: &Snapshot, raw: &str, kind: &str) -> Result<Self> {
+        let Some(claims) = token::peek(raw) else {
+            return Ok(Self::Guest);
+        };
+        if claims.collection_id == superusers::COLLECTION_ID {
+            let user = superusers::from_token(c, schema, raw, kind)?;
+            return Ok(user.map_or(Self::Guest, Self::Superuser));
+        }
+        let record = records::from_token(c, schema, raw, kind)?;
+        Ok(record.map_or(Self::Guest, Self::Record))
+    }
+}
+
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req
         .headers()
@@ -80,19 +97,15 @@ impl FromRequest for RequestAuth {
             let (Some(raw), Some(state)) = (token, state) else {
                 return Ok(Self::Guest);
             };
-            let Some(claims) = token::peek(&raw) else {
+            if token::peek(&raw).is_none() {
                 return Ok(Self::Guest);
-            };
+            }
             let auth = super::blocking(move || {
-                state.db.data.read(|c| {
-                    let schema = state.schema.snapshot();
-                    if claims.collection_id == superusers::COLLECTION_ID {
-                        let user = superusers::from_token(c, &schema, &raw, KIND_AUTH)?;
-                        return Ok(user.map_or(Self::Guest, Self::Superuser));
-                    }
-                    let record = records::from_token(c, &schema, &raw, KIND_AUTH)?;
-                    Ok(record.map_or(Self::Guest, Self::Record))
-                })
+                let schema = state.schema.snapshot();
+                state
+                    .db
+                    .data
+                    .read(|c| Self::resolve(c, &schema, &raw, KIND_AUTH))
             })
             .await?;
             if let Some(who) = auth.identity() {
