@@ -91,7 +91,7 @@ async fn download(
         .schema
         .snapshot()
         .find(&collection)
-        .ok_or_else(Error::not_found)?;
+        .ok_or_else(|| Error::NotFound("Missing or invalid collection context.".into()))?;
     if c.is_view() || !names::is_plain(&record_id) || !names::is_plain(&filename) {
         return Err(Error::not_found());
     }

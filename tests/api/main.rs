@@ -14,6 +14,7 @@ mod compat;
 mod crash;
 mod errors;
 mod faults;
+mod files;
 mod health;
 mod helpers;
 mod hostile;
