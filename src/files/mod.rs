@@ -38,6 +38,18 @@ pub fn download_url(collection: &str, record_id: &str, filename: &str) -> String
     format!("{}?download=1", file_url(collection, record_id, filename))
 }
 
+/// True when a stored name looks like an image a thumbnail can be made of (by its
+/// extension: for listings that show a thumbnail without opening every file).
+pub fn looks_like_image(filename: &str) -> bool {
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
+    matches!(
+        ext.as_deref(),
+        Some("png" | "jpg" | "jpeg" | "gif" | "webp")
+    )
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 fn encode(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
@@ -65,5 +77,7 @@ mod tests {
             thumb_url("posts", "abc", "a.png", "100x100"),
             "/api/files/posts/abc/a.png?thumb=100x100"
         );
+        assert!(looks_like_image("a_x.JPG"));
+        assert!(!looks_like_image("a_x.txt"));
     }
 }
