@@ -141,6 +141,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn uploads_a_crash_cut_off_are_cleared_at_start() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let s = Storage::open(dir.path())?;
+        fs::write(s.uploads_dir().join("abc.part"), b"half a file")?;
+        let s = Storage::open(dir.path())?;
+        assert_eq!(fs::read_dir(s.uploads_dir())?.count(), 0);
+        Ok(())
+    }
+
+    #[test]
     fn paths_never_leave_storage() {
         let s = Storage {
             root: PathBuf::from("/data/storage"),

@@ -363,6 +363,27 @@ fn check_fields(c: &Collection, old: Option<&Collection>, others: &[&Collection]
                     .into(),
                 );
             }
+            FieldKind::File(o) => {
+                let mut bad = FieldErrors::new();
+                for (j, thumb) in o.thumbs.iter().enumerate() {
+                    let problem = if matches!(thumb.as_str(), "0x0" | "0x0t" | "0x0b" | "0x0f") {
+                        Some(err("validation_not_in_invalid", "Must not be in list."))
+                    } else if crate::files::thumbs::parse(thumb).is_none() {
+                        Some(err(
+                            "validation_match_invalid",
+                            "Must be in a valid format.",
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(p) = problem {
+                        bad.insert(j.to_string(), p.into());
+                    }
+                }
+                if !bad.is_empty() {
+                    e.insert("thumbs".into(), bad.into());
+                }
+            }
             FieldKind::Relation(o) if o.collection_id.is_empty() => {
                 e.insert("collectionId".into(), FieldError::required().into());
             }

@@ -811,6 +811,19 @@ async fn scenario(server: &Server) -> Vec<(&'static str, Value)> {
         json!([res.status().as_u16(), res.json::<Value>().await.ok()]),
     ));
 
+    let (status, body) = server
+        .send_json(
+            Method::POST,
+            "/api/collections",
+            json!({"name": "badthumbs", "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "f", "type": "file", "thumbs": ["100x100", "0x0", "abc", "10x10z"]},
+            ]}),
+            true,
+        )
+        .await;
+    out.push(("invalid thumb sizes", json!([status, body])));
+
     let record = format!("{create}/{id}");
     let (status, rec2) = server
         .send_form(
