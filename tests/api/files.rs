@@ -853,3 +853,68 @@ async fn scenario(server: &Server) -> Vec<(&'static str, Value)> {
     out.push(("removed file", json!(res.status().as_u16())));
     out
 }
+
+/// Files are moved into place inside the write transaction; a create rule that fails after
+/// the insert rolls the record back, and the files with it.
+#[tokio::test]
+async fn a_failed_rule_rolls_back_the_files_too() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let server = Server::signed_in(&app.address).await;
+    let (status, body) = server
+        .send_json(
+            Method::POST,
+            "/api/collections",
+            json!({"name": "guarded", "createRule": "title = 'ok'", "updateRule": "title = 'ok'",
+                   "viewRule": "", "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "files", "type": "file", "maxSelect": 5},
+            ]}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let create = "/api/collections/guarded/records";
+    let (status, body) = server
+        .send_form(
+            Method::POST,
+            create,
+            Form::new()
+                .text("title", "no")
+                .part("files", file(b"x".to_vec(), "x.txt")),
+            false,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["message"], "Failed to create record.");
+    assert_eq!(stored(&app), Vec::<PathBuf>::new());
+
+    let (status, rec) = server
+        .send_form(
+            Method::POST,
+            create,
+            Form::new()
+                .text("title", "ok")
+                .part("files", file(b"x".to_vec(), "x.txt")),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200, "{rec}");
+    let before = stored(&app);
+    // Once the stored title fails the update rule, an update with files is a 404 that
+    // leaves storage as it was.
+    let record = format!("{create}/{}", s(&rec["id"]));
+    server
+        .send_json(Method::PATCH, &record, json!({"title": "changed"}), true)
+        .await;
+    let (status, _) = server
+        .send_form(
+            Method::PATCH,
+            &record,
+            Form::new().part("files+", file(b"y".to_vec(), "y.txt")),
+            false,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(stored(&app), before);
+}
