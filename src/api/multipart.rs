@@ -160,14 +160,15 @@ pub async fn read(
 
     let mut body = Map::new();
     for (key, text) in values {
+        let value = infer(text);
         match body.get_mut(&key) {
-            Some(Value::Array(items)) => items.push(Value::String(text)),
+            Some(Value::Array(items)) => items.push(value),
             Some(single) => {
                 let first = single.take();
-                *single = Value::Array(vec![first, Value::String(text)]);
+                *single = Value::Array(vec![first, value]);
             }
             None => {
-                body.insert(key, Value::String(text));
+                body.insert(key, value);
             }
         }
     }
@@ -176,6 +177,29 @@ pub async fn read(
     }
     name_uploads(&mut body, staging.files());
     Ok((body, staging))
+}
+
+/// PocketBase's reading of a plain multipart value, so form and JSON bodies mean the same:
+/// `true`/`false` are booleans, a number written in its shortest form is a number
+/// (`5`, `-1.5`; not `05`, `1.50` or `1e3`), anything else stays text.
+fn infer(text: String) -> Value {
+    match text.as_str() {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    let numeric = text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b == b'-' || b == b'.' || b.is_ascii_digit());
+    if numeric
+        && let Ok(n) = text.parse::<f64>()
+        && n.is_finite()
+        && format!("{n}") == text
+    {
+        return crate::records::output::number(n);
+    }
+    Value::String(text)
 }
 
 /// Puts each upload's stored name under its form key. A plain key keeps the names the body
@@ -203,5 +227,23 @@ fn name_uploads(body: &mut Map<String, Value>, uploads: &[Staged]) {
                 .map(|u| Value::String(u.name.clone())),
         );
         body.insert(key.to_owned(), Value::Array(list));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_are_read_as_pocketbase_reads_them() {
+        let read = |s: &str| infer(s.to_owned());
+        assert_eq!(read("true"), json!(true));
+        assert_eq!(read("false"), json!(false));
+        assert_eq!(read("5"), json!(5));
+        assert_eq!(read("-1.5"), json!(-1.5));
+        for text in ["", "05", "1.50", "1e3", "-", "1-2", "True", "abc", ".5"] {
+            assert_eq!(read(text), json!(text), "{text}");
+        }
     }
 }

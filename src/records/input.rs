@@ -65,17 +65,21 @@ fn to_bool(v: &Value) -> Option<bool> {
     }
 }
 
-/// A list value: arrays as they are, a single string as a one-item list, empty for null/"".
+/// A list value: arrays as they are, a single value as a one-item list, empty for null/"".
+/// Numbers and booleans count as their text, as PocketBase casts them (a multipart `1`
+/// arrives as a number).
 fn to_list(v: &Value) -> Option<Vec<String>> {
+    let item = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
     match v {
         Value::Null => Some(Vec::new()),
         Value::String(s) if s.is_empty() => Some(Vec::new()),
-        Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_owned))
-            .collect(),
-        _ => None,
+        Value::Array(items) => items.iter().map(item).collect(),
+        single => item(single).map(|s| vec![s]),
     }
 }
 
