@@ -388,11 +388,12 @@ fn auth_columns(
     columns: &mut input::Columns,
     errors: &mut FieldErrors,
 ) -> Result<()> {
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+    // A multipart `12345678` arrives as a number; a password is its text all the same.
+    let text = |k: &str| match body.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
     };
     let new_password = text("password");
     let changing = !new_password.is_empty() || existing_id.is_none();

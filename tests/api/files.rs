@@ -918,3 +918,38 @@ async fn a_failed_rule_rolls_back_the_files_too() {
     assert_eq!(status, 404);
     assert_eq!(stored(&app), before);
 }
+
+/// Multipart values mean what the same JSON would: a numeric password is still a password.
+#[tokio::test]
+async fn multipart_sign_up_with_a_numeric_password_and_an_avatar() {
+    let (_app, server) = hearth().await;
+    let form = Form::new()
+        .text("email", "n@example.com")
+        .text("password", "12345678")
+        .text("passwordConfirm", "12345678")
+        .text("emailVisibility", "true")
+        .part("avatar", file(png(16, 16), "me.png"));
+    let (status, body) = server
+        .send_form(Method::POST, "/api/collections/users/records", form, false)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["emailVisibility"], true);
+    let avatar = format!(
+        "/api/files/users/{}/{}?thumb=100x100",
+        s(&body["id"]),
+        s(&body["avatar"])
+    );
+    let res = server.get(&avatar).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let img = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((img.width(), img.height()), (100, 100));
+    let (status, auth) = server
+        .send_json(
+            Method::POST,
+            "/api/collections/users/auth-with-password",
+            json!({"identity": "n@example.com", "password": "12345678"}),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200, "{auth}");
+}
