@@ -11,9 +11,10 @@ use super::{Body, RequestAuth, blocking, etag, multipart};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
-use crate::records::{self, Caller, Ctx, ListOptions, Shape};
+use crate::records::{self, Caller, Ctx, ListOptions, Shape, stored};
 use crate::schema::Collection;
 use crate::state::AppState;
+use rusqlite::Transaction;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/collections/{collection}/records", web::get().to(list))
@@ -166,14 +167,6 @@ async fn record_input(
     Ok((object(body)?, Staging::new(&state.files)))
 }
 
-fn record_id(record: &Map<String, Value>) -> String {
-    record
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -242,6 +235,31 @@ async fn view(
     Ok(etag::json(&req, &record))
 }
 
+/// Where a record write goes, for `records::stored`.
+fn target<'a>(state: &'a AppState, c: &'a Collection, ctx: &'a Ctx) -> stored::Target<'a> {
+    stored::Target {
+        store: &state.db.data,
+        storage: &state.files,
+        collection: c,
+        ctx,
+    }
+}
+
+/// `If-Match`: the record as this caller sees it must still carry one of `tags`.
+fn unchanged(
+    tx: &Transaction,
+    c: &Collection,
+    ctx: &Ctx,
+    id: &str,
+    tags: Option<&[String]>,
+) -> Result<()> {
+    if let Some(tags) = tags {
+        let current = records::view(tx, c, ctx, id)?;
+        etag::check(tags, &Value::Object(current))?;
+    }
+    Ok(())
+}
+
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -251,22 +269,13 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
-    let (body, mut staging) = record_input(&req, payload, &state, &c).await?;
+    let (body, staging) = record_input(&req, payload, &state, &c).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        // New files move into place inside the transaction: if that fails, nothing
-        // commits; if the commit fails, dropping `staging` takes them away again.
-        let (record, id, removed) = state.db.data.write(|tx| {
-            let (record, changes) =
-                records::create_with_files(tx, &c, &ctx, &body, staging.files())?;
-            let id = record_id(&record);
-            staging.place(&c.id, &id, &changes.added)?;
-            Ok((shaped(tx, &c, &ctx, record, &shape)?, id, changes.removed))
-        })?;
-        staging.commit();
-        state.files.remove_files(&c.id, &id, &removed);
-        Ok(record)
+        target(&state, &c, &ctx).save(None, &body, staging, &stored::always, |tx, r| {
+            shaped(tx, &c, &ctx, r, &shape)
+        })
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -282,25 +291,15 @@ async fn update(
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
-    let (body, mut staging) = record_input(&req, payload, &state, &c).await?;
+    let (body, staging) = record_input(&req, payload, &state, &c).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);
     let record = blocking(move || {
-        let (record, removed) = state.db.data.write(|tx| {
-            if let Some(tags) = &if_match {
-                let current = records::view(tx, &c, &ctx, &id)?;
-                etag::check(tags, &Value::Object(current))?;
-            }
-            let (record, changes) =
-                records::update_with_files(tx, &c, &ctx, &id, &body, staging.files())?;
-            staging.place(&c.id, &id, &changes.added)?;
-            Ok((shaped(tx, &c, &ctx, record, &shape)?, changes.removed))
-        })?;
-        staging.commit();
-        // Replaced and removed files go only once the change is durable.
-        state.files.remove_files(&c.id, &id, &removed);
-        Ok(record)
+        let unchanged = |tx: &Transaction| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+        target(&state, &c, &ctx).save(Some(&id), &body, staging, &unchanged, |tx, r| {
+            shaped(tx, &c, &ctx, r, &shape)
+        })
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -317,17 +316,8 @@ async fn delete(
     let ctx = context(&req, &state, &auth, Map::new());
     let if_match = etag::if_match(&req);
     blocking(move || {
-        let deleted = state.db.data.write(|tx| {
-            if let Some(tags) = &if_match {
-                let current = records::view(tx, &c, &ctx, &id)?;
-                etag::check(tags, &Value::Object(current))?;
-            }
-            records::delete(tx, &c, &ctx, &id)
-        })?;
-        for (collection_id, record_id) in &deleted {
-            state.files.remove_record(collection_id, record_id);
-        }
-        Ok(())
+        let unchanged = |tx: &Transaction| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+        target(&state, &c, &ctx).delete(&id, &unchanged)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -8,6 +8,7 @@ pub mod files;
 pub mod input;
 pub mod output;
 pub mod sort;
+pub mod stored;
 
 use rusqlite::types::Value as Sql;
 use std::sync::Arc;

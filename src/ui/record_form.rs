@@ -756,15 +756,13 @@ async fn delete(
     let target = id.clone();
     let table = c.clone();
     let deleted = blocking(move || {
-        let removed = shared
-            .db
-            .data
-            .write(|tx| records::delete(tx, &table, &ctx, &target))?;
-        // Their files go once the delete has committed.
-        for (collection_id, record_id) in &removed {
-            shared.files.remove_record(collection_id, record_id);
-        }
-        Ok(())
+        let at = records::stored::Target {
+            store: &shared.db.data,
+            storage: &shared.files,
+            collection: &table,
+            ctx: &ctx,
+        };
+        at.delete(&target, &records::stored::always)
     })
     .await;
     match deleted {
