@@ -133,7 +133,33 @@ fn exists(conn: &Connection, table: &str, id: &str) -> Result<bool> {
 }
 
 /// Runs one sub-request inside the batch's transaction: (status, body).
-fn run(tx: &Connection, state: &AppState, auth: &RequestAuth, sub: Sub) -> Result<(u16, Value)> {
+/// Stored files the batch's changes leave behind, removed once it has committed.
+#[derive(Default)]
+struct Leftovers {
+    /// (collection id, record id, file names) a create or update dropped.
+    files: Vec<(String, String, Vec<String>)>,
+    /// Records deleted (cascades too): their folders go.
+    records: records::Deleted,
+}
+
+impl Leftovers {
+    fn remove(self, storage: &crate::files::Storage) {
+        for (collection_id, record_id, names) in &self.files {
+            storage.remove_files(collection_id, record_id, names);
+        }
+        for (collection_id, record_id) in &self.records {
+            storage.remove_record(collection_id, record_id);
+        }
+    }
+}
+
+fn run(
+    tx: &Connection,
+    state: &AppState,
+    auth: &RequestAuth,
+    sub: Sub,
+    leftovers: &mut Leftovers,
+) -> Result<(u16, Value)> {
     let (name, id) = sub.target().ok_or_else(unknown_action)?;
     let c = collection(state, &name)?;
     let shape = sub.shape();
@@ -174,15 +200,21 @@ fn run(tx: &Connection, state: &AppState, auth: &RequestAuth, sub: Sub) -> Resul
     );
     match method {
         "POST" => {
-            let record = records::create(tx, &c, &ctx, &sub.body)?;
+            let (record, _) = records::create_with_files(tx, &c, &ctx, &sub.body, &[])?;
             Ok((200, shaped(tx, &c, &ctx, record, &shape)?))
         }
         "PATCH" => {
-            let record = records::update(tx, &c, &ctx, &target, &sub.body)?;
+            let (record, changes) =
+                records::update_with_files(tx, &c, &ctx, &target, &sub.body, &[])?;
+            leftovers
+                .files
+                .push((c.id.clone(), target.clone(), changes.removed));
             Ok((200, shaped(tx, &c, &ctx, record, &shape)?))
         }
         "DELETE" => {
-            records::delete(tx, &c, &ctx, &target)?;
+            leftovers
+                .records
+                .extend(records::delete(tx, &c, &ctx, &target)?);
             Ok((204, Value::Null))
         }
         _ => Err(unknown_action()),
@@ -240,7 +272,8 @@ async fn batch(
     }
     let started = Instant::now();
     let results = blocking(move || {
-        state.db.data.write(|tx| {
+        let mut leftovers = Leftovers::default();
+        let results = state.db.data.write(|tx| {
             let mut results = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 if started.elapsed() > limits.timeout {
@@ -248,14 +281,16 @@ async fn batch(
                 }
                 let outcome = Sub::parse(item)
                     .ok_or_else(unknown_action)
-                    .and_then(|sub| run(tx, &state, &auth, sub));
+                    .and_then(|sub| run(tx, &state, &auth, sub, &mut leftovers));
                 match outcome {
                     Ok((status, body)) => results.push(json!({"status": status, "body": body})),
                     Err(e) => return Err(failed_at(i, &e)),
                 }
             }
             Ok(results)
-        })
+        })?;
+        leftovers.remove(&state.files);
+        Ok(results)
     })
     .await?;
     Ok(HttpResponse::Ok().json(results))

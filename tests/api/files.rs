@@ -953,3 +953,41 @@ async fn multipart_sign_up_with_a_numeric_password_and_an_avatar() {
         .await;
     assert_eq!(status, 200, "{auth}");
 }
+
+/// A batch that clears a file field and deletes a record leaves none of their files.
+#[tokio::test]
+async fn batch_changes_remove_files_after_the_commit() {
+    let (app, server) = hearth().await;
+    let (status, body) = server
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({"batch": {"enabled": true, "maxRequests": 10}}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let form = Form::new().part("files", file(b"x".to_vec(), "x.txt"));
+        let (_, rec) = server
+            .send_form(Method::POST, "/api/collections/docs/records", form, false)
+            .await;
+        ids.push(s(&rec["id"]));
+    }
+    assert_eq!(stored(&app).len(), 2);
+    let (status, body) = server
+        .send_json(
+            Method::POST,
+            "/api/batch",
+            json!({"requests": [
+                {"method": "PATCH", "url": format!("/api/collections/docs/records/{}", ids[0]),
+                 "body": {"files": []}},
+                {"method": "DELETE", "url": format!("/api/collections/docs/records/{}", ids[1])},
+            ]}),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored(&app), Vec::<PathBuf>::new());
+}
