@@ -155,6 +155,66 @@ fn body_schema(c: &Collection, creating: bool) -> Value {
     schema
 }
 
+/// The multipart form of a create or update body: file fields take uploads (or the names
+/// of files the record keeps), everything else as in JSON.
+fn form_schema(c: &Collection, creating: bool) -> Value {
+    let mut schema = body_schema(c, creating);
+    for f in &c.fields {
+        if let FieldKind::File(o) = &f.kind
+            && let Some(props) = schema["properties"].as_object_mut()
+        {
+            let upload = json!({"type": "string", "format": "binary"});
+            props.insert(
+                f.name.clone(),
+                if f.is_multiple() {
+                    many(upload, o.max_select)
+                } else {
+                    upload
+                },
+            );
+        }
+    }
+    schema
+}
+
+fn has_files(c: &Collection) -> bool {
+    c.fields
+        .iter()
+        .any(|f| matches!(f.kind, FieldKind::File(_)))
+}
+
+/// `/api/files`: file tokens and serving.
+fn file_paths(paths: &mut Map<String, Value>) {
+    paths.insert(
+        "/api/files/token".into(),
+        json!({"post": {
+            "tags": ["files"], "summary": "A short-lived token for protected files",
+            "operationId": "fileToken",
+            "responses": errors(Map::from_iter([("200".to_owned(), json!({"description": "The token", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}
+            }}}}))])),
+        }}),
+    );
+    let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": description});
+    paths.insert(
+        "/api/files/{collection}/{recordId}/{filename}".into(),
+        json!({"get": {
+            "tags": ["files"], "summary": "A record's file, or a thumbnail of it",
+            "operationId": "file",
+            "parameters": [
+                path("collection", "collection name or id"),
+                path("recordId", "record id"),
+                path("filename", "a file name the record holds"),
+                query("thumb", json!({"type": "string"}), "`WxH`, `WxHt`, `WxHb`, `WxHf`, `0xH` or `Wx0`: 100x100 or a size the field lists"),
+                query("download", json!({"type": "string"}), "`1` or `true`: served as an attachment"),
+                query("token", json!({"type": "string"}), "a file token, for protected files"),
+            ],
+            "responses": errors(Map::from_iter([("200".to_owned(), json!({"description": "The file (Range requests answer 206)", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}))])),
+            "security": [],
+        }}),
+    );
+}
+
 fn query(name: &str, schema: Value, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
 }
@@ -263,10 +323,14 @@ fn record_paths(c: &Collection, paths: &mut Map<String, Value>, schemas: &mut Ma
     );
     if !c.is_view() {
         for (method, creating, op) in [("post", true, "create"), ("patch", false, "update")] {
-            let body = json!({
+            let mut body = json!({
                 "required": creating,
                 "content": {"application/json": {"schema": body_schema(c, creating)}}
             });
+            if has_files(c) {
+                body["content"]["multipart/form-data"] =
+                    json!({"schema": form_schema(c, creating)});
+            }
             let doc = json!({
                 "tags": [tag],
                 "summary": format!("{} a {} record", if creating { "Create" } else { "Update" }, c.name),
@@ -412,6 +476,7 @@ pub fn document(schema: &Snapshot, app_name: &str) -> Value {
     for c in schema.all().iter().filter(|c| documented(c)) {
         record_paths(c, &mut paths, &mut schemas);
     }
+    file_paths(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
