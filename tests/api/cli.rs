@@ -1,5 +1,5 @@
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, spawn_app};
 
@@ -216,8 +216,9 @@ fn check_passes_on_a_healthy_dir_and_fails_on_a_broken_one() {
 
 #[test]
 fn sigterm_stops_the_server_gracefully_and_leaves_a_clean_database() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("--dir")
         .arg(dir.path())
         .args(["serve", "--http", "127.0.0.1:0"])
@@ -226,9 +227,39 @@ fn sigterm_stops_the_server_gracefully_and_leaves_a_clean_database() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The signal handlers go in as the server starts serving: wait for its log line (a
+    // fixed sleep alone lost the race on a loaded machine), collecting stderr throughout.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some((_, port)) = line
+                .split_once("starting service")
+                .and_then(|(_, rest)| rest.rsplit_once(':'))
+            {
+                let _ = ready_tx.send(port.trim().to_owned());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
     let wal = dir.path().join("data.db-wal");
-    let started = Instant::now();
-    while !wal.exists() && started.elapsed() < Duration::from_secs(10) {
+    let port = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    // Serving requests means the workers are up; the handlers follow right after.
+    let answered = || {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
+        conn.write_all(b"GET /api/health HTTP/1.0\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        conn.read_exact(&mut head)?;
+        Ok::<bool, std::io::Error>(head.ends_with(b"200"))
+    };
+    for _ in 0..300 {
+        if answered().unwrap_or(false) {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -238,15 +269,11 @@ fn sigterm_stops_the_server_gracefully_and_leaves_a_clean_database() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
 
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status,
-        stderr(&out)
-    );
-    assert!(stderr(&out).contains("closed cleanly"), "{}", stderr(&out));
+    assert!(status.success(), "exit {status:?}: {err}");
+    assert!(err.contains("closed cleanly"), "{err}");
     let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     assert_eq!(wal_len, 0, "WAL checkpointed on shutdown");
     assert!(hearth_cli(dir.path(), &["check"]).status.success());
