@@ -12,10 +12,10 @@ mod health;
 pub mod list;
 mod logs;
 mod metrics;
-mod multipart;
+pub(crate) mod multipart;
 mod openapi;
 mod query;
-mod records;
+pub(crate) mod records;
 mod request_auth;
 mod settings;
 

@@ -90,10 +90,14 @@ pub async fn read(
 
     while let Some(part) = parts.next().await {
         let mut part = part.map_err(|_| malformed())?;
+        // A file input left empty arrives as a part with `filename=""`: a plain (empty)
+        // value, as Go's form reader (and so PocketBase) takes it.
         let (key, filename) = match part.content_disposition() {
             Some(cd) => (
                 cd.get_name().unwrap_or_default().to_owned(),
-                cd.get_filename().map(str::to_owned),
+                cd.get_filename()
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned),
             ),
             None => (String::new(), None),
         };

@@ -151,7 +151,7 @@ fn object(body: Value) -> Result<Map<String, Value>> {
 }
 
 /// A create or update body: multipart (with files, staged on disk) or JSON / urlencoded.
-async fn record_input(
+pub(crate) async fn record_input(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,

@@ -97,7 +97,7 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Res
     super::html(&req, actix_web::http::StatusCode::OK, &nonce, &page)
 }
 
-fn human_bytes(n: u64) -> String {
+pub(super) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = n as f64;
     let mut unit = 0;

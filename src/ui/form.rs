@@ -1,7 +1,15 @@
 //! Submitted admin forms: `application/x-www-form-urlencoded` bodies read as name/value
 //! pairs, so repeated names (multi-selects) and unchecked checkboxes (absent) both work.
 
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
 use crate::api::Body;
+use crate::error::{Error, Result};
+use crate::files::Staging;
+use crate::schema::Collection;
+use crate::state::AppState;
 
 /// A submitted form, in the order the browser sent it.
 pub struct Form(Vec<(String, String)>);
@@ -44,6 +52,49 @@ impl Form {
     pub fn csrf(&self) -> &str {
         self.get("csrf")
     }
+}
+
+/// A record form as posted: urlencoded, or multipart when the collection has file fields.
+/// Returns the form's values, the multipart body as the record service reads it (files
+/// named by their staged names; empty for urlencoded forms), and the staged uploads.
+pub async fn read_record_form(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    c: &Collection,
+    state: &AppState,
+) -> Result<(Form, Map<String, Value>, Staging)> {
+    if crate::api::multipart::is_multipart(req.headers()) {
+        let limit = state.config.body_limit;
+        let (body, staging) =
+            crate::api::multipart::read(req.headers(), payload, c, &state.files, limit).await?;
+        let mut pairs = Vec::new();
+        for (key, value) in &body {
+            let items = match value {
+                Value::Array(items) => items.clone(),
+                other => vec![other.clone()],
+            };
+            for item in items {
+                let text = match item {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                pairs.push((key.clone(), text));
+            }
+        }
+        return Ok((Form(pairs), body, staging));
+    }
+    let limit = state.config.body_limit;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Error::invalid_body())?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(Error::PayloadTooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let pairs = serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid_body())?;
+    Ok((Form(pairs), Map::new(), Staging::new(&state.files)))
 }
 
 /// Splits a comma- or newline-separated list, dropping blanks.

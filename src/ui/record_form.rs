@@ -12,12 +12,13 @@ use askama::Template;
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
-use super::form::{Form, FormBody};
+use super::form::{Form, FormBody, read_record_form};
 use super::records::{find, section_of, superuser_ctx};
 use super::{Admin, Chrome, flash, query_value, values};
 use crate::api::blocking;
 use crate::auth::account;
 use crate::error::{Error, ErrorTree, Result};
+use crate::files::{self, Staging};
 use crate::records::{self, ListOptions};
 use crate::schema::{Collection, Field, FieldKind};
 use crate::state::AppState;
@@ -65,6 +66,31 @@ pub struct Input {
     pub step: &'static str,
     pub help: String,
     pub error: Option<String>,
+    /// The files a file field holds now, with their links.
+    pub files: Vec<FileLink>,
+    /// `accept` of a file input (the field's MIME types).
+    pub accept: String,
+}
+
+pub struct FileLink {
+    pub name: String,
+    pub url: String,
+    /// A small preview, for images in fields that are not protected.
+    pub thumb: Option<String>,
+}
+
+/// Links to the files `names` of a record's file field.
+pub fn file_links(c: &Collection, f: &Field, record_id: &str, names: &[String]) -> Vec<FileLink> {
+    let protected = matches!(&f.kind, FieldKind::File(o) if o.protected);
+    names
+        .iter()
+        .map(|name| FileLink {
+            name: name.clone(),
+            url: files::file_url(&c.name, record_id, name),
+            thumb: (!protected && files::looks_like_image(name))
+                .then(|| files::thumb_url(&c.name, record_id, name, "100x100")),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -75,6 +101,8 @@ struct RecordPage {
     /// None while creating.
     id: Option<String>,
     read_only: bool,
+    /// The form uploads files (multipart/form-data).
+    multipart: bool,
     /// Mail actions (verify, reset) apply to app users' auth collections.
     account_actions: bool,
     verified: bool,
@@ -197,12 +225,18 @@ fn inputs(
     creating: bool,
     source: &Source,
     errors: &BTreeMap<String, String>,
+    stored_record: Option<&Map<String, Value>>,
 ) -> Result<Vec<Input>> {
+    let record_id = stored_record
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_str);
     let snapshot = state.schema.snapshot();
     let mut out = Vec::new();
     for f in c.fields.iter().filter(|f| editable(c, f)) {
         let stored = match source {
             Source::Stored(r) => r.get(&f.name),
+            // A form sent back keeps showing the files the record holds.
+            _ if matches!(f.kind, FieldKind::File(_)) => stored_record.and_then(|r| r.get(&f.name)),
             _ => None,
         };
         let submitted_text = match source {
@@ -226,6 +260,8 @@ fn inputs(
             step: "any",
             help: String::new(),
             error: errors.get(&f.name).cloned(),
+            files: Vec::new(),
+            accept: String::new(),
         };
         match &f.kind {
             FieldKind::Text(t) if f.name == "id" => {
@@ -329,11 +365,37 @@ fn inputs(
             FieldKind::Json(_) => {
                 input.kind = "json";
             }
-            FieldKind::File(_) => {
-                input.kind = "readonly";
-                input.required = false;
-                input.value = selected.join(", ");
-                input.help = "Upload files through the API (multipart/form-data).".into();
+            FieldKind::File(o) => {
+                input.kind = "file";
+                // The files the record holds now (what was typed is not kept across a
+                // failed save: the browser sends files again).
+                let held = stored_strings(stored);
+                input.files = match record_id {
+                    Some(id) => file_links(c, f, id, &held),
+                    None => Vec::new(),
+                };
+                input.required = f.required() && input.files.is_empty();
+                input.accept = o.mime_types.join(",");
+                input.value = String::new();
+                let limit = if o.max_size > 0 {
+                    o.max_size
+                } else {
+                    5 * 1024 * 1024
+                };
+                input.help = format!(
+                    "{}Up to {} per file{}.",
+                    if f.is_multiple() {
+                        format!("Up to {} files. ", o.max_select)
+                    } else {
+                        String::new()
+                    },
+                    super::dashboard::human_bytes(limit),
+                    if o.mime_types.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", o.mime_types.join(", "))
+                    }
+                );
             }
             FieldKind::Password(p) => {
                 input.kind = "password";
@@ -366,6 +428,8 @@ fn inputs(
                 step: "any",
                 help: "Type the password again.".into(),
                 error: errors.get("passwordConfirm").cloned(),
+                files: Vec::new(),
+                accept: String::new(),
             },
         );
     }
@@ -378,6 +442,7 @@ fn body_of(
     state: &AppState,
     form: &Form,
     creating: bool,
+    uploads: &Map<String, Value>,
 ) -> std::result::Result<Map<String, Value>, BTreeMap<String, String>> {
     let snapshot = state.schema.snapshot();
     let mut body = Map::new();
@@ -391,7 +456,22 @@ fn body_of(
                 }
                 json!(form.get("id").trim())
             }
-            FieldKind::Autodate(_) | FieldKind::File(_) => continue,
+            FieldKind::Autodate(_) => continue,
+            FieldKind::File(_) => {
+                // New uploads (`name`: replace, `name+`: append) and ticked removals
+                // (`name-`), as the multipart body names them; an untouched file input
+                // arrives as "" and changes nothing.
+                for key in [name.clone(), format!("{name}+"), format!("{name}-")] {
+                    match uploads.get(&key) {
+                        None | Some(Value::Null) => {}
+                        Some(Value::String(s)) if s.is_empty() => {}
+                        Some(v) => {
+                            body.insert(key, v.clone());
+                        }
+                    }
+                }
+                continue;
+            }
             FieldKind::Password(_) => {
                 if form.get(&name).is_empty() && !creating {
                     continue;
@@ -482,7 +562,15 @@ async fn render(
                 (None, Some(r)) => Source::Stored(r),
                 (None, None) => Source::Blank,
             };
-            inputs(conn, &shared, &table, creating, &source, &errors)
+            inputs(
+                conn,
+                &shared,
+                &table,
+                creating,
+                &source,
+                &errors,
+                record.as_ref(),
+            )
         })
     })
     .await?;
@@ -496,6 +584,10 @@ async fn render(
         collection: c.name.clone(),
         id,
         read_only: c.is_view(),
+        multipart: c
+            .fields
+            .iter()
+            .any(|f| matches!(f.kind, FieldKind::File(_))),
         account_actions: c.is_auth() && c.name != "_superusers",
         verified,
         inputs,
@@ -596,16 +688,16 @@ async fn create(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<String>,
-    body: FormBody,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
-    let form = Form::from(body);
-    if !super::csrf_ok(&req, &state, form.csrf()) {
-        return super::csrf_failed(&req, &state, &admin);
-    }
     let Some(c) = find(&state, &path) else {
         return missing_collection(&req, &state, &admin, &path);
     };
-    submit(req, state, admin, c, None, form).await
+    let (form, uploads, staging) = read_record_form(&req, payload, &c, &state).await?;
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
+    submit(req, state, admin, c, None, form, (uploads, staging)).await
 }
 
 async fn save(
@@ -613,16 +705,16 @@ async fn save(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<(String, String)>,
-    body: FormBody,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
-    let form = Form::from(body);
-    if !super::csrf_ok(&req, &state, form.csrf()) {
-        return super::csrf_failed(&req, &state, &admin);
-    }
     let (name, id) = path.into_inner();
     let Some(c) = find(&state, &name) else {
         return missing_collection(&req, &state, &admin, &name);
     };
+    let (form, uploads, staging) = read_record_form(&req, payload, &c, &state).await?;
+    if !super::csrf_ok(&req, &state, form.csrf()) {
+        return super::csrf_failed(&req, &state, &admin);
+    }
     let Some(record) = load(&state, &c, &id).await? else {
         return super::message(
             &req,
@@ -633,7 +725,7 @@ async fn save(
             &table_url(&name),
         );
     };
-    submit(req, state, admin, c, Some(record), form).await
+    submit(req, state, admin, c, Some(record), form, (uploads, staging)).await
 }
 
 /// Saves a submitted form; on success redirects to the table with a flash, otherwise shows
@@ -645,9 +737,10 @@ async fn submit(
     c: Arc<Collection>,
     record: Option<Map<String, Value>>,
     form: Form,
+    (uploads, staging): (Map<String, Value>, Staging),
 ) -> Result<HttpResponse> {
     let creating = record.is_none();
-    let body = match body_of(&c, &state, &form, creating) {
+    let body = match body_of(&c, &state, &form, creating, &uploads) {
         Ok(body) => body,
         Err(errors) => {
             return render(
@@ -673,10 +766,19 @@ async fn submit(
     let ctx = superuser_ctx(&state);
     let target = id.clone();
     let saved = blocking(move || {
-        shared.db.data.write(|tx| match &target {
-            Some(id) => records::update(tx, &table, &ctx, id, &body),
-            None => records::create(tx, &table, &ctx, &body),
-        })
+        let at = records::stored::Target {
+            store: &shared.db.data,
+            storage: &shared.files,
+            collection: &table,
+            ctx: &ctx,
+        };
+        at.save(
+            target.as_deref(),
+            &body,
+            staging,
+            &records::stored::always,
+            |_, r| Ok(r),
+        )
     })
     .await;
     match saved {

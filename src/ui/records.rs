@@ -80,6 +80,8 @@ pub struct Column {
 pub struct Cell {
     pub text: String,
     pub title: String,
+    /// Thumbnails of the images a file field holds (not for protected fields).
+    pub thumbs: Vec<String>,
 }
 
 pub struct Row {
@@ -233,9 +235,26 @@ async fn list(
             cells: shown
                 .iter()
                 .map(|f| {
-                    let (text, title) =
-                        values::cell(record.get(&f.name).unwrap_or(&serde_json::Value::Null));
-                    Cell { text, title }
+                    let value = record.get(&f.name).unwrap_or(&serde_json::Value::Null);
+                    let (text, title) = values::cell(value);
+                    let id = record
+                        .get("id")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default();
+                    let thumbs = match &f.kind {
+                        FieldKind::File(o) if !o.protected => crate::records::files::names(value)
+                            .iter()
+                            .filter(|n| crate::files::looks_like_image(n))
+                            .take(3)
+                            .map(|n| crate::files::thumb_url(&c.name, id, n, "100x100"))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    Cell {
+                        text,
+                        title,
+                        thumbs,
+                    }
                 })
                 .collect(),
         })

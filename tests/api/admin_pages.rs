@@ -825,3 +825,160 @@ async fn account_actions_verify_and_queue_mails() {
     .await;
     assert_eq!(res.status(), 303);
 }
+
+#[tokio::test]
+async fn record_forms_upload_keep_and_remove_files() {
+    use reqwest::multipart::{Form as Multipart, Part};
+    let app = spawn_app().await;
+    let (browser, csrf) = admin(&app).await;
+    let token = api_token(&app).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/collections",
+            Some(json!({
+                "name": "docs", "listRule": "", "viewRule": "",
+                "fields": [
+                    {"name": "title", "type": "text"},
+                    {"name": "cover", "type": "file", "maxSelect": 1, "mimeTypes": ["image/png"]},
+                    {"name": "papers", "type": "file", "maxSelect": 3}
+                ]
+            })),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let form = browser
+        .get(app.url("/_/collections/docs/records/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains(r#"enctype="multipart/form-data""#));
+    assert!(form.contains(r#"name="papers+" type="file" multiple"#));
+    assert!(form.contains(r#"accept="image/png""#));
+
+    // Create with a cover and two papers; the untouched inputs of a browser are empty parts.
+    let png = crate::files::png(8, 8);
+    let create = Multipart::new()
+        .text("csrf", csrf.clone())
+        .text("title", "first")
+        .part("cover", Part::bytes(png.clone()).file_name("cover.png"))
+        .part("papers+", Part::bytes(b"one".to_vec()).file_name("a.txt"))
+        .part("papers+", Part::bytes(b"two".to_vec()).file_name("b.txt"));
+    let res = browser
+        .post(app.url("/_/collections/docs/records/new"))
+        .multipart(create)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let (_, list) = app
+        .call(Method::GET, "/api/collections/docs/records", None, None)
+        .await;
+    let record = &list["items"][0];
+    let id = record["id"].as_str().unwrap().to_owned();
+    let cover = record["cover"].as_str().unwrap().to_owned();
+    assert!(cover.starts_with("cover_") && cover.ends_with(".png"));
+    assert_eq!(record["papers"].as_array().unwrap().len(), 2);
+
+    // The table shows the cover's thumbnail; the form lists the files with remove boxes.
+    let table = browser
+        .get(app.url("/_/collections/docs/records"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(table.contains(&format!("/api/files/docs/{id}/{cover}?thumb=100x100")));
+    let edit = browser
+        .get(app.url(&format!("/_/collections/docs/records/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(edit.contains(&format!(r#"name="cover-" value="{cover}""#)));
+
+    // Saving with untouched file inputs keeps every file.
+    let untouched = Multipart::new()
+        .text("csrf", csrf.clone())
+        .text("title", "renamed")
+        .part("cover", Part::bytes(Vec::new()).file_name(""))
+        .part("papers+", Part::bytes(Vec::new()).file_name(""));
+    let res = browser
+        .post(app.url(&format!("/_/collections/docs/records/{id}")))
+        .multipart(untouched)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let (_, kept) = app
+        .call(
+            Method::GET,
+            &format!("/api/collections/docs/records/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(kept["title"], "renamed");
+    assert_eq!(kept["cover"], cover.as_str());
+    assert_eq!(kept["papers"].as_array().unwrap().len(), 2);
+
+    // Ticking "Remove" removes; a wrong type is refused next to the field.
+    let first_paper = kept["papers"][0].as_str().unwrap().to_owned();
+    let remove = Multipart::new()
+        .text("csrf", csrf.clone())
+        .text("title", "renamed")
+        .text("papers-", first_paper.clone())
+        .part("cover", Part::bytes(Vec::new()).file_name(""))
+        .part("papers+", Part::bytes(Vec::new()).file_name(""));
+    let res = browser
+        .post(app.url(&format!("/_/collections/docs/records/{id}")))
+        .multipart(remove)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, after) = app
+        .call(
+            Method::GET,
+            &format!("/api/collections/docs/records/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(after["papers"].as_array().unwrap().len(), 1);
+    assert_ne!(after["papers"][0], first_paper.as_str());
+    let wrong = Multipart::new()
+        .text("csrf", csrf.clone())
+        .text("title", "renamed")
+        .part(
+            "cover",
+            Part::bytes(b"not a png".to_vec()).file_name("x.txt"),
+        )
+        .part("papers+", Part::bytes(Vec::new()).file_name(""));
+    let res = browser
+        .post(app.url(&format!("/_/collections/docs/records/{id}")))
+        .multipart(wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains(r#"id="e-cover""#));
+    // A forged token changes nothing, and leaves no file behind.
+    let forged = Multipart::new()
+        .text("csrf", "forged")
+        .part("papers+", Part::bytes(b"x".to_vec()).file_name("c.txt"));
+    let res = browser
+        .post(app.url(&format!("/_/collections/docs/records/{id}")))
+        .multipart(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
