@@ -14,8 +14,9 @@ use crate::config::Config;
 use crate::db::{self, Db, DirLock};
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Sender, SmtpConfig};
+use crate::realtime::{self, Broker};
 use crate::state::AppState;
-use crate::{api, middleware, ui};
+use crate::{api, middleware, ui, webhooks};
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -38,7 +39,9 @@ impl App {
         let addr = listener.local_addr()?;
         let workers = config.workers;
         let config_smtp = config.smtp.clone();
-        let state = web::Data::new(AppState::new(db, config)?);
+        let (broker, events) = Broker::new(config.realtime.max_clients);
+        let webhook_options = config.webhooks.clone();
+        let state = web::Data::new(AppState::new(db, config, broker)?);
 
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
@@ -73,6 +76,8 @@ impl App {
         }
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
+        realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);
+        webhooks::deliver::start(Arc::downgrade(&state.clone().into_inner()), webhook_options);
         Ok(Self {
             server: server.run(),
             port: addr.port(),

@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::logs::RequestLog;
 use crate::ratelimit::Limiter;
+use crate::realtime::Broker;
 use crate::schema::Registry;
 
 pub struct AppState {
@@ -22,11 +23,13 @@ pub struct AppState {
     pub limiter: Limiter,
     /// The request log's queue and writer thread (into auxiliary.db).
     pub logs: RequestLog,
+    /// Connected realtime clients and their subscriptions.
+    pub realtime: Broker,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: Config) -> Result<Self> {
+    pub fn new(db: Db, config: Config, realtime: Broker) -> Result<Self> {
         let secret: Option<String> = db.data.read(|c| {
             Ok(c.query_row(
                 "SELECT json_extract(value, '$') FROM _params WHERE id = 'hearthSecret'",
@@ -47,6 +50,7 @@ impl AppState {
             schema,
             limiter,
             logs,
+            realtime,
             config,
             secret,
             started: Instant::now(),

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::records::{collection, context_of, shaped};
 use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
+use crate::records::changes::Change;
 use crate::records::{self, Shape};
 use crate::state::AppState;
 
@@ -133,7 +134,15 @@ fn exists(conn: &Connection, table: &str, id: &str) -> Result<bool> {
 }
 
 /// Runs one sub-request inside the batch's transaction: (status, body).
-fn run(tx: &Connection, state: &AppState, auth: &RequestAuth, sub: Sub) -> Result<(u16, Value)> {
+/// Runs one sub-request in the batch's transaction; the records it changed join `changes`,
+/// published once the whole batch has committed.
+fn run(
+    tx: &Connection,
+    state: &AppState,
+    auth: &RequestAuth,
+    sub: Sub,
+    changes: &mut Vec<Change>,
+) -> Result<(u16, Value)> {
     let (name, id) = sub.target().ok_or_else(unknown_action)?;
     let c = collection(state, &name)?;
     let shape = sub.shape();
@@ -172,21 +181,23 @@ fn run(tx: &Connection, state: &AppState, auth: &RequestAuth, sub: Sub) -> Resul
         sub.headers.clone(),
         sub.body.clone(),
     );
-    match method {
+    let answer = match method {
         "POST" => {
             let record = records::create(tx, &c, &ctx, &sub.body)?;
-            Ok((200, shaped(tx, &c, &ctx, record, &shape)?))
+            (200, shaped(tx, &c, &ctx, record, &shape)?)
         }
         "PATCH" => {
             let record = records::update(tx, &c, &ctx, &target, &sub.body)?;
-            Ok((200, shaped(tx, &c, &ctx, record, &shape)?))
+            (200, shaped(tx, &c, &ctx, record, &shape)?)
         }
         "DELETE" => {
             records::delete(tx, &c, &ctx, &target)?;
-            Ok((204, Value::Null))
+            (204, Value::Null)
         }
-        _ => Err(unknown_action()),
-    }
+        _ => return Err(unknown_action()),
+    };
+    changes.extend(ctx.changes.take());
+    Ok(answer)
 }
 
 /// PocketBase's answer when sub-request `index` failed with `e`.
@@ -240,7 +251,8 @@ async fn batch(
     }
     let started = Instant::now();
     let results = blocking(move || {
-        state.db.data.write(|tx| {
+        let mut changes = Vec::new();
+        let results = state.db.data.write(|tx| {
             let mut results = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 if started.elapsed() > limits.timeout {
@@ -248,14 +260,16 @@ async fn batch(
                 }
                 let outcome = Sub::parse(item)
                     .ok_or_else(unknown_action)
-                    .and_then(|sub| run(tx, &state, &auth, sub));
+                    .and_then(|sub| run(tx, &state, &auth, sub, &mut changes));
                 match outcome {
                     Ok((status, body)) => results.push(json!({"status": status, "body": body})),
                     Err(e) => return Err(failed_at(i, &e)),
                 }
             }
             Ok(results)
-        })
+        })?;
+        state.realtime.publish(changes);
+        Ok(results)
     })
     .await?;
     Ok(HttpResponse::Ok().json(results))

@@ -13,9 +13,11 @@ mod logs;
 mod metrics;
 mod openapi;
 mod query;
+mod realtime;
 mod records;
 mod request_auth;
 mod settings;
+mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 
@@ -33,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     collections::configure(cfg);
     records::configure(cfg);
+    realtime::configure(cfg);
+    webhooks::configure(cfg);
     settings::configure(cfg);
     logs::configure(cfg);
     batch::configure(cfg);

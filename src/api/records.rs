@@ -10,7 +10,7 @@ use super::list::{ListResult, PageQuery};
 use super::{Body, RequestAuth, blocking, etag};
 use crate::error::{Error, Result};
 use crate::filter::RequestInfo;
-use crate::records::{self, Caller, Ctx, ListOptions, Shape};
+use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -103,22 +103,7 @@ pub fn context_of(
     body: Map<String, Value>,
 ) -> Ctx {
     let schema = state.schema.snapshot();
-    let (caller, auth_record) = match auth {
-        RequestAuth::Superuser(user) => {
-            let mut record = user.to_json().as_object().cloned().unwrap_or_default();
-            record.insert("email".into(), Value::String(user.email.clone()));
-            let collection = schema.find(crate::auth::superusers::COLLECTION_ID);
-            (Caller::Superuser, collection.map(|c| (c, record)))
-        }
-        RequestAuth::Record(auth) => (
-            Caller::Record {
-                collection_id: auth.collection.id.clone(),
-                id: auth.id().to_owned(),
-            },
-            Some((auth.collection.clone(), auth.record.clone())),
-        ),
-        RequestAuth::Guest => (Caller::Guest, None),
-    };
+    let (caller, auth_record) = auth.caller(&schema);
     let query = query
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
@@ -138,6 +123,7 @@ pub fn context_of(
         caller,
         request,
         schema,
+        changes: Default::default(),
     }
 }
 
@@ -229,10 +215,13 @@ async fn create(
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        state.db.data.write(|tx| {
+        let record = state.db.data.write(|tx| {
             let record = records::create(tx, &c, &ctx, &body)?;
             shaped(tx, &c, &ctx, record, &shape)
-        })
+        })?;
+        // Committed: published here, even if the client has gone meanwhile.
+        state.realtime.publish(ctx.changes.take());
+        Ok(record)
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -253,14 +242,16 @@ async fn update(
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);
     let record = blocking(move || {
-        state.db.data.write(|tx| {
+        let record = state.db.data.write(|tx| {
             if let Some(tags) = &if_match {
                 let current = records::view(tx, &c, &ctx, &id)?;
                 etag::check(tags, &Value::Object(current))?;
             }
             let record = records::update(tx, &c, &ctx, &id, &body)?;
             shaped(tx, &c, &ctx, record, &shape)
-        })
+        })?;
+        state.realtime.publish(ctx.changes.take());
+        Ok(record)
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -283,7 +274,9 @@ async fn delete(
                 etag::check(tags, &Value::Object(current))?;
             }
             records::delete(tx, &c, &ctx, &id)
-        })
+        })?;
+        state.realtime.publish(ctx.changes.take());
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -1,6 +1,7 @@
 //! The record service: list, view, create, update and delete records of a collection, with
 //! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
 
+pub mod changes;
 pub mod count;
 pub mod expand;
 pub mod fields;
@@ -17,7 +18,8 @@ use serde_json::{Map, Value};
 use crate::auth::password;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::filter::{self, RequestInfo};
-use crate::schema::{Collection, Snapshot, fts};
+use crate::schema::{Collection, FieldKind, Snapshot, fts};
+use changes::Event;
 use input::Action;
 use output::Viewer;
 
@@ -56,6 +58,8 @@ pub struct Ctx {
     pub caller: Caller,
     pub request: RequestInfo,
     pub schema: Arc<Snapshot>,
+    /// The records this request changed, for webhooks (already queued) and realtime.
+    pub changes: changes::Changes,
 }
 
 /// What a rule says about this caller.
@@ -338,6 +342,76 @@ fn manage_column(c: &Collection, ctx: &Ctx, params: &mut Vec<Sql>) -> String {
     }
 }
 
+/// A captured row (see `changes`) as `ctx`'s caller may see it through `rule` and an
+/// optional client `filter`: None when either excludes it. The row is evaluated as it was
+/// captured, so a record already deleted (or changed again) is judged as of its change.
+pub fn view_row(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    row: &[(String, Sql)],
+    rule: &Option<String>,
+    filter: &str,
+) -> Result<Option<Record>> {
+    let mut params = Vec::new();
+    let mut conditions = Vec::new();
+    match access(c, rule, ctx, &mut params) {
+        Access::SuperusersOnly => return Ok(None),
+        Access::Where(sql) => conditions.push(sql),
+        Access::Granted => {}
+    }
+    match client_filter(c, filter, ctx, &mut params) {
+        Ok(Some(sql)) => conditions.push(sql),
+        Ok(None) => {}
+        // An unusable subscription filter admits nothing, as in PocketBase.
+        Err(_) => return Ok(None),
+    }
+    let manage = manage_column(c, ctx, &mut params);
+    let mut columns = Vec::with_capacity(row.len());
+    for (name, value) in row {
+        params.push(value.clone());
+        let mark = format!("?{}", params.len());
+        let expr = match affinity_cast(c, name, value) {
+            Some(kind) => format!("CAST({mark} AS {kind})"),
+            None => mark,
+        };
+        columns.push(format!("{expr} AS \"{}\"", name.replace('"', "\"\"")));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT t.*{manage} FROM (SELECT {}) t{filter}",
+        columns.join(", ")
+    );
+    let viewer = ctx.caller.viewer();
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(&params), |r| {
+            output::record(c, r, viewer)
+        })
+        .optional()?)
+}
+
+/// The cast that gives a captured value its table column's affinity (so comparisons behave
+/// as they do on the table) where that changes nothing about the value itself.
+fn affinity_cast(c: &Collection, column: &str, value: &Sql) -> Option<&'static str> {
+    let field = c.field(column)?;
+    if field.is_multiple() {
+        return None;
+    }
+    match (&field.kind, value) {
+        (FieldKind::Number(_) | FieldKind::Bool(_), Sql::Integer(_) | Sql::Real(_)) => {
+            Some("NUMERIC")
+        }
+        (FieldKind::Number(_) | FieldKind::Bool(_) | FieldKind::Json(_), _) => None,
+        (_, Sql::Text(_)) => Some("TEXT"),
+        _ => None,
+    }
+}
+
 pub fn view(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Map<String, Value>> {
     let mut params = Vec::new();
     match access(c, &c.rules.view, ctx, &mut params) {
@@ -495,6 +569,7 @@ pub fn create(
     {
         return Err(Error::bad_request("Failed to create record."));
     }
+    changes::note(conn, &ctx.schema, &ctx.changes, c, Event::Create, &id)?;
     fetch_for(conn, c, &id, ctx)?.ok_or_else(|| Error::internal("created record vanished"))
 }
 
@@ -554,6 +629,7 @@ pub fn update(
             .execute(rusqlite::params_from_iter(params))
             .map_err(|e| unique_violation(c, &e).unwrap_or(Error::Sqlite(e)))?;
     }
+    changes::note(conn, &ctx.schema, &ctx.changes, c, Event::Update, id)?;
     fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)
 }
 
@@ -570,7 +646,7 @@ pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<
         _ => {}
     }
     let mut visited = std::collections::HashSet::new();
-    if !delete_with_references(conn, &ctx.schema, c, id, &mut visited)? {
+    if !delete_with_references(conn, &ctx.schema, &ctx.changes, c, id, &mut visited)? {
         return Err(Error::not_found());
     }
     Ok(())
@@ -582,6 +658,7 @@ pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<
 fn delete_with_references(
     conn: &Connection,
     schema: &Snapshot,
+    changes: &changes::Changes,
     c: &Collection,
     id: &str,
     visited: &mut std::collections::HashSet<(String, String)>,
@@ -613,7 +690,7 @@ fn delete_with_references(
             }
             if rel.cascade_delete {
                 for rid in referencing {
-                    delete_with_references(conn, schema, other, &rid, visited)?;
+                    delete_with_references(conn, schema, changes, other, &rid, visited)?;
                 }
             } else if field.required() {
                 return Err(Error::bad_request(
@@ -632,6 +709,8 @@ fn delete_with_references(
             }
         }
     }
+    // Captured before it goes: subscribers and webhooks get the record as it was.
+    changes::note(conn, schema, changes, c, Event::Delete, id)?;
     let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
     Ok(conn.prepare_cached(&sql)?.execute([id])? > 0)
 }

@@ -673,10 +673,12 @@ async fn submit(
     let ctx = superuser_ctx(&state);
     let target = id.clone();
     let saved = blocking(move || {
-        shared.db.data.write(|tx| match &target {
+        let saved = shared.db.data.write(|tx| match &target {
             Some(id) => records::update(tx, &table, &ctx, id, &body),
             None => records::create(tx, &table, &ctx, &body),
-        })
+        })?;
+        shared.realtime.publish(ctx.changes.take());
+        Ok(saved)
     })
     .await;
     match saved {
@@ -759,7 +761,9 @@ async fn delete(
         shared
             .db
             .data
-            .write(|tx| records::delete(tx, &table, &ctx, &target))
+            .write(|tx| records::delete(tx, &table, &ctx, &target))?;
+        shared.realtime.publish(ctx.changes.take());
+        Ok(())
     })
     .await;
     match deleted {
@@ -827,7 +831,9 @@ async fn account_action(
                 shared.db.data.write(|tx| {
                     let body = Map::from_iter([("verified".to_owned(), json!(true))]);
                     records::update(tx, &table, &ctx, &target, &body).map(|_| ())
-                })
+                })?;
+                shared.realtime.publish(ctx.changes.take());
+                Ok(())
             })
             .await
             .map(|()| "Marked as verified.".to_owned())

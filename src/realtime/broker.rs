@@ -1,0 +1,240 @@
+//! The connected realtime clients: who each one is (the auth of its last subscription
+//! request), what it subscribed to, and a bounded channel to its SSE stream. A client whose
+//! channel is full (it reads too slowly) is dropped rather than buffered without limit; its
+//! stream ends and the SDK reconnects.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use actix_web::web::Bytes;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use super::topic::Subscription;
+use crate::error::{Error, Result};
+use crate::records::Caller;
+use crate::records::changes::Change;
+use crate::schema::Collection;
+
+/// Messages a client may have waiting before it counts as too slow and is dropped.
+pub const CLIENT_BUFFER: usize = 256;
+/// Committed changes waiting for the dispatcher before new ones are dropped (logged).
+const QUEUE: usize = 4096;
+
+/// Who a client is, as the auth of its last `POST /api/realtime` said.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub caller: Caller,
+    /// The auth record rules see as `@request.auth`.
+    pub auth: Option<(Arc<Collection>, Map<String, Value>)>,
+}
+
+impl Identity {
+    pub fn guest() -> Self {
+        Self {
+            caller: Caller::Guest,
+            auth: None,
+        }
+    }
+
+    /// Equal for the same auth record (`collectionId/id`); empty for guests.
+    pub fn key(&self) -> String {
+        match &self.auth {
+            Some((c, record)) => format!(
+                "{}/{}",
+                c.id,
+                record.get("id").and_then(Value::as_str).unwrap_or_default()
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// True when this is the auth record `id` of `collection_id`.
+    pub fn is(&self, collection_id: &str, id: &str) -> bool {
+        self.auth.as_ref().is_some_and(|(c, r)| {
+            c.id == collection_id && r.get("id").and_then(Value::as_str) == Some(id)
+        })
+    }
+}
+
+pub struct Client {
+    pub id: String,
+    tx: mpsc::Sender<Bytes>,
+    state: Mutex<ClientState>,
+}
+
+#[derive(Clone)]
+pub struct ClientState {
+    pub identity: Identity,
+    pub subscriptions: Vec<Subscription>,
+}
+
+impl Client {
+    /// Queues one SSE message; false when the client is gone or too slow (then drop it).
+    pub fn send(&self, event: &str, data: &str) -> bool {
+        let message = format!("id:{}\nevent:{event}\ndata:{data}\n\n", self.id);
+        self.tx.try_send(Bytes::from(message)).is_ok()
+    }
+
+    pub fn state(&self) -> ClientState {
+        match self.state.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut ClientState)) {
+        match self.state.lock() {
+            Ok(mut s) => f(&mut s),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+}
+
+type Clients = RwLock<HashMap<String, Arc<Client>>>;
+
+pub struct Broker {
+    clients: Arc<Clients>,
+    queue: SyncSender<Vec<Change>>,
+    max_clients: usize,
+    dropped_slow: AtomicU64,
+}
+
+/// Removes its client from the broker when the SSE stream ends, however it ends.
+pub struct Registration {
+    id: String,
+    clients: Weak<Clients>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(clients) = self.clients.upgrade() {
+            remove(&clients, &self.id);
+        }
+    }
+}
+
+fn remove(clients: &Clients, id: &str) {
+    match clients.write() {
+        Ok(mut map) => map.remove(id),
+        Err(poisoned) => poisoned.into_inner().remove(id),
+    };
+}
+
+/// A new client: its id, the receiving end of its messages and its registration.
+pub struct Connection {
+    pub id: String,
+    pub messages: mpsc::Receiver<Bytes>,
+    pub registration: Registration,
+}
+
+impl Broker {
+    /// The broker and the receiving end of its queue of committed changes, for the
+    /// dispatcher thread. `max_clients` 0: no limit.
+    pub fn new(max_clients: usize) -> (Self, Receiver<Vec<Change>>) {
+        let (queue, rx) = sync_channel(QUEUE);
+        let broker = Self {
+            clients: Arc::new(RwLock::new(HashMap::new())),
+            queue,
+            max_clients,
+            dropped_slow: AtomicU64::new(0),
+        };
+        (broker, rx)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Client>>> {
+        self.clients.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn count(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Slow clients dropped since start.
+    pub fn dropped_slow(&self) -> u64 {
+        self.dropped_slow.load(Ordering::Relaxed)
+    }
+
+    /// Registers a new client (a guest with no subscriptions yet).
+    pub fn connect(&self) -> Result<Connection> {
+        let id = crate::ids::secret(40);
+        let (tx, messages) = mpsc::channel(CLIENT_BUFFER);
+        let client = Arc::new(Client {
+            id: id.clone(),
+            tx,
+            state: Mutex::new(ClientState {
+                identity: Identity::guest(),
+                subscriptions: Vec::new(),
+            }),
+        });
+        {
+            let mut map = self.clients.write().unwrap_or_else(|p| p.into_inner());
+            if self.max_clients > 0 && map.len() >= self.max_clients {
+                return Err(Error::Overloaded);
+            }
+            map.insert(id.clone(), client);
+        }
+        Ok(Connection {
+            id: id.clone(),
+            messages,
+            registration: Registration {
+                id,
+                clients: Arc::downgrade(&self.clients),
+            },
+        })
+    }
+
+    /// Replaces a client's subscriptions and records who asked, as PocketBase does: a
+    /// guest may become any auth, but an authorized client stays that auth (403).
+    pub fn subscribe(&self, client_id: &str, identity: Identity, topics: &[String]) -> Result<()> {
+        let client = self
+            .read()
+            .get(client_id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound("Missing or invalid client id.".into()))?;
+        let mut result = Ok(());
+        client.update(|state| {
+            let current = state.identity.key();
+            if !current.is_empty() && current != identity.key() {
+                result = Err(Error::Forbidden(
+                    "The current and the previous request authorization don't match.".into(),
+                ));
+                return;
+            }
+            state.identity = identity;
+            state.subscriptions = topics
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| Subscription::parse(t))
+                .collect();
+        });
+        result
+    }
+
+    /// Hands committed changes to the dispatcher; never blocks the caller.
+    pub fn publish(&self, changes: Vec<Change>) {
+        if changes.is_empty() || self.read().is_empty() {
+            return;
+        }
+        match self.queue.try_send(changes) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                log::warn!("realtime dispatcher is behind; dropped a batch of events")
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Every connected client, for one fan-out.
+    pub fn clients(&self) -> Vec<Arc<Client>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Drops a client that could not take a message (too slow or gone).
+    pub fn drop_client(&self, id: &str) {
+        self.dropped_slow.fetch_add(1, Ordering::Relaxed);
+        remove(&self.clients, id);
+    }
+}
