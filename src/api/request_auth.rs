@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -15,10 +14,10 @@ use crate::auth::superusers::{self, Superuser};
 use crate::auth::token::{self, KIND_AUTH};
 use crate::error::{Error, Result};
 use crate::middleware::AuthenticatedAs;
-use crate::records::Caller;
-use crate::schema::{Collection, Snapshot};
+use crate::records::{Caller, RuleAuth};
+use crate::schema::Snapshot;
 use crate::state::AppState;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub enum RequestAuth {
     Guest,
@@ -49,10 +48,7 @@ impl RequestAuth {
 
     /// Who this is for the record service, and the auth record that rules see as
     /// `@request.auth` (all its fields).
-    pub fn caller(
-        &self,
-        schema: &Snapshot,
-    ) -> (Caller, Option<(Arc<Collection>, Map<String, Value>)>) {
+    pub fn caller(&self, schema: &Snapshot) -> (Caller, Option<RuleAuth>) {
         match self {
             Self::Superuser(user) => {
                 let mut record = user.to_json().as_object().cloned().unwrap_or_default();

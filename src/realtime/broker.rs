@@ -9,14 +9,13 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use actix_web::web::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::topic::Subscription;
 use crate::error::{Error, Result};
-use crate::records::Caller;
 use crate::records::changes::Change;
-use crate::schema::Collection;
+use crate::records::{Caller, RuleAuth};
 
 /// Messages a client may have waiting before it counts as too slow and is dropped.
 pub const CLIENT_BUFFER: usize = 256;
@@ -28,7 +27,7 @@ const QUEUE: usize = 4096;
 pub struct Identity {
     pub caller: Caller,
     /// The auth record rules see as `@request.auth`.
-    pub auth: Option<(Arc<Collection>, Map<String, Value>)>,
+    pub auth: Option<RuleAuth>,
 }
 
 impl Identity {
@@ -236,5 +235,33 @@ impl Broker {
     pub fn drop_client(&self, id: &str) {
         self.dropped_slow.fetch_add(1, Ordering::Relaxed);
         remove(&self.clients, id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_that_does_not_read_is_refused_past_its_buffer_and_leaves_when_gone() {
+        let (broker, _queue) = Broker::new(0);
+        let conn = broker.connect().unwrap();
+        let client = broker.clients().pop().unwrap();
+
+        for _ in 0..CLIENT_BUFFER {
+            assert!(client.send("posts/*", "{}"));
+        }
+        assert!(!client.send("posts/*", "{}"), "a full buffer refuses");
+        drop(conn);
+
+        assert_eq!(broker.count(), 0);
+    }
+
+    #[test]
+    fn the_client_limit_holds() {
+        let (broker, _queue) = Broker::new(1);
+        let _first = broker.connect().unwrap();
+
+        assert!(matches!(broker.connect(), Err(Error::Overloaded)));
     }
 }

@@ -41,6 +41,9 @@ impl Event {
     }
 }
 
+/// Every stored column of a row, as stored.
+pub type Row = Vec<(String, Sql)>;
+
 /// One changed record as it stood right after (create, update) or right before (delete)
 /// the change.
 #[derive(Debug, Clone)]
@@ -49,7 +52,7 @@ pub struct Change {
     pub collection: Arc<Collection>,
     pub id: String,
     /// Every stored column, as stored: rules are evaluated against exactly this row.
-    pub row: Vec<(String, Sql)>,
+    pub row: Row,
     /// The record as a superuser sees it (hidden fields never included).
     pub record: Record,
 }
@@ -93,11 +96,7 @@ pub fn note(
     Ok(())
 }
 
-fn capture(
-    conn: &Connection,
-    c: &Collection,
-    id: &str,
-) -> Result<Option<(Vec<(String, Sql)>, Record)>> {
+fn capture(conn: &Connection, c: &Collection, id: &str) -> Result<Option<(Row, Record)>> {
     let sql = format!("SELECT * FROM \"{}\" WHERE id = ?1", c.name);
     let mut stmt = conn.prepare_cached(&sql)?;
     let names: Vec<String> = stmt

@@ -26,6 +26,9 @@ use output::Viewer;
 /// A record as the API shows it.
 pub type Record = Map<String, Value>;
 
+/// The signed-in record as rules see it (`@request.auth.*`): its collection and every field.
+pub type RuleAuth = (Arc<Collection>, Map<String, Value>);
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {

@@ -120,14 +120,40 @@ fn attempt(agent: &ureq::Agent, opts: &WebhookOptions, d: &Due) -> Outcome {
 }
 
 /// Sends every due delivery (up to a batch at a time); returns how many were attempted.
+/// Webhooks are served side by side, each one's deliveries in order; after a failure the
+/// rest of that webhook's batch waits for the next round.
 pub fn deliver_due(store: &Store, agent: &ureq::Agent, opts: &WebhookOptions) -> Result<usize> {
     let due = store.read(|c| store::due(c, now_ms(), BATCH))?;
+    let mut by_webhook: Vec<Vec<&Due>> = Vec::new();
+    for d in &due {
+        match by_webhook.iter_mut().find(|g| g[0].webhook == d.webhook) {
+            Some(group) => group.push(d),
+            None => by_webhook.push(vec![d]),
+        }
+    }
     let outcomes: Vec<(String, Outcome)> = std::thread::scope(|s| {
-        let handles: Vec<_> = due
-            .iter()
-            .map(|d| s.spawn(move || (d.id.clone(), attempt(agent, opts, d))))
+        let handles: Vec<_> = by_webhook
+            .into_iter()
+            .map(|group| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for d in group {
+                        let outcome = attempt(agent, opts, d);
+                        let failed = outcome.status != "delivered";
+                        out.push((d.id.clone(), outcome));
+                        if failed {
+                            break;
+                        }
+                    }
+                    out
+                })
+            })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .flatten()
+            .collect()
     });
     if !outcomes.is_empty() {
         store.write(|tx| {

@@ -177,6 +177,7 @@ pub fn backlog(conn: &Connection) -> Result<i64> {
 /// A delivery whose time has come, with what sending it needs.
 pub struct Due {
     pub id: String,
+    pub webhook: String,
     pub event: String,
     pub url: String,
     pub secret: String,
@@ -186,7 +187,7 @@ pub struct Due {
 
 pub fn due(conn: &Connection, now_ms: i64, limit: usize) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT d.id, d.event, w.url, w.secret, d.payload, d.attempts
+        "SELECT d.id, d.webhook, d.event, w.url, w.secret, d.payload, d.attempts
          FROM _webhook_deliveries d JOIN _webhooks w ON w.id = d.webhook
          WHERE d.status = 'pending' AND d.next_at <= ?1
          ORDER BY d.next_at, d.rowid LIMIT ?2",
@@ -194,11 +195,12 @@ pub fn due(conn: &Connection, now_ms: i64, limit: usize) -> Result<Vec<Due>> {
     let rows = stmt.query_map((now_ms, limit as i64), |r| {
         Ok(Due {
             id: r.get(0)?,
-            event: r.get(1)?,
-            url: r.get(2)?,
-            secret: r.get(3)?,
-            payload: r.get(4)?,
-            attempts: r.get(5)?,
+            webhook: r.get(1)?,
+            event: r.get(2)?,
+            url: r.get(3)?,
+            secret: r.get(4)?,
+            payload: r.get(5)?,
+            attempts: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -116,7 +116,7 @@ async fn all_ids(client: &Client, base: &str, token: &str) -> HashSet<String> {
     ids
 }
 
-fn check_passes(dir: &Path) {
+pub fn check_passes(dir: &Path) {
     let out = hearth_cli(dir, &["check"]);
     assert!(
         out.status.success(),
@@ -171,7 +171,7 @@ async fn write_until(client: &Client, base: &str, stop: Arc<Mutex<bool>>) -> (Ve
     (ids, errors)
 }
 
-async fn set_up(dir: &Path) -> (Server, Client, String) {
+pub async fn set_up(dir: &Path) -> (Server, Client, String) {
     let out = hearth_cli(dir, &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
     assert!(out.status.success());
     let server = Server::start(dir).await;
