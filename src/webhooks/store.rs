@@ -233,13 +233,18 @@ pub fn record_attempt(conn: &Connection, id: &str, o: &Outcome) -> Result<()> {
 }
 
 /// Makes a delivery due now (a failed one gets one more attempt); false if unknown.
-pub fn retry_now(conn: &Connection, id: &str, max_attempts: u32) -> Result<bool> {
+pub fn retry_now(conn: &Connection, webhook: &str, id: &str, max_attempts: u32) -> Result<bool> {
     Ok(conn
         .prepare_cached(
             "UPDATE _webhook_deliveries SET status = 'pending', next_at = 0,
-             attempts = min(attempts, ?2), updated = ?3 WHERE id = ?1",
+             attempts = min(attempts, ?3), updated = ?4 WHERE id = ?1 AND webhook = ?2",
         )?
-        .execute((id, max_attempts.saturating_sub(1), crate::datetime::now()))?
+        .execute((
+            id,
+            webhook,
+            max_attempts.saturating_sub(1),
+            crate::datetime::now(),
+        ))?
         > 0)
 }
 

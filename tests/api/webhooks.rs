@@ -446,3 +446,139 @@ async fn a_change_whose_server_was_killed_before_delivery_is_delivered_after_res
     assert_eq!(got[0].json()["record"]["n"], "survives");
     assert!(verify("k", &got[0]));
 }
+
+#[tokio::test]
+async fn the_admin_ui_adds_edits_retries_and_deletes_webhooks_with_plain_forms() {
+    let app = spawn_app_with(|c| {
+        c.webhooks.max_attempts = 1;
+        c.webhooks.backoff = Duration::from_millis(50);
+    })
+    .await;
+    let token = app.superuser_token().await;
+    notes(&app, &token).await;
+    let receiver = Receiver::start_on(0, 500).await;
+    let browser = app.browser();
+    let res = crate::ui::sign_in(&app, &browser, crate::helpers::ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let page = browser.get(app.url("/_/webhooks")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<a href="/_/webhooks" aria-current="page">Webhooks</a>"#));
+    let csrf = crate::helpers::csrf_token(&html);
+    let form = |csrf: &str, url: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("name", "to <receiver>".to_owned()),
+            ("collection", "notes".to_owned()),
+            ("event_create", "on".to_owned()),
+            ("url", url.to_owned()),
+            ("secret", "k".to_owned()),
+            ("active", "on".to_owned()),
+        ]
+    };
+
+    let forged = browser
+        .post(app.url("/_/webhooks"))
+        .form(&form("forged", &receiver.url()))
+        .send()
+        .await
+        .unwrap();
+    let invalid = browser
+        .post(app.url("/_/webhooks"))
+        .form(&form(&csrf, "not a url"))
+        .send()
+        .await
+        .unwrap();
+    let added = browser
+        .post(app.url("/_/webhooks"))
+        .form(&form(&csrf, &receiver.url()))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(forged.status(), 403);
+    assert_eq!(invalid.status(), 400);
+    assert!(
+        invalid
+            .text()
+            .await
+            .unwrap()
+            .contains("Must be a valid url.")
+    );
+    assert_eq!(added.status(), 303);
+    let location = added.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/_/webhooks/"));
+
+    // A change fails its single attempt; "retry now" gives it another.
+    app.call(
+        Method::POST,
+        "/api/collections/notes/records",
+        Some(json!({"text": "x"})),
+        None,
+    )
+    .await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let html = browser
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("to <receiver>"), "names are escaped");
+    assert!(html.contains("to &lt;receiver&gt;") || html.contains("to &#60;receiver&#62;"));
+    assert!(html.contains(r#"<span class="badge badge-failed">failed</span>"#));
+    assert!(html.contains("HTTP 500"));
+    let marker = "/deliveries/";
+    let start = html.find(marker).unwrap() + marker.len();
+    let delivery = &html[start..start + html[start..].find('/').unwrap()];
+    let retried = browser
+        .post(app.url(&format!("{location}/deliveries/{delivery}/retry")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 303);
+    receiver.wait_for(2, Duration::from_secs(10)).await;
+
+    let paused = browser
+        .post(app.url(&location))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("collection", "notes"),
+            ("event_update", "on"),
+            ("url", &receiver.url()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 303);
+    let (_, hook) = app
+        .call(
+            Method::GET,
+            &format!("/api/webhooks/{}", location.rsplit('/').next().unwrap()),
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(hook["active"], false);
+    assert_eq!(hook["events"], json!(["update"]));
+    assert_eq!(
+        hook["hasSecret"], true,
+        "an empty secret field keeps the secret"
+    );
+
+    let deleted = browser
+        .post(app.url(&format!("{location}/delete")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 303);
+    let (_, list) = app
+        .call(Method::GET, "/api/webhooks", None, Some(&token))
+        .await;
+    assert_eq!(list["totalItems"], 0);
+}
