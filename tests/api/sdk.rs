@@ -29,10 +29,34 @@ async fn the_official_js_sdk_works_against_hearth() {
     }
 }
 
+#[tokio::test]
+async fn the_sdk_realtime_subscriptions_work_against_hearth_and_pocketbase() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    if !dir.join("node_modules/eventsource").exists() {
+        assert!(
+            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
+            "tests/sdk/node_modules is missing"
+        );
+        return;
+    }
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    run_sdk_file(&dir, "realtime.test.mjs", &app.address).await;
+
+    if let Some(bin) = crate::compat::pocketbase_bin() {
+        let pb = crate::compat::start_pocketbase(&bin).await;
+        run_sdk_file(&dir, "realtime.test.mjs", &pb.address).await;
+    }
+}
+
 async fn run_sdk_test(dir: &Path, url: &str) {
+    run_sdk_file(dir, "sdk.test.mjs", url).await;
+}
+
+async fn run_sdk_file(dir: &Path, file: &str, url: &str) {
     node(
         dir,
-        "sdk.test.mjs",
+        file,
         &[
             ("HEARTH_URL", url),
             ("HEARTH_ADMIN_EMAIL", ADMIN_EMAIL),
