@@ -2,12 +2,14 @@
 //! says which was chosen) and wires every route and middleware, here and nowhere else.
 
 use std::net::TcpListener;
+use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::{HttpServer, web};
+use futures_util::future::{self, Either};
 
 use crate::auth::superusers::Superuser;
 use crate::config::Config;
@@ -56,6 +58,10 @@ impl App {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#))
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        // Signals are handled in `run_until_stopped`, which also ends the realtime streams
+        // (they never finish by themselves and would hold the graceful stop for its whole
+        // grace period).
+        .disable_signals()
         .listen(listener)?;
         if let Some(n) = workers {
             server = server.workers(n.max(1));
@@ -97,11 +103,36 @@ impl App {
     /// Serves until SIGINT/SIGTERM (or the server handle stops it), lets in-flight requests
     /// finish, then checkpoints the WAL so the data dir is left clean.
     pub async fn run_until_stopped(self) -> Result<()> {
-        self.server.await?;
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        let stop = async move {
+            stop_signal().await;
+            log::info!("stopping: closing realtime connections, finishing requests");
+            state.realtime.close_all();
+            handle.stop(true).await;
+        };
+        match future::select(pin!(self.server), pin!(stop)).await {
+            Either::Left((served, _)) => served?,
+            Either::Right(((), server)) => server.await?,
+        }
         self.state.db.checkpoint()?;
         log::info!("hearth stopped; databases closed cleanly");
         Ok(())
     }
+}
+
+/// Resolves at the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot listen for SIGTERM: {e}");
+            let _ = actix_web::rt::signal::ctrl_c().await;
+            return;
+        }
+    };
+    future::select(pin!(actix_web::rt::signal::ctrl_c()), pin!(term.recv())).await;
 }
 
 /// Background upkeep, once a second: picks up schema changes made by other processes (the

@@ -231,6 +231,14 @@ impl Broker {
         self.read().values().cloned().collect()
     }
 
+    /// Ends every stream (the server is stopping); clients reconnect elsewhere or later.
+    pub fn close_all(&self) {
+        self.clients
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Drops a client that could not take a message (too slow or gone).
     pub fn drop_client(&self, id: &str) {
         self.dropped_slow.fetch_add(1, Ordering::Relaxed);

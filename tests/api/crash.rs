@@ -73,6 +73,23 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM (a graceful stop); returns how long the process took to exit.
+    pub fn terminate(mut self) -> Duration {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let _ = self.child.wait();
+        started.elapsed()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

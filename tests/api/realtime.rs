@@ -388,3 +388,17 @@ async fn clients_past_the_limit_are_turned_away() {
 
     assert_eq!(third.status(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_ends_open_streams_instead_of_waiting_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::crash::Server::start(dir.path()).await;
+    let mut sse = Sse::connect(&server.base).await;
+
+    let took = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+    assert!(sse.closed_within(Duration::from_secs(1)).await);
+}
