@@ -75,13 +75,13 @@ def percentile(sorted_values, p):
 
 async def measure(server, clients, events, interval):
     loop = asyncio.get_running_loop()
+    idle_rss = server.rss_kb("VmRSS")
     token = call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
                  {"identity": EMAIL, "password": PASSWORD})["token"]
     call(server.base, "POST", "/api/collections", {
         "name": "posts", "listRule": "", "viewRule": "", "createRule": "",
         "fields": [{"name": "title", "type": "text"}],
     }, token)
-    idle_rss = server.rss_kb("VmRSS")
     conns = []
     for _ in range(clients):
         conns.append(await open_client(loop, server.port))
@@ -144,7 +144,7 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{a.clients} SSE clients on posts/*, {a.events} events {a.interval * 1000:.0f} ms apart, {os.cpu_count()} cores\n")
-    print("| server | delivered | p50 ms | p99 ms | max ms | RSS idle / 1000 clients / peak (MB) |")
+    print("| server | delivered | p50 ms | p99 ms | max ms | RSS idle / subscribed / peak (MB) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         print(f"| {name} | {r['delivered']}/{r['expected']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | "

@@ -582,3 +582,61 @@ async fn the_admin_ui_adds_edits_retries_and_deletes_webhooks_with_plain_forms()
         .await;
     assert_eq!(list["totalItems"], 0);
 }
+
+#[tokio::test]
+async fn records_removed_by_a_cascade_are_delivered_too() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    notes(&app, &token).await;
+    let (_, notes_def) = app
+        .call(Method::GET, "/api/collections/notes", None, Some(&token))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/collections",
+            Some(json!({"name": "comments", "createRule": "", "fields": [
+                {"name": "note", "type": "relation", "collectionId": notes_def["id"], "maxSelect": 1, "cascadeDelete": true}
+            ]})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, hook) = app
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"collection": "comments", "events": ["delete"], "url": "http://127.0.0.1:9/x"})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{hook}");
+    let (_, note) = app
+        .call(
+            Method::POST,
+            "/api/collections/notes/records",
+            Some(json!({"text": "n"})),
+            None,
+        )
+        .await;
+    let (_, comment) = app
+        .call(
+            Method::POST,
+            "/api/collections/comments/records",
+            Some(json!({"note": note["id"]})),
+            None,
+        )
+        .await;
+
+    let path = format!(
+        "/api/collections/notes/records/{}",
+        note["id"].as_str().unwrap()
+    );
+    let (status, _) = app.call(Method::DELETE, &path, None, None).await;
+
+    assert_eq!(status, 204);
+    let d = deliveries(&app, &token, hook["id"].as_str().unwrap()).await;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["event"], "delete");
+    assert_eq!(d[0]["record"], comment["id"]);
+}
