@@ -185,11 +185,12 @@ pub struct Due {
     pub attempts: u32,
 }
 
+/// Due deliveries of active webhooks (a paused webhook's wait until it is resumed).
 pub fn due(conn: &Connection, now_ms: i64, limit: usize) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.webhook, d.event, w.url, w.secret, d.payload, d.attempts
          FROM _webhook_deliveries d JOIN _webhooks w ON w.id = d.webhook
-         WHERE d.status = 'pending' AND d.next_at <= ?1
+         WHERE d.status = 'pending' AND d.next_at <= ?1 AND w.active
          ORDER BY d.next_at, d.rowid LIMIT ?2",
     )?;
     let rows = stmt.query_map((now_ms, limit as i64), |r| {
