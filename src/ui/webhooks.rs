@@ -8,8 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::session::{CsrfNonce, Session};
-use super::{Chrome, see_other};
+use super::{Admin, Chrome, csrf_failed, csrf_ok, flash};
 use crate::api::{Body, blocking};
 use crate::error::{Error, ErrorTree, FieldErrors, Result};
 use crate::state::AppState;
@@ -27,8 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-const CSRF_FAILED: &str =
-    "This form expired or did not come from this site. Reload the page and try again.";
 const DELIVERIES_SHOWN: u64 = 100;
 
 /// What the form shows: a webhook's values (or what was submitted) and per-field errors.
@@ -97,7 +94,6 @@ struct ListPage {
     rows: Vec<Row>,
     collections: Vec<String>,
     form: FormView,
-    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -109,7 +105,6 @@ struct WebhookPage {
     form: FormView,
     deliveries: Vec<Delivery>,
     pending: i64,
-    error: Option<String>,
 }
 
 /// The submitted form. Checkboxes arrive only when ticked.
@@ -212,10 +207,9 @@ fn collection_name(state: &AppState, id: &str) -> String {
 async fn render_list(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    email: String,
+    admin: &Admin,
     status: StatusCode,
     form: FormView,
-    error: Option<String>,
 ) -> Result<HttpResponse> {
     let shared = state.clone();
     let hooks = blocking(move || shared.db.data.read(|c| store::list(c, 1000, 0))).await?;
@@ -226,13 +220,12 @@ async fn render_list(
             hook,
         })
         .collect();
-    let nonce = CsrfNonce::of(req);
+    let (chrome, nonce) = Chrome::page(req, state, admin, "Webhooks", "webhooks");
     let page = ListPage {
-        chrome: Chrome::new("Webhooks", Some(email), nonce.token(state)),
+        chrome,
         rows,
         collections: collection_names(state),
         form,
-        error,
     };
     super::html(req, status, &nonce, &page)
 }
@@ -240,11 +233,10 @@ async fn render_list(
 async fn render_one(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    email: String,
+    admin: &Admin,
     status: StatusCode,
     id: String,
     form: Option<FormView>,
-    error: Option<String>,
 ) -> Result<HttpResponse> {
     let shared = state.clone();
     let (hook, deliveries, pending) = blocking(move || {
@@ -257,110 +249,77 @@ async fn render_one(
     .await?;
     let mut form = form.unwrap_or_else(|| FormView::of(&hook));
     form.collection = collection_name(state, &form.collection);
-    let nonce = CsrfNonce::of(req);
+    let title = if hook.name.is_empty() {
+        format!("Webhook {}", hook.id)
+    } else {
+        hook.name.clone()
+    };
+    let (chrome, nonce) = Chrome::page(req, state, admin, &title, "webhooks");
     let page = WebhookPage {
-        chrome: Chrome::new("Webhooks", Some(email), nonce.token(state)),
+        chrome,
         hook,
         collections: collection_names(state),
         form,
         deliveries,
         pending,
-        error,
     };
     super::html(req, status, &nonce, &page)
 }
 
-async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
-    render_list(
-        &req,
-        &state,
-        user.email,
-        StatusCode::OK,
-        FormView::blank(),
-        None,
-    )
-    .await
+async fn list(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
+    render_list(&req, &state, &admin, StatusCode::OK, FormView::blank()).await
 }
 
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    admin: Admin,
     Body(form): Body<WebhookForm>,
 ) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
-    let empty = FieldErrors::new();
-    if !CsrfNonce::of(&req).verify(&state, &form.csrf) {
-        let view = form.view(&empty, false);
-        let error = Some(CSRF_FAILED.to_owned());
-        return render_list(&req, &state, user.email, StatusCode::FORBIDDEN, view, error).await;
+    if !csrf_ok(&req, &state, &form.csrf) {
+        return csrf_failed(&req, &state, &admin);
     }
     let hook = match webhooks::apply(&state.schema.snapshot(), None, &form.body()) {
         Ok(hook) => hook,
         Err(Error::BadRequest { data, .. }) => {
             let view = form.view(&data, false);
-            return render_list(
-                &req,
-                &state,
-                user.email,
-                StatusCode::BAD_REQUEST,
-                view,
-                None,
-            )
-            .await;
+            return render_list(&req, &state, &admin, StatusCode::BAD_REQUEST, view).await;
         }
         Err(e) => return Err(e),
     };
     let shared = state.clone();
     let saved = blocking(move || shared.db.data.write(|tx| store::save(tx, &hook))).await?;
-    Ok(see_other(&format!("/_/webhooks/{}", saved.id)))
+    let to = format!("/_/webhooks/{}", saved.id);
+    Ok(flash::redirect(&req, &to, "Webhook added."))
 }
 
 async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    admin: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
-    let id = path.into_inner();
-    render_one(&req, &state, user.email, StatusCode::OK, id, None, None).await
+    render_one(
+        &req,
+        &state,
+        &admin,
+        StatusCode::OK,
+        path.into_inner(),
+        None,
+    )
+    .await
 }
 
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    admin: Admin,
     path: web::Path<String>,
     Body(form): Body<WebhookForm>,
 ) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
     let id = path.into_inner();
-    if !CsrfNonce::of(&req).verify(&state, &form.csrf) {
-        let error = Some(CSRF_FAILED.to_owned());
-        return render_one(
-            &req,
-            &state,
-            user.email,
-            StatusCode::FORBIDDEN,
-            id,
-            None,
-            error,
-        )
-        .await;
+    if !csrf_ok(&req, &state, &form.csrf) {
+        return csrf_failed(&req, &state, &admin);
     }
     let shared = state.clone();
     let body = form.body();
@@ -374,19 +333,13 @@ async fn update(
     })
     .await;
     match saved {
-        Ok(_) => Ok(see_other(&format!("/_/webhooks/{id}"))),
+        Ok(_) => {
+            let to = format!("/_/webhooks/{id}");
+            Ok(flash::redirect(&req, &to, "Webhook saved."))
+        }
         Err(Error::BadRequest { data, .. }) => {
             let view = Some(form.view(&data, true));
-            render_one(
-                &req,
-                &state,
-                user.email,
-                StatusCode::BAD_REQUEST,
-                id,
-                view,
-                None,
-            )
-            .await
+            render_one(&req, &state, &admin, StatusCode::BAD_REQUEST, id, view).await
         }
         Err(e) => Err(e),
     }
@@ -395,55 +348,29 @@ async fn update(
 async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    admin: Admin,
     path: web::Path<String>,
     Body(form): Body<CsrfForm>,
 ) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
     let id = path.into_inner();
-    if !CsrfNonce::of(&req).verify(&state, &form.csrf) {
-        let error = Some(CSRF_FAILED.to_owned());
-        return render_one(
-            &req,
-            &state,
-            user.email,
-            StatusCode::FORBIDDEN,
-            id,
-            None,
-            error,
-        )
-        .await;
+    if !csrf_ok(&req, &state, &form.csrf) {
+        return csrf_failed(&req, &state, &admin);
     }
     let shared = state.clone();
     blocking(move || shared.db.data.write(|tx| store::delete(tx, &id))).await?;
-    Ok(see_other("/_/webhooks"))
+    Ok(flash::redirect(&req, "/_/webhooks", "Webhook deleted."))
 }
 
 async fn retry(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    admin: Admin,
     path: web::Path<(String, String)>,
     Body(form): Body<CsrfForm>,
 ) -> Result<HttpResponse> {
-    let Some(user) = session.0 else {
-        return Ok(see_other("/_/login"));
-    };
     let (id, delivery) = path.into_inner();
-    if !CsrfNonce::of(&req).verify(&state, &form.csrf) {
-        let error = Some(CSRF_FAILED.to_owned());
-        return render_one(
-            &req,
-            &state,
-            user.email,
-            StatusCode::FORBIDDEN,
-            id,
-            None,
-            error,
-        )
-        .await;
+    if !csrf_ok(&req, &state, &form.csrf) {
+        return csrf_failed(&req, &state, &admin);
     }
     let shared = state.clone();
     let max = state.config.webhooks.max_attempts;
@@ -458,5 +385,10 @@ async fn retry(
     if !found {
         return Err(Error::not_found());
     }
-    Ok(see_other(&format!("/_/webhooks/{id}")))
+    let to = format!("/_/webhooks/{id}");
+    Ok(flash::redirect(
+        &req,
+        &to,
+        "Delivery queued: it is sent within a second.",
+    ))
 }
