@@ -402,3 +402,22 @@ async fn a_graceful_stop_ends_open_streams_instead_of_waiting_for_them() {
     assert!(took < Duration::from_secs(10), "stopping took {took:?}");
     assert!(sse.closed_within(Duration::from_secs(1)).await);
 }
+
+#[tokio::test]
+async fn metrics_count_realtime_clients_and_the_webhook_backlog() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    let _a = Sse::connect(&app.address).await;
+    let _b = Sse::connect(&app.address).await;
+
+    let text = app
+        .get_with_token("/api/metrics", &token)
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    assert!(text.contains("\nhearth_realtime_clients 2\n"), "{text}");
+    assert!(text.contains("\nhearth_realtime_clients_dropped 0\n"));
+    assert!(text.contains("\nhearth_webhook_deliveries_pending 0\n"));
+}
