@@ -421,3 +421,53 @@ async fn metrics_count_realtime_clients_and_the_webhook_backlog() {
     assert!(text.contains("\nhearth_realtime_clients_dropped 0\n"));
     assert!(text.contains("\nhearth_webhook_deliveries_pending 0\n"));
 }
+
+#[tokio::test]
+async fn a_batch_publishes_its_changes_after_commit_and_a_failed_batch_nothing() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    posts(&app, &token).await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            "/api/settings",
+            Some(json!({"batch": {"enabled": true}})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut sse = Sse::connect(&app.address).await;
+    assert_eq!(
+        subscribe(&app, &sse, &["posts/*"], Some(&token)).await.0,
+        204
+    );
+    let create = |title: &str| json!({"method": "POST", "url": "/api/collections/posts/records", "body": {"title": title}});
+
+    let failed = app
+        .call(
+            Method::POST,
+            "/api/batch",
+            Some(json!({"requests": [create("one"), create("forbidden")]})),
+            None,
+        )
+        .await;
+    let ok = app
+        .call(
+            Method::POST,
+            "/api/batch",
+            Some(json!({"requests": [create("a"), create("b")]})),
+            None,
+        )
+        .await;
+
+    assert_eq!(failed.0, 400);
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    let first = sse.next().await.expect("first of the batch").json();
+    let second = sse.next().await.expect("second of the batch").json();
+    assert_eq!(
+        first["record"]["title"], "a",
+        "never the rolled-back batch's 'one'"
+    );
+    assert_eq!(second["record"]["title"], "b");
+    assert!(sse.next_within(Duration::from_millis(300)).await.is_none());
+}
