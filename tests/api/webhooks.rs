@@ -640,3 +640,56 @@ async fn records_removed_by_a_cascade_are_delivered_too() {
     assert_eq!(d[0]["event"], "delete");
     assert_eq!(d[0]["record"], comment["id"]);
 }
+
+#[tokio::test]
+async fn account_confirmations_are_record_updates_for_webhooks_and_realtime() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    let (status, hook) = app
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(
+                json!({"collection": "users", "events": ["update"], "url": "http://127.0.0.1:9/x"}),
+            ),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{hook}");
+    let id = crate::account::sign_up(&app, "ann@example.com").await;
+    let mut sse = crate::helpers::Sse::connect(&app.address).await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/realtime",
+            Some(json!({"clientId": sse.client_id, "subscriptions": [format!("users/{id}")]})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 204);
+    app.call(
+        Method::POST,
+        "/api/collections/users/request-verification",
+        Some(json!({"email": "ann@example.com"})),
+        None,
+    )
+    .await;
+    let verification = crate::account::token_in_latest_mail(&app, "ann@example.com");
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/confirm-verification",
+            Some(json!({"token": verification})),
+            None,
+        )
+        .await;
+
+    assert_eq!(status, 204);
+    let event = sse.next().await.expect("the update is published").json();
+    assert_eq!(event["action"], "update");
+    assert_eq!(event["record"]["verified"], true);
+    let d = deliveries(&app, &token, hook["id"].as_str().unwrap()).await;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["record"], id.as_str());
+}
