@@ -12,6 +12,7 @@ use actix_web::web::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::dispatch::{self, Fanout};
 use super::topic::Subscription;
 use crate::error::{Error, Result};
 use crate::records::changes::Change;
@@ -50,6 +51,11 @@ impl Identity {
         }
     }
 
+    /// `key()`, computed once: fan-out groups thousands of clients by it per change.
+    fn keyed(self) -> (String, Self) {
+        (self.key(), self)
+    }
+
     /// True when this is the auth record `id` of `collection_id`.
     pub fn is(&self, collection_id: &str, id: &str) -> bool {
         self.auth.as_ref().is_some_and(|(c, r)| {
@@ -64,10 +70,17 @@ pub struct Client {
     state: Mutex<ClientState>,
 }
 
-#[derive(Clone)]
 pub struct ClientState {
     pub identity: Identity,
+    /// `identity.key()`.
+    pub key: String,
     pub subscriptions: Vec<Subscription>,
+}
+
+impl ClientState {
+    pub fn set_identity(&mut self, identity: Identity) {
+        (self.key, self.identity) = identity.keyed();
+    }
 }
 
 impl Client {
@@ -77,10 +90,11 @@ impl Client {
         self.tx.try_send(Bytes::from(message)).is_ok()
     }
 
-    pub fn state(&self) -> ClientState {
+    /// Reads the client's state under its lock (never held across anything slow).
+    pub fn with_state<R>(&self, f: impl FnOnce(&ClientState) -> R) -> R {
         match self.state.lock() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(s) => f(&s),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
     }
 
@@ -96,7 +110,7 @@ type Clients = RwLock<HashMap<String, Arc<Client>>>;
 
 pub struct Broker {
     clients: Arc<Clients>,
-    queue: SyncSender<Vec<Change>>,
+    queue: SyncSender<Vec<Fanout>>,
     max_clients: usize,
     dropped_slow: AtomicU64,
 }
@@ -132,7 +146,7 @@ pub struct Connection {
 impl Broker {
     /// The broker and the receiving end of its queue of committed changes, for the
     /// dispatcher thread. `max_clients` 0: no limit.
-    pub fn new(max_clients: usize) -> (Self, Receiver<Vec<Change>>) {
+    pub fn new(max_clients: usize) -> (Self, Receiver<Vec<Fanout>>) {
         let (queue, rx) = sync_channel(QUEUE);
         let broker = Self {
             clients: Arc::new(RwLock::new(HashMap::new())),
@@ -165,6 +179,7 @@ impl Broker {
             tx,
             state: Mutex::new(ClientState {
                 identity: Identity::guest(),
+                key: String::new(),
                 subscriptions: Vec::new(),
             }),
         });
@@ -195,14 +210,13 @@ impl Broker {
             .ok_or_else(|| Error::NotFound("Missing or invalid client id.".into()))?;
         let mut result = Ok(());
         client.update(|state| {
-            let current = state.identity.key();
-            if !current.is_empty() && current != identity.key() {
+            if !state.key.is_empty() && state.key != identity.key() {
                 result = Err(Error::Forbidden(
                     "The current and the previous request authorization don't match.".into(),
                 ));
                 return;
             }
-            state.identity = identity;
+            state.set_identity(identity);
             state.subscriptions = topics
                 .iter()
                 .filter(|t| !t.is_empty())
@@ -212,12 +226,24 @@ impl Broker {
         result
     }
 
-    /// Hands committed changes to the dispatcher; never blocks the caller.
+    /// Hands committed changes to the dispatcher; never blocks the caller. Who receives
+    /// each change is decided here, at commit, from the subscriptions held now (as
+    /// PocketBase routes a change in the request that made it): a client that subscribes
+    /// after the change was answered never receives it. Rules are checked by the
+    /// dispatcher.
     pub fn publish(&self, changes: Vec<Change>) {
         if changes.is_empty() || self.read().is_empty() {
             return;
         }
-        match self.queue.try_send(changes) {
+        let clients = self.clients();
+        let batch: Vec<Fanout> = changes
+            .into_iter()
+            .filter_map(|change| dispatch::route(&clients, change))
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        match self.queue.try_send(batch) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 log::warn!("realtime dispatcher is behind; dropped a batch of events")

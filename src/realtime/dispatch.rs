@@ -1,8 +1,10 @@
-//! Fan-out of committed record changes to the subscribed clients, on one dispatcher thread
-//! (so events keep their commit order). Clients are grouped by who they are and what exact
-//! subscription they hold: each group's rule check, expand and projection run once, on one
-//! read connection, against the record as it was captured in its transaction; then every
-//! member gets the same data. A client whose buffer is full is dropped.
+//! Fan-out of committed record changes. At commit (`route`, on the writing request's
+//! thread) a change is matched against the subscriptions held then, and the matching clients
+//! are grouped by who they are and what exact subscription they hold; on the dispatcher
+//! thread (`run`, so events keep their commit order) each group's rule check, expand and
+//! projection run once, on one read connection, against the record as it was captured in
+//! its transaction, and every member gets the same data. A client whose buffer is full is
+//! dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +34,12 @@ struct Group {
     members: Vec<Arc<Client>>,
 }
 
+/// One committed change and the clients it may go to, grouped; decided at commit.
+pub struct Fanout {
+    change: Change,
+    groups: Vec<Group>,
+}
+
 /// The rule that a client subscribed under `sub` must pass to see `change`, if any.
 fn rule_for(sub: &Subscription, change: &Change) -> Option<RuleKind> {
     let c = &change.collection;
@@ -47,16 +55,19 @@ fn rule_for(sub: &Subscription, change: &Change) -> Option<RuleKind> {
     None
 }
 
-/// Sends every change to the clients that may see it.
-pub fn run(conn: &Connection, broker: &Broker, schema: &Arc<Snapshot>, changes: &[Change]) {
-    for change in changes {
-        follow_auth_change(broker, change);
-        let groups = group(broker, change);
-        if groups.is_empty() {
-            continue;
-        }
-        for g in groups.into_values() {
-            let data = match message(conn, schema, change, &g) {
+/// Routes one change at commit: clients signed in as a changed auth record follow it, and
+/// the subscribed clients are grouped by identity and subscription. None: nobody listens.
+pub fn route(clients: &[Arc<Client>], change: Change) -> Option<Fanout> {
+    follow_auth_change(clients, &change);
+    let groups = group(clients, &change);
+    (!groups.is_empty()).then_some(Fanout { change, groups })
+}
+
+/// Sends every routed change to the clients whose rules let them see it.
+pub fn run(conn: &Connection, broker: &Broker, schema: &Arc<Snapshot>, batch: &[Fanout]) {
+    for Fanout { change, groups } in batch {
+        for g in groups {
+            let data = match message(conn, schema, change, g) {
                 Ok(Some(data)) => data,
                 Ok(None) => continue,
                 Err(e) => {
@@ -80,17 +91,17 @@ pub fn run(conn: &Connection, broker: &Broker, schema: &Arc<Snapshot>, changes: 
 
 /// Clients signed in as a changed auth record see rules with its new fields; a deleted
 /// one makes them guests, as in PocketBase.
-fn follow_auth_change(broker: &Broker, change: &Change) {
+fn follow_auth_change(clients: &[Arc<Client>], change: &Change) {
     if !change.collection.is_auth() {
         return;
     }
-    for client in broker.clients() {
+    for client in clients {
         client.update(|state| {
             if !state.identity.is(&change.collection.id, &change.id) {
                 return;
             }
             match change.event {
-                Event::Delete => state.identity = Identity::guest(),
+                Event::Delete => state.set_identity(Identity::guest()),
                 _ => {
                     if let Some((_, record)) = state.identity.auth.as_mut() {
                         for (k, v) in &change.record {
@@ -103,26 +114,31 @@ fn follow_auth_change(broker: &Broker, change: &Change) {
     }
 }
 
-fn group(broker: &Broker, change: &Change) -> HashMap<(String, String), Group> {
-    let mut groups: HashMap<(String, String), Group> = HashMap::new();
-    for client in broker.clients() {
-        let state = client.state();
-        for sub in &state.subscriptions {
-            let Some(rule) = rule_for(sub, change) else {
-                continue;
-            };
-            let key = (state.identity.key(), sub.raw.clone());
-            groups
-                .entry(key)
-                .or_insert_with(|| Group {
-                    identity: state.identity.clone(),
-                    subscription: sub.clone(),
-                    rule,
-                    members: Vec::new(),
-                })
-                .members
-                .push(client.clone());
-        }
+fn group(clients: &[Arc<Client>], change: &Change) -> Vec<Group> {
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for client in clients {
+        client.with_state(|state| {
+            for sub in &state.subscriptions {
+                let Some(rule) = rule_for(sub, change) else {
+                    continue;
+                };
+                let at = match index.get(&(state.key.clone(), sub.raw.clone())) {
+                    Some(&at) => at,
+                    None => {
+                        index.insert((state.key.clone(), sub.raw.clone()), groups.len());
+                        groups.push(Group {
+                            identity: state.identity.clone(),
+                            subscription: sub.clone(),
+                            rule,
+                            members: Vec::new(),
+                        });
+                        groups.len() - 1
+                    }
+                };
+                groups[at].members.push(client.clone());
+            }
+        });
     }
     groups
 }

@@ -13,18 +13,17 @@ use std::time::Duration;
 
 pub use broker::{Broker, Identity};
 
-use crate::records::changes::Change;
 use crate::state::AppState;
 
 /// Starts the dispatcher thread: it takes committed changes from the broker's queue and
 /// fans them out, in commit order. Ends when the app is dropped.
-pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<Change>>) {
+pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<dispatch::Fanout>>) {
     let spawned = std::thread::Builder::new()
         .name("realtime".into())
         .spawn(move || {
             loop {
-                let changes = match queue.recv_timeout(Duration::from_secs(1)) {
-                    Ok(changes) => changes,
+                let batch = match queue.recv_timeout(Duration::from_secs(1)) {
+                    Ok(batch) => batch,
                     Err(RecvTimeoutError::Timeout) => {
                         if state.strong_count() == 0 {
                             break;
@@ -36,7 +35,7 @@ pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<Change>>) {
                 let Some(state) = state.upgrade() else { break };
                 let schema = state.schema.snapshot();
                 let sent = state.db.data.read(|conn| {
-                    dispatch::run(conn, &state.realtime, &schema, &changes);
+                    dispatch::run(conn, &state.realtime, &schema, &batch);
                     Ok(())
                 });
                 if let Err(e) = sent {
