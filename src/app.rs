@@ -2,20 +2,23 @@
 //! says which was chosen) and wires every route and middleware, here and nowhere else.
 
 use std::net::TcpListener;
+use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::{HttpServer, web};
+use futures_util::future::{self, Either};
 
 use crate::auth::superusers::Superuser;
 use crate::config::Config;
 use crate::db::{self, Db, DirLock};
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Sender, SmtpConfig};
+use crate::realtime::{self, Broker};
 use crate::state::AppState;
-use crate::{api, middleware, ui};
+use crate::{api, middleware, ui, webhooks};
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -38,7 +41,9 @@ impl App {
         let addr = listener.local_addr()?;
         let workers = config.workers;
         let config_smtp = config.smtp.clone();
-        let state = web::Data::new(AppState::new(db, config)?);
+        let (broker, events) = Broker::new(config.realtime.max_clients);
+        let webhook_options = config.webhooks.clone();
+        let state = web::Data::new(AppState::new(db, config, broker)?);
 
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
@@ -54,6 +59,10 @@ impl App {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#))
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        // Signals are handled in `run_until_stopped`, which also ends the realtime streams
+        // (they never finish by themselves and would hold the graceful stop for its whole
+        // grace period).
+        .disable_signals()
         .listen(listener)?;
         if let Some(n) = workers {
             server = server.workers(n.max(1));
@@ -74,6 +83,8 @@ impl App {
         }
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
+        realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);
+        webhooks::deliver::start(Arc::downgrade(&state.clone().into_inner()), webhook_options);
         Ok(Self {
             server: server.run(),
             port: addr.port(),
@@ -93,11 +104,36 @@ impl App {
     /// Serves until SIGINT/SIGTERM (or the server handle stops it), lets in-flight requests
     /// finish, then checkpoints the WAL so the data dir is left clean.
     pub async fn run_until_stopped(self) -> Result<()> {
-        self.server.await?;
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        let stop = async move {
+            stop_signal().await;
+            log::info!("stopping: closing realtime connections, finishing requests");
+            state.realtime.close_all();
+            handle.stop(true).await;
+        };
+        match future::select(pin!(self.server), pin!(stop)).await {
+            Either::Left((served, _)) => served?,
+            Either::Right(((), server)) => server.await?,
+        }
         self.state.db.checkpoint()?;
         log::info!("hearth stopped; databases closed cleanly");
         Ok(())
     }
+}
+
+/// Resolves at the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot listen for SIGTERM: {e}");
+            let _ = actix_web::rt::signal::ctrl_c().await;
+            return;
+        }
+    };
+    future::select(pin!(actix_web::rt::signal::ctrl_c()), pin!(term.recv())).await;
 }
 
 /// Background upkeep, once a second: picks up schema changes made by other processes (the

@@ -86,6 +86,64 @@ pub struct ServeArgs {
     /// superuser token. Prefer the environment variable.
     #[arg(long, env = "HEARTH_METRICS_KEY", hide_env_values = true)]
     pub metrics_key: Option<String>,
+    /// Most realtime (SSE) clients connected at once; past it, 503 (0: no limit).
+    #[arg(long, env = "HEARTH_REALTIME_MAX_CLIENTS", default_value_t = 10_000)]
+    pub realtime_max_clients: usize,
+    /// Seconds a realtime connection may go without a message before it is closed (the
+    /// SDK reconnects), as PocketBase's 5 minutes.
+    #[arg(long, env = "HEARTH_REALTIME_IDLE_TIMEOUT", default_value_t = 300)]
+    pub realtime_idle_timeout: u64,
+    /// Attempts per webhook delivery before it is marked failed.
+    #[arg(long, env = "HEARTH_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+    /// Seconds one webhook request may take, connecting included.
+    #[arg(long, env = "HEARTH_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    pub webhook_timeout: u64,
+    /// Days settled (delivered or failed) webhook deliveries are kept.
+    #[arg(long, env = "HEARTH_WEBHOOK_RETENTION_DAYS", default_value_t = 7)]
+    pub webhook_retention_days: u32,
+}
+
+/// Realtime limits.
+#[derive(Debug, Clone)]
+pub struct RealtimeOptions {
+    pub max_clients: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Default for RealtimeOptions {
+    fn default() -> Self {
+        Self {
+            max_clients: 10_000,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How webhook deliveries are attempted and kept.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub retention: Duration,
+    /// The first retry's delay; each later one doubles it (plus jitter), up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// How often the worker looks for due deliveries.
+    pub poll: Duration,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            timeout: Duration::from_secs(10),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(3600),
+            poll: Duration::from_millis(250),
+        }
+    }
 }
 
 /// Everything `App::build` needs.
@@ -102,6 +160,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Bearer key for `/api/metrics` besides superuser tokens.
     pub metrics_key: Option<String>,
+    pub realtime: RealtimeOptions,
+    pub webhooks: WebhookOptions,
 }
 
 impl Config {
@@ -133,6 +193,16 @@ impl Config {
                     security: serve.smtp_security,
                     from: serve.mail_from,
                 }),
+            realtime: RealtimeOptions {
+                max_clients: serve.realtime_max_clients,
+                idle_timeout: Duration::from_secs(serve.realtime_idle_timeout.max(1)),
+            },
+            webhooks: WebhookOptions {
+                max_attempts: serve.webhook_max_attempts.max(1),
+                timeout: Duration::from_secs(serve.webhook_timeout.max(1)),
+                retention: Duration::from_secs(u64::from(serve.webhook_retention_days) * 24 * 3600),
+                ..WebhookOptions::default()
+            },
         }
     }
 
@@ -148,6 +218,8 @@ impl Config {
             auth_limits: AuthLimits::default(),
             smtp: None,
             metrics_key: None,
+            realtime: RealtimeOptions::default(),
+            webhooks: WebhookOptions::default(),
         }
     }
 }

@@ -23,12 +23,14 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
+pub mod realtime;
 pub mod records;
 pub mod schema;
 pub mod settings;
 pub mod state;
 pub mod ui;
 pub mod validate;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::Config;

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub logs_dropped: IntGauge,
     pub logs_written: IntGauge,
     pub pool_timeouts: IntCounter,
+    pub realtime_clients: IntGauge,
+    pub realtime_dropped: IntGauge,
+    pub webhook_backlog: IntGauge,
 }
 
 /// Latency buckets from 0.25 ms to 10 s.
@@ -77,6 +80,16 @@ fn build() -> prometheus::Result<Metrics> {
         "db_pool_timeouts_total",
         "Requests answered 503 because no database connection freed up in time.",
     )?;
+    let realtime_clients =
+        IntGauge::new("realtime_clients", "Realtime (SSE) connections open now.")?;
+    let realtime_dropped = IntGauge::new(
+        "realtime_clients_dropped",
+        "Realtime clients disconnected because they did not keep up (since start).",
+    )?;
+    let webhook_backlog = IntGauge::new(
+        "webhook_deliveries_pending",
+        "Webhook deliveries waiting to be sent or retried.",
+    )?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(latency.clone()))?;
     registry.register(Box::new(writer_wait.clone()))?;
@@ -86,6 +99,9 @@ fn build() -> prometheus::Result<Metrics> {
     registry.register(Box::new(logs_dropped.clone()))?;
     registry.register(Box::new(logs_written.clone()))?;
     registry.register(Box::new(pool_timeouts.clone()))?;
+    registry.register(Box::new(realtime_clients.clone()))?;
+    registry.register(Box::new(realtime_dropped.clone()))?;
+    registry.register(Box::new(webhook_backlog.clone()))?;
     #[cfg(target_os = "linux")]
     registry.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),
@@ -101,6 +117,9 @@ fn build() -> prometheus::Result<Metrics> {
         logs_dropped,
         logs_written,
         pool_timeouts,
+        realtime_clients,
+        realtime_dropped,
+        webhook_backlog,
     })
 }
 

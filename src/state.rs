@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::files::Storage;
 use crate::logs::RequestLog;
 use crate::ratelimit::Limiter;
+use crate::realtime::Broker;
 use crate::schema::Registry;
 
 pub struct AppState {
@@ -25,11 +26,13 @@ pub struct AppState {
     pub logs: RequestLog,
     /// Uploaded files, `storage/` in the data dir.
     pub files: Storage,
+    /// Connected realtime clients and their subscriptions.
+    pub realtime: Broker,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: Config) -> Result<Self> {
+    pub fn new(db: Db, config: Config, realtime: Broker) -> Result<Self> {
         let secret: Option<String> = db.data.read(|c| {
             Ok(c.query_row(
                 "SELECT json_extract(value, '$') FROM _params WHERE id = 'hearthSecret'",
@@ -52,6 +55,7 @@ impl AppState {
             schema,
             limiter,
             logs,
+            realtime,
             config,
             secret,
             started: Instant::now(),

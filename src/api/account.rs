@@ -10,6 +10,7 @@ use super::auth::count_attempt;
 use super::{Body, RequestAuth, blocking};
 use crate::auth::account;
 use crate::error::{Error, Result};
+use crate::records::changes::{self, Changes, Event};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -50,6 +51,23 @@ struct Input {
     new_email: String,
 }
 
+/// Runs an account change that updates one record of `c` (`change` returns its id), and
+/// reports it like any record update: webhooks in the same transaction, realtime after it.
+fn update_account(
+    state: &AppState,
+    c: &Collection,
+    change: impl FnOnce(&rusqlite::Connection) -> Result<String>,
+) -> Result<()> {
+    let schema = state.schema.snapshot();
+    let noted = Changes::default();
+    state.db.data.write(|tx| {
+        let id = change(tx)?;
+        changes::note(tx, &schema, &noted, c, Event::Update, &id)
+    })?;
+    state.realtime.publish(noted.take());
+    Ok(())
+}
+
 fn auth_collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
     super::auth::auth_collection(state, name, "Missing or invalid auth collection context.")
 }
@@ -79,10 +97,9 @@ async fn confirm_verification(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| account::confirm_verification(tx, &c, &input.token))
+        update_account(&state, &c, |tx| {
+            account::confirm_verification(tx, &c, &input.token)
+        })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -113,7 +130,7 @@ async fn confirm_password_reset(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     blocking(move || {
-        state.db.data.write(|tx| {
+        update_account(&state, &c, |tx| {
             account::confirm_password_reset(
                 tx,
                 &c,
@@ -164,10 +181,9 @@ async fn confirm_email_change(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| account::confirm_email_change(tx, &c, &input.token, &input.password))
+        update_account(&state, &c, |tx| {
+            account::confirm_email_change(tx, &c, &input.token, &input.password)
+        })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

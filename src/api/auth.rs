@@ -196,6 +196,7 @@ async fn auth_with_password(
                     ..Default::default()
                 },
                 schema: state.schema.snapshot(),
+                changes: Default::default(),
             };
             if !crate::records::satisfies(conn, &c, &auth_rule, &ctx, &id)? {
                 return Err(Error::bad_request("Failed to authenticate."));

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::records::{collection, context_of, shaped};
 use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
+use crate::records::changes::Change;
 use crate::records::{self, Shape};
 use crate::state::AppState;
 
@@ -153,12 +154,15 @@ impl Leftovers {
     }
 }
 
+/// Runs one sub-request in the batch's transaction; the records it changed join `changes`,
+/// published once the whole batch has committed.
 fn run(
     tx: &Connection,
     state: &AppState,
     auth: &RequestAuth,
     sub: Sub,
     leftovers: &mut Leftovers,
+    changes: &mut Vec<Change>,
 ) -> Result<(u16, Value)> {
     let (name, id) = sub.target().ok_or_else(unknown_action)?;
     let c = collection(state, &name)?;
@@ -198,27 +202,29 @@ fn run(
         sub.headers.clone(),
         sub.body.clone(),
     );
-    match method {
+    let answer = match method {
         "POST" => {
             let (record, _) = records::create_with_files(tx, &c, &ctx, &sub.body, &[])?;
-            Ok((200, shaped(tx, &c, &ctx, record, &shape)?))
+            (200, shaped(tx, &c, &ctx, record, &shape)?)
         }
         "PATCH" => {
-            let (record, changes) =
+            let (record, files) =
                 records::update_with_files(tx, &c, &ctx, &target, &sub.body, &[])?;
             leftovers
                 .files
-                .push((c.id.clone(), target.clone(), changes.removed));
-            Ok((200, shaped(tx, &c, &ctx, record, &shape)?))
+                .push((c.id.clone(), target.clone(), files.removed));
+            (200, shaped(tx, &c, &ctx, record, &shape)?)
         }
         "DELETE" => {
             leftovers
                 .records
                 .extend(records::delete(tx, &c, &ctx, &target)?);
-            Ok((204, Value::Null))
+            (204, Value::Null)
         }
-        _ => Err(unknown_action()),
-    }
+        _ => return Err(unknown_action()),
+    };
+    changes.extend(ctx.changes.take());
+    Ok(answer)
 }
 
 /// PocketBase's answer when sub-request `index` failed with `e`.
@@ -273,6 +279,7 @@ async fn batch(
     let started = Instant::now();
     let results = blocking(move || {
         let mut leftovers = Leftovers::default();
+        let mut changes = Vec::new();
         let results = state.db.data.write(|tx| {
             let mut results = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
@@ -281,7 +288,7 @@ async fn batch(
                 }
                 let outcome = Sub::parse(item)
                     .ok_or_else(unknown_action)
-                    .and_then(|sub| run(tx, &state, &auth, sub, &mut leftovers));
+                    .and_then(|sub| run(tx, &state, &auth, sub, &mut leftovers, &mut changes));
                 match outcome {
                     Ok((status, body)) => results.push(json!({"status": status, "body": body})),
                     Err(e) => return Err(failed_at(i, &e)),
@@ -290,6 +297,7 @@ async fn batch(
             Ok(results)
         })?;
         leftovers.remove(&state.files);
+        state.realtime.publish(changes);
         Ok(results)
     })
     .await?;

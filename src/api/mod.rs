@@ -15,9 +15,11 @@ mod metrics;
 pub(crate) mod multipart;
 mod openapi;
 mod query;
+mod realtime;
 pub(crate) mod records;
 mod request_auth;
 mod settings;
+mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 
@@ -36,6 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     collections::configure(cfg);
     records::configure(cfg);
     files::configure(cfg);
+    realtime::configure(cfg);
+    webhooks::configure(cfg);
     settings::configure(cfg);
     logs::configure(cfg);
     batch::configure(cfg);

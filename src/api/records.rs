@@ -11,7 +11,7 @@ use super::{Body, RequestAuth, blocking, etag, multipart};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
-use crate::records::{self, Caller, Ctx, ListOptions, Shape, stored};
+use crate::records::{self, Ctx, ListOptions, Shape, stored};
 use crate::schema::Collection;
 use crate::state::AppState;
 use rusqlite::Transaction;
@@ -105,22 +105,7 @@ pub fn context_of(
     body: Map<String, Value>,
 ) -> Ctx {
     let schema = state.schema.snapshot();
-    let (caller, auth_record) = match auth {
-        RequestAuth::Superuser(user) => {
-            let mut record = user.to_json().as_object().cloned().unwrap_or_default();
-            record.insert("email".into(), Value::String(user.email.clone()));
-            let collection = schema.find(crate::auth::superusers::COLLECTION_ID);
-            (Caller::Superuser, collection.map(|c| (c, record)))
-        }
-        RequestAuth::Record(auth) => (
-            Caller::Record {
-                collection_id: auth.collection.id.clone(),
-                id: auth.id().to_owned(),
-            },
-            Some((auth.collection.clone(), auth.record.clone())),
-        ),
-        RequestAuth::Guest => (Caller::Guest, None),
-    };
+    let (caller, auth_record) = auth.caller(&schema);
     let query = query
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
@@ -140,6 +125,7 @@ pub fn context_of(
         caller,
         request,
         schema,
+        changes: Default::default(),
     }
 }
 
@@ -273,9 +259,13 @@ async fn create(
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        target(&state, &c, &ctx).save(None, &body, staging, &stored::always, |tx, r| {
-            shaped(tx, &c, &ctx, r, &shape)
-        })
+        let record =
+            target(&state, &c, &ctx).save(None, &body, staging, &stored::always, |tx, r| {
+                shaped(tx, &c, &ctx, r, &shape)
+            })?;
+        // Committed: published here, even if the client has gone meanwhile.
+        state.realtime.publish(ctx.changes.take());
+        Ok(record)
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -297,9 +287,12 @@ async fn update(
     let if_match = etag::if_match(&req);
     let record = blocking(move || {
         let unchanged = |tx: &Transaction| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        target(&state, &c, &ctx).save(Some(&id), &body, staging, &unchanged, |tx, r| {
-            shaped(tx, &c, &ctx, r, &shape)
-        })
+        let record =
+            target(&state, &c, &ctx).save(Some(&id), &body, staging, &unchanged, |tx, r| {
+                shaped(tx, &c, &ctx, r, &shape)
+            })?;
+        state.realtime.publish(ctx.changes.take());
+        Ok(record)
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -317,7 +310,9 @@ async fn delete(
     let if_match = etag::if_match(&req);
     blocking(move || {
         let unchanged = |tx: &Transaction| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        target(&state, &c, &ctx).delete(&id, &unchanged)
+        target(&state, &c, &ctx).delete(&id, &unchanged)?;
+        state.realtime.publish(ctx.changes.take());
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -15,8 +15,10 @@ use crate::auth::superusers::{self, Superuser};
 use crate::auth::token::{self, KIND_AUTH};
 use crate::error::{Error, Result};
 use crate::middleware::AuthenticatedAs;
+use crate::records::{Caller, RuleAuth};
 use crate::schema::Snapshot;
 use crate::state::AppState;
+use serde_json::Value;
 
 pub enum RequestAuth {
     Guest,
@@ -42,6 +44,27 @@ impl RequestAuth {
                 collection: record.collection.name.clone(),
                 id: record.id().to_owned(),
             }),
+        }
+    }
+
+    /// Who this is for the record service, and the auth record that rules see as
+    /// `@request.auth` (all its fields).
+    pub fn caller(&self, schema: &Snapshot) -> (Caller, Option<RuleAuth>) {
+        match self {
+            Self::Superuser(user) => {
+                let mut record = user.to_json().as_object().cloned().unwrap_or_default();
+                record.insert("email".into(), Value::String(user.email.clone()));
+                let collection = schema.find(superusers::COLLECTION_ID);
+                (Caller::Superuser, collection.map(|c| (c, record)))
+            }
+            Self::Record(auth) => (
+                Caller::Record {
+                    collection_id: auth.collection.id.clone(),
+                    id: auth.id().to_owned(),
+                },
+                Some((auth.collection.clone(), auth.record.clone())),
+            ),
+            Self::Guest => (Caller::Guest, None),
         }
     }
 

@@ -94,7 +94,8 @@ pub fn request_verification(conn: &Connection, c: &Collection, email: &str) -> R
     )
 }
 
-pub fn confirm_verification(conn: &Connection, c: &Collection, raw: &str) -> Result<()> {
+/// Returns the id of the record it verified.
+pub fn confirm_verification(conn: &Connection, c: &Collection, raw: &str) -> Result<String> {
     required(&[("token", raw)])?;
     let (record, _) = records::from_purpose_token(conn, c, raw, token::KIND_VERIFICATION)?
         .ok_or_else(invalid_token)?;
@@ -104,7 +105,7 @@ pub fn confirm_verification(conn: &Connection, c: &Collection, raw: &str) -> Res
     );
     conn.prepare_cached(&sql)?
         .execute((crate::datetime::now(), id_of(&record)))?;
-    Ok(())
+    Ok(id_of(&record))
 }
 
 /// Mails a password-reset link to the account with this email, if there is one.
@@ -132,7 +133,7 @@ pub fn confirm_password_reset(
     raw: &str,
     new: &str,
     confirm: &str,
-) -> Result<()> {
+) -> Result<String> {
     required(&[
         ("token", raw),
         ("password", new),
@@ -162,7 +163,7 @@ pub fn confirm_password_reset(
         crate::datetime::now(),
         id_of(&record),
     ))?;
-    Ok(())
+    Ok(id_of(&record))
 }
 
 /// Mails a confirmation link to the new address of the signed-in record.
@@ -202,7 +203,7 @@ pub fn confirm_email_change(
     c: &Collection,
     raw: &str,
     password_text: &str,
-) -> Result<()> {
+) -> Result<String> {
     required(&[("token", raw), ("password", password_text)])?;
     let (record, claims) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
         .ok_or_else(invalid_token)?;
@@ -239,5 +240,5 @@ pub fn confirm_email_change(
         crate::datetime::now(),
         id_of(&record),
     ))?;
-    Ok(())
+    Ok(id_of(&record))
 }

@@ -48,6 +48,7 @@ fn ctx() -> Ctx {
         caller: Caller::Superuser,
         request: RequestInfo::default(),
         schema: Arc::new(Snapshot::default()),
+        changes: Default::default(),
     }
 }
 

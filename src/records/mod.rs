@@ -1,6 +1,7 @@
 //! The record service: list, view, create, update and delete records of a collection, with
 //! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
 
+pub mod changes;
 pub mod count;
 pub mod expand;
 pub mod fields;
@@ -20,13 +21,17 @@ use crate::auth::password;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::files::Staged;
 use crate::filter::{self, RequestInfo};
-use crate::schema::{Collection, Snapshot, fts};
+use crate::schema::{Collection, FieldKind, Snapshot, fts};
+use changes::Event;
 pub use files::FileChanges;
 use input::Action;
 use output::Viewer;
 
 /// A record as the API shows it.
 pub type Record = Map<String, Value>;
+
+/// The signed-in record as rules see it (`@request.auth.*`): its collection and every field.
+pub type RuleAuth = (Arc<Collection>, Map<String, Value>);
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +65,8 @@ pub struct Ctx {
     pub caller: Caller,
     pub request: RequestInfo,
     pub schema: Arc<Snapshot>,
+    /// The records this request changed, for webhooks (already queued) and realtime.
+    pub changes: changes::Changes,
 }
 
 /// What a rule says about this caller.
@@ -342,6 +349,76 @@ fn manage_column(c: &Collection, ctx: &Ctx, params: &mut Vec<Sql>) -> String {
     }
 }
 
+/// A captured row (see `changes`) as `ctx`'s caller may see it through `rule` and an
+/// optional client `filter`: None when either excludes it. The row is evaluated as it was
+/// captured, so a record already deleted (or changed again) is judged as of its change.
+pub fn view_row(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    row: &[(String, Sql)],
+    rule: &Option<String>,
+    filter: &str,
+) -> Result<Option<Record>> {
+    let mut params = Vec::new();
+    let mut conditions = Vec::new();
+    match access(c, rule, ctx, &mut params) {
+        Access::SuperusersOnly => return Ok(None),
+        Access::Where(sql) => conditions.push(sql),
+        Access::Granted => {}
+    }
+    match client_filter(c, filter, ctx, &mut params) {
+        Ok(Some(sql)) => conditions.push(sql),
+        Ok(None) => {}
+        // An unusable subscription filter admits nothing, as in PocketBase.
+        Err(_) => return Ok(None),
+    }
+    let manage = manage_column(c, ctx, &mut params);
+    let mut columns = Vec::with_capacity(row.len());
+    for (name, value) in row {
+        params.push(value.clone());
+        let mark = format!("?{}", params.len());
+        let expr = match affinity_cast(c, name, value) {
+            Some(kind) => format!("CAST({mark} AS {kind})"),
+            None => mark,
+        };
+        columns.push(format!("{expr} AS \"{}\"", name.replace('"', "\"\"")));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT t.*{manage} FROM (SELECT {}) t{filter}",
+        columns.join(", ")
+    );
+    let viewer = ctx.caller.viewer();
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(&params), |r| {
+            output::record(c, r, viewer)
+        })
+        .optional()?)
+}
+
+/// The cast that gives a captured value its table column's affinity (so comparisons behave
+/// as they do on the table) where that changes nothing about the value itself.
+fn affinity_cast(c: &Collection, column: &str, value: &Sql) -> Option<&'static str> {
+    let field = c.field(column)?;
+    if field.is_multiple() {
+        return None;
+    }
+    match (&field.kind, value) {
+        (FieldKind::Number(_) | FieldKind::Bool(_), Sql::Integer(_) | Sql::Real(_)) => {
+            Some("NUMERIC")
+        }
+        (FieldKind::Number(_) | FieldKind::Bool(_) | FieldKind::Json(_), _) => None,
+        (_, Sql::Text(_)) => Some("TEXT"),
+        _ => None,
+    }
+}
+
 pub fn view(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Map<String, Value>> {
     let mut params = Vec::new();
     match access(c, &c.rules.view, ctx, &mut params) {
@@ -513,10 +590,11 @@ pub fn create_with_files(
     {
         return Err(Error::bad_request("Failed to create record."));
     }
-    let changes = files::changes(c, &columns, &Map::new(), uploads);
+    changes::note(conn, &ctx.schema, &ctx.changes, c, Event::Create, &id)?;
+    let file_changes = files::changes(c, &columns, &Map::new(), uploads);
     let record =
         fetch_for(conn, c, &id, ctx)?.ok_or_else(|| Error::internal("created record vanished"))?;
-    Ok((record, changes))
+    Ok((record, file_changes))
 }
 
 pub fn update(
@@ -589,9 +667,10 @@ pub fn update_with_files(
             .execute(rusqlite::params_from_iter(params))
             .map_err(|e| unique_violation(c, &e).unwrap_or(Error::Sqlite(e)))?;
     }
-    let changes = files::changes(c, &columns, &current, uploads);
+    changes::note(conn, &ctx.schema, &ctx.changes, c, Event::Update, id)?;
+    let file_changes = files::changes(c, &columns, &current, uploads);
     let record = fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)?;
-    Ok((record, changes))
+    Ok((record, file_changes))
 }
 
 /// The records a delete removed, cascades included, as (collection id, record id): their
@@ -611,7 +690,7 @@ pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<
         _ => {}
     }
     let mut visited = std::collections::HashSet::new();
-    if !delete_with_references(conn, &ctx.schema, c, id, &mut visited)? {
+    if !delete_with_references(conn, &ctx.schema, &ctx.changes, c, id, &mut visited)? {
         return Err(Error::not_found());
     }
     Ok(visited.into_iter().collect())
@@ -623,6 +702,7 @@ pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<
 fn delete_with_references(
     conn: &Connection,
     schema: &Snapshot,
+    changes: &changes::Changes,
     c: &Collection,
     id: &str,
     visited: &mut std::collections::HashSet<(String, String)>,
@@ -654,7 +734,7 @@ fn delete_with_references(
             }
             if rel.cascade_delete {
                 for rid in referencing {
-                    delete_with_references(conn, schema, other, &rid, visited)?;
+                    delete_with_references(conn, schema, changes, other, &rid, visited)?;
                 }
             } else if field.required() {
                 return Err(Error::bad_request(
@@ -673,6 +753,8 @@ fn delete_with_references(
             }
         }
     }
+    // Captured before it goes: subscribers and webhooks get the record as it was.
+    changes::note(conn, schema, changes, c, Event::Delete, id)?;
     let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
     Ok(conn.prepare_cached(&sql)?.execute([id])? > 0)
 }

@@ -15,6 +15,7 @@ mod records;
 mod session;
 mod settings;
 mod values;
+mod webhooks;
 
 use actix_web::HttpRequest;
 use actix_web::http::{StatusCode, header};
@@ -39,7 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(records::configure)
                 .configure(settings::configure)
                 .configure(logs::configure)
-                .configure(mail::configure),
+                .configure(mail::configure)
+                .configure(webhooks::configure),
         );
 }
 

@@ -772,13 +772,15 @@ async fn submit(
             collection: &table,
             ctx: &ctx,
         };
-        at.save(
+        let saved = at.save(
             target.as_deref(),
             &body,
             staging,
             &records::stored::always,
             |_, r| Ok(r),
-        )
+        )?;
+        shared.realtime.publish(ctx.changes.take());
+        Ok(saved)
     })
     .await;
     match saved {
@@ -864,7 +866,9 @@ async fn delete(
             collection: &table,
             ctx: &ctx,
         };
-        at.delete(&target, &records::stored::always)
+        at.delete(&target, &records::stored::always)?;
+        shared.realtime.publish(ctx.changes.take());
+        Ok(())
     })
     .await;
     match deleted {
@@ -932,7 +936,9 @@ async fn account_action(
                 shared.db.data.write(|tx| {
                     let body = Map::from_iter([("verified".to_owned(), json!(true))]);
                     records::update(tx, &table, &ctx, &target, &body).map(|_| ())
-                })
+                })?;
+                shared.realtime.publish(ctx.changes.take());
+                Ok(())
             })
             .await
             .map(|()| "Marked as verified.".to_owned())

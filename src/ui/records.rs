@@ -39,6 +39,7 @@ pub fn superuser_ctx(state: &AppState) -> Ctx {
         caller: Caller::Superuser,
         request: Default::default(),
         schema: state.schema.snapshot(),
+        changes: Default::default(),
     }
 }
 

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
 
-async fn sign_up(app: &TestApp, email: &str) -> String {
+pub async fn sign_up(app: &TestApp, email: &str) -> String {
     let (status, user) = app
         .call(Method::POST, "/api/collections/users/records",
             Some(json!({"email": email, "password": "password123", "passwordConfirm": "password123"})), None)
@@ -17,7 +17,7 @@ fn outbox(app: &TestApp) -> Vec<hearth::mail::Outboxed> {
 }
 
 /// The token in the newest mail's link (`.../confirm-xxx/{TOKEN}`).
-fn token_in_latest_mail(app: &TestApp, to: &str) -> String {
+pub fn token_in_latest_mail(app: &TestApp, to: &str) -> String {
     let mails = outbox(app);
     let mail = mails
         .iter()

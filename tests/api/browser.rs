@@ -206,6 +206,15 @@ async fn sign_in_and_out_with_javascript_off() {
     c.wait().for_element(Locator::Css(".table")).await.unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/_/collections");
     screenshot(&c, "collections").await;
+    c.find(Locator::LinkText("Webhooks"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("url")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/_/webhooks");
+    screenshot(&c, "webhooks").await;
 
     c.find(Locator::Css("form.signout button"))
         .await

@@ -140,12 +140,13 @@ fn migrate_status_down_and_up() {
     assert!(text.contains("data/0001_init") && text.contains("auxiliary/0001_logs"));
     assert!(!text.contains("pending"));
 
-    let down = hearth_cli(dir.path(), &["migrate", "down", "3"]);
+    let down = hearth_cli(dir.path(), &["migrate", "down", "4"]);
     assert!(down.status.success(), "{}", stderr(&down));
     let reverted: Vec<String> = stdout(&down).lines().map(str::to_owned).collect();
     assert_eq!(
         reverted,
         [
+            "Reverted 0004_webhooks",
             "Reverted 0003_mail_outbox",
             "Reverted 0002_system_collections",
             "Reverted 0001_init"

@@ -73,6 +73,23 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM (a graceful stop); returns how long the process took to exit.
+    pub fn terminate(mut self) -> Duration {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let _ = self.child.wait();
+        started.elapsed()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -116,7 +133,7 @@ async fn all_ids(client: &Client, base: &str, token: &str) -> HashSet<String> {
     ids
 }
 
-fn check_passes(dir: &Path) {
+pub fn check_passes(dir: &Path) {
     let out = hearth_cli(dir, &["check"]);
     assert!(
         out.status.success(),
@@ -171,7 +188,7 @@ async fn write_until(client: &Client, base: &str, stop: Arc<Mutex<bool>>) -> (Ve
     (ids, errors)
 }
 
-async fn set_up(dir: &Path) -> (Server, Client, String) {
+pub async fn set_up(dir: &Path) -> (Server, Client, String) {
     let out = hearth_cli(dir, &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
     assert!(out.status.success());
     let server = Server::start(dir).await;

@@ -257,3 +257,106 @@ pub async fn spawn_smtp_sink() -> SmtpSink {
     });
     SmtpSink { port, messages }
 }
+
+/// One server-sent event as a client receives it.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: String,
+    pub event: String,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).expect("event data is JSON")
+    }
+}
+
+/// An open `GET /api/realtime` stream, parsed into events as they arrive.
+pub struct Sse {
+    pub client_id: String,
+    pub headers: reqwest::header::HeaderMap,
+    events: tokio::sync::mpsc::UnboundedReceiver<SseEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Sse {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Sse {
+    pub async fn connect(base: &str) -> Self {
+        use futures_util::StreamExt;
+        let res = Client::new()
+            .get(format!("{base}/api/realtime"))
+            .send()
+            .await
+            .expect("realtime connects");
+        assert_eq!(res.status(), 200);
+        let headers = res.headers().clone();
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let mut body = res.bytes_stream();
+        let task = tokio::spawn(async move {
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    let mut e = SseEvent {
+                        id: String::new(),
+                        event: String::new(),
+                        data: String::new(),
+                    };
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            e.id = v.to_owned();
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            e.event = v.to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            e.data = v.to_owned();
+                        }
+                    }
+                    if tx.send(e).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let mut sse = Self {
+            client_id: String::new(),
+            headers,
+            events,
+            task,
+        };
+        let hello = sse.next().await.expect("PB_CONNECT arrives");
+        assert_eq!(hello.event, "PB_CONNECT");
+        sse.client_id = hello.json()["clientId"]
+            .as_str()
+            .expect("clientId")
+            .to_owned();
+        assert_eq!(hello.id, sse.client_id);
+        sse
+    }
+
+    /// The next event, or None if none comes within two seconds (or the stream ended).
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        self.next_within(std::time::Duration::from_secs(2)).await
+    }
+
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        tokio::time::timeout(wait, self.events.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// True once the server has closed the stream (no event pending).
+    pub async fn closed_within(&mut self, wait: std::time::Duration) -> bool {
+        matches!(
+            tokio::time::timeout(wait, self.events.recv()).await,
+            Ok(None)
+        )
+    }
+}

@@ -28,6 +28,10 @@ fn routes() -> Vec<(Method, &'static str)> {
         (M::POST, "/api/collections/users/auth-with-otp"),
         (M::POST, "/api/collections/users/impersonate/abc"),
         (M::PATCH, "/api/settings"),
+        (M::POST, "/api/realtime"),
+        (M::POST, "/api/webhooks"),
+        (M::PATCH, "/api/webhooks/abc"),
+        (M::POST, "/_/webhooks"),
         (M::POST, "/_/login"),
         (M::POST, "/_/logout"),
     ]

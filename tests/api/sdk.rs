@@ -133,3 +133,23 @@ async fn node(dir: &Path, file: &str, env: &[(&str, &str)]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn the_sdk_realtime_subscriptions_work_against_hearth_and_pocketbase() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    if !dir.join("node_modules/eventsource").exists() {
+        assert!(
+            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
+            "tests/sdk/node_modules is missing"
+        );
+        return;
+    }
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    run_sdk_file(&dir, "realtime.test.mjs", &app.address).await;
+
+    if let Some(bin) = crate::compat::pocketbase_bin() {
+        let pb = crate::compat::start_pocketbase(&bin).await;
+        run_sdk_file(&dir, "realtime.test.mjs", &pb.address).await;
+    }
+}

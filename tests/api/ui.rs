@@ -8,7 +8,7 @@ async fn login_form(app: &TestApp, browser: &Client) -> String {
     csrf_token(&res.text().await.unwrap())
 }
 
-async fn sign_in(app: &TestApp, browser: &Client, password: &str) -> reqwest::Response {
+pub async fn sign_in(app: &TestApp, browser: &Client, password: &str) -> reqwest::Response {
     let csrf = login_form(app, browser).await;
     browser
         .post(app.url("/_/login"))

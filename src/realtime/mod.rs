@@ -1,0 +1,49 @@
+//! Realtime, as PocketBase serves it: clients hold an SSE stream (`GET /api/realtime`),
+//! choose topics with `POST /api/realtime`, and receive each committed record change they
+//! may read. This module owns the broker and the fan-out; it never writes, and it sees a
+//! change only after its transaction committed. HTTP framing lives in `api::realtime`.
+
+pub mod broker;
+pub mod dispatch;
+pub mod topic;
+
+use std::sync::Weak;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+pub use broker::{Broker, Identity};
+
+use crate::state::AppState;
+
+/// Starts the dispatcher thread: it takes committed changes from the broker's queue and
+/// fans them out, in commit order. Ends when the app is dropped.
+pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<dispatch::Fanout>>) {
+    let spawned = std::thread::Builder::new()
+        .name("realtime".into())
+        .spawn(move || {
+            loop {
+                let batch = match queue.recv_timeout(Duration::from_secs(1)) {
+                    Ok(batch) => batch,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if state.strong_count() == 0 {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                };
+                let Some(state) = state.upgrade() else { break };
+                let schema = state.schema.snapshot();
+                let sent = state.db.data.read(|conn| {
+                    dispatch::run(conn, &state.realtime, &schema, &batch);
+                    Ok(())
+                });
+                if let Err(e) = sent {
+                    log::warn!("realtime dispatch: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the realtime dispatcher: {e}");
+    }
+}
