@@ -91,6 +91,25 @@ test("the SDK works against hearth end to end", async () => {
   const visible = await anon.getFullList({ sort: "title" });
   assert.deepEqual(visible.map((p) => p.title), ["Epsilon", "Gamma"]);
 
+  // A batch (the SDK always sends it as multipart with @jsonPayload): all or nothing.
+  await admin.settings.update({ batch: { enabled: true, maxRequests: 10 } });
+  const batch = admin.createBatch();
+  batch.collection("posts").create({ title: "Batch one", author: ann.id, published: true });
+  batch.collection("posts").create({ title: "Batch two", author: ann.id });
+  batch.collection("posts").delete(created[3].id);
+  const results = await batch.send();
+  assert.deepEqual(results.map((r) => r.status), [200, 200, 204]);
+  assert.equal(results[0].body.title, "Batch one");
+  const failing = admin.createBatch();
+  failing.collection("posts").create({ title: "never saved", author: ann.id });
+  failing.collection("posts").create({ title: "", author: ann.id });
+  await assert.rejects(
+    failing.send(),
+    (e) => e instanceof ClientResponseError && e.status === 400 && e.response.data.requests["1"].code === "batch_request_failed",
+  );
+  const saved = await admin.collection("posts").getFullList({ filter: 'title ~ "never saved"' });
+  assert.equal(saved.length, 0, "a failed batch leaves nothing");
+
   // A validation error arrives as a ClientResponseError with field details.
   await assert.rejects(
     col.create({ title: "", author: ann.id }),
