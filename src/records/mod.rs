@@ -243,12 +243,17 @@ pub fn list(
             ));
         };
         let index = fts::table(table);
-        from.push_str(&format!(" JOIN \"{index}\" ON \"{index}\".rowid = t.rowid"));
+        // The search drives the query: matches come from the index first (CROSS JOIN keeps
+        // SQLite from scanning the table and probing the index row by row instead).
         params.push(Sql::Text(query));
-        conditions.push(format!("\"{index}\" MATCH ?{}", params.len()));
+        from = format!(
+            "(SELECT rowid AS fts_rowid, rank AS fts_rank FROM \"{index}\" WHERE \"{index}\" MATCH ?{}) f \
+             CROSS JOIN \"{table}\" t ON t.rowid = f.fts_rowid",
+            params.len()
+        );
         if order.is_empty() {
             // Best matches first (bm25), the newest first among equals.
-            order = format!(" ORDER BY \"{index}\".rank, t.rowid DESC");
+            order = " ORDER BY f.fts_rank, t.rowid DESC".to_owned();
         }
     }
     let filter = if conditions.is_empty() {
