@@ -1,0 +1,156 @@
+//! `/api/backups`: PocketBase's backup routes, for superusers. The work itself is in
+//! `crate::backups`; these handlers check who asks, parse input and shape the answers.
+
+use std::io::Read;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::{Body, RequestAuth, blocking};
+use crate::auth::superusers;
+use crate::auth::token::KIND_AUTH;
+use crate::backups;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/backups", web::get().to(list))
+        .route("/backups", web::post().to(create))
+        .route("/backups/{key}", web::get().to(download))
+        .route("/backups/{key}", web::delete().to(delete))
+        .route("/backups/{key}/restore", web::post().to(restore));
+}
+
+async fn list(state: web::Data<AppState>, auth: RequestAuth) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let items = blocking(move || backups::list(state.db.dir())).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    #[serde(default)]
+    name: String,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    body: Body<CreateBody>,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let name = body.0.name;
+    blocking(move || {
+        backups::create(&state.db, Some(&name), &|step| {
+            log::debug!("backup: {step}");
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// Downloads are links (`?token=`), as in PocketBase. The token is a superuser's auth token
+/// (`POST /api/files/token` does not exist in hearth yet); the `Authorization` header works
+/// too.
+async fn download(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    key: web::Path<String>,
+    q: super::Query<TokenQuery>,
+) -> Result<HttpResponse> {
+    let token = q.into_inner().token;
+    let shared = state.clone();
+    let allowed = auth.is_superuser()
+        || (!token.is_empty()
+            && blocking(move || {
+                shared.db.data.read(|c| {
+                    let schema = shared.schema.snapshot();
+                    Ok(superusers::from_token(c, &schema, &token, KIND_AUTH)?.is_some())
+                })
+            })
+            .await?);
+    if !allowed {
+        return Err(Error::Forbidden(
+            "Insufficient permissions to access the resource.".into(),
+        ));
+    }
+    let key = key.into_inner();
+    let path = backups::find(state.db.dir(), &key).ok_or_else(Error::not_found)?;
+    let file = std::fs::File::open(&path).map_err(|_| Error::not_found())?;
+    let size = file.metadata()?.len();
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{key}\""),
+        ))
+        .no_chunking(size)
+        .streaming(chunks(file)))
+}
+
+/// The file as a stream of 256 KiB chunks, each read on the blocking pool.
+pub fn chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = web::block(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((file, buf))
+        })
+        .await;
+        match read {
+            Ok(Ok((_, buf))) if buf.is_empty() => None,
+            Ok(Ok((file, buf))) => Some((Ok(web::Bytes::from(buf)), Some(file))),
+            Ok(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+        }
+    })
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    key: web::Path<String>,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let key = key.into_inner();
+    blocking(move || backups::delete(state.db.dir(), &key)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Unlike PocketBase, which answers first and restarts itself, hearth restores while the
+/// request waits: 204 means the data now is the backup's; a bad archive is a 400 and
+/// nothing changed.
+async fn restore(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    key: web::Path<String>,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let key = key.into_inner();
+    blocking(move || {
+        backups::restore(&state.db, &key, &|step| log::info!("restore {key}: {step}"))?;
+        after_restore(&state)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Makes the in-memory state follow the restored databases.
+pub fn after_restore(state: &AppState) -> Result<()> {
+    state.db.data.read(|c| state.schema.reload(c))?;
+    state
+        .logs
+        .configure(&state.db.data.read(crate::settings::load)?);
+    Ok(())
+}

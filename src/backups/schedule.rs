@@ -1,0 +1,146 @@
+//! Scheduled backups: the `backups.cron` setting (a standard 5-field cron expression, UTC)
+//! read by a thread of its own, which writes `@auto_hearth_backup_*.zip` archives when due
+//! and keeps only the `backups.cronMaxKeep` newest of them. Manual archives are never pruned.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Weak;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use serde_json::{Map, Value};
+
+use super::{AUTO_PREFIX, list, write_archive};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// Parses a schedule: five fields (minute hour day-of-month month day-of-week) or a macro
+/// such as `@daily`.
+pub fn parse(expr: &str) -> Result<Cron> {
+    let expr = expr.trim();
+    if !expr.starts_with('@') && expr.split_whitespace().count() != 5 {
+        return Err(Error::bad_request(
+            "A cron expression has 5 fields: minute hour day-of-month month day-of-week.",
+        ));
+    }
+    Cron::from_str(expr).map_err(|e| Error::bad_request(format!("Invalid cron expression: {e}")))
+}
+
+/// `backups.cron` and `backups.cronMaxKeep` from the settings document.
+fn policy(settings: &Map<String, Value>) -> (String, usize) {
+    let backups = settings.get("backups");
+    let cron = backups
+        .and_then(|b| b.get("cron"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let keep = backups
+        .and_then(|b| b.get("cronMaxKeep"))
+        .and_then(Value::as_u64)
+        .unwrap_or(3);
+    (cron, usize::try_from(keep).unwrap_or(usize::MAX))
+}
+
+/// Deletes the oldest scheduled archives beyond the `keep` newest.
+pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
+    let mut auto: Vec<_> = list(dir)?
+        .into_iter()
+        .filter(|b| b.key.starts_with(AUTO_PREFIX))
+        .collect();
+    // The key holds the UTC time it was made, so by key is by age.
+    auto.sort_by(|a, b| b.key.cmp(&a.key));
+    let mut removed = 0;
+    for old in auto.iter().skip(keep.max(1)) {
+        super::delete(dir, &old.key)?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Starts the schedule thread; it re-reads the settings every few seconds and ends when the
+/// app is dropped.
+pub fn start(state: Weak<AppState>) {
+    let spawned = std::thread::Builder::new()
+        .name("backup-schedule".into())
+        .spawn(move || {
+            // The expression in force and its next run.
+            let mut current: Option<(String, DateTime<Utc>)> = None;
+            loop {
+                std::thread::sleep(Duration::from_secs(2));
+                let Some(state) = state.upgrade() else { break };
+                let settings = match state.db.data.read(crate::settings::load) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log::warn!("backup schedule: cannot read the settings: {e}");
+                        continue;
+                    }
+                };
+                let (expr, keep) = policy(&settings);
+                if expr.is_empty() {
+                    current = None;
+                    continue;
+                }
+                let now = Utc::now();
+                if current.as_ref().is_none_or(|(e, _)| *e != expr) {
+                    current = match parse(&expr).and_then(|c| next_after(&c, now)) {
+                        Ok(next) => Some((expr, next)),
+                        Err(e) => {
+                            log::warn!("backups.cron {expr:?} is not usable: {e}");
+                            None
+                        }
+                    };
+                    continue;
+                }
+                let Some((expr, due)) = current.as_mut() else {
+                    continue;
+                };
+                if now < *due {
+                    continue;
+                }
+                run(&state, keep);
+                match parse(expr).and_then(|c| next_after(&c, Utc::now())) {
+                    Ok(next) => *due = next,
+                    Err(_) => current = None,
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the backup schedule: {e}");
+    }
+}
+
+fn next_after(cron: &Cron, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    cron.find_next_occurrence(&t, false)
+        .map_err(|e| Error::internal(format!("cron: {e}")))
+}
+
+fn run(state: &AppState, keep: usize) {
+    let key = super::default_name(AUTO_PREFIX);
+    log::info!("scheduled backup {key} starting");
+    match write_archive(&state.db, &key, &|step| log::debug!("backup {key}: {step}")) {
+        Ok(()) => log::info!("scheduled backup {key} written"),
+        Err(e) => return log::warn!("scheduled backup {key} failed: {e}"),
+    }
+    match prune(state.db.dir(), keep) {
+        Ok(0) => {}
+        Ok(n) => log::info!("deleted {n} scheduled backup(s) beyond backups.cronMaxKeep={keep}"),
+        Err(e) => log::warn!("cannot prune scheduled backups: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_field_expressions_and_macros_parse() {
+        assert!(parse("0 3 * * *").is_ok());
+        assert!(parse("*/5 * * * *").is_ok());
+        assert!(parse("@daily").is_ok());
+        assert!(parse("0 0 3 * * *").is_err());
+        assert!(parse("not cron").is_err());
+        assert!(parse("61 * * * *").is_err());
+    }
+}
