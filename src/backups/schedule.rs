@@ -143,4 +143,31 @@ mod tests {
         assert!(parse("not cron").is_err());
         assert!(parse("61 * * * *").is_err());
     }
+
+    #[test]
+    fn pruning_keeps_the_newest_scheduled_archives_and_every_manual_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let folder = super::super::folder(dir.path());
+        std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("{e}"));
+        let names = [
+            "@auto_hearth_backup_20260101000000.zip",
+            "@auto_hearth_backup_20260102000000.zip",
+            "@auto_hearth_backup_20260103000000.zip",
+            "hearth_backup_20250101000000.zip",
+            "mine.zip",
+        ];
+        for name in names {
+            std::fs::write(folder.join(name), "x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(prune(dir.path(), 2).ok(), Some(1));
+        let left: Vec<String> = list(dir.path())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| b.key)
+            .collect();
+        assert_eq!(left, names[1..]);
+        // cronMaxKeep 0 still keeps the newest: a schedule never deletes its only archive.
+        assert_eq!(prune(dir.path(), 0).ok(), Some(1));
+        assert!(folder.join(names[2]).exists());
+    }
 }
