@@ -724,3 +724,68 @@ async fn admin_page_creates_downloads_restores_and_deletes() {
     assert_eq!(res.status(), 303, "delete");
     assert!(!app.dir.path().join("backups/ui.zip").exists());
 }
+
+#[tokio::test]
+async fn the_schedule_setting_takes_five_field_cron_expressions() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    for bad in ["nope", "0 0 3 * * *", "61 * * * *"] {
+        let (status, body) = app
+            .call(
+                Method::PATCH,
+                "/api/settings",
+                Some(json!({"backups": {"cron": bad}})),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(
+            body["data"]["backups"]["cron"]["code"],
+            "validation_invalid_cron"
+        );
+    }
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/api/settings",
+            Some(json!({"backups": {"cron": "0 3 * * *", "cronMaxKeep": 0}})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["data"]["backups"]["cronMaxKeep"].is_object());
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/api/settings",
+            Some(json!({"backups": {"cron": "0 3 * * *", "cronMaxKeep": 2}})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backups"]["cron"], "0 3 * * *");
+    let html = {
+        let (browser, _) = (app.browser(), ());
+        let page = browser.get(app.url("/_/login")).send().await.unwrap();
+        let csrf = csrf_token(&page.text().await.unwrap());
+        browser
+            .post(app.url("/_/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        browser
+            .get(app.url("/_/backups"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(html.contains("Scheduled: <code>0 3 * * *</code> (UTC), keeping the newest 2."));
+}
