@@ -5,18 +5,20 @@ use std::io::Read;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{Body, RequestAuth, blocking};
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
 use crate::backups;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/backups", web::get().to(list))
         .route("/backups", web::post().to(create))
+        .route("/backups/upload", web::post().to(upload))
         .route("/backups/{key}", web::get().to(download))
         .route("/backups/{key}", web::delete().to(delete))
         .route("/backups/{key}/restore", web::post().to(restore));
@@ -48,6 +50,66 @@ async fn create(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/backups/upload`: the multipart field `file`, a zip stored under its own file
+/// name (which must be a valid key and not taken). Streamed to disk beside the archives and
+/// renamed into place once whole; no body limit, as PocketBase.
+async fn upload(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    mut form: actix_multipart::Multipart,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let invalid_file = |code: &str, message: &str| {
+        Error::validation(FieldErrors::from([(
+            "file".to_owned(),
+            FieldError::new(code, message).into(),
+        )]))
+    };
+    let dir = state.db.dir().to_owned();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|_| Error::invalid_body())?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .unwrap_or_default()
+            .to_owned();
+        if !backups::valid_key(&name) {
+            return Err(invalid_file(
+                "validation_invalid_name",
+                "The file name must end in .zip and hold only letters, digits, _, -, . and @.",
+            ));
+        }
+        if backups::find(&dir, &name).is_some() {
+            return Err(invalid_file(
+                "validation_backup_name_exists",
+                "Backup file with the specified name already exists.",
+            ));
+        }
+        let mut upload = blocking({
+            let dir = dir.clone();
+            move || backups::Upload::start(&dir)
+        })
+        .await?;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| Error::invalid_body())?;
+            upload = blocking(move || upload.write(&chunk).map(|()| upload)).await?;
+        }
+        blocking(move || upload.finish(&name))
+            .await
+            .map_err(|e| match e {
+                Error::BadRequest { message, .. } => {
+                    invalid_file("validation_invalid_mime_type", &message)
+                }
+                other => other,
+            })?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Err(invalid_file("validation_required", "Cannot be blank."))
 }
 
 #[derive(Deserialize)]

@@ -252,6 +252,47 @@ pub fn write_archive(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> 
     Ok(())
 }
 
+/// An archive being received (`POST /api/backups/upload`): written into a scratch folder,
+/// moved into `backups/` only once complete and looking like a zip.
+pub struct Upload {
+    scratch: Scratch,
+    file: File,
+    folder: PathBuf,
+}
+
+impl Upload {
+    pub fn start(dir: &Path) -> Result<Self> {
+        let scratch = Scratch::new(dir, "upload")?;
+        let file = File::create(scratch.0.join("archive.zip"))?;
+        Ok(Self {
+            scratch,
+            file,
+            folder: folder(dir),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        Ok(self.file.write_all(bytes)?)
+    }
+
+    /// Stores the archive as `key` (already checked to be a free, valid key).
+    pub fn finish(self, key: &str) -> Result<()> {
+        use std::io::Read;
+        self.file.sync_all()?;
+        let part = self.scratch.0.join("archive.zip");
+        let mut magic = [0u8; 4];
+        let is_zip = File::open(&part)?.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04";
+        if !is_zip {
+            return Err(Error::bad_request(
+                "The uploaded file is not a zip archive.",
+            ));
+        }
+        fs::rename(&part, self.folder.join(key))?;
+        Ok(())
+    }
+}
+
 /// Deletes the archive `key`. PocketBase's answers for unknown and busy keys.
 pub fn delete(dir: &Path, key: &str) -> Result<()> {
     if in_use(key) {

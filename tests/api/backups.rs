@@ -789,3 +789,88 @@ async fn the_schedule_setting_takes_five_field_cron_expressions() {
     };
     assert!(html.contains("Scheduled: <code>0 3 * * *</code> (UTC), keeping the newest 2."));
 }
+
+/// A multipart body with one file field.
+fn multipart(field: &str, filename: &str, bytes: &[u8]) -> (Vec<u8>, String) {
+    let boundary = "hearthboundary7d3f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
+async fn upload(
+    app: &TestApp,
+    token: Option<&str>,
+    field: &str,
+    name: &str,
+    bytes: &[u8],
+) -> (u16, Value) {
+    let (body, content_type) = multipart(field, name, bytes);
+    let mut req = app
+        .api
+        .post(app.url("/api/backups/upload"))
+        .header("Content-Type", content_type)
+        .body(body);
+    if let Some(t) = token {
+        req = req.header("Authorization", t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_uploaded_archive_is_listed_and_restores() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    notes(&app, &token).await;
+    add_note(&app, "one").await;
+    app.call(
+        Method::POST,
+        "/api/backups",
+        Some(json!({"name": "orig.zip"})),
+        Some(&token),
+    )
+    .await;
+    let bytes = std::fs::read(app.dir.path().join("backups/orig.zip")).unwrap();
+    add_note(&app, "two").await;
+
+    assert_eq!(upload(&app, None, "file", "up.zip", &bytes).await.0, 401);
+    let (status, body) = upload(&app, Some(&token), "file", "up.zip", &bytes).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(backup_keys(&app, &token).await, ["orig.zip", "up.zip"]);
+
+    let (status, body) = upload(&app, Some(&token), "file", "up.zip", &bytes).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["data"]["file"]["code"],
+        "validation_backup_name_exists"
+    );
+    let (status, body) = upload(&app, Some(&token), "file", "text.zip", b"plain text").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["data"]["file"]["code"], "validation_invalid_mime_type");
+    let (status, body) = upload(&app, Some(&token), "other", "x.zip", &bytes).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["data"]["file"]["code"], "validation_required");
+    for name in ["../escape.zip", ".hidden.zip", "a/b.zip", "not-a-zip.txt"] {
+        let (status, body) = upload(&app, Some(&token), "file", name, &bytes).await;
+        assert_eq!(status, 400, "{name}: {body}");
+    }
+    assert!(!app.dir.path().join("escape.zip").exists());
+    assert_eq!(backup_keys(&app, &token).await, ["orig.zip", "up.zip"]);
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/backups/up.zip/restore",
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(note_texts(&app).await, ["one"]);
+}
