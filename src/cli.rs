@@ -167,7 +167,6 @@ fn backup(dir: &DirArgs, cmd: BackupCommand) -> Result<()> {
     match cmd {
         BackupCommand::Create { name } => {
             let db = open(dir)?;
-            crate::backups::sweep(&dir.dir);
             let key = crate::backups::create(&db, name.as_deref(), &progress);
             end_progress();
             let key = key?;

@@ -154,7 +154,8 @@ pub fn busy_error() -> Error {
     Error::bad_request("Try again later - another backup/restore process has already been started.")
 }
 
-fn begin(dir: &Path, key: &str) -> Result<Busy> {
+/// Takes the data dir's backup lock, or None while another backup or restore holds it.
+fn try_lock(dir: &Path) -> Result<Option<File>> {
     let folder = folder(dir);
     fs::create_dir_all(&folder)?;
     let file = fs::OpenOptions::new()
@@ -163,10 +164,16 @@ fn begin(dir: &Path, key: &str) -> Result<Busy> {
         .write(true)
         .open(folder.join(LOCK_FILE))?;
     match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => return Err(busy_error()),
-        Err(fs::TryLockError::Error(e)) => return Err(e.into()),
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(e.into()),
     }
+}
+
+fn begin(dir: &Path, key: &str) -> Result<Busy> {
+    let file = try_lock(dir)?.ok_or_else(busy_error)?;
+    // With the lock held no other backup or restore is working: theirs are left-overs.
+    remove_scratch(dir, &["backup", "restore"]);
     if let Ok(mut active) = ACTIVE.lock() {
         *active = Some(key.to_owned());
     }
@@ -198,13 +205,25 @@ impl Drop for Scratch {
     }
 }
 
-/// Removes what interrupted backups and restores left behind (after a crash).
+/// Removes what interrupted backups and restores left behind (after a crash), unless a
+/// backup or restore (of another process) is running now.
 pub fn sweep(dir: &Path) {
+    if let Ok(Some(_lock)) = try_lock(dir) {
+        remove_scratch(dir, &["backup", "restore", "upload"]);
+    }
+}
+
+/// Removes the scratch folders of the given kinds (`Scratch::new`'s `what`).
+fn remove_scratch(dir: &Path, kinds: &[&str]) {
     let Ok(entries) = fs::read_dir(folder(dir)) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = kinds
+            .iter()
+            .any(|kind| name.starts_with(&format!("{TEMP_PREFIX}{kind}-")));
+        if stale {
             log::info!(
                 "removing {} left by an interrupted backup",
                 entry.path().display()
@@ -323,30 +342,56 @@ pub fn restore(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> {
     progress("checking");
     archive::verify(&scratch.0)?;
 
-    let kept = folder(dir).join(format!(".before_restore_{}", stamp()));
+    let kept = folder(dir).join(format!(
+        ".before_restore_{}_{}",
+        stamp(),
+        &crate::ids::record_id()[..4]
+    ));
     fs::create_dir_all(&kept)?;
     progress(&format!("keeping the current data in {}", kept.display()));
     for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
         archive::snapshot(store.path(), &kept.join(name), &|_| {})?;
     }
     progress("replacing the databases");
-    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
-        store.with_writer(|c| archive::copy_into(&scratch.0.join(name), c))?;
-    }
-    let storage = dir.join("storage");
-    if storage.exists() {
-        fs::rename(&storage, kept.join("storage"))?;
-    }
-    let restored = scratch.0.join("storage");
-    if restored.is_dir() {
-        fs::rename(&restored, &storage)?;
-    } else {
-        fs::create_dir_all(&storage)?;
+    if let Err(e) = swap_in(db, &scratch.0, &kept) {
+        log::error!(
+            "restore of {key} failed half-way ({e}); putting back the data kept in {}",
+            kept.display()
+        );
+        for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
+            if let Err(e) = store.with_writer(|c| archive::copy_into(&kept.join(name), c)) {
+                log::error!("cannot put back {name}: {e}");
+            }
+        }
+        let storage = dir.join("storage");
+        if !storage.exists() && kept.join("storage").is_dir() {
+            let _ = fs::rename(kept.join("storage"), &storage);
+        }
+        return Err(e);
     }
     // An archive from an older hearth gets the system-schema changes it lacks.
     migrate::up(&db.data, migrate::Set::Data)?;
     migrate::up(&db.aux, migrate::Set::Auxiliary)?;
     progress("done");
+    Ok(())
+}
+
+/// Copies the unpacked databases in `unpacked` into the live ones and moves its `storage/`
+/// in, the current one going to `kept`.
+fn swap_in(db: &Db, unpacked: &Path, kept: &Path) -> Result<()> {
+    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
+        store.with_writer(|c| archive::copy_into(&unpacked.join(name), c))?;
+    }
+    let storage = db.dir().join("storage");
+    if storage.exists() {
+        fs::rename(&storage, kept.join("storage"))?;
+    }
+    let restored = unpacked.join("storage");
+    if restored.is_dir() {
+        fs::rename(&restored, &storage)?;
+    } else {
+        fs::create_dir_all(&storage)?;
+    }
     Ok(())
 }
 
