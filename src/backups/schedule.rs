@@ -59,50 +59,60 @@ pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
     Ok(removed)
 }
 
-/// Starts the schedule thread; it re-reads the settings every few seconds and ends when the
+/// When the schedule is due: the expression in force and its next run.
+#[derive(Default)]
+struct Timer {
+    current: Option<(String, DateTime<Utc>)>,
+}
+
+impl Timer {
+    /// True when a backup is due at `now` under `expr` (empty: no schedule). A new or changed
+    /// expression starts counting from `now`; an unusable one (the settings refuse those) is
+    /// ignored.
+    fn due(&mut self, expr: &str, now: DateTime<Utc>) -> bool {
+        if expr.is_empty() {
+            self.current = None;
+            return false;
+        }
+        let next = parse(expr).and_then(|c| next_after(&c, now));
+        match &mut self.current {
+            Some((e, due)) if e == expr => {
+                if now < *due {
+                    return false;
+                }
+                match next {
+                    Ok(n) => *due = n,
+                    Err(_) => self.current = None,
+                }
+                true
+            }
+            _ => {
+                self.current = next.ok().map(|n| (expr.to_owned(), n));
+                false
+            }
+        }
+    }
+}
+
+/// Starts the schedule thread; it re-reads the settings every two seconds and ends when the
 /// app is dropped.
 pub fn start(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("backup-schedule".into())
         .spawn(move || {
-            // The expression in force and its next run.
-            let mut current: Option<(String, DateTime<Utc>)> = None;
+            let mut timer = Timer::default();
             loop {
                 std::thread::sleep(Duration::from_secs(2));
                 let Some(state) = state.upgrade() else { break };
-                let settings = match state.db.data.read(crate::settings::load) {
-                    Ok(s) => s,
+                let (expr, keep) = match state.db.data.read(crate::settings::load) {
+                    Ok(settings) => policy(&settings),
                     Err(e) => {
                         log::warn!("backup schedule: cannot read the settings: {e}");
                         continue;
                     }
                 };
-                let (expr, keep) = policy(&settings);
-                if expr.is_empty() {
-                    current = None;
-                    continue;
-                }
-                let now = Utc::now();
-                if current.as_ref().is_none_or(|(e, _)| *e != expr) {
-                    current = match parse(&expr).and_then(|c| next_after(&c, now)) {
-                        Ok(next) => Some((expr, next)),
-                        Err(e) => {
-                            log::warn!("backups.cron {expr:?} is not usable: {e}");
-                            None
-                        }
-                    };
-                    continue;
-                }
-                let Some((expr, due)) = current.as_mut() else {
-                    continue;
-                };
-                if now < *due {
-                    continue;
-                }
-                run(&state, keep);
-                match parse(expr).and_then(|c| next_after(&c, Utc::now())) {
-                    Ok(next) => *due = next,
-                    Err(_) => current = None,
+                if timer.due(&expr, Utc::now()) {
+                    run(&state, keep);
                 }
             }
         });
@@ -142,6 +152,34 @@ mod tests {
         assert!(parse("0 0 3 * * *").is_err());
         assert!(parse("not cron").is_err());
         assert!(parse("61 * * * *").is_err());
+    }
+
+    #[test]
+    fn the_timer_fires_once_per_scheduled_time() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut timer = Timer::default();
+        assert!(
+            !timer.due("0 3 * * *", at("2026-01-01T02:59:00Z")),
+            "first sight only arms it"
+        );
+        assert!(!timer.due("0 3 * * *", at("2026-01-01T02:59:59Z")));
+        assert!(timer.due("0 3 * * *", at("2026-01-01T03:00:01Z")));
+        assert!(
+            !timer.due("0 3 * * *", at("2026-01-01T03:00:03Z")),
+            "once per time"
+        );
+        assert!(!timer.due("0 3 * * *", at("2026-01-02T02:00:00Z")));
+        assert!(timer.due("0 3 * * *", at("2026-01-02T03:00:00Z")));
+        // A changed expression starts over; an empty or broken one never fires.
+        assert!(!timer.due("30 3 * * *", at("2026-01-02T03:00:02Z")));
+        assert!(timer.due("30 3 * * *", at("2026-01-02T03:30:00Z")));
+        assert!(!timer.due("", at("2026-01-03T03:30:00Z")));
+        assert!(!timer.due("nope", at("2026-01-04T03:30:00Z")));
+        assert!(!timer.due("nope", at("2026-01-05T03:30:00Z")));
     }
 
     #[test]
