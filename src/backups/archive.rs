@@ -128,7 +128,11 @@ fn add_tree(zip: &mut ZipWriter<BufWriter<File>>, dir: &Path, prefix: &str) -> R
 }
 
 fn zip_error(e: zip::result::ZipError) -> Error {
-    Error::internal(format!("zip: {e}"))
+    match e {
+        // Keeps a full disk recognisable (507), like any other write.
+        zip::result::ZipError::Io(e) => Error::Io(e),
+        other => Error::internal(format!("zip: {other}")),
+    }
 }
 
 /// Why an archive cannot be restored: shown to the admin as it is.
