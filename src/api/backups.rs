@@ -9,8 +9,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{Body, RequestAuth, blocking};
-use crate::auth::superusers;
-use crate::auth::token::KIND_AUTH;
+use crate::auth::token::KIND_FILE;
 use crate::backups;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::state::AppState;
@@ -118,26 +117,27 @@ struct TokenQuery {
     token: String,
 }
 
-/// Downloads are links (`?token=`), as in PocketBase. The token is a superuser's auth token
-/// (`POST /api/files/token` does not exist in hearth yet); the `Authorization` header works
-/// too.
+/// Downloads are links, as in PocketBase: `?token=` holds a superuser's file token
+/// (`POST /api/files/token`). A superuser `Authorization` header works too.
 async fn download(
     state: web::Data<AppState>,
     auth: RequestAuth,
     key: web::Path<String>,
     q: super::Query<TokenQuery>,
 ) -> Result<HttpResponse> {
-    let token = q.into_inner().token;
+    let token = q.into_inner().token.trim().to_owned();
     let shared = state.clone();
     let allowed = auth.is_superuser()
         || (!token.is_empty()
             && blocking(move || {
-                shared.db.data.read(|c| {
-                    let schema = shared.schema.snapshot();
-                    Ok(superusers::from_token(c, &schema, &token, KIND_AUTH)?.is_some())
-                })
+                let schema = shared.schema.snapshot();
+                shared
+                    .db
+                    .data
+                    .read(|c| RequestAuth::resolve(c, &schema, &token, KIND_FILE))
             })
-            .await?);
+            .await?
+            .is_superuser());
     if !allowed {
         return Err(Error::Forbidden(
             "Insufficient permissions to access the resource.".into(),

@@ -24,6 +24,8 @@ pub const DATABASES: [&str; 2] = ["data.db", "auxiliary.db"];
 /// The tables a data.db must have to be taken for one of hearth's.
 const DATA_TABLES: [&str; 4] = ["_params", "_collections", "_superusers", "_migrations"];
 const AUX_TABLES: [&str; 2] = ["_logs", "_migrations"];
+/// Where uploads wait for their record's transaction (see `crate::files`).
+const UPLOADS_IN_PROGRESS: &str = "storage/.uploads";
 
 /// Copies the live database at `src` into a new file `dest`, a few pages at a time.
 ///
@@ -117,6 +119,10 @@ fn add_tree(zip: &mut ZipWriter<BufWriter<File>>, dir: &Path, prefix: &str) -> R
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = format!("{prefix}/{}", entry.file_name().to_string_lossy());
+        // Uploads still in progress belong to no record yet.
+        if name == UPLOADS_IN_PROGRESS {
+            continue;
+        }
         let kind = entry.file_type()?;
         if kind.is_dir() {
             add_tree(zip, &entry.path(), &name)?;

@@ -392,7 +392,13 @@ fn swap_in(db: &Db, unpacked: &Path, kept: &Path) -> Result<()> {
     } else {
         fs::create_dir_all(&storage)?;
     }
+    // The folder uploads wait in (see `crate::files::Storage`), never archived.
+    fs::create_dir_all(dir_of_uploads(&storage))?;
     Ok(())
+}
+
+fn dir_of_uploads(storage: &Path) -> PathBuf {
+    storage.join(".uploads")
 }
 
 fn stamp() -> String {

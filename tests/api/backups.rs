@@ -71,6 +71,15 @@ async fn backup_keys(app: &TestApp, token: &str) -> Vec<String> {
         .collect()
 }
 
+/// A file token (`POST /api/files/token`) for the caller of `token`.
+async fn file_token(app: &TestApp, token: &str) -> String {
+    let (status, body) = app
+        .call(Method::POST, "/api/files/token", None, Some(token))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
 /// The ids in the `table` of the data.db inside a downloaded archive.
 fn ids_in_archive(zip_bytes: &[u8], table: &str) -> Vec<String> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
@@ -129,10 +138,13 @@ async fn backups_are_for_superusers_only() {
         let (status, _) = app.call(method.clone(), &path, None, Some(user)).await;
         assert_eq!(status, 403, "{method} {path} as a user");
     }
-    // Downloads are links: a superuser token in ?token=, nothing else.
+    // Downloads are links: a superuser's file token in ?token=, nothing else.
+    let user_file_token = file_token(&app, user).await;
     for query in [
         String::new(),
         format!("?token={user}"),
+        format!("?token={user_file_token}"),
+        format!("?token={token}"),
         "?token=forged".into(),
     ] {
         let (status, body) = app
@@ -160,6 +172,8 @@ async fn create_list_download_and_delete() {
     let id = add_note(&app, "kept").await;
     std::fs::create_dir_all(app.dir.path().join("storage/abc")).unwrap();
     std::fs::write(app.dir.path().join("storage/abc/file.txt"), "hello").unwrap();
+    // An upload in progress is no record's file yet: never archived.
+    std::fs::write(app.dir.path().join("storage/.uploads/x.part"), "half").unwrap();
 
     let (status, body) = app
         .call(Method::POST, "/api/backups", Some(json!({})), Some(&token))
@@ -192,7 +206,10 @@ async fn create_list_download_and_delete() {
     }
 
     let res = app
-        .get(&format!("/api/backups/named-1.zip?token={token}"))
+        .get(&format!(
+            "/api/backups/named-1.zip?token={}",
+            file_token(&app, &token).await
+        ))
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/zip");
@@ -288,6 +305,7 @@ async fn names_and_keys_follow_pocketbase_rules_and_stay_in_the_folder() {
     assert_eq!(status, 400);
 
     // Keys that would reach outside backups/ (or name nothing) find nothing.
+    let ft = file_token(&app, &token).await;
     for key in [
         "..%2Fdata.db",
         "%2E%2E%2Fdata.db",
@@ -298,7 +316,7 @@ async fn names_and_keys_follow_pocketbase_rules_and_stay_in_the_folder() {
         let (status, _) = app
             .call(
                 Method::GET,
-                &format!("/api/backups/{key}?token={token}"),
+                &format!("/api/backups/{key}?token={ft}"),
                 None,
                 None,
             )
@@ -398,7 +416,10 @@ async fn a_backup_under_32_writers_holds_every_write_acknowledged_before_it() {
     );
 
     let res = app
-        .get(&format!("/api/backups/busy.zip?token={token}"))
+        .get(&format!(
+            "/api/backups/busy.zip?token={}",
+            file_token(&app, &token).await
+        ))
         .await;
     let in_backup: std::collections::HashSet<String> =
         ids_in_archive(&res.bytes().await.unwrap(), "notes")
@@ -473,6 +494,10 @@ async fn restore_brings_back_exactly_the_backups_data() {
     assert_eq!(status, 404, "the collection made after the backup is gone");
     assert!(app.dir.path().join("storage/old.txt").exists());
     assert!(!app.dir.path().join("storage/new.txt").exists());
+    assert!(
+        app.dir.path().join("storage/.uploads").is_dir(),
+        "uploads still have their folder"
+    );
     // Writes go on against the restored data.
     add_note(&app, "d").await;
     assert_eq!(note_texts(&app).await, ["a", "b", "d"]);
