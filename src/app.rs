@@ -36,6 +36,7 @@ impl App {
     pub fn build(config: Config) -> Result<Self> {
         let lock = db::lock_dir(&config.dir)?;
         let db = Db::open(&config.dir, &config.pool)?;
+        crate::backups::sweep(&config.dir);
         let listener = TcpListener::bind(&config.http)
             .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", config.http)))?;
         let addr = listener.local_addr()?;
@@ -85,6 +86,7 @@ impl App {
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
         realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);
         webhooks::deliver::start(Arc::downgrade(&state.clone().into_inner()), webhook_options);
+        crate::backups::schedule::start(Arc::downgrade(&state.clone().into_inner()));
         Ok(Self {
             server: server.run(),
             port: addr.port(),

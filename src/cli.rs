@@ -41,6 +41,22 @@ pub enum Command {
     Logs(LogsCommand),
     /// Write the OpenAPI 3.1 document of the current collections to FILE ("-" or none: stdout).
     Openapi { file: Option<String> },
+    /// Create, list or restore backup archives in DIR/backups.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Write a zip of data.db, auxiliary.db and storage/ (safe while the server runs).
+    Create {
+        /// Archive name, [a-z0-9_-]+.zip (default hearth_backup_YYYYMMDDHHMMSS.zip).
+        name: Option<String>,
+    },
+    /// List the archives: name, size, date.
+    List,
+    /// Replace the data with an archive (refused while a server uses the data dir).
+    Restore { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Collections(cmd) => collections(&cli.dir, cmd),
         Command::Logs(cmd) => logs(&cli.dir, cmd),
         Command::Openapi { file } => openapi(&cli.dir, file.as_deref().unwrap_or("-")),
+        Command::Backup(cmd) => backup(&cli.dir, cmd),
     }
 }
 
@@ -130,6 +147,50 @@ fn logs(dir: &DirArgs, cmd: LogsCommand) -> Result<()> {
             let cutoff = crate::logs::cutoff(age);
             let n = crate::logs::prune(&db.aux, &cutoff)?;
             eprintln!("Deleted {n} log entries created before {cutoff}.");
+        }
+    }
+    Ok(())
+}
+
+fn backup(dir: &DirArgs, cmd: BackupCommand) -> Result<()> {
+    // Progress on stderr, rewritten in place; stdout keeps only the results.
+    let shown = std::cell::Cell::new(false);
+    let progress = |step: &str| {
+        shown.set(true);
+        eprint!("\r\x1b[K{step}");
+    };
+    let end_progress = || {
+        if shown.get() {
+            eprintln!();
+        }
+    };
+    match cmd {
+        BackupCommand::Create { name } => {
+            let db = open(dir)?;
+            let key = crate::backups::create(&db, name.as_deref(), &progress);
+            end_progress();
+            let key = key?;
+            println!("Created backup {key}.");
+        }
+        BackupCommand::List => {
+            for b in crate::backups::list(&dir.dir)? {
+                println!("{:<48} {:>12} {}", b.key, b.size, b.modified);
+            }
+        }
+        BackupCommand::Restore { name } => {
+            // Held until the restore is over, so no server starts on a half-swapped dir.
+            let _lock = crate::db::lock_dir(&dir.dir).map_err(|_| {
+                Error::internal(format!(
+                    "{} is in use by a running hearth server: stop it first, or restore through the API or the admin UI",
+                    dir.dir.display()
+                ))
+            })?;
+            let db = open(dir)?;
+            let done = crate::backups::restore(&db, &name, &progress);
+            end_progress();
+            done?;
+            db.checkpoint()?;
+            println!("Restored {name}; the previous data is kept in backups/.before_restore_*.");
         }
     }
     Ok(())

@@ -98,7 +98,31 @@ fn validate(settings: &Map<String, Value>) -> FieldErrors {
             smtp.insert("port".into(), FieldError::required().into());
         }
     }
+    let mut backups = FieldErrors::new();
+    let cron = text(settings, &["backups", "cron"]);
+    if !cron.is_empty() {
+        if let Err(e) = crate::backups::schedule::parse(cron) {
+            backups.insert(
+                "cron".into(),
+                FieldError::new("validation_invalid_cron", &e.to_string()).into(),
+            );
+        }
+        let keep = get(settings, &["backups", "cronMaxKeep"]).and_then(Value::as_i64);
+        if keep.is_none_or(|k| k < 1) {
+            backups.insert(
+                "cronMaxKeep".into(),
+                FieldError::new(
+                    "validation_min_greater_equal_than_required",
+                    "Must be no less than 1.",
+                )
+                .into(),
+            );
+        }
+    }
     let mut errors = FieldErrors::new();
+    if !backups.is_empty() {
+        errors.insert("backups".into(), backups.into());
+    }
     if !meta.is_empty() {
         errors.insert("meta".into(), meta.into());
     }

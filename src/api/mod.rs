@@ -3,6 +3,7 @@
 
 mod account;
 pub mod auth;
+pub mod backups;
 mod batch;
 mod body;
 mod collections;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     batch::configure(cfg);
     metrics::configure(cfg);
     openapi::configure(cfg);
+    backups::configure(cfg);
 }
 
 /// How many pieces of blocking work may wait or run at once, process-wide: as many as the

@@ -2,6 +2,7 @@
 //! Works without JavaScript; every state-changing form carries a CSRF token.
 
 mod assets;
+mod backups;
 mod collection_form;
 mod collections;
 mod dashboard;
@@ -41,7 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(settings::configure)
                 .configure(logs::configure)
                 .configure(mail::configure)
-                .configure(webhooks::configure),
+                .configure(webhooks::configure)
+                .configure(backups::configure),
         );
 }
 

@@ -145,6 +145,7 @@ async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
         "/_/collections/users/edit".into(),
         "/_/settings".into(),
         "/_/mail".into(),
+        "/_/backups".into(),
         "/_/logs".into(),
         "/_/logs?status=4xx&method=GET&path=%2Fapi%27%22&span=24h&page=2".into(),
         "/_/logs?status=bogus&method=BREW&span=forever".into(),
@@ -321,6 +322,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
         ),
         (format!("/_/collections/posts/records/{id}/delete"), vec![]),
         ("/_/settings".into(), vec![("appName", "Forged")]),
+        ("/_/backups".into(), vec![("name", "forged.zip")]),
     ];
     for (path, fields) in &forms {
         for token in ["", "forged-token"] {

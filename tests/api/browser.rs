@@ -310,6 +310,7 @@ async fn pages_fit_a_phone_screen() {
         ("/_/collections/users/records", "records-phone"),
         ("/_/collections/users/records/new", "record-new-phone"),
         ("/_/settings", "settings-phone"),
+        ("/_/backups", "backups-phone"),
     ] {
         c.goto(&app.url(path)).await.unwrap();
         let main = c

@@ -459,3 +459,94 @@ async fn a_batch_killed_mid_load_is_whole_or_absent() {
         assert_eq!(*n, 8, "batch {batch} is half there");
     }
 }
+
+/// A backup killed half-way: the archive is whole or absent, what it left is swept away at
+/// the next start, the databases pass `hearth check`, and the next backup works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_killed_half_way_leaves_no_half_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hearth_cli(
+        dir.path(),
+        &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD],
+    );
+    assert!(out.status.success());
+    // ~24 MB of filler, so the backup takes long enough to be killed in the middle.
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE filler (b BLOB);
+         WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 12000)
+         INSERT INTO filler SELECT randomblob(2000) FROM c;",
+    )
+    .unwrap();
+    drop(conn);
+    let (server, client, token) = set_up(dir.path()).await;
+    let backups = dir.path().join("backups");
+
+    let request = {
+        let (client, base, token) = (client.clone(), server.base.clone(), token.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/backups"))
+                .header("Authorization", token)
+                .json(&json!({"name": "big.zip"}))
+                .send()
+                .await
+        })
+    };
+    let started = Instant::now();
+    let in_progress = || {
+        std::fs::read_dir(&backups).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+    };
+    while !in_progress() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "backup never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.kill();
+    let _ = request.await;
+
+    let server = Server::start(dir.path()).await;
+    let token = self::token(&client, &server.base).await;
+    let list: Value = client
+        .get(format!("{}/api/backups", server.base))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Whatever is listed opens as a whole archive with both databases.
+    for item in list.as_array().unwrap() {
+        let key = item["key"].as_str().unwrap();
+        let file = std::fs::File::open(backups.join(key)).unwrap();
+        let mut zip = zip::ZipArchive::new(file).unwrap();
+        assert!(zip.by_name("data.db").is_ok() && zip.by_name("auxiliary.db").is_ok());
+    }
+    eprintln!("listed after the crash: {list}");
+    let left: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "swept at start: {left:?}");
+
+    let res = client
+        .post(format!("{}/api/backups", server.base))
+        .header("Authorization", &token)
+        .json(&json!({"name": "after.zip"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "the killed backup's lock died with it");
+    drop(server);
+    check_passes(dir.path());
+}

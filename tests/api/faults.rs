@@ -167,3 +167,56 @@ async fn a_read_only_data_dir_is_refused_at_start_up() {
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("Read-only file system"), "{err}");
 }
+
+/// A backup that fills the disk answers 507, leaves no half archive or scratch behind, and
+/// the server goes on taking writes (the room the backup took is given back).
+#[tokio::test]
+async fn a_backup_on_a_full_disk_answers_507_and_leaves_nothing_behind() {
+    let Some(fs) = Tmpfs::mount(14) else { return };
+    let dir = data_dir(&fs);
+    // ~6 MB that does not compress: the copy and the zip cannot both fit beside it.
+    let conn = rusqlite::Connection::open(dir.join("data.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE filler (b BLOB);
+         WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000)
+         INSERT INTO filler SELECT randomblob(2000) FROM c;",
+    )
+    .unwrap();
+    drop(conn);
+    let server = Server::start(&dir).await;
+    let client = Client::new();
+    let token = token(&client, &server.base).await;
+
+    let res = client
+        .post(format!("{}/api/backups", server.base))
+        .header("Authorization", &token)
+        .json(&json!({"name": "full.zip"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 507);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], 507);
+    let left: Vec<_> = std::fs::read_dir(dir.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    let res = client
+        .post(format!("{}/api/collections", server.base))
+        .header("Authorization", &token)
+        .json(&json!({"name": "after", "fields": [{"name": "t", "type": "text"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "writes go on after the failed backup");
+    drop(server);
+    let out = hearth_cli(&dir, &["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -7,6 +7,7 @@
 mod account;
 mod admin_pages;
 mod auth;
+mod backups;
 mod browser;
 mod cli;
 mod collections;

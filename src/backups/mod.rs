@@ -1,0 +1,451 @@
+//! Backups of the data dir as zip archives in `<dir>/backups/`: create (online, while the
+//! server keeps writing), list, delete and restore, shared by the API, the admin UI, the
+//! CLI and the schedule. Only one backup or restore runs at a time per data dir, across
+//! processes. Knows nothing of HTTP.
+//!
+//! Work in progress lives in dot-folders of `backups/` (`.tmp-*`), which are never listed and
+//! are swept away on the next start, so a crash never leaves a half archive under a key.
+
+pub mod archive;
+pub mod schedule;
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::db::{Db, migrate};
+use crate::error::{Error, FieldError, FieldErrors, Result};
+
+/// What a manual backup is called unless named: `hearth_backup_20260101120000.zip`.
+pub const MANUAL_PREFIX: &str = "hearth_backup_";
+/// Scheduled backups; only these are pruned to `backups.cronMaxKeep`.
+pub const AUTO_PREFIX: &str = "@auto_hearth_backup_";
+const TEMP_PREFIX: &str = ".tmp-";
+const LOCK_FILE: &str = ".lock";
+
+/// One archive as `GET /api/backups` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupInfo {
+    pub key: String,
+    pub modified: String,
+    pub size: u64,
+}
+
+/// The archive currently being written or restored in this process.
+static ACTIVE: Mutex<Option<String>> = Mutex::new(None);
+
+pub fn folder(dir: &Path) -> PathBuf {
+    dir.join("backups")
+}
+
+/// A key that names an archive in `backups/` and nothing else: no separators, no dot-files,
+/// ends in `.zip`.
+pub fn valid_key(key: &str) -> bool {
+    key.len() <= 200
+        && key.len() > 4
+        && key.ends_with(".zip")
+        && !key.starts_with('.')
+        && !key.contains("..")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
+}
+
+/// PocketBase's rules for a name given to a new backup: 1–150 characters of `[a-z0-9_-]`
+/// followed by `.zip`, and not taken.
+pub fn validate_name(dir: &Path, name: &str) -> Result<()> {
+    let error = if name.is_empty() || name.chars().count() > 150 {
+        Some(FieldError::new(
+            "validation_length_out_of_range",
+            "The length must be between 1 and 150.",
+        ))
+    } else if !name.strip_suffix(".zip").is_some_and(|stem| {
+        !stem.is_empty()
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    }) {
+        Some(FieldError::new(
+            "validation_match_invalid",
+            "Must be in a valid format.",
+        ))
+    } else if folder(dir).join(name).exists() {
+        Some(FieldError::new(
+            "validation_backup_name_exists",
+            "The backup file name is invalid or already exists.",
+        ))
+    } else {
+        None
+    };
+    match error {
+        None => Ok(()),
+        Some(e) => Err(Error::validation(FieldErrors::from([(
+            "name".to_owned(),
+            e.into(),
+        )]))),
+    }
+}
+
+/// `hearth_backup_YYYYMMDDHHMMSS.zip` (or the scheduled kind), in UTC.
+pub fn default_name(prefix: &str) -> String {
+    let stamp = OffsetDateTime::now_utc()
+        .format(format_description!(
+            "[year][month][day][hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    format!("{prefix}{stamp}.zip")
+}
+
+/// Every archive, ordered by key (as PocketBase's file listing is).
+pub fn list(dir: &Path) -> Result<Vec<BackupInfo>> {
+    let folder = folder(dir);
+    if !folder.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in fs::read_dir(&folder)? {
+        let entry = entry?;
+        let key = entry.file_name().to_string_lossy().into_owned();
+        let meta = entry.metadata()?;
+        if !meta.is_file() || !valid_key(&key) {
+            continue;
+        }
+        let modified = meta
+            .modified()
+            .map(OffsetDateTime::from)
+            .unwrap_or_else(|_| OffsetDateTime::from(SystemTime::UNIX_EPOCH));
+        out.push(BackupInfo {
+            key,
+            modified: crate::datetime::format(modified),
+            size: meta.len(),
+        });
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// The path of an existing archive, or None for unknown or unsafe keys.
+pub fn find(dir: &Path, key: &str) -> Option<PathBuf> {
+    let path = folder(dir).join(key);
+    (valid_key(key) && path.is_file()).then_some(path)
+}
+
+/// Holds the one backup-or-restore slot of a data dir while it lives: a file lock (against
+/// other processes) plus the key being worked on (for this process's delete check).
+pub struct Busy {
+    _lock: File,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = None;
+        }
+    }
+}
+
+/// PocketBase's answer while another backup or restore runs.
+pub fn busy_error() -> Error {
+    Error::bad_request("Try again later - another backup/restore process has already been started.")
+}
+
+/// Takes the data dir's backup lock, or None while another backup or restore holds it.
+fn try_lock(dir: &Path) -> Result<Option<File>> {
+    let folder = folder(dir);
+    fs::create_dir_all(&folder)?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(folder.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+fn begin(dir: &Path, key: &str) -> Result<Busy> {
+    let file = try_lock(dir)?.ok_or_else(busy_error)?;
+    // With the lock held no other backup or restore is working: theirs are left-overs.
+    remove_scratch(dir, &["backup", "restore"]);
+    if let Ok(mut active) = ACTIVE.lock() {
+        *active = Some(key.to_owned());
+    }
+    Ok(Busy { _lock: file })
+}
+
+/// True while `key` is being written or restored by this process.
+pub fn in_use(key: &str) -> bool {
+    ACTIVE
+        .lock()
+        .map(|a| a.as_deref() == Some(key))
+        .unwrap_or(false)
+}
+
+/// A work folder in `backups/` that removes itself when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(dir: &Path, what: &str) -> Result<Self> {
+        let path = folder(dir).join(format!("{TEMP_PREFIX}{what}-{}", crate::ids::record_id()));
+        fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes what interrupted backups and restores left behind (after a crash), unless a
+/// backup or restore (of another process) is running now.
+pub fn sweep(dir: &Path) {
+    if let Ok(Some(_lock)) = try_lock(dir) {
+        remove_scratch(dir, &["backup", "restore", "upload"]);
+    }
+}
+
+/// Removes the scratch folders of the given kinds (`Scratch::new`'s `what`).
+fn remove_scratch(dir: &Path, kinds: &[&str]) {
+    let Ok(entries) = fs::read_dir(folder(dir)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = kinds
+            .iter()
+            .any(|kind| name.starts_with(&format!("{TEMP_PREFIX}{kind}-")));
+        if stale {
+            log::info!(
+                "removing {} left by an interrupted backup",
+                entry.path().display()
+            );
+            let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
+        }
+    }
+}
+
+/// Writes a new archive `name` (PocketBase's rules; a default name when None) of the data
+/// dir while it stays in use, and returns its key. `progress` hears what is happening.
+pub fn create(db: &Db, name: Option<&str>, progress: &dyn Fn(&str)) -> Result<String> {
+    let dir = db.dir();
+    let key = match name.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            validate_name(dir, n)?;
+            n.to_owned()
+        }
+        None => default_name(MANUAL_PREFIX),
+    };
+    write_archive(db, &key, progress)?;
+    Ok(key)
+}
+
+/// Writes the archive `key` (not checked against the naming rules: scheduled names start
+/// with `@`).
+pub fn write_archive(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> {
+    let dir = db.dir();
+    let _busy = begin(dir, key)?;
+    let scratch = Scratch::new(dir, "backup")?;
+    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
+        archive::snapshot(store.path(), &scratch.0.join(name), &|pct| {
+            progress(&format!("copying {name}: {pct}%"))
+        })?;
+    }
+    progress("compressing");
+    let part = scratch.0.join("archive.zip");
+    archive::write_zip(&part, &scratch.0, &dir.join("storage"))?;
+    // The rename is the commit: the key appears whole or not at all.
+    fs::rename(&part, folder(dir).join(key))?;
+    if let Ok(f) = File::open(folder(dir)) {
+        let _ = f.sync_all();
+    }
+    progress("done");
+    Ok(())
+}
+
+/// An archive being received (`POST /api/backups/upload`): written into a scratch folder,
+/// moved into `backups/` only once complete and looking like a zip.
+pub struct Upload {
+    scratch: Scratch,
+    file: File,
+    folder: PathBuf,
+}
+
+impl Upload {
+    pub fn start(dir: &Path) -> Result<Self> {
+        let scratch = Scratch::new(dir, "upload")?;
+        let file = File::create(scratch.0.join("archive.zip"))?;
+        Ok(Self {
+            scratch,
+            file,
+            folder: folder(dir),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        Ok(self.file.write_all(bytes)?)
+    }
+
+    /// Stores the archive as `key` (already checked to be a free, valid key).
+    pub fn finish(self, key: &str) -> Result<()> {
+        use std::io::Read;
+        self.file.sync_all()?;
+        let part = self.scratch.0.join("archive.zip");
+        let mut magic = [0u8; 4];
+        let is_zip = File::open(&part)?.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04";
+        if !is_zip {
+            return Err(Error::bad_request(
+                "The uploaded file is not a zip archive.",
+            ));
+        }
+        fs::rename(&part, self.folder.join(key))?;
+        Ok(())
+    }
+}
+
+/// Deletes the archive `key`. PocketBase's answers for unknown and busy keys.
+pub fn delete(dir: &Path, key: &str) -> Result<()> {
+    if in_use(key) {
+        return Err(Error::bad_request(
+            "The backup is currently being used and cannot be deleted.",
+        ));
+    }
+    let path = find(dir, key)
+        .ok_or_else(|| Error::bad_request("Invalid or already deleted backup file."))?;
+    fs::remove_file(path)?;
+    Ok(())
+}
+
+/// Replaces the data dir's content with the archive `key`, after checking it whole.
+///
+/// The databases are replaced in place, through the writer connection of each (SQLite's
+/// backup API in one transaction), so a running server keeps its pools and readers simply
+/// see the new data at their next transaction. What was there before is kept in
+/// `backups/.before_restore_<time>/` (data.db, auxiliary.db, storage/).
+pub fn restore(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> {
+    let dir = db.dir();
+    let zip =
+        find(dir, key).ok_or_else(|| Error::bad_request("Missing or invalid backup file."))?;
+    let _busy = begin(dir, key)?;
+    let scratch = Scratch::new(dir, "restore")?;
+    progress("unpacking");
+    archive::extract(&zip, &scratch.0)?;
+    progress("checking");
+    archive::verify(&scratch.0)?;
+
+    let kept = folder(dir).join(format!(
+        ".before_restore_{}_{}",
+        stamp(),
+        &crate::ids::record_id()[..4]
+    ));
+    fs::create_dir_all(&kept)?;
+    progress(&format!("keeping the current data in {}", kept.display()));
+    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
+        archive::snapshot(store.path(), &kept.join(name), &|_| {})?;
+    }
+    progress("replacing the databases");
+    if let Err(e) = swap_in(db, &scratch.0, &kept) {
+        log::error!(
+            "restore of {key} failed half-way ({e}); putting back the data kept in {}",
+            kept.display()
+        );
+        for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
+            if let Err(e) = store.with_writer(|c| archive::copy_into(&kept.join(name), c)) {
+                log::error!("cannot put back {name}: {e}");
+            }
+        }
+        let storage = dir.join("storage");
+        if !storage.exists() && kept.join("storage").is_dir() {
+            let _ = fs::rename(kept.join("storage"), &storage);
+        }
+        return Err(e);
+    }
+    // An archive from an older hearth gets the system-schema changes it lacks.
+    migrate::up(&db.data, migrate::Set::Data)?;
+    migrate::up(&db.aux, migrate::Set::Auxiliary)?;
+    progress("done");
+    Ok(())
+}
+
+/// Copies the unpacked databases in `unpacked` into the live ones and moves its `storage/`
+/// in, the current one going to `kept`.
+fn swap_in(db: &Db, unpacked: &Path, kept: &Path) -> Result<()> {
+    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
+        store.with_writer(|c| archive::copy_into(&unpacked.join(name), c))?;
+    }
+    let storage = db.dir().join("storage");
+    if storage.exists() {
+        fs::rename(&storage, kept.join("storage"))?;
+    }
+    let restored = unpacked.join("storage");
+    if restored.is_dir() {
+        fs::rename(&restored, &storage)?;
+    } else {
+        fs::create_dir_all(&storage)?;
+    }
+    // The folder uploads wait in (see `crate::files::Storage`), never archived.
+    fs::create_dir_all(dir_of_uploads(&storage))?;
+    Ok(())
+}
+
+fn dir_of_uploads(storage: &Path) -> PathBuf {
+    storage.join(".uploads")
+}
+
+fn stamp() -> String {
+    OffsetDateTime::now_utc()
+        .format(format_description!(
+            "[year][month][day][hour][minute][second]"
+        ))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_leave_the_backups_folder() {
+        for bad in [
+            "../data.db",
+            "../x.zip",
+            "a/b.zip",
+            "a\\b.zip",
+            ".tmp-x.zip",
+            ".zip",
+            "x.ZIP.txt",
+            "",
+            "..zip",
+        ] {
+            assert!(!valid_key(bad), "{bad:?} must be refused");
+        }
+        for good in [
+            "hearth_backup_20260101000000.zip",
+            "@auto_hearth_backup_1.zip",
+            "A.b-c.zip",
+        ] {
+            assert!(valid_key(good), "{good:?} must be accepted");
+        }
+    }
+
+    #[test]
+    fn names_follow_pocketbase_rules() {
+        let dir = std::env::temp_dir().join("hearth-no-such-dir");
+        assert!(validate_name(&dir, "ok_name-1.zip").is_ok());
+        for bad in ["Upper.zip", "no-suffix", ".zip", "a b.zip", "../a.zip"] {
+            assert!(validate_name(&dir, bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_name(&dir, &format!("{}.zip", "a".repeat(147))).is_err());
+        assert!(default_name(MANUAL_PREFIX).starts_with("hearth_backup_"));
+        assert!(valid_key(&default_name(AUTO_PREFIX)));
+    }
+}
