@@ -66,16 +66,6 @@ struct BackupsPage {
     error: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    heading: String,
-    text: String,
-    action: String,
-    button: String,
-    cancel: String,
-}
 
 async fn render(
     req: &HttpRequest,
@@ -223,16 +213,14 @@ async fn confirm(
             "delete",
         )
     };
-    let (chrome, nonce) = Chrome::page(req, state, admin, &heading, "backups");
-    let page = ConfirmPage {
-        chrome,
+    let ask = super::Confirm {
         heading,
         text,
         action: format!("/_/backups/{key}/{action}"),
         button: button.into(),
         cancel: "/_/backups".into(),
     };
-    super::html(req, StatusCode::OK, &nonce, &page)
+    super::confirm(req, state, admin, "backups", ask)
 }
 
 async fn confirm_delete(

@@ -173,16 +173,6 @@ struct CollectionPage {
     error: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    heading: String,
-    text: String,
-    action: String,
-    button: String,
-    cancel: String,
-}
 
 const RULES: [(&str, &str, &str); 7] = [
     (
@@ -897,16 +887,14 @@ async fn confirm_delete(
     let Some(c) = find(&state, &path) else {
         return missing(&req, &state, &admin, &path);
     };
-    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Delete collection", "collections");
-    let page = ConfirmPage {
-        chrome,
+    let ask = super::Confirm {
         heading: format!("Delete collection {}?", c.name),
         text: "The collection, its table and every record in it are removed for good. Collections whose relations or views depend on it must be changed first.".into(),
         action: format!("/_/collections/{}/delete", query_value(&c.name)),
         button: "Delete collection".into(),
         cancel: format!("/_/collections/{}/edit", query_value(&c.name)),
     };
-    super::html(&req, StatusCode::OK, &nonce, &page)
+    super::confirm(&req, &state, &admin, section_of(&c), ask)
 }
 
 async fn delete(

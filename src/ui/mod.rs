@@ -115,6 +115,49 @@ impl Chrome {
     }
 }
 
+/// What a confirmation page asks before a destructive action, which it then POSTs.
+pub struct Confirm {
+    pub heading: String,
+    pub text: String,
+    /// Where the confirming form posts.
+    pub action: String,
+    pub button: String,
+    /// Where "Cancel" leads.
+    pub cancel: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+    action: String,
+    button: String,
+    cancel: String,
+}
+
+/// The confirmation page for `ask` (with JavaScript off, the only way to a destructive
+/// POST from the admin pages).
+pub fn confirm(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Admin,
+    section: &'static str,
+    ask: Confirm,
+) -> Result<HttpResponse> {
+    let (chrome, nonce) = Chrome::page(req, state, admin, &ask.heading, section);
+    let page = ConfirmPage {
+        chrome,
+        heading: ask.heading,
+        text: ask.text,
+        action: ask.action,
+        button: ask.button,
+        cancel: ask.cancel,
+    };
+    html(req, StatusCode::OK, &nonce, &page)
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {

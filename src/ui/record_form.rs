@@ -110,16 +110,6 @@ struct RecordPage {
     error: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    heading: String,
-    text: String,
-    action: String,
-    button: String,
-    cancel: String,
-}
 
 /// What the inputs are filled with: a stored record, or what the user just sent.
 enum Source<'a> {
@@ -826,9 +816,7 @@ async fn confirm_delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
-    let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Delete record", "collections");
-    let page = ConfirmPage {
-        chrome,
+    let ask = super::Confirm {
         heading: format!("Delete record {id}?"),
         text: format!(
             "The record is removed from {name} for good, and records that require it through a cascading relation are deleted with it."
@@ -837,7 +825,8 @@ async fn confirm_delete(
         button: "Delete record".into(),
         cancel: record_url(&name, &id),
     };
-    super::html(&req, StatusCode::OK, &nonce, &page)
+    let section = find(&state, &name).map_or("collections", |c| section_of(&c));
+    super::confirm(&req, &state, &admin, section, ask)
 }
 
 async fn delete(
