@@ -66,7 +66,6 @@ struct BackupsPage {
     error: Option<String>,
 }
 
-
 async fn render(
     req: &HttpRequest,
     state: &web::Data<AppState>,

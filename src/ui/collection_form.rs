@@ -173,7 +173,6 @@ struct CollectionPage {
     error: Option<String>,
 }
 
-
 const RULES: [(&str, &str, &str); 7] = [
     (
         "listRule",

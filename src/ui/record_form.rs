@@ -110,7 +110,6 @@ struct RecordPage {
     error: Option<String>,
 }
 
-
 /// What the inputs are filled with: a stored record, or what the user just sent.
 enum Source<'a> {
     Blank,
