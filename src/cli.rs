@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::auth::superusers::{self, Saved};
 use crate::config::{Config, DirArgs, ServeArgs};
 use crate::db::{Db, PoolOptions, migrate};
-use crate::error::{Error, ErrorTree, Result};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -201,7 +201,9 @@ pub fn describe(e: &Error) -> String {
     match e {
         Error::BadRequest { message, data } if !data.is_empty() => {
             let mut fields = Vec::new();
-            flatten_errors("", data, &mut fields);
+            for (key, tree) in data {
+                tree.flatten(key, &mut fields);
+            }
             // One line, even when a detail (an import failure) carries a JSON dump.
             let detail = fields
                 .join("; ")
@@ -211,20 +213,6 @@ pub fn describe(e: &Error) -> String {
             format!("{message} ({detail})")
         }
         other => other.to_string(),
-    }
-}
-
-fn flatten_errors(prefix: &str, data: &crate::error::FieldErrors, out: &mut Vec<String>) {
-    for (key, tree) in data {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match tree {
-            ErrorTree::Leaf(e) => out.push(format!("{path}: {}", e.message)),
-            ErrorTree::Branch(children) => flatten_errors(&path, children, out),
-        }
     }
 }
 

@@ -68,6 +68,27 @@ impl From<FieldErrors> for ErrorTree {
 /// Field name -> error; a BTreeMap so the JSON keys come out sorted, as PocketBase's do.
 pub type FieldErrors = BTreeMap<String, ErrorTree>;
 
+impl ErrorTree {
+    /// One `path: message` line per error below this one (`fields.2.name: ...`); with an
+    /// empty `prefix`, a leaf is just its message.
+    pub fn flatten(&self, prefix: &str, out: &mut Vec<String>) {
+        match self {
+            Self::Leaf(e) if prefix.is_empty() => out.push(e.message.clone()),
+            Self::Leaf(e) => out.push(format!("{prefix}: {}", e.message)),
+            Self::Branch(children) => {
+                for (key, child) in children {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    child.flatten(&path, out);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// 400 with per-field details (validation) or none (malformed input).

@@ -559,24 +559,6 @@ fn body_of(
     Ok((Value::Object(body), sent_rows))
 }
 
-/// Flattens an error tree into "path: message" lines.
-fn flatten(prefix: &str, tree: &ErrorTree, out: &mut Vec<String>) {
-    match tree {
-        ErrorTree::Leaf(e) if prefix.is_empty() => out.push(e.message.clone()),
-        ErrorTree::Leaf(e) => out.push(format!("{prefix}: {}", e.message)),
-        ErrorTree::Branch(children) => {
-            for (k, child) in children {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&path, child, out);
-            }
-        }
-    }
-}
-
 /// Places the schema's validation errors: `fields.N.*` on the row sent as field N, the rest
 /// by their top-level key (name, type, rules, indexes, viewQuery).
 fn place_errors(
@@ -593,7 +575,7 @@ fn place_errors(
             for (i, row_tree) in by_index {
                 let row = i.parse::<usize>().ok().and_then(|i| sent_rows.get(i));
                 let mut lines = Vec::new();
-                flatten("", row_tree, &mut lines);
+                row_tree.flatten("", &mut lines);
                 match row.and_then(|r| rows.iter_mut().find(|row| row.index == *r)) {
                     Some(row) => row.errors.extend(lines),
                     None => {
@@ -604,7 +586,7 @@ fn place_errors(
             continue;
         }
         let mut lines = Vec::new();
-        flatten("", tree, &mut lines);
+        tree.flatten("", &mut lines);
         let text = lines.join(" ");
         match rules.iter_mut().find(|r| r.key == key) {
             Some(rule) => rule.error = Some(text),
@@ -929,7 +911,7 @@ async fn delete(
         Err(Error::BadRequest { message, data }) => {
             let mut lines = vec![message];
             for (k, tree) in &data {
-                flatten(k, tree, &mut lines);
+                tree.flatten(k, &mut lines);
             }
             super::message(
                 &req,

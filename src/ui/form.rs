@@ -2,11 +2,10 @@
 //! pairs, so repeated names (multi-selects) and unchecked checkboxes (absent) both work.
 
 use actix_web::{HttpRequest, web};
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use crate::api::Body;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::files::Staging;
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -59,7 +58,7 @@ impl Form {
 /// named by their staged names; empty for urlencoded forms), and the staged uploads.
 pub async fn read_record_form(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     c: &Collection,
     state: &AppState,
 ) -> Result<(Form, Map<String, Value>, Staging)> {
@@ -84,16 +83,8 @@ pub async fn read_record_form(
         }
         return Ok((Form(pairs), body, staging));
     }
-    let limit = state.config.body_limit;
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| Error::invalid_body())?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(Error::PayloadTooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    let pairs = serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid_body())?;
+    let Body(pairs) =
+        <FormBody as actix_web::FromRequest>::from_request(req, &mut payload.into_inner()).await?;
     Ok((Form(pairs), Map::new(), Staging::new(&state.files)))
 }
 
