@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Logger, from_fn};
+use actix_web::middleware::{Condition, Logger, from_fn};
 use actix_web::{HttpServer, web};
 use futures_util::future::{self, Either};
 
@@ -47,6 +47,10 @@ impl App {
         let state = web::Data::new(AppState::new(db, config, broker)?);
 
         let shared = state.clone();
+        // One stderr line per request costs a sixth of a fast request; the request log in
+        // auxiliary.db keeps them anyway. Shown with --dev or RUST_LOG naming the logger.
+        let access_log =
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let mut server = HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(shared.clone())
@@ -57,7 +61,10 @@ impl App {
                 .wrap(from_fn(middleware::observe))
                 .wrap(middleware::security_headers())
                 .wrap(from_fn(middleware::files_may_be_framed))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#))
+                .wrap(Condition::new(
+                    access_log,
+                    Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#),
+                ))
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         // Signals are handled in `run_until_stopped`, which also ends the realtime streams

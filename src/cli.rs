@@ -235,7 +235,11 @@ fn open(dir: &DirArgs) -> Result<Db> {
 }
 
 fn serve(config: Config) -> Result<()> {
-    init_logger(if config.dev { "debug" } else { "info" });
+    init_logger(if config.dev {
+        "debug"
+    } else {
+        "info,actix_web::middleware::logger=warn"
+    });
     actix_web::rt::System::new().block_on(async move {
         let app = crate::App::build(config)?;
         app.run_until_stopped().await

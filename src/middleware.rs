@@ -137,56 +137,32 @@ pub async fn observe(
         .uri()
         .path_and_query()
         .map_or_else(|| request.path().to_owned(), |p| p.as_str().to_owned());
-    let mut data = serde_json::Map::new();
-    data.insert("type".into(), "request".into());
-    data.insert("url".into(), url.clone().into());
-    data.insert("method".into(), method.into());
-    data.insert("status".into(), status.into());
-    data.insert(
-        "execTime".into(),
-        serde_json::Number::from_f64(took.as_secs_f64() * 1000.0)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-    );
-    data.insert(
-        "referer".into(),
-        header_text(request, actix_web::http::header::REFERER).into(),
-    );
-    data.insert(
-        "userAgent".into(),
-        header_text(request, actix_web::http::header::USER_AGENT).into(),
-    );
     let auth = request.extensions().get::<AuthenticatedAs>().cloned();
-    data.insert(
-        "auth".into(),
-        auth.as_ref().map_or("", |a| a.collection.as_str()).into(),
-    );
-    if logs.policy.log_auth_id()
-        && let Some(a) = &auth
-    {
-        data.insert("authId".into(), a.id.clone().into());
-    }
-    if logs.policy.log_ip() {
-        let ip = request
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
-        data.insert("userIP".into(), ip.clone().into());
-        data.insert("remoteIP".into(), ip.into());
-    }
-    let failed = status >= 400;
-    if failed && let Some(e) = res.response().error() {
-        data.insert("error".into(), e.to_string().into());
-    }
-    let shown = percent_encoding::percent_decode_str(&url).decode_utf8_lossy();
+    let error = if status >= 400 {
+        res.response().error().map(ToString::to_string)
+    } else {
+        None
+    };
     logs.push(crate::logs::Entry {
-        level: if failed {
-            crate::logs::LEVEL_ERROR
-        } else {
-            crate::logs::LEVEL_INFO
-        },
-        message: format!("{method} {shown}"),
-        data,
-        created: crate::datetime::now(),
+        created: time::OffsetDateTime::now_utc(),
+        method: method.to_owned(),
+        url,
+        status,
+        exec_time: took,
+        referer: header_text(request, actix_web::http::header::REFERER),
+        user_agent: header_text(request, actix_web::http::header::USER_AGENT),
+        auth_id: auth
+            .as_ref()
+            .filter(|_| logs.policy.log_auth_id())
+            .map(|a| a.id.clone()),
+        auth: auth.map(|a| a.collection).unwrap_or_default(),
+        ip: logs.policy.log_ip().then(|| {
+            request
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default()
+        }),
+        error,
     });
     Ok(res)
 }

@@ -11,7 +11,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::time::Duration;
 
 use rusqlite::Connection;
+use serde::Serialize;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::db::Store;
 use crate::error::Result;
@@ -28,11 +30,83 @@ const GATHER: Duration = Duration::from_millis(200);
 pub const LEVEL_INFO: i64 = 0;
 pub const LEVEL_ERROR: i64 = 8;
 
+/// One request, as the middleware saw it. The writer turns it into PocketBase's `_logs`
+/// row (level, message, `data` JSON), so the request itself only copies a few strings.
 pub struct Entry {
-    pub level: i64,
-    pub message: String,
-    pub data: Map<String, Value>,
-    pub created: String,
+    pub created: OffsetDateTime,
+    pub method: String,
+    /// Path and query, as sent.
+    pub url: String,
+    pub status: u16,
+    pub exec_time: Duration,
+    pub referer: String,
+    pub user_agent: String,
+    /// The caller's collection (`users`, `_superusers`), or empty for a guest.
+    pub auth: String,
+    /// Only when `logs.logAuthId` is on.
+    pub auth_id: Option<String>,
+    /// Only when `logs.logIP` is on.
+    pub ip: Option<String>,
+    /// What went wrong, for answers of 400 and above.
+    pub error: Option<String>,
+}
+
+/// `data` as PocketBase writes it for a request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestData<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+    method: &'a str,
+    status: u16,
+    exec_time: f64,
+    referer: &'a str,
+    user_agent: &'a str,
+    auth: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_id: Option<&'a str>,
+    #[serde(rename = "userIP", skip_serializing_if = "Option::is_none")]
+    user_ip: Option<&'a str>,
+    #[serde(rename = "remoteIP", skip_serializing_if = "Option::is_none")]
+    remote_ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl Entry {
+    fn level(&self) -> i64 {
+        if self.status >= 400 {
+            LEVEL_ERROR
+        } else {
+            LEVEL_INFO
+        }
+    }
+
+    /// `GET /api/...`, the URL shown decoded.
+    fn message(&self) -> String {
+        let shown = percent_encoding::percent_decode_str(&self.url).decode_utf8_lossy();
+        format!("{} {shown}", self.method)
+    }
+
+    fn data(&self) -> String {
+        let ip = self.ip.as_deref();
+        let data = RequestData {
+            kind: "request",
+            url: &self.url,
+            method: &self.method,
+            status: self.status,
+            exec_time: self.exec_time.as_secs_f64() * 1000.0,
+            referer: &self.referer,
+            user_agent: &self.user_agent,
+            auth: &self.auth,
+            auth_id: self.auth_id.as_deref(),
+            user_ip: ip,
+            remote_ip: ip,
+            error: self.error.as_deref(),
+        };
+        serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
+    }
 }
 
 /// What the `logs` settings say; refreshed by housekeeping, read on every request.
@@ -123,7 +197,7 @@ impl RequestLog {
     /// Queues an entry; never blocks.
     pub fn push(&self, entry: Entry) {
         if self.policy.max_days() == 0
-            || entry.level < i64::from(self.policy.min_level.load(Ordering::Relaxed))
+            || entry.level() < i64::from(self.policy.min_level.load(Ordering::Relaxed))
         {
             return;
         }
@@ -185,13 +259,13 @@ fn insert(conn: &Connection, batch: &[Entry]) -> Result<()> {
         "INSERT INTO _logs (id, level, message, data, created) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for e in batch {
-        let data = serde_json::to_string(&e.data).unwrap_or_else(|_| "{}".into());
+        let micros = (e.created.unix_timestamp_nanos() / 1_000) as i64;
         stmt.execute((
-            crate::ids::record_id(),
-            e.level,
-            &e.message,
-            data,
-            &e.created,
+            crate::ids::log_id(micros),
+            e.level(),
+            e.message(),
+            e.data(),
+            crate::datetime::format(e.created),
         ))?;
     }
     Ok(())
