@@ -7,14 +7,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
-use super::{Body, RequestAuth, blocking, etag, multipart};
+use super::{Body, RequestAuth, blocking, etag, multipart, quick_read};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
 use crate::records::{self, Ctx, ListOptions, Shape, stored};
 use crate::schema::Collection;
 use crate::state::AppState;
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/collections/{collection}/records", web::get().to(list))
@@ -211,13 +211,18 @@ async fn view(
     let c = collection(&state, &name)?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, Map::new());
-    let record = blocking(move || {
-        state.db.data.read(|conn| {
-            let record = records::view(conn, &c, &ctx, &id)?;
-            shaped(conn, &c, &ctx, record, &shape)
-        })
-    })
-    .await?;
+    let expands = !shape.expand.trim().is_empty();
+    let read = move |conn: &rusqlite::Connection| {
+        let record = records::view(conn, &c, &ctx, &id)?;
+        shaped(conn, &c, &ctx, record, &shape)
+    };
+    // Expanding reads other records (any number of them): that goes to a blocking thread.
+    let record = if !expands {
+        quick_read(&state.db.data, read).await?
+    } else {
+        let store = state.db.data.clone();
+        blocking(move || store.read(read)).await?
+    };
     Ok(etag::json(&req, &record))
 }
 
@@ -233,7 +238,7 @@ fn target<'a>(state: &'a AppState, c: &'a Collection, ctx: &'a Ctx) -> stored::T
 
 /// `If-Match`: the record as this caller sees it must still carry one of `tags`.
 fn unchanged(
-    tx: &Transaction,
+    tx: &Connection,
     c: &Collection,
     ctx: &Ctx,
     id: &str,
@@ -286,7 +291,7 @@ async fn update(
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);
     let record = blocking(move || {
-        let unchanged = |tx: &Transaction| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+        let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
         let record =
             target(&state, &c, &ctx).save(Some(&id), &body, staging, &unchanged, |tx, r| {
                 shaped(tx, &c, &ctx, r, &shape)
@@ -309,7 +314,7 @@ async fn delete(
     let ctx = context(&req, &state, &auth, Map::new());
     let if_match = etag::if_match(&req);
     blocking(move || {
-        let unchanged = |tx: &Transaction| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+        let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
         target(&state, &c, &ctx).delete(&id, &unchanged)?;
         state.realtime.publish(ctx.changes.take());
         Ok(())

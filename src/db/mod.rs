@@ -4,16 +4,18 @@
 //!
 //! Everything here blocks. Async callers move it onto a blocking thread first.
 
+pub mod group;
 pub mod migrate;
 pub mod pragmas;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use pragmas::Access;
@@ -64,6 +66,7 @@ impl ChangeWatch {
 pub struct Store {
     path: PathBuf,
     writer: Pool<SqliteConnectionManager>,
+    commits: Arc<group::Commits>,
     readers: Pool<SqliteConnectionManager>,
 }
 
@@ -89,6 +92,7 @@ impl Store {
         Ok(Self {
             path: path.to_owned(),
             writer,
+            commits: Arc::default(),
             readers,
         })
     }
@@ -110,20 +114,20 @@ impl Store {
         Ok(watch)
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the single writer: committed when `f`
-    /// returns Ok, rolled back (by dropping the transaction) when it returns Err.
-    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    /// Runs `f` inside a write transaction on the single writer: its changes are kept when
+    /// it returns Ok (rolled back to where it started when it returns Err), and `write`
+    /// returns only once they are committed. Concurrent writes share one commit (see
+    /// `group`).
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let asked = std::time::Instant::now();
-        let mut conn = self
+        let queued = self.commits.queue();
+        let conn = self
             .writer
             .get()
             .inspect_err(|_| crate::metrics::count_pool_timeout())?;
+        drop(queued);
         crate::metrics::observe_writer_wait(asked.elapsed());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        crate::records::count::written(&conn);
-        Ok(out)
+        self.commits.write(conn, f)
     }
 
     /// Runs `f` on a reader. Readers are `query_only`: a write attempt is an error, not a race.
@@ -137,10 +141,25 @@ impl Store {
         f(&conn)
     }
 
+    /// Runs `f` on a reader only if one is free right now, and hands `f` back otherwise:
+    /// for short reads that may run on an async worker but must never wait there.
+    pub fn read_now<T, F>(&self, f: F) -> std::result::Result<Result<T>, F>
+    where
+        F: FnOnce(&Connection) -> Result<T>,
+    {
+        match self.readers.try_get() {
+            Some(conn) => Ok(f(&conn)),
+            None => Err(f),
+        }
+    }
+
     /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let queued = self.commits.queue();
         let mut conn = self.writer.get()?;
+        drop(queued);
+        self.commits.settle(&conn);
         let out = f(&mut conn);
         // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
         crate::records::count::written(&conn);

@@ -4,7 +4,7 @@
 //! replaced or removed, or a deleted record's folder, go only after the commit.
 //! Every caller that saves or deletes records (the API, the admin UI) goes through here.
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::{Ctx, Record};
@@ -23,10 +23,10 @@ pub struct Target<'a> {
 
 /// Runs first inside the write transaction; an error refuses the write (an `If-Match`
 /// that no longer holds, say).
-pub type Precondition<'p> = &'p dyn Fn(&Transaction) -> Result<()>;
+pub type Precondition<'p> = &'p dyn Fn(&Connection) -> Result<()>;
 
 /// No precondition.
-pub fn always(_: &Transaction) -> Result<()> {
+pub fn always(_: &Connection) -> Result<()> {
     Ok(())
 }
 
@@ -40,7 +40,7 @@ impl Target<'_> {
         body: &Map<String, Value>,
         mut staging: Staging,
         precondition: Precondition,
-        answer: impl FnOnce(&Transaction, Record) -> Result<T>,
+        answer: impl FnOnce(&Connection, Record) -> Result<T>,
     ) -> Result<T> {
         let (c, ctx) = (self.collection, self.ctx);
         let (out, record_id, removed) = self.store.write(|tx| {

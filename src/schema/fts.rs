@@ -3,7 +3,7 @@
 //! (external content, so nothing is stored twice) and is kept in step by triggers. Schema
 //! changes drop and rebuild it, so renamed or removed fields never leave it stale.
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use super::{Collection, FieldKind};
 use crate::error::Result;
@@ -30,7 +30,7 @@ pub fn fields(c: &Collection) -> Vec<&str> {
 }
 
 /// Removes a collection's FTS table and triggers, if it has them.
-pub fn drop(tx: &Transaction, collection_name: &str) -> Result<()> {
+pub fn drop(tx: &Connection, collection_name: &str) -> Result<()> {
     let fts = table(collection_name);
     tx.execute_batch(&format!(
         "DROP TRIGGER IF EXISTS \"{fts}_ai\"; DROP TRIGGER IF EXISTS \"{fts}_ad\"; \
@@ -41,7 +41,7 @@ pub fn drop(tx: &Transaction, collection_name: &str) -> Result<()> {
 
 /// Creates the FTS table and triggers of `c` and indexes its current rows; nothing when it
 /// has no searchable field. Field and collection names are validated identifiers.
-pub fn create(tx: &Transaction, c: &Collection) -> Result<()> {
+pub fn create(tx: &Connection, c: &Collection) -> Result<()> {
     let cols = fields(c);
     if cols.is_empty() {
         return Ok(());

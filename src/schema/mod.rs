@@ -12,7 +12,7 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::Value;
 
 pub use collection::{Collection, CollectionType};
@@ -23,13 +23,13 @@ use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 
 /// Every collection as the transaction sees it (not the registry, which may lag).
-fn current(tx: &Transaction) -> Result<Snapshot> {
+fn current(tx: &Connection) -> Result<Snapshot> {
     Ok(Snapshot::new(Collection::load_all(tx)?))
 }
 
 /// DDL built from user-supplied index or view text can still be refused by SQLite; that is
 /// the client's error, reported on the field that carried the text.
-fn run_user_ddl(tx: &Transaction, sql: &str, field: &str) -> Result<()> {
+fn run_user_ddl(tx: &Connection, sql: &str, field: &str) -> Result<()> {
     tx.execute_batch(sql).map_err(|e| {
         let mut errors = FieldErrors::new();
         errors.insert(
@@ -44,7 +44,7 @@ fn run_user_ddl(tx: &Transaction, sql: &str, field: &str) -> Result<()> {
     })
 }
 
-fn create_storage(tx: &Transaction, c: &Collection) -> Result<()> {
+fn create_storage(tx: &Connection, c: &Collection) -> Result<()> {
     if c.is_view() {
         let query = c
             .options
@@ -100,7 +100,7 @@ pub fn delete(store: &Store, registry: &Registry, id_or_name: &str) -> Result<()
     store.read(|c| registry.reload(c))
 }
 
-fn create_in(tx: &Transaction, all: &[Arc<Collection>], body: Value) -> Result<Collection> {
+fn create_in(tx: &Connection, all: &[Arc<Collection>], body: Value) -> Result<Collection> {
     let (mut c, errors) = input::build(body, None)?;
     if c.is_view() {
         c.fields = view_fields(tx, all, &c)?;
@@ -112,7 +112,7 @@ fn create_in(tx: &Transaction, all: &[Arc<Collection>], body: Value) -> Result<C
 }
 
 fn update_in(
-    tx: &Transaction,
+    tx: &Connection,
     all: &[Arc<Collection>],
     old: &Collection,
     body: Value,
@@ -138,7 +138,7 @@ fn update_in(
     Ok(c)
 }
 
-fn delete_in(tx: &Transaction, all: &[Arc<Collection>], c: &Collection) -> Result<()> {
+fn delete_in(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Result<()> {
     if c.system {
         return Err(Error::bad_request("Failed to delete collection."));
     }
@@ -316,7 +316,7 @@ pub fn truncate(store: &Store, registry: &Registry, id_or_name: &str) -> Result<
 /// The fields of a view, one per result column of its query, as PocketBase infers them: a
 /// column taken straight from a collection field is a copy of that field (renamed to its
 /// alias), `id` is the text primary key, anything computed is `json`.
-fn view_fields(tx: &Transaction, all: &[Arc<Collection>], c: &Collection) -> Result<Vec<Field>> {
+fn view_fields(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Result<Vec<Field>> {
     let query = c
         .options
         .get("viewQuery")

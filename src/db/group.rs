@@ -1,0 +1,293 @@
+//! Group commit on the single writer. Each write runs in a savepoint of a shared
+//! transaction; whoever finds no other write waiting for the connection commits the lot,
+//! and every member of that group returns only once the commit is done. Under load one
+//! commit (its WAL frames, a full-text index flush) carries many writes; alone, a write
+//! commits at once as before.
+//!
+//! What holds per write: it sees every write before it, an error rolls back its own
+//! savepoint only, and it is acknowledged (returns Ok) only after its group committed. A
+//! group whose commit fails, or whose transaction SQLite aborted (a full disk), fails for
+//! every member.
+
+use std::ops::DerefMut;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, ffi};
+
+use crate::error::{Error, Result};
+
+/// Writes per group at most: a bound on how long the first member waits for the rest.
+const MAX_GROUP: usize = 64;
+
+/// Why a group did not commit, handed to each member as its own error.
+#[derive(Debug, Clone)]
+struct Failure {
+    code: ffi::Error,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &Error) -> Self {
+        match e {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => Self {
+                code: *code,
+                message: message.clone().unwrap_or_else(|| code.to_string()),
+            },
+            other => Self {
+                code: ffi::Error::new(ffi::SQLITE_ABORT),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn error(&self) -> Error {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(
+            self.code,
+            Some(self.message.clone()),
+        ))
+    }
+}
+
+type Outcome = std::result::Result<(), Failure>;
+
+/// One shared transaction; its outcome is set once, when it ends, and wakes only the
+/// members of this group.
+#[derive(Default)]
+struct Group {
+    outcome: Mutex<Option<Outcome>>,
+    ended: Condvar,
+}
+
+impl Group {
+    fn end(&self, outcome: Outcome) {
+        let mut slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.get_or_insert(outcome);
+        self.ended.notify_all();
+    }
+
+    fn wait(&self) -> Outcome {
+        let slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = self
+            .ended
+            .wait_while(slot, |o| o.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.clone().unwrap_or(Ok(()))
+    }
+}
+
+#[derive(Default)]
+struct Open {
+    group: Option<Arc<Group>>,
+    /// Writes in the open group that succeeded (and wait for its commit).
+    members: usize,
+}
+
+/// The group-commit state of one writer connection. The connection itself is the lock:
+/// only its holder touches `open` in a way that matters; members waiting for their
+/// group's outcome only read it.
+#[derive(Default)]
+pub struct Commits {
+    /// Threads that asked for the writer connection and do not have it yet.
+    queued: AtomicUsize,
+    open: Mutex<Open>,
+}
+
+/// Counts a thread in `queued` while it waits for the writer.
+pub struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Commits {
+    /// Call before asking for the connection; drop the guard once it is held.
+    pub fn queue(&self) -> Queued<'_> {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        Queued(&self.queued)
+    }
+
+    fn state(&self) -> MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` as one write on the writer connection `conn` (taken after `queue`),
+    /// joining the open group or starting one. Gives the connection back before waiting
+    /// for the group to end; returns once it has.
+    pub fn write<C, T>(&self, mut conn: C, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T>
+    where
+        C: DerefMut<Target = Connection>,
+    {
+        let group = {
+            let mut open = self.state();
+            match &open.group {
+                Some(g) => g.clone(),
+                None => {
+                    conn.execute_batch("BEGIN IMMEDIATE")?;
+                    let g = Arc::new(Group::default());
+                    open.group = Some(g.clone());
+                    open.members = 0;
+                    g
+                }
+            }
+        };
+
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            let sp = conn.savepoint()?;
+            let out = f(&sp)?;
+            sp.commit()?;
+            Ok(out)
+        }));
+        // A failed statement can make SQLite abort the whole transaction (a full disk, an
+        // I/O error): the group's earlier writes are gone with it.
+        let aborted = conn.is_autocommit();
+        let succeeded = matches!(ran, Ok(Ok(_)));
+        {
+            let mut open = self.state();
+            if aborted {
+                let failure = match &ran {
+                    Ok(Err(e)) => Failure::of(e),
+                    _ => Failure::of(&Error::internal("the write transaction was aborted")),
+                };
+                self.end(&mut open, Err(failure));
+            } else {
+                if succeeded {
+                    open.members += 1;
+                }
+                let alone = self.queued.load(Ordering::Acquire) == 0;
+                if alone || open.members >= MAX_GROUP {
+                    self.finish(&conn, &mut open);
+                }
+            }
+        }
+        drop(conn);
+        let out = match ran {
+            Ok(out) => out?,
+            Err(panic) => resume_unwind(panic),
+        };
+
+        // Someone else commits this group: the next writer in, or the last one.
+        match group.wait() {
+            Ok(()) => Ok(out),
+            Err(failure) => Err(failure.error()),
+        }
+    }
+
+    /// Ends the open group, if any, before `conn` is used outside a transaction.
+    pub fn settle(&self, conn: &Connection) {
+        let mut open = self.state();
+        self.finish(conn, &mut open);
+    }
+
+    /// Commits the open group (rolls it back if it has no member) and wakes its members.
+    fn finish(&self, conn: &Connection, open: &mut Open) {
+        if open.group.is_none() {
+            return;
+        }
+        let sql = if open.members == 0 {
+            "ROLLBACK"
+        } else {
+            "COMMIT"
+        };
+        let outcome = match conn.execute_batch(sql) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(Failure::of(&Error::Sqlite(e)))
+            }
+        };
+        if outcome.is_ok() && open.members > 0 {
+            crate::records::count::written(conn);
+        }
+        self.end(open, outcome);
+    }
+
+    fn end(&self, open: &mut Open, outcome: Outcome) {
+        if let Some(group) = open.group.take() {
+            group.end(outcome);
+        }
+        open.members = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use crate::db::{PoolOptions, Store};
+    use crate::error::Error;
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let store = Store::open(&dir.path().join("t.db"), &PoolOptions::default()).unwrap();
+        store
+            .with_writer(|c| Ok(c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
+            .unwrap();
+        store
+    }
+
+    fn count(store: &Store) -> i64 {
+        store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrent_writes_all_commit_and_a_failed_one_takes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let threads = 32;
+        let start = Barrier::new(threads);
+        std::thread::scope(|s| {
+            for i in 0..threads {
+                let (store, start) = (&store, &start);
+                s.spawn(move || {
+                    start.wait();
+                    for j in 0..50 {
+                        let n = (i * 1000 + j) as i64;
+                        let out = store.write(|c| {
+                            c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                            if j % 10 == 9 {
+                                return Err(Error::bad_request("refused"));
+                            }
+                            Ok(n)
+                        });
+                        match out {
+                            Ok(got) => assert_eq!(got, n),
+                            Err(e) => assert!(matches!(e, Error::BadRequest { .. }), "{e}"),
+                        }
+                    }
+                });
+            }
+        });
+        // One write in ten refused itself; all the others are there.
+        assert_eq!(count(&store), (threads * 45) as i64);
+        let refused: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t WHERE n % 10 = 9", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(refused, 0);
+    }
+
+    #[test]
+    fn a_panicking_write_rolls_back_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.write(|c| -> crate::error::Result<()> {
+                c.execute("INSERT INTO t (n) VALUES (1)", [])?;
+                panic!("boom");
+            })
+        }));
+        assert!(panicked.is_err());
+        store
+            .write(|c| Ok(c.execute("INSERT INTO t (n) VALUES (2)", [])?))
+            .unwrap();
+        assert_eq!(count(&store), 1);
+        // Maintenance outside a transaction still works after group writes.
+        store.checkpoint().unwrap();
+    }
+}
