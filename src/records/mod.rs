@@ -95,7 +95,11 @@ fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql
         request: &ctx.request,
         allow_hidden: true,
     };
-    match filter::parse(rule).and_then(|expr| filter::compile(&expr, &scope, params)) {
+    let compiled = ctx
+        .schema
+        .expression(rule)
+        .and_then(|expr| filter::compile(&expr, &scope, params));
+    match compiled {
         Ok(sql) => Access::Where(sql),
         Err(e) => {
             // A stored rule that no longer compiles (say, a renamed field) admits nobody.
@@ -141,7 +145,9 @@ fn client_filter(
         request: &ctx.request,
         allow_hidden: false,
     };
-    let sql = filter::parse(text)
+    let sql = ctx
+        .schema
+        .expression(text)
         .and_then(|expr| filter::compile(&expr, &scope, params))
         .map_err(|e| Error::bad_request(format!("Invalid filter parameter: {e}.")))?;
     Ok(Some(sql))
