@@ -3,14 +3,15 @@
 
 use std::cell::RefCell;
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
+use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::{Error, Result};
 
-/// argon2id works in ~19 MiB per hash, and the allocator keeps that memory in the arena of
-/// whichever thread hashed. Hashing on any request thread would leave ~19 MiB behind in
+/// argon2id works in ~19 MiB per hash, and the allocator may keep that memory in the arena
+/// of whichever thread hashed. Hashing on any request thread would leave ~19 MiB behind in
 /// each of them (gigabytes after a burst of sign-ins); hashing only on a few dedicated
 /// threads, one per core, bounds it. Callers wait for their result (they are on blocking
 /// threads already), and no more hashes run at once than there are cores anyway.
@@ -28,13 +29,17 @@ static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
             .name(format!("argon2-{i}"))
             .spawn(move || {
                 loop {
-                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let job = rx
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .recv_timeout(IDLE);
                     match job {
                         // A panicking job only drops its own reply channel.
                         Ok(job) => {
                             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                         }
-                        Err(_) => break,
+                        Err(mpsc::RecvTimeoutError::Timeout) => release_memory(),
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 }
             });
@@ -66,6 +71,20 @@ thread_local! {
     /// A hashing thread's argon2 working memory, allocated once and reused, so the
     /// allocator never has to find (and keep) a fresh 19 MiB per hash.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How long a hashing thread keeps its working memory with nothing to hash.
+const IDLE: Duration = Duration::from_secs(10);
+
+/// Gives a hashing thread's working memory back (a block this large is its own mapping,
+/// which freeing returns to the system): a burst of sign-ins reuses it, an idle server
+/// does not carry it.
+fn release_memory() {
+    BLOCKS.with(|cell| {
+        if !cell.borrow().is_empty() {
+            *cell.borrow_mut() = Vec::new();
+        }
+    });
 }
 
 /// argon2 into `out`, in this thread's reusable working memory.
