@@ -91,23 +91,6 @@ pub async fn blocking<T: Send + 'static>(
     out
 }
 
-/// Runs a short read (one record by id) right on the async worker when a reader is free
-/// at once, which spares the hop to a blocking thread and back (a third of a view's cost);
-/// otherwise as `blocking` does. Only for reads bounded by an index lookup: anything that
-/// may scan goes through `blocking`.
-pub async fn quick_read<T: Send + 'static>(
-    store: &crate::db::Store,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    match store.read_now(f) {
-        Ok(out) => out,
-        Err(f) => {
-            let store = store.clone();
-            blocking(move || store.read(f)).await
-        }
-    }
-}
-
 /// PocketBase's 404 for routes that do not exist (GETs fall through to its static file
 /// handler there, hence the different message).
 pub async fn not_found(req: HttpRequest) -> HttpResponse {

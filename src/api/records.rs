@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
-use super::{Body, RequestAuth, blocking, etag, multipart, quick_read};
+use super::{Body, RequestAuth, blocking, etag, multipart};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
@@ -211,18 +211,13 @@ async fn view(
     let c = collection(&state, &name)?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, Map::new());
-    let expands = !shape.expand.trim().is_empty();
-    let read = move |conn: &rusqlite::Connection| {
-        let record = records::view(conn, &c, &ctx, &id)?;
-        shaped(conn, &c, &ctx, record, &shape)
-    };
-    // Expanding reads other records (any number of them): that goes to a blocking thread.
-    let record = if !expands {
-        quick_read(&state.db.data, read).await?
-    } else {
-        let store = state.db.data.clone();
-        blocking(move || store.read(read)).await?
-    };
+    let record = blocking(move || {
+        state.db.data.read(|conn| {
+            let record = records::view(conn, &c, &ctx, &id)?;
+            shaped(conn, &c, &ctx, record, &shape)
+        })
+    })
+    .await?;
     Ok(etag::json(&req, &record))
 }
 

@@ -141,18 +141,6 @@ impl Store {
         f(&conn)
     }
 
-    /// Runs `f` on a reader only if one is free right now, and hands `f` back otherwise:
-    /// for short reads that may run on an async worker but must never wait there.
-    pub fn read_now<T, F>(&self, f: F) -> std::result::Result<Result<T>, F>
-    where
-        F: FnOnce(&Connection) -> Result<T>,
-    {
-        match self.readers.try_get() {
-            Some(conn) => Ok(f(&conn)),
-            None => Err(f),
-        }
-    }
-
     /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
