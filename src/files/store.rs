@@ -87,6 +87,11 @@ impl Storage {
     /// Removes files of a record (and their thumbnails); the folder goes too once empty.
     /// Failures are logged, never raised: the record change they follow has committed.
     pub fn remove_files(&self, collection_id: &str, record_id: &str, names: &[String]) {
+        // Nothing removed leaves the folder as it was (and spares every plain write a
+        // failing `rmdir`).
+        if names.is_empty() {
+            return;
+        }
         for name in names {
             if let Some(path) = self.file_path(collection_id, record_id, name) {
                 remove_logged(&path, false);
