@@ -66,8 +66,8 @@ async def open_client(loop, port):
     return transport, proto
 
 
-def subscribe(base, client_id):
-    call(base, "POST", "/api/realtime", {"clientId": client_id, "subscriptions": ["posts/*"]})
+def subscribe(base, client_id, collection):
+    call(base, "POST", "/api/realtime", {"clientId": client_id, "subscriptions": [f"{collection}/*"]})
 
 
 def percentile(sorted_values, p):
@@ -77,14 +77,14 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-async def hold_clients(port, base, n, ready, go):
+async def hold_clients(port, base, n, ready, go, collection):
     """One client process: opens and subscribes `n` clients, reports ready, waits for `go`
     (the events are over), and returns every (sent, received) pair."""
     loop = asyncio.get_running_loop()
     conns = []
     for _ in range(n):
         conns.append(await open_client(loop, port))
-    await asyncio.gather(*(loop.run_in_executor(None, subscribe, base, p.client_id) for _, p in conns))
+    await asyncio.gather(*(loop.run_in_executor(None, subscribe, base, p.client_id, collection) for _, p in conns))
     ready.set()
     while not go.is_set():
         await asyncio.sleep(0.05)
@@ -94,16 +94,16 @@ async def hold_clients(port, base, n, ready, go):
     return pairs
 
 
-def client_process(port, base, n, ready, go, out):
-    out.put(asyncio.run(hold_clients(port, base, n, ready, go)))
+def client_process(port, base, n, ready, go, out, collection):
+    out.put(asyncio.run(hold_clients(port, base, n, ready, go, collection)))
 
 
-def measure(server, clients, events, interval, procs):
+def measure(server, clients, events, interval, procs, collection="posts"):
     idle_rss = server.rss_kb("VmRSS")
     token = call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
                  {"identity": EMAIL, "password": PASSWORD})["token"]
     call(server.base, "POST", "/api/collections", {
-        "name": "posts", "listRule": "", "viewRule": "", "createRule": "",
+        "name": collection, "listRule": "", "viewRule": "", "createRule": "",
         "fields": [{"name": "title", "type": "text"}],
     }, token)
     ctx = multiprocessing.get_context("fork")
@@ -112,7 +112,7 @@ def measure(server, clients, events, interval, procs):
     for i in range(procs):
         n = clients // procs + (1 if i < clients % procs else 0)
         ready = ctx.Event()
-        proc = ctx.Process(target=client_process, args=(server.port, server.base, n, ready, go, out))
+        proc = ctx.Process(target=client_process, args=(server.port, server.base, n, ready, go, out, collection))
         proc.start()
         workers.append((proc, ready))
     for _, ready in workers:
@@ -121,7 +121,7 @@ def measure(server, clients, events, interval, procs):
     connected_rss = server.rss_kb("VmRSS")
     for _ in range(events):
         sent = time.perf_counter_ns()
-        call(server.base, "POST", "/api/collections/posts/records", {"title": f"t{sent}"})
+        call(server.base, "POST", f"/api/collections/{collection}/records", {"title": f"t{sent}"})
         time.sleep(interval)
     time.sleep(1.0)
     peak_rss = server.rss_kb("VmHWM")

