@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Body, RequestAuth, blocking};
+use super::{Body, RequestAuth, blocking, hashing};
 use crate::auth::records;
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
@@ -171,7 +171,8 @@ async fn auth_with_password(
         "Missing or invalid collection context.",
     )?;
     count_attempt(&req, &state, &c, &input.identity)?;
-    let body = blocking(move || {
+    // Its cost is the password check: it waits for a hashing thread, not a blocking one.
+    let body = hashing(move || {
         state.db.data.read(|conn| {
             let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
             let id = record

@@ -91,6 +91,20 @@ pub async fn blocking<T: Send + 'static>(
     out
 }
 
+/// Runs a request's work whose cost is a password check (sign-in) on the password-hashing
+/// threads, within the same `MAX_BLOCKING` bound, holding no blocking thread while it
+/// waits: a burst of sign-ins queues there instead of stalling every read.
+pub async fn hashing<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let slot = Slot::take()?;
+    let out = crate::auth::password::on_hashers(f)
+        .await
+        .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")));
+    drop(slot);
+    out
+}
+
 /// PocketBase's 404 for routes that do not exist (GETs fall through to its static file
 /// handler there, hence the different message).
 pub async fn not_found(req: HttpRequest) -> HttpResponse {

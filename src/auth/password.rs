@@ -28,6 +28,7 @@ static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
         let spawned = std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
+                HASHING_THREAD.set(true);
                 loop {
                     let job = rx
                         .lock()
@@ -52,8 +53,12 @@ static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
     }
 });
 
-/// Runs `f` on a hashing thread and waits for its result; None if it could not run.
+/// Runs `f` on a hashing thread and waits for its result (right here when this is one);
+/// None if it could not run.
 fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    if HASHING_THREAD.get() {
+        return Some(f());
+    }
     let (reply, result) = mpsc::sync_channel(1);
     let job: Box<dyn FnOnce() + Send> = Box::new(move || {
         let _ = reply.send(f());
@@ -67,7 +72,28 @@ fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Optio
     result.recv().ok()
 }
 
+/// Runs `f` on a hashing thread and awaits its result without holding a thread meanwhile:
+/// for requests whose cost is a password check (a sign-in), so that a burst of them queues
+/// here rather than filling the blocking pool that every database read needs. Hashes `f`
+/// asks for run in place. None if it could not run (or panicked).
+pub async fn on_hashers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (reply, result) = tokio::sync::oneshot::channel();
+    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let _ = reply.send(f());
+    });
+    HASHERS
+        .jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .ok()?;
+    result.await.ok()
+}
+
 thread_local! {
+    /// True on the hashing threads.
+    static HASHING_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+
     /// A hashing thread's argon2 working memory, allocated once and reused, so the
     /// allocator never has to find (and keep) a fresh 19 MiB per hash.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };

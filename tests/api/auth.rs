@@ -384,3 +384,63 @@ async fn tokens_of_deleted_records_authenticate_nobody() {
     assert_eq!(refresh, 401);
     assert_eq!(again, 401);
 }
+
+/// Sign-ins wait for the password-hashing threads without holding the blocking threads
+/// every database read needs: with more sign-ins in flight than the pool has threads (16
+/// on one worker), a read is still answered before more than a few of them finish.
+#[tokio::test]
+async fn a_burst_of_sign_ins_leaves_reads_free() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.workers = Some(1);
+        c.auth_limits.per_ip_per_minute = 0;
+        c.auth_limits.per_identity_per_15_minutes = 0;
+    })
+    .await;
+    let account = serde_json::json!({
+        "email": "burst@example.com",
+        "password": "burst-password-1",
+        "passwordConfirm": "burst-password-1",
+    });
+    let res = app
+        .post_json("/api/collections/users/records", &account)
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let burst = 24;
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut sign_ins = Vec::new();
+    for _ in 0..burst {
+        let (client, url, finished) = (
+            app.api.clone(),
+            app.url("/api/collections/users/auth-with-password"),
+            finished.clone(),
+        );
+        sign_ins.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .json(&serde_json::json!({
+                    "identity": "burst@example.com",
+                    "password": "burst-password-1",
+                }))
+                .send()
+                .await
+                .expect("sign-in answered");
+            finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            res.status().as_u16()
+        }));
+    }
+    // Let the burst reach the server, then read.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let res = app.get("/api/collections/users/records").await;
+    assert_eq!(res.status(), 200);
+    let done_at_read = finished.load(std::sync::atomic::Ordering::SeqCst);
+    // Through the blocking pool, the read would queue behind the 8 sign-ins past its 16
+    // threads, and answer only after those.
+    assert!(
+        done_at_read < burst - 16,
+        "the read waited for {done_at_read} of {burst} sign-ins"
+    );
+    for s in sign_ins {
+        assert_eq!(s.await.expect("sign-in task"), 200);
+    }
+}
