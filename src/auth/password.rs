@@ -60,16 +60,25 @@ fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Optio
         return Some(f());
     }
     let (reply, result) = mpsc::sync_channel(1);
-    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-        let _ = reply.send(f());
-    });
+    submit(f, move |out| {
+        let _ = reply.send(out);
+    })?;
+    result.recv().ok()
+}
+
+/// Queues `f` for the hashing threads, which hand its result to `reply`; None if they
+/// are gone.
+fn submit<T: 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+    reply: impl FnOnce(T) + Send + 'static,
+) -> Option<()> {
+    let job: Box<dyn FnOnce() + Send> = Box::new(move || reply(f()));
     HASHERS
         .jobs
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .send(job)
-        .ok()?;
-    result.recv().ok()
+        .ok()
 }
 
 /// Runs `f` on a hashing thread and awaits its result without holding a thread meanwhile:
@@ -78,15 +87,9 @@ fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Optio
 /// asks for run in place. None if it could not run (or panicked).
 pub async fn on_hashers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     let (reply, result) = tokio::sync::oneshot::channel();
-    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-        let _ = reply.send(f());
-    });
-    HASHERS
-        .jobs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .send(job)
-        .ok()?;
+    submit(f, move |out| {
+        let _ = reply.send(out);
+    })?;
     result.await.ok()
 }
 
