@@ -64,7 +64,7 @@ pub fn filter(text: &str) {
         collection: &posts,
         schema: &snapshot,
         request: &request,
-        allow_hidden: false,
+        trust: filter::Trust::Client,
     };
     let mut params = Vec::new();
     let Ok(sql) = filter::parse(text).and_then(|e| filter::compile(&e, &scope, &mut params)) else {

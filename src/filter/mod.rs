@@ -6,7 +6,7 @@ pub mod lexer;
 pub mod parser;
 pub mod sql;
 
-pub use sql::{RequestInfo, Scope, compile};
+pub use sql::{RequestInfo, Scope, Trust, compile};
 
 /// PocketBase's limit on a filter's length.
 pub const MAX_LENGTH: usize = 3500;
@@ -17,6 +17,8 @@ pub enum FilterError {
     Syntax(String),
     /// An identifier names no field, collection or request value it may use.
     Unknown(String),
+    /// The expression reaches a collection whose records its author may not list.
+    Forbidden(String),
 }
 
 impl FilterError {
@@ -30,6 +32,9 @@ impl std::fmt::Display for FilterError {
         match self {
             Self::Syntax(d) => write!(f, "invalid expression: {d}"),
             Self::Unknown(d) => write!(f, "unknown identifier {d}"),
+            Self::Forbidden(c) => {
+                write!(f, "the records of {c} can be filtered by superusers only")
+            }
         }
     }
 }

@@ -36,6 +36,8 @@ struct Resolved {
     blank: bool,
     /// A literal text bound at this parameter index, which `~` may wrap in `%`.
     like_literal: Option<(String, usize)>,
+    /// Conditions under which the value may be compared at all (a private email is not).
+    guards: Vec<String>,
 }
 
 impl Resolved {
@@ -47,6 +49,7 @@ impl Resolved {
             multi: false,
             blank: false,
             like_literal: None,
+            guards: Vec::new(),
         }
     }
 
@@ -55,22 +58,45 @@ impl Resolved {
     }
 }
 
+/// Who wrote an expression, which decides what it may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// A collection's own rule, or a superuser's filter: every field of every collection.
+    Full,
+    /// Anyone else's filter. It sees only what its author could list: hidden fields are
+    /// unknown, an auth record's email only where it is public, and every record it reaches
+    /// in another collection (or its own, through a relation) must pass that collection's
+    /// list rule; a collection whose list rule is null is out of reach altogether. So a
+    /// filter that matches or not can never tell its author more than a list would.
+    Client,
+}
+
+/// PocketBase's limit on relation hops in one path (`a.b.c.d.e.f`).
+pub const MAX_DEPTH: usize = 6;
+/// How many records of other collections one client filter may join in all (its own
+/// paths and the list rules they bring along): the cost of a filter grows with each.
+pub const MAX_JOINS: usize = 40;
+
 /// Where a compiled condition is used: what it may read, and the query it joins.
 pub struct Scope<'a> {
     pub collection: &'a Collection,
     pub schema: &'a Snapshot,
     pub request: &'a RequestInfo,
-    /// Rules may read hidden fields (tokenKey, password); client filters may not.
-    pub allow_hidden: bool,
+    pub trust: Trust,
 }
 
 struct Compiler<'a, 'p> {
     collection: &'a Collection,
+    /// The alias of the row the expression is about: `t`, or a joined row whose
+    /// collection's list rule is being applied.
+    row: String,
     schema: &'a Snapshot,
     request: &'a RequestInfo,
-    allow_hidden: bool,
+    trust: Trust,
     params: &'p mut Vec<Sql>,
     aliases: usize,
+    /// Relation hops taken by the path being resolved.
+    depth: usize,
 }
 
 /// Compiles `expr` into a condition on the row aliased `t`, appending its values to
@@ -79,11 +105,13 @@ struct Compiler<'a, 'p> {
 pub fn compile(expr: &Expr, scope: &Scope, params: &mut Vec<Sql>) -> Result<String, FilterError> {
     let mut c = Compiler {
         collection: scope.collection,
+        row: "t".into(),
         schema: scope.schema,
         request: scope.request,
-        allow_hidden: scope.allow_hidden,
+        trust: scope.trust,
         params,
         aliases: 0,
+        depth: 0,
     };
     c.expr(expr)
 }
@@ -111,15 +139,65 @@ impl Compiler<'_, '_> {
         format!("a{}", self.aliases)
     }
 
+    /// A new alias for a row of `c` joined into the expression, with the condition under
+    /// which its author may see that row (None: no condition). Client filters reach only
+    /// rows their author could list, as PocketBase joins them under the list rule; the
+    /// rule itself is the collection owner's and compiles with full trust.
+    fn join(&mut self, c: &Collection) -> Result<(String, Option<String>), FilterError> {
+        let alias = self.alias();
+        if self.trust == Trust::Full {
+            return Ok((alias, None));
+        }
+        if self.aliases > MAX_JOINS {
+            return Err(FilterError::syntax(format!(
+                "joins more than {MAX_JOINS} related records"
+            )));
+        }
+        let Some(rule) = c.rules.list.as_deref() else {
+            return Err(FilterError::Forbidden(c.name.clone()));
+        };
+        if rule.trim().is_empty() {
+            return Ok((alias, None));
+        }
+        let Ok(expr) = self.schema.expression(rule) else {
+            // A stored rule that no longer parses admits nobody, as everywhere else.
+            return Ok((alias, Some("0".into())));
+        };
+        let mut rule_compiler = Compiler {
+            collection: c,
+            row: alias.clone(),
+            schema: self.schema,
+            request: self.request,
+            trust: Trust::Full,
+            params: &mut *self.params,
+            aliases: self.aliases,
+            depth: 0,
+        };
+        let condition = rule_compiler.expr(&expr).unwrap_or_else(|_| "0".into());
+        self.aliases = rule_compiler.aliases;
+        Ok((alias, Some(condition)))
+    }
+
     fn expr(&mut self, e: &Expr) -> Result<String, FilterError> {
         match e {
-            Expr::And(parts) => self.join(parts, " AND "),
-            Expr::Or(parts) => self.join(parts, " OR "),
+            Expr::And(parts) => self.junction(parts, " AND "),
+            Expr::Or(parts) => self.junction(parts, " OR "),
             Expr::Cmp { left, op, right } => self.comparison(left, *op, right),
         }
     }
 
-    fn join(&mut self, parts: &[Expr], sep: &str) -> Result<String, FilterError> {
+    /// One more relation hop on the current path, refused past PocketBase's depth.
+    fn descend(&mut self, full: &str) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(FilterError::syntax(format!(
+                "{full} follows more than {MAX_DEPTH} relations"
+            )));
+        }
+        Ok(())
+    }
+
+    fn junction(&mut self, parts: &[Expr], sep: &str) -> Result<String, FilterError> {
         let sqls = parts
             .iter()
             .map(|p| self.expr(p))
@@ -173,17 +251,22 @@ impl Compiler<'_, '_> {
                 .find(name)
                 .filter(|c| c.name.eq_ignore_ascii_case(name))
                 .ok_or_else(unknown)?;
-            let alias = self.alias();
+            let (alias, visible) = self.join(&target)?;
+            self.depth = 0;
             let mut r = self.path(&target, &alias, path, id)?;
             r.froms.insert(0, format!("\"{}\" {alias}", target.name));
+            if let Some(visible) = visible {
+                r.conds.insert(0, visible);
+            }
             r.multi = true;
             return Ok(r);
         }
         if id.starts_with('@') {
             return self.macro_value(id).ok_or_else(unknown);
         }
-        let collection = self.collection;
-        self.path(collection, "t", id, id)
+        let (collection, row) = (self.collection, self.row.clone());
+        self.depth = 0;
+        self.path(collection, &row, id, id)
     }
 
     /// Resolves `path` (`field`, `rel.field`, `x_via_rel.field`, with an optional
@@ -205,12 +288,17 @@ impl Compiler<'_, '_> {
             None => (head, None),
         };
         if let Some(field) = c.field(name) {
-            if field.hidden && !self.allow_hidden {
+            if field.hidden && self.trust == Trust::Client {
                 return Err(unknown());
             }
             let column = format!("{row}.\"{}\"", field.name);
             let Some(rest) = rest else {
-                return self.leaf(field.is_multiple(), column, modifier, full);
+                let mut leaf = self.leaf(field.is_multiple(), column, modifier, full)?;
+                if c.is_auth() && field.name == "email" && self.trust == Trust::Client {
+                    // An address its owner keeps private matches nothing.
+                    leaf.guards.push(format!("{row}.\"emailVisibility\" = 1"));
+                }
+                return Ok(leaf);
             };
             if let FieldKind::Json(_) = field.kind {
                 return self.json_path(&column, rest, modifier, full);
@@ -222,7 +310,8 @@ impl Compiler<'_, '_> {
                 return Err(unknown());
             }
             let target = self.schema.find(&rel.collection_id).ok_or_else(unknown)?;
-            let alias = self.alias();
+            self.descend(full)?;
+            let (alias, visible) = self.join(&target)?;
             let mut inner = self.path(&target, &alias, rest, full)?;
             let link = if field.is_multiple() {
                 format!("{alias}.id IN (SELECT value FROM json_each({column}))")
@@ -232,7 +321,9 @@ impl Compiler<'_, '_> {
             inner
                 .froms
                 .insert(0, format!("\"{}\" {alias}", target.name));
-            inner.conds.insert(0, link);
+            inner
+                .conds
+                .splice(0..0, std::iter::once(link).chain(visible));
             inner.multi |= field.is_multiple();
             return Ok(inner);
         }
@@ -247,10 +338,11 @@ impl Compiler<'_, '_> {
             let FieldKind::Relation(rel) = &back.kind else {
                 return Err(unknown());
             };
-            if rel.collection_id != c.id {
+            if rel.collection_id != c.id || (back.hidden && self.trust == Trust::Client) {
                 return Err(unknown());
             }
-            let alias = self.alias();
+            self.descend(full)?;
+            let (alias, visible) = self.join(&source)?;
             let link = if back.is_multiple() {
                 format!(
                     "{row}.id IN (SELECT value FROM json_each({alias}.\"{}\"))",
@@ -262,8 +354,10 @@ impl Compiler<'_, '_> {
             let mut inner = match (rest, modifier) {
                 (Some(rest), None) => self.path(&source, &alias, rest, full)?,
                 (None, Some("length")) => {
+                    // Only the records its author could list are counted.
+                    let visible = visible.map(|v| format!(" AND {v}")).unwrap_or_default();
                     let count = format!(
-                        "(SELECT count(*) FROM \"{}\" {alias} WHERE {link})",
+                        "(SELECT count(*) FROM \"{}\" {alias} WHERE {link}{visible})",
                         source.name
                     );
                     return Ok(Resolved::scalar(count));
@@ -273,7 +367,9 @@ impl Compiler<'_, '_> {
             inner
                 .froms
                 .insert(0, format!("\"{}\" {alias}", source.name));
-            inner.conds.insert(0, link);
+            inner
+                .conds
+                .splice(0..0, std::iter::once(link).chain(visible));
             inner.multi = true;
             return Ok(inner);
         }
@@ -342,6 +438,7 @@ impl Compiler<'_, '_> {
                     multi: true,
                     blank: false,
                     like_literal: None,
+                    guards: Vec::new(),
                 })
             }
             _ => Err(FilterError::Unknown(full.to_owned())),
@@ -394,7 +491,7 @@ impl Compiler<'_, '_> {
                     }
                     Some("changed") if section == "body" => {
                         let field = self.collection.field(name).ok_or_else(unknown)?;
-                        let column = format!("t.\"{}\"", field.name);
+                        let column = format!("{}.\"{}\"", self.row, field.name);
                         let set = self.param(Sql::Integer(i64::from(present)));
                         let new = self.param(json_to_sql(&value));
                         Ok(Resolved::scalar(format!(
@@ -421,6 +518,7 @@ impl Compiler<'_, '_> {
                 multi: true,
                 blank: false,
                 like_literal: None,
+                guards: Vec::new(),
             };
         }
         match value {
@@ -460,17 +558,21 @@ impl Compiler<'_, '_> {
             return Ok(self.json_operand(&value));
         }
         // A path through the auth record's relations: resolve from its row.
-        let alias = self.alias();
+        let (alias, visible) = self.join(&auth_collection)?;
         let id = record
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        self.depth = 0;
         let mut r = self.path(&auth_collection, &alias, key, full)?;
         let p = self.param(Sql::Text(id));
         r.froms
             .insert(0, format!("\"{}\" {alias}", auth_collection.name));
-        r.conds.insert(0, format!("{alias}.id = {p}"));
+        r.conds.splice(
+            0..0,
+            std::iter::once(format!("{alias}.id = {p}")).chain(visible),
+        );
         Ok(r)
     }
 
@@ -519,11 +621,30 @@ impl Compiler<'_, '_> {
         op: Op,
         right: &Operand,
     ) -> Result<String, FilterError> {
-        let l = self.operand(left)?;
-        let r = self.operand(right)?;
+        let mut l = self.operand(left)?;
+        let mut r = self.operand(right)?;
+        // A set's guards hold per value, inside its subquery; a plain value's for the whole.
+        let mut outer = Vec::new();
+        for side in [&mut l, &mut r] {
+            let guards = std::mem::take(&mut side.guards);
+            if side.is_set() {
+                side.conds.extend(guards);
+            } else {
+                outer.extend(guards);
+            }
+        }
+        let test = self.sets(&l, op, &r);
+        if outer.is_empty() {
+            return Ok(test);
+        }
+        Ok(format!("({test} AND {})", outer.join(" AND ")))
+    }
+
+    /// The comparison of two operands, either of which may hold several values.
+    fn sets(&mut self, l: &Resolved, op: Op, r: &Resolved) -> String {
         let base = op.base();
         if !l.is_set() && !r.is_set() {
-            return Ok(compare(&l, base, &r, self.params));
+            return compare(l, base, r, self.params);
         }
         // At least one side holds several values.
         let any = op.is_any() || !(l.multi || r.multi);
@@ -531,7 +652,7 @@ impl Compiler<'_, '_> {
         froms.extend(r.froms.iter().cloned());
         let mut conds = l.conds.clone();
         conds.extend(r.conds.iter().cloned());
-        let test = compare(&l, base, &r, self.params);
+        let test = compare(l, base, r, self.params);
         let scope = |extra: &str| {
             let mut all = conds.clone();
             all.push(extra.to_owned());
@@ -542,15 +663,15 @@ impl Compiler<'_, '_> {
             )
         };
         if any {
-            return Ok(format!("EXISTS ({})", scope(&test)));
+            return format!("EXISTS ({})", scope(&test));
         }
         // Without `?`, every value must satisfy it; a negative test means "none match".
-        Ok(match base {
+        match base {
             Op::Neq | Op::NotLike => {
                 let positive = compare(
-                    &l,
+                    l,
                     if base == Op::Neq { Op::Eq } else { Op::Like },
-                    &r,
+                    r,
                     self.params,
                 );
                 format!("NOT EXISTS ({})", scope(&positive))
@@ -560,7 +681,7 @@ impl Compiler<'_, '_> {
                 scope(&test),
                 scope(&format!("NOT ({test})"))
             ),
-        })
+        }
     }
 }
 

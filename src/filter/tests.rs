@@ -28,7 +28,7 @@ fn sql_for(filter: &str, request: &RequestInfo) -> Option<String> {
         collection: &c,
         schema: &schema,
         request,
-        allow_hidden: false,
+        trust: super::Trust::Client,
     };
     let expr = parse(filter).ok()?;
     compile(&expr, &scope, &mut Vec::new()).ok()

@@ -120,7 +120,7 @@ pub fn stats(conn: &Connection, filter: &str) -> Result<Vec<HourStat>> {
             collection: &LOGS,
             schema: &snapshot,
             request: &request,
-            allow_hidden: false,
+            trust: crate::filter::Trust::Full,
         };
         filter::parse(filter)
             .and_then(|e| filter::compile(&e, &scope, &mut params))

@@ -93,7 +93,7 @@ fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql
         collection: c,
         schema: &ctx.schema,
         request: &ctx.request,
-        allow_hidden: true,
+        trust: filter::Trust::Full,
     };
     let compiled = ctx
         .schema
@@ -129,7 +129,27 @@ pub fn satisfies(
     }
 }
 
-/// The client's `filter` as a condition on `t`; hidden fields are not filterable.
+/// Names only superusers may use in a `filter` or `sort`, as PocketBase forbids them
+/// (loosely, by substring): another collection's records, and the request's values.
+const SUPERUSER_ONLY_NAMES: [&str; 2] = ["@collection.", "@request."];
+
+/// Refuses a non-superuser's `filter` or `sort` that names what only superusers may use.
+pub fn check_client_expression(ctx: &Ctx, texts: &[&str]) -> Result<()> {
+    if ctx.caller.is_superuser() {
+        return Ok(());
+    }
+    for name in SUPERUSER_ONLY_NAMES {
+        if texts.iter().any(|t| t.contains(name)) {
+            return Err(Error::Forbidden(format!(
+                "Only superusers can filter by {name}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The client's `filter` as a condition on `t`. A superuser's filter reaches everything;
+/// anyone else's only what they could list (see `filter::Trust::Client`).
 fn client_filter(
     c: &Collection,
     text: &str,
@@ -139,11 +159,17 @@ fn client_filter(
     if text.trim().is_empty() {
         return Ok(None);
     }
+    check_client_expression(ctx, &[text])?;
+    let trust = if ctx.caller.is_superuser() {
+        filter::Trust::Full
+    } else {
+        filter::Trust::Client
+    };
     let scope = filter::Scope {
         collection: c,
         schema: &ctx.schema,
         request: &ctx.request,
-        allow_hidden: false,
+        trust,
     };
     let sql = ctx
         .schema
@@ -222,7 +248,6 @@ pub fn list(
     ctx: &Ctx,
     opts: &ListOptions,
 ) -> Result<(Vec<Record>, Option<u64>)> {
-    let order = sort::order_by(c, &opts.sort)?;
     let mut params = Vec::new();
     let mut conditions = Vec::new();
     match access(c, &c.rules.list, ctx, &mut params) {
@@ -231,6 +256,8 @@ pub fn list(
         Access::Where(sql) => conditions.push(sql),
         Access::Granted => {}
     }
+    check_client_expression(ctx, &[&opts.filter, &opts.sort])?;
+    let order = sort::order_by(c, &opts.sort)?;
     if let Some(sql) = client_filter(c, &opts.filter, ctx, &mut params)? {
         conditions.push(sql);
     }

@@ -436,7 +436,7 @@ pub fn list(
             collection: &listing,
             schema: &schema,
             request: &request,
-            allow_hidden: false,
+            trust: crate::filter::Trust::Full,
         };
         let expr = crate::filter::parse(filter).map_err(|e| bad(e.to_string()))?;
         let sql =

@@ -120,7 +120,7 @@ fn check_rules(c: &Collection, all: &[std::sync::Arc<Collection>], errors: &mut 
         collection: c,
         schema: &schema,
         request: &request,
-        allow_hidden: true,
+        trust: crate::filter::Trust::Full,
     };
     let mut rules = vec![
         ("listRule", &c.rules.list),

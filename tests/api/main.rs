@@ -4,6 +4,7 @@
 // Tests fail loudly by design: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod account;
 mod admin_pages;
 mod auth;
