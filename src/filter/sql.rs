@@ -24,6 +24,19 @@ pub struct RequestInfo {
     pub body: Map<String, Value>,
 }
 
+impl RequestInfo {
+    /// The same request with another body (a write's, its modifiers applied).
+    pub fn with_body(&self, body: Map<String, Value>) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            method: self.method.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body,
+        }
+    }
+}
+
 /// A resolved operand: a scalar SQL expression, or a set of values drawn from `froms`
 /// where `conds` hold (relations, multi-value fields, other collections).
 struct Resolved {

@@ -127,6 +127,73 @@ fn incoming(field: &Field, body: &Map<String, Value>, current: &Value) -> Option
     Some(json!(list))
 }
 
+/// The body with what its sender may not write left out: hidden fields (all but an auth
+/// record's password) are the superuser's alone, as in PocketBase.
+pub fn writable(c: &Collection, superuser: bool, body: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = body.clone();
+    if superuser {
+        return out;
+    }
+    for field in c.fields.iter().filter(|f| f.hidden) {
+        if c.is_auth() && field.name == "password" {
+            continue;
+        }
+        let name = &field.name;
+        for key in [
+            name.clone(),
+            format!("+{name}"),
+            format!("{name}+"),
+            format!("{name}-"),
+        ] {
+            out.remove(&key);
+        }
+    }
+    out
+}
+
+/// The body as rules see it (`@request.body.*`): each field's value with its modifiers
+/// applied to `current` (`credits+: 5` is `credits`, the sum) and cast to the field's type,
+/// the modifier keys gone, as PocketBase's `ReplaceModifiers` gives it.
+pub fn resolved(
+    c: &Collection,
+    body: &Map<String, Value>,
+    current: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = body.clone();
+    for field in &c.fields {
+        let name = &field.name;
+        let keys = [format!("+{name}"), format!("{name}+"), format!("{name}-")];
+        if !body.contains_key(name) && !keys.iter().any(|k| body.contains_key(k)) {
+            continue;
+        }
+        let cur = current.get(name).cloned().unwrap_or(Value::Null);
+        let Some(value) = incoming(field, body, &cur) else {
+            continue;
+        };
+        for key in &keys {
+            out.remove(key);
+        }
+        out.insert(name.clone(), cast(field, value));
+    }
+    out
+}
+
+/// A body value as the field holds it: numbers and bools as such, lists for fields with
+/// several values, text for the rest; what does not cast stays as sent.
+fn cast(field: &Field, value: Value) -> Value {
+    let cast = match &field.kind {
+        FieldKind::Number(_) => to_number(&value).map(|n| json!(n)),
+        FieldKind::Bool(_) => to_bool(&value).map(Value::Bool),
+        FieldKind::Json(_) => return value,
+        _ if field.is_multiple() => to_list(&value).map(|l| json!(dedup(l))),
+        FieldKind::Select(_) | FieldKind::Relation(_) | FieldKind::File(_) => {
+            to_list(&value).map(|l| json!(l.into_iter().next_back().unwrap_or_default()))
+        }
+        _ => to_text(&value).map(Value::String),
+    };
+    cast.unwrap_or(value)
+}
+
 /// Validates and converts the body for `c`. `current` holds the stored record (update) as
 /// JSON, or is empty (create); `uploads` are the files this request sent, which the body
 /// names under their stored names. Auth-only fields (password, tokenKey) are handled by

@@ -8,6 +8,7 @@ pub mod fields;
 pub mod files;
 pub mod input;
 pub mod output;
+mod protected;
 pub mod sort;
 pub mod stored;
 
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
-use crate::auth::password;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::files::Staged;
 use crate::filter::{self, RequestInfo};
@@ -80,6 +80,18 @@ enum Access {
 }
 
 fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql>) -> Access {
+    access_with(c, rule, ctx, &ctx.request, params)
+}
+
+/// `access` with the request a create or update rule sees: its body with every modifier
+/// applied (`credits+` is `@request.body.credits`, the sum), as PocketBase evaluates it.
+fn access_with(
+    c: &Collection,
+    rule: &Option<String>,
+    ctx: &Ctx,
+    request: &RequestInfo,
+    params: &mut Vec<Sql>,
+) -> Access {
     if ctx.caller.is_superuser() {
         return Access::Granted;
     }
@@ -92,7 +104,7 @@ fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql
     let scope = filter::Scope {
         collection: c,
         schema: &ctx.schema,
-        request: &ctx.request,
+        request,
         trust: filter::Trust::Full,
     };
     let compiled = ctx
@@ -375,16 +387,71 @@ fn manage_column(c: &Collection, ctx: &Ctx, params: &mut Vec<Sql>) -> String {
     if !c.is_auth() || ctx.caller.is_superuser() || ctx.caller == Caller::Guest {
         return String::new();
     }
-    let rule = c
-        .options
-        .get("manageRule")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    match access(c, &rule, ctx, params) {
+    match access(c, &manage_rule(c), ctx, params) {
         Access::Where(cond) => format!(", ({cond}) AS \"{}\"", output::MANAGE_COLUMN),
         Access::Granted => format!(", 1 AS \"{}\"", output::MANAGE_COLUMN),
         Access::SuperusersOnly => String::new(),
     }
+}
+
+/// An auth collection's manageRule; None (superusers only) when it is unset or empty, as
+/// PocketBase reads an empty one.
+fn manage_rule(c: &Collection) -> Option<String> {
+    c.options
+        .get("manageRule")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+        .map(str::to_owned)
+}
+
+/// Whether `ctx`'s caller manages an auth record: a superuser, or a signed-in record the
+/// manageRule admits for `row` (a stored record's id, or the values of one not yet
+/// written).
+fn manages(conn: &Connection, c: &Collection, ctx: &Ctx, row: RowRef) -> Result<bool> {
+    if ctx.caller.is_superuser() {
+        return Ok(true);
+    }
+    if !c.is_auth() || ctx.caller == Caller::Guest {
+        return Ok(false);
+    }
+    let mut params = Vec::new();
+    let Access::Where(cond) = access(c, &manage_rule(c), ctx, &mut params) else {
+        return Ok(false);
+    };
+    match row {
+        RowRef::Stored(id) => row_matches(conn, c, id, &cond, params),
+        RowRef::Values(values) => {
+            let select = row_select(c, values, &mut params);
+            let sql = format!("SELECT 1 FROM (SELECT {select}) t WHERE {cond}");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(&params), |_| Ok(()))
+                .optional()?
+                .is_some())
+        }
+    }
+}
+
+/// A record a rule is evaluated against.
+enum RowRef<'a> {
+    Stored(&'a str),
+    Values(&'a [(String, Sql)]),
+}
+
+/// `row`'s values as a select list of columns named after its fields (appending their
+/// values to `params`), each with its column's affinity.
+fn row_select(c: &Collection, row: &[(String, Sql)], params: &mut Vec<Sql>) -> String {
+    let mut columns = Vec::with_capacity(row.len());
+    for (name, value) in row {
+        params.push(value.clone());
+        let mark = format!("?{}", params.len());
+        let expr = match affinity_cast(c, name, value) {
+            Some(kind) => format!("CAST({mark} AS {kind})"),
+            None => mark,
+        };
+        columns.push(format!("{expr} AS \"{}\"", name.replace('"', "\"\"")));
+    }
+    columns.join(", ")
 }
 
 /// A captured row (see `changes`) as `ctx`'s caller may see it through `rule` and an
@@ -412,25 +479,13 @@ pub fn view_row(
         Err(_) => return Ok(None),
     }
     let manage = manage_column(c, ctx, &mut params);
-    let mut columns = Vec::with_capacity(row.len());
-    for (name, value) in row {
-        params.push(value.clone());
-        let mark = format!("?{}", params.len());
-        let expr = match affinity_cast(c, name, value) {
-            Some(kind) => format!("CAST({mark} AS {kind})"),
-            None => mark,
-        };
-        columns.push(format!("{expr} AS \"{}\"", name.replace('"', "\"\"")));
-    }
+    let select = row_select(c, row, &mut params);
     let filter = if conditions.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-    let sql = format!(
-        "SELECT t.*{manage} FROM (SELECT {}) t{filter}",
-        columns.join(", ")
-    );
+    let sql = format!("SELECT t.*{manage} FROM (SELECT {select}) t{filter}");
     let viewer = ctx.caller.viewer();
     Ok(conn
         .prepare_cached(&sql)?
@@ -486,73 +541,6 @@ fn unique_violation(c: &Collection, e: &rusqlite::Error) -> Option<Error> {
     (!errors.is_empty()).then(|| Error::validation(errors))
 }
 
-fn stored_password(conn: &Connection, c: &Collection, id: &str) -> Result<String> {
-    let sql = format!("SELECT password FROM \"{}\" WHERE id = ?1", c.name);
-    Ok(conn.prepare_cached(&sql)?.query_row([id], |r| r.get(0))?)
-}
-
-/// Auth collections: password (with confirmation, and the old one when a user changes
-/// their own), and a fresh tokenKey whenever password or email changes.
-/// `manager`: a superuser, or a caller the collection's `manageRule` admits for this
-/// record; managers change passwords without the old one and may set `verified`.
-fn auth_columns(
-    conn: &Connection,
-    c: &Collection,
-    manager: bool,
-    body: &Map<String, Value>,
-    existing_id: Option<&str>,
-    columns: &mut input::Columns,
-    errors: &mut FieldErrors,
-) -> Result<()> {
-    // A multipart `12345678` arrives as a number; a password is its text all the same.
-    let text = |k: &str| match body.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        _ => String::new(),
-    };
-    let new_password = text("password");
-    let changing = !new_password.is_empty() || existing_id.is_none();
-    if changing {
-        if let Some(e) = crate::validate::password(&new_password) {
-            errors.insert("password".into(), e.into());
-        } else if text("passwordConfirm") != new_password {
-            errors.insert(
-                "passwordConfirm".into(),
-                FieldError::new("validation_values_mismatch", "Values don't match.").into(),
-            );
-        }
-        if let (Some(id), false) = (existing_id, manager) {
-            let old = text("oldPassword");
-            if old.is_empty() || !password::verify(&old, &stored_password(conn, c, id)?) {
-                errors.insert(
-                    "oldPassword".into(),
-                    FieldError::new(
-                        "validation_invalid_old_password",
-                        "Missing or invalid old password.",
-                    )
-                    .into(),
-                );
-            }
-        }
-    }
-    let email_changed = columns.iter().any(|(k, _)| k == "email") && existing_id.is_some();
-    if !errors.is_empty() {
-        return Ok(());
-    }
-    if changing {
-        columns.push(("password".into(), Sql::Text(password::hash(&new_password)?)));
-    }
-    if changing || email_changed {
-        columns.push(("tokenKey".into(), Sql::Text(crate::ids::token_key())));
-    }
-    if !manager {
-        // Only superusers (and, later, managers) may mark an account verified.
-        columns.retain(|(k, _)| k != "verified");
-    }
-    Ok(())
-}
-
 fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result<()> {
     let names: Vec<String> = columns.iter().map(|(k, _)| format!("\"{k}\"")).collect();
     let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
@@ -591,22 +579,33 @@ pub fn create_with_files(
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
+    let body = &input::writable(c, ctx.caller.is_superuser(), body);
+    let request = ctx.request.with_body(input::resolved(c, body, &Map::new()));
     let mut rule_params = Vec::new();
-    let rule = match access(c, &c.rules.create, ctx, &mut rule_params) {
+    let rule = match access_with(c, &c.rules.create, ctx, &request, &mut rule_params) {
         Access::SuperusersOnly => return Err(superusers_only()),
         Access::Where(cond) => Some(cond),
         Access::Granted => None,
     };
-    let caller = &ctx.caller;
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Create, body, &Map::new(), uploads)?;
     if c.is_auth() {
-        auth_columns(
+        // As PocketBase judges a new record's manager: on its values, not yet verified.
+        let unverified: Vec<(String, Sql)> = columns
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "verified" => (k.clone(), Sql::Integer(0)),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect();
+        let manager = manages(conn, c, ctx, RowRef::Values(&unverified))?;
+        protected::columns(
             conn,
             c,
-            caller.is_superuser(),
+            manager,
             body,
             None,
+            &Map::new(),
             &mut columns,
             &mut errors,
         )?;
@@ -658,30 +657,38 @@ pub fn update_with_files(
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
+    if c.rules.update.is_none() && !ctx.caller.is_superuser() {
+        return Err(superusers_only());
+    }
+    let full = Viewer {
+        superuser: true,
+        record_id: None,
+    };
+    let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
+    let body = &input::writable(c, ctx.caller.is_superuser(), body);
+    let request = ctx.request.with_body(input::resolved(c, body, &current));
     let mut params = Vec::new();
-    match access(c, &c.rules.update, ctx, &mut params) {
+    match access_with(c, &c.rules.update, ctx, &request, &mut params) {
         Access::SuperusersOnly => return Err(superusers_only()),
         Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
             return Err(Error::not_found());
         }
         _ => {}
     }
-    let caller = &ctx.caller;
-    let full = Viewer {
-        superuser: true,
-        record_id: None,
-    };
-    let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Update, body, &current, uploads)?;
     if c.is_auth() {
-        let manage_rule = c
-            .options
-            .get("manageRule")
-            .map(|r| r.as_str().map(str::to_owned))
-            .unwrap_or(None);
-        let manager = caller.is_superuser() || satisfies(conn, c, &manage_rule, ctx, id)?;
-        auth_columns(conn, c, manager, body, Some(id), &mut columns, &mut errors)?;
+        let manager = manages(conn, c, ctx, RowRef::Stored(id))?;
+        protected::columns(
+            conn,
+            c,
+            manager,
+            body,
+            Some(id),
+            &current,
+            &mut columns,
+            &mut errors,
+        )?;
     }
     if !errors.is_empty() {
         return Err(Error::invalid("Failed to update record.", errors));

@@ -112,7 +112,7 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn admin_call(&self, method: Method, path: &str, body: Value) -> Value {
+    pub async fn admin_call(&self, method: Method, path: &str, body: Value) -> Value {
         let admin = self.admin.clone();
         let (status, answer) = self.call(method, path, Some(body), Some(&admin)).await;
         assert!(
