@@ -4,5 +4,6 @@
 
 mod matrix;
 mod oracle;
+mod reads;
 pub mod world;
 mod writes;
