@@ -240,3 +240,58 @@ async fn a_changed_email_signs_nobody_in_and_keeps_its_owner() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// A batch's status for one sub-request, as `caller`.
+async fn batch(server: &Server, caller: &str, method: &str, url: &str, body: Value) -> u16 {
+    let admin = server.admin.clone();
+    let settings = json!({"batch": {"enabled": true, "maxRequests": 50, "timeout": 3}});
+    let (status, _) = server
+        .call(Method::PATCH, "/api/settings", Some(settings), Some(&admin))
+        .await;
+    assert_eq!(status, 200);
+    let requests = json!({"requests": [{"method": method, "url": url, "body": body}]});
+    server
+        .call(
+            Method::POST,
+            "/api/batch",
+            Some(requests),
+            server.token(caller).as_deref(),
+        )
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn batch_sub_requests_pass_the_same_rules() {
+    let hearth = world("hearth", Variant::Base).await.unwrap();
+    wallets(&hearth).await;
+    let pocketbase = match world("pocketbase", Variant::Base).await {
+        Some(pb) => {
+            wallets(&pb).await;
+            Some(pb)
+        }
+        None => None,
+    };
+    let wallet = "/api/collections/wallets/records/walletalice0001";
+    let alice = "/api/collections/users/records/alice0000000001";
+    let cases = [
+        ("PATCH", wallet, json!({"roles+": "admin"}), 400),
+        ("PATCH", wallet, json!({"credits+": 1000}), 400),
+        ("PATCH", alice, json!({"email": "ceo@victimcorp.com"}), 400),
+        ("PATCH", wallet, json!({"note": "batched"}), 200),
+    ];
+    for (method, url, body, want) in cases {
+        let ours = batch(&hearth, "alice", method, url, body.clone()).await;
+        assert_eq!(ours, want, "hearth: batch {method} {url} {body}");
+        if let Some(pb) = &pocketbase {
+            let theirs = batch(pb, "alice", method, url, body.clone()).await;
+            assert_eq!(
+                ours, theirs,
+                "batch {method} {url} {body}: hearth vs pocketbase"
+            );
+        }
+    }
+    let stored = stored(&hearth).await;
+    assert_eq!(stored["roles"], json!(["user"]));
+    assert_eq!(stored["credits"], json!(5));
+}
