@@ -38,6 +38,17 @@ async fn wallets(server: &Server) {
         .await;
 }
 
+/// The world with wallets on hearth and, when it is installed, on PocketBase.
+async fn with_wallets() -> (Server, Option<Server>) {
+    let hearth = world("hearth", Variant::Base).await.unwrap();
+    wallets(&hearth).await;
+    let pocketbase = world("pocketbase", Variant::Base).await;
+    if let Some(pb) = &pocketbase {
+        wallets(pb).await;
+    }
+    (hearth, pocketbase)
+}
+
 /// One request and the status hearth must answer (PocketBase's).
 struct Case {
     caller: &'static str,
@@ -172,15 +183,7 @@ async fn stored(server: &Server) -> Value {
 
 #[tokio::test]
 async fn modifiers_and_protected_fields_pass_the_rules_as_in_pocketbase() {
-    let hearth = world("hearth", Variant::Base).await.unwrap();
-    wallets(&hearth).await;
-    let pocketbase = match world("pocketbase", Variant::Base).await {
-        Some(pb) => {
-            wallets(&pb).await;
-            Some(pb)
-        }
-        None => None,
-    };
+    let (hearth, pocketbase) = with_wallets().await;
     let mut failures = Vec::new();
     for c in cases() {
         let (status, codes) = ask(&hearth, &c).await;
@@ -263,15 +266,7 @@ async fn batch(server: &Server, caller: &str, method: &str, url: &str, body: Val
 
 #[tokio::test]
 async fn batch_sub_requests_pass_the_same_rules() {
-    let hearth = world("hearth", Variant::Base).await.unwrap();
-    wallets(&hearth).await;
-    let pocketbase = match world("pocketbase", Variant::Base).await {
-        Some(pb) => {
-            wallets(&pb).await;
-            Some(pb)
-        }
-        None => None,
-    };
+    let (hearth, pocketbase) = with_wallets().await;
     let wallet = "/api/collections/wallets/records/walletalice0001";
     let alice = "/api/collections/users/records/alice0000000001";
     let cases = [
