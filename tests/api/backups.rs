@@ -659,6 +659,8 @@ async fn admin_page_creates_downloads_restores_and_deletes() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("No backups yet"));
+    // Forms carry the token of a page rendered for this session, not the sign-in page's.
+    let csrf = csrf_token(&html);
     assert!(html.contains(r#"href="/_/backups" aria-current="page""#));
 
     // A forged token changes nothing.
