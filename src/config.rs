@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// Days settled (delivered or failed) webhook deliveries are kept.
     #[arg(long, env = "HEARTH_WEBHOOK_RETENTION_DAYS", default_value_t = 7)]
     pub webhook_retention_days: u32,
+    /// Let webhooks reach loopback, private, link-local and metadata addresses (refused by
+    /// default, at saving and at delivery); deliveries then also honour HTTP(S)_PROXY.
+    #[arg(long, env = "HEARTH_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
 }
 
 /// Realtime limits.
@@ -131,6 +135,8 @@ pub struct WebhookOptions {
     pub max_backoff: Duration,
     /// How often the worker looks for due deliveries.
     pub poll: Duration,
+    /// Webhooks may target loopback, private, link-local and metadata addresses.
+    pub allow_private: bool,
 }
 
 impl Default for WebhookOptions {
@@ -142,6 +148,7 @@ impl Default for WebhookOptions {
             backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(3600),
             poll: Duration::from_millis(250),
+            allow_private: false,
         }
     }
 }
@@ -201,6 +208,7 @@ impl Config {
                 max_attempts: serve.webhook_max_attempts.max(1),
                 timeout: Duration::from_secs(serve.webhook_timeout.max(1)),
                 retention: Duration::from_secs(u64::from(serve.webhook_retention_days) * 24 * 3600),
+                allow_private: serve.webhook_allow_private,
                 ..WebhookOptions::default()
             },
         }

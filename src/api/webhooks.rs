@@ -67,7 +67,7 @@ async fn create(
     auth.require_superuser()?;
     let body = object(body)?;
     let schema = state.schema.snapshot();
-    let hook = webhooks::apply(&schema, None, &body)?;
+    let hook = webhooks::apply(&schema, None, &body, state.config.webhooks.allow_private)?;
     let shared = state.clone();
     let saved = blocking(move || shared.db.data.write(|tx| store::save(tx, &hook))).await?;
     Ok(HttpResponse::Ok().json(saved.to_json(&schema)))
@@ -85,10 +85,11 @@ async fn update(
     let shared = state.clone();
     let id = path.into_inner();
     let for_write = schema.clone();
+    let allow_private = state.config.webhooks.allow_private;
     let saved = blocking(move || {
         shared.db.data.write(|tx| {
             let existing = store::find(tx, &id)?.ok_or_else(Error::not_found)?;
-            let hook = webhooks::apply(&for_write, Some(&existing), &body)?;
+            let hook = webhooks::apply(&for_write, Some(&existing), &body, allow_private)?;
             store::save(tx, &hook)
         })
     })

@@ -146,15 +146,85 @@ fn invalid(why: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("The backup is not a valid hearth backup: {why}."))
 }
 
+/// The file type bits of a unix mode (`S_IFMT`) and the two types an archive may hold.
+const S_IFMT: u32 = 0o170_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFDIR: u32 = 0o040_000;
+
+/// Refuses an entry that is not a plain file or folder (a symbolic link, a device, a fifo,
+/// a socket: zip carries them in the unix mode) or whose name is not a plain relative path
+/// (absolute, `..`, `.`, backslashes, NUL). The zip crate would quietly make an absolute
+/// name relative and resolve `..`; an archive hearth wrote has neither, so one that does
+/// was made by hand and is refused whole.
+fn check_entry(raw_name: &str, unix_mode: Option<u32>) -> Result<()> {
+    let kind = match unix_mode.map(|m| m & S_IFMT) {
+        // No unix mode (written on Windows, say) or none set: a file or a folder by its name.
+        None | Some(0) | Some(S_IFREG) | Some(S_IFDIR) => None,
+        Some(0o120_000) => Some("a symbolic link"),
+        Some(0o020_000) => Some("a character device"),
+        Some(0o060_000) => Some("a block device"),
+        Some(0o010_000) => Some("a fifo"),
+        Some(0o140_000) => Some("a socket"),
+        Some(_) => Some("not a plain file"),
+    };
+    if let Some(kind) = kind {
+        return Err(invalid(format!(
+            "{raw_name:?} is {kind}, and an archive may hold only plain files and folders"
+        )));
+    }
+    let path = raw_name.strip_suffix('/').unwrap_or(raw_name);
+    let plain = !path.is_empty()
+        && !path.contains(['\\', '\0'])
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && !is_drive(part));
+    if !plain {
+        return Err(invalid(format!(
+            "{raw_name:?} is not a plain relative path"
+        )));
+    }
+    Ok(())
+}
+
+/// `C:`: a Windows drive, which would make the path absolute there.
+fn is_drive(part: &str) -> bool {
+    let b = part.as_bytes();
+    b.len() == 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+/// A file or folder of the archive that cannot be made where it belongs: the archive names
+/// one path as both a file and a folder. Other errors (a full disk) stay what they are.
+fn clash(e: io::Error, name: &Path) -> Error {
+    match e.kind() {
+        io::ErrorKind::NotADirectory
+        | io::ErrorKind::IsADirectory
+        | io::ErrorKind::AlreadyExists => invalid(format!(
+            "{} is both a file and a folder in it",
+            name.display()
+        )),
+        _ => Error::Io(e),
+    }
+}
+
 /// Unpacks the zip at `zip_path` into the empty folder `into`: the two databases and the
-/// `storage/` tree, nothing else; entries that would land outside `into` are refused.
+/// `storage/` tree, nothing else. Only plain files and folders with plain relative names
+/// are accepted (see `check_entry`), so nothing lands outside `into` and no link is made.
 pub fn extract(zip_path: &Path, into: &Path) -> Result<()> {
     let file = File::open(zip_path)?;
     let mut zip = ZipArchive::new(file).map_err(invalid)?;
+    // Every entry is checked before anything is written: one bad entry refuses the archive.
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(invalid)?;
+        let raw_name = entry.name().map_err(invalid)?;
+        check_entry(&raw_name, entry.unix_mode())?;
+    }
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(invalid)?;
         let Some(name) = entry.enclosed_name() else {
-            return Err(invalid(format!("unsafe path {:?}", entry.name())));
+            return Err(invalid(format!(
+                "unsafe path {:?}",
+                entry.name().unwrap_or_default()
+            )));
         };
         let wanted = DATABASES.iter().any(|db| name == Path::new(db))
             || name.starts_with("storage")
@@ -164,9 +234,9 @@ pub fn extract(zip_path: &Path, into: &Path) -> Result<()> {
         }
         let dest: PathBuf = into.join(&name);
         if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)?;
+            fs::create_dir_all(parent).map_err(|e| clash(e, &name))?;
         }
-        let mut out = File::create(&dest)?;
+        let mut out = File::create(&dest).map_err(|e| clash(e, &name))?;
         io::copy(&mut entry, &mut out).map_err(invalid)?;
     }
     Ok(())
@@ -207,4 +277,38 @@ pub fn verify(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_entry;
+
+    #[test]
+    fn only_plain_files_and_folders_with_plain_names_pass() {
+        for (name, mode) in [
+            ("data.db", None),
+            ("storage/", Some(0o040_755)),
+            ("storage/c1/r1/a.png", Some(0o100_644)),
+            ("storage/x", Some(0o644)),
+        ] {
+            assert!(check_entry(name, mode).is_ok(), "{name}");
+        }
+        for (name, mode) in [
+            ("storage/l", Some(0o120_777)),
+            ("storage/d", Some(0o020_644)),
+            ("storage/b", Some(0o060_644)),
+            ("storage/f", Some(0o010_644)),
+            ("storage/s", Some(0o140_644)),
+            ("/data.db", None),
+            ("storage/../../x", None),
+            ("./data.db", None),
+            ("storage//x", None),
+            ("storage\\x", None),
+            ("C:/x", None),
+            ("storage/x\0", None),
+            ("", None),
+        ] {
+            assert!(check_entry(name, mode).is_err(), "{name:?}");
+        }
+    }
 }

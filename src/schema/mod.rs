@@ -27,6 +27,21 @@ fn current(tx: &Connection) -> Result<Snapshot> {
     Ok(Snapshot::new(Collection::load_all(tx)?))
 }
 
+/// True when SQLite already has an object named `name` (table, index, view, trigger; case
+/// does not matter to it) that is no collection's table: hearth's own tables (`_mails`,
+/// `_webhooks`, ...), any index, a search table. A collection of that name could not be
+/// created, so its name is refused as PocketBase refuses its internal tables'.
+fn name_in_use(tx: &Connection, name: &str, all: &[Arc<Collection>]) -> Result<bool> {
+    let mut stmt =
+        tx.prepare_cached("SELECT name FROM sqlite_master WHERE name = ?1 COLLATE NOCASE")?;
+    let found = stmt
+        .query_map([name], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(found
+        .iter()
+        .any(|f| !all.iter().any(|c| c.name.eq_ignore_ascii_case(f))))
+}
+
 /// DDL built from user-supplied index or view text can still be refused by SQLite; that is
 /// the client's error, reported on the field that carried the text.
 fn run_user_ddl(tx: &Connection, sql: &str, field: &str) -> Result<()> {
@@ -105,7 +120,8 @@ fn create_in(tx: &Connection, all: &[Arc<Collection>], body: Value) -> Result<Co
     if c.is_view() {
         c.fields = view_fields(tx, all, &c)?;
     }
-    validate::check(&c, None, all, errors)?;
+    let in_use = name_in_use(tx, &c.name, all)?;
+    validate::check(&c, None, all, in_use, errors)?;
     create_storage(tx, &c)?;
     c.insert(tx)?;
     Ok(c)
@@ -121,7 +137,8 @@ fn update_in(
     if c.is_view() {
         c.fields = view_fields(tx, all, &c)?;
     }
-    validate::check(&c, Some(old), all, errors)?;
+    let in_use = name_in_use(tx, &c.name, all)?;
+    validate::check(&c, Some(old), all, in_use, errors)?;
     // The search index goes first (its triggers name columns that may be dropped) and is
     // rebuilt from the altered table.
     fts::drop(tx, &old.name)?;

@@ -20,7 +20,8 @@ const RESERVED_FIELD_NAMES: [&str; 7] = [
 ];
 /// Further names an auth collection keeps for its API.
 const RESERVED_AUTH_FIELD_NAMES: [&str; 2] = ["passwordConfirm", "oldPassword"];
-/// hearth's own tables, which no collection may shadow.
+/// hearth's own tables, which no collection may shadow. The rest (`_mails`, `_webhooks`,
+/// their indexes, ...) the caller finds in the database: see `check`'s `name_in_use`.
 const INTERNAL_TABLES: [&str; 3] = ["_collections", "_params", "_migrations"];
 
 pub fn is_identifier(s: &str) -> bool {
@@ -32,11 +33,14 @@ fn err(code: &str, message: &str) -> FieldError {
 }
 
 /// Adds every problem found to `errors` (keeping any already there, from the input stage)
-/// and fails if there are any.
+/// and fails if there are any. `name_in_use`: SQLite already has something named `c.name`
+/// that is no collection's table (one of hearth's own tables, an index, a search table), so
+/// creating the table would fail.
 pub fn check(
     c: &Collection,
     old: Option<&Collection>,
     all: &[std::sync::Arc<Collection>],
+    name_in_use: bool,
     mut errors: FieldErrors,
 ) -> Result<()> {
     let failure = if old.is_some() {
@@ -51,7 +55,7 @@ pub fn check(
         .filter(|o| old.is_none_or(|old| old.id != o.id))
         .collect();
 
-    if let Some(e) = check_name(c, old, &others) {
+    if let Some(e) = check_name(c, old, &others, name_in_use) {
         errors.entry("name".into()).or_insert(e.into());
     }
     if old.is_some_and(|o| o.kind != c.kind) {
@@ -166,6 +170,7 @@ fn check_name(
     c: &Collection,
     old: Option<&Collection>,
     others: &[&Collection],
+    name_in_use: bool,
 ) -> Option<FieldError> {
     let name = &c.name;
     if name.is_empty() {
@@ -212,7 +217,8 @@ fn check_name(
     }
     let lower = name.to_ascii_lowercase();
     // `_fts_*` are the search indexes of other collections.
-    if INTERNAL_TABLES.contains(&lower.as_str())
+    if name_in_use
+        || INTERNAL_TABLES.contains(&lower.as_str())
         || lower.starts_with("sqlite_")
         || lower.starts_with("_fts_")
     {

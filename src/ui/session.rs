@@ -1,6 +1,7 @@
 //! The superuser's browser session and the CSRF nonce, both in cookies. The session cookie
 //! holds a signed `adminSession` token (HttpOnly, SameSite=Strict, Secure behind TLS), so a
-//! password change (tokenKey rotation) ends every session too.
+//! password change (tokenKey rotation) ends every session too. Form tokens are bound to the
+//! session cookie the page was rendered with (none on the sign-in page), see `auth::csrf`.
 
 use std::future::{Future, ready};
 use std::pin::Pin;
@@ -40,28 +41,38 @@ pub fn expired_session_cookie(req: &HttpRequest) -> Cookie<'static> {
     c
 }
 
-/// The browser's CSRF nonce; a new one (to be set with `remember`) if it has none yet.
+/// The browser's CSRF nonce (a new one, to be set with `remember`, if it has none yet) and
+/// the session cookie its tokens are bound to.
 pub struct CsrfNonce {
     pub nonce: String,
     fresh: bool,
+    /// The session cookie as sent, "" without one. Bound as sent, valid or not: the sign-in
+    /// page and its POST see the same (stale) cookie, and any other page needs a valid one.
+    session: String,
 }
 
 impl CsrfNonce {
     pub fn of(req: &HttpRequest) -> Self {
+        let session = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
         match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
             Some(nonce) if nonce.len() >= 32 => Self {
                 nonce,
                 fresh: false,
+                session,
             },
             _ => Self {
                 nonce: csrf::new_nonce(),
                 fresh: true,
+                session,
             },
         }
     }
 
     pub fn token(&self, state: &AppState) -> String {
-        csrf::token(&state.secret, &self.nonce)
+        csrf::token(&state.secret, &self.nonce, &self.session)
     }
 
     /// Sets the nonce cookie on `res` if the browser does not have it yet.
@@ -71,9 +82,10 @@ impl CsrfNonce {
         }
     }
 
-    /// Checks a submitted form token; a fresh nonce (no cookie sent) never verifies.
+    /// Checks a submitted form token; a fresh nonce (no cookie sent) never verifies, nor
+    /// does a token rendered for another session cookie (or for none).
     pub fn verify(&self, state: &AppState, submitted: &str) -> bool {
-        !self.fresh && csrf::verify(&state.secret, &self.nonce, submitted)
+        !self.fresh && csrf::verify(&state.secret, &self.nonce, &self.session, submitted)
     }
 }
 

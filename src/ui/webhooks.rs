@@ -279,7 +279,12 @@ async fn create(
     if !csrf_ok(&req, &state, &form.csrf) {
         return csrf_failed(&req, &state, &admin);
     }
-    let hook = match webhooks::apply(&state.schema.snapshot(), None, &form.body()) {
+    let hook = match webhooks::apply(
+        &state.schema.snapshot(),
+        None,
+        &form.body(),
+        state.config.webhooks.allow_private,
+    ) {
         Ok(hook) => hook,
         Err(Error::BadRequest { data, .. }) => {
             let view = form.view(&data, false);
@@ -327,7 +332,12 @@ async fn update(
     let saved = blocking(move || {
         shared.db.data.write(|tx| {
             let existing = store::find(tx, &hook_id)?.ok_or_else(Error::not_found)?;
-            let hook = webhooks::apply(&shared.schema.snapshot(), Some(&existing), &body)?;
+            let hook = webhooks::apply(
+                &shared.schema.snapshot(),
+                Some(&existing),
+                &body,
+                shared.config.webhooks.allow_private,
+            )?;
             store::save(tx, &hook)
         })
     })

@@ -14,6 +14,7 @@ use rand::RngExt;
 use sha2::Sha256;
 
 use super::store::{self, Due, Outcome};
+use super::target::{self, GuardedResolver};
 use crate::config::WebhookOptions;
 use crate::db::Store;
 use crate::error::Result;
@@ -54,19 +55,40 @@ pub fn retry_delay(opts: &WebhookOptions, attempts: u32) -> Duration {
     base + Duration::from_millis(jitter)
 }
 
+/// The HTTP client of the worker. Its resolver refuses forbidden targets (see `target`)
+/// and the connection goes to the addresses it checked. Redirects are not followed (one
+/// could lead anywhere), nor, while private targets are refused, an environment proxy:
+/// behind a proxy the target is resolved by the proxy, out of the check's reach.
 pub fn agent(opts: &WebhookOptions) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(opts.timeout))
         .timeout_connect(Some(opts.timeout.min(Duration::from_secs(5))))
         .http_status_as_error(false)
         .max_redirects(0)
-        .user_agent(format!("hearth-webhooks/{}", crate::VERSION))
-        .build()
-        .into()
+        .user_agent(format!("hearth-webhooks/{}", crate::VERSION));
+    if !opts.allow_private {
+        config = config.proxy(None);
+    }
+    ureq::Agent::with_parts(
+        config.build(),
+        ureq::unversioned::transport::DefaultConnector::default(),
+        GuardedResolver {
+            allow_private: opts.allow_private,
+            inner: ureq::unversioned::resolver::DefaultResolver::default(),
+        },
+    )
 }
 
-/// Posts one delivery; Ok(status) for a 2xx, Err((status or 0, reason)) otherwise.
-fn post(agent: &ureq::Agent, d: &Due) -> std::result::Result<u16, (u16, String)> {
+/// Why a POST did not deliver.
+enum Failure {
+    /// A non-2xx answer (its status) or a network error (0), worth retrying.
+    Retry(u16, String),
+    /// The target is one webhooks may not reach: retrying cannot help.
+    Refused(String),
+}
+
+/// Posts one delivery; Ok(status) for a 2xx.
+fn post(agent: &ureq::Agent, d: &Due) -> std::result::Result<u16, Failure> {
     let res = agent
         .post(&d.url)
         .header("Content-Type", "application/json")
@@ -83,10 +105,13 @@ fn post(agent: &ureq::Agent, d: &Due) -> std::result::Result<u16, (u16, String)>
             if (200..300).contains(&status) {
                 Ok(status)
             } else {
-                Err((status, format!("HTTP {status}")))
+                Err(Failure::Retry(status, format!("HTTP {status}")))
             }
         }
-        Err(e) => Err((0, e.to_string())),
+        Err(e) => match target::refused(&e) {
+            Some(refused) => Err(Failure::Refused(refused.to_string())),
+            None => Err(Failure::Retry(0, e.to_string())),
+        },
     }
 }
 
@@ -100,7 +125,17 @@ fn attempt(agent: &ureq::Agent, opts: &WebhookOptions, d: &Due) -> Outcome {
             response: status,
             error: String::new(),
         },
-        Err((status, error)) => {
+        Err(Failure::Refused(error)) => {
+            log::warn!("webhook delivery {} to {}: {error}", d.id, d.url);
+            Outcome {
+                status: "failed",
+                attempts,
+                next_at_ms: 0,
+                response: 0,
+                error,
+            }
+        }
+        Err(Failure::Retry(status, error)) => {
             let last = attempts >= opts.max_attempts;
             log::warn!(
                 "webhook delivery {} to {}: attempt {attempts} failed: {error}{}",

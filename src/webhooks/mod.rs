@@ -5,6 +5,7 @@
 
 pub mod deliver;
 pub mod store;
+pub mod target;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -71,11 +72,15 @@ fn invalid(code: &str, message: &str) -> crate::error::ErrorTree {
     FieldError::new(code, message).into()
 }
 
-/// Checks a create (`existing` None) or PATCH body and applies it over `existing`.
+/// Checks a create (`existing` None) or PATCH body and applies it over `existing`. Unless
+/// `allow_private`, a new or changed URL must not point at a private target
+/// (`target::check_url`); a stored one is not checked again here (a webhook saved under the
+/// flag can still be paused or renamed without it), only at delivery.
 pub fn apply(
     schema: &Snapshot,
     existing: Option<&Webhook>,
     body: &Map<String, Value>,
+    allow_private: bool,
 ) -> Result<Webhook> {
     let mut hook = existing.cloned().unwrap_or(Webhook {
         id: String::new(),
@@ -178,9 +183,15 @@ pub fn apply(
     if hook.events.is_empty() && !errors.contains_key("events") {
         errors.insert("events".into(), FieldError::required().into());
     }
-    if let Some(url) = text("url", &mut errors) {
-        hook.url = url;
-    }
+    // Checked when set or changed; the admin form sends the stored URL back unchanged.
+    let url_changed = match text("url", &mut errors) {
+        Some(url) => {
+            let changed = existing.is_none_or(|e| e.url != url);
+            hook.url = url;
+            changed
+        }
+        None => existing.is_none(),
+    };
     if hook.url.is_empty() {
         errors
             .entry("url".into())
@@ -189,6 +200,20 @@ pub fn apply(
         errors.insert(
             "url".into(),
             invalid("validation_invalid_url", "Must be a valid url."),
+        );
+    } else if let Some(why) = url_changed
+        .then(|| target::check_url(&hook.url))
+        .flatten()
+        .filter(|_| !allow_private)
+    {
+        errors.insert(
+            "url".into(),
+            invalid(
+                "validation_url_not_allowed",
+                &format!(
+                    "Webhooks may not target loopback, private, link-local or metadata addresses ({why}); start hearth with --webhook-allow-private to allow them."
+                ),
+            ),
         );
     }
     if let Some(secret) = text("secret", &mut errors) {

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
 
-/// A signed-in browser and the CSRF token its forms carry.
+/// A signed-in browser and the CSRF token its forms carry (from a page rendered for its
+/// session: the sign-in page's token is bound to no session and refused once signed in).
 async fn admin(app: &TestApp) -> (Client, String) {
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
@@ -24,6 +25,9 @@ async fn admin(app: &TestApp) -> (Client, String) {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    let dashboard = browser.get(app.url("/_/")).send().await.unwrap();
+    assert_eq!(dashboard.status(), 200);
+    let csrf = csrf_token(&dashboard.text().await.unwrap());
     (browser, csrf)
 }
 

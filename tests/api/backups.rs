@@ -659,6 +659,8 @@ async fn admin_page_creates_downloads_restores_and_deletes() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("No backups yet"));
+    // Forms carry the token of a page rendered for this session, not the sign-in page's.
+    let csrf = csrf_token(&html);
     assert!(html.contains(r#"href="/_/backups" aria-current="page""#));
 
     // A forged token changes nothing.
@@ -898,4 +900,171 @@ async fn an_uploaded_archive_is_listed_and_restores() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(note_texts(&app).await, ["one"]);
+}
+
+/// The entries of the zip `good`, copied as they are, then whatever `extra` adds.
+fn archive_with(
+    good: &[u8],
+    extra: impl FnOnce(&mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>),
+) -> Vec<u8> {
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(good)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..src.len() {
+        out.raw_copy_file(src.by_index_raw(i).unwrap()).unwrap();
+    }
+    extra(&mut out);
+    out.finish().unwrap().into_inner()
+}
+
+/// Sets the unix file type and mode of entry `name` in the central directory (what the zip
+/// writer will not do for devices and fifos), as a crafted archive would carry it.
+fn set_unix_mode(zip_bytes: &mut [u8], name: &str, mode: u32) {
+    let mut at = 0;
+    while let Some(i) = zip_bytes[at..].windows(4).position(|w| w == b"PK\x01\x02") {
+        let h = at + i;
+        let name_len = u16::from_le_bytes([zip_bytes[h + 28], zip_bytes[h + 29]]) as usize;
+        if &zip_bytes[h + 46..h + 46 + name_len] == name.as_bytes() {
+            zip_bytes[h + 5] = 3; // made by: Unix
+            zip_bytes[h + 38..h + 42].copy_from_slice(&(mode << 16).to_le_bytes());
+            return;
+        }
+        at = h + 4;
+    }
+    panic!("no central directory entry {name}");
+}
+
+#[tokio::test]
+async fn an_archive_with_links_devices_or_absolute_paths_is_refused_untouched() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    notes(&app, &token).await;
+    add_note(&app, "stays").await;
+    let backups = app.dir.path().join("backups");
+    app.call(
+        Method::POST,
+        "/api/backups",
+        Some(json!({"name": "good.zip"})),
+        Some(&token),
+    )
+    .await;
+    let good = std::fs::read(backups.join("good.zip")).unwrap();
+    let file = zip::write::SimpleFileOptions::default();
+    let plain = |name: &'static str| {
+        move |z: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>| {
+            z.start_file(name, file.unix_permissions(0o644)).unwrap();
+            z.write_all(b"x").unwrap();
+        }
+    };
+    let mut crafted: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "link-in-storage.zip",
+            archive_with(&good, |z| {
+                z.add_symlink("storage/passwd", "/etc/passwd", file)
+                    .unwrap()
+            }),
+            "symbolic link",
+        ),
+        (
+            "link-as-storage.zip",
+            archive_with(&good, |z| {
+                z.add_symlink("storage", "/tmp", file).unwrap();
+                z.start_file("storage/x.txt", file).unwrap();
+                z.write_all(b"x").unwrap();
+            }),
+            "symbolic link",
+        ),
+        (
+            "link-elsewhere.zip",
+            archive_with(&good, |z| {
+                z.add_symlink("notes.txt", "/etc/shadow", file).unwrap()
+            }),
+            "symbolic link",
+        ),
+        (
+            "absolute.zip",
+            archive_with(&good, plain("/storage/abs.txt")),
+            "path",
+        ),
+        (
+            "dotdot.zip",
+            archive_with(&good, plain("storage/../../escape.txt")),
+            "path",
+        ),
+        (
+            "backslash.zip",
+            archive_with(&good, plain("storage\\..\\..\\escape.txt")),
+            "path",
+        ),
+        (
+            "file-and-folder.zip",
+            archive_with(&good, |z| {
+                plain("storage/a")(z);
+                plain("storage/a/b")(z);
+            }),
+            "both a file and a folder",
+        ),
+    ];
+    for (key, mode, what) in [
+        ("chardev.zip", 0o020644, "device"),
+        ("blockdev.zip", 0o060644, "device"),
+        ("fifo.zip", 0o010644, "fifo"),
+        ("socket.zip", 0o140644, "socket"),
+    ] {
+        let mut bytes = archive_with(&good, plain("storage/special"));
+        set_unix_mode(&mut bytes, "storage/special", mode);
+        crafted.push((key, bytes, what));
+    }
+    for (key, bytes, _) in &crafted {
+        std::fs::write(backups.join(key), bytes).unwrap();
+    }
+    add_note(&app, "after the backup").await;
+
+    for (key, _, what) in &crafted {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/backups/{key}/restore"),
+                None,
+                Some(&token),
+            )
+            .await;
+        assert_eq!(status, 400, "{key}: {body}");
+        assert_eq!(body["status"], 400);
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("The backup is not a valid hearth backup")
+                && message.contains(what),
+            "{key}: {message}"
+        );
+        let mut notes = note_texts(&app).await;
+        notes.sort();
+        assert_eq!(
+            notes,
+            ["after the backup", "stays"],
+            "{key} changed the data"
+        );
+    }
+    let storage = app.dir.path().join("storage");
+    for gone in ["passwd", "x.txt", "abs.txt", "special", "a"] {
+        assert!(!storage.join(gone).exists(), "{gone} was unpacked");
+    }
+    assert!(!storage.is_symlink());
+    assert!(!app.dir.path().join("escape.txt").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n != ".lock")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The genuine archive still restores.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/backups/good.zip/restore",
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(note_texts(&app).await, ["stays"]);
 }

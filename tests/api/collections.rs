@@ -702,3 +702,114 @@ async fn field_patterns_must_compile() {
         "validation_invalid_regex"
     );
 }
+
+#[tokio::test]
+async fn names_of_hearths_own_tables_and_indexes_are_refused_with_a_field_error() {
+    let (app, token) = superuser_app().await;
+    let (status, _) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/collections",
+        Some(posts()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Every table and index the migrations create outside `_collections` (and SQLite's own).
+    let reserved: Vec<String> = app
+        .db
+        .data
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%'
+                   AND tbl_name NOT IN (SELECT name FROM _collections)",
+            )?;
+            let names = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(names)
+        })
+        .unwrap();
+    for name in [
+        "_mails",
+        "_webhooks",
+        "_webhook_deliveries",
+        "idx_mails_status",
+    ] {
+        assert!(reserved.iter().any(|r| r == name), "{name} in {reserved:?}");
+    }
+    let mut names = reserved.clone();
+    // Case does not matter to SQLite; an index of a collection is taken too.
+    names.extend(["_MAILS".into(), "sqlite_stat1".into()]);
+    let posts_index = format!("idx_{}", "posts_title");
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        "/api/collections/posts",
+        Some(json!({"indexes": [format!("CREATE INDEX {posts_index} ON posts (title)")]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    names.push(posts_index);
+
+    for name in &names {
+        let create = send(
+            &app,
+            &token,
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(json!({"name": name, "type": "base"})),
+        )
+        .await;
+        let rename = send(
+            &app,
+            &token,
+            reqwest::Method::PATCH,
+            "/api/collections/posts",
+            Some(json!({"name": name})),
+        )
+        .await;
+        for (what, (status, body)) in [("create", create), ("rename", rename)] {
+            assert_eq!(status, 400, "{what} {name}: {body}");
+            assert_eq!(body["status"], 400);
+            assert_eq!(
+                body["data"]["name"]["code"], "validation_collection_name_invalid",
+                "{what} {name}: {body}"
+            );
+        }
+        let (status, body) = send(
+            &app,
+            &token,
+            reqwest::Method::PUT,
+            "/api/collections/import",
+            Some(json!({"collections": [{"name": name, "type": "base"}]})),
+        )
+        .await;
+        assert_eq!(status, 400, "import {name}: {body}");
+        let detail = body["data"]["collections"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            detail.contains("validation_collection_name_invalid"),
+            "import {name}: {body}"
+        );
+    }
+    // Nothing was created, renamed or dropped on the way.
+    assert!(table_sql(&app, "posts").is_some());
+    let (_, mail_outbox) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/api/collections/_mails",
+        None,
+    )
+    .await;
+    assert_eq!(mail_outbox["status"], 404);
+    let count: i64 = app
+        .db
+        .data
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM _mails", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(count, 0);
+}

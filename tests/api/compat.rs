@@ -194,6 +194,34 @@ fn cases() -> Vec<Case> {
         case("unknown POST", Method::POST, "/api/nope", Some("{}".into())),
         case("unknown DELETE", Method::DELETE, "/api/nope/x/y", None),
         case("health wrong method", Method::POST, "/api/health", None),
+        // A collection may not take the name of an internal table or another collection.
+        Case {
+            with_token: true,
+            ..case(
+                "collection named as an internal table",
+                Method::POST,
+                "/api/collections",
+                Some(json!({"name": "_params", "type": "base"}).to_string()),
+            )
+        },
+        Case {
+            with_token: true,
+            ..case(
+                "collection named _collections",
+                Method::POST,
+                "/api/collections",
+                Some(json!({"name": "_collections", "type": "base"}).to_string()),
+            )
+        },
+        Case {
+            with_token: true,
+            ..case(
+                "collection named _superusers",
+                Method::POST,
+                "/api/collections",
+                Some(json!({"name": "_superusers", "type": "base"}).to_string()),
+            )
+        },
     ]
 }
 

@@ -21,6 +21,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    /// Starts `hearth serve` with `args` added.
+    pub async fn start_with(dir: &Path, args: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -36,6 +41,7 @@ impl Server {
                 "--auth-ip-limit",
                 "0",
             ])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -189,9 +195,14 @@ async fn write_until(client: &Client, base: &str, stop: Arc<Mutex<bool>>) -> (Ve
 }
 
 pub async fn set_up(dir: &Path) -> (Server, Client, String) {
+    set_up_with(dir, &[]).await
+}
+
+/// `set_up` with `args` added to `hearth serve`.
+pub async fn set_up_with(dir: &Path, args: &[&str]) -> (Server, Client, String) {
     let out = hearth_cli(dir, &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
     assert!(out.status.success());
-    let server = Server::start(dir).await;
+    let server = Server::start_with(dir, args).await;
     let client = Client::new();
     let token = token(&client, &server.base).await;
     let res = client

@@ -473,3 +473,143 @@ async fn the_collections_page_lists_every_collection_with_its_records() {
         "user collections first"
     );
 }
+
+/// The value a response sets for cookie `name`.
+fn set_cookie(res: &reqwest::Response, name: &str) -> String {
+    let prefix = format!("{name}=");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&prefix))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .to_owned()
+}
+
+/// A browser as an attacker sees it: its cookies by value, sent by hand.
+struct Cookies {
+    nonce: String,
+    session: String,
+}
+
+impl Cookies {
+    fn header(&self) -> String {
+        format!(
+            "hearth_csrf={}; hearth_session={}",
+            self.nonce, self.session
+        )
+    }
+}
+
+/// Signs `email` in from a fresh cookie-less client; returns its cookies and the CSRF token
+/// of a page rendered for its session.
+async fn signed_in(app: &TestApp, email: &str) -> (Cookies, String) {
+    let page = app.get("/_/login").await;
+    let nonce = set_cookie(&page, "hearth_csrf");
+    let csrf = csrf_token(&page.text().await.unwrap());
+    let res = app
+        .api
+        .post(app.url("/_/login"))
+        .header("Cookie", format!("hearth_csrf={nonce}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{email} signs in");
+    let cookies = Cookies {
+        nonce,
+        session: set_cookie(&res, "hearth_session"),
+    };
+    let page = app
+        .api
+        .get(app.url("/_/collections/new"))
+        .header("Cookie", cookies.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_token(&page.text().await.unwrap());
+    (cookies, csrf)
+}
+
+#[tokio::test]
+async fn a_csrf_token_works_only_with_the_session_it_was_issued_for() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    app.create_superuser("other@example.com", ADMIN_PASSWORD)
+        .await;
+    let (attacker, attacker_csrf) = signed_in(&app, "other@example.com").await;
+    let (victim, victim_csrf) = signed_in(&app, ADMIN_EMAIL).await;
+    // A pair from the sign-in page, taken before any session existed.
+    let login = app.get("/_/login").await;
+    let login_nonce = set_cookie(&login, "hearth_csrf");
+    let login_csrf = csrf_token(&login.text().await.unwrap());
+    let create = |cookie: String, csrf: String, name: &'static str| {
+        app.api
+            .post(app.url("/_/collections/new"))
+            .header("Cookie", cookie)
+            .form(&[
+                ("csrf", csrf),
+                ("name", name.into()),
+                ("type", "base".into()),
+            ])
+            .send()
+    };
+
+    // The attacker's own nonce and token, planted beside the victim's session cookie.
+    let foreign = create(
+        format!(
+            "hearth_csrf={}; hearth_session={}",
+            attacker.nonce, victim.session
+        ),
+        attacker_csrf,
+        "forged_by_session",
+    )
+    .await
+    .unwrap();
+    let pre_session = create(
+        format!(
+            "hearth_csrf={login_nonce}; hearth_session={}",
+            victim.session
+        ),
+        login_csrf,
+        "forged_by_login_page",
+    )
+    .await
+    .unwrap();
+    let own = create(victim.header(), victim_csrf, "made_by_victim")
+        .await
+        .unwrap();
+
+    for res in [foreign, pre_session] {
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("Nothing was changed"));
+    }
+    assert_eq!(
+        own.status(),
+        303,
+        "the token of the victim's own page works"
+    );
+    let body: serde_json::Value = app
+        .auth_superuser("other@example.com", ADMIN_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap();
+    for (name, status) in [
+        ("forged_by_session", 404),
+        ("forged_by_login_page", 404),
+        ("made_by_victim", 200),
+    ] {
+        let res = app
+            .get_with_token(&format!("/api/collections/{name}"), token)
+            .await;
+        assert_eq!(res.status(), status, "{name}");
+    }
+}

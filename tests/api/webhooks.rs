@@ -121,6 +121,12 @@ impl Receiver {
     }
 }
 
+/// The test receiver listens on 127.0.0.1, which webhooks may reach only with
+/// `--webhook-allow-private`.
+fn allow_private(c: &mut hearth::Config) {
+    c.webhooks.allow_private = true;
+}
+
 /// A port nothing listens on (yet).
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
@@ -185,7 +191,7 @@ async fn deliveries(app: &TestApp, token: &str, hook: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn superusers_manage_webhooks_with_validation_in_pocketbase_shape() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(allow_private).await;
     let token = app.superuser_token().await;
     notes(&app, &token).await;
 
@@ -251,7 +257,7 @@ async fn superusers_manage_webhooks_with_validation_in_pocketbase_shape() {
 
 #[tokio::test]
 async fn deliveries_are_signed_and_carry_the_change() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(allow_private).await;
     let token = app.superuser_token().await;
     notes(&app, &token).await;
     let receiver = Receiver::start_on(0, 200).await;
@@ -308,7 +314,7 @@ async fn deliveries_are_signed_and_carry_the_change() {
 
 #[tokio::test]
 async fn a_rolled_back_change_delivers_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(allow_private).await;
     let token = app.superuser_token().await;
     notes(&app, &token).await;
     app.call(
@@ -340,6 +346,7 @@ async fn a_rolled_back_change_delivers_nothing() {
 #[tokio::test]
 async fn failed_deliveries_are_retried_until_the_receiver_comes_up() {
     let app = spawn_app_with(|c| {
+        allow_private(c);
         c.webhooks.backoff = Duration::from_millis(100);
         c.webhooks.max_backoff = Duration::from_millis(400);
         c.webhooks.max_attempts = 100;
@@ -391,6 +398,7 @@ async fn failed_deliveries_are_retried_until_the_receiver_comes_up() {
 #[tokio::test]
 async fn non_2xx_answers_use_up_the_attempts_and_then_fail() {
     let app = spawn_app_with(|c| {
+        allow_private(c);
         c.webhooks.backoff = Duration::from_millis(50);
         c.webhooks.max_attempts = 3;
     })
@@ -420,7 +428,8 @@ async fn non_2xx_answers_use_up_the_attempts_and_then_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_server_was_killed_before_delivery_is_delivered_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, client, token) = crate::crash::set_up(dir.path()).await;
+    let allow = ["--webhook-allow-private"];
+    let (server, client, token) = crate::crash::set_up_with(dir.path(), &allow).await;
     let port = free_port();
     let res = client
         .post(format!("{}/api/webhooks", server.base))
@@ -440,7 +449,7 @@ async fn a_change_whose_server_was_killed_before_delivery_is_delivered_after_res
 
     server.kill();
     let receiver = Receiver::start_on(port, 200).await;
-    let _server = crate::crash::Server::start(dir.path()).await;
+    let _server = crate::crash::Server::start_with(dir.path(), &allow).await;
     let got = receiver.wait_for(1, Duration::from_secs(15)).await;
 
     assert_eq!(got[0].json()["record"]["n"], "survives");
@@ -450,6 +459,7 @@ async fn a_change_whose_server_was_killed_before_delivery_is_delivered_after_res
 #[tokio::test]
 async fn the_admin_ui_adds_edits_retries_and_deletes_webhooks_with_plain_forms() {
     let app = spawn_app_with(|c| {
+        allow_private(c);
         c.webhooks.max_attempts = 1;
         c.webhooks.backoff = Duration::from_millis(50);
     })
@@ -585,7 +595,7 @@ async fn the_admin_ui_adds_edits_retries_and_deletes_webhooks_with_plain_forms()
 
 #[tokio::test]
 async fn records_removed_by_a_cascade_are_delivered_too() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(allow_private).await;
     let token = app.superuser_token().await;
     notes(&app, &token).await;
     let (_, notes_def) = app
@@ -643,7 +653,7 @@ async fn records_removed_by_a_cascade_are_delivered_too() {
 
 #[tokio::test]
 async fn account_confirmations_are_record_updates_for_webhooks_and_realtime() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(allow_private).await;
     let token = app.superuser_token().await;
     let (status, hook) = app
         .call(
@@ -692,4 +702,169 @@ async fn account_confirmations_are_record_updates_for_webhooks_and_realtime() {
     let d = deliveries(&app, &token, hook["id"].as_str().unwrap()).await;
     assert_eq!(d.len(), 1);
     assert_eq!(d[0]["record"], id.as_str());
+}
+
+#[tokio::test]
+async fn without_the_flag_private_targets_are_refused_when_saved() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    notes(&app, &token).await;
+    let create = |url: &str| {
+        app.call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"collection": "notes", "events": ["create"], "url": url})),
+            Some(&token),
+        )
+    };
+
+    for url in [
+        "http://127.0.0.1:9000/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://localhost/",
+        "http://localhost.:8080/",
+        "http://0.0.0.0/",
+        "http://10.0.0.1/",
+        "http://172.16.5.4/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",
+        "http://[fe80::1]/",
+        "http://[fd00:ec2::254]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://2130706433/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+    ] {
+        let (status, body) = create(url).await;
+        assert_eq!(status, 400, "{url}: {body}");
+        assert_eq!(body["status"], 400);
+        assert_eq!(
+            body["data"]["url"]["code"], "validation_url_not_allowed",
+            "{url}"
+        );
+        let message = body["data"]["url"]["message"].as_str().unwrap();
+        assert!(message.contains("--webhook-allow-private"), "{message}");
+    }
+    let (status, body) = create("https://example.com/hooks/hearth").await;
+    assert_eq!(status, 200, "a public target is fine: {body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/webhooks/{id}"),
+            Some(json!({"url": "http://169.254.169.254/"})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["data"]["url"]["code"], "validation_url_not_allowed");
+    let (_, hook) = app
+        .call(
+            Method::GET,
+            &format!("/api/webhooks/{id}"),
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(hook["url"], "https://example.com/hooks/hearth");
+
+    // The admin form shows the same error next to the URL and saves nothing.
+    let browser = app.browser();
+    crate::ui::sign_in(&app, &browser, crate::helpers::ADMIN_PASSWORD).await;
+    let page = browser.get(app.url("/_/webhooks")).send().await.unwrap();
+    let csrf = crate::helpers::csrf_token(&page.text().await.unwrap());
+    let res = browser
+        .post(app.url("/_/webhooks"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("collection", "notes"),
+            ("event_create", "on"),
+            ("url", "http://169.254.169.254/latest/meta-data/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("169.254.169.254 is a link-local (cloud metadata) address"));
+    let (_, list) = app
+        .call(Method::GET, "/api/webhooks", None, Some(&token))
+        .await;
+    assert_eq!(list["totalItems"], 1);
+}
+
+#[tokio::test]
+async fn without_the_flag_a_target_resolving_to_loopback_is_refused_at_delivery() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    notes(&app, &token).await;
+    // Listening, so a delivery that got through would be seen.
+    let receiver = Receiver::start_on(0, 200).await;
+    // Stored as a webhook saved under --webhook-allow-private (or a name whose DNS answer
+    // changed since) would be: only the delivery-time check stands between it and the
+    // receiver. `localhost` is a name the system resolver answers with 127.0.0.1.
+    for url in [
+        format!("http://localhost:{}/hook", receiver.port),
+        receiver.url(),
+    ] {
+        app.db
+            .data
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO _webhooks (collection, events, url)
+                     VALUES ((SELECT id FROM _collections WHERE name = 'notes'), '[\"create\"]', ?1)",
+                    [&url],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let hooks: Vec<String> = app
+        .db
+        .data
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT id FROM _webhooks ORDER BY url DESC")?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+        .unwrap();
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/collections/notes/records",
+            Some(json!({"text": "secret"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let started = Instant::now();
+    for hook in &hooks {
+        let delivery = loop {
+            let items = deliveries(&app, &token, hook).await;
+            if items.first().is_some_and(|d| d["status"] != "pending") {
+                break items[0].clone();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "{items:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // Failed at once, not retried: a refusal cannot come out differently next time.
+        assert_eq!(delivery["status"], "failed", "{delivery}");
+        assert_eq!(delivery["attempts"], 1, "{delivery}");
+        let error = delivery["error"].as_str().unwrap();
+        assert!(
+            // `localhost` may answer ::1 before 127.0.0.1; either is loopback.
+            error.starts_with("refused: ") && error.contains(", a loopback address"),
+            "{error}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the receiver"
+    );
 }
