@@ -75,6 +75,10 @@ impl App {
                 ))
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        // A client that closes its side has gone (as Go's server, and so PocketBase, takes
+        // it): the connection is dropped with its handler, whose reads are then interrupted
+        // (`api::blocking`). By default actix keeps waiting for a response nobody reads.
+        .h1_allow_half_closed(false)
         .worker_max_blocking_threads(blocking_threads)
         // Signals are handled in `run_until_stopped`, which also ends the realtime streams
         // (they never finish by themselves and would hold the graceful stop for its whole
