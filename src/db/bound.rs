@@ -14,9 +14,10 @@ use rusqlite::{Connection, ErrorCode};
 
 use crate::error::Error;
 
-/// SQLite VM steps between two looks at the flag and the clock: a few microseconds of
-/// work, so a look costs well under one percent and an interrupt lands within microseconds.
-const CHECK_EVERY: std::ffi::c_int = 1000;
+/// SQLite VM steps between two looks at the flag and the clock: tens of microseconds of
+/// work, so the looks cost about a tenth of a percent of a scan (every 1000 steps they cost
+/// 1.1%, `progress_handler_cost`) and an interrupt still lands within a millisecond.
+const CHECK_EVERY: std::ffi::c_int = 10_000;
 
 /// Set once the work it belongs to is no longer wanted (its client went away).
 #[derive(Clone, Default, Debug)]
@@ -184,6 +185,76 @@ mod tests {
 
         assert!(matches!(e, Error::Cancelled), "{e}");
         dropper.join().unwrap();
+    }
+
+    /// What the handler costs on the benchmark's read queries (bench/run.py's `posts`, 10k
+    /// rows): each round times the same work bare and under a fresh checkout's bounds.
+    /// `cargo test --release --lib progress_handler_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn progress_handler_cost() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE posts (id TEXT PRIMARY KEY, title TEXT, views INTEGER, published INTEGER);
+             CREATE INDEX idx_posts_views ON posts (views);",
+        )
+        .unwrap();
+        for i in 0..10_000 {
+            conn.execute(
+                "INSERT INTO posts VALUES (?1, ?2, ?3, ?4)",
+                (format!("post{i:06}"), format!("post {i}"), i % 1000, i % 2),
+            )
+            .unwrap();
+        }
+        let view = |c: &Connection| -> usize {
+            let mut stmt = c
+                .prepare_cached("SELECT * FROM posts WHERE id = ?1")
+                .unwrap();
+            stmt.query_row(["post005000"], |r| r.get::<_, String>(1))
+                .unwrap()
+                .len()
+        };
+        let list = |c: &Connection| -> usize {
+            let filter = "published = 1 AND views > 100";
+            let mut count = c
+                .prepare_cached(&format!("SELECT count(*) FROM posts WHERE {filter}"))
+                .unwrap();
+            let total: i64 = count.query_row([], |r| r.get(0)).unwrap();
+            let mut page = c
+                .prepare_cached(&format!(
+                    "SELECT * FROM posts WHERE {filter} ORDER BY views DESC LIMIT 20"
+                ))
+                .unwrap();
+            let rows = page.query_map([], |r| r.get::<_, String>(1)).unwrap();
+            rows.count() + total as usize
+        };
+        measure(&conn, "view", 200_000, view);
+        measure(&conn, "list", 2_000, list);
+    }
+
+    fn measure(conn: &Connection, name: &str, n: u32, work: impl Fn(&Connection) -> usize) {
+        let (mut bare, mut armed) = (Duration::MAX, Duration::MAX);
+        for _ in 0..7 {
+            let started = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(work(conn));
+            }
+            bare = bare.min(started.elapsed() / n);
+            let started = Instant::now();
+            for _ in 0..n {
+                let bounds =
+                    Armed::new(conn, Some(Duration::from_secs(30)), Some(Cancel::default()))
+                        .unwrap();
+                std::hint::black_box(work(conn));
+                drop(bounds);
+            }
+            armed = armed.min(started.elapsed() / n);
+        }
+        let extra = armed.as_nanos() as f64 - bare.as_nanos() as f64;
+        eprintln!(
+            "{name}: bare {bare:?}, with the handler {armed:?} per query: +{extra:.0} ns ({:+.2}%)",
+            extra / bare.as_nanos() as f64 * 100.0
+        );
     }
 
     #[test]
