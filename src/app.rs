@@ -75,6 +75,10 @@ impl App {
                 ))
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        // A client that closes its side has gone (as Go's server, and so PocketBase, takes
+        // it): the connection is dropped with its handler, whose reads are then interrupted
+        // (`api::blocking`). By default actix keeps waiting for a response nobody reads.
+        .h1_allow_half_closed(false)
         .worker_max_blocking_threads(blocking_threads)
         // Signals are handled in `run_until_stopped`, which also ends the realtime streams
         // (they never finish by themselves and would hold the graceful stop for its whole
@@ -179,7 +183,11 @@ fn housekeeping(state: Weak<AppState>) {
                 if tick % 10 == 0 {
                     keep_logs(&state, tick % 3600 == 10);
                 }
-                match state.db.data.read(|c| state.schema.refresh_if_changed(c)) {
+                match state
+                    .db
+                    .data
+                    .read_reserved(|c| state.schema.refresh_if_changed(c))
+                {
                     Ok(true) => log::info!("collections changed outside this server; reloaded"),
                     Ok(false) => {}
                     Err(e) => log::warn!("schema check failed: {e}"),
@@ -194,7 +202,7 @@ fn housekeeping(state: Weak<AppState>) {
 /// Re-reads the `logs` settings (a CLI or another process may have changed them) and, when
 /// `prune`, deletes entries older than their `maxDays`.
 fn keep_logs(state: &AppState, prune: bool) {
-    let settings = match state.db.data.read(crate::settings::load) {
+    let settings = match state.db.data.read_reserved(crate::settings::load) {
         Ok(s) => s,
         Err(e) => return log::warn!("cannot read the logs settings: {e}"),
     };
@@ -225,7 +233,7 @@ fn mailer(state: Weak<AppState>, flags: Option<SmtpConfig>) {
                 let from_settings = state
                     .db
                     .data
-                    .read(crate::settings::load)
+                    .read_reserved(crate::settings::load)
                     .ok()
                     .and_then(|s| crate::settings::smtp(&s));
                 let wanted = from_settings.or_else(|| flags.clone());

@@ -229,6 +229,8 @@ fn open(dir: &DirArgs) -> Result<Db> {
         &dir.dir,
         &PoolOptions {
             readers: 1,
+            // The operator's own commands: no time limit.
+            query_timeout: None,
             ..PoolOptions::default()
         },
     )

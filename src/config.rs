@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Seconds a request may wait for a database connection before a 503.
     #[arg(long, env = "HEARTH_DB_WAIT", default_value_t = 10)]
     pub db_wait: u64,
+    /// Seconds a request's SQL may run before it is stopped with a 400, as PocketBase's
+    /// `--queryTimeout` (0: no limit).
+    #[arg(long, env = "HEARTH_QUERY_TIMEOUT", default_value_t = 30)]
+    pub query_timeout: u64,
     /// Sign-in attempts allowed per client IP per minute (0: no limit).
     #[arg(long, env = "HEARTH_AUTH_IP_LIMIT", default_value_t = 60)]
     pub auth_ip_limit: u32,
@@ -183,6 +187,8 @@ impl Config {
                 readers: serve.readers,
                 wait: Duration::from_secs(serve.db_wait),
                 sync_full: serve.sync_full,
+                query_timeout: (serve.query_timeout > 0)
+                    .then(|| Duration::from_secs(serve.query_timeout)),
             },
             auth_limits: AuthLimits {
                 per_ip_per_minute: serve.auth_ip_limit,

@@ -116,6 +116,16 @@ pub enum Error {
     /// Too much work already waiting; the client should retry shortly.
     #[error("The server is busy, please try again.")]
     Overloaded,
+    /// The request's SQL ran past `--query-timeout` and was stopped: the query asks too
+    /// much (a filter joining a large collection with itself), so a retry would not help.
+    #[error(
+        "The query took longer than the {}s the server allows and was stopped; try a narrower filter.",
+        .0.as_secs_f64()
+    )]
+    QueryTimeout(std::time::Duration),
+    /// The request's SQL was stopped because its client went away; nobody reads the answer.
+    #[error("The request was cancelled.")]
+    Cancelled,
     #[error("{0}")]
     Internal(String),
 }
@@ -217,7 +227,10 @@ pub fn error_response(status: StatusCode, message: String, data: &FieldErrors) -
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            // As PocketBase answers a query its --queryTimeout cancelled.
+            Self::BadRequest { .. } | Self::QueryTimeout(_) | Self::Cancelled => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,

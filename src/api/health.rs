@@ -1,9 +1,15 @@
-//! `GET /api/health`, answered exactly as PocketBase does (extra details for superusers).
+//! `GET /api/health`, answered exactly as PocketBase does (extra details for superusers),
+//! except while the database is busy: every request reader taken and none coming back, so
+//! reads queue. Then it answers 503 in the same shape, so a load balancer's readiness check
+//! sends traffic elsewhere (or holds it) until the readers free up; the process is alive
+//! and needs no restart (`--query-timeout` bounds how long it lasts).
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::RequestAuth;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
@@ -39,7 +45,7 @@ const PROXY_HEADERS: [&str; 4] = [
     "X-Forwarded-For",
 ];
 
-async fn health(req: HttpRequest, auth: RequestAuth) -> HttpResponse {
+async fn health(req: HttpRequest, state: web::Data<AppState>, auth: RequestAuth) -> HttpResponse {
     let mut data = Details::default();
     if auth.is_superuser() {
         data.real_ip = req.peer_addr().map(|a| a.ip().to_string());
@@ -50,6 +56,16 @@ async fn health(req: HttpRequest, auth: RequestAuth) -> HttpResponse {
                 .map_or(String::new(), |h| (*h).to_owned()),
         );
         data.can_backup = Some(true);
+    }
+    // Asks the pools, never waits for a reader: it must answer when none is free.
+    if state.db.busy() {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .json(Health {
+                message: "The database is busy: every reader is taken.",
+                code: 503,
+                data,
+            });
     }
     HttpResponse::Ok().json(Health {
         message: "API is healthy.",

@@ -30,6 +30,7 @@ pub use request_auth::RequestAuth;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::db;
 use crate::error::{Error, Result};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -81,12 +82,14 @@ impl Drop for Slot {
 }
 
 /// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers,
-/// within the `MAX_BLOCKING` bound.
+/// within the `MAX_BLOCKING` bound. When the awaiting future is dropped (the client went
+/// away) the reads `f` runs are interrupted and their readers freed at once.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let slot = Slot::take()?;
-    let out = web::block(f).await?;
+    let (cancel, _cancel_on_drop) = db::bound::Cancel::on_drop();
+    let out = web::block(move || db::bound::within(cancel, f)).await?;
     drop(slot);
     out
 }
@@ -98,7 +101,8 @@ pub async fn hashing<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let slot = Slot::take()?;
-    let out = crate::auth::password::on_hashers(f)
+    let (cancel, _cancel_on_drop) = db::bound::Cancel::on_drop();
+    let out = crate::auth::password::on_hashers(move || db::bound::within(cancel, f))
         .await
         .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")));
     drop(slot);

@@ -104,7 +104,7 @@ pub fn start(state: Weak<AppState>) {
             loop {
                 std::thread::sleep(Duration::from_secs(2));
                 let Some(state) = state.upgrade() else { break };
-                let (expr, keep) = match state.db.data.read(crate::settings::load) {
+                let (expr, keep) = match state.db.data.read_reserved(crate::settings::load) {
                     Ok(settings) => policy(&settings),
                     Err(e) => {
                         log::warn!("backup schedule: cannot read the settings: {e}");

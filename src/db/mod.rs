@@ -2,8 +2,15 @@
 //! read-write connection and a pool of `query_only` readers. It owns connections, pragmas,
 //! transactions and the system-schema migrations; it knows nothing of HTTP or of records.
 //!
+//! Readers come in two pools: the request readers (`--readers`), and a few held back for the
+//! server's own jobs (webhook delivery, the backup schedule, schema and settings checks,
+//! realtime fan-out), so requests holding every request reader cannot stop them. Every
+//! reader checkout is bounded by `--query-timeout` and, for a request, by its client
+//! staying (see `bound`).
+//!
 //! Everything here blocks. Async callers move it onto a blocking thread first.
 
+pub mod bound;
 pub mod group;
 pub mod migrate;
 pub mod pragmas;
@@ -11,7 +18,8 @@ pub mod pragmas;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -27,6 +35,8 @@ pub struct PoolOptions {
     pub wait: Duration,
     /// `synchronous=FULL`: commits also survive power loss, at the cost of an fsync each.
     pub sync_full: bool,
+    /// How long the SQL of one reader checkout may run before it is stopped; None: no limit.
+    pub query_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -35,7 +45,83 @@ impl Default for PoolOptions {
             readers: 8,
             wait: Duration::from_secs(10),
             sync_full: false,
+            query_timeout: Some(Duration::from_secs(30)),
         }
+    }
+}
+
+/// Readers held back for the server's own jobs, beside the request readers. The jobs are
+/// few and each reads briefly; two keep one slow job from holding up the rest.
+pub const RESERVED_READERS: u32 = 2;
+
+/// How long every request reader must have stayed taken, none coming back, before the
+/// store counts as busy: under a heavy but healthy load readers come back all the time.
+const BUSY_AFTER: Duration = Duration::from_secs(1);
+
+/// One pool of `query_only` readers and how it is used: how many are taken now and when
+/// one last came back (for `Store::busy`).
+struct Readers {
+    pool: Pool<SqliteConnectionManager>,
+    size: usize,
+    taken: AtomicUsize,
+    /// Milliseconds after `since` at which a reader last came back.
+    returned_ms: AtomicU64,
+    since: Instant,
+    timeout: Option<Duration>,
+}
+
+/// Counts one reader as taken while it lives.
+struct Taken<'a>(&'a Readers);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let r = self.0;
+        r.returned_ms
+            .store(r.since.elapsed().as_millis() as u64, Ordering::Release);
+        r.taken.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Readers {
+    fn new(pool: Pool<SqliteConnectionManager>, size: u32, timeout: Option<Duration>) -> Self {
+        Self {
+            pool,
+            size: size as usize,
+            taken: AtomicUsize::new(0),
+            returned_ms: AtomicU64::new(0),
+            since: Instant::now(),
+            timeout,
+        }
+    }
+
+    /// Runs `f` on a reader of this pool, within the checkout's bounds: the timeout and,
+    /// when given, the request's `cancel`.
+    fn run<T>(
+        &self,
+        cancel: Option<bound::Cancel>,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let asked = Instant::now();
+        let conn = self
+            .pool
+            .get()
+            .inspect_err(|_| crate::metrics::count_pool_timeout())?;
+        crate::metrics::observe_reader_wait(asked.elapsed());
+        self.taken.fetch_add(1, Ordering::AcqRel);
+        let _taken = Taken(self);
+        // Its client left while it waited for the connection: nothing to do.
+        if cancel.as_ref().is_some_and(bound::Cancel::is_cancelled) {
+            return Err(Error::Cancelled);
+        }
+        let armed = bound::Armed::new(&conn, self.timeout, cancel)?;
+        f(&conn).map_err(|e| armed.explain(e))
+    }
+
+    /// Every reader taken, and none came back for `BUSY_AFTER`.
+    fn busy(&self) -> bool {
+        let returned = Duration::from_millis(self.returned_ms.load(Ordering::Acquire));
+        self.taken.load(Ordering::Acquire) >= self.size
+            && self.since.elapsed().saturating_sub(returned) >= BUSY_AFTER
     }
 }
 
@@ -67,7 +153,8 @@ pub struct Store {
     path: PathBuf,
     writer: Pool<SqliteConnectionManager>,
     commits: Arc<group::Commits>,
-    readers: Pool<SqliteConnectionManager>,
+    readers: Arc<Readers>,
+    reserved: Arc<Readers>,
 }
 
 impl Store {
@@ -83,9 +170,17 @@ impl Store {
             .connection_timeout(opts.wait)
             .build(manager(Access::ReadWrite))
             .map_err(|e| open_error(path, e))?;
+        let size = opts.readers.max(1);
         let readers = Pool::builder()
-            .max_size(opts.readers.max(1))
+            .max_size(size)
             .min_idle(Some(1))
+            .connection_timeout(opts.wait)
+            .build(manager(Access::ReadOnly))
+            .map_err(|e| open_error(path, e))?;
+        // Opened when a job first needs one, so a CLI command never pays for them.
+        let reserved = Pool::builder()
+            .max_size(RESERVED_READERS)
+            .min_idle(Some(0))
             .connection_timeout(opts.wait)
             .build(manager(Access::ReadOnly))
             .map_err(|e| open_error(path, e))?;
@@ -93,7 +188,8 @@ impl Store {
             path: path.to_owned(),
             writer,
             commits: Arc::default(),
-            readers,
+            readers: Arc::new(Readers::new(readers, size, opts.query_timeout)),
+            reserved: Arc::new(Readers::new(reserved, RESERVED_READERS, opts.query_timeout)),
         })
     }
 
@@ -130,15 +226,23 @@ impl Store {
         self.commits.write(conn, f)
     }
 
-    /// Runs `f` on a reader. Readers are `query_only`: a write attempt is an error, not a race.
+    /// Runs `f` on a request reader. Readers are `query_only`: a write attempt is an error,
+    /// not a race. Its SQL stops with `Error::QueryTimeout` past `--query-timeout`, and with
+    /// `Error::Cancelled` once the request it runs for (`bound::within`) is cancelled.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let asked = std::time::Instant::now();
-        let conn = self
-            .readers
-            .get()
-            .inspect_err(|_| crate::metrics::count_pool_timeout())?;
-        crate::metrics::observe_reader_wait(asked.elapsed());
-        f(&conn)
+        self.readers.run(bound::current(), f)
+    }
+
+    /// Runs `f` on one of the readers held back for the server's own jobs, which requests
+    /// never take; bounded by `--query-timeout` like any read.
+    pub fn read_reserved<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.reserved.run(None, f)
+    }
+
+    /// True while every request reader is taken and none has come back for a second:
+    /// reads queue (and, past `--db-wait`, fail with 503) until one does.
+    pub fn busy(&self) -> bool {
+        self.readers.busy()
     }
 
     /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
@@ -206,6 +310,11 @@ impl Db {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Either file's request readers are all taken and stay so (see `Store::busy`).
+    pub fn busy(&self) -> bool {
+        self.data.busy() || self.aux.busy()
     }
 
     pub fn checkpoint(&self) -> Result<()> {

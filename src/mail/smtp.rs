@@ -126,7 +126,7 @@ struct Due {
 /// come. Returns how many were settled.
 pub fn deliver_pending(store: &Store, sender: Option<&Sender>) -> Result<usize> {
     let now = crate::datetime::unix_seconds();
-    let due: Vec<Due> = store.read(|c| {
+    let due: Vec<Due> = store.read_reserved(|c| {
         let mut stmt = c.prepare_cached(
             "SELECT id, recipient, subject, html, attempts, CAST(strftime('%s', updated) AS INTEGER)
              FROM _mails WHERE status = 'pending' ORDER BY created LIMIT 20",

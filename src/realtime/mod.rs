@@ -34,7 +34,7 @@ pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<dispatch::Fan
                 };
                 let Some(state) = state.upgrade() else { break };
                 let schema = state.schema.snapshot();
-                let sent = state.db.data.read(|conn| {
+                let sent = state.db.data.read_reserved(|conn| {
                     dispatch::run(conn, &state.realtime, &schema, &batch);
                     Ok(())
                 });

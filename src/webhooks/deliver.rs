@@ -158,7 +158,7 @@ fn attempt(agent: &ureq::Agent, opts: &WebhookOptions, d: &Due) -> Outcome {
 /// Webhooks are served side by side, each one's deliveries in order; after a failure the
 /// rest of that webhook's batch waits for the next round.
 pub fn deliver_due(store: &Store, agent: &ureq::Agent, opts: &WebhookOptions) -> Result<usize> {
-    let due = store.read(|c| store::due(c, now_ms(), BATCH))?;
+    let due = store.read_reserved(|c| store::due(c, now_ms(), BATCH))?;
     let mut by_webhook: Vec<Vec<&Due>> = Vec::new();
     for d in &due {
         match by_webhook.iter_mut().find(|g| g[0].webhook == d.webhook) {

@@ -9,6 +9,7 @@ mod account;
 mod admin_pages;
 mod auth;
 mod backups;
+mod bounded;
 mod browser;
 mod cli;
 mod collections;

@@ -15,7 +15,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -28,19 +28,19 @@ impl Received {
             .map_or("", |(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// A tiny HTTP server that keeps every request and answers `status`.
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start_on(port: u16, status: u16) -> Self {
+    pub(crate) async fn start_on(port: u16, status: u16) -> Self {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
@@ -97,7 +97,7 @@ impl Receiver {
         Self { port, got }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 
@@ -105,7 +105,7 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
         let started = Instant::now();
         while started.elapsed() < within {
             let got = self.received();
@@ -148,7 +148,7 @@ fn verify(secret: &str, r: &Received) -> bool {
     r.header("X-Hearth-Signature") == format!("sha256={hex}")
 }
 
-async fn notes(app: &TestApp, token: &str) {
+pub(crate) async fn notes(app: &TestApp, token: &str) {
     let (status, body) = app
         .call(
             Method::POST,
@@ -163,7 +163,7 @@ async fn notes(app: &TestApp, token: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn webhook(app: &TestApp, token: &str, url: &str, events: Value) -> Value {
+pub(crate) async fn webhook(app: &TestApp, token: &str, url: &str, events: Value) -> Value {
     let (status, body) = app
         .call(
             Method::POST,
