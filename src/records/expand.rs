@@ -8,7 +8,8 @@ use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 use serde_json::{Map, Value};
 
-use super::{Access, Ctx, access, output};
+use super::access::{Access, access};
+use super::{Ctx, output};
 use crate::error::{Error, Result};
 use crate::schema::{Collection, FieldKind};
 

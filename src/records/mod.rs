@@ -1,6 +1,7 @@
 //! The record service: list, view, create, update and delete records of a collection, with
 //! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
 
+mod access;
 pub mod changes;
 pub mod count;
 pub mod expand;
@@ -20,8 +21,13 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::files::Staged;
-use crate::filter::{self, RequestInfo};
-use crate::schema::{Collection, FieldKind, Snapshot, fts};
+use crate::filter::RequestInfo;
+use crate::schema::{Collection, Snapshot, fts};
+use access::{
+    Access, RowRef, access, access_with, client_filter, manage_column, manages, row_matches,
+    row_select, superusers_only,
+};
+pub use access::{check_client_expression, satisfies};
 use changes::Event;
 pub use files::FileChanges;
 use input::Action;
@@ -67,153 +73,6 @@ pub struct Ctx {
     pub schema: Arc<Snapshot>,
     /// The records this request changed, for webhooks (already queued) and realtime.
     pub changes: changes::Changes,
-}
-
-/// What a rule says about this caller.
-enum Access {
-    /// Superuser, or the rule is "" (anyone).
-    Granted,
-    /// The rule is null: superusers only. Answered with 403.
-    SuperusersOnly,
-    /// The rule is an expression: rows must satisfy this SQL condition on `t`.
-    Where(String),
-}
-
-fn access(c: &Collection, rule: &Option<String>, ctx: &Ctx, params: &mut Vec<Sql>) -> Access {
-    access_with(c, rule, ctx, &ctx.request, params)
-}
-
-/// `access` with the request a create or update rule sees: its body with every modifier
-/// applied (`credits+` is `@request.body.credits`, the sum), as PocketBase evaluates it.
-fn access_with(
-    c: &Collection,
-    rule: &Option<String>,
-    ctx: &Ctx,
-    request: &RequestInfo,
-    params: &mut Vec<Sql>,
-) -> Access {
-    if ctx.caller.is_superuser() {
-        return Access::Granted;
-    }
-    let Some(rule) = rule.as_deref() else {
-        return Access::SuperusersOnly;
-    };
-    if rule.trim().is_empty() {
-        return Access::Granted;
-    }
-    let scope = filter::Scope {
-        collection: c,
-        schema: &ctx.schema,
-        request,
-        trust: filter::Trust::Full,
-    };
-    let compiled = ctx
-        .schema
-        .expression(rule)
-        .and_then(|expr| filter::compile(&expr, &scope, params));
-    match compiled {
-        Ok(sql) => Access::Where(sql),
-        Err(e) => {
-            // A stored rule that no longer compiles (say, a renamed field) admits nobody.
-            log::warn!(
-                "rule of collection {} does not compile ({e}); denying",
-                c.name
-            );
-            Access::Where("0".into())
-        }
-    }
-}
-
-/// True when record `id` of `c` satisfies `rule` for this caller (null: nobody but
-/// superusers; "": everyone). For rules outside the record CRUD, such as `authRule`.
-pub fn satisfies(
-    conn: &Connection,
-    c: &Collection,
-    rule: &Option<String>,
-    ctx: &Ctx,
-    id: &str,
-) -> Result<bool> {
-    let mut params = Vec::new();
-    match access(c, rule, ctx, &mut params) {
-        Access::Granted => Ok(true),
-        Access::SuperusersOnly => Ok(false),
-        Access::Where(cond) => row_matches(conn, c, id, &cond, params),
-    }
-}
-
-/// Names only superusers may use in a `filter` or `sort`, as PocketBase forbids them
-/// (loosely, by substring): another collection's records, and the request's values.
-const SUPERUSER_ONLY_NAMES: [&str; 2] = ["@collection.", "@request."];
-
-/// Refuses a non-superuser's `filter` or `sort` that names what only superusers may use.
-pub fn check_client_expression(ctx: &Ctx, texts: &[&str]) -> Result<()> {
-    if ctx.caller.is_superuser() {
-        return Ok(());
-    }
-    for name in SUPERUSER_ONLY_NAMES {
-        if texts.iter().any(|t| t.contains(name)) {
-            return Err(Error::Forbidden(format!(
-                "Only superusers can filter by {name}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The client's `filter` as a condition on `t`. A superuser's filter reaches everything;
-/// anyone else's only what they could list (see `filter::Trust::Client`).
-fn client_filter(
-    c: &Collection,
-    text: &str,
-    ctx: &Ctx,
-    params: &mut Vec<Sql>,
-) -> Result<Option<String>> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    check_client_expression(ctx, &[text])?;
-    let trust = if ctx.caller.is_superuser() {
-        filter::Trust::Full
-    } else {
-        filter::Trust::Client
-    };
-    let scope = filter::Scope {
-        collection: c,
-        schema: &ctx.schema,
-        request: &ctx.request,
-        trust,
-    };
-    let sql = ctx
-        .schema
-        .expression(text)
-        .and_then(|expr| filter::compile(&expr, &scope, params))
-        .map_err(|e| Error::bad_request(format!("Invalid filter parameter: {e}.")))?;
-    Ok(Some(sql))
-}
-
-/// True when the row `id` satisfies `condition`.
-fn row_matches(
-    conn: &Connection,
-    c: &Collection,
-    id: &str,
-    condition: &str,
-    mut params: Vec<Sql>,
-) -> Result<bool> {
-    params.push(Sql::Text(id.to_owned()));
-    let sql = format!(
-        "SELECT 1 FROM \"{}\" t WHERE t.id = ?{} AND ({condition})",
-        c.name,
-        params.len()
-    );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(rusqlite::params_from_iter(&params), |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-fn superusers_only() -> Error {
-    Error::Forbidden("Only superusers can perform this action.".into())
 }
 
 /// What every record response may ask for: related records, and which keys to keep.
@@ -381,79 +240,6 @@ fn fetch_for(
         .optional()?)
 }
 
-/// For auth collections with a manageRule and a caller it may admit: an extra result
-/// column `@manage` (1 when the caller manages that row), read by `output::record`.
-fn manage_column(c: &Collection, ctx: &Ctx, params: &mut Vec<Sql>) -> String {
-    if !c.is_auth() || ctx.caller.is_superuser() || ctx.caller == Caller::Guest {
-        return String::new();
-    }
-    match access(c, &manage_rule(c), ctx, params) {
-        Access::Where(cond) => format!(", ({cond}) AS \"{}\"", output::MANAGE_COLUMN),
-        Access::Granted => format!(", 1 AS \"{}\"", output::MANAGE_COLUMN),
-        Access::SuperusersOnly => String::new(),
-    }
-}
-
-/// An auth collection's manageRule; None (superusers only) when it is unset or empty, as
-/// PocketBase reads an empty one.
-fn manage_rule(c: &Collection) -> Option<String> {
-    c.options
-        .get("manageRule")
-        .and_then(Value::as_str)
-        .filter(|r| !r.trim().is_empty())
-        .map(str::to_owned)
-}
-
-/// Whether `ctx`'s caller manages an auth record: a superuser, or a signed-in record the
-/// manageRule admits for `row` (a stored record's id, or the values of one not yet
-/// written).
-fn manages(conn: &Connection, c: &Collection, ctx: &Ctx, row: RowRef) -> Result<bool> {
-    if ctx.caller.is_superuser() {
-        return Ok(true);
-    }
-    if !c.is_auth() || ctx.caller == Caller::Guest {
-        return Ok(false);
-    }
-    let mut params = Vec::new();
-    let Access::Where(cond) = access(c, &manage_rule(c), ctx, &mut params) else {
-        return Ok(false);
-    };
-    match row {
-        RowRef::Stored(id) => row_matches(conn, c, id, &cond, params),
-        RowRef::Values(values) => {
-            let select = row_select(c, values, &mut params);
-            let sql = format!("SELECT 1 FROM (SELECT {select}) t WHERE {cond}");
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row(rusqlite::params_from_iter(&params), |_| Ok(()))
-                .optional()?
-                .is_some())
-        }
-    }
-}
-
-/// A record a rule is evaluated against.
-enum RowRef<'a> {
-    Stored(&'a str),
-    Values(&'a [(String, Sql)]),
-}
-
-/// `row`'s values as a select list of columns named after its fields (appending their
-/// values to `params`), each with its column's affinity.
-fn row_select(c: &Collection, row: &[(String, Sql)], params: &mut Vec<Sql>) -> String {
-    let mut columns = Vec::with_capacity(row.len());
-    for (name, value) in row {
-        params.push(value.clone());
-        let mark = format!("?{}", params.len());
-        let expr = match affinity_cast(c, name, value) {
-            Some(kind) => format!("CAST({mark} AS {kind})"),
-            None => mark,
-        };
-        columns.push(format!("{expr} AS \"{}\"", name.replace('"', "\"\"")));
-    }
-    columns.join(", ")
-}
-
 /// A captured row (see `changes`) as `ctx`'s caller may see it through `rule` and an
 /// optional client `filter`: None when either excludes it. The row is evaluated as it was
 /// captured, so a record already deleted (or changed again) is judged as of its change.
@@ -493,23 +279,6 @@ pub fn view_row(
             output::record(c, r, viewer)
         })
         .optional()?)
-}
-
-/// The cast that gives a captured value its table column's affinity (so comparisons behave
-/// as they do on the table) where that changes nothing about the value itself.
-fn affinity_cast(c: &Collection, column: &str, value: &Sql) -> Option<&'static str> {
-    let field = c.field(column)?;
-    if field.is_multiple() {
-        return None;
-    }
-    match (&field.kind, value) {
-        (FieldKind::Number(_) | FieldKind::Bool(_), Sql::Integer(_) | Sql::Real(_)) => {
-            Some("NUMERIC")
-        }
-        (FieldKind::Number(_) | FieldKind::Bool(_) | FieldKind::Json(_), _) => None,
-        (_, Sql::Text(_)) => Some("TEXT"),
-        _ => None,
-    }
 }
 
 pub fn view(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Map<String, Value>> {
