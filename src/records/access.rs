@@ -4,9 +4,11 @@
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension};
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::{Caller, Ctx, output};
+use serde_json::{Map, Value};
+
+use super::{Caller, Ctx, input, output};
 use crate::error::{Error, Result};
 use crate::filter::{self, RequestInfo};
 use crate::schema::{Collection, FieldKind};
@@ -30,8 +32,25 @@ pub(super) fn access(
     access_with(c, rule, ctx, &ctx.request, params)
 }
 
-/// `access` with the request a create or update rule sees: its body with every modifier
-/// applied (`credits+` is `@request.body.credits`, the sum), as PocketBase evaluates it.
+/// The request a create or update rule sees: its body with every modifier applied to
+/// `current` (`credits+` is `@request.body.credits`, the sum), as PocketBase evaluates it.
+/// Built only for a rule that reads the body; others see the request as it came.
+pub(super) fn write_request<'a>(
+    c: &Collection,
+    rule: &Option<String>,
+    ctx: &'a Ctx,
+    body: &Map<String, Value>,
+    current: &Map<String, Value>,
+) -> Cow<'a, RequestInfo> {
+    let reads_body =
+        !ctx.caller.is_superuser() && rule.as_deref().is_some_and(|r| r.contains("@request.body"));
+    if !reads_body {
+        return Cow::Borrowed(&ctx.request);
+    }
+    Cow::Owned(ctx.request.with_body(input::resolved(c, body, current)))
+}
+
+/// `access` with the request a create or update rule sees (see `write_request`).
 pub(super) fn access_with(
     c: &Collection,
     rule: &Option<String>,

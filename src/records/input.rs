@@ -2,6 +2,8 @@
 //! `field-` modifiers), cast as PocketBase casts it, validated with its codes, and turned
 //! into the SQL value stored in the field's column.
 
+use std::borrow::Cow;
+
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 use serde_json::{Map, Value, json};
@@ -129,26 +131,35 @@ fn incoming(field: &Field, body: &Map<String, Value>, current: &Value) -> Option
 
 /// The body with what its sender may not write left out: hidden fields (all but an auth
 /// record's password) are the superuser's alone, as in PocketBase.
-pub fn writable(c: &Collection, superuser: bool, body: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = body.clone();
-    if superuser {
-        return out;
-    }
-    for field in c.fields.iter().filter(|f| f.hidden) {
-        if c.is_auth() && field.name == "password" {
-            continue;
-        }
-        let name = &field.name;
-        for key in [
-            name.clone(),
+/// Borrowed as it came unless there is something to leave out.
+pub fn writable<'a>(
+    c: &Collection,
+    superuser: bool,
+    body: &'a Map<String, Value>,
+) -> Cow<'a, Map<String, Value>> {
+    let keys = |name: &str| {
+        [
+            name.to_owned(),
             format!("+{name}"),
             format!("{name}+"),
             format!("{name}-"),
-        ] {
-            out.remove(&key);
-        }
+        ]
+    };
+    let withheld: Vec<String> = c
+        .fields
+        .iter()
+        .filter(|f| !superuser && f.hidden && !(c.is_auth() && f.name == "password"))
+        .flat_map(|f| keys(&f.name))
+        .filter(|k| body.contains_key(k))
+        .collect();
+    if withheld.is_empty() {
+        return Cow::Borrowed(body);
     }
-    out
+    let mut out = body.clone();
+    for key in &withheld {
+        out.remove(key);
+    }
+    Cow::Owned(out)
 }
 
 /// The body as rules see it (`@request.body.*`): each field's value with its modifiers

@@ -25,7 +25,7 @@ use crate::filter::RequestInfo;
 use crate::schema::{Collection, Snapshot, fts};
 use access::{
     Access, RowRef, access, access_with, client_filter, manage_column, manages, row_matches,
-    row_select, superusers_only,
+    row_select, superusers_only, write_request,
 };
 pub use access::{check_client_expression, satisfies};
 use changes::Event;
@@ -348,8 +348,8 @@ pub fn create_with_files(
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
-    let body = &input::writable(c, ctx.caller.is_superuser(), body);
-    let request = ctx.request.with_body(input::resolved(c, body, &Map::new()));
+    let body = &*input::writable(c, ctx.caller.is_superuser(), body);
+    let request = write_request(c, &c.rules.create, ctx, body, &Map::new());
     let mut rule_params = Vec::new();
     let rule = match access_with(c, &c.rules.create, ctx, &request, &mut rule_params) {
         Access::SuperusersOnly => return Err(superusers_only()),
@@ -368,16 +368,7 @@ pub fn create_with_files(
             })
             .collect();
         let manager = manages(conn, c, ctx, RowRef::Values(&unverified))?;
-        protected::columns(
-            conn,
-            c,
-            manager,
-            body,
-            None,
-            &Map::new(),
-            &mut columns,
-            &mut errors,
-        )?;
+        protected::columns(conn, c, manager, body, None, &mut columns, &mut errors)?;
     }
     if !errors.is_empty() {
         return Err(Error::invalid("Failed to create record.", errors));
@@ -434,8 +425,8 @@ pub fn update_with_files(
         record_id: None,
     };
     let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
-    let body = &input::writable(c, ctx.caller.is_superuser(), body);
-    let request = ctx.request.with_body(input::resolved(c, body, &current));
+    let body = &*input::writable(c, ctx.caller.is_superuser(), body);
+    let request = write_request(c, &c.rules.update, ctx, body, &current);
     let mut params = Vec::new();
     match access_with(c, &c.rules.update, ctx, &request, &mut params) {
         Access::SuperusersOnly => return Err(superusers_only()),
@@ -453,8 +444,7 @@ pub fn update_with_files(
             c,
             manager,
             body,
-            Some(id),
-            &current,
+            Some(&current),
             &mut columns,
             &mut errors,
         )?;

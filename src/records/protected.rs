@@ -30,18 +30,18 @@ fn column<'a>(columns: &'a input::Columns, name: &str) -> Option<&'a Sql> {
 
 /// Checks and completes an auth record's write: the password (hashed) and a fresh
 /// tokenKey whenever password or email changes. `current` is the stored record (update)
-/// or empty (create); `manager` says whether the caller may set email and verified.
-#[allow(clippy::too_many_arguments)]
+/// or None (create); `manager` says whether the caller may set email and verified.
 pub fn columns(
     conn: &Connection,
     c: &Collection,
     manager: bool,
     body: &Map<String, Value>,
-    existing_id: Option<&str>,
-    current: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
     columns: &mut input::Columns,
     errors: &mut FieldErrors,
 ) -> Result<()> {
+    let existing_id = current.and_then(|r| r.get("id")).and_then(Value::as_str);
+    let stored = |k: &str| current.and_then(|r| r.get(k));
     // A multipart `12345678` arrives as a number; a password is its text all the same.
     let text = |k: &str| match body.get(k) {
         Some(Value::String(s)) => s.clone(),
@@ -71,13 +71,13 @@ pub fn columns(
             }
         }
     }
-    let stored_email = current.get("email").and_then(Value::as_str).unwrap_or("");
+    let stored_email = stored("email").and_then(Value::as_str).unwrap_or("");
     let email_changed = existing_id.is_some()
         && column(columns, "email").is_some_and(|v| *v != Sql::Text(stored_email.to_owned()));
     if email_changed && !manager {
         errors.insert("email".into(), mismatch().into());
     }
-    let stored_verified = current.get("verified").and_then(Value::as_bool) == Some(true);
+    let stored_verified = stored("verified").and_then(Value::as_bool) == Some(true);
     let verified_changed =
         column(columns, "verified").is_some_and(|v| *v != Sql::Integer(i64::from(stored_verified)));
     if verified_changed && !manager {
