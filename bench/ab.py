@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""A/B of two hearth binaries on bench/run.py's read rows (view by id, list with filter +
-sort + totals, list with skipTotal): both servers get the same seeded data, and the rows
-alternate between them round by round (A B B A ...), so a drift of the machine hits both
-alike. Prints each binary's median req/s and p99 per row and the B/A ratio. No PocketBase.
+"""A/B of two hearth binaries on bench/run.py's rows (view by id, list with filter + sort +
+totals, list with skipTotal, create, update; --reads-only for the first three): both
+servers get the same seeded data, and the rows alternate between them round by round
+(A B B A ...), so a drift of the machine hits both alike. Prints each binary's median
+req/s and p99 per row and the B/A ratio. No PocketBase.
 
     python3 bench/ab.py A_BINARY B_BINARY [--records 10000] [--seconds 5] [--rounds 4]
 """
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -31,6 +33,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--reads-only", action="store_true", help="skip the create and update rows")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="hearth-ab-")
@@ -38,18 +41,27 @@ def main():
     os.makedirs(os.path.join(tmp, "B"))
     servers = {"A": start(a.a, tmp, "A"), "B": start(a.b, tmp, "B")}
     ids = {k: run.seed(s, a.records) for k, s in servers.items()}
+    # (url, body, method) per binary; bodies and methods as bench/run.py sends them.
+    create = json.dumps({"title": "bench", "views": 7, "published": True})
+    update = json.dumps({"views": 5, "published": False})
     rows = {
-        "view by id": lambda k: f"{servers[k].base}/api/collections/posts/records/{ids[k]}",
-        "list, filter + sort + totals": lambda k: f"{servers[k].base}/api/collections/posts/records"
-        "?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100",
-        "list, skipTotal": lambda k: f"{servers[k].base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1",
+        "view by id": lambda k: (f"{servers[k].base}/api/collections/posts/records/{ids[k]}", None, "GET"),
+        "list, filter + sort + totals": lambda k: (f"{servers[k].base}/api/collections/posts/records"
+                                                   "?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None, "GET"),
+        "list, skipTotal": lambda k: (f"{servers[k].base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1",
+                                      None, "GET"),
+        "create": lambda k: (f"{servers[k].base}/api/collections/drafts/records", create, "POST"),
+        "update": lambda k: (f"{servers[k].base}/api/collections/posts/records/{ids[k]}", update, "PATCH"),
     }
+    if a.reads_only:
+        rows = {k: v for k, v in rows.items() if v("A")[1] is None}
     results = {row: {"A": [], "B": []} for row in rows}
     for r in range(a.rounds):
         order = ["A", "B"] if r % 2 == 0 else ["B", "A"]
-        for row, url in rows.items():
+        for row, request in rows.items():
             for k in order:
-                results[row][k].append(run.wrk(url(k), a.seconds, a.connections))
+                url, body, method = request(k)
+                results[row][k].append(run.wrk(url, a.seconds, a.connections, lua_body=body, method=method))
     for s in servers.values():
         s.stop()
 
