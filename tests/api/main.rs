@@ -25,6 +25,7 @@ mod observability;
 mod openapi;
 mod realtime;
 mod records;
+mod restore;
 mod sdk;
 mod storage;
 mod superusers;
