@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// Address to listen on (use port 0 for any free port).
     #[arg(long, env = "HEARTH_HTTP", default_value = "127.0.0.1:8090")]
     pub http: String,
+    /// Origins a browser page may call `/api/` from (CORS), comma-separated: `*` for any,
+    /// exact origins (`https://app.example.com`), or patterns with `*` (`https://*.example.com`).
+    #[arg(
+        long,
+        env = "HEARTH_ORIGINS",
+        default_value = "*",
+        value_delimiter = ','
+    )]
+    pub origins: Vec<String>,
     /// Development mode: verbose logs, including every SQL error in full.
     #[arg(long, env = "HEARTH_DEV")]
     pub dev: bool,
@@ -162,6 +171,8 @@ impl Default for WebhookOptions {
 pub struct Config {
     pub dir: PathBuf,
     pub http: String,
+    /// CORS origins for `/api/` (see `api::cors`).
+    pub origins: Vec<String>,
     pub dev: bool,
     pub body_limit: usize,
     pub workers: Option<usize>,
@@ -180,6 +191,12 @@ impl Config {
         Self {
             dir: dir.dir,
             http: serve.http,
+            origins: serve
+                .origins
+                .into_iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
             dev: serve.dev,
             body_limit: serve.body_limit,
             workers: serve.workers,
@@ -225,6 +242,7 @@ impl Config {
         Self {
             dir: dir.into(),
             http: http.to_owned(),
+            origins: vec!["*".into()],
             dev: false,
             body_limit: 32 * 1024 * 1024,
             workers: None,

@@ -7,6 +7,7 @@ pub mod backups;
 mod batch;
 mod body;
 mod collections;
+pub mod cors;
 mod etag;
 mod files;
 mod health;

@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod collections;
 mod compat;
+mod cors;
 mod crash;
 mod errors;
 mod faults;
