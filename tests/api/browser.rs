@@ -13,7 +13,7 @@ use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
 
 /// chromedriver and the Chromium it starts (found by its own profile dir), ended when
 /// dropped, even after a failed assertion.
-struct Driver {
+pub struct Driver {
     child: Child,
     profile: tempfile::TempDir,
 }
@@ -29,7 +29,7 @@ impl Drop for Driver {
     }
 }
 
-fn chromedriver() -> Option<String> {
+pub fn chromedriver() -> Option<String> {
     let bin = std::env::var("HEARTH_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     if Command::new(&bin)
         .arg("--version")
@@ -53,7 +53,7 @@ async fn browser(bin: &str, phone: bool) -> (Driver, Client) {
 }
 
 /// As `browser`, with JavaScript switched on when `js` is true.
-async fn browser_with(bin: &str, phone: bool, js: bool) -> (Driver, Client) {
+pub async fn browser_with(bin: &str, phone: bool, js: bool) -> (Driver, Client) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

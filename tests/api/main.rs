@@ -11,6 +11,7 @@ mod auth;
 mod backups;
 mod bounded;
 mod browser;
+mod browser_app;
 mod cli;
 mod collections;
 mod compat;
