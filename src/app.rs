@@ -67,6 +67,7 @@ impl App {
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))
                 .wrap(from_fn(middleware::observe))
+                .wrap(from_fn(middleware::own_pages_only))
                 .wrap(middleware::security_headers())
                 .wrap(from_fn(middleware::files_may_be_framed))
                 .wrap(Condition::new(
@@ -276,5 +277,5 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(api::cors::cors)),
     )
     .configure(ui::configure)
-    .default_service(web::to(api::not_found));
+    .default_service(web::to(crate::public::serve));
 }

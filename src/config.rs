@@ -38,6 +38,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub origins: Vec<String>,
+    /// The app's own frontend, served at `/` (PocketBase's `pb_public`).
+    #[arg(long, env = "HEARTH_PUBLIC_DIR", default_value = "./hearth_public")]
+    pub public_dir: PathBuf,
+    /// Serve `index.html` for unknown paths without a file extension (a single-page app's
+    /// client routes); `--index-fallback=false` answers them 404.
+    #[arg(long, env = "HEARTH_INDEX_FALLBACK", default_value_t = true, action = clap::ArgAction::Set)]
+    pub index_fallback: bool,
     /// Development mode: verbose logs, including every SQL error in full.
     #[arg(long, env = "HEARTH_DEV")]
     pub dev: bool,
@@ -173,6 +180,10 @@ pub struct Config {
     pub http: String,
     /// CORS origins for `/api/` (see `api::cors`).
     pub origins: Vec<String>,
+    /// The app's own frontend (see `public`), and whether unknown extensionless paths get
+    /// its `index.html`.
+    pub public_dir: PathBuf,
+    pub index_fallback: bool,
     pub dev: bool,
     pub body_limit: usize,
     pub workers: Option<usize>,
@@ -197,6 +208,8 @@ impl Config {
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            public_dir: serve.public_dir,
+            index_fallback: serve.index_fallback,
             dev: serve.dev,
             body_limit: serve.body_limit,
             workers: serve.workers,
@@ -243,6 +256,8 @@ impl Config {
             dir: dir.into(),
             http: http.to_owned(),
             origins: vec!["*".into()],
+            public_dir: PathBuf::from("./hearth_public"),
+            index_fallback: true,
             dev: false,
             body_limit: 32 * 1024 * 1024,
             workers: None,

@@ -23,6 +23,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod public;
 pub mod ratelimit;
 pub mod realtime;
 pub mod records;

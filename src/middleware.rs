@@ -7,11 +7,12 @@ use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use futures_util::FutureExt;
 
 use crate::error::Error;
+use crate::public::PublicFile;
 
 /// The id of the current request, in the request's extensions.
 #[derive(Debug, Clone)]
@@ -184,20 +185,40 @@ pub async fn files_may_be_framed(
 
 const X_FRAME_OPTIONS: HeaderName = HeaderName::from_static("x-frame-options");
 
-/// The browser-facing hardening every response carries. The CSP forbids inline script and
-/// style, so the admin UI keeps all of both in its embedded files.
+/// The browser-facing hardening every response carries.
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+/// hearth's own pages and answers may not be framed and run only their own script and
+/// style (the admin UI keeps all of both in its embedded files). The app's files in
+/// `--public-dir` are the app's to secure: they get neither.
+pub async fn own_pages_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    if res.response().extensions().get::<PublicFile>().is_some() {
+        return Ok(res);
+    }
+    let headers = res.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
              connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
              frame-ancestors 'none'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -198,3 +198,33 @@ async fn the_browser_refuses_an_origin_hearth_does_not_list() {
     assert!(got.get("signedIn").is_none(), "{got}");
     assert!(got["error"].is_string(), "{got}");
 }
+
+#[tokio::test]
+async fn the_same_page_served_from_the_public_dir_works_on_hearths_own_origin() {
+    let Some(bin) = chromedriver() else {
+        return;
+    };
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), PAGE).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sdk/node_modules/pocketbase/dist/pocketbase.umd.js"),
+        site.path().join("pocketbase.umd.js"),
+    )
+    .expect("the JS SDK is installed: cd tests/sdk && npm ci");
+    let public = site.path().to_path_buf();
+    // Only its own origin: the page needs no CORS at all.
+    let app = spawn_app_with(move |c| {
+        c.public_dir = public;
+        c.origins = vec!["https://elsewhere.example.com".into()];
+    })
+    .await;
+    let token = app.superuser_token().await;
+    prepare(&app.address, &token).await;
+
+    let got = run_page(&bin, &app.address, &app.address).await;
+
+    let expected = json!({"signedIn": true, "created": "hello", "listed": 1,
+        "download": "file body", "event": "create:hello"});
+    assert_eq!(got, expected);
+}

@@ -25,6 +25,7 @@ mod helpers;
 mod hostile;
 mod observability;
 mod openapi;
+mod public;
 mod realtime;
 mod records;
 mod restore;
