@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::browser::{browser_with, chromedriver};
 use crate::compat::{pocketbase_bin, start_pocketbase};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at};
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>running</title>
@@ -121,21 +121,6 @@ async fn prepare(base: &str, token: &str) {
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
-async fn superuser_token(base: &str) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!(
-            "{base}/api/collections/_superusers/auth-with-password"
-        ))
-        .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
-
 /// Opens the page against `api` and returns what its script reported.
 async fn run_page(bin: &str, page: &str, api: &str) -> Value {
     let (_driver, client) = browser_with(bin, false, true).await;
@@ -176,7 +161,7 @@ async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
     assert_eq!(ours, expected);
     if let Some(pb_bin) = pocketbase_bin() {
         let pb = start_pocketbase(&pb_bin).await;
-        let token = superuser_token(&pb.address).await;
+        let token = superuser_token_at(&reqwest::Client::new(), &pb.address).await;
         prepare(&pb.address, &token).await;
         let theirs = run_page(&bin, &page, &pb.address).await;
         assert_eq!(ours, theirs, "hearth vs pocketbase");

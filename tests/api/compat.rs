@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, key_paths, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, key_paths, spawn_app, superuser_token_at};
 
 pub struct PocketBase {
     child: Child,
@@ -225,21 +225,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-async fn token(client: &Client, base: &str) -> String {
-    let res = client
-        .post(format!(
-            "{base}/api/collections/_superusers/auth-with-password"
-        ))
-        .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    res.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn send(client: &Client, base: &str, token: &str, c: &Case) -> (u16, Value) {
     let mut req = client.request(c.method.clone(), format!("{base}{}", c.path));
     if let Some(body) = &c.body {
@@ -266,8 +251,8 @@ async fn hearth_and_pocketbase_answer_alike() {
     let hearth = spawn_app().await;
     hearth.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let client = Client::new();
-    let pb_token = token(&client, &pb.address).await;
-    let hearth_token = token(&client, &hearth.address).await;
+    let pb_token = superuser_token_at(&client, &pb.address).await;
+    let hearth_token = superuser_token_at(&client, &hearth.address).await;
 
     let mut mismatches = Vec::new();
     for c in cases() {
@@ -774,10 +759,13 @@ async fn replay(steps: &[Step]) {
     hearth.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let client = Client::new();
     let servers = [
-        (pb.address.clone(), token(&client, &pb.address).await),
+        (
+            pb.address.clone(),
+            superuser_token_at(&client, &pb.address).await,
+        ),
         (
             hearth.address.clone(),
-            token(&client, &hearth.address).await,
+            superuser_token_at(&client, &hearth.address).await,
         ),
     ];
     let mut ids: [std::collections::HashMap<&str, String>; 2] = Default::default();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, superuser_token_at};
 
 pub struct Server {
     child: Child,
@@ -103,21 +103,6 @@ impl Drop for Server {
     }
 }
 
-pub async fn token(client: &Client, base: &str) -> String {
-    let res: Value = client
-        .post(format!(
-            "{base}/api/collections/_superusers/auth-with-password"
-        ))
-        .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    res["token"].as_str().unwrap().to_owned()
-}
-
 async fn all_ids(client: &Client, base: &str, token: &str) -> HashSet<String> {
     let mut ids = HashSet::new();
     for page in 1.. {
@@ -204,7 +189,7 @@ pub async fn set_up_with(dir: &Path, args: &[&str]) -> (Server, Client, String) 
     assert!(out.status.success());
     let server = Server::start_with(dir, args).await;
     let client = Client::new();
-    let token = token(&client, &server.base).await;
+    let token = superuser_token_at(&client, &server.base).await;
     let res = client
         .post(format!("{}/api/collections", server.base))
         .header("Authorization", &token)
@@ -243,7 +228,7 @@ async fn every_acknowledged_write_survives_sigkill() {
     assert_eq!(server_errors, 0, "no 5xx under 64 concurrent writers");
     check_passes(dir.path());
     let server = Server::start(dir.path()).await;
-    let token = token(&client, &server.base).await;
+    let token = superuser_token_at(&client, &server.base).await;
     let present = all_ids(&client, &server.base, &token).await;
     let lost: Vec<&String> = acked.iter().filter(|id| !present.contains(*id)).collect();
     assert!(
@@ -319,7 +304,7 @@ async fn a_schema_change_killed_half_way_is_whole_or_absent() {
         drop(conn);
 
         server = Server::start(dir.path()).await;
-        token = crate::crash::token(&client, &server.base).await;
+        token = superuser_token_at(&client, &server.base).await;
     }
 }
 
@@ -434,7 +419,7 @@ async fn a_batch_killed_mid_load_is_whole_or_absent() {
     check_passes(dir.path());
 
     let server = Server::start(dir.path()).await;
-    let token = super::crash::token(&client, &server.base).await;
+    let token = superuser_token_at(&client, &server.base).await;
     let mut per_batch: std::collections::HashMap<String, usize> = Default::default();
     for page in 1.. {
         let res: Value = client
@@ -525,7 +510,7 @@ async fn a_backup_killed_half_way_leaves_no_half_archive() {
     let _ = request.await;
 
     let server = Server::start(dir.path()).await;
-    let token = self::token(&client, &server.base).await;
+    let token = superuser_token_at(&client, &server.base).await;
     let list: Value = client
         .get(format!("{}/api/backups", server.base))
         .header("Authorization", &token)

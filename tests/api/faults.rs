@@ -9,8 +9,8 @@ use std::process::Command;
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::crash::{Server, token};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli};
+use crate::crash::Server;
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, superuser_token_at};
 
 /// A tmpfs of a fixed size, unmounted when dropped.
 struct Tmpfs {
@@ -76,7 +76,7 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reading_and_recovers() {
     let dir = data_dir(&fs);
     let server = Server::start(&dir).await;
     let client = Client::new();
-    let token = token(&client, &server.base).await;
+    let token = superuser_token_at(&client, &server.base).await;
     let res = client
         .post(format!("{}/api/collections", server.base))
         .header("Authorization", &token)
@@ -185,7 +185,7 @@ async fn a_backup_on_a_full_disk_answers_507_and_leaves_nothing_behind() {
     drop(conn);
     let server = Server::start(&dir).await;
     let client = Client::new();
-    let token = token(&client, &server.base).await;
+    let token = superuser_token_at(&client, &server.base).await;
 
     let res = client
         .post(format!("{}/api/backups", server.base))

@@ -9,7 +9,9 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with, superuser_token_at,
+};
 
 /// A server under test: hearth or PocketBase, with a superuser token.
 pub struct Server {
@@ -21,20 +23,9 @@ pub struct Server {
 impl Server {
     pub async fn signed_in(base: &str) -> Self {
         let client = Client::new();
-        let res: Value = client
-            .post(format!(
-                "{base}/api/collections/_superusers/auth-with-password"
-            ))
-            .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         Self {
             base: base.to_owned(),
-            token: res["token"].as_str().unwrap().to_owned(),
+            token: superuser_token_at(&client, base).await,
             client,
         }
     }

@@ -154,6 +154,23 @@ impl TestApp {
     }
 }
 
+/// Signs the default superuser in over HTTP at `base` (hearth, or PocketBase beside it) and
+/// returns the token.
+pub async fn superuser_token_at(client: &Client, base: &str) -> String {
+    let res: Value = client
+        .post(format!(
+            "{base}/api/collections/_superusers/auth-with-password"
+        ))
+        .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    res["token"].as_str().expect("token").to_owned()
+}
+
 /// Runs the real `hearth` binary with `--dir dir`.
 pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))

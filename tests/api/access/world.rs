@@ -6,7 +6,7 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 use crate::compat::{PocketBase, pocketbase_bin, start_pocketbase};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, superuser_token_at};
 
 pub const PASSWORD: &str = "correct-horse-1";
 
@@ -56,23 +56,12 @@ impl Server {
         let bin = pocketbase_bin()?;
         let pb = start_pocketbase(&bin).await;
         let http = Client::new();
-        let body: Value = http
-            .post(format!(
-                "{}/api/collections/_superusers/auth-with-password",
-                pb.address
-            ))
-            .json(&json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let admin = superuser_token_at(&http, &pb.address).await;
         Some(Self {
             kind: "pocketbase",
             base: pb.address.clone(),
             http,
-            admin: body["token"].as_str().unwrap().to_owned(),
+            admin,
             tokens: Vec::new(),
             _hearth: None,
             _pocketbase: Some(pb),
