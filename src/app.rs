@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, Logger, from_fn};
+use actix_web::middleware::{Compress, Condition, Logger, from_fn};
 use actix_web::{HttpServer, web};
 use futures_util::future::{self, Either};
 
@@ -70,6 +70,9 @@ impl App {
                 .wrap(from_fn(middleware::own_pages_only))
                 .wrap(middleware::security_headers())
                 .wrap(from_fn(middleware::files_may_be_framed))
+                // gzip, brotli or zstd as the client accepts; not for images, video, ranges,
+                // empty answers or the realtime stream (marked identity).
+                .wrap(Compress::default())
                 .wrap(Condition::new(
                     access_log,
                     Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#),

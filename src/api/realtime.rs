@@ -45,6 +45,8 @@ async fn connect(state: web::Data<AppState>) -> Result<HttpResponse> {
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
+        // Never compressed: an encoder would hold events back until its buffer fills.
+        .insert_header(header::ContentEncoding::Identity)
         .streaming(first.chain(rest)))
 }
 

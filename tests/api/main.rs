@@ -15,6 +15,7 @@ mod browser_app;
 mod cli;
 mod collections;
 mod compat;
+mod compression;
 mod cors;
 mod crash;
 mod errors;
