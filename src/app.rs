@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::mail::smtp::{Sender, SmtpConfig};
 use crate::realtime::{self, Broker};
 use crate::state::AppState;
-use crate::{api, middleware, ui, webhooks};
+use crate::{api, middleware, tls, ui, webhooks};
 
 /// Threads per worker for blocking work (SQLite, waiting on a password hash). SQLite
 /// work cannot run wider than the reader pool plus the writer anyway; hundreds of threads
@@ -33,6 +33,7 @@ const SHUTDOWN_GRACE_SECS: u64 = 30;
 pub struct App {
     server: Server,
     port: u16,
+    https_port: Option<u16>,
     state: web::Data<AppState>,
     _lock: DirLock,
 }
@@ -44,9 +45,22 @@ impl App {
         let lock = db::lock_dir(&config.dir)?;
         let db = Db::open(&config.dir, &config.pool)?;
         crate::backups::sweep(&config.dir);
-        let listener = TcpListener::bind(&config.http)
-            .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", config.http)))?;
+        let listener = bind(&config.http)?;
         let addr = listener.local_addr()?;
+        // HTTPS: its listener, its certificates, and the HTTP side turned into a redirect.
+        let https = match &config.tls {
+            Some(tls) => {
+                let listener = bind(&tls.https)?;
+                let prepared = tls::prepare(tls)?;
+                let side = web::Data::new(tls::HttpsSide {
+                    port: listener.local_addr()?.port(),
+                    certificates: prepared.certificates,
+                });
+                Some((listener, prepared.config, side))
+            }
+            None => None,
+        };
+        let https_side = https.as_ref().map(|(_, _, side)| side.clone());
         let workers = config.workers;
         let blocking_threads = BLOCKING_THREADS_PER_WORKER.max(config.pool.readers as usize);
         let config_smtp = config.smtp.clone();
@@ -60,9 +74,11 @@ impl App {
         let access_log =
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let mut server = HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(shared.clone())
-                .configure(routes)
+            let mut app = actix_web::App::new().app_data(shared.clone());
+            if let Some(side) = https_side.clone() {
+                app = app.app_data(side);
+            }
+            app.configure(routes)
                 .wrap(from_fn(middleware::method_mismatch_as_404))
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))
@@ -70,6 +86,7 @@ impl App {
                 .wrap(from_fn(middleware::own_pages_only))
                 .wrap(middleware::security_headers())
                 .wrap(from_fn(middleware::files_may_be_framed))
+                .wrap(Condition::new(https_side.is_some(), from_fn(tls::to_https)))
                 // gzip, brotli or zstd as the client accepts; not for images, video, ranges,
                 // empty answers or the realtime stream (marked identity).
                 .wrap(Compress::default())
@@ -89,14 +106,26 @@ impl App {
         // grace period).
         .disable_signals()
         .listen(listener)?;
+        let mut https_port = None;
+        if let Some((listener, config, _)) = https {
+            https_port = Some(listener.local_addr()?.port());
+            server = server.listen_rustls_0_23(listener, config)?;
+        }
         if let Some(n) = workers {
             server = server.workers(n.max(1));
         }
 
-        log::info!(
-            "hearth {} listening on http://{addr} (admin UI: http://{addr}/_/)",
-            crate::VERSION
-        );
+        match https_port {
+            None => log::info!(
+                "hearth {} listening on http://{addr} (admin UI: http://{addr}/_/)",
+                crate::VERSION
+            ),
+            Some(port) => log::info!(
+                "hearth {} listening on https port {port} (admin UI under /_/), http://{addr} \
+                 redirects to it",
+                crate::VERSION
+            ),
+        }
         if state.db.data.read(Superuser::count)? == 0 {
             log::warn!(
                 "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
@@ -114,6 +143,7 @@ impl App {
         Ok(Self {
             server: server.run(),
             port: addr.port(),
+            https_port,
             state,
             _lock: lock,
         })
@@ -121,6 +151,11 @@ impl App {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The HTTPS listener's port, when HTTPS is on.
+    pub fn https_port(&self) -> Option<u16> {
+        self.https_port
     }
 
     pub fn db(&self) -> &Db {
@@ -146,6 +181,10 @@ impl App {
         log::info!("hearth stopped; databases closed cleanly");
         Ok(())
     }
+}
+
+fn bind(addr: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|e| Error::internal(format!("cannot listen on {addr}: {e}")))
 }
 
 /// Resolves at the first SIGINT or SIGTERM.

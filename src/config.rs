@@ -26,9 +26,43 @@ pub struct DirArgs {
 /// `hearth serve` options.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (use port 0 for any free port).
-    #[arg(long, env = "HEARTH_HTTP", default_value = "127.0.0.1:8090")]
-    pub http: String,
+    /// Domains to serve over HTTPS with certificates from Let's Encrypt (ACME, as
+    /// `pocketbase serve example.com`); then `--http` defaults to 0.0.0.0:80 and `--https`
+    /// to 0.0.0.0:443.
+    #[arg(value_name = "DOMAIN", env = "HEARTH_DOMAINS", value_delimiter = ',')]
+    pub domains: Vec<String>,
+    /// Address to listen on for HTTP (port 0: any free port). Default 127.0.0.1:8090, or
+    /// 0.0.0.0:80 with domains. With HTTPS on, it only redirects to HTTPS.
+    #[arg(long, env = "HEARTH_HTTP")]
+    pub http: Option<String>,
+    /// Address to listen on for HTTPS, with `--tls-cert`/`--tls-key` or domains.
+    #[arg(long, env = "HEARTH_HTTPS")]
+    pub https: Option<String>,
+    /// PEM certificate chain for `--https` (reloaded when the file changes).
+    #[arg(long, env = "HEARTH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "HEARTH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// ACME directory the certificates for domains come from.
+    #[arg(long, env = "HEARTH_ACME_DIRECTORY", default_value = crate::tls::LETS_ENCRYPT)]
+    pub acme_directory: String,
+    /// A PEM root certificate to trust for the ACME directory besides the system's (a test
+    /// CA such as pebble's).
+    #[arg(long, env = "HEARTH_ACME_CA")]
+    pub acme_ca: Option<PathBuf>,
+    /// Contact address given to the ACME directory (expiry warnings).
+    #[arg(long, env = "HEARTH_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// Challenges tried, in order, to prove control of a domain.
+    #[arg(
+        long,
+        env = "HEARTH_ACME_CHALLENGES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "tls-alpn-01,http-01"
+    )]
+    pub acme_challenges: Vec<crate::tls::Challenge>,
     /// Origins a browser page may call `/api/` from (CORS), comma-separated: `*` for any,
     /// exact origins (`https://app.example.com`), or patterns with `*` (`https://*.example.com`).
     #[arg(
@@ -128,6 +162,31 @@ pub struct ServeArgs {
     pub webhook_allow_private: bool,
 }
 
+/// HTTPS: where to listen and where the certificates come from. `certificates` is None
+/// when `--https` was given without a source, which `App::build` refuses.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub https: String,
+    pub certificates: Option<Certificates>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Certificates {
+    Files { cert: PathBuf, key: PathBuf },
+    Acme(AcmeConfig),
+}
+
+/// Certificates for `domains` from an ACME directory, cached in `cache`.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    pub domains: Vec<String>,
+    pub directory: String,
+    pub ca: Option<PathBuf>,
+    pub email: Option<String>,
+    pub challenges: Vec<crate::tls::Challenge>,
+    pub cache: PathBuf,
+}
+
 /// Realtime limits.
 #[derive(Debug, Clone)]
 pub struct RealtimeOptions {
@@ -178,6 +237,8 @@ impl Default for WebhookOptions {
 pub struct Config {
     pub dir: PathBuf,
     pub http: String,
+    /// HTTPS, when on (see `tls`).
+    pub tls: Option<TlsConfig>,
     /// CORS origins for `/api/` (see `api::cors`).
     pub origins: Vec<String>,
     /// The app's own frontend (see `public`), and whether unknown extensionless paths get
@@ -199,9 +260,39 @@ pub struct Config {
 
 impl Config {
     pub fn new(dir: DirArgs, serve: ServeArgs) -> Self {
+        let domains: Vec<String> = serve
+            .domains
+            .iter()
+            .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        let default_http = if domains.is_empty() {
+            "127.0.0.1:8090"
+        } else {
+            "0.0.0.0:80"
+        };
+        let https = serve
+            .https
+            .or_else(|| (!domains.is_empty()).then(|| "0.0.0.0:443".to_owned()));
+        let certificates = match (serve.tls_cert, serve.tls_key) {
+            (Some(cert), Some(key)) => Some(Certificates::Files { cert, key }),
+            _ if domains.is_empty() => None,
+            _ => Some(Certificates::Acme(AcmeConfig {
+                cache: dir.dir.join(".acme"),
+                domains,
+                directory: serve.acme_directory,
+                ca: serve.acme_ca,
+                email: serve.acme_email.filter(|e| !e.is_empty()),
+                challenges: serve.acme_challenges,
+            })),
+        };
         Self {
+            http: serve.http.unwrap_or_else(|| default_http.to_owned()),
+            tls: https.map(|https| TlsConfig {
+                https,
+                certificates,
+            }),
             dir: dir.dir,
-            http: serve.http,
             origins: serve
                 .origins
                 .into_iter()
@@ -255,6 +346,7 @@ impl Config {
         Self {
             dir: dir.into(),
             http: http.to_owned(),
+            tls: None,
             origins: vec!["*".into()],
             public_dir: PathBuf::from("./hearth_public"),
             index_fallback: true,

@@ -30,6 +30,7 @@ pub mod records;
 pub mod schema;
 pub mod settings;
 pub mod state;
+pub mod tls;
 pub mod ui;
 pub mod validate;
 pub mod webhooks;

@@ -33,5 +33,6 @@ mod restore;
 mod sdk;
 mod storage;
 mod superusers;
+mod tls;
 mod ui;
 mod webhooks;
