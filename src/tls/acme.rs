@@ -275,3 +275,31 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(fail)?;
     std::fs::rename(&partial, path).map_err(fail)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::renew_at;
+
+    fn certificate(from: SystemTime, until: SystemTime) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec!["a.example".to_owned()]).unwrap();
+        params.not_before = from.into();
+        params.not_after = until.into();
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn renewal_is_due_with_a_third_of_the_lifetime_left() {
+        let day = Duration::from_secs(24 * 3600);
+        let now = SystemTime::now();
+        // 90 days, 61 gone: 29 left, under a third.
+        let due = certificate(now - day * 61, now + day * 29);
+        assert!(renew_at(&due).unwrap() <= now);
+        // 90 days, 59 gone: 31 left.
+        let fresh = certificate(now - day * 59, now + day * 31);
+        assert!(renew_at(&fresh).unwrap() > now);
+        assert!(renew_at(b"not a certificate").is_err());
+    }
+}

@@ -110,10 +110,13 @@ pub fn alpn_challenge(domain: &str, digest: &[u8]) -> Result<CertifiedKey> {
     params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
     let key = rcgen::KeyPair::generate().map_err(fail)?;
     let cert = params.self_signed(&key).map_err(fail)?;
-    from_der(
-        vec![cert.der().clone()],
-        PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-    )
+    // Not `from_der`: its consistency check parses the certificate with webpki, which
+    // refuses the critical acmeIdentifier extension a validator requires.
+    let signer = super::provider()
+        .key_provider
+        .load_private_key(PrivatePkcs8KeyDer::from(key.serialize_der()).into())
+        .map_err(|e| Error::internal(format!("TLS-ALPN-01 key: {e}")))?;
+    Ok(CertifiedKey::new(vec![cert.der().clone()], signer))
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

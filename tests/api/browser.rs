@@ -54,6 +54,16 @@ async fn browser(bin: &str, phone: bool) -> (Driver, Client) {
 
 /// As `browser`, with JavaScript switched on when `js` is true.
 pub async fn browser_with(bin: &str, phone: bool, js: bool) -> (Driver, Client) {
+    browser_with_args(bin, phone, js, &[]).await
+}
+
+/// As `browser_with`, with more Chromium command-line switches.
+pub async fn browser_with_args(
+    bin: &str,
+    phone: bool,
+    js: bool,
+    switches: &[String],
+) -> (Driver, Client) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -77,6 +87,9 @@ pub async fn browser_with(bin: &str, phone: bool, js: bool) -> (Driver, Client) 
         ],
         "prefs": {"profile.managed_default_content_settings.javascript": if js { 1 } else { 2 }},
     });
+    if let Some(args) = options["args"].as_array_mut() {
+        args.extend(switches.iter().map(|s| json!(s)));
+    }
     if phone {
         options["mobileEmulation"] =
             json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1}});

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::browser::{browser_with, chromedriver};
+use crate::browser::{browser_with_args, chromedriver};
 use crate::compat::{pocketbase_bin, start_pocketbase};
 use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at};
 
@@ -89,9 +89,26 @@ async fn serve_page() -> String {
     address
 }
 
+/// A folder with the page as `index.html` and the SDK beside it, for `--public-dir`.
+pub fn page_site() -> tempfile::TempDir {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), PAGE).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sdk/node_modules/pocketbase/dist/pocketbase.umd.js"),
+        site.path().join("pocketbase.umd.js"),
+    )
+    .expect("the JS SDK is installed: cd tests/sdk && npm ci");
+    site
+}
+
 /// The same schema and user on either server, through its superuser API.
 async fn prepare(base: &str, token: &str) {
-    let http = reqwest::Client::new();
+    prepare_with(&reqwest::Client::new(), base, token).await;
+}
+
+/// As `prepare`, through `http`.
+pub async fn prepare_with(http: &reqwest::Client, base: &str, token: &str) {
     let call = |method: Method, path: &str, body: Value| {
         http.request(method, format!("{base}{path}"))
             .header("Authorization", token)
@@ -123,7 +140,12 @@ async fn prepare(base: &str, token: &str) {
 
 /// Opens the page against `api` and returns what its script reported.
 async fn run_page(bin: &str, page: &str, api: &str) -> Value {
-    let (_driver, client) = browser_with(bin, false, true).await;
+    run_page_with(bin, page, api, &[]).await
+}
+
+/// As `run_page`, in a Chromium started with `switches`.
+pub async fn run_page_with(bin: &str, page: &str, api: &str, switches: &[String]) -> Value {
+    let (_driver, client) = browser_with_args(bin, false, true, switches).await;
     client.goto(&format!("{page}/?api={api}")).await.unwrap();
     let started = Instant::now();
     while client.title().await.unwrap() != "done" {
@@ -189,14 +211,7 @@ async fn the_same_page_served_from_the_public_dir_works_on_hearths_own_origin() 
     let Some(bin) = chromedriver() else {
         return;
     };
-    let site = tempfile::tempdir().unwrap();
-    std::fs::write(site.path().join("index.html"), PAGE).unwrap();
-    std::fs::copy(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sdk/node_modules/pocketbase/dist/pocketbase.umd.js"),
-        site.path().join("pocketbase.umd.js"),
-    )
-    .expect("the JS SDK is installed: cd tests/sdk && npm ci");
+    let site = page_site();
     let public = site.path().to_path_buf();
     // Only its own origin: the page needs no CORS at all.
     let app = spawn_app_with(move |c| {

@@ -6,6 +6,7 @@
 
 mod access;
 mod account;
+mod acme;
 mod admin_pages;
 mod auth;
 mod backups;

@@ -55,9 +55,9 @@ impl TestCa {
     }
 }
 
-/// A client trusting only the roots in `pem`, reporting the peer certificate; a new
-/// connection (and handshake) for every request.
-pub fn client_trusting(pem: &str) -> reqwest::Client {
+/// TLS settings trusting only the roots in `pem`, without session resumption (a resumed
+/// session would report the certificate of its first handshake).
+pub fn client_config(pem: &str) -> rustls::ClientConfig {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
@@ -69,10 +69,15 @@ pub fn client_trusting(pem: &str) -> reqwest::Client {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    // A resumed session would report the certificate of its first handshake.
     tls.resumption = rustls::client::Resumption::disabled();
+    tls
+}
+
+/// A client trusting only the roots in `pem`, reporting the peer certificate; a new
+/// connection (and handshake) for every request.
+pub fn client_trusting(pem: &str) -> reqwest::Client {
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(client_config(pem))
         .tls_info(true)
         .pool_max_idle_per_host(0)
         .redirect(Policy::none())
