@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, Condition, Logger, from_fn};
+use actix_web::middleware::{Condition, Logger, from_fn};
 use actix_web::{HttpServer, web};
 use futures_util::future::{self, Either};
 
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::mail::smtp::{Sender, SmtpConfig};
 use crate::realtime::{self, Broker};
 use crate::state::AppState;
-use crate::{api, middleware, tls, ui, webhooks};
+use crate::{api, compress, middleware, tls, ui, webhooks};
 
 /// Threads per worker for blocking work (SQLite, waiting on a password hash). SQLite
 /// work cannot run wider than the reader pool plus the writer anyway; hundreds of threads
@@ -87,9 +87,9 @@ impl App {
                 .wrap(middleware::security_headers())
                 .wrap(from_fn(middleware::files_may_be_framed))
                 .wrap(Condition::new(https_side.is_some(), from_fn(tls::to_https)))
-                // gzip, brotli or zstd as the client accepts; not for images, video, ranges,
-                // empty answers or the realtime stream (marked identity).
-                .wrap(Compress::default())
+                // brotli, zstd or gzip as the client accepts; not for what is compressed
+                // already, ranges, empty answers or the realtime stream.
+                .wrap(from_fn(compress::compress))
                 .wrap(Condition::new(
                     access_log,
                     Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#),

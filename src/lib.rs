@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod backups;
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod datetime;
 pub mod db;

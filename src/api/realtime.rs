@@ -44,9 +44,8 @@ async fn connect(state: web::Data<AppState>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        // Never compressed (`compress` knows the type): an encoder would hold events back.
         .insert_header(("X-Accel-Buffering", "no"))
-        // Never compressed: an encoder would hold events back until its buffer fills.
-        .insert_header(header::ContentEncoding::Identity)
         .streaming(first.chain(rest)))
 }
 

@@ -175,7 +175,7 @@ pub fn acme_config(
 
 /// A client trusting `root` that reaches `DOMAIN` at 127.0.0.1:`port`.
 pub fn domain_client(root: &str, port: u16) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::helpers::client_builder()
         .tls_backend_preconfigured(client_config(root))
         .tls_info(true)
         .pool_max_idle_per_host(0)
@@ -223,7 +223,7 @@ async fn obtains_a_certificate_with(challenge: Challenge) {
         "the certificate is cached"
     );
     // Plain HTTP now redirects to it.
-    let res = reqwest::Client::builder()
+    let res = crate::helpers::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .resolve(DOMAIN, SocketAddr::from(([127, 0, 0, 1], http)))
         .build()

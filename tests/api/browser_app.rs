@@ -104,7 +104,7 @@ pub fn page_site() -> tempfile::TempDir {
 
 /// The same schema and user on either server, through its superuser API.
 async fn prepare(base: &str, token: &str) {
-    prepare_with(&reqwest::Client::new(), base, token).await;
+    prepare_with(&crate::helpers::client(), base, token).await;
 }
 
 /// As `prepare`, through `http`.
@@ -183,7 +183,7 @@ async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
     assert_eq!(ours, expected);
     if let Some(pb_bin) = pocketbase_bin() {
         let pb = start_pocketbase(&pb_bin).await;
-        let token = superuser_token_at(&reqwest::Client::new(), &pb.address).await;
+        let token = superuser_token_at(&crate::helpers::client(), &pb.address).await;
         prepare(&pb.address, &token).await;
         let theirs = run_page(&bin, &page, &pb.address).await;
         assert_eq!(ours, theirs, "hearth vs pocketbase");

@@ -97,7 +97,9 @@ pub async fn start_pocketbase(bin: &str) -> PocketBase {
     };
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
-        if reqwest::get(format!("{}/api/health", pb.address))
+        if crate::helpers::client()
+            .get(format!("{}/api/health", pb.address))
+            .send()
             .await
             .is_ok()
         {
@@ -250,7 +252,7 @@ async fn hearth_and_pocketbase_answer_alike() {
     let pb = start_pocketbase(&bin).await;
     let hearth = spawn_app().await;
     hearth.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let client = Client::new();
+    let client = crate::helpers::client();
     let pb_token = superuser_token_at(&client, &pb.address).await;
     let hearth_token = superuser_token_at(&client, &hearth.address).await;
 
@@ -289,7 +291,7 @@ async fn oversized_bodies_are_refused_alike() {
     let Some(bin) = pocketbase_bin() else { return };
     let pb = start_pocketbase(&bin).await;
     let hearth = spawn_app().await;
-    let client = Client::new();
+    let client = crate::helpers::client();
     // Both default to a 32 MiB limit.
     let big = format!(r#"{{"identity":"{}"}}"#, "a".repeat(33 * 1024 * 1024));
 
@@ -757,7 +759,7 @@ async fn replay(steps: &[Step]) {
     let pb = start_pocketbase(&bin).await;
     let hearth = spawn_app().await;
     hearth.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let client = Client::new();
+    let client = crate::helpers::client();
     let servers = [
         (
             pb.address.clone(),

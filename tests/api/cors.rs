@@ -3,7 +3,7 @@
 //! `--origins` gets no CORS headers; the admin UI gets none. The default (`*`) is compared
 //! header by header with PocketBase 0.40.6.
 
-use reqwest::{Client, Method, Response};
+use reqwest::{Method, Response};
 
 use crate::compat::{pocketbase_bin, start_pocketbase};
 use crate::helpers::spawn_app_with;
@@ -11,7 +11,7 @@ use crate::helpers::spawn_app_with;
 const PAGE: &str = "http://127.0.0.1:5173";
 
 async fn ask(base: &str, method: Method, path: &str, origin: &str, preflight: bool) -> Response {
-    let mut req = Client::new()
+    let mut req = crate::helpers::client()
         .request(method, format!("{base}{path}"))
         .header("Origin", origin);
     if preflight {

@@ -52,7 +52,9 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
         };
         let started = Instant::now();
-        while reqwest::get(format!("{}/api/health", server.base))
+        while crate::helpers::client()
+            .get(format!("{}/api/health", server.base))
+            .send()
             .await
             .is_err()
         {
@@ -188,7 +190,7 @@ pub async fn set_up_with(dir: &Path, args: &[&str]) -> (Server, Client, String) 
     let out = hearth_cli(dir, &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
     assert!(out.status.success());
     let server = Server::start_with(dir, args).await;
-    let client = Client::new();
+    let client = crate::helpers::client();
     let token = superuser_token_at(&client, &server.base).await;
     let res = client
         .post(format!("{}/api/collections", server.base))

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use reqwest::Client;
 use serde_json::{Value, json};
 
 use crate::crash::Server;
@@ -75,7 +74,7 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reading_and_recovers() {
     let Some(fs) = Tmpfs::mount(4) else { return };
     let dir = data_dir(&fs);
     let server = Server::start(&dir).await;
-    let client = Client::new();
+    let client = crate::helpers::client();
     let token = superuser_token_at(&client, &server.base).await;
     let res = client
         .post(format!("{}/api/collections", server.base))
@@ -184,7 +183,7 @@ async fn a_backup_on_a_full_disk_answers_507_and_leaves_nothing_behind() {
     .unwrap();
     drop(conn);
     let server = Server::start(&dir).await;
-    let client = Client::new();
+    let client = crate::helpers::client();
     let token = superuser_token_at(&client, &server.base).await;
 
     let res = client

@@ -22,7 +22,7 @@ pub struct Server {
 
 impl Server {
     pub async fn signed_in(base: &str) -> Self {
-        let client = Client::new();
+        let client = crate::helpers::client();
         Self {
             base: base.to_owned(),
             token: superuser_token_at(&client, base).await,

@@ -21,6 +21,22 @@ pub struct TestApp {
     pub api: Client,
 }
 
+/// A reqwest client builder. Every client in these tests must come from here: reqwest is
+/// built without a TLS provider of its own (its default would add aws-lc beside ring), so
+/// ring, as hearth uses, is installed first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
+/// A default client (see `client_builder`).
+pub fn client() -> Client {
+    client_builder().build().expect("client")
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -34,7 +50,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     tokio::spawn(app.run_until_stopped());
-    let api = Client::builder()
+    let api = client_builder()
         .redirect(Policy::none())
         .build()
         .expect("client");
@@ -53,7 +69,7 @@ impl TestApp {
 
     /// A browser-like client: keeps cookies, does not follow redirects (tests check them).
     pub fn browser(&self) -> Client {
-        Client::builder()
+        client_builder()
             .cookie_store(true)
             .redirect(Policy::none())
             .build()
@@ -306,7 +322,7 @@ impl Drop for Sse {
 impl Sse {
     pub async fn connect(base: &str) -> Self {
         use futures_util::StreamExt;
-        let res = Client::new()
+        let res = client()
             .get(format!("{base}/api/realtime"))
             .send()
             .await

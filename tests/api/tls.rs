@@ -76,7 +76,7 @@ pub fn client_config(pem: &str) -> rustls::ClientConfig {
 /// A client trusting only the roots in `pem`, reporting the peer certificate; a new
 /// connection (and handshake) for every request.
 pub fn client_trusting(pem: &str) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::helpers::client_builder()
         .tls_backend_preconfigured(client_config(pem))
         .tls_info(true)
         .pool_max_idle_per_host(0)
