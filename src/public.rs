@@ -99,18 +99,26 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// A build tool's content-hashed name: a part of 8 or more letters and digits, with at
-/// least one digit, after a `-` or `.` (`index-4f3a2b1c.js`, `main.3f9a1c2e.css`).
+/// A build tool's content-hashed name: a hash of 8 to 32 characters after a `-` or `.`
+/// (Vite's `index-DsWAitPp.js`, webpack's `main.8e0d62a03c28a4d5ba3e.js`).
 fn fingerprinted(file: &Path) -> bool {
     let Some(stem) = file.file_stem().and_then(|s| s.to_str()) else {
         return false;
     };
-    stem.rsplit(['-', '.']).next().is_some_and(|part| {
-        stem.len() > part.len()
-            && part.len() >= 8
-            && part.chars().all(|c| c.is_ascii_alphanumeric())
-            && part.chars().any(|c| c.is_ascii_digit())
+    let bytes = stem.as_bytes();
+    (8..=32).any(|n| {
+        bytes.len() > n
+            && matches!(bytes[bytes.len() - n - 1], b'-' | b'.')
+            && hash_like(&bytes[bytes.len() - n..])
     })
+}
+
+/// A content hash: letters, digits, `_` or `-` (Rollup's base64url), with a digit or an
+/// upper-case letter past the first (so that no plain word passes).
+fn hash_like(part: &[u8]) -> bool {
+    part.iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        && (part.iter().any(u8::is_ascii_digit) || part[1..].iter().any(u8::is_ascii_uppercase))
 }
 
 #[cfg(test)]
@@ -150,5 +158,14 @@ mod tests {
         assert!(!fingerprinted(Path::new("index.html")));
         assert!(!fingerprinted(Path::new("my-component.js")));
         assert!(!fingerprinted(Path::new("abcdefgh1.js")));
+        // Vite/Rollup: 8 base64url characters, possibly without a digit, possibly with `-`.
+        assert!(fingerprinted(Path::new("index-DsWAitPp.js")));
+        assert!(fingerprinted(Path::new("MyComponent-B-x_3kQ2.js")));
+        assert!(fingerprinted(Path::new("index-BsnPf0Xs.css")));
+        // webpack's 20 hex characters.
+        assert!(fingerprinted(Path::new("main.8e0d62a03c28a4d5ba3e.js")));
+        assert!(!fingerprinted(Path::new("hero-Background.png")));
+        assert!(!fingerprinted(Path::new("jquery-3.7.1.min.js")));
+        assert!(!fingerprinted(Path::new("my-component-library.js")));
     }
 }

@@ -32,6 +32,7 @@ mod realtime;
 mod records;
 mod restore;
 mod sdk;
+mod spa;
 mod storage;
 mod superusers;
 mod tls;
