@@ -83,9 +83,7 @@ impl App {
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))
                 .wrap(from_fn(middleware::observe))
-                .wrap(from_fn(middleware::own_pages_only))
-                .wrap(middleware::security_headers())
-                .wrap(from_fn(middleware::files_may_be_framed))
+                .wrap(from_fn(middleware::response_headers))
                 .wrap(Condition::new(https_side.is_some(), from_fn(tls::to_https)))
                 // brotli, zstd or gzip as the client accepts; not for what is compressed
                 // already, ranges, empty answers or the realtime stream.
@@ -184,7 +182,14 @@ impl App {
 }
 
 fn bind(addr: &str) -> Result<TcpListener> {
-    TcpListener::bind(addr).map_err(|e| Error::internal(format!("cannot listen on {addr}: {e}")))
+    TcpListener::bind(addr).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            " (ports below 1024 need root, or once: sudo setcap cap_net_bind_service=+ep hearth)"
+        } else {
+            ""
+        };
+        Error::internal(format!("cannot listen on {addr}: {e}{hint}"))
+    })
 }
 
 /// Resolves at the first SIGINT or SIGTERM.

@@ -8,7 +8,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::middleware::Next;
 use futures_util::FutureExt;
 
 use crate::error::Error;
@@ -168,58 +168,48 @@ pub async fn observe(
     Ok(res)
 }
 
-/// Served files may be embedded in other pages (PocketBase drops `X-Frame-Options` for
-/// them: clickjacking is no concern for a file, and each carries its own sandboxing CSP).
-pub async fn files_may_be_framed(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let is_file = req.path().starts_with("/api/files/");
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    let served = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
-    if is_file && served {
-        res.headers_mut().remove(X_FRAME_OPTIONS);
-    }
-    Ok(res)
-}
-
 const X_FRAME_OPTIONS: HeaderName = HeaderName::from_static("x-frame-options");
 
-/// The browser-facing hardening every response carries.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
-}
-
-/// hearth's own pages and answers may not be framed and run only their own script and
-/// style (the admin UI keeps all of both in its embedded files). The app's files in
-/// `--public-dir` are the app's to secure: they get neither.
-pub async fn own_pages_only(
+/// The browser-facing hardening, in one layer (each layer costs every request): every
+/// answer is `nosniff`, same-origin referrer and opener; hearth's own pages and answers
+/// may not be framed and run only their own script and style (the admin UI keeps all of
+/// both in its embedded files), except that a served stored file may be framed; the app's
+/// files in `--public-dir` are the app's to secure and get neither.
+pub async fn response_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let is_file = req.path().starts_with("/api/files/");
     let mut res = next.call(req).await?;
-    if res.response().extensions().get::<PublicFile>().is_some() {
-        return Ok(res);
-    }
+    let public = res.response().extensions().get::<PublicFile>().is_some();
+    let served = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
     let headers = res.headers_mut();
-    for (name, value) in [
-        (
+    let mut add = |name: HeaderName, value: &'static str| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    add(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    add(header::REFERRER_POLICY, "same-origin");
+    add(CROSS_ORIGIN_OPENER_POLICY, "same-origin");
+    if !public {
+        add(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
              connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
              frame-ancestors 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ] {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
+        );
+        if is_file && served {
+            headers.remove(X_FRAME_OPTIONS);
+        } else {
+            add(X_FRAME_OPTIONS, "DENY");
         }
     }
     Ok(res)
 }
+
+const CROSS_ORIGIN_OPENER_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-opener-policy");
 
 #[cfg(test)]
 mod tests {
