@@ -320,9 +320,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .configure(api::configure)
-            .default_service(web::to(api::not_found))
+            .default_service(web::to(api::hooks::or_not_found))
             .wrap(from_fn(api::cors::cors)),
     )
     .configure(ui::configure)
-    .default_service(web::to(crate::public::serve));
+    .default_service(web::to(api::hooks::or_public));
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::db::PoolOptions;
+use crate::hooks::{HooksOptions, Limits};
 use crate::mail::smtp::{Security, SmtpConfig};
 use crate::ratelimit::AuthLimits;
 
@@ -79,6 +80,21 @@ pub struct ServeArgs {
     /// client routes); `--index-fallback=false` answers them 404.
     #[arg(long, env = "HEARTH_INDEX_FALLBACK", default_value_t = true, action = clap::ArgAction::Set)]
     pub index_fallback: bool,
+    /// JS hooks (PocketBase's `pb_hooks`): every `*.pb.js` file here is loaded at start.
+    #[arg(long, env = "HEARTH_HOOKS_DIR", default_value = "./hearth_hooks")]
+    pub hooks_dir: PathBuf,
+    /// Load the hooks again when their files change (`--hooks-watch=false`: only at start).
+    #[arg(long, env = "HEARTH_HOOKS_WATCH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub hooks_watch: bool,
+    /// JS runtimes that run hooks side by side.
+    #[arg(long, env = "HEARTH_HOOKS_POOL", default_value_t = 8)]
+    pub hooks_pool: usize,
+    /// Seconds one hook call may run before it is stopped.
+    #[arg(long, env = "HEARTH_HOOKS_TIMEOUT", default_value_t = 30)]
+    pub hooks_timeout: u64,
+    /// Megabytes of memory each JS runtime may use.
+    #[arg(long, env = "HEARTH_HOOKS_MEMORY", default_value_t = 64)]
+    pub hooks_memory: usize,
     /// Development mode: verbose logs, including every SQL error in full.
     #[arg(long, env = "HEARTH_DEV")]
     pub dev: bool,
@@ -245,6 +261,7 @@ pub struct Config {
     /// its `index.html`.
     pub public_dir: PathBuf,
     pub index_fallback: bool,
+    pub hooks: HooksOptions,
     pub dev: bool,
     pub body_limit: usize,
     pub workers: Option<usize>,
@@ -301,6 +318,15 @@ impl Config {
                 .collect(),
             public_dir: serve.public_dir,
             index_fallback: serve.index_fallback,
+            hooks: HooksOptions {
+                dir: serve.hooks_dir,
+                watch: serve.hooks_watch,
+                pool: serve.hooks_pool.max(1),
+                limits: Limits {
+                    memory: serve.hooks_memory.max(4) * 1024 * 1024,
+                    budget: Duration::from_secs(serve.hooks_timeout.max(1)),
+                },
+            },
             dev: serve.dev,
             body_limit: serve.body_limit,
             workers: serve.workers,
@@ -350,6 +376,15 @@ impl Config {
             origins: vec!["*".into()],
             public_dir: PathBuf::from("./hearth_public"),
             index_fallback: true,
+            hooks: HooksOptions {
+                dir: PathBuf::from("./hearth_hooks"),
+                watch: false,
+                pool: 2,
+                limits: Limits {
+                    memory: 64 * 1024 * 1024,
+                    budget: Duration::from_secs(30),
+                },
+            },
             dev: false,
             body_limit: 32 * 1024 * 1024,
             workers: None,

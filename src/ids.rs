@@ -13,6 +13,19 @@ fn random_from(alphabet: &[u8], len: usize) -> String {
         .collect()
 }
 
+/// `len` characters drawn from `alphabet` (`[A-Za-z0-9]` when empty), as the JS hooks'
+/// `$security.randomStringWithAlphabet`.
+pub fn random_string(len: usize, alphabet: &str) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    if chars.is_empty() {
+        return random_from(ALNUM, len);
+    }
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| chars[rng.random_range(0..chars.len())])
+        .collect()
+}
+
 /// A record id: 15 characters of `[a-z0-9]`.
 pub fn record_id() -> String {
     random_from(LOWER_ALNUM, 15)

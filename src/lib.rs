@@ -17,6 +17,7 @@ pub mod files;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hooks;
 pub mod ids;
 pub mod json;
 pub mod logs;

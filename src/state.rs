@@ -1,5 +1,6 @@
 //! What every handler shares: the database, the configuration and server-wide secrets.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rusqlite::OptionalExtension;
@@ -8,6 +9,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::files::Storage;
+use crate::hooks::Hooks;
 use crate::logs::RequestLog;
 use crate::ratelimit::Limiter;
 use crate::realtime::Broker;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub files: Storage,
     /// Connected realtime clients and their subscriptions.
     pub realtime: Broker,
+    /// The JS hooks of `--hooks-dir` (routes, middlewares).
+    pub hooks: Arc<Hooks>,
     pub started: Instant,
 }
 
@@ -49,7 +53,9 @@ impl AppState {
         let logs = RequestLog::start(db.aux.clone());
         logs.configure(&db.data.read(crate::settings::load)?);
         let files = Storage::open(&db.dir().join("storage"))?;
+        let hooks = Hooks::start(config.hooks.clone())?;
         Ok(Self {
+            hooks,
             files,
             db,
             schema,

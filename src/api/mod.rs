@@ -11,6 +11,7 @@ pub mod cors;
 mod etag;
 mod files;
 mod health;
+pub mod hooks;
 pub mod list;
 mod logs;
 mod metrics;

@@ -78,7 +78,18 @@ fn run(bin: &str, dir: &Path, args: &[&str]) {
 }
 
 pub async fn start_pocketbase(bin: &str) -> PocketBase {
+    start_pocketbase_with_hooks(bin, &[]).await
+}
+
+/// PocketBase with `hooks` (file name, text) in its `pb_hooks`.
+pub async fn start_pocketbase_with_hooks(bin: &str, hooks: &[(&str, &str)]) -> PocketBase {
     let dir = tempfile::tempdir().unwrap();
+    if !hooks.is_empty() {
+        std::fs::create_dir_all(dir.path().join("pb_hooks")).unwrap();
+        for (name, text) in hooks {
+            std::fs::write(dir.path().join("pb_hooks").join(name), text).unwrap();
+        }
+    }
     run(
         bin,
         dir.path(),

@@ -24,6 +24,7 @@ mod faults;
 mod files;
 mod health;
 mod helpers;
+mod hooks;
 mod hostile;
 mod observability;
 mod openapi;

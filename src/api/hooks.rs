@@ -1,0 +1,342 @@
+//! Routes of the JS hooks (`routerAdd`), answered where no built-in route matched: under
+//! `/api/` before its JSON 404, elsewhere before the public folder. The request goes to
+//! a hooks executor as JSON, the chain of middlewares and the handler run there, and the
+//! answer (or the thrown error, as PocketBase turns it into one) comes back.
+
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+
+use super::request_auth::RequestAuth;
+use crate::error::{Error, Result};
+use crate::hooks::{Failure, Lookup, Middleware, Registry};
+use crate::state::AppState;
+
+/// `/api/...` that no built-in route answers: a hooks route, or the JSON 404.
+pub async fn or_not_found(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match dispatch(&req, payload, &state).await {
+        Some(answer) => answer,
+        None => super::not_found_response(req.method()),
+    }
+}
+
+/// Any other path no route answers: a hooks route, or the public folder.
+pub async fn or_public(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match dispatch(&req, payload, &state).await {
+        Some(answer) => answer,
+        None => crate::public::serve(req, state).await,
+    }
+}
+
+/// What a request runs: the `routerUse` middlewares, the route's, then its handler.
+fn steps(registry: &Registry, route: &crate::hooks::Route) -> (Vec<Value>, Vec<usize>) {
+    let mut global: Vec<&Middleware> = registry.global.iter().collect();
+    let mut own: Vec<&Middleware> = route.middlewares.iter().collect();
+    let priority = |m: &&Middleware| match m {
+        Middleware::Js { priority, .. } => *priority,
+        _ => 0,
+    };
+    global.sort_by_key(priority);
+    own.sort_by_key(priority);
+    let mut steps = Vec::new();
+    let mut handlers = Vec::new();
+    for m in global.into_iter().chain(own) {
+        steps.push(match m {
+            Middleware::Js { handler, .. } => {
+                handlers.push(*handler);
+                json!(["js", handler])
+            }
+            Middleware::RequireAuth(c) => json!(["builtin", "requireAuth", c]),
+            Middleware::RequireSuperuserAuth => json!(["builtin", "requireSuperuserAuth"]),
+            Middleware::RequireGuestOnly => json!(["builtin", "requireGuestOnly"]),
+            Middleware::RequireSuperuserOrOwnerAuth(p) => {
+                json!(["builtin", "requireSuperuserOrOwnerAuth", [p]])
+            }
+            Middleware::BodyLimit(_) => json!(["builtin", "bodyLimit"]),
+        });
+    }
+    handlers.push(route.handler);
+    steps.push(json!(["js", route.handler]));
+    (steps, handlers)
+}
+
+/// Answers `req` with a hooks route, or None when no route has its path.
+pub async fn dispatch(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &web::Data<AppState>,
+) -> Option<HttpResponse> {
+    let loaded = state.hooks.current();
+    let pool = loaded.pool.as_ref()?;
+    let (steps, handlers, params) = match loaded.registry.find(req.method().as_str(), req.path()) {
+        Lookup::Found(m) => {
+            let (steps, handlers) = steps(&loaded.registry, m.route);
+            (steps, handlers, m.params)
+        }
+        Lookup::WrongMethod | Lookup::None => return None,
+    };
+    let answered = async {
+        let auth = RequestAuth::extract(req).await?;
+        let body = read_body(req, payload, state.config.body_limit).await?;
+        let request = request_json(req, &auth, params, body)?.to_string();
+        let steps = Value::Array(steps).to_string();
+        let ran = pool
+            .run(move |executor| executor.call("__route", &handlers, &[&request, &steps]))
+            .await?;
+        Ok::<_, Error>(ran)
+    }
+    .await;
+    Some(match answered {
+        Ok(Ok(answer)) => respond(req, &answer),
+        Ok(Err(failure)) => failed(req, failure),
+        Err(e) => e.error_response(),
+    })
+}
+
+/// The request as the prelude's `RequestEvent` reads it.
+fn request_json(
+    req: &HttpRequest,
+    auth: &RequestAuth,
+    params: std::collections::HashMap<String, String>,
+    body: std::result::Result<Value, String>,
+) -> Result<Value> {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let info = req.connection_info();
+    let auth = match auth {
+        RequestAuth::Guest => Value::Null,
+        RequestAuth::Superuser(user) => {
+            let mut record = user.to_json();
+            record["email"] = json!(user.email);
+            json!({"collection": {"id": crate::auth::superusers::COLLECTION_ID,
+                "name": "_superusers", "type": "auth"}, "record": record})
+        }
+        RequestAuth::Record(a) => json!({
+            "collection": {"id": a.collection.id, "name": a.collection.name, "type": "auth"},
+            "record": a.record,
+        }),
+    };
+    Ok(json!({
+        "method": req.method().as_str(),
+        "path": req.path(),
+        "rawQuery": req.query_string(),
+        "query": query,
+        "headers": headers,
+        "params": params,
+        "body": body.as_ref().unwrap_or(&Value::Null),
+        "bodyError": body.err(),
+        "auth": auth,
+        "host": info.host(),
+        "remoteAddr": req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        "realIP": info.realip_remote_addr().unwrap_or(""),
+        "tls": info.scheme() == "https",
+    }))
+}
+
+/// The body as `requestInfo().body`, bound as PocketBase's `BindBody` binds it: JSON as
+/// is; a urlencoded form's values (the query's too, as Go's `Request.Form` merges them)
+/// with `true`/`false`/numbers inferred, repeated keys as arrays, `@jsonPayload` merged.
+/// A body that cannot be bound is `Err(reason)`: `requestInfo()` then throws, as there.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<std::result::Result<Value, String>> {
+    let kind = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Error::invalid_body())?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(Error::bad_request("The request body is too large."));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return Ok(Ok(json!({})));
+    }
+    if kind.starts_with("application/json") {
+        return Ok(match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(Value::Object(map)),
+            Ok(_) => Err("the JSON body is not an object".into()),
+            Err(e) => Err(format!("invalid JSON body: {e}")),
+        });
+    }
+    if kind.starts_with("application/x-www-form-urlencoded") {
+        let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
+            return Ok(Err("invalid form body".into()));
+        };
+        pairs.extend(
+            serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+                .unwrap_or_default(),
+        );
+        return Ok(bind_form(pairs));
+    }
+    // An `ApiError` there (the others are plain Go errors).
+    Ok(Err("api:Unsupported Content-Type".into()))
+}
+
+/// Form values into a JSON object, as PocketBase's `UnmarshalRequestData` into a map.
+fn bind_form(pairs: Vec<(String, String)>) -> std::result::Result<Value, String> {
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    for (k, v) in pairs {
+        match grouped.iter_mut().find(|(key, _)| *key == k) {
+            Some((_, values)) => values.push(v),
+            None => grouped.push((k, vec![v])),
+        }
+    }
+    let mut map = Map::new();
+    let mut payloads = Vec::new();
+    for (k, mut values) in grouped {
+        if k == "@jsonPayload" {
+            payloads = values;
+            continue;
+        }
+        let value = if values.len() == 1 {
+            infer(&values.remove(0))
+        } else {
+            Value::Array(values.iter().map(|v| infer(v)).collect())
+        };
+        map.insert(k, value);
+    }
+    for payload in payloads {
+        match serde_json::from_str::<Value>(&payload) {
+            Ok(Value::Object(extra)) => map.extend(extra),
+            _ => return Err("invalid @jsonPayload".into()),
+        }
+    }
+    Ok(Value::Object(map))
+}
+
+/// PocketBase's `inferValue`: `true`, `false`, and numbers written minimally.
+fn infer(raw: &str) -> Value {
+    match raw {
+        "true" => return json!(true),
+        "false" => return json!(false),
+        _ => {}
+    }
+    let numeric = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        && raw
+            .chars()
+            .all(|c| c == '-' || c == '.' || c.is_ascii_digit());
+    if numeric
+        && let Ok(n) = raw.parse::<f64>()
+        && n.to_string() == raw
+        && let Some(number) = serde_json::Number::from_f64(n)
+    {
+        return Value::Number(number);
+    }
+    json!(raw)
+}
+
+/// The executor's `{status, type, body, headers}` as an HTTP answer.
+fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
+    let Ok(answer) = serde_json::from_str::<Value>(answer) else {
+        return Error::internal("a hooks route gave no answer").error_response();
+    };
+    let status = answer["status"]
+        .as_u64()
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    if let Some(kind) = answer["type"].as_str().filter(|t| !t.is_empty())
+        && let Ok(value) = HeaderValue::from_str(kind)
+    {
+        res.insert_header((header::CONTENT_TYPE, value));
+    }
+    for pair in answer["headers"].as_array().into_iter().flatten() {
+        let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            res.append_header((name, value));
+        }
+    }
+    if req.method() == Method::HEAD {
+        return res.finish();
+    }
+    match &answer["body"] {
+        Value::String(text) => res.body(text.clone()),
+        Value::Object(blob) => {
+            let bytes: Vec<u8> = blob["bytes"]
+                .as_array()
+                .map(|a| a.iter().map(|b| b.as_u64().unwrap_or(0) as u8).collect())
+                .unwrap_or_default();
+            res.body(bytes)
+        }
+        _ => res.finish(),
+    }
+}
+
+/// A failed call: an `ApiError` answers as itself, anything else thrown as PocketBase's
+/// generic 400; a hook stopped for time or memory is a server fault (500), logged.
+fn failed(req: &HttpRequest, failure: Failure) -> HttpResponse {
+    let mut res = match &failure {
+        Failure::Thrown {
+            answer: Some(answer),
+            ..
+        } => {
+            let status = answer["status"]
+                .as_u64()
+                .and_then(|s| StatusCode::from_u16(s as u16).ok())
+                .unwrap_or(StatusCode::BAD_REQUEST);
+            HttpResponse::build(status).json(answer)
+        }
+        Failure::Thrown {
+            answer: None,
+            message,
+            location,
+            ..
+        } => {
+            log::warn!(
+                "hooks: {} {} threw: {message} (at {location})",
+                req.method(),
+                req.path()
+            );
+            Error::bad_request("Something went wrong while processing your request.")
+                .error_response()
+        }
+        other => {
+            log::error!(
+                "hooks: {} {}: {}",
+                req.method(),
+                req.path(),
+                other.describe()
+            );
+            Error::internal("a hook was stopped").error_response()
+        }
+    };
+    if let Failure::Thrown { headers, .. } = &failure {
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                res.headers_mut().append(name, value);
+            }
+        }
+    }
+    res
+}

@@ -1,0 +1,140 @@
+//! The native side of the JS API: what `__native(op, args)` answers. `Common` holds the
+//! operations every runtime has (logging, environment, `sleep`, `$security`); the loader
+//! adds registration, the executors the app (records, collections, ...).
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::runtime::{Host, Js};
+use crate::error::{Error, Result};
+
+/// The hex HMAC of `text` with `key` (HMAC takes keys of any length).
+macro_rules! hmac {
+    ($digest:ty, $key:expr, $text:expr) => {{
+        match <Hmac<$digest> as KeyInit>::new_from_slice($key) {
+            Ok(mut mac) => {
+                mac.update($text);
+                hex(&mac.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        }
+    }};
+}
+
+/// The longest `sleep`, whatever the budget says.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// Operations every runtime answers; None for an op it does not know.
+pub fn common(op: &str, args: &Value) -> Option<Result<Value>> {
+    let answered = match op {
+        "log" => {
+            let level = args[0].as_str().unwrap_or("info");
+            let text = args[1].as_str().unwrap_or("");
+            match level {
+                "error" => log::error!(target: "hearth::hooks", "{text}"),
+                "warn" => log::warn!(target: "hearth::hooks", "{text}"),
+                "debug" => log::debug!(target: "hearth::hooks", "{text}"),
+                _ => log::info!(target: "hearth::hooks", "{text}"),
+            }
+            Ok(Value::Null)
+        }
+        "sleep" => {
+            let wanted = Duration::from_millis(args.as_u64().unwrap_or(0)).min(MAX_SLEEP);
+            // Never past the call's budget: the interrupt comes right after.
+            let budget = Js::remaining().unwrap_or(wanted);
+            std::thread::sleep(wanted.min(budget + Duration::from_millis(1)));
+            Ok(Value::Null)
+        }
+        "getenv" => Ok(json!(
+            std::env::var(args.as_str().unwrap_or("")).unwrap_or_default()
+        )),
+        "randomString" => {
+            let len = args[0].as_u64().unwrap_or(0).min(1 << 20) as usize;
+            Ok(json!(crate::ids::random_string(
+                len,
+                args[1].as_str().unwrap_or("")
+            )))
+        }
+        "hash" => {
+            let text = args[1].as_str().unwrap_or("").as_bytes();
+            let digest = match args[0].as_str() {
+                Some("md5") => hex(&md5::Md5::digest(text)),
+                Some("sha512") => hex(&sha2::Sha512::digest(text)),
+                _ => hex(&sha2::Sha256::digest(text)),
+            };
+            Ok(json!(digest))
+        }
+        "hmac" => {
+            let text = args[1].as_str().unwrap_or("").as_bytes();
+            let key = args[2].as_str().unwrap_or("").as_bytes();
+            let mac = match args[0].as_str() {
+                Some("sha512") => hmac!(sha2::Sha512, key, text),
+                _ => hmac!(sha2::Sha256, key, text),
+            };
+            Ok(json!(mac))
+        }
+        "equal" => {
+            let (a, b) = (
+                args[0].as_str().unwrap_or("").as_bytes(),
+                args[1].as_str().unwrap_or("").as_bytes(),
+            );
+            // Constant time for equal lengths.
+            let same =
+                a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0;
+            Ok(json!(same))
+        }
+        "bytesToString" => {
+            let bytes: Vec<u8> = args
+                .as_array()
+                .map(|a| a.iter().map(|b| b.as_u64().unwrap_or(0) as u8).collect())
+                .unwrap_or_default();
+            Ok(json!(String::from_utf8_lossy(&bytes)))
+        }
+        "stringToBytes" => Ok(json!(args.as_str().unwrap_or("").as_bytes())),
+        _ => return None,
+    };
+    Some(answered)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unknown(op: &str) -> Error {
+    Error::bad_request(format!("{op} is not supported by hearth's hooks yet."))
+}
+
+/// The loader's host: the common operations, and registrations collected in order.
+#[derive(Default)]
+pub struct LoaderHost {
+    pub registrations: RefCell<Vec<Value>>,
+}
+
+impl Host for LoaderHost {
+    fn call(&self, op: &str, args: Value) -> Result<Value> {
+        if op == "register" {
+            self.registrations.borrow_mut().push(args);
+            return Ok(Value::Null);
+        }
+        common(op, &args).unwrap_or_else(|| Err(unknown(op)))
+    }
+}
+
+/// An executor's host.
+#[derive(Default)]
+pub struct ExecutorHost;
+
+impl Host for ExecutorHost {
+    fn call(&self, op: &str, args: Value) -> Result<Value> {
+        if op == "register" {
+            // Handlers run after loading; registering from them does nothing, as in
+            // PocketBase, where routes are bound once at start.
+            return Ok(Value::Null);
+        }
+        common(op, &args).unwrap_or_else(|| Err(unknown(op)))
+    }
+}

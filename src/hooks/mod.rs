@@ -1,0 +1,164 @@
+//! Server-side application logic in JavaScript, as PocketBase's `pb_hooks`: the files of
+//! `--hooks-dir` register routes and middlewares with PocketBase's JSVM API, and run in a
+//! pool of QuickJS runtimes (`pool`) under a time budget and a memory cap each. With
+//! `--hooks-watch` a changed folder is loaded again; a version that fails to load leaves
+//! the running one in place and says why.
+
+mod bridge;
+mod loader;
+mod pool;
+mod registry;
+mod runtime;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+pub use pool::{Executor, Limits, Pool};
+pub use registry::{Lookup, Middleware, Registry, Route};
+pub use runtime::Failure;
+
+use crate::error::Result;
+use loader::Source;
+
+/// The TypeScript declarations of the supported API, written into the hooks folder.
+const TYPES: &str = include_str!("types.d.ts");
+
+/// How often the folder is compared with what is loaded.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct HooksOptions {
+    pub dir: PathBuf,
+    pub watch: bool,
+    pub pool: usize,
+    pub limits: Limits,
+}
+
+/// One loaded version of the hooks folder.
+pub struct Loaded {
+    pub registry: Arc<Registry>,
+    /// None when nothing is registered (no threads are started for nothing).
+    pub pool: Option<Pool>,
+    files: Vec<Source>,
+}
+
+pub struct Hooks {
+    current: RwLock<Arc<Loaded>>,
+    /// The files of the last version that failed to load.
+    failed: Mutex<Option<Vec<Source>>>,
+    options: HooksOptions,
+}
+
+impl Hooks {
+    /// Loads the folder (an error names the file and line that failed) and, with
+    /// `watch`, keeps it loaded as it changes.
+    pub fn start(options: HooksOptions) -> Result<Arc<Self>> {
+        if options.dir.is_dir() {
+            let types = options.dir.join("types.d.ts");
+            if std::fs::read_to_string(&types).ok().as_deref() != Some(TYPES)
+                && let Err(e) = std::fs::write(&types, TYPES)
+            {
+                log::warn!("hooks: cannot write {}: {e}", types.display());
+            }
+        }
+        let files = loader::sources(&options.dir)?;
+        let loaded = load(files, &options)?;
+        if !loaded.registry.routes.is_empty() || !loaded.registry.global.is_empty() {
+            log::info!(
+                "hooks: {} route(s) from {}",
+                loaded.registry.routes.len(),
+                options.dir.display()
+            );
+        }
+        let hooks = Arc::new(Self {
+            current: RwLock::new(Arc::new(loaded)),
+            failed: Mutex::new(None),
+            options,
+        });
+        if hooks.options.watch {
+            watch(Arc::downgrade(&hooks));
+        }
+        Ok(hooks)
+    }
+
+    pub fn current(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Loads the folder again if it changed; true when a new version is in service.
+    pub fn reload_if_changed(&self) -> bool {
+        let files = match loader::sources(&self.options.dir) {
+            Ok(files) => files,
+            Err(e) => {
+                log::warn!("hooks: {e}");
+                return false;
+            }
+        };
+        let failed = |files: &Vec<Source>| {
+            self.failed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                == Some(files)
+        };
+        if files == self.current().files || failed(&files) {
+            return false;
+        }
+        match load(files.clone(), &self.options) {
+            Ok(loaded) => {
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+                *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                log::info!("hooks: reloaded from {}", self.options.dir.display());
+                true
+            }
+            Err(e) => {
+                log::error!("hooks: not reloaded, the previous version keeps running: {e}");
+                // Said once per version of the files, not every second.
+                *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(files);
+                false
+            }
+        }
+    }
+}
+
+fn load(files: Vec<Source>, options: &HooksOptions) -> Result<Loaded> {
+    let registry = Arc::new(loader::load(
+        &files,
+        options.limits.memory,
+        options.limits.budget,
+    )?);
+    let used = !registry.routes.is_empty() || !registry.global.is_empty();
+    let pool = if used {
+        Some(Pool::start(
+            options.pool,
+            registry.clone(),
+            options.limits.clone(),
+        )?)
+    } else {
+        None
+    };
+    Ok(Loaded {
+        registry,
+        pool,
+        files,
+    })
+}
+
+fn watch(hooks: Weak<Hooks>) {
+    let spawned = std::thread::Builder::new()
+        .name("hooks-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(WATCH_EVERY);
+                let Some(hooks) = hooks.upgrade() else { break };
+                hooks.reload_if_changed();
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("hooks: cannot watch the folder: {e}");
+    }
+}

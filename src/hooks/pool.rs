@@ -1,0 +1,139 @@
+//! Executors: threads that each own a JS runtime (QuickJS runtimes are not shared between
+//! threads) and take jobs from one queue. JS never runs on an async worker; a request
+//! awaits its job's answer. A runtime that reached its memory cap is replaced.
+
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::bridge::ExecutorHost;
+use super::registry::Registry;
+use super::runtime::{Failure, Js};
+use crate::error::{Error, Result};
+
+/// Jobs waiting per executor before new ones are refused (503).
+const QUEUE_PER_EXECUTOR: usize = 64;
+
+type Job = Box<dyn FnOnce(&mut Executor) + Send>;
+
+/// What a runtime is built with.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub memory: usize,
+    pub budget: Duration,
+}
+
+pub struct Executor {
+    js: Js,
+    registry: Arc<Registry>,
+    compiled: Vec<bool>,
+    limits: Limits,
+}
+
+impl Executor {
+    fn new(registry: Arc<Registry>, limits: Limits) -> Result<Self> {
+        let js = Js::new(limits.memory, Rc::new(ExecutorHost))?;
+        Ok(Self {
+            compiled: vec![false; registry.handlers.len()],
+            js,
+            registry,
+            limits,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Calls the prelude's `function` with JSON arguments after compiling `handlers`.
+    pub fn call(
+        &mut self,
+        function: &str,
+        handlers: &[usize],
+        args: &[&str],
+    ) -> Result<String, Failure> {
+        for &id in handlers {
+            if !self.compiled.get(id).copied().unwrap_or(true) {
+                let handler = &self.registry.handlers[id];
+                self.js.compile(id, handler)?;
+                self.compiled[id] = true;
+            }
+        }
+        let answer = self.js.call(function, args, self.limits.budget);
+        if matches!(answer, Err(Failure::OutOfMemory)) {
+            self.renew();
+        }
+        answer
+    }
+
+    /// A fresh runtime in place of one that may be left in a bad state.
+    fn renew(&mut self) {
+        match Js::new(self.limits.memory, Rc::new(ExecutorHost)) {
+            Ok(js) => {
+                self.js = js;
+                self.compiled.iter_mut().for_each(|c| *c = false);
+            }
+            Err(e) => log::error!("hooks: cannot renew a JS runtime: {e}"),
+        }
+    }
+}
+
+/// The executors of one loaded version of the hooks; their threads end when it is dropped.
+pub struct Pool {
+    jobs: SyncSender<Job>,
+}
+
+impl Pool {
+    pub fn start(size: usize, registry: Arc<Registry>, limits: Limits) -> Result<Self> {
+        let size = size.max(1);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(size * QUEUE_PER_EXECUTOR);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..size {
+            let (queue, registry, limits) = (queue.clone(), registry.clone(), limits.clone());
+            std::thread::Builder::new()
+                .name(format!("hooks-{n}"))
+                .spawn(move || serve(&queue, registry, limits))
+                .map_err(|e| Error::internal(format!("cannot start a hooks thread: {e}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` on an executor and waits for its answer without blocking the caller's
+    /// thread. 503 when every executor is busy and the queue is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Executor) -> T + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |executor| {
+            let _ = tx.send(work(executor));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(Error::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::internal("the hooks executors have stopped"));
+            }
+        }
+        rx.await
+            .map_err(|_| Error::internal("a hooks executor stopped during a call"))
+    }
+}
+
+fn serve(queue: &Mutex<Receiver<Job>>, registry: Arc<Registry>, limits: Limits) {
+    let mut executor = match Executor::new(registry, limits) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("hooks: cannot start a JS runtime: {e}");
+            return;
+        }
+    };
+    loop {
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match job {
+            Ok(job) => job(&mut executor),
+            Err(_) => break,
+        }
+    }
+}

@@ -1,0 +1,373 @@
+// hearth's JS hooks runtime: PocketBase's JSVM API (names and semantics of its
+// plugins/jsvm and types.d.ts) on top of one native function, `__native(op, json)`, which
+// answers JSON text: {"ok": value} or {"error": {status, message, data}}.
+"use strict";
+
+(function (global) {
+  const native = global.__native;
+
+  function call(op, args) {
+    const answer = JSON.parse(native(op, JSON.stringify(args === undefined ? null : args)));
+    if (answer.error) {
+      throw new ApiError(answer.error.status, answer.error.message, answer.error.data);
+    }
+    return answer.ok;
+  }
+  global.__call = call;
+
+  // PocketBase's inflector.Sentenize: upper-case first letter, a final period.
+  function sentenize(text) {
+    text = String(text === undefined || text === null ? "" : text).trim();
+    if (text === "") return text;
+    text = text[0].toUpperCase() + text.slice(1);
+    return /[.!?]$/.test(text) ? text : text + ".";
+  }
+
+  const STATUS_TEXT = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 413: "Request Entity Too Large",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable",
+  };
+
+  class ValidationError extends Error {
+    constructor(code, message) {
+      super(message === undefined ? "" : String(message));
+      this.name = "ValidationError";
+      this.code = code === undefined ? "" : String(code);
+    }
+  }
+  global.ValidationError = ValidationError;
+
+  // PocketBase's safeErrorsData: nested objects recurse, a ValidationError keeps its code
+  // and message, anything else becomes "Invalid value." (so no internal detail leaks).
+  function safeData(data) {
+    if (!data || typeof data !== "object" || Array.isArray(data)) return {};
+    const out = {};
+    for (const key of Object.keys(data)) {
+      const v = data[key];
+      if (v instanceof ValidationError) {
+        out[key] = { code: v.code, message: sentenize(v.message) };
+      } else if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Error)) {
+        out[key] = safeData(v);
+      } else {
+        out[key] = { code: "validation_invalid_value", message: "Invalid value." };
+      }
+    }
+    return out;
+  }
+
+  class ApiError extends Error {
+    constructor(status, message, data) {
+      status = Number(status) || 400;
+      if (message === undefined || message === null || message === "") {
+        message = STATUS_TEXT[status] || "";
+      }
+      super(sentenize(message));
+      this.name = "ApiError";
+      this.status = status;
+      this.data = safeData(data);
+    }
+    toJSON() {
+      return { data: this.data, message: this.message, status: this.status };
+    }
+  }
+  function apiErrorClass(name, status, fallback) {
+    const cls = class extends ApiError {
+      constructor(message, data) {
+        super(status, message === undefined || message === null || message === "" ? fallback : message, data);
+        this.name = name;
+      }
+    };
+    Object.defineProperty(cls, "name", { value: name });
+    return cls;
+  }
+  global.ApiError = ApiError;
+  global.BadRequestError = apiErrorClass("BadRequestError", 400, "Something went wrong while processing your request.");
+  global.NotFoundError = apiErrorClass("NotFoundError", 404, "The requested resource wasn't found.");
+  global.ForbiddenError = apiErrorClass("ForbiddenError", 403, "You are not allowed to perform this request.");
+  global.UnauthorizedError = apiErrorClass("UnauthorizedError", 401, "Missing or invalid authentication.");
+  global.TooManyRequestsError = apiErrorClass("TooManyRequestsError", 429, "Too Many Requests.");
+  global.InternalServerError = apiErrorClass("InternalServerError", 500, "Something went wrong while processing your request.");
+
+  // The answer a thrown value becomes, as PocketBase's router.ToApiError turns it.
+  // With the headers the failed request's handlers had set, which the error answer keeps.
+  global.__errorAnswer = function (thrown) {
+    const headers = global.__event ? global.__event.__headers : [];
+    global.__event = null;
+    return JSON.stringify({
+      answer: thrown instanceof ApiError ? thrown.toJSON() : null,
+      headers,
+    });
+  };
+
+  // ---- logging, environment, small helpers ----------------------------------------------
+  function show(value) {
+    if (typeof value === "string") return value;
+    if (value instanceof Error) return value.stack ? value.name + ": " + value.message + "\n" + value.stack : String(value);
+    try {
+      return JSON.stringify(value);
+    } catch (_) {
+      return String(value);
+    }
+  }
+  function logger(level) {
+    return function () {
+      native("log", JSON.stringify([level, Array.prototype.map.call(arguments, show).join(" ")]));
+    };
+  }
+  global.console = {
+    log: logger("info"), info: logger("info"), debug: logger("debug"),
+    warn: logger("warn"), error: logger("error"), trace: logger("debug"),
+  };
+  global.sleep = function (ms) {
+    call("sleep", Number(ms) || 0);
+  };
+  global.toString = function (value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "string") return value;
+    // As PocketBase: only Go byte slices become text; any JS value becomes its JSON.
+    return JSON.stringify(value);
+  };
+  global.toBytes = function (value) {
+    if (value === null || value === undefined) return [];
+    if (Array.isArray(value)) return value;
+    return call("stringToBytes", typeof value === "string" ? value : JSON.stringify(value));
+  };
+  global.arrayOf = function (model) {
+    return [];
+  };
+  global.DynamicModel = function (shape) {
+    Object.assign(this, shape || {});
+  };
+  global.$os = {
+    getenv: (name) => call("getenv", String(name)),
+  };
+  global.$security = {
+    randomString: (n) => call("randomString", [Number(n) || 0, ""]),
+    randomStringWithAlphabet: (n, alphabet) => call("randomString", [Number(n) || 0, String(alphabet)]),
+    pseudorandomString: (n) => call("randomString", [Number(n) || 0, ""]),
+    pseudorandomStringWithAlphabet: (n, alphabet) => call("randomString", [Number(n) || 0, String(alphabet)]),
+    md5: (text) => call("hash", ["md5", String(text)]),
+    sha256: (text) => call("hash", ["sha256", String(text)]),
+    sha512: (text) => call("hash", ["sha512", String(text)]),
+    hs256: (text, secret) => call("hmac", ["sha256", String(text), String(secret)]),
+    hs512: (text, secret) => call("hmac", ["sha512", String(text), String(secret)]),
+    equal: (a, b) => call("equal", [String(a), String(b)]),
+  };
+
+  // ---- records ----------------------------------------------------------------------------
+  class Record {
+    constructor(collection, data) {
+      Object.defineProperty(this, "__data", { value: Object.assign({}, data || {}), writable: true });
+      Object.defineProperty(this, "__collection", { value: collection || null, writable: true });
+    }
+    get id() { return this.__data.id; }
+    collection() { return this.__collection; }
+    get(key) { return this.__data[key]; }
+    set(key, value) { this.__data[key] = value; }
+    load(data) { Object.assign(this.__data, data || {}); }
+    getString(key) { const v = this.__data[key]; return v === undefined || v === null ? "" : String(v); }
+    getInt(key) { const v = parseInt(this.__data[key], 10); return isNaN(v) ? 0 : v; }
+    getFloat(key) { const v = parseFloat(this.__data[key]); return isNaN(v) ? 0 : v; }
+    getBool(key) { const v = this.__data[key]; return v === true || v === "true" || v === 1 || v === "1"; }
+    getStringSlice(key) { const v = this.__data[key]; return Array.isArray(v) ? v.map(String) : v ? [String(v)] : []; }
+    email() { return this.getString("email"); }
+    verified() { return this.getBool("verified"); }
+    isSuperuser() { return !!this.__collection && this.__collection.name === "_superusers"; }
+    tableName() { return this.__collection ? this.__collection.name : ""; }
+    publicExport() { return Object.assign({}, this.__data); }
+    toJSON() { return this.publicExport(); }
+  }
+  global.Record = Record;
+  global.__record = function (answer) {
+    if (!answer) return null;
+    return new Record(answer.collection, answer.record);
+  };
+
+  // ---- requests ---------------------------------------------------------------------------
+  function snake(name) {
+    return String(name).toLowerCase().replace(/-/g, "_");
+  }
+  function valuesOf(pairs) {
+    const first = {};
+    for (const [k, v] of pairs) if (!(k in first)) first[k] = v;
+    return first;
+  }
+
+  // The error binding the body gave: "api:..." an ApiError (400), else a plain error.
+  function bodyError(text) {
+    return text.startsWith("api:") ? new BadRequestError(text.slice(4)) : new Error(text);
+  }
+
+  class RequestEvent {
+    constructor(req) {
+      const self = this;
+      this.__req = req;
+      this.__answer = null;
+      this.__headers = [];
+      this.__chain = [];
+      this.__next = 0;
+      this.auth = req.auth ? new Record(req.auth.collection, req.auth.record) : null;
+      this.app = global.$app;
+      this.request = {
+        method: req.method,
+        host: req.host,
+        remoteAddr: req.remoteAddr,
+        url: {
+          path: req.path,
+          rawQuery: req.rawQuery,
+          query: () => ({
+            get: (k) => { const p = req.query.find((q) => q[0] === k); return p ? p[1] : ""; },
+            has: (k) => req.query.some((q) => q[0] === k),
+            all: () => valuesOf(req.query),
+          }),
+          string: () => req.path + (req.rawQuery ? "?" + req.rawQuery : ""),
+        },
+        header: {
+          get: (k) => { const p = req.headers.find((h) => h[0] === String(k).toLowerCase()); return p ? p[1] : ""; },
+          values: (k) => req.headers.filter((h) => h[0] === String(k).toLowerCase()).map((h) => h[1]),
+        },
+        pathValue: (name) => (name in req.params ? req.params[name] : ""),
+      };
+      this.response = {
+        header: () => ({
+          set: (k, v) => { self.__headers = self.__headers.filter((h) => h[0].toLowerCase() !== String(k).toLowerCase()); self.__headers.push([String(k), String(v)]); },
+          add: (k, v) => { self.__headers.push([String(k), String(v)]); },
+          get: (k) => { const h = self.__headers.find((h) => h[0].toLowerCase() === String(k).toLowerCase()); return h ? h[1] : ""; },
+          del: (k) => { self.__headers = self.__headers.filter((h) => h[0].toLowerCase() !== String(k).toLowerCase()); },
+        }),
+      };
+    }
+    next() {
+      const step = this.__chain[this.__next++];
+      if (step) return step(this);
+    }
+    requestInfo() {
+      if (this.__req.bodyError) throw bodyError(this.__req.bodyError);
+      const headers = {};
+      for (const [k, v] of this.__req.headers) if (!(snake(k) in headers)) headers[snake(k)] = v;
+      return {
+        query: valuesOf(this.__req.query),
+        headers,
+        body: this.__req.body,
+        auth: this.auth,
+        method: this.__req.method,
+        context: "default",
+        hasSuperuserAuth: () => !!this.auth && this.auth.isSuperuser(),
+      };
+    }
+    hasSuperuserAuth() { return !!this.auth && this.auth.isSuperuser(); }
+    isTLS() { return !!this.__req.tls; }
+    realIP() { return this.__req.realIP; }
+    remoteIP() { return this.__req.remoteAddr; }
+    written() { return this.__answer !== null; }
+    status() { return this.__answer ? this.__answer.status : 0; }
+    bindBody(target) {
+      if (this.__req.bodyError) throw bodyError(this.__req.bodyError);
+      Object.assign(target, this.__req.body);
+    }
+    __write(status, type, body) {
+      this.__answer = { status: Number(status) || 200, type, body: body === undefined ? null : body };
+    }
+    json(status, data) {
+      let body = JSON.stringify(data === undefined ? null : data);
+      this.__write(status, "application/json", body === undefined ? "null" : body);
+    }
+    string(status, text) { this.__write(status, "text/plain; charset=utf-8", String(text)); }
+    html(status, text) { this.__write(status, "text/html; charset=utf-8", String(text)); }
+    xml(status, text) { this.__write(status, "application/xml; charset=utf-8", String(text)); }
+    blob(status, type, bytes) { this.__write(status, String(type), { bytes: Array.from(bytes || []) }); }
+    noContent(status) { this.__write(status, "", null); }
+    redirect(status, url) {
+      this.response.header().set("Location", String(url));
+      this.__write(status, "", null);
+    }
+    error(status, message, data) { return new ApiError(status, message, data); }
+    badRequestError(message, data) { return new BadRequestError(message, data); }
+    notFoundError(message, data) { return new NotFoundError(message, data); }
+    forbiddenError(message, data) { return new ForbiddenError(message, data); }
+    unauthorizedError(message, data) { return new UnauthorizedError(message, data); }
+    tooManyRequestsError(message, data) { return new TooManyRequestsError(message, data); }
+    internalServerError(message, data) { return new InternalServerError(message, data); }
+  }
+
+  // $apis' built-in middlewares, run here by name.
+  const BUILTIN = {
+    requireAuth(e, collections) {
+      if (!e.auth) throw new UnauthorizedError("The request requires valid record authorization token.");
+      if (collections.length && !collections.includes(e.auth.collection().name)) {
+        throw new ForbiddenError("The authorized record is not allowed to perform this action.");
+      }
+      return e.next();
+    },
+    requireSuperuserAuth(e) {
+      return BUILTIN.requireAuth(e, ["_superusers"]);
+    },
+    requireGuestOnly(e) {
+      if (e.auth) throw new BadRequestError("The request can be accessed only by guests.");
+      return e.next();
+    },
+    requireSuperuserOrOwnerAuth(e, param) {
+      if (!e.auth) throw new UnauthorizedError("The request requires superuser or record authorization token.");
+      if (e.auth.isSuperuser()) return e.next();
+      const owner = e.request.pathValue(param || "id");
+      if (!owner || e.auth.id !== owner) throw new ForbiddenError("You are not allowed to perform this request.");
+      return e.next();
+    },
+    bodyLimit(e) {
+      return e.next();
+    },
+  };
+
+  // Runs a route: `steps` are [kind, handler id or builtin name, args]; the answer is
+  // {status, type, body, headers} or the thrown value.
+  global.__route = function (req, steps) {
+    const e = new RequestEvent(req);
+    global.__event = e;
+    e.__chain = steps.map(([kind, what, args]) =>
+      kind === "js" ? global.__fns[what] : (ev) => BUILTIN[what](ev, args || [])
+    );
+    e.next();
+    global.__event = null;
+    const answer = e.__answer || { status: 200, type: "", body: null };
+    answer.headers = e.__headers;
+    return JSON.stringify(answer);
+  };
+  global.__fns = {};
+
+  // ---- registration (the loader) ----------------------------------------------------------
+  function source(fn, what) {
+    if (typeof fn !== "function") throw new TypeError(what + " must be a function");
+    return String(fn);
+  }
+  function middlewares(list) {
+    return list.map((m) => {
+      if (m && m.__builtin) return m;
+      if (m && m.__middleware) return { js: source(m.func, "Middleware"), priority: m.priority || 0 };
+      return { js: source(m, "middleware"), priority: 0 };
+    });
+  }
+  global.Middleware = function (func, priority, id) {
+    this.__middleware = true;
+    this.func = func;
+    this.priority = priority || 0;
+    this.id = id || "";
+  };
+  global.$apis = {
+    requireAuth: (...collections) => ({ __builtin: "requireAuth", args: collections.flat() }),
+    requireSuperuserAuth: () => ({ __builtin: "requireSuperuserAuth", args: [] }),
+    requireGuestOnly: () => ({ __builtin: "requireGuestOnly", args: [] }),
+    requireSuperuserOrOwnerAuth: (param) => ({ __builtin: "requireSuperuserOrOwnerAuth", args: [param || "id"] }),
+    bodyLimit: (bytes) => ({ __builtin: "bodyLimit", args: [Number(bytes) || 0] }),
+  };
+  global.routerAdd = function (method, path, handler, ...mws) {
+    native("register", JSON.stringify(["route", {
+      method: String(method), path: String(path), handler: source(handler, "routerAdd handler"),
+      middlewares: middlewares(mws), file: global.__file || "",
+    }]));
+  };
+  global.routerUse = function (...mws) {
+    native("register", JSON.stringify(["use", { middlewares: middlewares(mws), file: global.__file || "" }]));
+  };
+})(globalThis);

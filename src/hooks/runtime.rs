@@ -1,0 +1,273 @@
+//! One QuickJS runtime: the prelude (PocketBase's JS API in JS, `prelude.js`), the one
+//! native function it calls into (`__native`, answered by a `Host`), a memory cap, and a
+//! time budget per call enforced by QuickJS's interrupt handler.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix_web::ResponseError;
+use rquickjs::context::EvalOptions;
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Runtime, Value};
+use serde_json::json;
+
+use super::registry::Handler;
+use crate::error::Error;
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// What the JS side may ask of the server: `op` with JSON `args`, answered with JSON.
+pub trait Host {
+    fn call(&self, op: &str, args: serde_json::Value) -> Result<serde_json::Value, Error>;
+}
+
+/// Why a call into JS failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// A thrown value: an `ApiError` (its JSON answer) or anything else (None), with the
+    /// message and the file:line it was thrown at, for the log.
+    Thrown {
+        answer: Option<serde_json::Value>,
+        /// Response headers the request's handlers had set before.
+        headers: Vec<(String, String)>,
+        message: String,
+        location: String,
+    },
+    /// The time budget ran out.
+    TimedOut,
+    /// The memory cap was reached; the runtime must be replaced.
+    OutOfMemory,
+}
+
+impl Failure {
+    pub fn describe(&self) -> String {
+        match self {
+            Failure::Thrown {
+                message, location, ..
+            } => format!("{message} (at {location})"),
+            Failure::TimedOut => "the hook ran past its time budget and was stopped".into(),
+            Failure::OutOfMemory => "the hook reached the memory cap and was stopped".into(),
+        }
+    }
+}
+
+pub struct Js {
+    // Field order: the context must go before its runtime.
+    context: Context,
+    runtime: Runtime,
+}
+
+thread_local! {
+    /// Milliseconds since `epoch()` after which JS running on this thread is interrupted;
+    /// 0: no limit. A runtime lives on one thread, so this is its current call's budget.
+    static DEADLINE: Cell<u64> = const { Cell::new(0) };
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64 + 1
+}
+
+impl Js {
+    pub fn new(memory: usize, host: Rc<dyn Host>) -> Result<Self, Error> {
+        let fail = |e: rquickjs::Error| Error::internal(format!("JS runtime: {e}"));
+        let runtime = Runtime::new().map_err(fail)?;
+        runtime.set_memory_limit(memory);
+        runtime.set_max_stack_size(1024 * 1024);
+        runtime.set_interrupt_handler(Some(Box::new(|| {
+            let at = DEADLINE.get();
+            at != 0 && now_ms() > at
+        })));
+        let context = Context::full(&runtime).map_err(fail)?;
+        let js = Self { context, runtime };
+        js.context.with(|ctx| -> Result<(), Error> {
+            let host = host.clone();
+            let native = Function::new(ctx.clone(), move |op: String, args: String| -> String {
+                answer(host.as_ref(), &op, &args)
+            })
+            .map_err(fail)?;
+            ctx.globals().set("__native", native).map_err(fail)?;
+            let loaded = eval(&ctx, PRELUDE, "prelude.js");
+            loaded.map_err(|e| Error::internal(format!("JS prelude: {}", e.describe())))
+        })?;
+        Ok(js)
+    }
+
+    /// Runs a hooks file's top-level code, with `__file` naming it.
+    pub fn run_file(&self, name: &str, source: &str, budget: Duration) -> Result<(), Failure> {
+        self.with_budget(budget, |ctx| {
+            let _ = ctx.globals().set("__file", name);
+            let ran = eval(ctx, source, name);
+            let _ = ctx.globals().set("__file", rquickjs::Undefined);
+            ran
+        })
+    }
+
+    /// Compiles handler `id` into `__fns[id]` from its source text, padded so that line
+    /// numbers in stack traces are the file's own.
+    pub fn compile(&self, id: usize, handler: &Handler) -> Result<(), Failure> {
+        let padded = format!(
+            "{}__fns[{id}] = ({});",
+            "\n".repeat(handler.line.saturating_sub(1)),
+            handler.source
+        );
+        self.with_budget(Duration::from_secs(5), |ctx| {
+            eval(ctx, &padded, &handler.file)
+        })
+    }
+
+    /// Calls the global function `name` with JSON arguments; its answer is JSON text.
+    pub fn call(&self, name: &str, args: &[&str], budget: Duration) -> Result<String, Failure> {
+        self.with_budget(budget, |ctx| {
+            let function: Function = ctx
+                .globals()
+                .get(name)
+                .map_err(|e| thrown_text(format!("{name}: {e}")))?;
+            let mut values = Vec::with_capacity(args.len());
+            for arg in args {
+                values.push(
+                    ctx.json_parse(*arg)
+                        .map_err(|e| thrown_text(e.to_string()))?,
+                );
+            }
+            let called = match values.len() {
+                1 => function.call::<_, String>((values[0].clone(),)),
+                2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
+                _ => function.call::<_, String>(()),
+            };
+            called.catch(ctx).map_err(|e| caught(ctx, e))
+        })
+    }
+
+    fn with_budget<T>(
+        &self,
+        budget: Duration,
+        f: impl FnOnce(&Ctx<'_>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let limit = now_ms() + budget.as_millis() as u64;
+        DEADLINE.set(limit);
+        let result = self.context.with(|ctx| f(&ctx));
+        DEADLINE.set(0);
+        // Jobs left by promises run now, under no budget of their own.
+        while self.runtime.is_job_pending() {
+            if self.runtime.execute_pending_job().is_err() {
+                break;
+            }
+        }
+        match result {
+            Err(Failure::Thrown { message, .. })
+                if now_ms() > limit && message.contains("interrupted") =>
+            {
+                Err(Failure::TimedOut)
+            }
+            Err(Failure::Thrown { message, .. }) if message.contains("out of memory") => {
+                Err(Failure::OutOfMemory)
+            }
+            other => other,
+        }
+    }
+
+    /// What is left of the current call's budget on this thread (for `sleep`).
+    pub fn remaining() -> Option<Duration> {
+        let at = DEADLINE.get();
+        (at != 0).then(|| Duration::from_millis(at.saturating_sub(now_ms())))
+    }
+}
+
+fn eval(ctx: &Ctx<'_>, source: &str, file: &str) -> Result<(), Failure> {
+    let mut options = EvalOptions::default();
+    options.strict = false;
+    options.filename = Some(file.to_owned());
+    ctx.eval_with_options::<Value, _>(source, options)
+        .catch(ctx)
+        .map(|_| ())
+        .map_err(|e| caught(ctx, e))
+}
+
+/// Turns a caught exception into a `Failure`, asking the prelude for its API answer.
+fn caught<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Failure {
+    let (value, message, stack) = match error {
+        CaughtError::Exception(e) => {
+            let message = e.message().unwrap_or_default();
+            let stack = e.stack().unwrap_or_default();
+            (Some(e.into_value()), message, stack)
+        }
+        CaughtError::Value(v) => {
+            let text = ctx
+                .json_stringify(v.clone())
+                .ok()
+                .flatten()
+                .and_then(|s| s.to_string().ok())
+                .unwrap_or_else(|| "a thrown value".into());
+            (Some(v), text, String::new())
+        }
+        CaughtError::Error(e) => (None, e.to_string(), String::new()),
+    };
+    let described: serde_json::Value = value
+        .and_then(|v| {
+            let to_answer: Function = ctx.globals().get("__errorAnswer").ok()?;
+            let text: String = to_answer.call((v,)).ok()?;
+            serde_json::from_str(&text).ok()
+        })
+        .unwrap_or_default();
+    let headers = described["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| Some((h[0].as_str()?.to_owned(), h[1].as_str()?.to_owned())))
+        .collect();
+    let answer = Some(described["answer"].clone()).filter(|a| a.is_object());
+    Failure::Thrown {
+        answer,
+        headers,
+        message,
+        location: location(&stack),
+    }
+}
+
+fn thrown_text(message: String) -> Failure {
+    Failure::Thrown {
+        answer: None,
+        headers: Vec::new(),
+        message,
+        location: String::new(),
+    }
+}
+
+/// The first `file:line` of a QuickJS stack trace (`    at f (file.pb.js:12:5)`).
+fn location(stack: &str) -> String {
+    stack
+        .lines()
+        .map(str::trim)
+        .find_map(|line| {
+            let inner = line.strip_prefix("at ")?;
+            let at = inner
+                .rsplit_once('(')
+                .map_or(inner, |(_, rest)| rest.trim_end_matches(')'));
+            (!at.starts_with("prelude.js")).then(|| at.to_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// The prelude's `__native(op, args)`: the host's answer as `{"ok": ...}` or
+/// `{"error": {status, message, data}}`.
+fn answer(host: &dyn Host, op: &str, args: &str) -> String {
+    let args = serde_json::from_str(args).unwrap_or(serde_json::Value::Null);
+    let answered = match host.call(op, args) {
+        Ok(value) => json!({ "ok": value }),
+        Err(e) => {
+            let body = e.body();
+            json!({ "error": {
+                "status": e.status_code().as_u16(),
+                "message": body["message"],
+                "data": body["data"],
+            }})
+        }
+    };
+    answered.to_string()
+}

@@ -1,0 +1,121 @@
+// Written by hearth at start: the JS hooks API it supports (PocketBase's names and
+// semantics). Reference it from a hooks file for editor completion:
+//   /// <reference path="types.d.ts" />
+
+declare class ApiError extends Error {
+  constructor(status?: number, message?: string, data?: { [key: string]: any });
+  status: number;
+  data: { [key: string]: any };
+}
+declare class BadRequestError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
+declare class NotFoundError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
+declare class ForbiddenError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
+declare class UnauthorizedError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
+declare class TooManyRequestsError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
+declare class InternalServerError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
+
+declare class Record {
+  readonly id: string;
+  collection(): { id: string; name: string; type: string } | null;
+  get(key: string): any;
+  set(key: string, value: any): void;
+  load(data: { [key: string]: any }): void;
+  getString(key: string): string;
+  getInt(key: string): number;
+  getFloat(key: string): number;
+  getBool(key: string): boolean;
+  getStringSlice(key: string): string[];
+  email(): string;
+  verified(): boolean;
+  isSuperuser(): boolean;
+  publicExport(): { [key: string]: any };
+}
+
+interface RequestInfo {
+  query: { [key: string]: string };
+  headers: { [key: string]: string };
+  body: { [key: string]: any };
+  auth: Record | null;
+  method: string;
+  context: string;
+  hasSuperuserAuth(): boolean;
+}
+
+interface RequestEvent {
+  auth: Record | null;
+  request: {
+    method: string;
+    host: string;
+    remoteAddr: string;
+    url: {
+      path: string;
+      rawQuery: string;
+      query(): { get(key: string): string; has(key: string): boolean };
+      string(): string;
+    };
+    header: { get(key: string): string; values(key: string): string[] };
+    pathValue(name: string): string;
+  };
+  response: {
+    header(): { set(key: string, value: string): void; add(key: string, value: string): void; get(key: string): string; del(key: string): void };
+  };
+  next(): void;
+  requestInfo(): RequestInfo;
+  hasSuperuserAuth(): boolean;
+  isTLS(): boolean;
+  realIP(): string;
+  remoteIP(): string;
+  bindBody(target: any): void;
+  json(status: number, data: any): void;
+  string(status: number, text: string): void;
+  html(status: number, text: string): void;
+  xml(status: number, text: string): void;
+  blob(status: number, contentType: string, bytes: number[]): void;
+  noContent(status: number): void;
+  redirect(status: number, url: string): void;
+  error(status: number, message: string, data?: any): ApiError;
+  badRequestError(message: string, data?: any): ApiError;
+  notFoundError(message: string, data?: any): ApiError;
+  forbiddenError(message: string, data?: any): ApiError;
+  unauthorizedError(message: string, data?: any): ApiError;
+  tooManyRequestsError(message: string, data?: any): ApiError;
+  internalServerError(message: string, data?: any): ApiError;
+}
+
+type Handler = (e: RequestEvent) => void;
+interface BuiltinMiddleware { readonly __builtin: string }
+declare class Middleware {
+  constructor(func: Handler, priority?: number, id?: string);
+}
+
+declare function routerAdd(method: string, path: string, handler: Handler, ...middlewares: Array<Handler | Middleware | BuiltinMiddleware>): void;
+declare function routerUse(...middlewares: Array<Handler | Middleware | BuiltinMiddleware>): void;
+
+declare namespace $apis {
+  function requireAuth(...collections: string[]): BuiltinMiddleware;
+  function requireSuperuserAuth(): BuiltinMiddleware;
+  function requireGuestOnly(): BuiltinMiddleware;
+  function requireSuperuserOrOwnerAuth(ownerIdPathParam?: string): BuiltinMiddleware;
+  function bodyLimit(bytes: number): BuiltinMiddleware;
+}
+
+declare namespace $security {
+  function randomString(length: number): string;
+  function randomStringWithAlphabet(length: number, alphabet: string): string;
+  function pseudorandomString(length: number): string;
+  function pseudorandomStringWithAlphabet(length: number, alphabet: string): string;
+  function md5(text: string): string;
+  function sha256(text: string): string;
+  function sha512(text: string): string;
+  function hs256(text: string, secret: string): string;
+  function hs512(text: string, secret: string): string;
+  function equal(a: string, b: string): boolean;
+}
+
+declare namespace $os {
+  function getenv(name: string): string;
+}
+
+declare function sleep(milliseconds: number): void;
+declare function toString(value: any): string;
+declare function toBytes(value: any): number[];

@@ -1,0 +1,437 @@
+//! JS hooks (`--hooks-dir`, PocketBase's `pb_hooks`): the same hooks file on hearth and on
+//! PocketBase 0.40.6, driven by the same requests, with the same statuses, types and
+//! bodies; then what only hearth promises: runaway hooks stopped while others go on, and
+//! the folder reloaded on change, a broken version leaving the previous one running.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{TestApp, client, spawn_app_with, superuser_token_at};
+
+const ROUTES: &str = r#"/// <reference path="../pb_data/types.d.ts" />
+const notVisibleInHandlers = 1;
+
+routerUse((e) => {
+  e.response.header().set("X-Global", "yes");
+  return e.next();
+});
+
+routerAdd("GET", "/api/hello/{name}", (e) => {
+  return e.json(200, {
+    name: e.request.pathValue("name"),
+    q: e.request.url.query().get("q"),
+    missing: e.request.url.query().get("nope"),
+    method: e.request.method,
+    outer: typeof notVisibleInHandlers,
+  });
+});
+
+routerAdd("POST", "/api/echo", (e) => {
+  const info = e.requestInfo();
+  return e.json(201, { body: info.body, token: info.headers["x_token"] || "", q: info.query.a || "", method: info.method });
+});
+
+routerAdd("GET", "/api/errors/{kind}", (e) => {
+  switch (e.request.pathValue("kind")) {
+    case "bad": throw new BadRequestError("invalid title", { title: { code: "invalid", message: "no" } });
+    case "bad-default": throw new BadRequestError();
+    case "notfound": throw new NotFoundError();
+    case "forbidden": throw new ForbiddenError("not yours");
+    case "unauthorized": throw new UnauthorizedError();
+    case "toomany": throw new TooManyRequestsError();
+    case "api": throw new ApiError(418, "i am a teapot");
+    case "plain": throw new Error("something broke");
+    case "string": throw "a string";
+    case "event": throw e.badRequestError("from the event", {});
+  }
+  return e.noContent(204);
+});
+
+routerAdd("GET", "/api/kinds/{kind}", (e) => {
+  switch (e.request.pathValue("kind")) {
+    case "string": return e.string(200, "plain text");
+    case "html": return e.html(200, "<p>hi</p>");
+    case "redirect": return e.redirect(302, "/somewhere?x=1");
+    case "created": return e.json(201, [1, "two", { three: 3 }, null]);
+  }
+  return e.noContent(204);
+});
+
+routerAdd("GET", "/api/chain", (e) => {
+  return e.json(200, { seen: e.request.header.get("X-Seen") || "none" });
+}, (e) => {
+  e.response.header().set("X-Route-Middleware", "ran");
+  return e.next();
+});
+
+routerAdd("GET", "/api/guarded/user", (e) => e.json(200, { id: e.auth.id, email: e.auth.email() }), $apis.requireAuth("users"));
+routerAdd("GET", "/api/guarded/any", (e) => e.json(200, { superuser: e.hasSuperuserAuth() }), $apis.requireAuth());
+routerAdd("GET", "/api/guarded/superuser", (e) => e.json(200, { ok: true }), $apis.requireSuperuserAuth());
+routerAdd("GET", "/api/guarded/guest", (e) => e.json(200, { guest: true }), $apis.requireGuestOnly());
+routerAdd("GET", "/api/guarded/owner/{id}", (e) => e.json(200, { ok: true }), $apis.requireSuperuserOrOwnerAuth("id"));
+
+routerAdd("GET", "/api/security", (e) => {
+  const r = $security.randomString(12);
+  const a = $security.randomStringWithAlphabet(20, "ab");
+  return e.json(200, {
+    md5: $security.md5("hearth"),
+    sha256: $security.sha256("hearth"),
+    sha512: $security.sha512("hearth"),
+    hs256: $security.hs256("hearth", "secret"),
+    hs512: $security.hs512("hearth", "secret"),
+    equal: [$security.equal("a", "a"), $security.equal("a", "b")],
+    random: r.length === 12 && /^[A-Za-z0-9]+$/.test(r),
+    alphabet: a.length === 20 && /^[ab]+$/.test(a),
+    str: toString([104, 105]),
+    env: $os.getenv("HEARTH_HOOKS_TEST_NEVER_SET"),
+  });
+});
+
+routerAdd("GET", "/custom/page", (e) => e.html(200, "<h1>outside /api</h1>"));
+"#;
+
+/// One request's comparable outcome: status, content type (without parameters), the
+/// headers hooks set, and the body (JSON parsed).
+async fn outcome(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, String)>,
+) -> Value {
+    let mut req = client_no_redirect()
+        .request(method, format!("{base}{path}"))
+        .header("X-Token", "tok")
+        .header("X-Seen", "seen");
+    if let Some(token) = token {
+        req = req.header("Authorization", token);
+    }
+    if let Some((kind, text)) = body {
+        req = req.header("Content-Type", kind).body(text);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let kind = header("content-type");
+    let kind = kind.split(';').next().unwrap_or("").trim().to_owned();
+    let (global, route_mw, location) = (
+        header("x-global"),
+        header("x-route-middleware"),
+        header("location"),
+    );
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+    json!({"status": status, "type": kind, "global": global, "routeMiddleware": route_mw,
+        "location": location, "body": body})
+}
+
+fn client_no_redirect() -> reqwest::Client {
+    crate::helpers::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A user on either server, signed in: (id, token).
+async fn user(base: &str) -> (String, String) {
+    let http = client();
+    let res: Value = http
+        .post(format!("{base}/api/collections/users/records"))
+        .json(&json!({"email": "ann@example.com", "password": "correct-horse-1", "passwordConfirm": "correct-horse-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = res["id"].as_str().expect("user created").to_owned();
+    let res: Value = http
+        .post(format!("{base}/api/collections/users/auth-with-password"))
+        .json(&json!({"identity": "ann@example.com", "password": "correct-horse-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (id, res["token"].as_str().unwrap().to_owned())
+}
+
+/// Every request of the scenario against `base`, in order.
+async fn scenario(base: &str) -> Vec<(String, Value)> {
+    let superuser = superuser_token_at(&client(), base).await;
+    let (user_id, user_token) = user(base).await;
+    let mut out = Vec::new();
+    let mut get = Vec::new();
+    for path in [
+        "/api/hello/ann?q=1",
+        "/api/hello/a%20b",
+        "/api/errors/bad",
+        "/api/errors/bad-default",
+        "/api/errors/notfound",
+        "/api/errors/forbidden",
+        "/api/errors/unauthorized",
+        "/api/errors/toomany",
+        "/api/errors/api",
+        "/api/errors/plain",
+        "/api/errors/string",
+        "/api/errors/event",
+        "/api/errors/none",
+        "/api/kinds/string",
+        "/api/kinds/html",
+        "/api/kinds/redirect",
+        "/api/kinds/created",
+        "/api/kinds/none",
+        "/api/chain",
+        "/api/security",
+        "/custom/page",
+    ] {
+        get.push((path.to_owned(), None));
+    }
+    for (who, token) in [
+        ("guest", None),
+        ("user", Some(user_token.as_str())),
+        ("superuser", Some(superuser.as_str())),
+    ] {
+        for path in [
+            "/api/guarded/user".to_owned(),
+            "/api/guarded/any".to_owned(),
+            "/api/guarded/superuser".to_owned(),
+            "/api/guarded/guest".to_owned(),
+            format!("/api/guarded/owner/{user_id}"),
+            "/api/guarded/owner/someoneelse123".to_owned(),
+        ] {
+            let got = outcome(base, Method::GET, &path, token, None).await;
+            // Ids differ between the servers.
+            let got = serde_json::from_str(&got.to_string().replace(&user_id, "{user}")).unwrap();
+            out.push((
+                format!("{who} GET {}", path.replace(&user_id, "{user}")),
+                got,
+            ));
+        }
+    }
+    for (path, token) in get {
+        let got = outcome(base, Method::GET, &path, token, None).await;
+        out.push((format!("GET {path}"), got));
+    }
+    for (label, kind, text) in [
+        (
+            "json",
+            "application/json",
+            r#"{"title":"x","n":2,"nested":{"a":[1,2]}}"#.to_owned(),
+        ),
+        (
+            "form",
+            "application/x-www-form-urlencoded",
+            "title=x&n=2".to_owned(),
+        ),
+        ("empty", "application/json", String::new()),
+        (
+            "form typed",
+            "application/x-www-form-urlencoded",
+            "t=true&f=false&n=-1.5&s=2.50&r=1&r=x&e=".to_owned(),
+        ),
+        (
+            "form payload",
+            "application/x-www-form-urlencoded",
+            "title=x&%40jsonPayload=%7B%22n%22%3A%5B1%2C2%5D%7D".to_owned(),
+        ),
+        ("bad json", "application/json", "{nope".to_owned()),
+        ("array json", "application/json", "[1,2]".to_owned()),
+        ("text", "text/plain", "hello".to_owned()),
+    ] {
+        let got = outcome(
+            base,
+            Method::POST,
+            "/api/echo?a=b",
+            None,
+            Some((kind, text)),
+        )
+        .await;
+        out.push((format!("POST /api/echo {label}"), got));
+    }
+    out
+}
+
+fn hooks_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+async fn hearth_with_hooks(dir: &std::path::Path, watch: bool) -> TestApp {
+    let dir = dir.to_path_buf();
+    spawn_app_with(move |c| {
+        c.hooks.dir = dir;
+        c.hooks.watch = watch;
+        c.hooks.limits.budget = Duration::from_secs(2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn routes_answer_as_on_pocketbase() {
+    let dir = hooks_dir(&[("routes.pb.js", ROUTES)]);
+    let app = hearth_with_hooks(dir.path(), false).await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = scenario(&app.address).await;
+
+    // What must hold whatever PocketBase says.
+    let find = |label: &str| ours.iter().find(|(l, _)| l == label).unwrap().1.clone();
+    assert_eq!(find("GET /api/hello/ann?q=1")["body"]["name"], "ann");
+    assert_eq!(find("GET /api/hello/ann?q=1")["body"]["outer"], "undefined");
+    assert_eq!(find("GET /api/errors/plain")["status"], 400);
+    assert_eq!(find("GET /custom/page")["body"], "<h1>outside /api</h1>");
+    assert!(
+        dir.path().join("types.d.ts").is_file(),
+        "types.d.ts written"
+    );
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("routes.pb.js", ROUTES)]).await;
+    let theirs = scenario(&pb.address).await;
+    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[tokio::test]
+async fn runaway_hooks_are_stopped_while_other_requests_go_on() {
+    let dir = hooks_dir(&[(
+        "runaway.pb.js",
+        r#"
+routerAdd("GET", "/api/loop", (e) => { while (true) {} });
+routerAdd("GET", "/api/hog", (e) => { const a = []; while (true) a.push("x".repeat(1 << 20)); });
+routerAdd("GET", "/api/quick", (e) => e.json(200, { ok: true }));
+"#,
+    )]);
+    let app = hearth_with_hooks(dir.path(), false).await;
+
+    let looping = tokio::spawn({
+        let url = app.url("/api/loop");
+        async move {
+            let started = Instant::now();
+            let res = client().get(url).send().await.unwrap();
+            (res.status().as_u16(), started.elapsed())
+        }
+    });
+    // While one executor spins, the others answer, and so does the rest of the API.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let quick = app.get("/api/quick").await;
+    assert_eq!(quick.status(), 200);
+    assert_eq!(app.get("/api/health").await.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let (status, took) = looping.await.unwrap();
+    assert_eq!(status, 500);
+    assert!(
+        took < Duration::from_secs(4),
+        "stopped by the 2 s budget, took {took:?}"
+    );
+
+    let hog = app.get("/api/hog").await;
+    assert_eq!(hog.status(), 500);
+    // The runtime that hit the cap is replaced; hooks keep answering.
+    for _ in 0..4 {
+        assert_eq!(app.get("/api/quick").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_last_good() {
+    let dir = hooks_dir(&[(
+        "a.pb.js",
+        r#"routerAdd("GET", "/api/version", (e) => e.json(200, { v: 1 }));"#,
+    )]);
+    let app = hearth_with_hooks(dir.path(), true).await;
+    let version = |app: &TestApp| {
+        let url = app.url("/api/version");
+        async move {
+            let res = client().get(url).send().await.unwrap();
+            res.json::<Value>().await.unwrap_or(Value::Null)["v"].clone()
+        }
+    };
+    assert_eq!(version(&app).await, json!(1));
+
+    std::fs::write(
+        dir.path().join("a.pb.js"),
+        r#"routerAdd("GET", "/api/version", (e) => e.json(200, { v: 2 }));"#,
+    )
+    .unwrap();
+    let started = Instant::now();
+    while version(&app).await != json!(2) {
+        assert!(started.elapsed() < Duration::from_secs(10), "not reloaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A syntax error: version 2 keeps answering.
+    std::fs::write(
+        dir.path().join("a.pb.js"),
+        r#"routerAdd("GET", "/api/version", (e) => e.json(200, { v: 3 }); oops"#,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await; // two watch periods: time is the subject
+    assert_eq!(version(&app).await, json!(2));
+
+    // A new file adds its routes; removing all of them leaves the JSON 404.
+    std::fs::write(
+        dir.path().join("a.pb.js"),
+        r#"routerAdd("GET", "/api/version", (e) => e.json(200, { v: 4 }));"#,
+    )
+    .unwrap();
+    let started = Instant::now();
+    while version(&app).await != json!(4) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not reloaded after the fix"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::remove_file(dir.path().join("a.pb.js")).unwrap();
+    let started = Instant::now();
+    while app.get("/api/version").await.status() != 404 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the route stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_hooks_file_that_fails_to_load_stops_the_start_with_its_location() {
+    let dir = hooks_dir(&[(
+        "bad.pb.js",
+        "routerAdd('GET', 'no-slash', (e) => e.noContent(204));",
+    )]);
+    let data = tempfile::tempdir().unwrap();
+    let mut config = hearth::config::Config::for_dir(data.path(), "127.0.0.1:0");
+    config.hooks.dir = dir.path().to_path_buf();
+    let err = hearth::App::build(config)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("bad.pb.js") && err.contains("must start with /"),
+        "{err}"
+    );
+}
