@@ -2,6 +2,7 @@
 //! threads) and take jobs from one queue. JS never runs on an async worker; a request
 //! awaits its job's answer. A runtime that reached its memory cap is replaced.
 
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -132,7 +133,15 @@ fn serve(queue: &Mutex<Receiver<Job>>, registry: Arc<Registry>, limits: Limits) 
     loop {
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
-            Ok(job) => job(&mut executor),
+            Ok(job) => {
+                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut executor)));
+                if ran.is_err() {
+                    // The caller gets a 500 (its answer channel is gone); the runtime,
+                    // perhaps left mid-call, is replaced.
+                    log::error!("hooks: a call panicked; its JS runtime is replaced");
+                    executor.renew();
+                }
+            }
             Err(_) => break,
         }
     }
