@@ -83,11 +83,10 @@ impl App {
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))
                 .wrap(from_fn(middleware::observe))
-                .wrap(from_fn(middleware::response_headers))
                 .wrap(Condition::new(https_side.is_some(), from_fn(tls::to_https)))
                 // brotli, zstd or gzip as the client accepts; not for what is compressed
                 // already, ranges, empty answers or the realtime stream.
-                .wrap(from_fn(compress::compress))
+                .wrap(compress::Compress)
                 .wrap(Condition::new(
                     access_log,
                     Logger::new(r#"%a "%r" %s %b %Dms id=%{x-request-id}o"#),

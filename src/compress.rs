@@ -4,34 +4,82 @@
 //! realtime stream (an encoder would hold its events back); and a request that accepts no
 //! encoding passes untouched.
 
+use std::future::{Ready, ready};
+
 use actix_http::encoding::Encoder;
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{self, AcceptEncoding, ContentEncoding, Encoding, Header};
-use actix_web::middleware::Next;
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, LocalBoxFuture};
 
 /// Offered in the server's order of preference, where the client weighs them equally.
 const SUPPORTED: [Encoding; 3] = [Encoding::brotli(), Encoding::zstd(), Encoding::gzip()];
 
-pub async fn compress<B: MessageBody + 'static>(
-    req: ServiceRequest,
-    next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<B, Encoder<B>>>, actix_web::Error> {
-    let encoding = match req.headers().get(header::ACCEPT_ENCODING) {
-        None => None,
-        Some(_) => AcceptEncoding::parse(&req)
-            .ok()
-            .and_then(|accepted| accepted.negotiate(SUPPORTED.iter())),
-    };
-    let res = next.call(req).await?;
-    match encoding {
-        Some(Encoding::Known(encoding))
-            if encoding != ContentEncoding::Identity && worth_compressing(&res) =>
-        {
+/// The middleware (a hand-written `Transform` rather than `from_fn`: a request that accepts
+/// no encoding passes without an allocation).
+pub struct Compress;
+
+impl<S, B> Transform<S, ServiceRequest> for Compress
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, Encoder<B>>>;
+    type Error = actix_web::Error;
+    type Transform = CompressService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CompressService { service }))
+    }
+}
+
+pub struct CompressService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for CompressService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, Encoder<B>>>;
+    type Error = actix_web::Error;
+    type Future = Either<
+        futures_util::future::MapOk<S::Future, fn(ServiceResponse<B>) -> Self::Response>,
+        LocalBoxFuture<'static, Result<Self::Response, Self::Error>>,
+    >;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let encoding = match req.headers().get(header::ACCEPT_ENCODING) {
+            None => None,
+            Some(_) => AcceptEncoding::parse(&req)
+                .ok()
+                .and_then(|accepted| accepted.negotiate(SUPPORTED.iter())),
+        };
+        let encoding = match encoding {
+            Some(Encoding::Known(e)) if e != ContentEncoding::Identity => e,
+            _ => {
+                let plain: fn(ServiceResponse<B>) -> Self::Response =
+                    |res| res.map_into_left_body();
+                return Either::Left(self.service.call(req).map_ok(plain));
+            }
+        };
+        let answer = self.service.call(req);
+        Either::Right(Box::pin(async move {
+            let res = answer.await?;
+            if !worth_compressing(&res) {
+                return Ok(res.map_into_left_body());
+            }
             Ok(res
                 .map_body(|head, body| EitherBody::right(Encoder::response(encoding, head, body))))
-        }
-        _ => Ok(res.map_into_left_body()),
+        }))
     }
 }
 

@@ -21,12 +21,14 @@ pub struct RequestId(pub String);
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives each request an id, echoes it in `X-Request-Id`, and logs any server fault with
-/// it: the client only ever sees a generic message, the operator sees the cause.
+/// it: the client only ever sees a generic message, the operator sees the cause. Also
+/// sets the security headers (`harden`).
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = crate::ids::request_id();
+    let is_file = req.path().starts_with("/api/files/");
     req.extensions_mut().insert(RequestId(id.clone()));
     // No clone of the HttpRequest may be held across `next.call`: routing needs it unshared.
     let mut res = match next.call(req).await {
@@ -46,6 +48,7 @@ pub async fn request_id(
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
     }
+    harden(&mut res, is_file);
     Ok(res)
 }
 
@@ -170,17 +173,12 @@ pub async fn observe(
 
 const X_FRAME_OPTIONS: HeaderName = HeaderName::from_static("x-frame-options");
 
-/// The browser-facing hardening, in one layer (each layer costs every request): every
-/// answer is `nosniff`, same-origin referrer and opener; hearth's own pages and answers
-/// may not be framed and run only their own script and style (the admin UI keeps all of
-/// both in its embedded files), except that a served stored file may be framed; the app's
-/// files in `--public-dir` are the app's to secure and get neither.
-pub async fn response_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let is_file = req.path().starts_with("/api/files/");
-    let mut res = next.call(req).await?;
+/// The browser-facing hardening (applied by `request_id`, saving a layer: each costs every
+/// request): every answer is `nosniff`, same-origin referrer and opener; hearth's own
+/// pages and answers may not be framed and run only their own script and style (the admin
+/// UI keeps all of both in its embedded files), except that a served stored file may be
+/// framed; the app's files in `--public-dir` are the app's to secure and get neither.
+fn harden<B>(res: &mut ServiceResponse<B>, is_file: bool) {
     let public = res.response().extensions().get::<PublicFile>().is_some();
     let served = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
     let headers = res.headers_mut();
@@ -205,7 +203,6 @@ pub async fn response_headers(
             add(X_FRAME_OPTIONS, "DENY");
         }
     }
-    Ok(res)
 }
 
 const CROSS_ORIGIN_OPENER_POLICY: HeaderName =

@@ -3,6 +3,7 @@
 //! adds registration, the executors the app (records, collections, ...).
 
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -28,9 +29,11 @@ macro_rules! hmac {
 /// The longest `sleep`, whatever the budget says.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
-/// Operations every runtime answers; None for an op it does not know.
-pub fn common(op: &str, args: &Value) -> Option<Result<Value>> {
+/// Operations every runtime answers; None for an op it does not know. `dir` is the
+/// hooks folder (`__hooks`).
+pub fn common(op: &str, args: &Value, dir: &Path) -> Option<Result<Value>> {
     let answered = match op {
+        "readModule" => read_module(dir, args.as_str().unwrap_or("")),
         "log" => {
             let level = args[0].as_str().unwrap_or("info");
             let text = args[1].as_str().unwrap_or("");
@@ -100,6 +103,31 @@ pub fn common(op: &str, args: &Value) -> Option<Result<Value>> {
     Some(answered)
 }
 
+/// A CommonJS module for `require(path)`: relative paths from the hooks folder, `.js`
+/// added when the name has none; answered as `{path, source}`.
+fn read_module(dir: &Path, name: &str) -> Result<Value> {
+    let wanted = Path::new(name);
+    let base = if wanted.is_absolute() {
+        wanted.to_path_buf()
+    } else {
+        dir.join(wanted)
+    };
+    let candidates = [
+        base.clone(),
+        base.with_extension("js"),
+        base.join("index.js"),
+    ];
+    for path in candidates {
+        if path.is_file() {
+            let source = std::fs::read_to_string(&path).map_err(|e| {
+                Error::bad_request(format!("Cannot read module {}: {e}", path.display()))
+            })?;
+            return Ok(json!({"path": path.to_string_lossy(), "source": source}));
+        }
+    }
+    Err(Error::bad_request(format!("Cannot find module {name:?}")))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -109,8 +137,8 @@ fn unknown(op: &str) -> Error {
 }
 
 /// The loader's host: the common operations, and registrations collected in order.
-#[derive(Default)]
 pub struct LoaderHost {
+    pub dir: PathBuf,
     pub registrations: RefCell<Vec<Value>>,
 }
 
@@ -120,13 +148,14 @@ impl Host for LoaderHost {
             self.registrations.borrow_mut().push(args);
             return Ok(Value::Null);
         }
-        common(op, &args).unwrap_or_else(|| Err(unknown(op)))
+        common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))
     }
 }
 
 /// An executor's host.
-#[derive(Default)]
-pub struct ExecutorHost;
+pub struct ExecutorHost {
+    pub dir: PathBuf,
+}
 
 impl Host for ExecutorHost {
     fn call(&self, op: &str, args: Value) -> Result<Value> {
@@ -135,6 +164,6 @@ impl Host for ExecutorHost {
             // PocketBase, where routes are bound once at start.
             return Ok(Value::Null);
         }
-        common(op, &args).unwrap_or_else(|| Err(unknown(op)))
+        common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))
     }
 }

@@ -21,7 +21,8 @@ pub struct Source {
     pub modified: Option<SystemTime>,
 }
 
-/// The hooks files of `dir`, sorted by name; none when the folder does not exist.
+/// The `.js` files of `dir` (the `*.pb.js` hooks and the modules they may `require`),
+/// sorted by name; none when the folder does not exist.
 pub fn sources(dir: &Path) -> Result<Vec<Source>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -36,7 +37,7 @@ pub fn sources(dir: &Path) -> Result<Vec<Source>> {
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".pb.js") || name.starts_with('.') {
+        if !name.ends_with(".js") || name.starts_with('.') {
             continue;
         }
         let path = entry.path();
@@ -54,10 +55,13 @@ pub fn sources(dir: &Path) -> Result<Vec<Source>> {
 }
 
 /// Runs the files and collects what they register.
-pub fn load(files: &[Source], memory: usize, budget: Duration) -> Result<Registry> {
-    let host = Rc::new(LoaderHost::default());
-    let js = Js::new(memory, host.clone())?;
-    for file in files {
+pub fn load(files: &[Source], dir: &Path, memory: usize, budget: Duration) -> Result<Registry> {
+    let host = Rc::new(LoaderHost {
+        dir: dir.to_path_buf(),
+        registrations: Default::default(),
+    });
+    let js = Js::new(memory, host.clone(), dir)?;
+    for file in files.iter().filter(|f| f.name.ends_with(".pb.js")) {
         js.run_file(&file.name, &file.text, budget)
             .map_err(|e| Error::internal(format!("{}: {}", file.name, e.describe())))?;
     }

@@ -128,6 +128,7 @@ impl Hooks {
 fn load(files: Vec<Source>, options: &HooksOptions) -> Result<Loaded> {
     let registry = Arc::new(loader::load(
         &files,
+        &options.dir,
         options.limits.memory,
         options.limits.budget,
     )?);
@@ -137,6 +138,7 @@ fn load(files: Vec<Source>, options: &HooksOptions) -> Result<Loaded> {
             options.pool,
             registry.clone(),
             options.limits.clone(),
+            &options.dir,
         )?)
     } else {
         None

@@ -3,6 +3,7 @@
 //! awaits its job's answer. A runtime that reached its memory cap is replaced.
 
 use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,16 +31,18 @@ pub struct Executor {
     registry: Arc<Registry>,
     compiled: Vec<bool>,
     limits: Limits,
+    dir: PathBuf,
 }
 
 impl Executor {
-    fn new(registry: Arc<Registry>, limits: Limits) -> Result<Self> {
-        let js = Js::new(limits.memory, Rc::new(ExecutorHost))?;
+    fn new(registry: Arc<Registry>, limits: Limits, dir: PathBuf) -> Result<Self> {
+        let js = runtime(&limits, &dir)?;
         Ok(Self {
             compiled: vec![false; registry.handlers.len()],
             js,
             registry,
             limits,
+            dir,
         })
     }
 
@@ -70,7 +73,7 @@ impl Executor {
 
     /// A fresh runtime in place of one that may be left in a bad state.
     fn renew(&mut self) {
-        match Js::new(self.limits.memory, Rc::new(ExecutorHost)) {
+        match runtime(&self.limits, &self.dir) {
             Ok(js) => {
                 self.js = js;
                 self.compiled.iter_mut().for_each(|c| *c = false);
@@ -80,21 +83,29 @@ impl Executor {
     }
 }
 
+fn runtime(limits: &Limits, dir: &Path) -> Result<Js> {
+    let host = ExecutorHost {
+        dir: dir.to_path_buf(),
+    };
+    Js::new(limits.memory, Rc::new(host), dir)
+}
+
 /// The executors of one loaded version of the hooks; their threads end when it is dropped.
 pub struct Pool {
     jobs: SyncSender<Job>,
 }
 
 impl Pool {
-    pub fn start(size: usize, registry: Arc<Registry>, limits: Limits) -> Result<Self> {
+    pub fn start(size: usize, registry: Arc<Registry>, limits: Limits, dir: &Path) -> Result<Self> {
         let size = size.max(1);
         let (jobs, queue) = mpsc::sync_channel::<Job>(size * QUEUE_PER_EXECUTOR);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..size {
             let (queue, registry, limits) = (queue.clone(), registry.clone(), limits.clone());
+            let dir = dir.to_path_buf();
             std::thread::Builder::new()
                 .name(format!("hooks-{n}"))
-                .spawn(move || serve(&queue, registry, limits))
+                .spawn(move || serve(&queue, registry, limits, dir))
                 .map_err(|e| Error::internal(format!("cannot start a hooks thread: {e}")))?;
         }
         Ok(Self { jobs })
@@ -122,8 +133,8 @@ impl Pool {
     }
 }
 
-fn serve(queue: &Mutex<Receiver<Job>>, registry: Arc<Registry>, limits: Limits) {
-    let mut executor = match Executor::new(registry, limits) {
+fn serve(queue: &Mutex<Receiver<Job>>, registry: Arc<Registry>, limits: Limits, dir: PathBuf) {
+    let mut executor = match Executor::new(registry, limits, dir) {
         Ok(e) => e,
         Err(e) => {
             log::error!("hooks: cannot start a JS runtime: {e}");

@@ -156,6 +156,27 @@
     equal: (a, b) => call("equal", [String(a), String(b)]),
   };
 
+  // ---- require(): CommonJS modules, relative to the hooks folder, cached per runtime ----
+  const modules = {};
+  global.require = function (name) {
+    const found = call("readModule", String(name));
+    if (modules[found.path]) return modules[found.path].exports;
+    const module = { exports: {}, filename: found.path };
+    modules[found.path] = module;
+    const dirname = found.path.replace(/\/[^/]*$/, "");
+    const factory = global.__compile(
+      "(function (exports, require, module, __filename, __dirname) {" + found.source + "\n})",
+      found.path
+    );
+    try {
+      factory(module.exports, global.require, module, found.path, dirname);
+    } catch (e) {
+      delete modules[found.path];
+      throw e;
+    }
+    return module.exports;
+  };
+
   // ---- records ----------------------------------------------------------------------------
   class Record {
     constructor(collection, data) {

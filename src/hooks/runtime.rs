@@ -74,7 +74,8 @@ fn now_ms() -> u64 {
 }
 
 impl Js {
-    pub fn new(memory: usize, host: Rc<dyn Host>) -> Result<Self, Error> {
+    /// A runtime whose `__hooks` is `dir`.
+    pub fn new(memory: usize, host: Rc<dyn Host>, dir: &std::path::Path) -> Result<Self, Error> {
         let fail = |e: rquickjs::Error| Error::internal(format!("JS runtime: {e}"));
         let runtime = Runtime::new().map_err(fail)?;
         runtime.set_memory_limit(memory);
@@ -92,6 +93,13 @@ impl Js {
             })
             .map_err(fail)?;
             ctx.globals().set("__native", native).map_err(fail)?;
+            // `require()`'s compiler: a module's source under its own file name.
+            let compile = Function::new(ctx.clone(), compile_module).map_err(fail)?;
+            ctx.globals().set("__compile", compile).map_err(fail)?;
+            let hooks_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            ctx.globals()
+                .set("__hooks", hooks_dir.to_string_lossy().into_owned())
+                .map_err(fail)?;
             let loaded = eval(&ctx, PRELUDE, "prelude.js");
             loaded.map_err(|e| Error::internal(format!("JS prelude: {}", e.describe())))
         })?;
@@ -177,6 +185,18 @@ impl Js {
         let at = DEADLINE.get();
         (at != 0).then(|| Duration::from_millis(at.saturating_sub(now_ms())))
     }
+}
+
+/// `__compile(source, file)`: evaluates a module's wrapper under its own file name.
+fn compile_module<'js>(
+    ctx: Ctx<'js>,
+    source: String,
+    file: String,
+) -> rquickjs::Result<Value<'js>> {
+    let mut options = EvalOptions::default();
+    options.strict = false;
+    options.filename = Some(file);
+    ctx.eval_with_options(source, options)
 }
 
 fn eval(ctx: &Ctx<'_>, source: &str, file: &str) -> Result<(), Failure> {

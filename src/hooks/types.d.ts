@@ -119,3 +119,8 @@ declare namespace $os {
 declare function sleep(milliseconds: number): void;
 declare function toString(value: any): string;
 declare function toBytes(value: any): number[];
+
+/** The absolute path of the hooks folder. */
+declare const __hooks: string;
+/** A CommonJS module: relative paths from the hooks folder, `.js` optional. */
+declare function require(path: string): any;

@@ -91,6 +91,16 @@ routerAdd("GET", "/api/security", (e) => {
 });
 
 routerAdd("GET", "/custom/page", (e) => e.html(200, "<h1>outside /api</h1>"));
+
+routerAdd("GET", "/api/required", (e) => {
+  const utils = require(`${__hooks}/utils.js`);
+  return e.json(200, { greeting: utils.greet("ann"), again: require(`${__hooks}/utils.js`) === utils });
+});
+"#;
+
+const UTILS: &str = r#"module.exports = {
+  greet: (name) => "hello " + name,
+};
 "#;
 
 /// One request's comparable outcome: status, content type (without parameters), the
@@ -193,6 +203,7 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
         "/api/chain",
         "/api/security",
         "/custom/page",
+        "/api/required",
     ] {
         get.push((path.to_owned(), None));
     }
@@ -281,7 +292,7 @@ async fn hearth_with_hooks(dir: &std::path::Path, watch: bool) -> TestApp {
 
 #[tokio::test]
 async fn routes_answer_as_on_pocketbase() {
-    let dir = hooks_dir(&[("routes.pb.js", ROUTES)]);
+    let dir = hooks_dir(&[("routes.pb.js", ROUTES), ("utils.js", UTILS)]);
     let app = hearth_with_hooks(dir.path(), false).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
@@ -293,6 +304,7 @@ async fn routes_answer_as_on_pocketbase() {
     assert_eq!(find("GET /api/hello/ann?q=1")["body"]["outer"], "undefined");
     assert_eq!(find("GET /api/errors/plain")["status"], 400);
     assert_eq!(find("GET /custom/page")["body"], "<h1>outside /api</h1>");
+    assert_eq!(find("GET /api/required")["body"]["greeting"], "hello ann");
     assert!(
         dir.path().join("types.d.ts").is_file(),
         "types.d.ts written"
@@ -301,7 +313,8 @@ async fn routes_answer_as_on_pocketbase() {
     let Some(bin) = pocketbase_bin() else {
         return;
     };
-    let pb = start_pocketbase_with_hooks(&bin, &[("routes.pb.js", ROUTES)]).await;
+    let pb =
+        start_pocketbase_with_hooks(&bin, &[("routes.pb.js", ROUTES), ("utils.js", UTILS)]).await;
     let theirs = scenario(&pb.address).await;
     for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
         assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
