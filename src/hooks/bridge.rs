@@ -34,6 +34,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 pub fn common(op: &str, args: &Value, dir: &Path) -> Option<Result<Value>> {
     let answered = match op {
         "readModule" => read_module(dir, args.as_str().unwrap_or("")),
+        "httpSend" => super::http::send(args),
         "log" => {
             let level = args[0].as_str().unwrap_or("info");
             let text = args[1].as_str().unwrap_or("");

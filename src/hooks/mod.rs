@@ -5,6 +5,7 @@
 //! the running one in place and says why.
 
 mod bridge;
+mod http;
 mod loader;
 mod pool;
 mod registry;

@@ -140,6 +140,9 @@
   global.DynamicModel = function (shape) {
     Object.assign(this, shape || {});
   };
+  global.$http = {
+    send: (config) => call("httpSend", config || {}),
+  };
   global.$os = {
     getenv: (name) => call("getenv", String(name)),
   };

@@ -124,3 +124,21 @@ declare function toBytes(value: any): number[];
 declare const __hooks: string;
 /** A CommonJS module: relative paths from the hooks folder, `.js` optional. */
 declare function require(path: string): any;
+
+declare namespace $http {
+  function send(config: {
+    url: string;
+    method?: string;
+    body?: string;
+    data?: { [key: string]: any };
+    headers?: { [key: string]: string };
+    timeout?: number;
+  }): {
+    statusCode: number;
+    headers: { [key: string]: string[] };
+    cookies: { [key: string]: { name: string; value: string; path: string; domain: string; raw: string; httpOnly: boolean; secure: boolean } };
+    raw: string;
+    body: number[];
+    json: any;
+  };
+}

@@ -98,6 +98,33 @@ routerAdd("GET", "/api/required", (e) => {
 });
 "#;
 
+// Calls the test's own HTTP server (its address in `?to=`).
+const HTTP_ROUTE: &str = r#"
+routerAdd("POST", "/api/http", (e) => {
+  const to = e.request.url.query().get("to");
+  const res = $http.send({
+    url: to + "/echo?x=1",
+    method: "PUT",
+    body: JSON.stringify({ hello: "there" }),
+    headers: { "content-type": "application/json", "X-Custom": "abc" },
+    timeout: 5,
+  });
+  const text = $http.send({ url: to + "/text" });
+  return e.json(200, {
+    status: res.statusCode,
+    json: res.json,
+    type: res.headers["Content-Type"],
+    custom: res.headers["X-Reply"],
+    cookie: res.cookies["sid"] ? [res.cookies["sid"].value, res.cookies["sid"].path] : null,
+    rawLength: res.raw.length,
+    bodyLength: res.body.length,
+    textStatus: text.statusCode,
+    textJson: text.json,
+    textRaw: text.raw,
+  });
+});
+"#;
+
 const UTILS: &str = r#"module.exports = {
   greet: (name) => "hello " + name,
 };
@@ -173,6 +200,75 @@ async fn user(base: &str) -> (String, String) {
         .await
         .unwrap();
     (id, res["token"].as_str().unwrap().to_owned())
+}
+
+/// A tiny HTTP server for `$http.send`: `/echo` answers the request it got as JSON, with
+/// a header and a cookie; `/text` answers plain text. Its base URL.
+async fn echo_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = &text[..end];
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if seen.len() < end + 4 + length {
+                        continue;
+                    }
+                    let body =
+                        String::from_utf8_lossy(&seen[end + 4..end + 4 + length]).to_string();
+                    let first = head.lines().next().unwrap_or("").to_owned();
+                    let custom = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_lowercase()
+                                .strip_prefix("x-custom:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .unwrap_or_default();
+                    let (kind, reply) = if first.contains("/text") {
+                        ("text/plain", "just text".to_owned())
+                    } else {
+                        let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        (
+                            "application/json",
+                            json!({"line": first, "custom": custom, "body": body}).to_string(),
+                        )
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 201 Created\r\nContent-Type: {kind}\r\nX-Reply: yes\r\nSet-Cookie: sid=abc123; Path=/\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    return;
+                }
+            });
+        }
+    });
+    base
 }
 
 /// Every request of the scenario against `base`, in order.
@@ -269,6 +365,10 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
         .await;
         out.push((format!("POST /api/echo {label}"), got));
     }
+    let echo = echo_server().await;
+    let path = format!("/api/http?to={echo}");
+    let got = outcome(base, Method::POST, &path, None, None).await;
+    out.push(("POST /api/http".into(), got));
     out
 }
 
@@ -292,7 +392,11 @@ async fn hearth_with_hooks(dir: &std::path::Path, watch: bool) -> TestApp {
 
 #[tokio::test]
 async fn routes_answer_as_on_pocketbase() {
-    let dir = hooks_dir(&[("routes.pb.js", ROUTES), ("utils.js", UTILS)]);
+    let dir = hooks_dir(&[
+        ("routes.pb.js", ROUTES),
+        ("utils.js", UTILS),
+        ("http.pb.js", HTTP_ROUTE),
+    ]);
     let app = hearth_with_hooks(dir.path(), false).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
@@ -305,6 +409,10 @@ async fn routes_answer_as_on_pocketbase() {
     assert_eq!(find("GET /api/errors/plain")["status"], 400);
     assert_eq!(find("GET /custom/page")["body"], "<h1>outside /api</h1>");
     assert_eq!(find("GET /api/required")["body"]["greeting"], "hello ann");
+    assert_eq!(
+        find("POST /api/http")["body"]["json"]["body"]["hello"],
+        "there"
+    );
     assert!(
         dir.path().join("types.d.ts").is_file(),
         "types.d.ts written"
@@ -313,8 +421,15 @@ async fn routes_answer_as_on_pocketbase() {
     let Some(bin) = pocketbase_bin() else {
         return;
     };
-    let pb =
-        start_pocketbase_with_hooks(&bin, &[("routes.pb.js", ROUTES), ("utils.js", UTILS)]).await;
+    let pb = start_pocketbase_with_hooks(
+        &bin,
+        &[
+            ("routes.pb.js", ROUTES),
+            ("utils.js", UTILS),
+            ("http.pb.js", HTTP_ROUTE),
+        ],
+    )
+    .await;
     let theirs = scenario(&pb.address).await;
     for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
         assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
