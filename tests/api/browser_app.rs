@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::browser::{browser_with, chromedriver};
 use crate::compat::{pocketbase_bin, start_pocketbase};
 use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at};
+use crate::sdk::sdk_dir;
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>running</title>
@@ -146,9 +147,8 @@ async fn run_page(bin: &str, page: &str, api: &str) -> Value {
 
 #[tokio::test]
 async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
-    let Some(bin) = chromedriver() else {
-        return;
-    };
+    let Some(bin) = chromedriver() else { return };
+    let Some(_) = sdk_dir() else { return };
     let page = serve_page().await;
     let app = spawn_app().await;
     let token = app.superuser_token().await;
@@ -170,9 +170,8 @@ async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
 
 #[tokio::test]
 async fn the_browser_refuses_an_origin_hearth_does_not_list() {
-    let Some(bin) = chromedriver() else {
-        return;
-    };
+    let Some(bin) = chromedriver() else { return };
+    let Some(_) = sdk_dir() else { return };
     let page = serve_page().await;
     let app = spawn_app_with(|c| c.origins = vec!["https://app.example.com".into()]).await;
     let token = app.superuser_token().await;
@@ -186,9 +185,8 @@ async fn the_browser_refuses_an_origin_hearth_does_not_list() {
 
 #[tokio::test]
 async fn the_same_page_served_from_the_public_dir_works_on_hearths_own_origin() {
-    let Some(bin) = chromedriver() else {
-        return;
-    };
+    let Some(bin) = chromedriver() else { return };
+    let Some(_) = sdk_dir() else { return };
     let site = tempfile::tempdir().unwrap();
     std::fs::write(site.path().join("index.html"), PAGE).unwrap();
     std::fs::copy(

