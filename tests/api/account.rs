@@ -1,7 +1,9 @@
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, wait_for, wait_until};
 
 pub async fn sign_up(app: &TestApp, email: &str) -> String {
     let (status, user) = app
@@ -68,14 +70,19 @@ async fn verification_by_mail() {
         )
         .await;
     assert_eq!(status, 204);
-    let mut mail = outbox(&app)[0].clone();
-    for _ in 0..50 {
-        if mail.status != "pending" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        mail = outbox(&app)[0].clone();
-    }
+    let mail = wait_for(
+        Duration::from_secs(5),
+        "the mail to leave `pending`",
+        async || {
+            let mail = outbox(&app)[0].clone();
+            if mail.status == "pending" {
+                Err(mail.status)
+            } else {
+                Ok(mail)
+            }
+        },
+    )
+    .await;
     assert_eq!(mail.kind, "verification");
     assert_eq!(
         mail.status, "kept",
@@ -250,28 +257,18 @@ async fn mails_are_delivered_over_smtp_when_configured() {
         .await;
     assert_eq!(status, 204);
 
-    let mut received = Vec::new();
-    for _ in 0..100 {
-        received = sink.messages.lock().unwrap().clone();
-        if !received.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let received = sink.received().await;
     assert_eq!(received.len(), 1, "one mail reached the SMTP server");
     let raw = &received[0];
     assert!(raw.contains("Subject: Reset your Acme password"), "{raw}");
     assert!(raw.contains("To: ann@example.com"), "{raw}");
     assert!(raw.contains("From: Acme <noreply@acme.test>"), "{raw}");
-    let mut status = String::new();
-    for _ in 0..50 {
-        status = outbox(&app)[0].status.clone();
-        if status == "sent" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "sent");
+    wait_until(
+        Duration::from_secs(5),
+        "the outbox to mark the mail `sent`",
+        async || outbox(&app)[0].status == "sent",
+    )
+    .await;
     // The token in the delivered mail works.
     let token = token_in_latest_mail(&app, "ann@example.com");
     let (status, _) = app
@@ -400,14 +397,7 @@ async fn smtp_and_app_name_come_from_the_settings_api() {
         None,
     )
     .await;
-    let mut received = Vec::new();
-    for _ in 0..100 {
-        received = sink.messages.lock().unwrap().clone();
-        if !received.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let received = sink.received().await;
     assert_eq!(
         received.len(),
         1,

@@ -5,7 +5,9 @@
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, logs_when, spawn_app, wait_for,
+};
 
 /// A signed-in browser and the CSRF token its forms carry (from a page rendered for its
 /// session: the sign-in page's token is bound to no session and refused once signed in).
@@ -207,22 +209,7 @@ async fn the_log_viewer_filters_and_shows_entries() {
     app.get("/api/collections/nope/records?viewer=2").await;
     let token = api_token(&app).await;
     // Entries are written by a background thread: wait for both.
-    let mut tries = 0;
-    let items = loop {
-        let (_, body) = app
-            .call(
-                Method::GET,
-                "/api/logs?filter=data.url~'viewer'",
-                None,
-                Some(&token),
-            )
-            .await;
-        if body["totalItems"] == 2 || tries > 100 {
-            break body["items"].clone();
-        }
-        tries += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let items = logs_when(&app, &token, "data.url~'viewer'", 2).await["items"].clone();
     let page = |q: &'static str| {
         let browser = browser.clone();
         let url = app.url(&format!("/_/logs?{q}"));
@@ -254,27 +241,27 @@ async fn the_log_viewer_filters_and_shows_entries() {
     assert_eq!(res.status(), 404);
     // The dashboard counts the failed requests of the last day: the API 404 and the log
     // page's 404 just above (logged by a background thread, hence the wait).
-    let started = std::time::Instant::now();
-    loop {
-        let dashboard = browser
-            .get(app.url("/_/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let at = dashboard.find("Failed requests").unwrap();
-        if dashboard[at..].contains(">2</a>") {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{}",
-            &dashboard[at..at + 200]
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for(
+        std::time::Duration::from_secs(5),
+        "the dashboard to count 2 failed requests",
+        async || {
+            let dashboard = browser
+                .get(app.url("/_/"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let at = dashboard.find("Failed requests").unwrap();
+            if dashboard[at..].contains(">2</a>") {
+                Ok(())
+            } else {
+                Err(dashboard[at..at + 200].to_owned())
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

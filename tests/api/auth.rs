@@ -3,7 +3,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, wait_until};
 
 async fn sign_up_and_in(app: &TestApp, email: &str) -> (String, String) {
     let (status, user) = app
@@ -429,8 +429,13 @@ async fn a_burst_of_sign_ins_leaves_reads_free() {
             res.status().as_u16()
         }));
     }
-    // Let the burst reach the server, then read.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Read once the burst is being served (its first sign-in has finished).
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "the first sign-in of the burst",
+        async || finished.load(std::sync::atomic::Ordering::SeqCst) > 0,
+    )
+    .await;
     let res = app.get("/api/collections/users/records").await;
     assert_eq!(res.status(), 200);
     let done_at_read = finished.load(std::sync::atomic::Ordering::SeqCst);

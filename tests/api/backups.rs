@@ -5,12 +5,12 @@
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app, wait_until};
 
 /// A public `notes` collection (anyone may list and create).
 pub async fn notes(app: &TestApp, token: &str) {
@@ -378,7 +378,12 @@ async fn a_backup_under_32_writers_holds_every_write_acknowledged_before_it() {
             }
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_until(
+        Duration::from_secs(20),
+        "the writers to get going",
+        async || acked.lock().unwrap().len() >= 32,
+    )
+    .await;
 
     let started = Instant::now();
     let (status, body) = app
@@ -391,7 +396,12 @@ async fn a_backup_under_32_writers_holds_every_write_acknowledged_before_it() {
         .await;
     let finished = Instant::now();
     assert_eq!(status, 204, "{body}");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    wait_until(
+        Duration::from_secs(20),
+        "a write after the backup",
+        async || acked.lock().unwrap().iter().any(|(t, _)| *t >= finished),
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.await.unwrap();

@@ -5,12 +5,12 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, spawn_app, wait_for};
 
 /// chromedriver and the Chromium it starts (found by its own profile dir), ended when
 /// dropped, even after a failed assertion.
@@ -82,19 +82,20 @@ pub async fn browser_with(bin: &str, phone: bool, js: bool) -> (Driver, Client) 
     }
     let caps = json!({ "goog:chromeOptions": options });
     let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
-    let started = Instant::now();
-    loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => return (driver, client),
-            Err(e) if started.elapsed() > Duration::from_secs(20) => panic!("chromedriver: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let client = wait_for(
+        Duration::from_secs(20),
+        "chromedriver to start",
+        async || {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    (driver, client)
 }
 
 async fn screenshot(client: &Client, name: &str) {
@@ -364,14 +365,15 @@ async fn text_of(c: &Client, css: &str) -> String {
 /// Waits until the browser is on a URL containing `needle` (a click on a submit button can
 /// return before the next page has replaced this one).
 async fn wait_url(c: &Client, needle: &str) {
-    let started = Instant::now();
-    while !c.current_url().await.unwrap().as_str().contains(needle) {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "never reached {needle}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(Duration::from_secs(10), needle, async || {
+        let url = c.current_url().await.unwrap();
+        if url.as_str().contains(needle) {
+            Ok(())
+        } else {
+            Err(url)
+        }
+    })
+    .await;
 }
 
 async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {

@@ -5,7 +5,7 @@
 //! 0.40.6 side by side, and against a hearth that does not list the page's origin, where
 //! the browser must refuse.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use reqwest::Method;
@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::browser::{browser_with, chromedriver};
 use crate::compat::{pocketbase_bin, start_pocketbase};
-use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at};
+use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at, wait_until};
 use crate::sdk::sdk_dir;
 
 const PAGE: &str = r#"<!doctype html>
@@ -126,14 +126,10 @@ async fn prepare(base: &str, token: &str) {
 async fn run_page(bin: &str, page: &str, api: &str) -> Value {
     let (_driver, client) = browser_with(bin, false, true).await;
     client.goto(&format!("{page}/?api={api}")).await.unwrap();
-    let started = Instant::now();
-    while client.title().await.unwrap() != "done" {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the page did not finish"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(Duration::from_secs(30), "the page to finish", async || {
+        client.title().await.unwrap() == "done"
+    })
+    .await;
     let text = client
         .find(Locator::Css("#out"))
         .await

@@ -1,6 +1,8 @@
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, wait_until};
 
 async fn superuser_app() -> (TestApp, String) {
     let app = spawn_app().await;
@@ -643,23 +645,22 @@ async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
         String::from_utf8_lossy(&import.stderr)
     );
 
-    let mut seen = false;
-    for _ in 0..40 {
-        let (status, _) = send(
-            &target,
-            &target_token,
-            reqwest::Method::GET,
-            "/api/collections/comments",
-            None,
-        )
-        .await;
-        if status == 200 {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(seen, "the running server picked up the CLI import");
+    wait_until(
+        Duration::from_secs(4),
+        "the running server to pick up the CLI import",
+        async || {
+            let (status, _) = send(
+                &target,
+                &target_token,
+                reqwest::Method::GET,
+                "/api/collections/comments",
+                None,
+            )
+            .await;
+            status == 200
+        },
+    )
+    .await;
     let (_, listed) = send(
         &target,
         &target_token,

@@ -5,12 +5,14 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, key_paths, spawn_app, superuser_token_at};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Tool, key_paths, spawn_app, superuser_token_at, wait_for,
+};
 
 pub struct PocketBase {
     child: Child,
@@ -91,18 +93,17 @@ pub async fn start_pocketbase(bin: &str) -> PocketBase {
         address: format!("http://127.0.0.1:{port}"),
         _dir: dir,
     };
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if reqwest::get(format!("{}/api/health", pb.address))
-            .await
-            .is_ok()
-        {
-            return pb;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let log = std::fs::read_to_string(pb._dir.path().join("serve.log")).unwrap_or_default();
-    panic!("pocketbase did not become healthy:\n{log}");
+    let log = pb._dir.path().join("serve.log");
+    wait_for(
+        Duration::from_secs(20),
+        "pocketbase to answer",
+        async || match reqwest::get(format!("{}/api/health", pb.address)).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(std::fs::read_to_string(&log).unwrap_or_default()),
+        },
+    )
+    .await;
+    pb
 }
 
 struct Case {

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use hearth::{App, Config};
 use reqwest::redirect::Policy;
@@ -232,6 +233,61 @@ impl Tool {
     }
 }
 
+/// How often `wait_for` and `wait_until` look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `check` until it answers `Ok`, and returns that value; after `within`, fails the
+/// test naming `what` and the last `Err` seen. For what happens in the background (logs,
+/// mails, webhooks, a server starting): a fixed sleep is too short on a loaded machine and
+/// too long everywhere else.
+#[track_caller]
+pub fn wait_for<T, E: std::fmt::Debug>(
+    within: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Result<T, E>,
+) -> impl Future<Output = T> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let deadline = Instant::now() + within;
+        loop {
+            match check().await {
+                Ok(value) => return value,
+                Err(last) => assert!(
+                    Instant::now() < deadline,
+                    "{caller}: waited {within:?} for {what}; last: {last:?}"
+                ),
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// `wait_for` a condition.
+#[track_caller]
+pub fn wait_until(
+    within: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> bool,
+) -> impl Future<Output = ()> {
+    wait_for(within, what, async move || {
+        if check().await {
+            Ok(())
+        } else {
+            Err("not yet")
+        }
+    })
+}
+
+/// `wait_until` for a test outside the async runtime.
+#[track_caller]
+pub fn wait_until_blocking(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Runs the real `hearth` binary with `--dir dir`.
 pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -241,6 +297,40 @@ pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .expect("run hearth")
+}
+
+/// `s` percent-encoded for a query string (everything but unreserved characters).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `/api/logs?filter=...` once it holds at least `n` entries (a background thread writes
+/// the log): the list body. Fails the test after 10 s.
+pub async fn logs_when(app: &TestApp, token: &str, filter: &str, n: i64) -> Value {
+    let path = format!("/api/logs?perPage=100&filter={}", url_encode(filter));
+    wait_for(
+        Duration::from_secs(10),
+        &format!("{n} logs for {filter}"),
+        async || {
+            let (status, body) = app
+                .call(reqwest::Method::GET, &path, None, Some(token))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            if body["totalItems"].as_i64().unwrap_or(0) >= n {
+                Ok(body)
+            } else {
+                Err(body)
+            }
+        },
+    )
+    .await
 }
 
 /// The value of `name="csrf"` in a page's form.
@@ -278,6 +368,25 @@ pub fn key_paths(value: &Value) -> Vec<String> {
 pub struct SmtpSink {
     pub port: u16,
     pub messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    /// The messages received, once there is at least one (fails the test after 10 s).
+    pub async fn received(&self) -> Vec<String> {
+        wait_for(
+            Duration::from_secs(10),
+            "a mail to reach the SMTP sink",
+            async || {
+                let got = self.messages.lock().expect("sink store").clone();
+                if got.is_empty() {
+                    Err("none yet")
+                } else {
+                    Ok(got)
+                }
+            },
+        )
+        .await
+    }
 }
 
 pub async fn spawn_smtp_sink() -> SmtpSink {

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, url_encode, wait_until};
 
 struct Ctx {
     app: TestApp,
@@ -370,7 +370,7 @@ async fn filters_never_reach_sql_as_text() {
     ];
     let mut answers = Vec::new();
     for f in hostile {
-        let url = format!("/api/collections/posts/records?filter={}", urlencode(f));
+        let url = format!("/api/collections/posts/records?filter={}", url_encode(f));
         answers.push(ctx.su(Method::GET, &url, None).await);
     }
 
@@ -393,18 +393,6 @@ async fn filters_never_reach_sql_as_text() {
         .su(Method::GET, "/api/collections/posts/records", None)
         .await;
     assert_eq!(still["totalItems"], 1);
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -603,14 +591,12 @@ async fn list_totals_follow_every_write() {
         .app
         .hearth(&["superuser", "create", "cli@example.com", "password-123"]);
     assert!(out.status.success());
-    let started = std::time::Instant::now();
-    while supers().await != before + 1 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "total never caught up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_until(
+        std::time::Duration::from_secs(5),
+        "the total to count the new superuser",
+        async || supers().await == before + 1,
+    )
+    .await;
 }
 
 /// ETags on reads (304 for a current copy) and If-Match on writes (412 for a stale one):

@@ -3,7 +3,7 @@
 
 use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, wait_for};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -106,18 +106,15 @@ impl Receiver {
     }
 
     pub(crate) async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let started = Instant::now();
-        while started.elapsed() < within {
+        wait_for(within, &format!("{n} deliveries"), async || {
             let got = self.received();
             if got.len() >= n {
-                return got;
+                Ok(got)
+            } else {
+                Err(format!("the receiver got {}", got.len()))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the receiver got {} of {n} deliveries",
-            self.received().len()
-        );
+        })
+        .await
     }
 }
 
@@ -187,6 +184,24 @@ async fn deliveries(app: &TestApp, token: &str, hook: &str) -> Vec<Value> {
         .await;
     assert_eq!(status, 200, "{body}");
     body["items"].as_array().unwrap().clone()
+}
+
+/// The newest delivery of `hook` once `done` holds for it; fails the test after 10 s.
+async fn delivery_when(
+    app: &TestApp,
+    token: &str,
+    hook: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_for(Duration::from_secs(10), what, async || {
+        let items = deliveries(app, token, hook).await;
+        match items.first() {
+            Some(d) if done(d) => Ok(d.clone()),
+            _ => Err(items),
+        }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -371,28 +386,22 @@ async fn failed_deliveries_are_retried_until_the_receiver_comes_up() {
         None,
     )
     .await;
-    let started = Instant::now();
-    let failing = loop {
-        let d = deliveries(&app, &token, &hook_id).await;
-        if d[0]["attempts"].as_i64().unwrap() >= 2 {
-            break d[0].clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no retries: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let failing = delivery_when(&app, &token, &hook_id, "a retry", |d| {
+        d["attempts"].as_i64().unwrap() >= 2
+    })
+    .await;
     let receiver = Receiver::start_on(port, 200).await;
     let got = receiver.wait_for(1, Duration::from_secs(10)).await;
 
     assert_eq!(failing["status"], "pending");
     assert!(!failing["error"].as_str().unwrap().is_empty());
     assert_eq!(got[0].json()["record"]["text"], "later");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let d = deliveries(&app, &token, &hook_id).await;
-    assert_eq!(d[0]["status"], "delivered");
-    assert_eq!(d[0]["error"], "");
+    let d = delivery_when(&app, &token, &hook_id, "`delivered`", |d| {
+        d["status"] != "pending"
+    })
+    .await;
+    assert_eq!(d["status"], "delivered");
+    assert_eq!(d["error"], "");
 }
 
 #[tokio::test]
@@ -416,12 +425,18 @@ async fn non_2xx_answers_use_up_the_attempts_and_then_fail() {
     )
     .await;
     receiver.wait_for(3, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = delivery_when(
+        &app,
+        &token,
+        hook["id"].as_str().unwrap(),
+        "`failed`",
+        |d| d["status"] != "pending",
+    )
+    .await;
 
-    let d = deliveries(&app, &token, hook["id"].as_str().unwrap()).await;
-    assert_eq!(d[0]["status"], "failed");
-    assert_eq!(d[0]["attempts"], 3);
-    assert_eq!(d[0]["response"], 500);
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["attempts"], 3);
+    assert_eq!(d["response"], 500);
     assert_eq!(receiver.received().len(), 3, "no attempt past the limit");
 }
 
@@ -528,7 +543,11 @@ async fn the_admin_ui_adds_edits_retries_and_deletes_webhooks_with_plain_forms()
     )
     .await;
     receiver.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hook_id = location.rsplit('/').next().unwrap();
+    delivery_when(&app, &token, hook_id, "`failed`", |d| {
+        d["status"] == "failed"
+    })
+    .await;
     let html = browser
         .get(app.url(&location))
         .send()
@@ -842,16 +861,11 @@ async fn without_the_flag_a_target_resolving_to_loopback_is_refused_at_delivery(
         .await;
     assert_eq!(status, 200);
 
-    let started = Instant::now();
     for hook in &hooks {
-        let delivery = loop {
-            let items = deliveries(&app, &token, hook).await;
-            if items.first().is_some_and(|d| d["status"] != "pending") {
-                break items[0].clone();
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "{items:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let delivery = delivery_when(&app, &token, hook, "a refusal", |d| {
+            d["status"] != "pending"
+        })
+        .await;
         // Failed at once, not retried: a refusal cannot come out differently next time.
         assert_eq!(delivery["status"], "failed", "{delivery}");
         assert_eq!(delivery["attempts"], 1, "{delivery}");
@@ -862,7 +876,7 @@ async fn without_the_flag_a_target_resolving_to_loopback_is_refused_at_delivery(
             "{error}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both deliveries are final (failed, one attempt each): nothing more will be sent.
     assert!(
         receiver.received().is_empty(),
         "nothing reached the receiver"
