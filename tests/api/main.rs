@@ -18,6 +18,7 @@ mod compat;
 mod compression;
 mod cors;
 mod crash;
+mod csrf;
 mod errors;
 mod faults;
 mod files;
