@@ -6,57 +6,17 @@ use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, logs_when, spawn_app, wait_for,
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, location, logs_when, spawn_app, wait_for,
 };
-
-/// A signed-in browser and the CSRF token its forms carry (from a page rendered for its
-/// session: the sign-in page's token is bound to no session and refused once signed in).
-async fn admin(app: &TestApp) -> (Client, String) {
-    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let browser = app.browser();
-    let page = browser.get(app.url("/_/login")).send().await.unwrap();
-    let csrf = csrf_token(&page.text().await.unwrap());
-    let res = browser
-        .post(app.url("/_/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let dashboard = browser.get(app.url("/_/")).send().await.unwrap();
-    assert_eq!(dashboard.status(), 200);
-    let csrf = csrf_token(&dashboard.text().await.unwrap());
-    (browser, csrf)
-}
-
-/// An API token for the superuser `admin` made (signing in again would rotate its tokenKey
-/// and end the browser session).
-async fn api_token(app: &TestApp) -> String {
-    let body: Value = app
-        .auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
 
 async fn post(browser: &Client, url: String, form: &[(&str, &str)]) -> Response {
     browser.post(url).form(form).send().await.unwrap()
 }
 
-fn location(res: &Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
 /// A `posts` collection (title, views, published, tags, meta, author -> users) with one
 /// record; returns the record id.
 async fn posts(app: &TestApp) -> String {
-    let token = api_token(app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let users = app
         .call(Method::GET, "/api/collections/users", None, Some(&token))
         .await
@@ -90,7 +50,7 @@ async fn posts(app: &TestApp) -> String {
 }
 
 async fn api_record(app: &TestApp, collection: &str, id: &str) -> Value {
-    let token = api_token(app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     app.call(
         Method::GET,
         &format!("/api/collections/{collection}/records/{id}"),
@@ -132,7 +92,7 @@ fn assert_labelled(html: &str, path: &str) {
 #[tokio::test]
 async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     let id = posts(&app).await;
     let pages = [
         "/_/".to_owned(),
@@ -204,10 +164,10 @@ async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
 #[tokio::test]
 async fn the_log_viewer_filters_and_shows_entries() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     app.get("/api/health?viewer=1").await;
     app.get("/api/collections/nope/records?viewer=2").await;
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     // Entries are written by a background thread: wait for both.
     let items = logs_when(&app, &token, "data.url~'viewer'", 2).await["items"].clone();
     let page = |q: &'static str| {
@@ -267,7 +227,7 @@ async fn the_log_viewer_filters_and_shows_entries() {
 #[tokio::test]
 async fn missing_collections_and_records_are_404_pages() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
     posts(&app).await;
     for path in [
         "/_/collections/nope/records",
@@ -291,7 +251,7 @@ async fn missing_collections_and_records_are_404_pages() {
 #[tokio::test]
 async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     let id = posts(&app).await;
     let forms = [
         (
@@ -326,7 +286,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
     }
     let record = api_record(&app, "posts", &id).await;
     assert_eq!(record["title"], "<script>alert(1)</script>");
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let sneaky = app
         .call(Method::GET, "/api/collections/sneaky", None, Some(&token))
         .await;
@@ -341,9 +301,9 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
 #[tokio::test]
 async fn record_forms_save_every_field_type_and_show_errors_next_to_fields() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
     posts(&app).await;
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let ann = app
         .call(
             Method::POST,
@@ -505,7 +465,7 @@ async fn record_forms_save_every_field_type_and_show_errors_next_to_fields() {
 #[tokio::test]
 async fn a_bad_filter_or_sort_is_explained_on_the_page() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     posts(&app).await;
     for query in [
         "filter=title%20~",
@@ -534,7 +494,7 @@ async fn a_bad_filter_or_sort_is_explained_on_the_page() {
 #[tokio::test]
 async fn the_collection_form_creates_edits_and_deletes_collections() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
 
     // A bad field name and a bad rule: errors next to the row and the rule.
     let res = post(
@@ -603,7 +563,7 @@ async fn the_collection_form_creates_edits_and_deletes_collections() {
     .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/_/collections/notes/records");
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let notes: Value = app
         .call(Method::GET, "/api/collections/notes", None, Some(&token))
         .await
@@ -692,7 +652,7 @@ async fn the_collection_form_creates_edits_and_deletes_collections() {
 #[tokio::test]
 async fn settings_are_saved_and_validated_through_the_page() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
     let base = [
         ("csrf", csrf.as_str()),
         ("appName", "Bookshop"),
@@ -719,7 +679,7 @@ async fn settings_are_saved_and_validated_through_the_page() {
 
     let res = post(&browser, app.url("/_/settings"), &base).await;
     assert_eq!(res.status(), 303);
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let settings: Value = app
         .call(Method::GET, "/api/settings", None, Some(&token))
         .await
@@ -741,8 +701,8 @@ async fn settings_are_saved_and_validated_through_the_page() {
 #[tokio::test]
 async fn account_actions_verify_and_queue_mails() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
-    let token = api_token(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let ann = app
         .call(
             Method::POST,
@@ -823,8 +783,8 @@ async fn account_actions_verify_and_queue_mails() {
 async fn record_forms_upload_keep_and_remove_files() {
     use reqwest::multipart::{Form as Multipart, Part};
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
-    let token = api_token(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let (status, body) = app
         .call(
             Method::POST,

@@ -8,8 +8,8 @@ use hearth::Config;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with, url_encode, wait_until};
-use crate::webhooks::{Receiver, notes, webhook};
+use crate::helpers::{TestApp, notes, spawn_app_with, url_encode, wait_until};
+use crate::webhooks::{Receiver, webhook};
 
 /// Rows in the collection the expensive filters run over.
 const ROWS: usize = 2000;

@@ -3,14 +3,13 @@
 //! tests fail, unless `HEARTH_SKIP=browser` (see `helpers::Tool`). Screenshots go to
 //! target/screenshots/.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, spawn_app, wait_for};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, free_port, spawn_app, wait_for};
 
 /// chromedriver and the Chromium it starts (found by its own profile dir), ended when
 /// dropped, even after a failed assertion.
@@ -53,11 +52,7 @@ async fn browser(bin: &str, phone: bool) -> (Driver, Client) {
 
 /// As `browser`, with JavaScript switched on when `js` is true.
 pub async fn browser_with(bin: &str, phone: bool, js: bool) -> (Driver, Client) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let driver = Driver {
         child: Command::new(bin)
             .arg(format!("--port={port}"))

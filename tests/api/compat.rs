@@ -2,7 +2,6 @@
 //! requests must get the same status codes and the same JSON keys from both. Without
 //! `pocketbase` these tests fail, unless `HEARTH_SKIP=pocketbase` (see `helpers::Tool`).
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,7 +10,8 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Tool, key_paths, spawn_app, superuser_token_at, wait_for,
+    ADMIN_EMAIL, ADMIN_PASSWORD, Tool, free_port, key_paths, spawn_app, superuser_token_at,
+    wait_for,
 };
 
 pub struct PocketBase {
@@ -40,14 +40,6 @@ pub fn pocketbase_bin() -> Option<String> {
     }
     Tool::PocketBase.missing(&format!("`{bin} --version` does not run"));
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// PocketBase keeps auto-migrations beside its data dir by default (`<dir>/../pb_migrations`),

@@ -3,7 +3,6 @@
 //! are either whole or absent; `hearth check` passes after each crash.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,7 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, superuser_token_at, wait_until};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, free_port, hearth_cli, superuser_token_at, wait_until,
+};
 
 /// Bound on waiting for a load to have run far enough to crash it, on a slow, busy machine.
 const LOADED: Duration = Duration::from_secs(60);
@@ -29,11 +30,7 @@ impl Server {
 
     /// Starts `hearth serve` with `args` added.
     pub async fn start_with(dir: &Path, args: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
             .arg("--dir")
             .arg(dir)

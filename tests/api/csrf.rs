@@ -11,8 +11,10 @@ use reqwest::Client;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app_with, wait_for};
-use crate::webhooks::{Receiver, notes, webhook};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, notes, spawn_app_with, wait_for,
+};
+use crate::webhooks::{Receiver, webhook};
 
 /// POST routes as `src/ui/` registers them, under the admin scope `/_`.
 fn registered_post_routes() -> BTreeSet<String> {
@@ -217,15 +219,13 @@ async fn every_admin_post_route_refuses_a_bad_csrf_token_and_changes_nothing() {
 
     // The victim's browser: a token from its sign-in page, then a session.
     let victim = app.browser();
-    let login_page = victim.get(app.url("/_/login")).send().await.unwrap();
-    let pre_session = csrf_token(&login_page.text().await.unwrap());
-    let (status, _) = sign_in(&app, &victim, &pre_session).await;
-    assert_eq!(status, 303);
+    let pre_session = app.login_csrf(&victim).await;
+    let res = app.sign_in_browser(&victim, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303);
     // Another browser signed in as the same superuser: its token is for its own session.
     let other = app.browser();
-    let page = other.get(app.url("/_/login")).send().await.unwrap();
-    let login_csrf = csrf_token(&page.text().await.unwrap());
-    assert_eq!(sign_in(&app, &other, &login_csrf).await.0, 303);
+    let res = app.sign_in_browser(&other, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303);
     let page = other.get(app.url("/_/")).send().await.unwrap();
     let other_session = csrf_token(&page.text().await.unwrap());
 
@@ -379,24 +379,4 @@ async fn every_admin_post_route_refuses_a_bad_csrf_token_and_changes_nothing() {
         1,
         "no retry reached the receiver"
     );
-}
-
-/// Signs `browser` in with the sign-in page's `csrf`: (status, location).
-async fn sign_in(app: &TestApp, browser: &Client, csrf: &str) -> (u16, String) {
-    let res = browser
-        .post(app.url("/_/login"))
-        .form(&[
-            ("csrf", csrf),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = res
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (res.status().as_u16(), location)
 }

@@ -141,18 +141,187 @@ impl TestApp {
     /// Creates the default superuser and returns a valid API token for it.
     pub async fn superuser_token(&self) -> String {
         self.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let body: Value = self
-            .auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
-            .await
-            .json()
-            .await
-            .expect("json");
+        self.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// An API token for a superuser that exists (signing in over the API leaves its
+    /// browser sessions alone).
+    pub async fn token_for(&self, email: &str, password: &str) -> String {
+        let res = self.auth_superuser(email, password).await;
+        assert_eq!(res.status(), 200, "{email} signs in");
+        let body: Value = res.json().await.expect("json");
         body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Signs up an account in `users` (a guest's create): its id.
+    pub async fn sign_up(&self, email: &str, password: &str) -> String {
+        let (status, user) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/users/records",
+                Some(json!({"email": email, "password": password, "passwordConfirm": password})),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{user}");
+        user["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Signs up an account in `users` and signs it in: its id and API token.
+    pub async fn sign_up_and_in(&self, email: &str, password: &str) -> (String, String) {
+        let id = self.sign_up(email, password).await;
+        let (status, auth) = self.user_sign_in(email, password).await;
+        assert_eq!(status, 200, "{auth}");
+        (id, auth["token"].as_str().expect("token").to_owned())
+    }
+
+    /// A `users` sign-in over the API, answered as (status, body).
+    pub async fn user_sign_in(&self, email: &str, password: &str) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": email, "password": password})),
+            None,
+        )
+        .await
+    }
+
+    /// The CSRF token of the admin sign-in page as `browser` gets it (setting its nonce
+    /// cookie on the first visit).
+    pub async fn login_csrf(&self, browser: &Client) -> String {
+        let res = browser
+            .get(self.url("/_/login"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200);
+        csrf_token(&res.text().await.expect("body"))
+    }
+
+    /// Signs the default superuser in to the admin UI in `browser`, with `password`.
+    pub async fn sign_in_browser(&self, browser: &Client, password: &str) -> Response {
+        let csrf = self.login_csrf(browser).await;
+        browser
+            .post(self.url("/_/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", ADMIN_EMAIL),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates the default superuser and signs it in to the admin UI: the browser and the
+    /// CSRF token of its pages.
+    pub async fn admin_browser(&self) -> (Client, String) {
+        self.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let browser = self.browser();
+        let res = self.sign_in_browser(&browser, ADMIN_PASSWORD).await;
+        assert_eq!(res.status(), 303);
+        let dashboard = browser.get(self.url("/_/")).send().await.expect("request");
+        assert_eq!(dashboard.status(), 200);
+        let csrf = csrf_token(&dashboard.text().await.expect("body"));
+        (browser, csrf)
     }
 
     pub fn hearth(&self, args: &[&str]) -> Output {
         hearth_cli(self.dir.path(), args)
     }
+}
+
+/// An app with the default superuser signed in over the API: how most tests start, setting
+/// things up as the superuser (`su`) and then acting as a guest (`guest`). Derefs to the app.
+pub struct SuperuserApp {
+    pub app: TestApp,
+    pub token: String,
+}
+
+impl SuperuserApp {
+    pub async fn spawn() -> Self {
+        let app = spawn_app().await;
+        let token = app.superuser_token().await;
+        Self { app, token }
+    }
+
+    pub async fn su(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.app.call(method, path, body, Some(&self.token)).await
+    }
+
+    pub async fn guest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.app.call(method, path, body, None).await
+    }
+
+    /// Creates a collection from `def`; fails the test if it is refused.
+    pub async fn collection(&self, def: Value) {
+        let (status, body) = self
+            .su(reqwest::Method::POST, "/api/collections", Some(def))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+impl std::ops::Deref for SuperuserApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+/// A `notes` collection (one text field) anyone may list, view, create, update and delete.
+pub async fn notes(app: &TestApp, token: &str) {
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(json!({
+                "name": "notes", "listRule": "", "viewRule": "", "createRule": "",
+                "updateRule": "", "deleteRule": "",
+                "fields": [{"name": "text", "type": "text"}]
+            })),
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The claims of a JWT, unverified.
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("jwt payload");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&json).expect("json claims")
+}
+
+/// The `Location` header of a redirect.
+pub fn location(res: &Response) -> String {
+    res.headers()["location"]
+        .to_str()
+        .expect("ascii location")
+        .to_owned()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Signs the default superuser in over HTTP at `base` (hearth, or PocketBase beside it) and

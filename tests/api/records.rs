@@ -1,44 +1,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, url_encode, wait_until};
-
-struct Ctx {
-    app: TestApp,
-    token: String,
-}
-
-impl Ctx {
-    async fn new() -> Self {
-        let app = spawn_app().await;
-        let token = app.superuser_token().await;
-        Self { app, token }
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        as_superuser: bool,
-    ) -> (u16, Value) {
-        let token = as_superuser.then_some(self.token.as_str());
-        self.app.call(method, path, body, token).await
-    }
-
-    async fn su(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.call(method, path, body, true).await
-    }
-
-    async fn guest(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.call(method, path, body, false).await
-    }
-
-    async fn collection(&self, def: Value) {
-        let (status, body) = self.su(Method::POST, "/api/collections", Some(def)).await;
-        assert_eq!(status, 200, "{body}");
-    }
-}
+use crate::helpers::{SuperuserApp, url_encode, wait_until};
 
 fn posts(rules: Value) -> Value {
     let mut def = json!({"name": "posts", "fields": [
@@ -60,7 +23,7 @@ fn posts(rules: Value) -> Value {
 
 #[tokio::test]
 async fn create_view_update_delete() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
 
     let (status, created) = ctx
@@ -132,7 +95,7 @@ async fn create_view_update_delete() {
 
 #[tokio::test]
 async fn validation_errors_come_field_by_field() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
 
     let (status, body) = ctx
@@ -159,7 +122,7 @@ async fn validation_errors_come_field_by_field() {
 
 #[tokio::test]
 async fn paging_and_sorting() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
     for (title, views) in [("b", 2), ("a", 3), ("c", 1)] {
         ctx.su(
@@ -230,7 +193,7 @@ async fn paging_and_sorting() {
 
 #[tokio::test]
 async fn null_rules_are_superuser_only_and_empty_rules_are_public() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
     ctx.collection(json!({"name": "notes", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
         "fields": [{"name": "text", "type": "text"}]}))
@@ -278,7 +241,7 @@ async fn null_rules_are_superuser_only_and_empty_rules_are_public() {
 
 #[tokio::test]
 async fn rule_expressions_decide_per_row() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({"listRule": "published = true", "viewRule": "published = true",
         "createRule": "@request.auth.id != ''", "updateRule": "published = true && @request.body.title != 'x'",
         "deleteRule": "published = true"})))
@@ -349,7 +312,7 @@ async fn rule_expressions_decide_per_row() {
 
 #[tokio::test]
 async fn filters_never_reach_sql_as_text() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
     ctx.su(
         Method::POST,
@@ -397,7 +360,7 @@ async fn filters_never_reach_sql_as_text() {
 
 #[tokio::test]
 async fn auth_records_hash_passwords_and_hide_secrets() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
 
     let (mismatch, body) = ctx
         .su(Method::POST, "/api/collections/users/records",
@@ -434,7 +397,7 @@ async fn auth_records_hash_passwords_and_hide_secrets() {
 
 #[tokio::test]
 async fn unknown_collections_and_records_are_404() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
 
     let (missing, body) = ctx
@@ -469,7 +432,7 @@ async fn unknown_collections_and_records_are_404() {
 
 #[tokio::test]
 async fn users_sign_up_sign_in_and_see_only_themselves() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     for email in ["ann@example.com", "bob@example.com"] {
         let (status, body) = ctx
             .guest(Method::POST, "/api/collections/users/records",
@@ -529,7 +492,7 @@ async fn users_sign_up_sign_in_and_see_only_themselves() {
 /// and a write by another process (the CLI) within a couple of seconds.
 #[tokio::test]
 async fn list_totals_follow_every_write() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(json!({
         "name": "items", "listRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
         "fields": [{"name": "n", "type": "number"}]
@@ -603,7 +566,7 @@ async fn list_totals_follow_every_write() {
 /// two editors who read the same version cannot both save over it.
 #[tokio::test]
 async fn etags_make_reads_cheap_and_writes_safe() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(json!({
         "name": "docs", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
         "fields": [{"name": "text", "type": "text"}]
@@ -726,7 +689,7 @@ async fn etags_make_reads_cheap_and_writes_safe() {
 /// filter, sort and paging, kept in step with every write and schema change.
 #[tokio::test]
 async fn search_finds_words_in_searchable_fields_within_the_rules() {
-    let ctx = Ctx::new().await;
+    let ctx = SuperuserApp::spawn().await;
     ctx.collection(json!({
         "name": "articles", "listRule": "published = true", "createRule": "", "updateRule": "", "deleteRule": "",
         "fields": [

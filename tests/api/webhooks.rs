@@ -1,7 +1,6 @@
 //! Webhooks: the superuser API, signed deliveries written in the change's transaction,
 //! retries until the receiver answers, and delivery after a crash.
 
-use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with, wait_for};
+use crate::helpers::{TestApp, free_port, notes, spawn_app, spawn_app_with, wait_for};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -124,15 +123,6 @@ fn allow_private(c: &mut hearth::Config) {
     c.webhooks.allow_private = true;
 }
 
-/// A port nothing listens on (yet).
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn verify(secret: &str, r: &Received) -> bool {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(&r.body);
@@ -143,21 +133,6 @@ fn verify(secret: &str, r: &Received) -> bool {
         .map(|b| format!("{b:02x}"))
         .collect();
     r.header("X-Hearth-Signature") == format!("sha256={hex}")
-}
-
-pub(crate) async fn notes(app: &TestApp, token: &str) {
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/collections",
-            Some(
-                json!({"name": "notes", "createRule": "", "updateRule": "", "deleteRule": "",
-                        "fields": [{"name": "text", "type": "text"}]}),
-            ),
-            Some(token),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 pub(crate) async fn webhook(app: &TestApp, token: &str, url: &str, events: Value) -> Value {
@@ -483,7 +458,9 @@ async fn the_admin_ui_adds_edits_retries_and_deletes_webhooks_with_plain_forms()
     notes(&app, &token).await;
     let receiver = Receiver::start_on(0, 500).await;
     let browser = app.browser();
-    let res = crate::ui::sign_in(&app, &browser, crate::helpers::ADMIN_PASSWORD).await;
+    let res = app
+        .sign_in_browser(&browser, crate::helpers::ADMIN_PASSWORD)
+        .await;
     assert_eq!(res.status(), 303);
     let page = browser.get(app.url("/_/webhooks")).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -685,7 +662,7 @@ async fn account_confirmations_are_record_updates_for_webhooks_and_realtime() {
         )
         .await;
     assert_eq!(status, 200, "{hook}");
-    let id = crate::account::sign_up(&app, "ann@example.com").await;
+    let id = app.sign_up("ann@example.com", "password123").await;
     let mut sse = crate::helpers::Sse::connect(&app.address).await;
     let (status, _) = app
         .call(
@@ -790,7 +767,8 @@ async fn without_the_flag_private_targets_are_refused_when_saved() {
 
     // The admin form shows the same error next to the URL and saves nothing.
     let browser = app.browser();
-    crate::ui::sign_in(&app, &browser, crate::helpers::ADMIN_PASSWORD).await;
+    app.sign_in_browser(&browser, crate::helpers::ADMIN_PASSWORD)
+        .await;
     let page = browser.get(app.url("/_/webhooks")).send().await.unwrap();
     let csrf = crate::helpers::csrf_token(&page.text().await.unwrap());
     let res = browser
