@@ -1,16 +1,9 @@
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
-
-pub async fn sign_up(app: &TestApp, email: &str) -> String {
-    let (status, user) = app
-        .call(Method::POST, "/api/collections/users/records",
-            Some(json!({"email": email, "password": "password123", "passwordConfirm": "password123"})), None)
-        .await;
-    assert_eq!(status, 200, "{user}");
-    user["id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{TestApp, spawn_app, wait_for, wait_until};
 
 fn outbox(app: &TestApp) -> Vec<hearth::mail::Outboxed> {
     app.db.data.read(|c| hearth::mail::outbox(c, 50)).unwrap()
@@ -33,20 +26,10 @@ pub fn token_in_latest_mail(app: &TestApp, to: &str) -> String {
     path.rsplit('/').next().unwrap().to_owned()
 }
 
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, serde_json::Value) {
-    app.call(
-        Method::POST,
-        "/api/collections/users/auth-with-password",
-        Some(json!({"identity": email, "password": password})),
-        None,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn verification_by_mail() {
     let app = spawn_app().await;
-    let id = sign_up(&app, "ann@example.com").await;
+    let id = app.sign_up("ann@example.com", "password123").await;
 
     let (unknown, _) = app
         .call(
@@ -68,14 +51,19 @@ async fn verification_by_mail() {
         )
         .await;
     assert_eq!(status, 204);
-    let mut mail = outbox(&app)[0].clone();
-    for _ in 0..50 {
-        if mail.status != "pending" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        mail = outbox(&app)[0].clone();
-    }
+    let mail = wait_for(
+        Duration::from_secs(5),
+        "the mail to leave `pending`",
+        async || {
+            let mail = outbox(&app)[0].clone();
+            if mail.status == "pending" {
+                Err(mail.status)
+            } else {
+                Ok(mail)
+            }
+        },
+    )
+    .await;
     assert_eq!(mail.kind, "verification");
     assert_eq!(
         mail.status, "kept",
@@ -119,8 +107,8 @@ async fn verification_by_mail() {
 #[tokio::test]
 async fn password_reset_by_mail_revokes_sessions_and_is_single_use() {
     let app = spawn_app().await;
-    sign_up(&app, "ann@example.com").await;
-    let (_, session) = sign_in(&app, "ann@example.com", "password123").await;
+    app.sign_up("ann@example.com", "password123").await;
+    let (_, session) = app.user_sign_in("ann@example.com", "password123").await;
     let old_token = session["token"].as_str().unwrap().to_owned();
 
     let (status, _) = app
@@ -145,9 +133,14 @@ async fn password_reset_by_mail_revokes_sessions_and_is_single_use() {
         )
         .await;
     assert_eq!(status, 204, "{body}");
-    assert_eq!(sign_in(&app, "ann@example.com", "password123").await.0, 400);
     assert_eq!(
-        sign_in(&app, "ann@example.com", "brand-new-pass").await.0,
+        app.user_sign_in("ann@example.com", "password123").await.0,
+        400
+    );
+    assert_eq!(
+        app.user_sign_in("ann@example.com", "brand-new-pass")
+            .await
+            .0,
         200
     );
     let (refresh, _) = app
@@ -173,9 +166,9 @@ async fn password_reset_by_mail_revokes_sessions_and_is_single_use() {
 #[tokio::test]
 async fn email_change_by_mail() {
     let app = spawn_app().await;
-    sign_up(&app, "ann@example.com").await;
-    sign_up(&app, "taken@example.com").await;
-    let (_, session) = sign_in(&app, "ann@example.com", "password123").await;
+    app.sign_up("ann@example.com", "password123").await;
+    app.sign_up("taken@example.com", "password123").await;
+    let (_, session) = app.user_sign_in("ann@example.com", "password123").await;
     let token = session["token"].as_str().unwrap().to_owned();
 
     let (taken, body) = app
@@ -217,10 +210,15 @@ async fn email_change_by_mail() {
         .await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(
-        sign_in(&app, "ann.new@example.com", "password123").await.0,
+        app.user_sign_in("ann.new@example.com", "password123")
+            .await
+            .0,
         200
     );
-    assert_eq!(sign_in(&app, "ann@example.com", "password123").await.0, 400);
+    assert_eq!(
+        app.user_sign_in("ann@example.com", "password123").await.0,
+        400
+    );
 }
 
 #[tokio::test]
@@ -238,7 +236,7 @@ async fn mails_are_delivered_over_smtp_when_configured() {
         });
     })
     .await;
-    sign_up(&app, "ann@example.com").await;
+    app.sign_up("ann@example.com", "password123").await;
 
     let (status, _) = app
         .call(
@@ -250,28 +248,18 @@ async fn mails_are_delivered_over_smtp_when_configured() {
         .await;
     assert_eq!(status, 204);
 
-    let mut received = Vec::new();
-    for _ in 0..100 {
-        received = sink.messages.lock().unwrap().clone();
-        if !received.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let received = sink.received().await;
     assert_eq!(received.len(), 1, "one mail reached the SMTP server");
     let raw = &received[0];
     assert!(raw.contains("Subject: Reset your Acme password"), "{raw}");
     assert!(raw.contains("To: ann@example.com"), "{raw}");
     assert!(raw.contains("From: Acme <noreply@acme.test>"), "{raw}");
-    let mut status = String::new();
-    for _ in 0..50 {
-        status = outbox(&app)[0].status.clone();
-        if status == "sent" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "sent");
+    wait_until(
+        Duration::from_secs(5),
+        "the outbox to mark the mail `sent`",
+        async || outbox(&app)[0].status == "sent",
+    )
+    .await;
     // The token in the delivered mail works.
     let token = token_in_latest_mail(&app, "ann@example.com");
     let (status, _) = app
@@ -284,7 +272,7 @@ async fn mails_are_delivered_over_smtp_when_configured() {
 #[tokio::test]
 async fn one_time_passwords_by_mail() {
     let app = spawn_app().await;
-    sign_up(&app, "ann@example.com").await;
+    app.sign_up("ann@example.com", "password123").await;
     let su = app.superuser_token().await;
     let (off, _) = app
         .call(
@@ -392,7 +380,7 @@ async fn smtp_and_app_name_come_from_the_settings_api() {
         .call(Method::GET, "/api/settings", None, Some(&su))
         .await;
     assert!(!shown.to_string().contains("s3cret-pass"));
-    sign_up(&app, "ann@example.com").await;
+    app.sign_up("ann@example.com", "password123").await;
     app.call(
         Method::POST,
         "/api/collections/users/request-verification",
@@ -400,14 +388,7 @@ async fn smtp_and_app_name_come_from_the_settings_api() {
         None,
     )
     .await;
-    let mut received = Vec::new();
-    for _ in 0..100 {
-        received = sink.messages.lock().unwrap().clone();
-        if !received.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let received = sink.received().await;
     assert_eq!(
         received.len(),
         1,

@@ -17,7 +17,8 @@ use crate::tls::{TestCa, client_config, client_trusting, peer_certificate};
 
 pub const DOMAIN: &str = "app.hearth.test";
 
-/// The pebble binaries, or None (the test is skipped) unless HEARTH_REQUIRE_PEBBLE is set.
+/// Whether pebble and its DNS run; when not, the test fails unless `HEARTH_SKIP` names
+/// `pebble`.
 pub fn pebble_bin() -> Option<()> {
     let runs = |bin: &str| {
         std::process::Command::new(bin)
@@ -30,11 +31,7 @@ pub fn pebble_bin() -> Option<()> {
     if runs("pebble") && runs("pebble-challtestsrv") {
         return Some(());
     }
-    assert!(
-        std::env::var_os("HEARTH_REQUIRE_PEBBLE").is_none(),
-        "HEARTH_REQUIRE_PEBBLE is set but pebble does not run (apt-get install pebble)"
-    );
-    eprintln!("skipping: pebble is not installed (apt-get install pebble)");
+    crate::helpers::Tool::Pebble.missing("pebble does not run");
     None
 }
 

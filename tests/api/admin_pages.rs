@@ -1,60 +1,23 @@
 //! Request-level tests of the admin pages beyond sign-in: every page renders for a
 //! superuser (and sends guests to sign in), every form refuses a bad CSRF token and shows
 //! validation errors next to its fields, and what the forms save is what the API sees.
+//! Record forms: `admin_record_forms.rs`; every POST route's CSRF check: `csrf.rs`.
 
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, location, logs_when, spawn_app, wait_for,
+};
 
-/// A signed-in browser and the CSRF token its forms carry (from a page rendered for its
-/// session: the sign-in page's token is bound to no session and refused once signed in).
-async fn admin(app: &TestApp) -> (Client, String) {
-    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let browser = app.browser();
-    let page = browser.get(app.url("/_/login")).send().await.unwrap();
-    let csrf = csrf_token(&page.text().await.unwrap());
-    let res = browser
-        .post(app.url("/_/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let dashboard = browser.get(app.url("/_/")).send().await.unwrap();
-    assert_eq!(dashboard.status(), 200);
-    let csrf = csrf_token(&dashboard.text().await.unwrap());
-    (browser, csrf)
-}
-
-/// An API token for the superuser `admin` made (signing in again would rotate its tokenKey
-/// and end the browser session).
-async fn api_token(app: &TestApp) -> String {
-    let body: Value = app
-        .auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
-
-async fn post(browser: &Client, url: String, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn post(browser: &Client, url: String, form: &[(&str, &str)]) -> Response {
     browser.post(url).form(form).send().await.unwrap()
-}
-
-fn location(res: &Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// A `posts` collection (title, views, published, tags, meta, author -> users) with one
 /// record; returns the record id.
-async fn posts(app: &TestApp) -> String {
-    let token = api_token(app).await;
+pub(crate) async fn posts(app: &TestApp) -> String {
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let users = app
         .call(Method::GET, "/api/collections/users", None, Some(&token))
         .await
@@ -87,8 +50,8 @@ async fn posts(app: &TestApp) -> String {
     res.1["id"].as_str().unwrap().to_owned()
 }
 
-async fn api_record(app: &TestApp, collection: &str, id: &str) -> Value {
-    let token = api_token(app).await;
+pub(crate) async fn api_record(app: &TestApp, collection: &str, id: &str) -> Value {
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     app.call(
         Method::GET,
         &format!("/api/collections/{collection}/records/{id}"),
@@ -130,7 +93,7 @@ fn assert_labelled(html: &str, path: &str) {
 #[tokio::test]
 async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     let id = posts(&app).await;
     let pages = [
         "/_/".to_owned(),
@@ -202,27 +165,12 @@ async fn every_page_renders_for_a_superuser_and_sends_guests_to_sign_in() {
 #[tokio::test]
 async fn the_log_viewer_filters_and_shows_entries() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     app.get("/api/health?viewer=1").await;
     app.get("/api/collections/nope/records?viewer=2").await;
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     // Entries are written by a background thread: wait for both.
-    let mut tries = 0;
-    let items = loop {
-        let (_, body) = app
-            .call(
-                Method::GET,
-                "/api/logs?filter=data.url~'viewer'",
-                None,
-                Some(&token),
-            )
-            .await;
-        if body["totalItems"] == 2 || tries > 100 {
-            break body["items"].clone();
-        }
-        tries += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let items = logs_when(&app, &token, "data.url~'viewer'", 2).await["items"].clone();
     let page = |q: &'static str| {
         let browser = browser.clone();
         let url = app.url(&format!("/_/logs?{q}"));
@@ -254,33 +202,33 @@ async fn the_log_viewer_filters_and_shows_entries() {
     assert_eq!(res.status(), 404);
     // The dashboard counts the failed requests of the last day: the API 404 and the log
     // page's 404 just above (logged by a background thread, hence the wait).
-    let started = std::time::Instant::now();
-    loop {
-        let dashboard = browser
-            .get(app.url("/_/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let at = dashboard.find("Failed requests").unwrap();
-        if dashboard[at..].contains(">2</a>") {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{}",
-            &dashboard[at..at + 200]
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for(
+        std::time::Duration::from_secs(5),
+        "the dashboard to count 2 failed requests",
+        async || {
+            let dashboard = browser
+                .get(app.url("/_/"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let at = dashboard.find("Failed requests").unwrap();
+            if dashboard[at..].contains(">2</a>") {
+                Ok(())
+            } else {
+                Err(dashboard[at..at + 200].to_owned())
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn missing_collections_and_records_are_404_pages() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
     posts(&app).await;
     for path in [
         "/_/collections/nope/records",
@@ -304,7 +252,7 @@ async fn missing_collections_and_records_are_404_pages() {
 #[tokio::test]
 async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     let id = posts(&app).await;
     let forms = [
         (
@@ -339,7 +287,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
     }
     let record = api_record(&app, "posts", &id).await;
     assert_eq!(record["title"], "<script>alert(1)</script>");
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let sneaky = app
         .call(Method::GET, "/api/collections/sneaky", None, Some(&token))
         .await;
@@ -352,173 +300,9 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn record_forms_save_every_field_type_and_show_errors_next_to_fields() {
-    let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
-    posts(&app).await;
-    let token = api_token(&app).await;
-    let ann = app
-        .call(
-            Method::POST,
-            "/api/collections/users/records",
-            Some(json!({"email": "ann@example.com", "password": "password123", "passwordConfirm": "password123", "name": "Ann"})),
-            Some(&token),
-        )
-        .await
-        .1;
-    let ann_id = ann["id"].as_str().unwrap();
-
-    // The form offers Ann in the relation picker, labelled by a name-like field.
-    let form = browser
-        .get(app.url("/_/collections/posts/records/new"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        form.contains(&format!(r#"<option value="{ann_id}">"#)),
-        "relation picker"
-    );
-    assert!(
-        form.contains(r#"type="datetime-local""#) && form.contains(r#"type="number" step="1""#)
-    );
-
-    // Unreadable input: the form comes back with what was typed and the errors in place.
-    let res = post(
-        &browser,
-        app.url("/_/collections/posts/records/new"),
-        &[
-            ("csrf", &csrf),
-            ("title", "kept text"),
-            ("views", "many"),
-            ("meta", "{broken"),
-        ],
-    )
-    .await;
-    assert_eq!(res.status(), 400);
-    let html = res.text().await.unwrap();
-    assert!(html.contains(r#"<p class="field-error" id="e-views">Must be a number.</p>"#));
-    assert!(html.contains(r#"<p class="field-error" id="e-meta">Must be valid JSON.</p>"#));
-    assert!(html.contains(r#"value="kept text""#));
-
-    // The record service's own validation: required title, too-long title.
-    let long = "x".repeat(101);
-    for (title, message) in [("", "Cannot be blank."), (long.as_str(), "100")] {
-        let res = post(
-            &browser,
-            app.url("/_/collections/posts/records/new"),
-            &[("csrf", &csrf), ("title", title)],
-        )
-        .await;
-        assert_eq!(res.status(), 400);
-        let html = res.text().await.unwrap();
-        let at = html
-            .find(r#"id="e-title""#)
-            .expect("error next to the title");
-        assert!(
-            html[at..at + 200].contains(message),
-            "{}",
-            &html[at..at + 200]
-        );
-    }
-
-    // Every type saved.
-    let res = post(
-        &browser,
-        app.url("/_/collections/posts/records/new"),
-        &[
-            ("csrf", &csrf),
-            ("title", "Hello"),
-            ("views", "42"),
-            ("published", "true"),
-            ("tags", "a"),
-            ("tags", "c"),
-            ("meta", r#"{"k": [1, 2]}"#),
-            ("when", "2024-05-01T10:20"),
-            ("author", ann_id),
-        ],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(location(&res), "/_/collections/posts/records");
-    let flash = browser
-        .get(app.url("/_/collections/posts/records"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(flash.contains(r#"role="status""#) && flash.contains("created."));
-    let listed: Value = app
-        .get("/api/collections/posts/records?filter=title%3D%27Hello%27")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let saved = &listed["items"][0];
-    assert_eq!(saved["views"], 42);
-    assert_eq!(saved["published"], true);
-    assert_eq!(saved["tags"], json!(["a", "c"]));
-    assert_eq!(saved["meta"], json!({"k": [1, 2]}));
-    assert_eq!(saved["when"], "2024-05-01 10:20:00.000Z");
-    assert_eq!(saved["author"], ann_id);
-
-    // Editing shows the stored values and an unticked checkbox saves false.
-    let id = saved["id"].as_str().unwrap();
-    let edit = browser
-        .get(app.url(&format!("/_/collections/posts/records/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(edit.contains(r#"value="2024-05-01T10:20:00.000""#));
-    assert!(edit.contains(r#"<option value="c" selected>"#));
-    let res = post(
-        &browser,
-        app.url(&format!("/_/collections/posts/records/{id}")),
-        &[
-            ("csrf", &csrf),
-            ("title", "Hello again"),
-            ("views", "43"),
-            ("tags", "b"),
-        ],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let record = api_record(&app, "posts", id).await;
-    assert_eq!(record["title"], "Hello again");
-    assert_eq!(record["published"], false);
-    assert_eq!(record["tags"], json!(["b"]));
-    assert_eq!(record["author"], "");
-
-    // Delete.
-    let res = post(
-        &browser,
-        app.url(&format!("/_/collections/posts/records/{id}/delete")),
-        &[("csrf", &csrf)],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let gone = app
-        .call(
-            Method::GET,
-            &format!("/api/collections/posts/records/{id}"),
-            None,
-            Some(&token),
-        )
-        .await;
-    assert_eq!(gone.0, 404);
-}
-
-#[tokio::test]
 async fn a_bad_filter_or_sort_is_explained_on_the_page() {
     let app = spawn_app().await;
-    let (browser, _) = admin(&app).await;
+    let (browser, _) = app.admin_browser().await;
     posts(&app).await;
     for query in [
         "filter=title%20~",
@@ -547,7 +331,7 @@ async fn a_bad_filter_or_sort_is_explained_on_the_page() {
 #[tokio::test]
 async fn the_collection_form_creates_edits_and_deletes_collections() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
 
     // A bad field name and a bad rule: errors next to the row and the rule.
     let res = post(
@@ -616,7 +400,7 @@ async fn the_collection_form_creates_edits_and_deletes_collections() {
     .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/_/collections/notes/records");
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let notes: Value = app
         .call(Method::GET, "/api/collections/notes", None, Some(&token))
         .await
@@ -705,7 +489,7 @@ async fn the_collection_form_creates_edits_and_deletes_collections() {
 #[tokio::test]
 async fn settings_are_saved_and_validated_through_the_page() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
     let base = [
         ("csrf", csrf.as_str()),
         ("appName", "Bookshop"),
@@ -732,7 +516,7 @@ async fn settings_are_saved_and_validated_through_the_page() {
 
     let res = post(&browser, app.url("/_/settings"), &base).await;
     assert_eq!(res.status(), 303);
-    let token = api_token(&app).await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let settings: Value = app
         .call(Method::GET, "/api/settings", None, Some(&token))
         .await
@@ -754,8 +538,8 @@ async fn settings_are_saved_and_validated_through_the_page() {
 #[tokio::test]
 async fn account_actions_verify_and_queue_mails() {
     let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
-    let token = api_token(&app).await;
+    let (browser, csrf) = app.admin_browser().await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let ann = app
         .call(
             Method::POST,
@@ -830,161 +614,4 @@ async fn account_actions_verify_and_queue_mails() {
     )
     .await;
     assert_eq!(res.status(), 303);
-}
-
-#[tokio::test]
-async fn record_forms_upload_keep_and_remove_files() {
-    use reqwest::multipart::{Form as Multipart, Part};
-    let app = spawn_app().await;
-    let (browser, csrf) = admin(&app).await;
-    let token = api_token(&app).await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/collections",
-            Some(json!({
-                "name": "docs", "listRule": "", "viewRule": "",
-                "fields": [
-                    {"name": "title", "type": "text"},
-                    {"name": "cover", "type": "file", "maxSelect": 1, "mimeTypes": ["image/png"]},
-                    {"name": "papers", "type": "file", "maxSelect": 3}
-                ]
-            })),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let form = browser
-        .get(app.url("/_/collections/docs/records/new"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(form.contains(r#"enctype="multipart/form-data""#));
-    assert!(form.contains(r#"name="papers+" type="file" multiple"#));
-    assert!(form.contains(r#"accept="image/png""#));
-
-    // Create with a cover and two papers; the untouched inputs of a browser are empty parts.
-    let png = crate::files::png(8, 8);
-    let create = Multipart::new()
-        .text("csrf", csrf.clone())
-        .text("title", "first")
-        .part("cover", Part::bytes(png.clone()).file_name("cover.png"))
-        .part("papers+", Part::bytes(b"one".to_vec()).file_name("a.txt"))
-        .part("papers+", Part::bytes(b"two".to_vec()).file_name("b.txt"));
-    let res = browser
-        .post(app.url("/_/collections/docs/records/new"))
-        .multipart(create)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let (_, list) = app
-        .call(Method::GET, "/api/collections/docs/records", None, None)
-        .await;
-    let record = &list["items"][0];
-    let id = record["id"].as_str().unwrap().to_owned();
-    let cover = record["cover"].as_str().unwrap().to_owned();
-    assert!(cover.starts_with("cover_") && cover.ends_with(".png"));
-    assert_eq!(record["papers"].as_array().unwrap().len(), 2);
-
-    // The table shows the cover's thumbnail; the form lists the files with remove boxes.
-    let table = browser
-        .get(app.url("/_/collections/docs/records"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(table.contains(&format!("/api/files/docs/{id}/{cover}?thumb=100x100")));
-    let edit = browser
-        .get(app.url(&format!("/_/collections/docs/records/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(edit.contains(&format!(r#"name="cover-" value="{cover}""#)));
-
-    // Saving with untouched file inputs keeps every file.
-    let untouched = Multipart::new()
-        .text("csrf", csrf.clone())
-        .text("title", "renamed")
-        .part("cover", Part::bytes(Vec::new()).file_name(""))
-        .part("papers+", Part::bytes(Vec::new()).file_name(""));
-    let res = browser
-        .post(app.url(&format!("/_/collections/docs/records/{id}")))
-        .multipart(untouched)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let (_, kept) = app
-        .call(
-            Method::GET,
-            &format!("/api/collections/docs/records/{id}"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(kept["title"], "renamed");
-    assert_eq!(kept["cover"], cover.as_str());
-    assert_eq!(kept["papers"].as_array().unwrap().len(), 2);
-
-    // Ticking "Remove" removes; a wrong type is refused next to the field.
-    let first_paper = kept["papers"][0].as_str().unwrap().to_owned();
-    let remove = Multipart::new()
-        .text("csrf", csrf.clone())
-        .text("title", "renamed")
-        .text("papers-", first_paper.clone())
-        .part("cover", Part::bytes(Vec::new()).file_name(""))
-        .part("papers+", Part::bytes(Vec::new()).file_name(""));
-    let res = browser
-        .post(app.url(&format!("/_/collections/docs/records/{id}")))
-        .multipart(remove)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let (_, after) = app
-        .call(
-            Method::GET,
-            &format!("/api/collections/docs/records/{id}"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(after["papers"].as_array().unwrap().len(), 1);
-    assert_ne!(after["papers"][0], first_paper.as_str());
-    let wrong = Multipart::new()
-        .text("csrf", csrf.clone())
-        .text("title", "renamed")
-        .part(
-            "cover",
-            Part::bytes(b"not a png".to_vec()).file_name("x.txt"),
-        )
-        .part("papers+", Part::bytes(Vec::new()).file_name(""));
-    let res = browser
-        .post(app.url(&format!("/_/collections/docs/records/{id}")))
-        .multipart(wrong)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains(r#"id="e-cover""#));
-    // A forged token changes nothing, and leaves no file behind.
-    let forged = Multipart::new()
-        .text("csrf", "forged")
-        .part("papers+", Part::bytes(b"x".to_vec()).file_name("c.txt"));
-    let res = browser
-        .post(app.url(&format!("/_/collections/docs/records/{id}")))
-        .multipart(forged)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
 }

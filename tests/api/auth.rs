@@ -1,40 +1,15 @@
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-async fn sign_up_and_in(app: &TestApp, email: &str) -> (String, String) {
-    let (status, user) = app
-        .call(Method::POST, "/api/collections/users/records",
-            Some(json!({"email": email, "password": "password123", "passwordConfirm": "password123"})), None)
-        .await;
-    assert_eq!(status, 200, "{user}");
-    let (status, auth) = app
-        .call(
-            Method::POST,
-            "/api/collections/users/auth-with-password",
-            Some(json!({"identity": email, "password": "password123"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{auth}");
-    (
-        user["id"].as_str().unwrap().to_owned(),
-        auth["token"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
+use crate::helpers::{claims, spawn_app, wait_until};
 
 #[tokio::test]
 async fn auth_refresh_renews_the_callers_token() {
     let app = spawn_app().await;
-    let (id, token) = sign_up_and_in(&app, "ann@example.com").await;
+    let (id, token) = app.sign_up_and_in("ann@example.com", "password123").await;
 
     let (status, body) = app
         .call(
@@ -67,7 +42,7 @@ async fn auth_refresh_renews_the_callers_token() {
 async fn impersonation_tokens_are_short_and_not_refreshable() {
     let app = spawn_app().await;
     let su = app.superuser_token().await;
-    let (id, user_token) = sign_up_and_in(&app, "ann@example.com").await;
+    let (id, user_token) = app.sign_up_and_in("ann@example.com", "password123").await;
 
     let (status, body) = app
         .call(
@@ -113,7 +88,7 @@ async fn impersonation_tokens_are_short_and_not_refreshable() {
 #[tokio::test]
 async fn a_password_change_needs_the_old_one_and_revokes_every_token() {
     let app = spawn_app().await;
-    let (id, token) = sign_up_and_in(&app, "ann@example.com").await;
+    let (id, token) = app.sign_up_and_in("ann@example.com", "password123").await;
     let path = format!("/api/collections/users/records/{id}");
 
     let (without_old, body) = app
@@ -167,7 +142,7 @@ async fn a_password_change_needs_the_old_one_and_revokes_every_token() {
 #[tokio::test]
 async fn expired_and_forged_tokens_authenticate_nobody() {
     let app = spawn_app().await;
-    let (_, token) = sign_up_and_in(&app, "ann@example.com").await;
+    let (_, token) = app.sign_up_and_in("ann@example.com", "password123").await;
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     let mut c = claims(&token);
     c["exp"] = json!(1);
@@ -191,7 +166,7 @@ async fn expired_and_forged_tokens_authenticate_nobody() {
 async fn a_hundred_wrong_passwords_in_a_row_are_throttled() {
     // The default per-identity limit alone (the per-IP one would also stop a single client).
     let app = crate::helpers::spawn_app_with(|c| c.auth_limits.per_ip_per_minute = 0).await;
-    sign_up_and_in(&app, "ann@example.com").await;
+    app.sign_up_and_in("ann@example.com", "password123").await;
     let wrong = json!({"identity": "ann@example.com", "password": "wrong-password"});
 
     let mut statuses = Vec::new();
@@ -351,7 +326,7 @@ async fn managers_change_other_accounts_without_the_old_password() {
 async fn tokens_of_deleted_records_authenticate_nobody() {
     let app = spawn_app().await;
     let su = app.superuser_token().await;
-    let (id, token) = sign_up_and_in(&app, "ann@example.com").await;
+    let (id, token) = app.sign_up_and_in("ann@example.com", "password123").await;
 
     let (deleted, _) = app
         .call(
@@ -370,7 +345,7 @@ async fn tokens_of_deleted_records_authenticate_nobody() {
         )
         .await;
     // Signing up again with the same email makes a new record: the old token stays dead.
-    sign_up_and_in(&app, "ann@example.com").await;
+    app.sign_up_and_in("ann@example.com", "password123").await;
     let (again, _) = app
         .call(
             Method::POST,
@@ -429,8 +404,13 @@ async fn a_burst_of_sign_ins_leaves_reads_free() {
             res.status().as_u16()
         }));
     }
-    // Let the burst reach the server, then read.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Read once the burst is being served (its first sign-in has finished).
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "the first sign-in of the burst",
+        async || finished.load(std::sync::atomic::Ordering::SeqCst) > 0,
+    )
+    .await;
     let res = app.get("/api/collections/users/records").await;
     assert_eq!(res.status(), 200);
     let done_at_read = finished.load(std::sync::atomic::Ordering::SeqCst);

@@ -5,28 +5,12 @@
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
-
-/// A public `notes` collection (anyone may list and create).
-pub async fn notes(app: &TestApp, token: &str) {
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/collections",
-            Some(json!({
-                "name": "notes", "listRule": "", "viewRule": "", "createRule": "",
-                "fields": [{"name": "text", "type": "text"}]
-            })),
-            Some(token),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
+use crate::helpers::{ADMIN_PASSWORD, TestApp, csrf_token, notes, spawn_app, wait_until};
 
 pub async fn add_note(app: &TestApp, text: &str) -> String {
     let (status, body) = app
@@ -378,7 +362,12 @@ async fn a_backup_under_32_writers_holds_every_write_acknowledged_before_it() {
             }
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_until(
+        Duration::from_secs(20),
+        "the writers to get going",
+        async || acked.lock().unwrap().len() >= 32,
+    )
+    .await;
 
     let started = Instant::now();
     let (status, body) = app
@@ -391,7 +380,12 @@ async fn a_backup_under_32_writers_holds_every_write_acknowledged_before_it() {
         .await;
     let finished = Instant::now();
     assert_eq!(status, 204, "{body}");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    wait_until(
+        Duration::from_secs(20),
+        "a write after the backup",
+        async || acked.lock().unwrap().iter().any(|(t, _)| *t >= finished),
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.await.unwrap();
@@ -480,21 +474,7 @@ async fn cli_creates_lists_and_restores_but_not_under_a_running_server() {
 #[tokio::test]
 async fn admin_page_creates_downloads_restores_and_deletes() {
     let app = spawn_app().await;
-    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let browser = app.browser();
-    let page = browser.get(app.url("/_/login")).send().await.unwrap();
-    let csrf = csrf_token(&page.text().await.unwrap());
-    let res = browser
-        .post(app.url("/_/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    let (browser, _) = app.admin_browser().await;
 
     // Guests are sent to sign in.
     let res = app.get("/_/backups").await;
@@ -637,19 +617,8 @@ async fn the_schedule_setting_takes_five_field_cron_expressions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["backups"]["cron"], "0 3 * * *");
     let html = {
-        let (browser, _) = (app.browser(), ());
-        let page = browser.get(app.url("/_/login")).send().await.unwrap();
-        let csrf = csrf_token(&page.text().await.unwrap());
-        browser
-            .post(app.url("/_/login"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("email", ADMIN_EMAIL),
-                ("password", ADMIN_PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let browser = app.browser();
+        app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
         browser
             .get(app.url("/_/backups"))
             .send()

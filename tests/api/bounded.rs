@@ -8,8 +8,8 @@ use hearth::Config;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::webhooks::{Receiver, notes, webhook};
+use crate::helpers::{TestApp, notes, spawn_app_with, url_encode, wait_until};
+use crate::webhooks::{Receiver, webhook};
 
 /// Rows in the collection the expensive filters run over.
 const ROWS: usize = 2000;
@@ -109,16 +109,9 @@ async fn health(app: &TestApp) -> (u16, Value) {
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-/// Polls health until it answers `status`; false if it did not within `within`.
-async fn health_becomes(app: &TestApp, status: u16, within: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if health(app).await.0 == status {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+/// Waits until health answers `status`; fails the test, saying `what`, after `PROMPTLY`.
+async fn health_becomes(app: &TestApp, status: u16, what: &str) {
+    wait_until(PROMPTLY, what, async || health(app).await.0 == status).await;
 }
 
 #[tokio::test]
@@ -142,7 +135,7 @@ async fn abandoned_expensive_filters_stop_and_give_their_readers_back() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"].as_array().unwrap().len(), 1);
     assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
-    assert!(health_becomes(&app, 200, PROMPTLY).await);
+    health_becomes(&app, 200, "health to answer 200 again").await;
 }
 
 #[tokio::test]
@@ -194,7 +187,7 @@ async fn server_jobs_and_health_work_while_requests_hold_every_reader() {
 
     // Clients that wait (ten minutes) for their expensive lists: every request reader taken.
     let held = fire(&app, 2, Duration::from_secs(600));
-    let busy = health_becomes(&app, 503, PROMPTLY).await;
+    health_becomes(&app, 503, "health to answer 503 with every reader taken").await;
     let (_, busy_body) = health(&app).await;
     let (status, created) = app
         .call(
@@ -210,9 +203,9 @@ async fn server_jobs_and_health_work_while_requests_hold_every_reader() {
     for task in &held {
         task.abort();
     }
-    let recovered = health_becomes(&app, 200, PROMPTLY).await;
+    // The held clients gave up: their queries stopped and the readers came back.
+    health_becomes(&app, 200, "health to answer 200 after the clients left").await;
 
-    assert!(busy, "health kept answering 200 with every reader taken");
     assert_eq!(busy_body["code"], 503, "{busy_body}");
     assert_eq!(busy_body["data"], json!({}));
     assert!(
@@ -220,15 +213,4 @@ async fn server_jobs_and_health_work_while_requests_hold_every_reader() {
         "{busy_body}"
     );
     assert_eq!(got[0].json()["record"]["text"], "still delivered");
-    // The held clients gave up: their queries stopped and the readers came back.
-    assert!(recovered, "health stayed 503 after the clients left");
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

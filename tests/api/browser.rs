@@ -1,15 +1,15 @@
 //! End-to-end in headless Chromium, mostly with JavaScript switched off: the admin UI must
-//! work with plain forms and links (and with JavaScript on as well). Skipped when chromedriver is missing, unless
-//! HEARTH_REQUIRE_BROWSER is set (as in CI). Screenshots go to target/screenshots/.
+//! work with plain forms and links (and with JavaScript on as well). Without chromedriver these
+//! tests fail, unless `HEARTH_SKIP=browser` (see `helpers::Tool`). Screenshots go to
+//! target/screenshots/.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, free_port, spawn_app, wait_for};
 
 /// chromedriver and the Chromium it starts (found by its own profile dir), ended when
 /// dropped, even after a failed assertion.
@@ -29,6 +29,8 @@ impl Drop for Driver {
     }
 }
 
+/// chromedriver (`HEARTH_CHROMEDRIVER`, default `chromedriver`); None only when `HEARTH_SKIP`
+/// names the browser.
 pub fn chromedriver() -> Option<String> {
     let bin = std::env::var("HEARTH_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     if Command::new(&bin)
@@ -38,11 +40,7 @@ pub fn chromedriver() -> Option<String> {
     {
         return Some(bin);
     }
-    assert!(
-        std::env::var_os("HEARTH_REQUIRE_BROWSER").is_none(),
-        "HEARTH_REQUIRE_BROWSER is set but `{bin}` does not run"
-    );
-    eprintln!("skipping: chromedriver is not installed (apt-get install chromium chromium-driver)");
+    Tool::Browser.missing(&format!("`{bin} --version` does not run"));
     None
 }
 
@@ -64,11 +62,7 @@ pub async fn browser_with_args(
     js: bool,
     switches: &[String],
 ) -> (Driver, Client) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let driver = Driver {
         child: Command::new(bin)
             .arg(format!("--port={port}"))
@@ -96,19 +90,20 @@ pub async fn browser_with_args(
     }
     let caps = json!({ "goog:chromeOptions": options });
     let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
-    let started = Instant::now();
-    loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => return (driver, client),
-            Err(e) if started.elapsed() > Duration::from_secs(20) => panic!("chromedriver: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let client = wait_for(
+        Duration::from_secs(20),
+        "chromedriver to start",
+        async || {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    (driver, client)
 }
 
 async fn screenshot(client: &Client, name: &str) {
@@ -378,14 +373,15 @@ async fn text_of(c: &Client, css: &str) -> String {
 /// Waits until the browser is on a URL containing `needle` (a click on a submit button can
 /// return before the next page has replaced this one).
 async fn wait_url(c: &Client, needle: &str) {
-    let started = Instant::now();
-    while !c.current_url().await.unwrap().as_str().contains(needle) {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "never reached {needle}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(Duration::from_secs(10), needle, async || {
+        let url = c.current_url().await.unwrap();
+        if url.as_str().contains(needle) {
+            Ok(())
+        } else {
+            Err(url)
+        }
+    })
+    .await;
 }
 
 async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {

@@ -5,7 +5,7 @@
 //! 0.40.6 side by side, and against a hearth that does not list the page's origin, where
 //! the browser must refuse.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use reqwest::Method;
@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::browser::{browser_with_args, chromedriver};
 use crate::compat::{pocketbase_bin, start_pocketbase};
-use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at};
+use crate::helpers::{spawn_app, spawn_app_with, superuser_token_at, wait_until};
+use crate::sdk::sdk_dir;
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>running</title>
@@ -147,14 +148,10 @@ async fn run_page(bin: &str, page: &str, api: &str) -> Value {
 pub async fn run_page_with(bin: &str, page: &str, api: &str, switches: &[String]) -> Value {
     let (_driver, client) = browser_with_args(bin, false, true, switches).await;
     client.goto(&format!("{page}/?api={api}")).await.unwrap();
-    let started = Instant::now();
-    while client.title().await.unwrap() != "done" {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the page did not finish"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(Duration::from_secs(30), "the page to finish", async || {
+        client.title().await.unwrap() == "done"
+    })
+    .await;
     let text = client
         .find(Locator::Css("#out"))
         .await
@@ -168,9 +165,8 @@ pub async fn run_page_with(bin: &str, page: &str, api: &str, switches: &[String]
 
 #[tokio::test]
 async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
-    let Some(bin) = chromedriver() else {
-        return;
-    };
+    let Some(bin) = chromedriver() else { return };
+    let Some(_) = sdk_dir() else { return };
     let page = serve_page().await;
     let app = spawn_app().await;
     let token = app.superuser_token().await;
@@ -192,9 +188,8 @@ async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
 
 #[tokio::test]
 async fn the_browser_refuses_an_origin_hearth_does_not_list() {
-    let Some(bin) = chromedriver() else {
-        return;
-    };
+    let Some(bin) = chromedriver() else { return };
+    let Some(_) = sdk_dir() else { return };
     let page = serve_page().await;
     let app = spawn_app_with(|c| c.origins = vec!["https://app.example.com".into()]).await;
     let token = app.superuser_token().await;
@@ -208,9 +203,8 @@ async fn the_browser_refuses_an_origin_hearth_does_not_list() {
 
 #[tokio::test]
 async fn the_same_page_served_from_the_public_dir_works_on_hearths_own_origin() {
-    let Some(bin) = chromedriver() else {
-        return;
-    };
+    let Some(bin) = chromedriver() else { return };
+    let Some(_) = sdk_dir() else { return };
     let site = page_site();
     let public = site.path().to_path_buf();
     // Only its own origin: the page needs no CORS at all.

@@ -1,7 +1,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, spawn_app, wait_until_blocking};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -257,12 +257,12 @@ fn sigterm_stops_the_server_gracefully_and_leaves_a_clean_database() {
         conn.read_exact(&mut head)?;
         Ok::<bool, std::io::Error>(head.ends_with(b"200"))
     };
-    for _ in 0..300 {
-        if answered().unwrap_or(false) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_blocking(Duration::from_secs(30), "the server to answer", || {
+        answered().unwrap_or(false)
+    });
+    // A fixed wait on purpose: the SIGTERM handler goes in when the server's main task is
+    // first polled, which nothing outside the process can observe, and a SIGTERM that
+    // arrives before it kills the process instead of stopping it.
     std::thread::sleep(Duration::from_millis(300));
 
     let killed = Command::new("kill")

@@ -1,22 +1,8 @@
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-
-async fn superuser_app() -> (TestApp, String) {
-    let app = spawn_app().await;
-    let token = app.superuser_token().await;
-    (app, token)
-}
-
-async fn send(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    app.call(method, path, body, Some(token)).await
-}
+use crate::helpers::{SuperuserApp, TestApp, spawn_app, wait_until};
 
 fn posts() -> Value {
     json!({"name": "posts", "fields": [
@@ -58,9 +44,9 @@ async fn collections_need_a_superuser() {
 
 #[tokio::test]
 async fn the_default_collections_are_listed() {
-    let (app, token) = superuser_app().await;
+    let app = SuperuserApp::spawn().await;
 
-    let (status, body) = send(&app, &token, reqwest::Method::GET, "/api/collections", None).await;
+    let (status, body) = app.su(reqwest::Method::GET, "/api/collections", None).await;
 
     assert_eq!(status, 200);
     assert_eq!(body["page"], 1);
@@ -99,24 +85,18 @@ async fn the_default_collections_are_listed() {
 
 #[tokio::test]
 async fn paging_and_skip_total() {
-    let (app, token) = superuser_app().await;
+    let app = SuperuserApp::spawn().await;
 
-    let (_, page2) = send(
-        &app,
-        &token,
-        reqwest::Method::GET,
-        "/api/collections?perPage=4&page=2",
-        None,
-    )
-    .await;
-    let (_, skipped) = send(
-        &app,
-        &token,
-        reqwest::Method::GET,
-        "/api/collections?skipTotal=1",
-        None,
-    )
-    .await;
+    let (_, page2) = app
+        .su(
+            reqwest::Method::GET,
+            "/api/collections?perPage=4&page=2",
+            None,
+        )
+        .await;
+    let (_, skipped) = app
+        .su(reqwest::Method::GET, "/api/collections?skipTotal=1", None)
+        .await;
 
     assert_eq!(page2["items"].as_array().unwrap().len(), 2);
     assert_eq!(page2["totalPages"], 2);
@@ -126,16 +106,11 @@ async fn paging_and_skip_total() {
 
 #[tokio::test]
 async fn creating_a_collection_creates_its_table() {
-    let (app, token) = superuser_app().await;
+    let app = SuperuserApp::spawn().await;
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(posts()),
-    )
-    .await;
+    let (status, body) = app
+        .su(reqwest::Method::POST, "/api/collections", Some(posts()))
+        .await;
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], "pbc_1125843985");
@@ -155,42 +130,27 @@ async fn creating_a_collection_creates_its_table() {
         sql.contains("\"views\" NUMERIC DEFAULT 0 NOT NULL"),
         "{sql}"
     );
-    let (status, viewed) = send(
-        &app,
-        &token,
-        reqwest::Method::GET,
-        "/api/collections/posts",
-        None,
-    )
-    .await;
+    let (status, viewed) = app
+        .su(reqwest::Method::GET, "/api/collections/posts", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(viewed, body);
 }
 
 #[tokio::test]
 async fn invalid_definitions_are_refused_field_by_field() {
-    let (app, token) = superuser_app().await;
-    send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(posts()),
-    )
-    .await;
+    let app = SuperuserApp::spawn().await;
+    app.su(reqwest::Method::POST, "/api/collections", Some(posts()))
+        .await;
 
-    let duplicate = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(json!({"name": "POSTS"})),
-    )
-    .await;
-    let bad = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
+    let duplicate = app
+        .su(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(json!({"name": "POSTS"})),
+        )
+        .await;
+    let bad = app.su(reqwest::Method::POST,
         "/api/collections",
         Some(json!({"name": "bad name", "type": "nope", "fields": [
             {"name": "ok", "type": "text"}, {"name": "ok", "type": "text"}, {"name": "x", "type": "unknown"},
@@ -214,16 +174,15 @@ async fn invalid_definitions_are_refused_field_by_field() {
 
 #[tokio::test]
 async fn auth_collections_get_system_fields_indexes_and_hidden_secrets() {
-    let (app, token) = superuser_app().await;
+    let app = SuperuserApp::spawn().await;
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(json!({"name": "members", "type": "auth"})),
-    )
-    .await;
+    let (status, body) = app
+        .su(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(json!({"name": "members", "type": "auth"})),
+        )
+        .await;
 
     assert_eq!(status, 200, "{body}");
     let fields: Vec<&str> = body["fields"]
@@ -274,15 +233,10 @@ async fn auth_collections_get_system_fields_indexes_and_hidden_secrets() {
 
 #[tokio::test]
 async fn renaming_a_field_keeps_its_data_and_removing_one_drops_the_column() {
-    let (app, token) = superuser_app().await;
-    let (_, created) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(posts()),
-    )
-    .await;
+    let app = SuperuserApp::spawn().await;
+    let (_, created) = app
+        .su(reqwest::Method::POST, "/api/collections", Some(posts()))
+        .await;
     app.db
         .data
         .write(|tx| {
@@ -298,14 +252,13 @@ async fn renaming_a_field_keeps_its_data_and_removing_one_drops_the_column() {
     fields.remove(2);
     fields.push(json!({"name": "body", "type": "editor"}));
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::PATCH,
-        "/api/collections/posts",
-        Some(json!({"fields": fields})),
-    )
-    .await;
+    let (status, body) = app
+        .su(
+            reqwest::Method::PATCH,
+            "/api/collections/posts",
+            Some(json!({"fields": fields})),
+        )
+        .await;
 
     assert_eq!(status, 200, "{body}");
     let sql = table_sql(&app, "posts").unwrap();
@@ -329,22 +282,13 @@ async fn renaming_a_field_keeps_its_data_and_removing_one_drops_the_column() {
 
 #[tokio::test]
 async fn a_failed_schema_change_changes_nothing() {
-    let (app, token) = superuser_app().await;
-    send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(posts()),
-    )
-    .await;
+    let app = SuperuserApp::spawn().await;
+    app.su(reqwest::Method::POST, "/api/collections", Some(posts()))
+        .await;
     let before = table_sql(&app, "posts").unwrap();
 
     // The index's predicate is refused by SQLite only when the DDL runs, after the rename.
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::PATCH,
+    let (status, body) = app.su(reqwest::Method::PATCH,
         "/api/collections/posts",
         Some(json!({"name": "articles", "indexes": ["CREATE INDEX idx_t ON articles (title) WHERE nope(title)"]})),
     )
@@ -353,28 +297,17 @@ async fn a_failed_schema_change_changes_nothing() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(table_sql(&app, "posts").unwrap(), before);
     assert!(table_sql(&app, "articles").is_none());
-    let (status, _) = send(
-        &app,
-        &token,
-        reqwest::Method::GET,
-        "/api/collections/posts",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .su(reqwest::Method::GET, "/api/collections/posts", None)
+        .await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn delete_and_truncate() {
-    let (app, token) = superuser_app().await;
-    send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(posts()),
-    )
-    .await;
+    let app = SuperuserApp::spawn().await;
+    app.su(reqwest::Method::POST, "/api/collections", Some(posts()))
+        .await;
     app.db
         .data
         .write(|tx| {
@@ -383,43 +316,31 @@ async fn delete_and_truncate() {
         })
         .unwrap();
 
-    let (truncated, _) = send(
-        &app,
-        &token,
-        reqwest::Method::DELETE,
-        "/api/collections/posts/truncate",
-        None,
-    )
-    .await;
+    let (truncated, _) = app
+        .su(
+            reqwest::Method::DELETE,
+            "/api/collections/posts/truncate",
+            None,
+        )
+        .await;
     let rows: i64 = app
         .db
         .data
         .read(|c| Ok(c.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?))
         .unwrap();
-    let (system, _) = send(
-        &app,
-        &token,
-        reqwest::Method::DELETE,
-        "/api/collections/_superusers",
-        None,
-    )
-    .await;
-    let (deleted, _) = send(
-        &app,
-        &token,
-        reqwest::Method::DELETE,
-        "/api/collections/posts",
-        None,
-    )
-    .await;
-    let (missing, _) = send(
-        &app,
-        &token,
-        reqwest::Method::GET,
-        "/api/collections/posts",
-        None,
-    )
-    .await;
+    let (system, _) = app
+        .su(
+            reqwest::Method::DELETE,
+            "/api/collections/_superusers",
+            None,
+        )
+        .await;
+    let (deleted, _) = app
+        .su(reqwest::Method::DELETE, "/api/collections/posts", None)
+        .await;
+    let (missing, _) = app
+        .su(reqwest::Method::GET, "/api/collections/posts", None)
+        .await;
 
     assert_eq!(truncated, 204);
     assert_eq!(rows, 0);
@@ -431,24 +352,16 @@ async fn delete_and_truncate() {
 
 #[tokio::test]
 async fn a_referenced_collection_cannot_be_deleted() {
-    let (app, token) = superuser_app().await;
-    send(
-        &app,
-        &token,
-        reqwest::Method::POST,
+    let app = SuperuserApp::spawn().await;
+    app.su(reqwest::Method::POST,
         "/api/collections",
         Some(json!({"name": "comments", "fields": [{"name": "author", "type": "relation", "collectionId": "_pb_users_auth_"}]})),
     )
     .await;
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::DELETE,
-        "/api/collections/users",
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .su(reqwest::Method::DELETE, "/api/collections/users", None)
+        .await;
 
     assert_eq!(status, 400, "{body}");
     assert!(table_sql(&app, "users").is_some());
@@ -456,12 +369,9 @@ async fn a_referenced_collection_cannot_be_deleted() {
 
 #[tokio::test]
 async fn view_collections_are_sql_views() {
-    let (app, token) = superuser_app().await;
+    let app = SuperuserApp::spawn().await;
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
+    let (status, body) = app.su(reqwest::Method::POST,
         "/api/collections",
         Some(json!({"name": "user_names", "type": "view", "viewQuery": "SELECT id, name FROM users"})),
     )
@@ -481,14 +391,15 @@ async fn view_collections_are_sql_views() {
             .unwrap()
             .starts_with("CREATE VIEW")
     );
-    let (bad, body) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(json!({"name": "broken", "type": "view", "viewQuery": "SELECT nope FROM nowhere"})),
-    )
-    .await;
+    let (bad, body) = app
+        .su(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(
+                json!({"name": "broken", "type": "view", "viewQuery": "SELECT nope FROM nowhere"}),
+            ),
+        )
+        .await;
     assert_eq!(bad, 400);
     assert!(body["data"]["viewQuery"]["code"].is_string());
 }
@@ -506,24 +417,21 @@ fn import_body(delete_missing: bool) -> Value {
 
 #[tokio::test]
 async fn import_creates_updates_and_deletes_missing_in_one_transaction() {
-    let (app, token) = superuser_app().await;
-    send(
-        &app,
-        &token,
+    let app = SuperuserApp::spawn().await;
+    app.su(
         reqwest::Method::POST,
         "/api/collections",
         Some(json!({"name": "extra"})),
     )
     .await;
 
-    let (status, _) = send(
-        &app,
-        &token,
-        reqwest::Method::PUT,
-        "/api/collections/import",
-        Some(import_body(false)),
-    )
-    .await;
+    let (status, _) = app
+        .su(
+            reqwest::Method::PUT,
+            "/api/collections/import",
+            Some(import_body(false)),
+        )
+        .await;
     assert_eq!(status, 204);
     assert!(table_sql(&app, "posts").is_some() && table_sql(&app, "comments").is_some());
     app.db
@@ -541,14 +449,9 @@ async fn import_creates_updates_and_deletes_missing_in_one_transaction() {
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "broken", "fields": [{"name": "s", "type": "select"}]}));
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::PUT,
-        "/api/collections/import",
-        Some(bad),
-    )
-    .await;
+    let (status, body) = app
+        .su(reqwest::Method::PUT, "/api/collections/import", Some(bad))
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["message"], "Failed to import collections.");
     assert_eq!(
@@ -561,14 +464,9 @@ async fn import_creates_updates_and_deletes_missing_in_one_transaction() {
     let mut good = import_body(true);
     good["collections"][1]["fields"] =
         json!([{"id": "text724990059", "name": "headline", "type": "text"}]);
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::PUT,
-        "/api/collections/import",
-        Some(good),
-    )
-    .await;
+    let (status, body) = app
+        .su(reqwest::Method::PUT, "/api/collections/import", Some(good))
+        .await;
     assert_eq!(status, 204, "{body}");
     assert!(
         table_sql(&app, "extra").is_none(),
@@ -595,29 +493,27 @@ async fn import_creates_updates_and_deletes_missing_in_one_transaction() {
         "users is not a system collection, as in PocketBase"
     );
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::PUT,
-        "/api/collections/import",
-        Some(json!({"collections": []})),
-    )
-    .await;
+    let (status, body) = app
+        .su(
+            reqwest::Method::PUT,
+            "/api/collections/import",
+            Some(json!({"collections": []})),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["data"]["collections"]["code"], "validation_required");
 }
 
 #[tokio::test]
 async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
-    let (source, token) = superuser_app().await;
-    send(
-        &source,
-        &token,
-        reqwest::Method::PUT,
-        "/api/collections/import",
-        Some(import_body(false)),
-    )
-    .await;
+    let source = SuperuserApp::spawn().await;
+    source
+        .su(
+            reqwest::Method::PUT,
+            "/api/collections/import",
+            Some(import_body(false)),
+        )
+        .await;
     let file = source.dir.path().join("schema.json");
 
     let export = source.hearth(&["collections", "export", file.to_str().unwrap()]);
@@ -635,7 +531,7 @@ async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
             .any(|c| c["name"] == "comments")
     );
 
-    let (target, target_token) = superuser_app().await;
+    let target = SuperuserApp::spawn().await;
     let import = target.hearth(&["collections", "import", file.to_str().unwrap()]);
     assert!(
         import.status.success(),
@@ -643,31 +539,20 @@ async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
         String::from_utf8_lossy(&import.stderr)
     );
 
-    let mut seen = false;
-    for _ in 0..40 {
-        let (status, _) = send(
-            &target,
-            &target_token,
-            reqwest::Method::GET,
-            "/api/collections/comments",
-            None,
-        )
-        .await;
-        if status == 200 {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(seen, "the running server picked up the CLI import");
-    let (_, listed) = send(
-        &target,
-        &target_token,
-        reqwest::Method::GET,
-        "/api/collections/posts/records",
-        None,
+    wait_until(
+        Duration::from_secs(4),
+        "the running server to pick up the CLI import",
+        async || {
+            let (status, _) = target
+                .su(reqwest::Method::GET, "/api/collections/comments", None)
+                .await;
+            status == 200
+        },
     )
     .await;
+    let (_, listed) = target
+        .su(reqwest::Method::GET, "/api/collections/posts/records", None)
+        .await;
     assert_eq!(listed["totalItems"], 0);
 
     let junk = target.dir.path().join("junk.json");
@@ -685,12 +570,9 @@ async fn cli_export_and_import_round_trip_and_a_running_server_sees_it() {
 
 #[tokio::test]
 async fn field_patterns_must_compile() {
-    let (app, token) = superuser_app().await;
+    let app = SuperuserApp::spawn().await;
 
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
+    let (status, body) = app.su(reqwest::Method::POST,
         "/api/collections",
         Some(json!({"name": "bad", "fields": [{"name": "x", "type": "text", "pattern": "(unclosed"}]})),
     )
@@ -705,15 +587,10 @@ async fn field_patterns_must_compile() {
 
 #[tokio::test]
 async fn names_of_hearths_own_tables_and_indexes_are_refused_with_a_field_error() {
-    let (app, token) = superuser_app().await;
-    let (status, _) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        "/api/collections",
-        Some(posts()),
-    )
-    .await;
+    let app = SuperuserApp::spawn().await;
+    let (status, _) = app
+        .su(reqwest::Method::POST, "/api/collections", Some(posts()))
+        .await;
     assert_eq!(status, 200);
     // Every table and index the migrations create outside `_collections` (and SQLite's own).
     let reserved: Vec<String> = app
@@ -742,34 +619,31 @@ async fn names_of_hearths_own_tables_and_indexes_are_refused_with_a_field_error(
     // Case does not matter to SQLite; an index of a collection is taken too.
     names.extend(["_MAILS".into(), "sqlite_stat1".into()]);
     let posts_index = format!("idx_{}", "posts_title");
-    let (status, body) = send(
-        &app,
-        &token,
-        reqwest::Method::PATCH,
-        "/api/collections/posts",
-        Some(json!({"indexes": [format!("CREATE INDEX {posts_index} ON posts (title)")]})),
-    )
-    .await;
+    let (status, body) = app
+        .su(
+            reqwest::Method::PATCH,
+            "/api/collections/posts",
+            Some(json!({"indexes": [format!("CREATE INDEX {posts_index} ON posts (title)")]})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     names.push(posts_index);
 
     for name in &names {
-        let create = send(
-            &app,
-            &token,
-            reqwest::Method::POST,
-            "/api/collections",
-            Some(json!({"name": name, "type": "base"})),
-        )
-        .await;
-        let rename = send(
-            &app,
-            &token,
-            reqwest::Method::PATCH,
-            "/api/collections/posts",
-            Some(json!({"name": name})),
-        )
-        .await;
+        let create = app
+            .su(
+                reqwest::Method::POST,
+                "/api/collections",
+                Some(json!({"name": name, "type": "base"})),
+            )
+            .await;
+        let rename = app
+            .su(
+                reqwest::Method::PATCH,
+                "/api/collections/posts",
+                Some(json!({"name": name})),
+            )
+            .await;
         for (what, (status, body)) in [("create", create), ("rename", rename)] {
             assert_eq!(status, 400, "{what} {name}: {body}");
             assert_eq!(body["status"], 400);
@@ -778,14 +652,13 @@ async fn names_of_hearths_own_tables_and_indexes_are_refused_with_a_field_error(
                 "{what} {name}: {body}"
             );
         }
-        let (status, body) = send(
-            &app,
-            &token,
-            reqwest::Method::PUT,
-            "/api/collections/import",
-            Some(json!({"collections": [{"name": name, "type": "base"}]})),
-        )
-        .await;
+        let (status, body) = app
+            .su(
+                reqwest::Method::PUT,
+                "/api/collections/import",
+                Some(json!({"collections": [{"name": name, "type": "base"}]})),
+            )
+            .await;
         assert_eq!(status, 400, "import {name}: {body}");
         let detail = body["data"]["collections"]["message"]
             .as_str()
@@ -797,14 +670,9 @@ async fn names_of_hearths_own_tables_and_indexes_are_refused_with_a_field_error(
     }
     // Nothing was created, renamed or dropped on the way.
     assert!(table_sql(&app, "posts").is_some());
-    let (_, mail_outbox) = send(
-        &app,
-        &token,
-        reqwest::Method::GET,
-        "/api/collections/_mails",
-        None,
-    )
-    .await;
+    let (_, mail_outbox) = app
+        .su(reqwest::Method::GET, "/api/collections/_mails", None)
+        .await;
     assert_eq!(mail_outbox["status"], 404);
     let count: i64 = app
         .db

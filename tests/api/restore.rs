@@ -7,8 +7,8 @@ use std::io::Write;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::backups::{add_note, backup_keys, note_texts, notes};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, hearth_cli, spawn_app};
+use crate::backups::{add_note, backup_keys, note_texts};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, hearth_cli, notes, spawn_app};
 
 #[tokio::test]
 async fn restore_brings_back_exactly_the_backups_data() {

@@ -1,23 +1,35 @@
 //! Runs the official PocketBase JavaScript SDK (npm `pocketbase`, pinned in tests/sdk) with
-//! node against a real hearth. Skipped when the SDK is not installed (`npm ci` in
-//! tests/sdk), unless HEARTH_REQUIRE_SDK is set (as in CI).
+//! node against a real hearth. Without node or the SDK (`npm ci` in tests/sdk) these tests
+//! fail, unless `HEARTH_SKIP=sdk` (see `helpers::Tool`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Tool, spawn_app};
+
+/// tests/sdk with node and its packages installed; None only when `HEARTH_SKIP` names the SDK.
+pub fn sdk_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node {
+        Tool::Sdk.missing("`node --version` does not run");
+        return None;
+    }
+    for package in ["pocketbase", "eventsource"] {
+        if !dir.join("node_modules").join(package).exists() {
+            Tool::Sdk.missing(&format!("tests/sdk/node_modules/{package} is missing"));
+            return None;
+        }
+    }
+    Some(dir)
+}
 
 #[tokio::test]
 async fn the_official_js_sdk_works_against_hearth() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    if !dir.join("node_modules/pocketbase").exists() {
-        assert!(
-            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
-            "HEARTH_REQUIRE_SDK is set but tests/sdk/node_modules is missing (run npm ci there)"
-        );
-        eprintln!("skipping: run `npm ci` in tests/sdk to install the PocketBase JS SDK");
-        return;
-    }
+    let Some(dir) = sdk_dir() else { return };
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     run_sdk_test(&dir, &app.address).await;
@@ -31,14 +43,7 @@ async fn the_official_js_sdk_works_against_hearth() {
 
 #[tokio::test]
 async fn the_sdk_uploads_and_reads_back_files() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    if !dir.join("node_modules/pocketbase").exists() {
-        assert!(
-            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
-            "tests/sdk/node_modules is missing"
-        );
-        return;
-    }
+    let Some(dir) = sdk_dir() else { return };
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     run_sdk_file(&dir, "files.test.mjs", &app.address).await;
@@ -69,14 +74,7 @@ async fn run_sdk_file(dir: &Path, file: &str, url: &str) {
 
 #[tokio::test]
 async fn the_sdk_auth_flows_work_including_a_reset_from_the_outbox() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    if !dir.join("node_modules/pocketbase").exists() {
-        assert!(
-            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
-            "tests/sdk/node_modules is missing"
-        );
-        return;
-    }
+    let Some(dir) = sdk_dir() else { return };
     let app = spawn_app().await;
     let url = app.address.clone();
 
@@ -136,14 +134,7 @@ async fn node(dir: &Path, file: &str, env: &[(&str, &str)]) {
 
 #[tokio::test]
 async fn the_sdk_realtime_subscriptions_work_against_hearth_and_pocketbase() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    if !dir.join("node_modules/eventsource").exists() {
-        assert!(
-            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
-            "tests/sdk/node_modules is missing"
-        );
-        return;
-    }
+    let Some(dir) = sdk_dir() else { return };
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     run_sdk_file(&dir, "realtime.test.mjs", &app.address).await;

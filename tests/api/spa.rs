@@ -13,17 +13,13 @@ use serde_json::{Value, json};
 use crate::browser::{browser_with, chromedriver};
 use crate::helpers::spawn_app_with;
 
-/// Builds the app into a temp folder with the project's pinned Vite, or None (skipped)
-/// when `tests/spa` has no `node_modules` and HEARTH_REQUIRE_SDK is not set.
+/// Builds the app into a temp folder with the project's pinned Vite, or None when
+/// `tests/spa` has no `node_modules` and `HEARTH_SKIP` names `spa` (else the test fails).
 fn build_spa() -> Option<tempfile::TempDir> {
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spa");
     let vite = project.join("node_modules/.bin/vite");
     if !vite.exists() {
-        assert!(
-            std::env::var_os("HEARTH_REQUIRE_SDK").is_none(),
-            "HEARTH_REQUIRE_SDK is set but Vite is not installed: cd tests/spa && npm ci"
-        );
-        eprintln!("skipping: the SPA's tools are not installed (cd tests/spa && npm ci)");
+        crate::helpers::Tool::Spa.missing("Vite is not installed in tests/spa");
         return None;
     }
     let out = tempfile::tempdir().unwrap();

@@ -1,15 +1,8 @@
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, claims, spawn_app};
 
 const AUTH: &str = "/api/collections/_superusers/auth-with-password";
-
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("jwt payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 #[tokio::test]
 async fn right_password_gives_a_token_and_the_record() {

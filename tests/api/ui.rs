@@ -1,30 +1,4 @@
-use reqwest::Client;
-
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, spawn_app};
-
-async fn login_form(app: &TestApp, browser: &Client) -> String {
-    let res = browser.get(app.url("/_/login")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    csrf_token(&res.text().await.unwrap())
-}
-
-pub async fn sign_in(app: &TestApp, browser: &Client, password: &str) -> reqwest::Response {
-    let csrf = login_form(app, browser).await;
-    browser
-        .post(app.url("/_/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-fn location(res: &reqwest::Response) -> &str {
-    res.headers()["location"].to_str().unwrap()
-}
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, location, spawn_app};
 
 #[tokio::test]
 async fn the_dashboard_needs_a_session() {
@@ -71,7 +45,7 @@ async fn signing_in_sets_a_strict_session_cookie_and_shows_the_dashboard() {
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
 
-    let res = sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    let res = app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
 
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/_/");
@@ -95,7 +69,7 @@ async fn a_wrong_password_shows_the_form_again_with_an_error() {
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
 
-    let res = sign_in(&app, &browser, "wrong-password").await;
+    let res = app.sign_in_browser(&browser, "wrong-password").await;
 
     assert_eq!(res.status(), 400);
     assert!(
@@ -120,7 +94,7 @@ async fn a_login_without_a_valid_csrf_token_is_refused() {
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
-    let _ = login_form(&app, &browser).await;
+    let _ = app.login_csrf(&browser).await;
 
     let forged = browser
         .post(app.url("/_/login"))
@@ -133,7 +107,7 @@ async fn a_login_without_a_valid_csrf_token_is_refused() {
         .await
         .unwrap();
     // A token from another browser (another nonce cookie) is no good either.
-    let other = login_form(&app, &app.browser()).await;
+    let other = app.login_csrf(&app.browser()).await;
     let foreign = browser
         .post(app.url("/_/login"))
         .form(&[
@@ -172,7 +146,7 @@ async fn signing_out_needs_csrf_and_ends_the_session() {
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
-    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
     let dashboard = browser
         .get(app.url("/_/"))
         .send()
@@ -215,7 +189,7 @@ async fn a_password_change_ends_browser_sessions() {
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
-    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
     assert_eq!(
         browser.get(app.url("/_/")).send().await.unwrap().status(),
         200
@@ -234,7 +208,7 @@ async fn a_password_change_ends_browser_sessions() {
 async fn reflected_input_is_escaped() {
     let app = spawn_app().await;
     let browser = app.browser();
-    let csrf = login_form(&app, &browser).await;
+    let csrf = app.login_csrf(&browser).await;
     let evil = r#""><script>alert(1)</script>"#;
 
     let res = browser
@@ -296,9 +270,15 @@ async fn sign_in_attempts_are_rate_limited() {
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
 
-    let first = sign_in(&app, &browser, "wrong-password").await.status();
-    let second = sign_in(&app, &browser, "wrong-password").await.status();
-    let third = sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    let first = app
+        .sign_in_browser(&browser, "wrong-password")
+        .await
+        .status();
+    let second = app
+        .sign_in_browser(&browser, "wrong-password")
+        .await
+        .status();
+    let third = app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
 
     assert_eq!((first.as_u16(), second.as_u16()), (400, 400));
     assert_eq!(third.status(), 429);
@@ -336,7 +316,7 @@ async fn the_mail_outbox_lists_mails_and_shows_them_escaped() {
         303,
         "sign-in first"
     );
-    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
 
     let list = browser
         .get(app.url("/_/mail"))
@@ -371,7 +351,7 @@ async fn a_planted_session_cookie_is_replaced_at_sign_in() {
     let app = spawn_app().await;
     app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let browser = app.browser();
-    let csrf = login_form(&app, &browser).await;
+    let csrf = app.login_csrf(&browser).await;
 
     // An attacker-chosen session value, as a fixation attempt would plant it.
     let res = browser
@@ -397,7 +377,7 @@ async fn a_planted_session_cookie_is_replaced_at_sign_in() {
         "the planted CSRF nonce does not match the form"
     );
 
-    let res = sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    let res = app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("hearth_session=") && !cookie.contains("attacker-chosen"));
     let planted = app
@@ -447,7 +427,7 @@ async fn the_collections_page_lists_every_collection_with_its_records() {
         303,
         "sign-in first"
     );
-    sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
 
     let html = browser
         .get(app.url("/_/collections"))

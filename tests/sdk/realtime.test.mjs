@@ -23,6 +23,8 @@ async function until(list, n, ms = 5000) {
   }
 }
 
+/** A fixed wait, only before checking that something did NOT arrive: absence has no
+ * condition to wait on, so give a stray event time to show up. */
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test("realtime events arrive as the rules allow, and stop after unsubscribe", async () => {

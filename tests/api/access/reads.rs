@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::world::{CALLERS, Server, Variant, encode, world};
-use crate::helpers::Sse;
+use super::world::{CALLERS, Server, Variant, world};
+use crate::helpers::{Sse, url_encode};
 
 /// For each comment, the expanded relations `caller` gets (sorted `item.key` names).
 async fn expanded(server: &Server, caller: &str) -> Vec<String> {
@@ -72,7 +72,7 @@ async fn heard(server: &Server, caller: &str, filters: &[&str]) -> Vec<bool> {
         .iter()
         .map(|f| {
             let options = json!({"query": {"filter": f}}).to_string();
-            format!("comments/*?options={}", encode(&options))
+            format!("comments/*?options={}", url_encode(&options))
         })
         .collect();
     let (status, body) = server

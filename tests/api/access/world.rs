@@ -6,7 +6,7 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 use crate::compat::{PocketBase, pocketbase_bin, start_pocketbase};
-use crate::helpers::{TestApp, spawn_app, superuser_token_at};
+use crate::helpers::{TestApp, spawn_app, superuser_token_at, url_encode};
 
 pub const PASSWORD: &str = "correct-horse-1";
 
@@ -122,7 +122,7 @@ impl Server {
     ) -> (u16, Vec<String>) {
         let path = format!(
             "/api/collections/{collection}/records?perPage=500&skipTotal=1&filter={}",
-            encode(filter)
+            url_encode(filter)
         );
         let (status, body) = self
             .call(Method::GET, &path, None, self.token(caller).as_deref())
@@ -143,18 +143,6 @@ pub fn ids(body: &Value) -> Vec<String> {
         .unwrap_or_default();
     ids.sort();
     ids
-}
-
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn text(name: &str) -> Value {
