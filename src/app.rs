@@ -320,7 +320,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .configure(api::configure)
             .default_service(web::to(api::hooks::or_not_found))
-            .wrap(from_fn(api::cors::cors)),
+            .wrap(api::cors::Cors),
     )
     .configure(ui::configure)
     .default_service(web::to(api::hooks::or_public));
