@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use r2d2::Pool;
+use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
@@ -216,14 +216,20 @@ impl Store {
     /// `group`).
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let asked = std::time::Instant::now();
+        let conn = self.take_writer()?;
+        crate::metrics::observe_writer_wait(asked.elapsed());
+        self.commits.write(conn, f, || self.take_writer())
+    }
+
+    /// The writer connection, taken as group commit expects: counted as queued meanwhile.
+    fn take_writer(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
         let queued = self.commits.queue();
         let conn = self
             .writer
             .get()
             .inspect_err(|_| crate::metrics::count_pool_timeout())?;
         drop(queued);
-        crate::metrics::observe_writer_wait(asked.elapsed());
-        self.commits.write(conn, f)
+        Ok(conn)
     }
 
     /// Runs `f` on a request reader. Readers are `query_only`: a write attempt is an error,
@@ -248,9 +254,7 @@ impl Store {
     /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let queued = self.commits.queue();
-        let mut conn = self.writer.get()?;
-        drop(queued);
+        let mut conn = self.take_writer()?;
         self.commits.settle(&conn);
         let out = f(&mut conn);
         // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
