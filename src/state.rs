@@ -61,4 +61,13 @@ impl AppState {
             started: Instant::now(),
         })
     }
+
+    /// The collection service over this server's database, registry and storage.
+    pub fn collections(&self) -> crate::schema::Collections<'_> {
+        crate::schema::Collections {
+            store: &self.db.data,
+            registry: &self.schema,
+            storage: &self.files,
+        }
+    }
 }

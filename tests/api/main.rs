@@ -35,3 +35,4 @@ mod storage;
 mod superusers;
 mod ui;
 mod webhooks;
+mod writes;

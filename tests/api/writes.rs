@@ -1,0 +1,66 @@
+//! One path for every write: whatever route a record or collection change takes (API,
+//! batch, admin UI, account flows, imports), it has the same effects after its commit
+//! (files removed, realtime published), and slow password work never holds the database.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::Method;
+use reqwest::multipart::Form;
+use serde_json::json;
+
+use crate::files::{Server, file};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app};
+
+/// Every file under `storage/`, relative to it.
+fn stored(app: &TestApp) -> Vec<PathBuf> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let root = app.dir.path().join("storage");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out
+}
+
+async fn with_docs() -> (TestApp, Server) {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let server = Server::signed_in(&app.address).await;
+    server.create_docs().await;
+    (app, server)
+}
+
+#[tokio::test]
+async fn an_import_that_deletes_missing_collections_deletes_their_files() {
+    let (app, server) = with_docs().await;
+    let (status, body) = server
+        .send_form(
+            Method::POST,
+            "/api/collections/docs/records",
+            Form::new().part("files", file(b"x".to_vec(), "x.txt")),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored(&app).len(), 1);
+
+    let import = json!({"deleteMissing": true, "collections": [
+        {"id": "pbc_other0001", "name": "other", "fields": [{"name": "title", "type": "text"}]}
+    ]});
+    let (status, body) = server
+        .send_json(Method::PUT, "/api/collections/import", import, true)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = server
+        .send_json(Method::GET, "/api/collections/docs", json!({}), true)
+        .await;
+    assert_eq!(status, 404, "the import deleted docs");
+    assert_eq!(stored(&app), Vec::<PathBuf>::new(), "and its files");
+}
