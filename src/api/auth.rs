@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Body, RequestAuth, blocking, hashing};
 use crate::auth::records;
+use crate::auth::signin::sign_in;
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
 use crate::error::{Error, FieldError, FieldErrors, Result};
@@ -173,38 +174,17 @@ async fn auth_with_password(
     count_attempt(&req, &state, &c, &input.identity)?;
     // Its cost is the password check: it waits for a hashing thread, not a blocking one.
     let body = hashing(move || {
-        state.db.data.read(|conn| {
-            let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
-            let id = record
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            // The collection's authRule has the last word, judged with the record signed in.
-            let auth_rule = c
-                .options
-                .get("authRule")
-                .map(|r| r.as_str().map(str::to_owned))
-                .unwrap_or(Some(String::new()));
-            let ctx = crate::records::Ctx {
-                caller: crate::records::Caller::Record {
-                    collection_id: c.id.clone(),
-                    id: id.clone(),
-                },
-                request: crate::filter::RequestInfo {
-                    auth: Some((c.clone(), record.clone())),
-                    method: "POST".into(),
-                    ..Default::default()
-                },
-                schema: state.schema.snapshot(),
-                changes: Default::default(),
-            };
-            if !crate::records::satisfies(conn, &c, &auth_rule, &ctx, &id)? {
-                return Err(Error::bad_request("Failed to authenticate."));
-            }
-            let token = records::issue_token(&c, &record, KIND_AUTH)?;
-            auth_response(conn, &c, &id, token)
-        })
+        let store = &state.db.data;
+        let record = sign_in(
+            store,
+            state.schema.snapshot(),
+            &c,
+            &input.identity,
+            &input.password,
+        )?;
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        let token = records::issue_token(&c, &record, KIND_AUTH)?;
+        store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

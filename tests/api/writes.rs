@@ -64,3 +64,51 @@ async fn an_import_that_deletes_missing_collections_deletes_their_files() {
     assert_eq!(status, 404, "the import deleted docs");
     assert_eq!(stored(&app), Vec::<PathBuf>::new(), "and its files");
 }
+
+/// The admin UI's sign-in is the API's: the `_superusers` collection's authRule applies.
+#[tokio::test]
+async fn the_admin_sign_in_applies_the_superusers_auth_rule() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    app.create_superuser("other@example.com", ADMIN_PASSWORD)
+        .await;
+    let rule = json!({"authRule": format!("email != '{ADMIN_EMAIL}'")});
+    let res = app
+        .api
+        .patch(app.url("/api/collections/_superusers"))
+        .header("Authorization", &token)
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    let api = app.auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(api.status(), 400, "the API refuses the excluded superuser");
+    let browser = app.browser();
+    let refused = crate::ui::sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    assert_eq!(refused.status(), 400, "and so does the sign-in form");
+    assert!(
+        refused
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .next()
+            .is_none()
+    );
+
+    // Anyone the rule admits still signs in.
+    let page = browser.get(app.url("/_/login")).send().await.unwrap();
+    let csrf = crate::helpers::csrf_token(&page.text().await.unwrap());
+    let admitted = browser
+        .post(app.url("/_/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "other@example.com"),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), 303);
+}
