@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Body, RequestAuth, blocking, hashing};
-use crate::auth::records;
 use crate::auth::signin::sign_in;
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
+use crate::auth::{otp, records};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::records::changes::Event;
 use crate::records::output::Viewer;
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -281,15 +282,9 @@ async fn request_otp(
     Body(input): Body<OtpInput>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
-    crate::auth::otp::ensure_enabled(&c)?;
+    otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &input.email)?;
-    let otp_id = blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| crate::auth::otp::request(tx, &c, &input.email))
-    })
-    .await?;
+    let otp_id = blocking(move || otp::request(&state.db.data, &c, &input.email)).await?;
     Ok(HttpResponse::Ok().json(json!({ "otpId": otp_id })))
 }
 
@@ -300,19 +295,23 @@ async fn auth_with_otp(
     Body(input): Body<OtpInput>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
-    crate::auth::otp::ensure_enabled(&c)?;
+    otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &format!("otp:{}", input.otp_id))?;
     let body = blocking(move || {
-        state.db.data.write(|tx| {
-            let record = crate::auth::otp::authenticate(tx, &c, &input.otp_id, &input.password)?;
-            let id = record
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let token = records::issue_token(&c, &record, KIND_AUTH)?;
-            auth_response(tx, &c, &id, token)
-        })
+        let store = &state.db.data;
+        let checked = otp::check(store, &c, &input.otp_id, &input.password)?;
+        let schema = state.schema.snapshot();
+        let record = state.records().run(|tx| {
+            let (record, verified) = otp::consume(tx.conn(), &c, &checked)?;
+            if verified {
+                let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+                tx.noted(&schema, &c, Event::Update, id)?;
+            }
+            Ok(record)
+        })?;
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        let token = records::issue_token(&c, &record, KIND_AUTH)?;
+        store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

@@ -56,6 +56,12 @@ static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
 /// Runs `f` on a hashing thread and waits for its result (right here when this is one);
 /// None if it could not run.
 fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    // argon2 while holding a connection makes every request that needs it wait too: hash
+    // before reading or writing, or between the two (see `auth::signin`).
+    debug_assert!(
+        !crate::db::holding_connection(),
+        "password hashing while holding a database connection"
+    );
     if HASHING_THREAD.get() {
         return Some(f());
     }

@@ -50,6 +50,34 @@ impl Default for PoolOptions {
     }
 }
 
+thread_local! {
+    /// Connections this thread is running work on now.
+    static HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a connection as in use by this thread while it lives.
+struct Held;
+
+impl Held {
+    fn new() -> Self {
+        HELD.set(HELD.get() + 1);
+        Self
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.set(HELD.get().saturating_sub(1));
+    }
+}
+
+/// True while this thread runs work on a database connection (a read, a write,
+/// maintenance): slow work that needs no database, such as password hashing, must not run
+/// then, or every request waiting for that connection waits for it too.
+pub fn holding_connection() -> bool {
+    HELD.get() > 0
+}
+
 /// Readers held back for the server's own jobs, beside the request readers. The jobs are
 /// few and each reads briefly; two keep one slow job from holding up the rest.
 pub const RESERVED_READERS: u32 = 2;
@@ -114,6 +142,7 @@ impl Readers {
             return Err(Error::Cancelled);
         }
         let armed = bound::Armed::new(&conn, self.timeout, cancel)?;
+        let _held = Held::new();
         f(&conn).map_err(|e| armed.explain(e))
     }
 
@@ -218,6 +247,10 @@ impl Store {
         let asked = std::time::Instant::now();
         let conn = self.take_writer()?;
         crate::metrics::observe_writer_wait(asked.elapsed());
+        let f = |tx: &Connection| {
+            let _held = Held::new();
+            f(tx)
+        };
         self.commits.write(conn, f, || self.take_writer())
     }
 
@@ -256,7 +289,9 @@ impl Store {
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.take_writer()?;
         self.commits.settle(&conn);
+        let held = Held::new();
         let out = f(&mut conn);
+        drop(held);
         // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
         crate::records::count::written(&conn);
         out
