@@ -229,3 +229,110 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::db::{Db, PoolOptions};
+    use crate::records::Caller;
+    use crate::schema::{Collections, Registry};
+
+    /// Remembers what was published, and when: the record must be committed by then.
+    struct Seen {
+        store: Store,
+        published: Mutex<Vec<(String, bool)>>,
+    }
+
+    impl Publish for Seen {
+        fn publish(&self, changes: Vec<Change>) {
+            for change in changes {
+                let sql = format!(
+                    "SELECT count(*) FROM \"{}\" WHERE id = ?1",
+                    change.collection.name
+                );
+                let committed = self
+                    .store
+                    .read(|c| Ok(c.query_row(&sql, [&change.id], |r| r.get::<_, i64>(0))?))
+                    .unwrap_or(0);
+                let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+                published.push((change.id, committed == 1));
+            }
+        }
+    }
+
+    fn setup() -> Result<(tempfile::TempDir, Db, Registry, Storage)> {
+        let dir = tempfile::tempdir()?;
+        let db = Db::open(dir.path(), &PoolOptions::default())?;
+        let registry = db.data.read(Registry::load)?;
+        let storage = Storage::open(&dir.path().join("storage"))?;
+        Collections {
+            store: &db.data,
+            registry: &registry,
+            storage: &storage,
+        }
+        .create(json!({"name": "notes", "createRule": "", "fields": [
+            {"name": "title", "type": "text", "required": true}
+        ]}))?;
+        Ok((dir, db, registry, storage))
+    }
+
+    fn body(title: &str) -> Map<String, Value> {
+        Map::from_iter([("title".to_owned(), json!(title))])
+    }
+
+    #[test]
+    fn changes_are_published_after_their_commit_and_never_for_a_refused_write() -> Result<()> {
+        let (_dir, db, registry, storage) = setup()?;
+        let seen = Seen {
+            store: db.data.clone(),
+            published: Mutex::default(),
+        };
+        let writes = Writes {
+            store: &db.data,
+            storage: &storage,
+            realtime: &seen,
+        };
+        let c = registry
+            .snapshot()
+            .find("notes")
+            .ok_or_else(|| crate::error::Error::internal("no notes"))?;
+        let ctx = || Ctx {
+            caller: Caller::Guest,
+            request: Default::default(),
+            schema: registry.snapshot(),
+            changes: Default::default(),
+        };
+
+        let refused = writes.create(&c, &ctx(), &body(""), Staging::new(&storage), |_, r| Ok(r));
+        assert!(refused.is_err(), "the title is required");
+        let created = writes.create(&c, &ctx(), &body("one"), Staging::new(&storage), |_, r| {
+            Ok(r)
+        })?;
+        // A batch whose second write fails: the first is rolled back, nothing published.
+        let half = writes.run(|tx| {
+            tx.create(&c, &ctx(), &body("two"), &Secrets::default(), None)?;
+            tx.create(&c, &ctx(), &body(""), &Secrets::default(), None)
+        });
+        assert!(half.is_err());
+
+        let published = seen
+            .published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let id = created
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        assert_eq!(published, vec![(id.to_owned(), true)]);
+        let count: i64 = db
+            .data
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM notes", [], |r| r.get(0))?))?;
+        assert_eq!(count, 1);
+        Ok(())
+    }
+}

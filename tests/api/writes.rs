@@ -182,3 +182,69 @@ async fn password_hashing_never_holds_up_other_writes() {
         "a plain write took {median:?} (median) beside sign-ups; one hash takes {one_hash:?}; all: {waits:?}"
     );
 }
+
+/// An account flow's change is a record update like any other: the address an OTP sign-in
+/// proves verifies the record, and subscribers see that update (as in PocketBase, which
+/// saves the record).
+#[tokio::test]
+async fn an_otp_sign_in_that_verifies_the_address_is_published() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    crate::account::sign_up(&app, "ann@example.com").await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            "/api/collections/users",
+            Some(json!({"otp": {"enabled": true, "length": 6}})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut sse = crate::helpers::Sse::connect(&app.address).await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/realtime",
+            Some(json!({"clientId": sse.client_id, "subscriptions": ["users/*"]})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 204);
+
+    let (_, body) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/request-otp",
+            Some(json!({"email": "ann@example.com"})),
+            None,
+        )
+        .await;
+    let html = app
+        .db
+        .data
+        .read(|c| hearth::mail::outbox(c, 50))
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == "otp")
+        .expect("an OTP mail")
+        .html;
+    let start = html.find("<strong>").unwrap() + "<strong>".len();
+    let code = &html[start..start + 6];
+    let (status, auth) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-with-otp",
+            Some(json!({"otpId": body["otpId"], "password": code})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{auth}");
+    assert_eq!(auth["record"]["verified"], true);
+
+    let event = sse.next().await.expect("the verification is published");
+    assert_eq!(event.event, "users/*");
+    let data = event.json();
+    assert_eq!(data["action"], "update");
+    assert_eq!(data["record"]["email"], "ann@example.com");
+    assert_eq!(data["record"]["verified"], true);
+}
