@@ -15,7 +15,7 @@ use super::records::{collection, context_of, shaped};
 use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
 use crate::records::write::Tx;
-use crate::records::{Secrets, Shape};
+use crate::records::{Ctx, Secrets, Shape};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -106,6 +106,18 @@ impl Sub {
         }
     }
 
+    /// What rules may read about this sub-request, sent as `method`.
+    fn context(&self, state: &AppState, auth: &RequestAuth, method: &str) -> Ctx {
+        context_of(
+            state,
+            auth,
+            method,
+            self.query.clone(),
+            self.headers.clone(),
+            self.body.clone(),
+        )
+    }
+
     fn shape(&self) -> Shape {
         let get = |k: &str| {
             self.query
@@ -137,7 +149,7 @@ fn exists(conn: &Connection, table: &str, id: &str) -> Result<bool> {
 
 /// The password work of a sub-request (see `records::Secrets`), done before the batch's
 /// transaction; a sub-request that is no record write needs none.
-fn secrets(state: &AppState, sub: &Sub) -> Result<Secrets> {
+fn secrets(state: &AppState, auth: &RequestAuth, sub: &Sub) -> Result<Secrets> {
     let Some((name, id)) = sub.target() else {
         return Ok(Secrets::default());
     };
@@ -147,9 +159,20 @@ fn secrets(state: &AppState, sub: &Sub) -> Result<Secrets> {
     if sub.method == "DELETE" {
         return Ok(Secrets::default());
     }
-    // An upsert names its record in the body.
-    let id = id.or_else(|| named(sub).map(str::to_owned));
-    Secrets::prepare(&state.db.data, &c, id.as_deref(), &sub.body)
+    // An upsert names its record in the body, and is a create when it does not exist.
+    let id = match (id, named(sub)) {
+        (Some(id), _) => Some(id),
+        (None, Some(named))
+            if sub.method == "PUT"
+                && state.db.data.read(|conn| exists(conn, &c.name, named))? =>
+        {
+            Some(named.to_owned())
+        }
+        _ => None,
+    };
+    let method = if id.is_some() { "PATCH" } else { "POST" };
+    let ctx = sub.context(state, auth, method);
+    Secrets::prepare(&state.db.data, &c, &ctx, id.as_deref(), &sub.body)
 }
 
 /// The record an upsert's body names, if any.
@@ -194,14 +217,7 @@ fn run(
             .to_owned(),
         _ => id.clone().unwrap_or_default(),
     };
-    let ctx = context_of(
-        state,
-        auth,
-        method,
-        sub.query.clone(),
-        sub.headers.clone(),
-        sub.body.clone(),
-    );
+    let ctx = sub.context(state, auth, method);
     Ok(match method {
         "POST" => {
             let record = tx.create(&c, &ctx, &sub.body, secrets, None)?;
@@ -318,7 +334,7 @@ async fn batch(
             .iter()
             .map(|item| {
                 let sub = Sub::parse(item).ok_or_else(unknown_action)?;
-                let secrets = secrets(&state, &sub)?;
+                let secrets = secrets(&state, &auth, &sub)?;
                 Ok((sub, secrets))
             })
             .collect();

@@ -142,6 +142,26 @@ pub fn hash(password: &str) -> Result<String> {
         .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")))
 }
 
+/// `hash`, knowingly while holding a connection: only for the rare write whose password was
+/// not hashed beforehand because its rules looked like refusing it, and no longer did
+/// inside its transaction.
+pub fn hash_late(password: &str) -> Result<String> {
+    log::warn!("a password is hashed inside a write transaction");
+    let password = password.to_owned();
+    let (reply, result) = mpsc::sync_channel(1);
+    if HASHING_THREAD.get() {
+        return hash_now(&password);
+    }
+    submit(
+        move || hash_now(&password),
+        move |out| {
+            let _ = reply.send(out);
+        },
+    )
+    .and_then(|()| result.recv().ok())
+    .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")))
+}
+
 fn hash_now(password: &str) -> Result<String> {
     let failed = |what: &str| Error::internal(format!("password hashing failed: {what}"));
     let params = Params::default();

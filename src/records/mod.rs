@@ -406,27 +406,8 @@ fn update_with_files(
     uploads: &[Staged],
     secrets: &Secrets,
 ) -> Result<(Map<String, Value>, FileChanges)> {
-    if c.is_view() {
-        return Err(Error::bad_request("View collections are read-only."));
-    }
-    if c.rules.update.is_none() && !ctx.caller.is_superuser() {
-        return Err(superusers_only());
-    }
-    let full = Viewer {
-        superuser: true,
-        record_id: None,
-    };
-    let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
+    let current = updatable(conn, c, ctx, id, body)?;
     let body = &*input::writable(c, ctx.caller.is_superuser(), body);
-    let request = write_request(c, &c.rules.update, ctx, body, &current);
-    let mut params = Vec::new();
-    match access_with(c, &c.rules.update, ctx, &request, &mut params) {
-        Access::SuperusersOnly => return Err(superusers_only()),
-        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
-            return Err(Error::not_found());
-        }
-        _ => {}
-    }
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Update, body, &current, uploads)?;
     if c.is_auth() {
@@ -465,6 +446,39 @@ fn update_with_files(
     let file_changes = files::changes(c, &columns, &current, uploads);
     let record = fetch_for(conn, c, id, ctx)?.ok_or_else(Error::not_found)?;
     Ok((record, file_changes))
+}
+
+/// The stored record `id`, when `ctx`'s caller may update it with `body` (the update rule);
+/// the error the update answers otherwise.
+fn updatable(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<Record> {
+    if c.is_view() {
+        return Err(Error::bad_request("View collections are read-only."));
+    }
+    if c.rules.update.is_none() && !ctx.caller.is_superuser() {
+        return Err(superusers_only());
+    }
+    let full = Viewer {
+        superuser: true,
+        record_id: None,
+    };
+    let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
+    let body = &*input::writable(c, ctx.caller.is_superuser(), body);
+    let request = write_request(c, &c.rules.update, ctx, body, &current);
+    let mut params = Vec::new();
+    match access_with(c, &c.rules.update, ctx, &request, &mut params) {
+        Access::SuperusersOnly => return Err(superusers_only()),
+        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
+            return Err(Error::not_found());
+        }
+        _ => {}
+    }
+    Ok(current)
 }
 
 /// The records a delete removed, cascades included, as (collection id, record id): their

@@ -13,7 +13,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::input;
+use super::{Ctx, input};
 use crate::auth::password;
 use crate::db::Store;
 use crate::error::{FieldError, FieldErrors, Result};
@@ -40,19 +40,28 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// For a write of `body` to record `id` of `c` (None: a new record): hashes the new
-    /// password and checks the old one against the stored hash (read on a reader, given
+    /// For `ctx`'s write of `body` to record `id` of `c` (None: a new record): hashes the
+    /// new password and checks the old one against the stored hash (read on a reader, given
     /// back before the check). Nothing to do unless `c` is an auth collection and the body
-    /// sets a password.
+    /// sets a password, nor for a write its rules refuse before any password is looked at
+    /// (so that no refused caller makes the server hash, as before the write moved here).
     pub fn prepare(
         store: &Store,
         c: &Collection,
+        ctx: &Ctx,
         id: Option<&str>,
         body: &Map<String, Value>,
     ) -> Result<Self> {
         let mut out = Self::default();
         let new = text(body, "password");
         if !c.is_auth() || new.is_empty() {
+            return Ok(out);
+        }
+        let allowed = match id {
+            None => c.rules.create.is_some() || ctx.caller.is_superuser(),
+            Some(id) => store.read(|conn| Ok(super::updatable(conn, c, ctx, id, body).is_ok()))?,
+        };
+        if !allowed {
             return Ok(out);
         }
         // Only a password the write can accept is worth hashing.
@@ -82,15 +91,12 @@ impl Secrets {
         matches!(&self.old, Some((checked, true)) if checked == stored)
     }
 
-    /// The hash of `new`, as prepared. A write whose password was not prepared (a caller
-    /// that skipped `prepare`) is still hashed correctly, here, holding the connection.
+    /// The hash of `new`, as prepared. A write that was not expected to get this far (its
+    /// rules changed their verdict meanwhile) is still hashed correctly, here.
     fn hash_of(&self, new: &str) -> Result<String> {
         match &self.new {
             Some((plain, hash)) if plain == new => Ok(hash.clone()),
-            _ => {
-                log::warn!("a password was hashed inside a write transaction");
-                password::hash(new)
-            }
+            _ => password::hash_late(new),
         }
     }
 }

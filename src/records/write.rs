@@ -99,7 +99,7 @@ impl Writes<'_> {
         staging: Staging,
         answer: impl FnOnce(&Connection, Record) -> Result<T>,
     ) -> Result<T> {
-        let secrets = Secrets::prepare(self.store, c, None, body)?;
+        let secrets = Secrets::prepare(self.store, c, ctx, None, body)?;
         self.run(|tx| {
             let record = tx.create(c, ctx, body, &secrets, Some(staging))?;
             answer(tx.conn, record)
@@ -118,7 +118,7 @@ impl Writes<'_> {
         precondition: Precondition,
         answer: impl FnOnce(&Connection, Record) -> Result<T>,
     ) -> Result<T> {
-        let secrets = Secrets::prepare(self.store, c, Some(id), body)?;
+        let secrets = Secrets::prepare(self.store, c, ctx, Some(id), body)?;
         self.run(|tx| {
             precondition(tx.conn)?;
             let record = tx.update(c, ctx, id, body, &secrets, Some(staging))?;
