@@ -1,5 +1,7 @@
 //! The record service: list, view, create, update and delete records of a collection, with
-//! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
+//! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`. Reads are
+//! functions on a connection; every write goes through `write::Writes`, which alone calls
+//! the create, update and delete below.
 
 mod access;
 pub mod changes;
