@@ -389,7 +389,14 @@ fn collections(dir: &DirArgs, cmd: CollectionsCommand) -> Result<()> {
             };
             let count = items.len();
             eprintln!("Importing {count} collections from {file}...");
-            crate::schema::import(&db.data, &registry, items, delete_missing)?;
+            // Beside a running server: its uploads in progress stay where they are.
+            let storage = crate::files::Storage::at(&db.dir().join("storage"));
+            let collections = crate::schema::Collections {
+                store: &db.data,
+                registry: &registry,
+                storage: &storage,
+            };
+            collections.import(items, delete_missing)?;
             println!("Imported {count} collections.");
         }
     }

@@ -67,4 +67,22 @@ impl AppState {
             started: Instant::now(),
         })
     }
+
+    /// The record write service over this server's database, storage and realtime broker.
+    pub fn records(&self) -> crate::records::Writes<'_> {
+        crate::records::Writes {
+            store: &self.db.data,
+            storage: &self.files,
+            realtime: &self.realtime,
+        }
+    }
+
+    /// The collection service over this server's database, registry and storage.
+    pub fn collections(&self) -> crate::schema::Collections<'_> {
+        crate::schema::Collections {
+            store: &self.db.data,
+            registry: &self.schema,
+            storage: &self.files,
+        }
+    }
 }

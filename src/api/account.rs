@@ -10,7 +10,7 @@ use super::auth::count_attempt;
 use super::{Body, RequestAuth, blocking};
 use crate::auth::account;
 use crate::error::{Error, Result};
-use crate::records::changes::{self, Changes, Event};
+use crate::records::changes::Event;
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -59,13 +59,10 @@ fn update_account(
     change: impl FnOnce(&rusqlite::Connection) -> Result<String>,
 ) -> Result<()> {
     let schema = state.schema.snapshot();
-    let noted = Changes::default();
-    state.db.data.write(|tx| {
-        let id = change(tx)?;
-        changes::note(tx, &schema, &noted, c, Event::Update, &id)
-    })?;
-    state.realtime.publish(noted.take());
-    Ok(())
+    state.records().run(|tx| {
+        let id = change(tx.conn())?;
+        tx.noted(&schema, c, Event::Update, &id)
+    })
 }
 
 fn auth_collection(state: &AppState, name: &str) -> Result<Arc<Collection>> {
@@ -130,14 +127,10 @@ async fn confirm_password_reset(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     blocking(move || {
+        // Hashed before the write, holding no connection.
+        let hash = account::new_password(&input.token, &input.password, &input.password_confirm)?;
         update_account(&state, &c, |tx| {
-            account::confirm_password_reset(
-                tx,
-                &c,
-                &input.token,
-                &input.password,
-                &input.password_confirm,
-            )
+            account::confirm_password_reset(tx, &c, &input.token, &hash)
         })
     })
     .await?;
@@ -181,8 +174,15 @@ async fn confirm_email_change(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     blocking(move || {
+        // The password is checked between a read and the write, holding no connection.
+        let (token, password) = (&input.token, &input.password);
+        let hash = state
+            .db
+            .data
+            .read(|conn| account::email_change_hash(conn, &c, token, password))?;
+        account::check_password(password, &hash)?;
         update_account(&state, &c, |tx| {
-            account::confirm_email_change(tx, &c, &input.token, &input.password)
+            account::confirm_email_change(tx, &c, token, &hash)
         })
     })
     .await?;

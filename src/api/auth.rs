@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Body, RequestAuth, blocking, hashing};
-use crate::auth::records;
+use crate::auth::signin::sign_in;
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
+use crate::auth::{otp, records};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::records::changes::Event;
 use crate::records::output::Viewer;
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -173,38 +175,17 @@ async fn auth_with_password(
     count_attempt(&req, &state, &c, &input.identity)?;
     // Its cost is the password check: it waits for a hashing thread, not a blocking one.
     let body = hashing(move || {
-        state.db.data.read(|conn| {
-            let record = records::authenticate(conn, &c, &input.identity, &input.password)?;
-            let id = record
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            // The collection's authRule has the last word, judged with the record signed in.
-            let auth_rule = c
-                .options
-                .get("authRule")
-                .map(|r| r.as_str().map(str::to_owned))
-                .unwrap_or(Some(String::new()));
-            let ctx = crate::records::Ctx {
-                caller: crate::records::Caller::Record {
-                    collection_id: c.id.clone(),
-                    id: id.clone(),
-                },
-                request: crate::filter::RequestInfo {
-                    auth: Some((c.clone(), record.clone())),
-                    method: "POST".into(),
-                    ..Default::default()
-                },
-                schema: state.schema.snapshot(),
-                changes: Default::default(),
-            };
-            if !crate::records::satisfies(conn, &c, &auth_rule, &ctx, &id)? {
-                return Err(Error::bad_request("Failed to authenticate."));
-            }
-            let token = records::issue_token(&c, &record, KIND_AUTH)?;
-            auth_response(conn, &c, &id, token)
-        })
+        let store = &state.db.data;
+        let record = sign_in(
+            store,
+            state.schema.snapshot(),
+            &c,
+            &input.identity,
+            &input.password,
+        )?;
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        let token = records::issue_token(&c, &record, KIND_AUTH)?;
+        store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -301,15 +282,9 @@ async fn request_otp(
     Body(input): Body<OtpInput>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
-    crate::auth::otp::ensure_enabled(&c)?;
+    otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &input.email)?;
-    let otp_id = blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| crate::auth::otp::request(tx, &c, &input.email))
-    })
-    .await?;
+    let otp_id = blocking(move || otp::request(&state.db.data, &c, &input.email)).await?;
     Ok(HttpResponse::Ok().json(json!({ "otpId": otp_id })))
 }
 
@@ -320,19 +295,23 @@ async fn auth_with_otp(
     Body(input): Body<OtpInput>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
-    crate::auth::otp::ensure_enabled(&c)?;
+    otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &format!("otp:{}", input.otp_id))?;
     let body = blocking(move || {
-        state.db.data.write(|tx| {
-            let record = crate::auth::otp::authenticate(tx, &c, &input.otp_id, &input.password)?;
-            let id = record
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let token = records::issue_token(&c, &record, KIND_AUTH)?;
-            auth_response(tx, &c, &id, token)
-        })
+        let store = &state.db.data;
+        let checked = otp::check(store, &c, &input.otp_id, &input.password)?;
+        let schema = state.schema.snapshot();
+        let record = state.records().run(|tx| {
+            let (record, verified) = otp::consume(tx.conn(), &c, &checked)?;
+            if verified {
+                let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+                tx.noted(&schema, &c, Event::Update, id)?;
+            }
+            Ok(record)
+        })?;
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        let token = records::issue_token(&c, &record, KIND_AUTH)?;
+        store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use super::records::{collection, context_of, shaped};
 use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
-use crate::records::changes::Change;
-use crate::records::{self, Shape};
+use crate::records::write::Tx;
+use crate::records::{Ctx, Secrets, Shape};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -106,6 +106,18 @@ impl Sub {
         }
     }
 
+    /// What rules may read about this sub-request, sent as `method`.
+    fn context(&self, state: &AppState, auth: &RequestAuth, method: &str) -> Ctx {
+        context_of(
+            state,
+            auth,
+            method,
+            self.query.clone(),
+            self.headers.clone(),
+            self.body.clone(),
+        )
+    }
+
     fn shape(&self) -> Shape {
         let get = |k: &str| {
             self.query
@@ -135,36 +147,49 @@ fn exists(conn: &Connection, table: &str, id: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Runs one sub-request inside the batch's transaction: (status, body).
-/// Stored files the batch's changes leave behind, removed once it has committed.
-#[derive(Default)]
-struct Leftovers {
-    /// (collection id, record id, file names) a create or update dropped.
-    files: Vec<(String, String, Vec<String>)>,
-    /// Records deleted (cascades too): their folders go.
-    records: records::Deleted,
-}
-
-impl Leftovers {
-    fn remove(self, storage: &crate::files::Storage) {
-        for (collection_id, record_id, names) in &self.files {
-            storage.remove_files(collection_id, record_id, names);
-        }
-        for (collection_id, record_id) in &self.records {
-            storage.remove_record(collection_id, record_id);
-        }
+/// The password work of a sub-request (see `records::Secrets`), done before the batch's
+/// transaction; a sub-request that is no record write needs none.
+fn secrets(state: &AppState, auth: &RequestAuth, sub: &Sub) -> Result<Secrets> {
+    let Some((name, id)) = sub.target() else {
+        return Ok(Secrets::default());
+    };
+    let Ok(c) = collection(state, &name) else {
+        return Ok(Secrets::default());
+    };
+    if sub.method == "DELETE" {
+        return Ok(Secrets::default());
     }
+    // An upsert names its record in the body, and is a create when it does not exist.
+    let id = match (id, named(sub)) {
+        (Some(id), _) => Some(id),
+        (None, Some(named))
+            if sub.method == "PUT"
+                && state.db.data.read(|conn| exists(conn, &c.name, named))? =>
+        {
+            Some(named.to_owned())
+        }
+        _ => None,
+    };
+    let method = if id.is_some() { "PATCH" } else { "POST" };
+    let ctx = sub.context(state, auth, method);
+    Secrets::prepare(&state.db.data, &c, &ctx, id.as_deref(), &sub.body)
 }
 
-/// Runs one sub-request in the batch's transaction; the records it changed join `changes`,
-/// published once the whole batch has committed.
+/// The record an upsert's body names, if any.
+fn named(sub: &Sub) -> Option<&str> {
+    sub.body
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+}
+
+/// Runs one sub-request in the batch's transaction: (status, body).
 fn run(
-    tx: &Connection,
+    tx: &mut Tx,
     state: &AppState,
     auth: &RequestAuth,
     sub: Sub,
-    leftovers: &mut Leftovers,
-    changes: &mut Vec<Change>,
+    secrets: &Secrets,
 ) -> Result<(u16, Value)> {
     let (name, id) = sub.target().ok_or_else(unknown_action)?;
     let c = collection(state, &name)?;
@@ -172,12 +197,8 @@ fn run(
     let method = match (sub.method.as_str(), &id) {
         ("PUT", None) => {
             // Upsert: an update when the body names a record that exists, else a create.
-            let named = sub
-                .body
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !named.is_empty() && exists(tx, &c.name, named)? {
+            let named = named(&sub).unwrap_or_default();
+            if !named.is_empty() && exists(tx.conn(), &c.name, named)? {
                 "PATCH"
             } else {
                 "POST"
@@ -196,37 +217,22 @@ fn run(
             .to_owned(),
         _ => id.clone().unwrap_or_default(),
     };
-    let ctx = context_of(
-        state,
-        auth,
-        method,
-        sub.query.clone(),
-        sub.headers.clone(),
-        sub.body.clone(),
-    );
-    let answer = match method {
+    let ctx = sub.context(state, auth, method);
+    Ok(match method {
         "POST" => {
-            let (record, _) = records::create_with_files(tx, &c, &ctx, &sub.body, &[])?;
-            (200, shaped(tx, &c, &ctx, record, &shape)?)
+            let record = tx.create(&c, &ctx, &sub.body, secrets, None)?;
+            (200, shaped(tx.conn(), &c, &ctx, record, &shape)?)
         }
         "PATCH" => {
-            let (record, files) =
-                records::update_with_files(tx, &c, &ctx, &target, &sub.body, &[])?;
-            leftovers
-                .files
-                .push((c.id.clone(), target.clone(), files.removed));
-            (200, shaped(tx, &c, &ctx, record, &shape)?)
+            let record = tx.update(&c, &ctx, &target, &sub.body, secrets, None)?;
+            (200, shaped(tx.conn(), &c, &ctx, record, &shape)?)
         }
         "DELETE" => {
-            leftovers
-                .records
-                .extend(records::delete(tx, &c, &ctx, &target)?);
+            tx.delete(&c, &ctx, &target)?;
             (204, Value::Null)
         }
         _ => return Err(unknown_action()),
-    };
-    changes.extend(ctx.changes.take());
-    Ok(answer)
+    })
 }
 
 /// PocketBase's answer when sub-request `index` failed with `e`.
@@ -321,29 +327,32 @@ async fn batch(
             .with_params(json!({"max": limits.max_requests, "min": 0})),
         ));
     }
-    let started = Instant::now();
     let results = blocking(move || {
-        let mut leftovers = Leftovers::default();
-        let mut changes = Vec::new();
-        let results = state.db.data.write(|tx| {
-            let mut results = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
+        // Password hashing first, with no connection held; the transaction's time limit
+        // starts after it.
+        let subs: Vec<_> = items
+            .iter()
+            .map(|item| {
+                let sub = Sub::parse(item).ok_or_else(unknown_action)?;
+                let secrets = secrets(&state, &auth, &sub)?;
+                Ok((sub, secrets))
+            })
+            .collect();
+        let started = Instant::now();
+        state.records().run(|tx| {
+            let mut results = Vec::with_capacity(subs.len());
+            for (i, sub) in subs.into_iter().enumerate() {
                 if started.elapsed() > limits.timeout {
                     return Err(Error::bad_request("Batch transaction failed."));
                 }
-                let outcome = Sub::parse(item)
-                    .ok_or_else(unknown_action)
-                    .and_then(|sub| run(tx, &state, &auth, sub, &mut leftovers, &mut changes));
+                let outcome = sub.and_then(|(sub, secrets)| run(tx, &state, &auth, sub, &secrets));
                 match outcome {
                     Ok((status, body)) => results.push(json!({"status": status, "body": body})),
                     Err(e) => return Err(failed_at(i, &e)),
                 }
             }
             Ok(results)
-        })?;
-        leftovers.remove(&state.files);
-        state.realtime.publish(changes);
-        Ok(results)
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(results))

@@ -75,7 +75,7 @@ async fn create(
     Body(body): Body<Value>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
-    let c = blocking(move || schema::create(&state.db.data, &state.schema, body)).await?;
+    let c = blocking(move || state.collections().create(body)).await?;
     Ok(HttpResponse::Ok().json(c.to_json()))
 }
 
@@ -87,7 +87,7 @@ async fn update(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let id = path.into_inner();
-    let c = blocking(move || schema::update(&state.db.data, &state.schema, &id, body)).await?;
+    let c = blocking(move || state.collections().update(&id, body)).await?;
     Ok(HttpResponse::Ok().json(c.to_json()))
 }
 
@@ -98,16 +98,7 @@ async fn delete(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let id = path.into_inner();
-    blocking(move || {
-        let found = state.schema.snapshot().find(&id).map(|c| c.id.clone());
-        schema::delete(&state.db.data, &state.schema, &id)?;
-        // Its records' files go with it, once the deletion has committed.
-        if let Some(collection_id) = found {
-            state.files.remove_collection(&collection_id);
-        }
-        Ok(())
-    })
-    .await?;
+    blocking(move || state.collections().delete(&id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -118,15 +109,7 @@ async fn truncate(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let id = path.into_inner();
-    blocking(move || {
-        let found = state.schema.snapshot().find(&id).map(|c| c.id.clone());
-        schema::truncate(&state.db.data, &state.schema, &id)?;
-        if let Some(collection_id) = found {
-            state.files.remove_collection(&collection_id);
-        }
-        Ok(())
-    })
-    .await?;
+    blocking(move || state.collections().truncate(&id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -145,12 +128,9 @@ async fn import(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     blocking(move || {
-        schema::import(
-            &state.db.data,
-            &state.schema,
-            body.collections,
-            body.delete_missing,
-        )
+        state
+            .collections()
+            .import(body.collections, body.delete_missing)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -52,8 +52,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     backups::configure(cfg);
 }
 
-/// How many pieces of blocking work may wait or run at once, process-wide: as many as the
-/// blocking pool has threads. Past that a request is turned away with 503 and
+/// How many pieces of blocking work may wait or run at once, process-wide. The blocking pool
+/// itself has far fewer threads (`BLOCKING_THREADS_PER_WORKER` per worker, see `app.rs`):
+/// the rest wait in its queue. Past this bound a request is turned away with 503 and
 /// `Retry-After` instead of joining a queue that grows without limit.
 pub const MAX_BLOCKING: usize = 512;
 

@@ -11,7 +11,7 @@ use super::{Body, RequestAuth, blocking, etag, multipart};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
-use crate::records::{self, Ctx, ListOptions, Shape, stored};
+use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
 use crate::state::AppState;
 use rusqlite::Connection;
@@ -221,16 +221,6 @@ async fn view(
     Ok(etag::json(&req, &record))
 }
 
-/// Where a record write goes, for `records::stored`.
-fn target<'a>(state: &'a AppState, c: &'a Collection, ctx: &'a Ctx) -> stored::Target<'a> {
-    stored::Target {
-        store: &state.db.data,
-        storage: &state.files,
-        collection: c,
-        ctx,
-    }
-}
-
 /// `If-Match`: the record as this caller sees it must still carry one of `tags`.
 fn unchanged(
     tx: &Connection,
@@ -259,13 +249,9 @@ async fn create(
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let record = blocking(move || {
-        let record =
-            target(&state, &c, &ctx).save(None, &body, staging, &stored::always, |tx, r| {
-                shaped(tx, &c, &ctx, r, &shape)
-            })?;
-        // Committed: published here, even if the client has gone meanwhile.
-        state.realtime.publish(ctx.changes.take());
-        Ok(record)
+        state.records().create(&c, &ctx, &body, staging, |tx, r| {
+            shaped(tx, &c, &ctx, r, &shape)
+        })
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -287,12 +273,11 @@ async fn update(
     let if_match = etag::if_match(&req);
     let record = blocking(move || {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        let record =
-            target(&state, &c, &ctx).save(Some(&id), &body, staging, &unchanged, |tx, r| {
+        state
+            .records()
+            .update(&c, &ctx, &id, &body, staging, &unchanged, |tx, r| {
                 shaped(tx, &c, &ctx, r, &shape)
-            })?;
-        state.realtime.publish(ctx.changes.take());
-        Ok(record)
+            })
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -310,9 +295,7 @@ async fn delete(
     let if_match = etag::if_match(&req);
     blocking(move || {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        target(&state, &c, &ctx).delete(&id, &unchanged)?;
-        state.realtime.publish(ctx.changes.take());
-        Ok(())
+        state.records().delete(&c, &ctx, &id, &unchanged)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -1,6 +1,9 @@
 //! Account flows that go through mail: email verification, password reset and email
 //! change. Requests never reveal whether an address has an account (the same answer
-//! either way); confirmations take the single-purpose token the mail carried.
+//! either way); confirmations take the single-purpose token the mail carried. Password
+//! work (argon2) is left to the caller, to do holding no connection: `new_password` before
+//! `confirm_password_reset`, `check_password` between `email_change_hash` and
+//! `confirm_email_change`.
 
 use rusqlite::Connection;
 use serde_json::{Map, Value};
@@ -125,15 +128,9 @@ pub fn request_password_reset(conn: &Connection, c: &Collection, email: &str) ->
     )
 }
 
-/// Sets the new password and rotates the tokenKey, which ends every session and makes the
-/// reset token itself single-use. Proving the mailbox also verifies the address.
-pub fn confirm_password_reset(
-    conn: &Connection,
-    c: &Collection,
-    raw: &str,
-    new: &str,
-    confirm: &str,
-) -> Result<String> {
+/// Checks a password reset's input and hashes the new password (slow: call it holding no
+/// connection); the hash is for `confirm_password_reset`.
+pub fn new_password(raw: &str, new: &str, confirm: &str) -> Result<String> {
     required(&[
         ("token", raw),
         ("password", new),
@@ -151,6 +148,18 @@ pub fn confirm_password_reset(
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
+    password::hash(new)
+}
+
+/// Sets the new password (`hash`, from `new_password`) and rotates the tokenKey, which ends
+/// every session and makes the reset token itself single-use. Proving the mailbox also
+/// verifies the address.
+pub fn confirm_password_reset(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+    hash: &str,
+) -> Result<String> {
     let (record, _) = records::from_purpose_token(conn, c, raw, token::KIND_PASSWORD_RESET)?
         .ok_or_else(invalid_token)?;
     let sql = format!(
@@ -158,7 +167,7 @@ pub fn confirm_password_reset(
         c.name
     );
     conn.prepare_cached(&sql)?.execute((
-        password::hash(new)?,
+        hash,
         crate::ids::token_key(),
         crate::datetime::now(),
         id_of(&record),
@@ -197,20 +206,30 @@ pub fn request_email_change(
     )
 }
 
-/// Moves the record to its new address after checking its password; rotates the tokenKey.
-pub fn confirm_email_change(
+fn password_hash(record: &Map<String, Value>) -> &str {
+    record
+        .get("password")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The stored password hash of the record an email-change token is for, for
+/// `check_password`.
+pub fn email_change_hash(
     conn: &Connection,
     c: &Collection,
     raw: &str,
     password_text: &str,
 ) -> Result<String> {
     required(&[("token", raw), ("password", password_text)])?;
-    let (record, claims) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
+    let (record, _) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
         .ok_or_else(invalid_token)?;
-    let hash = record
-        .get("password")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    Ok(password_hash(&record).to_owned())
+}
+
+/// Checks the record's password against its stored `hash` (slow: call it holding no
+/// connection).
+pub fn check_password(password_text: &str, hash: &str) -> Result<()> {
     if !password::verify(password_text, hash) {
         let mut errors = FieldErrors::new();
         errors.insert(
@@ -222,6 +241,22 @@ pub fn confirm_email_change(
             .into(),
         );
         return Err(Error::validation(errors));
+    }
+    Ok(())
+}
+
+/// Moves the record to its new address, once its password was checked against `checked`
+/// (see `check_password`), which must still be its password; rotates the tokenKey.
+pub fn confirm_email_change(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+    checked: &str,
+) -> Result<String> {
+    let (record, claims) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
+        .ok_or_else(invalid_token)?;
+    if password_hash(&record) != checked {
+        return Err(invalid_token());
     }
     let new_email = claims
         .new_email

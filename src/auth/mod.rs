@@ -6,5 +6,6 @@ pub mod csrf;
 pub mod otp;
 pub mod password;
 pub mod records;
+pub mod signin;
 pub mod superusers;
 pub mod token;

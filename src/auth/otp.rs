@@ -1,6 +1,7 @@
 //! One-time passwords by mail (`request-otp`, `auth-with-otp`), when a collection enables
 //! them: a numeric code, stored only as a hash in `_otps`, valid for `otp.duration` seconds
-//! and used at most once.
+//! and used at most once. The code is hashed and checked holding no database connection:
+//! each flow reads, does its argon2 work, then writes.
 
 use rand::RngExt;
 use rusqlite::{Connection, OptionalExtension};
@@ -8,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::password;
 use super::records::{find_by_email, find_by_id};
+use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::mail::{self, AppMeta};
 use crate::schema::Collection;
@@ -39,7 +41,7 @@ fn code(length: usize) -> String {
 
 /// Mails a code to the account with this email and returns the id to sign in with. An
 /// unknown email gets an id too (that leads nowhere), so the answer reveals nothing.
-pub fn request(conn: &Connection, c: &Collection, email: &str) -> Result<String> {
+pub fn request(store: &Store, c: &Collection, email: &str) -> Result<String> {
     ensure_enabled(c)?;
     if email.trim().is_empty() {
         let mut errors = FieldErrors::new();
@@ -47,7 +49,7 @@ pub fn request(conn: &Connection, c: &Collection, email: &str) -> Result<String>
         return Err(Error::validation(errors));
     }
     let otp_id = crate::ids::record_id();
-    let Some(record) = find_by_email(conn, c, email)? else {
+    let Some(record) = store.read(|conn| find_by_email(conn, c, email))? else {
         return Ok(otp_id);
     };
     let length = option(c, "length")
@@ -60,40 +62,50 @@ pub fn request(conn: &Connection, c: &Collection, email: &str) -> Result<String>
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let now = crate::datetime::now();
-    conn.prepare_cached(
-        "INSERT INTO _otps (id, collectionRef, recordRef, password, sentTo, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-    )?
-    .execute((
-        &otp_id,
-        &c.id,
-        record.get("id").and_then(Value::as_str).unwrap_or_default(),
-        password::hash(&secret)?,
-        &sent_to,
-        &now,
-    ))?;
-    let meta = AppMeta::load(conn)?;
-    let template = c.options.get("otp").and_then(|o| o.get("emailTemplate"));
-    let mail = mail::from_template(
-        template,
-        &meta,
-        &[("OTP", &secret), ("OTP_ID", &otp_id)],
-        &sent_to,
-        "otp",
-    );
-    mail::queue(conn, &mail)?;
+    let hash = password::hash(&secret)?;
+    store.write(|conn| {
+        let now = crate::datetime::now();
+        conn.prepare_cached(
+            "INSERT INTO _otps (id, collectionRef, recordRef, password, sentTo, created, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        )?
+        .execute((
+            &otp_id,
+            &c.id,
+            record.get("id").and_then(Value::as_str).unwrap_or_default(),
+            &hash,
+            &sent_to,
+            &now,
+        ))?;
+        let meta = AppMeta::load(conn)?;
+        let template = c.options.get("otp").and_then(|o| o.get("emailTemplate"));
+        let mail = mail::from_template(
+            template,
+            &meta,
+            &[("OTP", &secret), ("OTP_ID", &otp_id)],
+            &sent_to,
+            "otp",
+        );
+        mail::queue(conn, &mail)
+    })?;
     Ok(otp_id)
 }
 
-/// Checks the code and consumes it; returns the record signed in. A wrong code, an
+/// A code that matched its hash, for `consume`.
+pub struct Checked {
+    otp_id: String,
+    hash: String,
+    record_id: String,
+    sent_to: String,
+}
+
+fn invalid() -> Error {
+    Error::bad_request("Invalid or expired OTP.")
+}
+
+/// Checks the code against its hash, holding no connection meanwhile. A wrong code, an
 /// unknown or expired id all fail the same way.
-pub fn authenticate(
-    conn: &Connection,
-    c: &Collection,
-    otp_id: &str,
-    code: &str,
-) -> Result<Map<String, Value>> {
+pub fn check(store: &Store, c: &Collection, otp_id: &str, code: &str) -> Result<Checked> {
     ensure_enabled(c)?;
     let mut errors = FieldErrors::new();
     if otp_id.trim().is_empty() {
@@ -105,19 +117,10 @@ pub fn authenticate(
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let invalid = || Error::bad_request("Invalid or expired OTP.");
     let duration = option(c, "duration")
         .and_then(|v| v.as_i64())
         .unwrap_or(180);
-    let row: Option<(String, String, String, i64)> = conn
-        .prepare_cached(
-            "SELECT recordRef, password, sentTo, CAST(strftime('%s', created) AS INTEGER)
-             FROM _otps WHERE id = ?1 AND collectionRef = ?2",
-        )?
-        .query_row((otp_id, &c.id), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
+    let row = store.read(|conn| find(conn, c, otp_id))?;
     let Some((record_id, hash, sent_to, created)) = row else {
         password::burn_time(code);
         return Err(invalid());
@@ -125,13 +128,52 @@ pub fn authenticate(
     if created + duration < crate::datetime::unix_seconds() || !password::verify(code, &hash) {
         return Err(invalid());
     }
-    conn.prepare_cached("DELETE FROM _otps WHERE id = ?1")?
-        .execute([otp_id])?;
-    let record = find_by_id(conn, c, &record_id)?.ok_or_else(invalid)?;
-    // The code reached the mailbox: the address is proven.
-    if record.get("email").and_then(Value::as_str) == Some(sent_to.as_str()) {
-        let sql = format!("UPDATE \"{}\" SET verified = TRUE WHERE id = ?1", c.name);
-        conn.prepare_cached(&sql)?.execute([&record_id])?;
+    Ok(Checked {
+        otp_id: otp_id.to_owned(),
+        hash,
+        record_id,
+        sent_to,
+    })
+}
+
+/// Consumes a checked code, in the write transaction; returns the record signed in, and
+/// whether this verified its address (the code reached the mailbox), a change of the
+/// record for the caller to report.
+pub fn consume(
+    conn: &Connection,
+    c: &Collection,
+    checked: &Checked,
+) -> Result<(Map<String, Value>, bool)> {
+    // Used once: a code another request consumed meanwhile is spent.
+    let consumed = conn
+        .prepare_cached("DELETE FROM _otps WHERE id = ?1 AND password = ?2")?
+        .execute([&checked.otp_id, &checked.hash])?;
+    if consumed == 0 {
+        return Err(invalid());
     }
-    Ok(record)
+    let record = find_by_id(conn, c, &checked.record_id)?.ok_or_else(invalid)?;
+    let proven = record.get("email").and_then(Value::as_str) == Some(checked.sent_to.as_str());
+    let unverified = record.get("verified").and_then(Value::as_bool) != Some(true);
+    if proven && unverified {
+        let sql = format!("UPDATE \"{}\" SET verified = TRUE WHERE id = ?1", c.name);
+        conn.prepare_cached(&sql)?.execute([&checked.record_id])?;
+    }
+    Ok((record, proven && unverified))
+}
+
+/// An OTP of `c`: (record id, code hash, address it was sent to, created as Unix seconds).
+fn find(
+    conn: &Connection,
+    c: &Collection,
+    otp_id: &str,
+) -> Result<Option<(String, String, String, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT recordRef, password, sentTo, CAST(strftime('%s', created) AS INTEGER)
+             FROM _otps WHERE id = ?1 AND collectionRef = ?2",
+        )?
+        .query_row((otp_id, &c.id), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?)
 }

@@ -56,6 +56,12 @@ static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
 /// Runs `f` on a hashing thread and waits for its result (right here when this is one);
 /// None if it could not run.
 fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    // argon2 while holding a connection makes every request that needs it wait too: hash
+    // before reading or writing, or between the two (see `auth::signin`).
+    debug_assert!(
+        !crate::db::holding_connection(),
+        "password hashing while holding a database connection"
+    );
     if HASHING_THREAD.get() {
         return Some(f());
     }
@@ -134,6 +140,26 @@ pub fn hash(password: &str) -> Result<String> {
     let password = password.to_owned();
     on_hasher(move || hash_now(&password))
         .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")))
+}
+
+/// `hash`, knowingly while holding a connection: only for the rare write whose password was
+/// not hashed beforehand because its rules looked like refusing it, and no longer did
+/// inside its transaction.
+pub fn hash_late(password: &str) -> Result<String> {
+    log::warn!("a password is hashed inside a write transaction");
+    let password = password.to_owned();
+    let (reply, result) = mpsc::sync_channel(1);
+    if HASHING_THREAD.get() {
+        return hash_now(&password);
+    }
+    submit(
+        move || hash_now(&password),
+        move |out| {
+            let _ = reply.send(out);
+        },
+    )
+    .and_then(|()| result.recv().ok())
+    .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")))
 }
 
 fn hash_now(password: &str) -> Result<String> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::{password, token};
-use crate::error::{Error, FieldError, FieldErrors, Result};
+use super::token;
+use crate::error::{Error, Result};
 use crate::records::output;
 use crate::schema::{Collection, Snapshot};
 
@@ -139,7 +139,7 @@ fn sign(record: &Map<String, Value>, claims: token::Claims, secret: &str) -> Res
     token::sign(&claims, key, secret)
 }
 
-fn find_by(
+pub(super) fn find_by(
     conn: &Connection,
     c: &Collection,
     field: &str,
@@ -175,70 +175,6 @@ pub fn find_by_id(
     id: &str,
 ) -> Result<Option<Map<String, Value>>> {
     find_by(conn, c, "id", id)
-}
-
-/// Checks identity and password. Unknown identity and wrong password fail alike, in
-/// about the same time.
-pub fn authenticate(
-    conn: &Connection,
-    c: &Collection,
-    identity: &str,
-    password_text: &str,
-) -> Result<Map<String, Value>> {
-    let mut errors = FieldErrors::new();
-    if identity.is_empty() {
-        errors.insert("identity".into(), FieldError::required().into());
-    }
-    if password_text.is_empty() {
-        errors.insert("password".into(), FieldError::required().into());
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    let options = c.options.get("passwordAuth");
-    if !options
-        .and_then(|o| o.get("enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return Err(Error::bad_request(
-            "The collection is not configured to allow password authentication.",
-        ));
-    }
-    let fields: Vec<String> = options
-        .and_then(|o| o.get("identityFields"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_else(|| vec!["email".into()]);
-    let mut found = None;
-    for field in fields.iter().filter(|f| c.field(f).is_some()) {
-        if let Some(record) = find_by(conn, c, field, identity)? {
-            found = Some(record);
-            break;
-        }
-    }
-    let failed = || Error::bad_request("Failed to authenticate.");
-    match found {
-        Some(record) => {
-            let hash = record
-                .get("password")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if password::verify(password_text, hash) {
-                Ok(record)
-            } else {
-                Err(failed())
-            }
-        }
-        None => {
-            password::burn_time(password_text);
-            Err(failed())
-        }
-    }
 }
 
 /// Resolves a token of `kind` to its record, or None when it is forged, expired, of another

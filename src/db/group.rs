@@ -8,11 +8,17 @@
 //! savepoint only, and it is acknowledged (returns Ok) only after its group committed. A
 //! group whose commit fails, or whose transaction SQLite aborted (a full disk), fails for
 //! every member.
+//!
+//! A group is left open only for a writer that is queued for the connection. That writer
+//! may give up (its wait for the connection timed out) just after the holder counted it:
+//! members waiting longer than `RESCUE_AFTER` therefore take the connection themselves
+//! and commit whatever group is open, so no group waits for a write that never comes.
 
 use std::ops::DerefMut;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use rusqlite::{Connection, ffi};
 
@@ -20,6 +26,11 @@ use crate::error::{Error, Result};
 
 /// Writes per group at most: a bound on how long the first member waits for the rest.
 const MAX_GROUP: usize = 64;
+
+/// How long a member waits for its group to end before it ends it itself. Far above a
+/// commit's usual wait (the next writer's savepoint), so under load it never fires; it
+/// only bounds the wait when the writer the group was left open for never came.
+const RESCUE_AFTER: Duration = Duration::from_millis(250);
 
 /// Why a group did not commit, handed to each member as its own error.
 #[derive(Debug, Clone)]
@@ -67,13 +78,20 @@ impl Group {
         self.ended.notify_all();
     }
 
-    fn wait(&self) -> Outcome {
-        let slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = self
-            .ended
-            .wait_while(slot, |o| o.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
-        slot.clone().unwrap_or(Ok(()))
+    /// Waits for the outcome; `rescue` runs each time `RESCUE_AFTER` passes without one.
+    fn wait(&self, rescue: impl Fn()) -> Outcome {
+        loop {
+            let slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+            let (slot, _) = self
+                .ended
+                .wait_timeout_while(slot, RESCUE_AFTER, |o| o.is_none())
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(outcome) = slot.as_ref() {
+                return outcome.clone();
+            }
+            drop(slot);
+            rescue();
+        }
     }
 }
 
@@ -116,8 +134,14 @@ impl Commits {
 
     /// Runs `f` as one write on the writer connection `conn` (taken after `queue`),
     /// joining the open group or starting one. Gives the connection back before waiting
-    /// for the group to end; returns once it has.
-    pub fn write<C, T>(&self, mut conn: C, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T>
+    /// for the group to end; returns once it has. `take` gets the connection again (queued
+    /// like any writer) when the group stays open too long (see `RESCUE_AFTER`).
+    pub fn write<C, T>(
+        &self,
+        mut conn: C,
+        f: impl FnOnce(&Connection) -> Result<T>,
+        take: impl Fn() -> Result<C>,
+    ) -> Result<T>
     where
         C: DerefMut<Target = Connection>,
     {
@@ -169,8 +193,14 @@ impl Commits {
             Err(panic) => resume_unwind(panic),
         };
 
-        // Someone else commits this group: the next writer in, or the last one.
-        match group.wait() {
+        // Someone else commits this group: the next writer in, or the last one; or, when
+        // that writer gave up, this member itself (whatever group is open by then was left
+        // open for a queued writer too, this member among them).
+        let rescue = || match take() {
+            Ok(conn) => self.settle(&conn),
+            Err(e) => log::warn!("cannot take the writer to end a write group: {e}"),
+        };
+        match group.wait(rescue) {
             Ok(()) => Ok(out),
             Err(failure) => Err(failure.error()),
         }
@@ -270,6 +300,36 @@ mod tests {
             .read(|c| Ok(c.query_row("SELECT count(*) FROM t WHERE n % 10 = 9", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(refused, 0);
+    }
+
+    /// A writer that queued for the connection and gave up (its wait timed out) made the
+    /// holder leave the group open for it: the group must still commit, without waiting for
+    /// some unrelated write to come along.
+    #[test]
+    fn a_group_left_open_for_a_writer_that_gave_up_still_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let gave_up = store.commits.queue();
+        let (done, result) = std::sync::mpsc::channel();
+        let writer = store.clone();
+        std::thread::spawn(move || {
+            let out = writer.write(|c| Ok(c.execute("INSERT INTO t (n) VALUES (1)", [])?));
+            let _ = done.send(out.map(|_| ()));
+        });
+        // The write ran and waits in the open group for the writer that queued after it...
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.commits.state().members == 0 {
+            assert!(std::time::Instant::now() < deadline, "the write never ran");
+            std::thread::yield_now();
+        }
+        // ... which times out instead of taking the connection.
+        drop(gave_up);
+        let out = result.recv_timeout(std::time::Duration::from_secs(10));
+        assert!(
+            matches!(out, Ok(Ok(()))),
+            "the write never returned: {out:?}"
+        );
+        assert_eq!(count(&store), 1);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use r2d2::Pool;
+use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
@@ -48,6 +48,34 @@ impl Default for PoolOptions {
             query_timeout: Some(Duration::from_secs(30)),
         }
     }
+}
+
+thread_local! {
+    /// Connections this thread is running work on now.
+    static HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a connection as in use by this thread while it lives.
+struct Held;
+
+impl Held {
+    fn new() -> Self {
+        HELD.set(HELD.get() + 1);
+        Self
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.set(HELD.get().saturating_sub(1));
+    }
+}
+
+/// True while this thread runs work on a database connection (a read, a write,
+/// maintenance): slow work that needs no database, such as password hashing, must not run
+/// then, or every request waiting for that connection waits for it too.
+pub fn holding_connection() -> bool {
+    HELD.get() > 0
 }
 
 /// Readers held back for the server's own jobs, beside the request readers. The jobs are
@@ -114,6 +142,7 @@ impl Readers {
             return Err(Error::Cancelled);
         }
         let armed = bound::Armed::new(&conn, self.timeout, cancel)?;
+        let _held = Held::new();
         f(&conn).map_err(|e| armed.explain(e))
     }
 
@@ -216,14 +245,24 @@ impl Store {
     /// `group`).
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let asked = std::time::Instant::now();
+        let conn = self.take_writer()?;
+        crate::metrics::observe_writer_wait(asked.elapsed());
+        let f = |tx: &Connection| {
+            let _held = Held::new();
+            f(tx)
+        };
+        self.commits.write(conn, f, || self.take_writer())
+    }
+
+    /// The writer connection, taken as group commit expects: counted as queued meanwhile.
+    fn take_writer(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
         let queued = self.commits.queue();
         let conn = self
             .writer
             .get()
             .inspect_err(|_| crate::metrics::count_pool_timeout())?;
         drop(queued);
-        crate::metrics::observe_writer_wait(asked.elapsed());
-        self.commits.write(conn, f)
+        Ok(conn)
     }
 
     /// Runs `f` on a request reader. Readers are `query_only`: a write attempt is an error,
@@ -248,11 +287,11 @@ impl Store {
     /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let queued = self.commits.queue();
-        let mut conn = self.writer.get()?;
-        drop(queued);
+        let mut conn = self.take_writer()?;
         self.commits.settle(&conn);
+        let held = Held::new();
         let out = f(&mut conn);
+        drop(held);
         // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
         crate::records::count::written(&conn);
         out

@@ -33,6 +33,13 @@ impl Storage {
         })
     }
 
+    /// `root` as it is, for a process beside the server (the CLI): nothing is cleared.
+    pub fn at(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

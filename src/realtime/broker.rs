@@ -226,12 +226,34 @@ impl Broker {
         result
     }
 
+    /// Every connected client, for one fan-out.
+    pub fn clients(&self) -> Vec<Arc<Client>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Ends every stream (the server is stopping); clients reconnect elsewhere or later.
+    pub fn close_all(&self) {
+        self.clients
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Drops a client that could not take a message (too slow or gone).
+    pub fn drop_client(&self, id: &str) {
+        self.dropped_slow.fetch_add(1, Ordering::Relaxed);
+        remove(&self.clients, id);
+    }
+}
+
+/// Changes come only from the record write service, after their commit.
+impl crate::records::Publish for Broker {
     /// Hands committed changes to the dispatcher; never blocks the caller. Who receives
     /// each change is decided here, at commit, from the subscriptions held now (as
     /// PocketBase routes a change in the request that made it): a client that subscribes
     /// after the change was answered never receives it. Rules are checked by the
     /// dispatcher.
-    pub fn publish(&self, changes: Vec<Change>) {
+    fn publish(&self, changes: Vec<Change>) {
         if changes.is_empty() || self.read().is_empty() {
             return;
         }
@@ -250,25 +272,6 @@ impl Broker {
             }
             Err(TrySendError::Disconnected(_)) => {}
         }
-    }
-
-    /// Every connected client, for one fan-out.
-    pub fn clients(&self) -> Vec<Arc<Client>> {
-        self.read().values().cloned().collect()
-    }
-
-    /// Ends every stream (the server is stopping); clients reconnect elsewhere or later.
-    pub fn close_all(&self) {
-        self.clients
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-
-    /// Drops a client that could not take a message (too slow or gone).
-    pub fn drop_client(&self, id: &str) {
-        self.dropped_slow.fetch_add(1, Ordering::Relaxed);
-        remove(&self.clients, id);
     }
 }
 

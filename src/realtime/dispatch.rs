@@ -1,7 +1,7 @@
 //! Fan-out of committed record changes. At commit (`route`, on the writing request's
 //! thread) a change is matched against the subscriptions held then, and the matching clients
 //! are grouped by who they are and what exact subscription they hold; on the dispatcher
-//! thread (`run`, so events keep their commit order) each group's rule check, expand and
+//! thread (`run`, so events keep the order they were published in) each group's rule check, expand and
 //! projection run once, on one read connection, against the record as it was captured in
 //! its transaction, and every member gets the same data. A client whose buffer is full is
 //! dropped.

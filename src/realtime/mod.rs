@@ -16,7 +16,10 @@ pub use broker::{Broker, Identity};
 use crate::state::AppState;
 
 /// Starts the dispatcher thread: it takes committed changes from the broker's queue and
-/// fans them out, in commit order. Ends when the app is dropped.
+/// fans them out in the order they were published: one request's changes in the order it
+/// made them, but different requests' in whichever order their threads publish after their
+/// commits, which is not commit order (the members of one group commit return together).
+/// Ends when the app is dropped.
 pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<dispatch::Fanout>>) {
     let spawned = std::thread::Builder::new()
         .name("realtime".into())

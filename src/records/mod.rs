@@ -1,5 +1,7 @@
 //! The record service: list, view, create, update and delete records of a collection, with
-//! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`.
+//! its API rules applied. No HTTP types; callers pass who is asking as a `Caller`. Reads are
+//! functions on a connection; every write goes through `write::Writes`, which alone calls
+//! the create, update and delete below.
 
 mod access;
 pub mod changes;
@@ -11,7 +13,7 @@ pub mod input;
 pub mod output;
 mod protected;
 pub mod sort;
-pub mod stored;
+pub mod write;
 
 use rusqlite::types::Value as Sql;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ use changes::Event;
 pub use files::FileChanges;
 use input::Action;
 use output::Viewer;
+pub use protected::Secrets;
+pub use write::{Publish, Writes};
 
 /// A record as the API shows it.
 pub type Record = Map<String, Value>;
@@ -325,25 +329,17 @@ fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result
     Ok(())
 }
 
-/// Creates a record. The create rule is checked against the new row inside the caller's
-/// transaction: if it fails, the error rolls the insert back.
-pub fn create(
-    conn: &Connection,
-    c: &Collection,
-    ctx: &Ctx,
-    body: &Map<String, Value>,
-) -> Result<Map<String, Value>> {
-    create_with_files(conn, c, ctx, body, &[]).map(|(record, _)| record)
-}
-
-/// `create` with this request's uploads (named in `body` by their stored names); also says
-/// which of them the new record holds, for the caller to move into place before committing.
-pub fn create_with_files(
+/// Creates a record with this request's uploads (named in `body` by their stored names);
+/// also says which of them the new record holds, for `write` to move into place before
+/// committing. The create rule is checked against the new row inside the transaction: if
+/// it fails, the error rolls the insert back. Only `write` calls it.
+fn create_with_files(
     conn: &Connection,
     c: &Collection,
     ctx: &Ctx,
     body: &Map<String, Value>,
     uploads: &[Staged],
+    secrets: &Secrets,
 ) -> Result<(Map<String, Value>, FileChanges)> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
@@ -368,7 +364,13 @@ pub fn create_with_files(
             })
             .collect();
         let manager = manages(conn, c, ctx, RowRef::Values(&unverified))?;
-        protected::columns(conn, c, manager, body, None, &mut columns, &mut errors)?;
+        let change = protected::Change {
+            manager,
+            body,
+            current: None,
+            secrets,
+        };
+        protected::columns(conn, c, &change, &mut columns, &mut errors)?;
     }
     if !errors.is_empty() {
         return Err(Error::invalid("Failed to create record.", errors));
@@ -394,60 +396,31 @@ pub fn create_with_files(
     Ok((record, file_changes))
 }
 
-pub fn update(
-    conn: &Connection,
-    c: &Collection,
-    ctx: &Ctx,
-    id: &str,
-    body: &Map<String, Value>,
-) -> Result<Map<String, Value>> {
-    update_with_files(conn, c, ctx, id, body, &[]).map(|(record, _)| record)
-}
-
-/// `update` with this request's uploads; also says which uploads the record now holds and
-/// which stored files it dropped (to delete after the commit).
-pub fn update_with_files(
+/// Updates a record with this request's uploads; also says which uploads the record now
+/// holds and which stored files it dropped (to delete after the commit). Only `write`
+/// calls it.
+fn update_with_files(
     conn: &Connection,
     c: &Collection,
     ctx: &Ctx,
     id: &str,
     body: &Map<String, Value>,
     uploads: &[Staged],
+    secrets: &Secrets,
 ) -> Result<(Map<String, Value>, FileChanges)> {
-    if c.is_view() {
-        return Err(Error::bad_request("View collections are read-only."));
-    }
-    if c.rules.update.is_none() && !ctx.caller.is_superuser() {
-        return Err(superusers_only());
-    }
-    let full = Viewer {
-        superuser: true,
-        record_id: None,
-    };
-    let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
+    let current = updatable(conn, c, ctx, id, body)?;
     let body = &*input::writable(c, ctx.caller.is_superuser(), body);
-    let request = write_request(c, &c.rules.update, ctx, body, &current);
-    let mut params = Vec::new();
-    match access_with(c, &c.rules.update, ctx, &request, &mut params) {
-        Access::SuperusersOnly => return Err(superusers_only()),
-        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
-            return Err(Error::not_found());
-        }
-        _ => {}
-    }
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Update, body, &current, uploads)?;
     if c.is_auth() {
         let manager = manages(conn, c, ctx, RowRef::Stored(id))?;
-        protected::columns(
-            conn,
-            c,
+        let change = protected::Change {
             manager,
             body,
-            Some(&current),
-            &mut columns,
-            &mut errors,
-        )?;
+            current: Some(&current),
+            secrets,
+        };
+        protected::columns(conn, c, &change, &mut columns, &mut errors)?;
     }
     if !errors.is_empty() {
         return Err(Error::invalid("Failed to update record.", errors));
@@ -477,11 +450,45 @@ pub fn update_with_files(
     Ok((record, file_changes))
 }
 
+/// The stored record `id`, when `ctx`'s caller may update it with `body` (the update rule);
+/// the error the update answers otherwise.
+fn updatable(
+    conn: &Connection,
+    c: &Collection,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<Record> {
+    if c.is_view() {
+        return Err(Error::bad_request("View collections are read-only."));
+    }
+    if c.rules.update.is_none() && !ctx.caller.is_superuser() {
+        return Err(superusers_only());
+    }
+    let full = Viewer {
+        superuser: true,
+        record_id: None,
+    };
+    let current = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
+    let body = &*input::writable(c, ctx.caller.is_superuser(), body);
+    let request = write_request(c, &c.rules.update, ctx, body, &current);
+    let mut params = Vec::new();
+    match access_with(c, &c.rules.update, ctx, &request, &mut params) {
+        Access::SuperusersOnly => return Err(superusers_only()),
+        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
+            return Err(Error::not_found());
+        }
+        _ => {}
+    }
+    Ok(current)
+}
+
 /// The records a delete removed, cascades included, as (collection id, record id): their
 /// stored files are to go once the delete has committed.
 pub type Deleted = Vec<(String, String)>;
 
-pub fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Deleted> {
+/// Deletes a record under the delete rule, and whatever cascades. Only `write` calls it.
+fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Deleted> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }

@@ -9,6 +9,7 @@ pub mod fts;
 pub mod input;
 pub mod registry;
 pub mod validate;
+pub mod write;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use serde_json::Value;
 pub use collection::{Collection, CollectionType};
 pub use field::{Field, FieldKind};
 pub use registry::{Registry, Snapshot};
+pub use write::Collections;
 
 use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
@@ -78,41 +80,6 @@ fn create_storage(tx: &Connection, c: &Collection) -> Result<()> {
         run_user_ddl(tx, &sql, "indexes")?;
     }
     fts::create(tx, c)
-}
-
-/// Creates a collection from its JSON definition; returns it as stored.
-pub fn create(store: &Store, registry: &Registry, body: Value) -> Result<Collection> {
-    let created = store.write(|tx| create_in(tx, current(tx)?.all(), body))?;
-    store.read(|c| registry.reload(c))?;
-    Ok(created)
-}
-
-/// Applies a PATCH: the body is merged onto the stored definition, then the table is
-/// altered to match (columns renamed by field id, so data follows a rename).
-pub fn update(
-    store: &Store,
-    registry: &Registry,
-    id_or_name: &str,
-    body: Value,
-) -> Result<Collection> {
-    let updated = store.write(|tx| {
-        let all = current(tx)?;
-        let old = all.find(id_or_name).ok_or_else(Error::not_found)?;
-        update_in(tx, all.all(), &old, body)
-    })?;
-    store.read(|c| registry.reload(c))?;
-    Ok(updated)
-}
-
-/// Deletes a collection and its table; refused for system collections and for collections
-/// that another collection's relation field points at.
-pub fn delete(store: &Store, registry: &Registry, id_or_name: &str) -> Result<()> {
-    store.write(|tx| {
-        let all = current(tx)?;
-        let c = all.find(id_or_name).ok_or_else(Error::not_found)?;
-        delete_in(tx, all.all(), &c)
-    })?;
-    store.read(|c| registry.reload(c))
 }
 
 fn create_in(tx: &Connection, all: &[Arc<Collection>], body: Value) -> Result<Collection> {
@@ -190,67 +157,6 @@ fn delete_in(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Result
     Ok(())
 }
 
-/// Imports many definitions in one transaction, as PocketBase's `PUT /api/collections/import`:
-/// each is matched to a stored collection by id (else name) and merged onto it, or created;
-/// with `delete_missing`, non-system collections absent from the import are deleted. A
-/// collection comes after those its relations point at, views last; any failure rolls the
-/// whole import back.
-pub fn import(
-    store: &Store,
-    registry: &Registry,
-    items: Vec<Value>,
-    delete_missing: bool,
-) -> Result<()> {
-    if items.is_empty() {
-        let mut errors = FieldErrors::new();
-        errors.insert("collections".into(), FieldError::required().into());
-        return Err(Error::validation(errors));
-    }
-    store.write(|tx| {
-        let mut imported_ids = Vec::new();
-        for item in import_order(items) {
-            let snapshot = current(tx)?;
-            let all = snapshot.all();
-            let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let name = item.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let existing = all
-                .iter()
-                .find(|c| !id.is_empty() && c.id == id)
-                .or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(&name)))
-                .cloned();
-            let saved = match existing {
-                Some(old) => update_in(tx, all, &old, item),
-                None => create_in(tx, all, item),
-            }
-            .map_err(|e| import_failure(&name, &id, e))?;
-            imported_ids.push(saved.id);
-        }
-        if delete_missing {
-            // Dependents first: a collection is deleted once nothing left points at it.
-            loop {
-                let snapshot = current(tx)?;
-                let all = snapshot.all();
-                let missing: Vec<Arc<Collection>> =
-                    all.iter().filter(|c| !c.system && !imported_ids.contains(&c.id)).cloned().collect();
-                let Some(next) = missing.iter().find(|m| {
-                    !all.iter().any(|o| {
-                        o.id != m.id
-                            && o.fields.iter().any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == m.id))
-                    })
-                }) else {
-                    if let Some(stuck) = missing.first() {
-                        return Err(import_failure(&stuck.name, &stuck.id, Error::bad_request("still referenced")));
-                    }
-                    break;
-                };
-                delete_in(tx, all, next)?;
-            }
-        }
-        Ok(())
-    })?;
-    store.read(|c| registry.reload(c))
-}
-
 /// Referenced collections before those that reference them (within the import), views last.
 fn import_order(items: Vec<Value>) -> Vec<Value> {
     let key = |v: &Value, k: &str| {
@@ -311,23 +217,6 @@ fn import_failure(name: &str, id: &str, e: Error) -> Error {
         .into(),
     );
     Error::invalid("Failed to import collections.", errors)
-}
-
-/// Deletes every record of a collection, keeping its definition.
-pub fn truncate(store: &Store, registry: &Registry, id_or_name: &str) -> Result<()> {
-    let c = registry
-        .snapshot()
-        .find(id_or_name)
-        .ok_or_else(Error::not_found)?;
-    if c.is_view() {
-        return Err(Error::bad_request(
-            "View collections cannot be truncated since they don't store their own records.",
-        ));
-    }
-    store.write(|tx| {
-        tx.execute_batch(&format!("DELETE FROM \"{}\"", c.name))?;
-        Ok(())
-    })
 }
 
 /// The fields of a view, one per result column of its query, as PocketBase infers them: a

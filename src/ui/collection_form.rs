@@ -505,8 +505,8 @@ async fn submit(
     let shared = state.clone();
     let target = existing.as_ref().map(|c| c.id.clone());
     let saved = blocking(move || match target {
-        Some(id) => schema::update(&shared.db.data, &shared.schema, &id, body),
-        None => schema::create(&shared.db.data, &shared.schema, body),
+        Some(id) => shared.collections().update(&id, body),
+        None => shared.collections().create(body),
     })
     .await;
     match saved {
@@ -581,15 +581,7 @@ async fn delete(
     let name = path.into_inner();
     let shared = state.clone();
     let target = name.clone();
-    let deleted = blocking(move || {
-        let found = shared.schema.snapshot().find(&target).map(|c| c.id.clone());
-        schema::delete(&shared.db.data, &shared.schema, &target)?;
-        // Its records' files go with it, once the deletion has committed.
-        if let Some(collection_id) = found {
-            shared.files.remove_collection(&collection_id);
-        }
-        Ok(())
-    });
+    let deleted = blocking(move || shared.collections().delete(&target));
     match deleted.await {
         Ok(()) => Ok(flash::redirect(
             &req,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::session::{CsrfNonce, Session, expired_session_cookie, session_cookie};
 use super::{Chrome, see_other};
 use crate::api::{Body, blocking};
+use crate::auth::signin::sign_in;
 use crate::auth::token::KIND_ADMIN_SESSION;
 use crate::auth::{records, superusers};
 use crate::error::{Error, Result};
@@ -111,10 +112,16 @@ async fn submit(
             .snapshot()
             .find(superusers::COLLECTION_ID)
             .ok_or_else(|| Error::internal("the _superusers collection is missing"))?;
-        shared.db.data.read(|c| {
-            let record = records::authenticate(c, &admins, &form.email, &form.password)?;
-            records::issue_token(&admins, &record, KIND_ADMIN_SESSION)
-        })
+        // As the API's sign-in: the password, then the collection's authRule.
+        let schema = shared.schema.snapshot();
+        let record = sign_in(
+            &shared.db.data,
+            schema,
+            &admins,
+            &form.email,
+            &form.password,
+        )?;
+        records::issue_token(&admins, &record, KIND_ADMIN_SESSION)
     })
     .await;
     match signed_in {

@@ -19,7 +19,7 @@ use crate::api::blocking;
 use crate::auth::account;
 use crate::error::{Error, ErrorTree, Result};
 use crate::files::Staging;
-use crate::records;
+use crate::records::{self, write};
 use crate::schema::{Collection, FieldKind};
 use crate::state::AppState;
 
@@ -401,21 +401,13 @@ async fn submit(
     let ctx = superuser_ctx(&state);
     let target = id.clone();
     let saved = blocking(move || {
-        let at = records::stored::Target {
-            store: &shared.db.data,
-            storage: &shared.files,
-            collection: &table,
-            ctx: &ctx,
-        };
-        let saved = at.save(
-            target.as_deref(),
-            &body,
-            staging,
-            &records::stored::always,
-            |_, r| Ok(r),
-        )?;
-        shared.realtime.publish(ctx.changes.take());
-        Ok(saved)
+        let writes = shared.records();
+        match target {
+            Some(id) => writes.update(&table, &ctx, &id, &body, staging, &write::always, |_, r| {
+                Ok(r)
+            }),
+            None => writes.create(&table, &ctx, &body, staging, |_, r| Ok(r)),
+        }
     })
     .await;
     match saved {
@@ -494,15 +486,9 @@ async fn delete(
     let target = id.clone();
     let table = c.clone();
     let deleted = blocking(move || {
-        let at = records::stored::Target {
-            store: &shared.db.data,
-            storage: &shared.files,
-            collection: &table,
-            ctx: &ctx,
-        };
-        at.delete(&target, &records::stored::always)?;
-        shared.realtime.publish(ctx.changes.take());
-        Ok(())
+        shared
+            .records()
+            .delete(&table, &ctx, &target, &write::always)
     })
     .await;
     match deleted {
@@ -567,12 +553,17 @@ async fn account_action(
         "verify" => {
             let table = c.clone();
             blocking(move || {
-                shared.db.data.write(|tx| {
-                    let body = Map::from_iter([("verified".to_owned(), json!(true))]);
-                    records::update(tx, &table, &ctx, &target, &body).map(|_| ())
-                })?;
-                shared.realtime.publish(ctx.changes.take());
-                Ok(())
+                let body = Map::from_iter([("verified".to_owned(), json!(true))]);
+                let staging = Staging::new(&shared.files);
+                shared.records().update(
+                    &table,
+                    &ctx,
+                    &target,
+                    &body,
+                    staging,
+                    &write::always,
+                    |_, _| Ok(()),
+                )
             })
             .await
             .map(|()| "Marked as verified.".to_owned())

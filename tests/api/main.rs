@@ -46,3 +46,4 @@ mod tls;
 mod ui;
 mod webhook_targets;
 mod webhooks;
+mod writes;

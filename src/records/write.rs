@@ -1,0 +1,338 @@
+//! The one way records change. Every create, update and delete (from the API, a batch, the
+//! admin UI, the account flows, and the cascades they set off) goes through `Writes`, which
+//! owns their order:
+//!
+//! 1. before the transaction, holding no connection: the slow password work (`Secrets`);
+//! 2. inside one write transaction of the group commit: rules, validation, new uploads moved
+//!    into the record's folder, the change itself, and its webhook deliveries (the outbox,
+//!    written by `changes::note` in that same transaction);
+//! 3. after the commit: files the change replaced or removed (a deleted record's folder)
+//!    deleted, and the changes published to realtime subscribers.
+//!
+//! A write that fails or is rolled back leaves nothing behind: its uploads are removed again
+//! (`Staging` on drop), no file is deleted and nothing is published. No caller removes a
+//! record's files or publishes a change itself.
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use super::changes::{self, Change, Event};
+use super::protected::Secrets;
+use super::{Ctx, Deleted, Record};
+use crate::db::Store;
+use crate::error::Result;
+use crate::files::{Staging, Storage};
+use crate::schema::{Collection, Snapshot};
+
+/// Where committed changes go (the realtime broker), so that this layer needs no import of
+/// realtime: it only hands changes over, after their commit.
+pub trait Publish: Sync {
+    fn publish(&self, changes: Vec<Change>);
+}
+
+/// The record write service: the database, the file storage and the realtime broker.
+pub struct Writes<'a> {
+    pub store: &'a Store,
+    pub storage: &'a Storage,
+    pub realtime: &'a dyn Publish,
+}
+
+/// Runs first inside the write transaction; an error refuses the write (an `If-Match`
+/// that no longer holds, say).
+pub type Precondition<'p> = &'p dyn Fn(&Connection) -> Result<()>;
+
+/// No precondition.
+pub fn always(_: &Connection) -> Result<()> {
+    Ok(())
+}
+
+/// What a transaction's record writes leave to do once it has committed.
+#[derive(Default)]
+struct After {
+    /// Uploads moved into place, kept once the transaction commits.
+    staged: Vec<Staging>,
+    /// (collection id, record id, file names) an update dropped.
+    dropped: Vec<(String, String, Vec<String>)>,
+    /// Records deleted (cascades too): their folders go.
+    deleted: Deleted,
+    changes: Vec<Change>,
+}
+
+/// The record writes of one open write transaction.
+pub struct Tx<'t> {
+    conn: &'t Connection,
+    after: &'t mut After,
+}
+
+impl Writes<'_> {
+    /// Runs `f` in one write transaction (group commit); once it has committed, deletes
+    /// the files its writes dropped and publishes its changes.
+    pub fn run<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        let mut after = After::default();
+        let out = self.store.write(|conn| {
+            let mut tx = Tx {
+                conn,
+                after: &mut after,
+            };
+            f(&mut tx)
+        })?;
+        for staging in after.staged {
+            staging.commit();
+        }
+        for (collection_id, record_id, names) in &after.dropped {
+            self.storage.remove_files(collection_id, record_id, names);
+        }
+        for (collection_id, record_id) in &after.deleted {
+            self.storage.remove_record(collection_id, record_id);
+        }
+        self.realtime.publish(after.changes);
+        Ok(out)
+    }
+
+    /// Creates a record of `c` from `body` and the uploads in `staging`; `answer` builds
+    /// the response from the saved record inside the transaction (expand and the like).
+    pub fn create<T>(
+        &self,
+        c: &Collection,
+        ctx: &Ctx,
+        body: &Map<String, Value>,
+        staging: Staging,
+        answer: impl FnOnce(&Connection, Record) -> Result<T>,
+    ) -> Result<T> {
+        let secrets = Secrets::prepare(self.store, c, ctx, None, body)?;
+        self.run(|tx| {
+            let record = tx.create(c, ctx, body, &secrets, Some(staging))?;
+            answer(tx.conn, record)
+        })
+    }
+
+    /// Updates record `id` of `c`, once `precondition` holds; see `create`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update<T>(
+        &self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: &str,
+        body: &Map<String, Value>,
+        staging: Staging,
+        precondition: Precondition,
+        answer: impl FnOnce(&Connection, Record) -> Result<T>,
+    ) -> Result<T> {
+        let secrets = Secrets::prepare(self.store, c, ctx, Some(id), body)?;
+        self.run(|tx| {
+            precondition(tx.conn)?;
+            let record = tx.update(c, ctx, id, body, &secrets, Some(staging))?;
+            answer(tx.conn, record)
+        })
+    }
+
+    /// Deletes record `id` of `c` (and whatever cascades), once `precondition` holds.
+    pub fn delete(
+        &self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: &str,
+        precondition: Precondition,
+    ) -> Result<()> {
+        self.run(|tx| {
+            precondition(tx.conn)?;
+            tx.delete(c, ctx, id)
+        })
+    }
+}
+
+impl Tx<'_> {
+    /// The transaction's connection, for reads that shape an answer or check a condition.
+    pub fn conn(&self) -> &Connection {
+        self.conn
+    }
+
+    /// Creates a record (see `Writes::create`); `secrets` prepared for this body.
+    pub fn create(
+        &mut self,
+        c: &Collection,
+        ctx: &Ctx,
+        body: &Map<String, Value>,
+        secrets: &Secrets,
+        staging: Option<Staging>,
+    ) -> Result<Record> {
+        self.save(c, ctx, None, body, secrets, staging)
+    }
+
+    /// Updates record `id` (see `Writes::update`); `secrets` prepared for this body.
+    pub fn update(
+        &mut self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: &str,
+        body: &Map<String, Value>,
+        secrets: &Secrets,
+        staging: Option<Staging>,
+    ) -> Result<Record> {
+        self.save(c, ctx, Some(id), body, secrets, staging)
+    }
+
+    fn save(
+        &mut self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: Option<&str>,
+        body: &Map<String, Value>,
+        secrets: &Secrets,
+        staging: Option<Staging>,
+    ) -> Result<Record> {
+        let uploads = staging.as_ref().map_or(&[][..], Staging::files);
+        let saved = match id {
+            Some(id) => super::update_with_files(self.conn, c, ctx, id, body, uploads, secrets),
+            None => super::create_with_files(self.conn, c, ctx, body, uploads, secrets),
+        };
+        // Whatever it noted is this transaction's, even if it failed (it then rolls back).
+        self.after.changes.extend(ctx.changes.take());
+        let (record, files) = saved?;
+        let record_id = record
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(mut staging) = staging {
+            staging.place(&c.id, &record_id, &files.added)?;
+            self.after.staged.push(staging);
+        }
+        if !files.removed.is_empty() {
+            self.after
+                .dropped
+                .push((c.id.clone(), record_id, files.removed));
+        }
+        Ok(record)
+    }
+
+    /// Deletes record `id` of `c` and whatever cascades from it.
+    pub fn delete(&mut self, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
+        let deleted = super::delete(self.conn, c, ctx, id);
+        self.after.changes.extend(ctx.changes.take());
+        self.after.deleted.extend(deleted?);
+        Ok(())
+    }
+
+    /// Reports record `id` of `c` as changed by `event` when an account flow changed it by
+    /// other means: its webhooks queued now, its realtime event after the commit.
+    pub fn noted(
+        &mut self,
+        schema: &Snapshot,
+        c: &Collection,
+        event: Event,
+        id: &str,
+    ) -> Result<()> {
+        let noted = changes::Changes::default();
+        changes::note(self.conn, schema, &noted, c, event, id)?;
+        self.after.changes.extend(noted.take());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::db::{Db, PoolOptions};
+    use crate::records::Caller;
+    use crate::schema::{Collections, Registry};
+
+    /// Remembers what was published, and when: the record must be committed by then.
+    struct Seen {
+        store: Store,
+        published: Mutex<Vec<(String, bool)>>,
+    }
+
+    impl Publish for Seen {
+        fn publish(&self, changes: Vec<Change>) {
+            for change in changes {
+                let sql = format!(
+                    "SELECT count(*) FROM \"{}\" WHERE id = ?1",
+                    change.collection.name
+                );
+                let committed = self
+                    .store
+                    .read(|c| Ok(c.query_row(&sql, [&change.id], |r| r.get::<_, i64>(0))?))
+                    .unwrap_or(0);
+                let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+                published.push((change.id, committed == 1));
+            }
+        }
+    }
+
+    fn setup() -> Result<(tempfile::TempDir, Db, Registry, Storage)> {
+        let dir = tempfile::tempdir()?;
+        let db = Db::open(dir.path(), &PoolOptions::default())?;
+        let registry = db.data.read(Registry::load)?;
+        let storage = Storage::open(&dir.path().join("storage"))?;
+        Collections {
+            store: &db.data,
+            registry: &registry,
+            storage: &storage,
+        }
+        .create(json!({"name": "notes", "createRule": "", "fields": [
+            {"name": "title", "type": "text", "required": true}
+        ]}))?;
+        Ok((dir, db, registry, storage))
+    }
+
+    fn body(title: &str) -> Map<String, Value> {
+        Map::from_iter([("title".to_owned(), json!(title))])
+    }
+
+    #[test]
+    fn changes_are_published_after_their_commit_and_never_for_a_refused_write() -> Result<()> {
+        let (_dir, db, registry, storage) = setup()?;
+        let seen = Seen {
+            store: db.data.clone(),
+            published: Mutex::default(),
+        };
+        let writes = Writes {
+            store: &db.data,
+            storage: &storage,
+            realtime: &seen,
+        };
+        let c = registry
+            .snapshot()
+            .find("notes")
+            .ok_or_else(|| crate::error::Error::internal("no notes"))?;
+        let ctx = || Ctx {
+            caller: Caller::Guest,
+            request: Default::default(),
+            schema: registry.snapshot(),
+            changes: Default::default(),
+        };
+
+        let refused = writes.create(&c, &ctx(), &body(""), Staging::new(&storage), |_, r| Ok(r));
+        assert!(refused.is_err(), "the title is required");
+        let created = writes.create(&c, &ctx(), &body("one"), Staging::new(&storage), |_, r| {
+            Ok(r)
+        })?;
+        // A batch whose second write fails: the first is rolled back, nothing published.
+        let half = writes.run(|tx| {
+            tx.create(&c, &ctx(), &body("two"), &Secrets::default(), None)?;
+            tx.create(&c, &ctx(), &body(""), &Secrets::default(), None)
+        });
+        assert!(half.is_err());
+
+        let published = seen
+            .published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let id = created
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        assert_eq!(published, vec![(id.to_owned(), true)]);
+        let count: i64 = db
+            .data
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM notes", [], |r| r.get(0))?))?;
+        assert_eq!(count, 1);
+        Ok(())
+    }
+}
