@@ -86,7 +86,7 @@ async fn the_admin_sign_in_applies_the_superusers_auth_rule() {
     let api = app.auth_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(api.status(), 400, "the API refuses the excluded superuser");
     let browser = app.browser();
-    let refused = crate::ui::sign_in(&app, &browser, ADMIN_PASSWORD).await;
+    let refused = app.sign_in_browser(&browser, ADMIN_PASSWORD).await;
     assert_eq!(refused.status(), 400, "and so does the sign-in form");
     assert!(
         refused
@@ -190,7 +190,7 @@ async fn password_hashing_never_holds_up_other_writes() {
 async fn an_otp_sign_in_that_verifies_the_address_is_published() {
     let app = spawn_app().await;
     let token = app.superuser_token().await;
-    crate::account::sign_up(&app, "ann@example.com").await;
+    app.sign_up("ann@example.com", "password123").await;
     let (status, _) = app
         .call(
             Method::PATCH,
