@@ -1,17 +1,21 @@
 //! Compression of answers as the client's `Accept-Encoding` asks (brotli, zstd, gzip), with
 //! actix's encoders. Unlike actix's `Compress`, which encodes all but images and video, this
 //! leaves alone what is compressed already (archives, fonts, audio, images, video), and the
-//! realtime stream (an encoder would hold its events back); and a request that accepts no
-//! encoding passes untouched.
+//! realtime stream (an encoder would hold its events back), and answers under 1 KiB; and a
+//! request that accepts no encoding passes untouched.
 
 use std::future::{Ready, ready};
 
 use actix_http::encoding::Encoder;
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{self, AcceptEncoding, ContentEncoding, Encoding, Header};
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, LocalBoxFuture};
+
+/// Smaller answers go as they are: encoding a few hundred bytes costs several times the
+/// rest of the request and saves next to nothing.
+const MIN_SIZE: u64 = 1024;
 
 /// Offered in the server's order of preference, where the client weighs them equally.
 const SUPPORTED: [Encoding; 3] = [Encoding::brotli(), Encoding::zstd(), Encoding::gzip()];
@@ -74,7 +78,8 @@ where
         let answer = self.service.call(req);
         Either::Right(Box::pin(async move {
             let res = answer.await?;
-            if !worth_compressing(&res) {
+            let small = matches!(res.response().body().size(), BodySize::Sized(n) if n < MIN_SIZE);
+            if small || !worth_compressing(&res) {
                 return Ok(res.map_into_left_body());
             }
             Ok(res

@@ -19,6 +19,7 @@ async fn answers_are_encoded_as_the_client_accepts() {
     std::fs::write(site.path().join("logo.png"), vec![0x89u8; 4096]).unwrap();
     std::fs::write(site.path().join("bundle.zip"), vec![0x50u8; 4096]).unwrap();
     std::fs::write(site.path().join("font.woff2"), vec![0x77u8; 4096]).unwrap();
+    std::fs::write(site.path().join("tiny.js"), "console.log(1);\n").unwrap();
     let public = site.path().to_path_buf();
     let app = spawn_app_with(move |c| c.public_dir = public).await;
     let token = app.superuser_token().await;
@@ -33,6 +34,9 @@ async fn answers_are_encoded_as_the_client_accepts() {
         ("/logo.png", "gzip", None),
         ("/bundle.zip", "gzip, br", None),
         ("/font.woff2", "br", None),
+        // Under 1 KiB: not worth an encoder.
+        ("/tiny.js", "br, gzip", None),
+        ("/api/health", "br, gzip", None),
     ] {
         let res = app
             .api
