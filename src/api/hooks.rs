@@ -278,6 +278,9 @@ fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
         return res.finish();
     }
     match &answer["body"] {
+        Value::String(text) if status.is_success() && answer["type"] == "application/json" => {
+            res.body(picked(req, text))
+        }
         Value::String(text) => res.body(text.clone()),
         Value::Object(blob) => {
             let bytes: Vec<u8> = blob["bytes"]
@@ -288,6 +291,33 @@ fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
         }
         _ => res.finish(),
     }
+}
+
+/// A JSON answer with only the keys `?fields=` names, as PocketBase's `e.json` picks them
+/// (in an object, or in each object of an array).
+fn picked(req: &HttpRequest, text: &str) -> String {
+    let wanted = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()
+        .and_then(|q| q.into_iter().find(|(k, _)| k == "fields"))
+        .and_then(|(_, fields)| crate::records::fields::Projection::parse(&fields));
+    let Some(projection) = wanted else {
+        return text.to_owned();
+    };
+    let Ok(mut value) = serde_json::from_str::<Value>(text) else {
+        return text.to_owned();
+    };
+    match &mut value {
+        Value::Object(map) => projection.apply(map),
+        Value::Array(items) => {
+            for item in items {
+                if let Value::Object(map) = item {
+                    projection.apply(map);
+                }
+            }
+        }
+        _ => {}
+    }
+    value.to_string()
 }
 
 /// A failed call: an `ApiError` answers as itself, anything else thrown as PocketBase's

@@ -280,6 +280,8 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
     for path in [
         "/api/hello/ann?q=1",
         "/api/hello/a%20b",
+        "/api/hello/ann?q=1&fields=name,q",
+        "/api/kinds/created?fields=three",
         "/api/errors/bad",
         "/api/errors/bad-default",
         "/api/errors/notfound",
