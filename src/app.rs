@@ -132,6 +132,9 @@ impl App {
             // Fail at start-up, not at the first mail, on an unusable SMTP flag.
             Sender::new(cfg)?;
         }
+        state
+            .hooks
+            .attach(Arc::downgrade(&state.clone().into_inner()));
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
         realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);

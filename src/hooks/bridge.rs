@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -12,6 +13,7 @@ use sha2::Digest;
 
 use super::runtime::{Host, Js};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 
 /// The hex HMAC of `text` with `key` (HMAC takes keys of any length).
 macro_rules! hmac {
@@ -149,14 +151,23 @@ impl Host for LoaderHost {
             self.registrations.borrow_mut().push(args);
             return Ok(Value::Null);
         }
+        if op.starts_with("app.") {
+            return Err(Error::bad_request(
+                "$app is not available while the hooks files load; use it in handlers.",
+            ));
+        }
         common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))
     }
 }
 
-/// An executor's host.
+/// An executor's host: the common operations and `$app`'s, once the server is up.
 pub struct ExecutorHost {
     pub dir: PathBuf,
+    pub app: AppHandle,
 }
+
+/// The server the executors serve, set once it exists (the hooks are loaded before).
+pub type AppHandle = Arc<OnceLock<Weak<AppState>>>;
 
 impl Host for ExecutorHost {
     fn call(&self, op: &str, args: Value) -> Result<Value> {
@@ -164,6 +175,12 @@ impl Host for ExecutorHost {
             // Handlers run after loading; registering from them does nothing, as in
             // PocketBase, where routes are bound once at start.
             return Ok(Value::Null);
+        }
+        if op.starts_with("app.") {
+            let Some(state) = self.app.get().and_then(Weak::upgrade) else {
+                return Err(Error::internal("$app is used before the server is up"));
+            };
+            return super::app::call(&state, op, &args).unwrap_or_else(|| Err(unknown(op)));
         }
         common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))
     }

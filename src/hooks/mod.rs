@@ -4,6 +4,7 @@
 //! `--hooks-watch` a changed folder is loaded again; a version that fails to load leaves
 //! the running one in place and says why.
 
+mod app;
 mod bridge;
 mod http;
 mod loader;
@@ -20,6 +21,8 @@ pub use registry::{Lookup, Middleware, Registry, Route};
 pub use runtime::Failure;
 
 use crate::error::Result;
+use crate::state::AppState;
+use bridge::AppHandle;
 use loader::Source;
 
 /// The TypeScript declarations of the supported API, written into the hooks folder.
@@ -49,6 +52,8 @@ pub struct Hooks {
     /// The files of the last version that failed to load.
     failed: Mutex<Option<Vec<Source>>>,
     options: HooksOptions,
+    /// The server, for `$app`; set by `attach` once it exists.
+    app: AppHandle,
 }
 
 impl Hooks {
@@ -64,7 +69,8 @@ impl Hooks {
             }
         }
         let files = loader::sources(&options.dir)?;
-        let loaded = load(files, &options)?;
+        let app = AppHandle::default();
+        let loaded = load(files, &options, &app)?;
         if !loaded.registry.routes.is_empty() || !loaded.registry.global.is_empty() {
             log::info!(
                 "hooks: {} route(s) from {}",
@@ -76,11 +82,17 @@ impl Hooks {
             current: RwLock::new(Arc::new(loaded)),
             failed: Mutex::new(None),
             options,
+            app,
         });
         if hooks.options.watch {
             watch(Arc::downgrade(&hooks));
         }
         Ok(hooks)
+    }
+
+    /// Gives `$app` the running server (the hooks are loaded while it is being built).
+    pub fn attach(&self, app: Weak<AppState>) {
+        let _ = self.app.set(app);
     }
 
     pub fn current(&self) -> Arc<Loaded> {
@@ -109,7 +121,7 @@ impl Hooks {
         if files == self.current().files || failed(&files) {
             return false;
         }
-        match load(files.clone(), &self.options) {
+        match load(files.clone(), &self.options, &self.app) {
             Ok(loaded) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
                 *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -126,7 +138,7 @@ impl Hooks {
     }
 }
 
-fn load(files: Vec<Source>, options: &HooksOptions) -> Result<Loaded> {
+fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<Loaded> {
     let registry = Arc::new(loader::load(
         &files,
         &options.dir,
@@ -140,6 +152,7 @@ fn load(files: Vec<Source>, options: &HooksOptions) -> Result<Loaded> {
             registry.clone(),
             options.limits.clone(),
             &options.dir,
+            app.clone(),
         )?)
     } else {
         None

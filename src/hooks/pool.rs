@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::bridge::ExecutorHost;
+use super::bridge::{AppHandle, ExecutorHost};
 use super::registry::Registry;
 use super::runtime::{Failure, Js};
 use crate::error::{Error, Result};
@@ -32,17 +32,19 @@ pub struct Executor {
     compiled: Vec<bool>,
     limits: Limits,
     dir: PathBuf,
+    app: AppHandle,
 }
 
 impl Executor {
-    fn new(registry: Arc<Registry>, limits: Limits, dir: PathBuf) -> Result<Self> {
-        let js = runtime(&limits, &dir)?;
+    fn new(registry: Arc<Registry>, limits: Limits, dir: PathBuf, app: AppHandle) -> Result<Self> {
+        let js = runtime(&limits, &dir, &app)?;
         Ok(Self {
             compiled: vec![false; registry.handlers.len()],
             js,
             registry,
             limits,
             dir,
+            app,
         })
     }
 
@@ -73,7 +75,7 @@ impl Executor {
 
     /// A fresh runtime in place of one that may be left in a bad state.
     fn renew(&mut self) {
-        match runtime(&self.limits, &self.dir) {
+        match runtime(&self.limits, &self.dir, &self.app) {
             Ok(js) => {
                 self.js = js;
                 self.compiled.iter_mut().for_each(|c| *c = false);
@@ -83,9 +85,10 @@ impl Executor {
     }
 }
 
-fn runtime(limits: &Limits, dir: &Path) -> Result<Js> {
+fn runtime(limits: &Limits, dir: &Path, app: &AppHandle) -> Result<Js> {
     let host = ExecutorHost {
         dir: dir.to_path_buf(),
+        app: app.clone(),
     };
     Js::new(limits.memory, Rc::new(host), dir)
 }
@@ -96,16 +99,22 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn start(size: usize, registry: Arc<Registry>, limits: Limits, dir: &Path) -> Result<Self> {
+    pub fn start(
+        size: usize,
+        registry: Arc<Registry>,
+        limits: Limits,
+        dir: &Path,
+        app: AppHandle,
+    ) -> Result<Self> {
         let size = size.max(1);
         let (jobs, queue) = mpsc::sync_channel::<Job>(size * QUEUE_PER_EXECUTOR);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..size {
             let (queue, registry, limits) = (queue.clone(), registry.clone(), limits.clone());
-            let dir = dir.to_path_buf();
+            let (dir, app) = (dir.to_path_buf(), app.clone());
             std::thread::Builder::new()
                 .name(format!("hooks-{n}"))
-                .spawn(move || serve(&queue, registry, limits, dir))
+                .spawn(move || serve(&queue, registry, limits, dir, app))
                 .map_err(|e| Error::internal(format!("cannot start a hooks thread: {e}")))?;
         }
         Ok(Self { jobs })
@@ -133,8 +142,14 @@ impl Pool {
     }
 }
 
-fn serve(queue: &Mutex<Receiver<Job>>, registry: Arc<Registry>, limits: Limits, dir: PathBuf) {
-    let mut executor = match Executor::new(registry, limits, dir) {
+fn serve(
+    queue: &Mutex<Receiver<Job>>,
+    registry: Arc<Registry>,
+    limits: Limits,
+    dir: PathBuf,
+    app: AppHandle,
+) {
+    let mut executor = match Executor::new(registry, limits, dir, app) {
         Ok(e) => e,
         Err(e) => {
             log::error!("hooks: cannot start a JS runtime: {e}");

@@ -209,6 +209,22 @@
     return new Record(answer.collection, answer.record);
   };
 
+  // ---- $app: reads with full access ---------------------------------------------------
+  const name = (c) => (c && typeof c === "object" ? c.id || c.name : String(c));
+  global.$app = {
+    findCollectionByNameOrId: (c) => call("app.findCollectionByNameOrId", [name(c)]),
+    findRecordById: (c, id) => global.__record(call("app.findRecordById", [name(c), String(id)])),
+    findRecordsByIds: (c, ids) => call("app.findRecordsByIds", [name(c), (ids || []).map(String)]).map(global.__record),
+    findRecordsByFilter: (c, filter, sort, limit, offset, params) =>
+      call("app.findRecordsByFilter", [name(c), String(filter || ""), String(sort || ""), Number(limit) || 0, Number(offset) || 0, params || {}]).map(global.__record),
+    findFirstRecordByFilter: (c, filter, params) =>
+      global.__record(call("app.findFirstRecordByFilter", [name(c), String(filter || ""), params || {}])),
+    findFirstRecordByData: (c, key, value) =>
+      global.__record(call("app.findFirstRecordByData", [name(c), String(key), value])),
+    findAuthRecordByEmail: (c, email) => global.__record(call("app.findAuthRecordByEmail", [name(c), String(email)])),
+    countRecords: (c) => call("app.countRecords", [name(c)]),
+  };
+
   // ---- requests ---------------------------------------------------------------------------
   function snake(name) {
     return String(name).toLowerCase().replace(/-/g, "_");

@@ -142,3 +142,15 @@ declare namespace $http {
     json: any;
   };
 }
+
+/** The app, with full access (no rules). Reads only, so far. */
+declare namespace $app {
+  function findCollectionByNameOrId(nameOrId: string): { id: string; name: string; type: string; [key: string]: any };
+  function findRecordById(collection: string, id: string): Record;
+  function findRecordsByIds(collection: string, ids: string[]): Record[];
+  function findRecordsByFilter(collection: string, filter: string, sort?: string, limit?: number, offset?: number, params?: { [key: string]: any }): Record[];
+  function findFirstRecordByFilter(collection: string, filter: string, params?: { [key: string]: any }): Record;
+  function findFirstRecordByData(collection: string, key: string, value: any): Record;
+  function findAuthRecordByEmail(collection: string, email: string): Record;
+  function countRecords(collection: string): number;
+}

@@ -565,3 +565,124 @@ async fn a_hooks_file_that_fails_to_load_stops_the_start_with_its_location() {
         "{err}"
     );
 }
+
+const APP_READS: &str = r#"
+routerAdd("GET", "/api/app/{kind}", (e) => {
+  const q = e.request.url.query();
+  switch (e.request.pathValue("kind")) {
+    case "byid": {
+      const r = $app.findRecordById("posts", q.get("id"));
+      return e.json(200, { title: r.get("title"), views: r.getInt("views"), coll: r.collection().name, same: r.id === q.get("id") });
+    }
+    case "missing":
+      $app.findRecordById("posts", "nope1234567890a");
+      return e.noContent(204);
+    case "filter": {
+      const found = $app.findRecordsByFilter("posts", "views >= {:min} && title != {:t}", "-views", 2, 1, { min: 2, t: "x\" || 1=1 || \"" });
+      return e.json(200, found.map((r) => r.get("title")));
+    }
+    case "injection": {
+      const found = $app.findRecordsByFilter("posts", "title = {:t}", "", 0, 0, { t: "a\" || title != \"" });
+      return e.json(200, { n: found.length });
+    }
+    case "first":
+      return e.json(200, { views: $app.findFirstRecordByFilter("posts", "title = {:t}", { t: "b" }).getInt("views") });
+    case "data":
+      return e.json(200, { views: $app.findFirstRecordByData("posts", "title", "c").get("views") });
+    case "count":
+      return e.json(200, { n: $app.countRecords("posts") });
+    case "email": {
+      const u = $app.findAuthRecordByEmail("users", "ann@example.com");
+      return e.json(200, { email: u.email(), coll: u.collection().name });
+    }
+    case "collection": {
+      const c = $app.findCollectionByNameOrId("posts");
+      return e.json(200, { name: c.name, type: c.type });
+    }
+  }
+  return e.noContent(204);
+});
+"#;
+
+/// The same posts (a..e, views 1..5) and user on either server; the id of post `a`.
+async fn seed_posts(base: &str) -> String {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let res = http
+        .post(format!("{base}/api/collections"))
+        .header("Authorization", &token)
+        .json(&json!({"name": "posts", "fields": [
+            {"name": "title", "type": "text"}, {"name": "views", "type": "number"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let mut first = String::new();
+    for (i, title) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        let res: Value = http
+            .post(format!("{base}/api/collections/posts/records"))
+            .header("Authorization", &token)
+            .json(&json!({"title": title, "views": i + 1}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if first.is_empty() {
+            first = res["id"].as_str().unwrap().to_owned();
+        }
+    }
+    user(base).await;
+    first
+}
+
+async fn app_reads(base: &str) -> Vec<(String, Value)> {
+    let id = seed_posts(base).await;
+    let mut out = Vec::new();
+    for kind in [
+        "byid",
+        "missing",
+        "filter",
+        "injection",
+        "first",
+        "data",
+        "count",
+        "email",
+        "collection",
+    ] {
+        let path = format!("/api/app/{kind}?id={id}");
+        out.push((
+            kind.to_owned(),
+            outcome(base, Method::GET, &path, None, None).await,
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn app_reads_answer_as_on_pocketbase() {
+    let dir = hooks_dir(&[("app.pb.js", APP_READS)]);
+    let app = hearth_with_hooks(dir.path(), false).await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = app_reads(&app.address).await;
+    let find = |label: &str| ours.iter().find(|(l, _)| l == label).unwrap().1.clone();
+    assert_eq!(find("byid")["body"]["title"], "a");
+    assert_eq!(find("filter")["body"], json!(["d", "c"]));
+    assert_eq!(
+        find("injection")["body"]["n"],
+        0,
+        "a parameter is a value, never syntax"
+    );
+    assert_eq!(find("count")["body"]["n"], 5);
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("app.pb.js", APP_READS)]).await;
+    let theirs = app_reads(&pb.address).await;
+    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
+    }
+}

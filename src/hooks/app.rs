@@ -1,0 +1,273 @@
+//! `$app`'s reads for the JS hooks, with full access as PocketBase's `$app` has: records by
+//! id, by filter (with `{:name}` parameters), by a field's value, counts, collections.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::filter::RequestInfo;
+use crate::records::{self, Caller, Ctx, ListOptions};
+use crate::schema::Collection;
+use crate::state::AppState;
+
+/// Answers `op` when it is one of `$app`'s; None otherwise.
+pub fn call(state: &AppState, op: &str, args: &Value) -> Option<Result<Value>> {
+    let answered = match op {
+        "app.findCollectionByNameOrId" => collection(state, &args[0]).map(|c| c.to_json()),
+        "app.findRecordById" => find_by_id(state, &args[0], text(&args[1])),
+        "app.findRecordsByIds" => {
+            let ids: Vec<String> = args[1]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| text(v).to_owned())
+                .collect();
+            let mut found = Vec::new();
+            for id in ids {
+                match find_by_id(state, &args[0], &id) {
+                    Ok(record) => found.push(record),
+                    Err(Error::NotFound(_)) => {}
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            Ok(Value::Array(found))
+        }
+        "app.findRecordsByFilter" => find_by_filter(
+            state,
+            &args[0],
+            text(&args[1]),
+            text(&args[2]),
+            args[3].as_u64().unwrap_or(0),
+            args[4].as_u64().unwrap_or(0),
+            &args[5],
+        )
+        .map(Value::Array),
+        "app.findFirstRecordByFilter" => first(find_by_filter(
+            state,
+            &args[0],
+            text(&args[1]),
+            "",
+            1,
+            0,
+            &args[2],
+        )),
+        "app.findFirstRecordByData" => {
+            let key = text(&args[1]);
+            if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || key.is_empty() {
+                return Some(Err(Error::bad_request(format!(
+                    "Invalid field name {key:?}."
+                ))));
+            }
+            let params = json!({ "value": args[2] });
+            first(find_by_filter(
+                state,
+                &args[0],
+                &format!("{key} = {{:value}}"),
+                "",
+                1,
+                0,
+                &params,
+            ))
+        }
+        "app.findAuthRecordByEmail" => {
+            let params = json!({ "email": args[1] });
+            first(find_by_filter(
+                state,
+                &args[0],
+                "email = {:email}",
+                "",
+                1,
+                0,
+                &params,
+            ))
+        }
+        "app.countRecords" => count(state, &args[0]).map(|n| json!(n)),
+        _ => return None,
+    };
+    Some(answered)
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("")
+}
+
+fn first(found: Result<Vec<Value>>) -> Result<Value> {
+    found?.into_iter().next().ok_or_else(Error::not_found)
+}
+
+/// The collection named (or with the id) `which`, or with `which.id` for a collection value.
+fn collection(state: &AppState, which: &Value) -> Result<Arc<Collection>> {
+    let key = match which {
+        Value::Object(c) => c.get("id").or_else(|| c.get("name")).map_or("", text),
+        other => text(other),
+    };
+    state
+        .schema
+        .snapshot()
+        .find(key)
+        .ok_or_else(Error::not_found)
+}
+
+/// `$app`'s view of records: a superuser's, every rule passed.
+fn ctx(state: &AppState) -> Ctx {
+    Ctx {
+        caller: Caller::Superuser,
+        request: RequestInfo::default(),
+        schema: state.schema.snapshot(),
+        changes: Default::default(),
+    }
+}
+
+/// A record with its collection, as the prelude's `__record` builds a `Record` from it.
+fn answer(c: &Collection, record: Map<String, Value>) -> Value {
+    json!({
+        "collection": {"id": c.id, "name": c.name, "type": c.kind.as_str()},
+        "record": record,
+    })
+}
+
+fn find_by_id(state: &AppState, which: &Value, id: &str) -> Result<Value> {
+    let c = collection(state, which)?;
+    let ctx = ctx(state);
+    let record = state
+        .db
+        .data
+        .read(|conn| records::view(conn, &c, &ctx, id))?;
+    Ok(answer(&c, record))
+}
+
+fn find_by_filter(
+    state: &AppState,
+    which: &Value,
+    filter: &str,
+    sort: &str,
+    limit: u64,
+    offset: u64,
+    params: &Value,
+) -> Result<Vec<Value>> {
+    let c = collection(state, which)?;
+    let ctx = ctx(state);
+    let filter = bind(filter, params)?;
+    // No limit: everything (PocketBase's `limit <= 0`).
+    let wanted = if limit == 0 { 1 << 40 } else { limit };
+    let opts = ListOptions {
+        page: 1,
+        per_page: wanted.saturating_add(offset),
+        skip_total: true,
+        sort: sort.to_owned(),
+        filter,
+        search: String::new(),
+    };
+    let (items, _) = state
+        .db
+        .data
+        .read(|conn| records::list(conn, &c, &ctx, &opts))?;
+    Ok(items
+        .into_iter()
+        .skip(offset as usize)
+        .map(|r| answer(&c, r))
+        .collect())
+}
+
+fn count(state: &AppState, which: &Value) -> Result<u64> {
+    let c = collection(state, which)?;
+    let ctx = ctx(state);
+    let opts = ListOptions {
+        page: 1,
+        per_page: 1,
+        skip_total: false,
+        sort: String::new(),
+        filter: String::new(),
+        search: String::new(),
+    };
+    let (_, total) = state
+        .db
+        .data
+        .read(|conn| records::list(conn, &c, &ctx, &opts))?;
+    Ok(total.unwrap_or(0))
+}
+
+/// The filter with each `{:name}` outside quotes replaced by `params[name]` written as a
+/// literal of the filter language (strings quoted and escaped), as PocketBase binds
+/// `dbx.Params`: a value can never become syntax.
+pub fn bind(filter: &str, params: &Value) -> Result<String> {
+    let mut out = String::with_capacity(filter.len());
+    let chars: Vec<char> = filter.chars().collect();
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' && i + 1 < chars.len() {
+                out.push(chars[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c == '{' && chars.get(i + 1) == Some(&':') {
+            let end = chars[i..].iter().position(|&c| c == '}').map(|p| p + i);
+            if let Some(end) = end {
+                let name: String = chars[i + 2..end].iter().collect();
+                let value = params.get(&name).ok_or_else(|| {
+                    Error::bad_request(format!("Missing filter parameter {name:?}."))
+                })?;
+                out.push_str(&literal(value));
+                i = end + 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    Ok(out)
+}
+
+fn literal(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => quoted(s),
+        other => quoted(&other.to_string()),
+    }
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::bind;
+
+    #[test]
+    fn parameters_become_literals_never_syntax() {
+        let params = json!({"t": "x\" || id != \"", "n": 5, "b": true, "z": null});
+        assert_eq!(
+            bind("title = {:t} && views > {:n}", &params).unwrap(),
+            r#"title = "x\" || id != \"" && views > 5"#
+        );
+        assert_eq!(
+            bind("a = {:b} || c = {:z}", &params).unwrap(),
+            "a = true || c = null"
+        );
+        // Inside quotes a placeholder is plain text.
+        assert_eq!(bind("title = '{:t}'", &params).unwrap(), "title = '{:t}'");
+        assert!(bind("title = {:missing}", &params).is_err());
+    }
+}
