@@ -1,11 +1,13 @@
-//! `$app`'s reads for the JS hooks, with full access as PocketBase's `$app` has: records by
-//! id, by filter (with `{:name}` parameters), by a field's value, counts, collections.
+//! `$app` for the JS hooks, with full access as PocketBase's `$app` has: records by id, by
+//! filter (with `{:name}` parameters), by a field's value, counts, collections; and saving
+//! and deleting records through the record write service.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::files::Staging;
 use crate::filter::RequestInfo;
 use crate::records::{self, Caller, Ctx, ListOptions};
 use crate::schema::Collection;
@@ -83,6 +85,8 @@ pub fn call(state: &AppState, op: &str, args: &Value) -> Option<Result<Value>> {
             ))
         }
         "app.countRecords" => count(state, &args[0]).map(|n| json!(n)),
+        "app.save" => save(state, args),
+        "app.delete" => delete(state, &args[0], text(&args[1])),
         _ => return None,
     };
     Some(answered)
@@ -168,6 +172,45 @@ fn find_by_filter(
         .skip(offset as usize)
         .map(|r| answer(&c, r))
         .collect())
+}
+
+/// `$app.save(record)`: a new record is created, a found one updated, through the record
+/// write service (validation, files, realtime, webhooks), with full access.
+fn save(state: &AppState, args: &Value) -> Result<Value> {
+    let c = collection(state, &args["collection"])?;
+    let ctx = ctx(state);
+    let mut body = args["data"].as_object().cloned().unwrap_or_default();
+    for key in ["collectionId", "collectionName", "expand"] {
+        body.remove(key);
+    }
+    let staging = Staging::new(&state.files);
+    let writes = state.records();
+    let saved = if args["isNew"].as_bool().unwrap_or(true) {
+        writes.create(&c, &ctx, &body, staging, |_, r| Ok(r))?
+    } else {
+        let id = text(&args["id"]).to_owned();
+        body.remove("id");
+        writes.update(
+            &c,
+            &ctx,
+            &id,
+            &body,
+            staging,
+            &records::write::always,
+            |_, r| Ok(r),
+        )?
+    };
+    Ok(answer(&c, saved))
+}
+
+/// `$app.delete(record)`, with whatever cascades from it.
+fn delete(state: &AppState, which: &Value, id: &str) -> Result<Value> {
+    let c = collection(state, which)?;
+    let ctx = ctx(state);
+    state
+        .records()
+        .delete(&c, &ctx, id, &records::write::always)?;
+    Ok(Value::Null)
 }
 
 fn count(state: &AppState, which: &Value) -> Result<u64> {

@@ -8,12 +8,23 @@
 
   function call(op, args) {
     const answer = JSON.parse(native(op, JSON.stringify(args === undefined ? null : args)));
-    if (answer.error) {
-      throw new ApiError(answer.error.status, answer.error.message, answer.error.data);
-    }
+    if (answer.error) throw nativeError(answer.error);
     return answer.ok;
   }
   global.__call = call;
+
+  // A server error as PocketBase's ToApiError turns the Go error behind it into an answer:
+  // a missing row is its 404, a server fault keeps its status, anything else (validation
+  // included) is the generic 400 with the field errors, already safe, as its data.
+  function nativeError(e) {
+    let err;
+    if (e.status === 404) err = new NotFoundError();
+    else if (e.status >= 500) err = new ApiError(e.status, e.message);
+    else err = new BadRequestError();
+    if (e.status < 500) err.data = e.data && typeof e.data === "object" ? e.data : {};
+    err.cause = e.message;
+    return err;
+  }
 
   // PocketBase's inflector.Sentenize: upper-case first letter, a final period.
   function sentenize(text) {
@@ -185,7 +196,9 @@
     constructor(collection, data) {
       Object.defineProperty(this, "__data", { value: Object.assign({}, data || {}), writable: true });
       Object.defineProperty(this, "__collection", { value: collection || null, writable: true });
+      Object.defineProperty(this, "__new", { value: true, writable: true });
     }
+    isNew() { return this.__new; }
     get id() { return this.__data.id; }
     collection() { return this.__collection; }
     get(key) { return this.__data[key]; }
@@ -206,7 +219,9 @@
   global.Record = Record;
   global.__record = function (answer) {
     if (!answer) return null;
-    return new Record(answer.collection, answer.record);
+    const record = new Record(answer.collection, answer.record);
+    record.__new = false;
+    return record;
   };
 
   // ---- $app: reads with full access ---------------------------------------------------
@@ -223,6 +238,17 @@
       global.__record(call("app.findFirstRecordByData", [name(c), String(key), value])),
     findAuthRecordByEmail: (c, email) => global.__record(call("app.findAuthRecordByEmail", [name(c), String(email)])),
     countRecords: (c) => call("app.countRecords", [name(c)]),
+    save: (record) => {
+      const saved = call("app.save", {
+        collection: name(record.collection()), id: record.id, isNew: record.isNew(), data: record.__data,
+      });
+      record.__data = saved.record;
+      record.__collection = saved.collection;
+      record.__new = false;
+    },
+    delete: (record) => {
+      call("app.delete", [name(record.collection()), record.id]);
+    },
   };
 
   // ---- requests ---------------------------------------------------------------------------

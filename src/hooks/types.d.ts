@@ -15,7 +15,9 @@ declare class TooManyRequestsError extends ApiError { constructor(message?: stri
 declare class InternalServerError extends ApiError { constructor(message?: string, data?: { [key: string]: any }); }
 
 declare class Record {
+  constructor(collection: { id?: string; name?: string } | string, data?: { [key: string]: any });
   readonly id: string;
+  isNew(): boolean;
   collection(): { id: string; name: string; type: string } | null;
   get(key: string): any;
   set(key: string, value: any): void;
@@ -143,7 +145,7 @@ declare namespace $http {
   };
 }
 
-/** The app, with full access (no rules). Reads only, so far. */
+/** The app, with full access (no rules). */
 declare namespace $app {
   function findCollectionByNameOrId(nameOrId: string): { id: string; name: string; type: string; [key: string]: any };
   function findRecordById(collection: string, id: string): Record;
@@ -153,4 +155,7 @@ declare namespace $app {
   function findFirstRecordByData(collection: string, key: string, value: any): Record;
   function findAuthRecordByEmail(collection: string, email: string): Record;
   function countRecords(collection: string): number;
+  /** Creates a new record or updates a found one, with validation, files, realtime and webhooks. */
+  function save(record: Record): void;
+  function delete(record: Record): void;
 }

@@ -599,6 +599,24 @@ routerAdd("GET", "/api/app/{kind}", (e) => {
       const c = $app.findCollectionByNameOrId("posts");
       return e.json(200, { name: c.name, type: c.type });
     }
+    case "write": {
+      const posts = $app.findCollectionByNameOrId("posts");
+      const r = new Record(posts, { title: "new", views: 9 });
+      const wasNew = r.isNew();
+      $app.save(r);
+      const again = $app.findRecordById("posts", r.id);
+      again.set("views", 10);
+      $app.save(again);
+      const updated = $app.findRecordById("posts", r.id).getInt("views");
+      $app.delete(again);
+      let gone = false;
+      try { $app.findRecordById("posts", r.id); } catch (err) { gone = true; }
+      return e.json(200, { title: r.get("title"), wasNew, isNew: r.isNew(), idLength: r.id.length, updated, gone, count: $app.countRecords("posts") });
+    }
+    case "invalid": {
+      $app.save(new Record($app.findCollectionByNameOrId("posts"), { title: "bad", views: -5 }));
+      return e.noContent(204);
+    }
   }
   return e.noContent(204);
 });
@@ -612,7 +630,7 @@ async fn seed_posts(base: &str) -> String {
         .post(format!("{base}/api/collections"))
         .header("Authorization", &token)
         .json(&json!({"name": "posts", "fields": [
-            {"name": "title", "type": "text"}, {"name": "views", "type": "number"}]}))
+            {"name": "title", "type": "text"}, {"name": "views", "type": "number", "min": 0}]}))
         .send()
         .await
         .unwrap();
@@ -650,6 +668,9 @@ async fn app_reads(base: &str) -> Vec<(String, Value)> {
         "count",
         "email",
         "collection",
+        "write",
+        "invalid",
+        "count",
     ] {
         let path = format!("/api/app/{kind}?id={id}");
         out.push((
@@ -667,7 +688,14 @@ async fn app_reads_answer_as_on_pocketbase() {
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let ours = app_reads(&app.address).await;
-    let find = |label: &str| ours.iter().find(|(l, _)| l == label).unwrap().1.clone();
+    let find = |label: &str| {
+        ours.iter()
+            .find(|(l, _)| l == label)
+            .expect(label)
+            .1
+            .clone()
+    };
+
     assert_eq!(find("byid")["body"]["title"], "a");
     assert_eq!(find("filter")["body"], json!(["d", "c"]));
     assert_eq!(
@@ -676,6 +704,8 @@ async fn app_reads_answer_as_on_pocketbase() {
         "a parameter is a value, never syntax"
     );
     assert_eq!(find("count")["body"]["n"], 5);
+    assert_eq!(find("write")["body"]["updated"], 10);
+    assert_eq!(find("write")["body"]["gone"], true);
 
     let Some(bin) = pocketbase_bin() else {
         return;
