@@ -35,6 +35,7 @@ pub struct App {
     port: u16,
     https_port: Option<u16>,
     state: web::Data<AppState>,
+    signals: StopSignals,
     _lock: DirLock,
 }
 
@@ -43,6 +44,8 @@ impl App {
     /// Must be called inside an async runtime; nothing is served until `run_until_stopped`.
     pub fn build(config: Config) -> Result<Self> {
         let lock = db::lock_dir(&config.dir)?;
+        // Before anything is served: once the server answers, SIGTERM stops it gracefully.
+        let signals = StopSignals::listen();
         let db = Db::open(&config.dir, &config.pool)?;
         crate::backups::sweep(&config.dir);
         let listener = bind(&config.http)?;
@@ -145,6 +148,7 @@ impl App {
             port: addr.port(),
             https_port,
             state,
+            signals,
             _lock: lock,
         })
     }
@@ -167,8 +171,9 @@ impl App {
     pub async fn run_until_stopped(self) -> Result<()> {
         let handle = self.server.handle();
         let state = self.state.clone();
+        let signals = self.signals;
         let stop = async move {
-            stop_signal().await;
+            signals.first().await;
             log::info!("stopping: closing realtime connections, finishing requests");
             state.realtime.close_all();
             handle.stop(true).await;
@@ -194,18 +199,46 @@ fn bind(addr: &str) -> Result<TcpListener> {
     })
 }
 
-/// Resolves at the first SIGINT or SIGTERM.
-async fn stop_signal() {
-    use actix_web::rt::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            log::warn!("cannot listen for SIGTERM: {e}");
-            let _ = actix_web::rt::signal::ctrl_c().await;
-            return;
+/// SIGINT and SIGTERM, listened for from the start.
+struct StopSignals {
+    term: Option<actix_web::rt::signal::unix::Signal>,
+    int: Option<actix_web::rt::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .inspect_err(|e| log::warn!("cannot listen for {name}: {e}"))
+                .ok()
+        };
+        Self {
+            term: listen(SignalKind::terminate(), "SIGTERM"),
+            int: listen(SignalKind::interrupt(), "SIGINT"),
         }
-    };
-    future::select(pin!(actix_web::rt::signal::ctrl_c()), pin!(term.recv())).await;
+    }
+
+    /// Resolves at the first of them (never, if neither could be listened for).
+    async fn first(mut self) {
+        let term = async {
+            match self.term.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => future::pending::<()>().await,
+            }
+        };
+        let int = async {
+            match self.int.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => future::pending::<()>().await,
+            }
+        };
+        future::select(pin!(term), pin!(int)).await;
+    }
 }
 
 /// Background upkeep, once a second: picks up schema changes made by other processes (the

@@ -260,11 +260,7 @@ fn sigterm_stops_the_server_gracefully_and_leaves_a_clean_database() {
     wait_until_blocking(Duration::from_secs(30), "the server to answer", || {
         answered().unwrap_or(false)
     });
-    // A fixed wait on purpose: the SIGTERM handler goes in when the server's main task is
-    // first polled, which nothing outside the process can observe, and a SIGTERM that
-    // arrives before it kills the process instead of stopping it.
-    std::thread::sleep(Duration::from_millis(300));
-
+    // The SIGTERM handler is in place before the server answers (App::build listens first).
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
