@@ -128,6 +128,13 @@ pub enum Error {
     Cancelled,
     #[error("{0}")]
     Internal(String),
+    /// An `ApiError` a JS hook threw: answered with its own status, message and data.
+    #[error("{message}")]
+    Thrown {
+        status: StatusCode,
+        message: String,
+        data: serde_json::Value,
+    },
 }
 
 impl Error {
@@ -174,6 +181,13 @@ impl Error {
             Self::BadRequest { data, .. } => data,
             _ => &empty,
         };
+        if let Self::Thrown { data, .. } = self {
+            return serde_json::json!({
+                "data": data,
+                "message": self.public_message(),
+                "status": ResponseError::status_code(self).as_u16(),
+            });
+        }
         serde_json::json!({
             "data": data,
             "message": self.public_message(),
@@ -237,6 +251,7 @@ impl ResponseError for Error {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Thrown { status, .. } => *status,
             Self::Pool(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             _ if self.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
             Self::Sqlite(_) | Self::Io(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -244,6 +259,9 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::Thrown { .. } = self {
+            return HttpResponse::build(self.status_code()).json(self.body());
+        }
         let empty = FieldErrors::new();
         let data = match self {
             Self::BadRequest { data, .. } => data,

@@ -68,12 +68,22 @@ impl AppState {
         })
     }
 
-    /// The record write service over this server's database, storage and realtime broker.
+    /// The record write service over this server's database, storage and realtime broker,
+    /// without JS hooks (see `records_with` on a hooks executor).
     pub fn records(&self) -> crate::records::Writes<'_> {
+        self.records_with(&crate::records::write::NoHooks)
+    }
+
+    /// The record write service with `hooks` around its writes.
+    pub fn records_with<'a>(
+        &'a self,
+        hooks: &'a dyn crate::records::write::RecordHooks,
+    ) -> crate::records::Writes<'a> {
         crate::records::Writes {
             store: &self.db.data,
             storage: &self.files,
             realtime: &self.realtime,
+            hooks,
         }
     }
 

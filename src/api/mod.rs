@@ -34,6 +34,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::db;
 use crate::error::{Error, Result};
+use crate::records::write::{NoHooks, RecordHooks};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
@@ -95,6 +97,21 @@ pub async fn blocking<T: Send + 'static>(
     let out = web::block(move || db::bound::within(cancel, f)).await?;
     drop(slot);
     out
+}
+
+/// Runs a record write: on a hooks executor when record hooks are loaded (the JS runtime
+/// must be on the thread the write runs on), else as `blocking` work without hooks.
+pub async fn writing<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn RecordHooks) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let loaded = state.hooks.current();
+    match &loaded.pool {
+        Some(pool) if loaded.registry.has_record_hooks() => {
+            pool.run(move |executor| executor.enter(f)).await?
+        }
+        _ => blocking(move || f(&NoHooks)).await,
+    }
 }
 
 /// Runs a request's work whose cost is a password check (sign-in) on the password-hashing

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
-use super::{Body, RequestAuth, blocking, etag, multipart};
+use super::{Body, RequestAuth, blocking, etag, multipart, writing};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
@@ -248,10 +248,13 @@ async fn create(
     let (body, staging) = record_input(&req, payload, &state, &c).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
-    let record = blocking(move || {
-        state.records().create(&c, &ctx, &body, staging, |tx, r| {
-            shaped(tx, &c, &ctx, r, &shape)
-        })
+    let shared = state.clone();
+    let record = writing(&state, move |hooks| {
+        shared
+            .records_with(hooks)
+            .create(&c, &ctx, &body, staging, |tx, r| {
+                shaped(tx, &c, &ctx, r, &shape)
+            })
     })
     .await?;
     Ok(etag::tagged(&req, &record))
@@ -271,10 +274,11 @@ async fn update(
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);
-    let record = blocking(move || {
+    let shared = state.clone();
+    let record = writing(&state, move |hooks| {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        state
-            .records()
+        shared
+            .records_with(hooks)
             .update(&c, &ctx, &id, &body, staging, &unchanged, |tx, r| {
                 shaped(tx, &c, &ctx, r, &shape)
             })
@@ -293,9 +297,10 @@ async fn delete(
     let c = collection(&state, &name)?;
     let ctx = context(&req, &state, &auth, Map::new());
     let if_match = etag::if_match(&req);
-    blocking(move || {
+    let shared = state.clone();
+    writing(&state, move |hooks| {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        state.records().delete(&c, &ctx, &id, &unchanged)
+        shared.records_with(hooks).delete(&c, &ctx, &id, &unchanged)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -1,6 +1,8 @@
 //! `$app` for the JS hooks, with full access as PocketBase's `$app` has: records by id, by
 //! filter (with `{:name}` parameters), by a field's value, counts, collections; and saving
-//! and deleting records through the record write service.
+//! and deleting records through the record write service. Inside a model hook they use
+//! the hook's open transaction (PocketBase's `e.app`): what it wrote is seen, and a save
+//! joins it instead of waiting for the writer this thread already holds.
 
 use std::sync::Arc;
 
@@ -9,12 +11,21 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
-use crate::records::{self, Caller, Ctx, ListOptions};
+use rusqlite::Connection;
+
+use super::lent;
+use crate::records::write::RecordHooks;
+use crate::records::{self, Caller, Ctx, ListOptions, Secrets};
 use crate::schema::Collection;
 use crate::state::AppState;
 
 /// Answers `op` when it is one of `$app`'s; None otherwise.
-pub fn call(state: &AppState, op: &str, args: &Value) -> Option<Result<Value>> {
+pub fn call(
+    state: &AppState,
+    hooks: &dyn RecordHooks,
+    op: &str,
+    args: &Value,
+) -> Option<Result<Value>> {
     let answered = match op {
         "app.findCollectionByNameOrId" => collection(state, &args[0]).map(|c| c.to_json()),
         "app.findRecordById" => find_by_id(state, &args[0], text(&args[1])),
@@ -85,8 +96,8 @@ pub fn call(state: &AppState, op: &str, args: &Value) -> Option<Result<Value>> {
             ))
         }
         "app.countRecords" => count(state, &args[0]).map(|n| json!(n)),
-        "app.save" => save(state, args),
-        "app.delete" => delete(state, &args[0], text(&args[1])),
+        "app.save" => save(state, hooks, args),
+        "app.delete" => delete(state, hooks, &args[0], text(&args[1])),
         _ => return None,
     };
     Some(answered)
@@ -134,10 +145,7 @@ fn answer(c: &Collection, record: Map<String, Value>) -> Value {
 fn find_by_id(state: &AppState, which: &Value, id: &str) -> Result<Value> {
     let c = collection(state, which)?;
     let ctx = ctx(state);
-    let record = state
-        .db
-        .data
-        .read(|conn| records::view(conn, &c, &ctx, id))?;
+    let record = read(state, |conn| records::view(conn, &c, &ctx, id))?;
     Ok(answer(&c, record))
 }
 
@@ -163,10 +171,7 @@ fn find_by_filter(
         filter,
         search: String::new(),
     };
-    let (items, _) = state
-        .db
-        .data
-        .read(|conn| records::list(conn, &c, &ctx, &opts))?;
+    let (items, _) = read(state, |conn| records::list(conn, &c, &ctx, &opts))?;
     Ok(items
         .into_iter()
         .skip(offset as usize)
@@ -174,41 +179,81 @@ fn find_by_filter(
         .collect())
 }
 
+/// Runs the read `f` on the open transaction of the model hook this thread is in, else
+/// on a reader.
+fn read<T>(state: &AppState, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let mut f = Some(f);
+    let mut out = None;
+    let in_tx = lent::tx(&mut |tx| {
+        if let Some(f) = f.take() {
+            out = Some(f(tx.conn()));
+        }
+        Ok(Value::Null)
+    });
+    match (in_tx, out, f) {
+        (Some(Err(e)), _, _) => Err(e),
+        (_, Some(out), _) => out,
+        (_, None, Some(f)) => state.db.data.read(f),
+        (_, None, None) => Err(Error::internal("a read ran nowhere")),
+    }
+}
+
 /// `$app.save(record)`: a new record is created, a found one updated, through the record
-/// write service (validation, files, realtime, webhooks), with full access.
-fn save(state: &AppState, args: &Value) -> Result<Value> {
+/// write service (validation, files, realtime, webhooks, hooks), with full access.
+fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value> {
     let c = collection(state, &args["collection"])?;
     let ctx = ctx(state);
     let mut body = args["data"].as_object().cloned().unwrap_or_default();
     for key in ["collectionId", "collectionName", "expand"] {
         body.remove(key);
     }
-    let staging = Staging::new(&state.files);
-    let writes = state.records();
-    let saved = if args["isNew"].as_bool().unwrap_or(true) {
-        writes.create(&c, &ctx, &body, staging, |_, r| Ok(r))?
-    } else {
-        let id = text(&args["id"]).to_owned();
+    let new = args["isNew"].as_bool().unwrap_or(true);
+    let id = text(&args["id"]).to_owned();
+    if !new {
         body.remove("id");
-        writes.update(
+    }
+    let id = (!new).then_some(id.as_str());
+    let secrets = Secrets::prepare(&state.db.data, &c, &ctx, id, &body)?;
+    let in_tx = lent::tx(&mut |tx| {
+        let saved = match id {
+            None => tx.create(&c, &ctx, &body, &secrets, None)?,
+            Some(id) => tx.update(&c, &ctx, id, &body, &secrets, None)?,
+        };
+        Ok(answer(&c, saved))
+    });
+    if let Some(saved) = in_tx {
+        return saved;
+    }
+    let staging = Staging::new(&state.files);
+    let writes = state.records_with(hooks);
+    let saved = match id {
+        None => writes.create(&c, &ctx, &body, staging, |_, r| Ok(r))?,
+        Some(id) => writes.update(
             &c,
             &ctx,
-            &id,
+            id,
             &body,
             staging,
             &records::write::always,
             |_, r| Ok(r),
-        )?
+        )?,
     };
     Ok(answer(&c, saved))
 }
 
 /// `$app.delete(record)`, with whatever cascades from it.
-fn delete(state: &AppState, which: &Value, id: &str) -> Result<Value> {
+fn delete(state: &AppState, hooks: &dyn RecordHooks, which: &Value, id: &str) -> Result<Value> {
     let c = collection(state, which)?;
     let ctx = ctx(state);
+    let in_tx = lent::tx(&mut |tx| {
+        tx.delete(&c, &ctx, id)?;
+        Ok(Value::Null)
+    });
+    if let Some(done) = in_tx {
+        return done;
+    }
     state
-        .records()
+        .records_with(hooks)
         .delete(&c, &ctx, id, &records::write::always)?;
     Ok(Value::Null)
 }
@@ -224,10 +269,7 @@ fn count(state: &AppState, which: &Value) -> Result<u64> {
         filter: String::new(),
         search: String::new(),
     };
-    let (_, total) = state
-        .db
-        .data
-        .read(|conn| records::list(conn, &c, &ctx, &opts))?;
+    let (_, total) = read(state, |conn| records::list(conn, &c, &ctx, &opts))?;
     Ok(total.unwrap_or(0))
 }
 

@@ -11,6 +11,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use rquickjs::Ctx;
+
+use super::records::JsHooks;
+use super::registry::Registry;
 use super::runtime::{Host, Js};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -146,7 +150,7 @@ pub struct LoaderHost {
 }
 
 impl Host for LoaderHost {
-    fn call(&self, op: &str, args: Value) -> Result<Value> {
+    fn call(&self, _: &Ctx<'_>, op: &str, args: Value) -> Result<Value> {
         if op == "register" {
             self.registrations.borrow_mut().push(args);
             return Ok(Value::Null);
@@ -160,27 +164,48 @@ impl Host for LoaderHost {
     }
 }
 
-/// An executor's host: the common operations and `$app`'s, once the server is up.
+/// An executor's host: the common operations and `$app`'s, once the server is up, and
+/// what the record hooks call back into.
 pub struct ExecutorHost {
     pub dir: PathBuf,
     pub app: AppHandle,
+    pub registry: Arc<Registry>,
 }
 
 /// The server the executors serve, set once it exists (the hooks are loaded before).
 pub type AppHandle = Arc<OnceLock<Weak<AppState>>>;
 
 impl Host for ExecutorHost {
-    fn call(&self, op: &str, args: Value) -> Result<Value> {
-        if op == "register" {
+    fn call(&self, ctx: &Ctx<'_>, op: &str, args: Value) -> Result<Value> {
+        match op {
             // Handlers run after loading; registering from them does nothing, as in
             // PocketBase, where routes are bound once at start.
-            return Ok(Value::Null);
+            "register" => return Ok(Value::Null),
+            "record.next" => return super::records::next(&args),
+            "handler" => {
+                let id = args.as_u64().unwrap_or(u64::MAX) as usize;
+                let handler = self
+                    .registry
+                    .handlers
+                    .get(id)
+                    .ok_or_else(|| Error::internal(format!("no hook handler {id}")))?;
+                return Ok(json!({
+                    "source": handler.source,
+                    "file": handler.file,
+                    "line": handler.line,
+                }));
+            }
+            _ => {}
         }
         if op.starts_with("app.") {
             let Some(state) = self.app.get().and_then(Weak::upgrade) else {
                 return Err(Error::internal("$app is used before the server is up"));
             };
-            return super::app::call(&state, op, &args).unwrap_or_else(|| Err(unknown(op)));
+            let hooks = JsHooks {
+                ctx,
+                registry: &self.registry,
+            };
+            return super::app::call(&state, &hooks, op, &args).unwrap_or_else(|| Err(unknown(op)));
         }
         common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))
     }

@@ -100,6 +100,30 @@ pub fn load(files: &[Source], dir: &Path, memory: usize, budget: Duration) -> Re
                 });
             }
             "use" => registry.global.extend(middlewares),
+            "hook" => {
+                let name = spec["name"].as_str().unwrap_or("").to_owned();
+                if !super::registry::RECORD_HOOKS.contains(&name.as_str()) {
+                    log::warn!("hooks: {file} binds {name}, which hearth does not run yet");
+                    continue;
+                }
+                let handler = add_handler(
+                    &mut registry,
+                    spec["handler"].as_str().unwrap_or(""),
+                    file,
+                    text,
+                );
+                let collections = spec["collections"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect();
+                registry.hooks.push(super::registry::Hook {
+                    name,
+                    collections,
+                    handler,
+                });
+            }
             _ => {}
         }
     }

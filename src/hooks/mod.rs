@@ -7,8 +7,10 @@
 mod app;
 mod bridge;
 mod http;
+mod lent;
 mod loader;
 mod pool;
+mod records;
 mod registry;
 mod runtime;
 
@@ -71,10 +73,11 @@ impl Hooks {
         let files = loader::sources(&options.dir)?;
         let app = AppHandle::default();
         let loaded = load(files, &options, &app)?;
-        if !loaded.registry.routes.is_empty() || !loaded.registry.global.is_empty() {
+        if loaded.pool.is_some() {
             log::info!(
-                "hooks: {} route(s) from {}",
+                "hooks: {} route(s) and {} event hook(s) from {}",
                 loaded.registry.routes.len(),
+                loaded.registry.hooks.len(),
                 options.dir.display()
             );
         }
@@ -145,7 +148,8 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
         options.limits.memory,
         options.limits.budget,
     )?);
-    let used = !registry.routes.is_empty() || !registry.global.is_empty();
+    let used =
+        !registry.routes.is_empty() || !registry.global.is_empty() || !registry.hooks.is_empty();
     let pool = if used {
         Some(Pool::start(
             options.pool,

@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::bridge::{AppHandle, ExecutorHost};
+use super::records::JsHooks;
 use super::registry::Registry;
 use super::runtime::{Failure, Js};
 use crate::error::{Error, Result};
+use crate::records::write::RecordHooks;
 
 /// Jobs waiting per executor before new ones are refused (503).
 const QUEUE_PER_EXECUTOR: usize = 64;
@@ -37,7 +39,7 @@ pub struct Executor {
 
 impl Executor {
     fn new(registry: Arc<Registry>, limits: Limits, dir: PathBuf, app: AppHandle) -> Result<Self> {
-        let js = runtime(&limits, &dir, &app)?;
+        let js = runtime(&limits, &dir, &app, &registry)?;
         Ok(Self {
             compiled: vec![false; registry.handlers.len()],
             js,
@@ -73,9 +75,32 @@ impl Executor {
         answer
     }
 
+    /// Runs `f` (a record write) with the record hooks at hand, under the time budget.
+    pub fn enter<T>(&mut self, f: impl FnOnce(&dyn RecordHooks) -> Result<T>) -> Result<T> {
+        let registry = self.registry.clone();
+        let entered = self.js.enter(self.limits.budget, |ctx| {
+            f(&JsHooks {
+                ctx,
+                registry: &registry,
+            })
+        });
+        match entered {
+            Ok(out) => out,
+            Err(failure) => {
+                if matches!(failure, Failure::OutOfMemory) {
+                    self.renew();
+                }
+                Err(super::records::failure_error(
+                    failure,
+                    "Something went wrong while processing your request.",
+                ))
+            }
+        }
+    }
+
     /// A fresh runtime in place of one that may be left in a bad state.
     fn renew(&mut self) {
-        match runtime(&self.limits, &self.dir, &self.app) {
+        match runtime(&self.limits, &self.dir, &self.app, &self.registry) {
             Ok(js) => {
                 self.js = js;
                 self.compiled.iter_mut().for_each(|c| *c = false);
@@ -85,10 +110,11 @@ impl Executor {
     }
 }
 
-fn runtime(limits: &Limits, dir: &Path, app: &AppHandle) -> Result<Js> {
+fn runtime(limits: &Limits, dir: &Path, app: &AppHandle, registry: &Arc<Registry>) -> Result<Js> {
     let host = ExecutorHost {
         dir: dir.to_path_buf(),
         app: app.clone(),
+        registry: registry.clone(),
     };
     Js::new(limits.memory, Rc::new(host), dir)
 }

@@ -17,6 +17,12 @@
   // a missing row is its 404, a server fault keeps its status, anything else (validation
   // included) is the generic 400 with the field errors, already safe, as its data.
   function nativeError(e) {
+    if (e.thrown) {
+      // An ApiError a hook deeper down threw: passed on as it was.
+      const err = new ApiError(e.status, e.message);
+      err.data = e.data && typeof e.data === "object" ? e.data : {};
+      return err;
+    }
     let err;
     if (e.status === 404) err = new NotFoundError();
     else if (e.status >= 500) err = new ApiError(e.status, e.message);
@@ -110,6 +116,12 @@
       answer: thrown instanceof ApiError ? thrown.toJSON() : null,
       headers,
     });
+  };
+
+  // The same for a failure below another JS call (a model hook): the request event of the
+  // call above is left as it is.
+  global.__nestedErrorAnswer = function (thrown) {
+    return JSON.stringify({ answer: thrown instanceof ApiError ? thrown.toJSON() : null, headers: [] });
   };
 
   // ---- logging, environment, small helpers ----------------------------------------------
@@ -402,6 +414,60 @@
   };
   global.__fns = {};
 
+  // A hook handler by id, compiled from its source the first time it runs.
+  function handler(id) {
+    if (!global.__fns[id]) {
+      const h = call("handler", id);
+      global.__fns[id] = global.__compile("\n".repeat(Math.max(0, h.line - 1)) + "(" + h.source + ")", h.file);
+    }
+    return global.__fns[id];
+  }
+
+  // ---- record hooks -------------------------------------------------------------------------
+  class RecordEvent {
+    constructor(record) {
+      this.record = record;
+      this.app = global.$app;
+      this.__chain = [];
+      this.__next = 0;
+    }
+    next() {
+      const step = this.__chain[this.__next++];
+      if (step) return step(this);
+    }
+  }
+  global.RecordEvent = RecordEvent;
+
+  // A model hook: the handlers bound to the event, then the write itself, which answers
+  // the record as written.
+  global.__modelHook = function (input) {
+    const record = new Record(input.collection, input.record);
+    record.__new = input.isNew;
+    const e = new RecordEvent(record);
+    e.__chain = input.ids.map(handler).concat([(ev) => {
+      const written = call("record.next", { depth: input.depth, record: ev.record.__data });
+      ev.record.__data = written;
+      ev.record.__new = false;
+    }]);
+    e.next();
+    return "";
+  };
+
+  // An after hook (`...Success`, `...Error` with `e.error`), once the write's transaction
+  // has ended.
+  global.__afterHook = function (input) {
+    const record = new Record(input.collection, input.record);
+    record.__new = false;
+    const e = new RecordEvent(record);
+    if (input.error) {
+      e.error = new ApiError(input.error.status, input.error.message);
+      e.error.data = input.error.data || {};
+    }
+    e.__chain = input.ids.map(handler);
+    e.next();
+    return "";
+  };
+
   // ---- registration (the loader) ----------------------------------------------------------
   function source(fn, what) {
     if (typeof fn !== "function") throw new TypeError(what + " must be a function");
@@ -433,6 +499,46 @@
       middlewares: middlewares(mws), file: global.__file || "",
     }]));
   };
+  // Event hooks: `onRecordCreate(handler, ...collections)` and the rest of PocketBase's
+  // `on*` bindings. hearth runs the record write hooks; binding another one loads with a
+  // warning.
+  const HOOKS = [
+    "onBootstrap", "onServe", "onTerminate", "onBackupCreate", "onBackupRestore",
+    "onModelValidate", "onModelCreate", "onModelCreateExecute", "onModelAfterCreateSuccess",
+    "onModelAfterCreateError", "onModelUpdate", "onModelUpdateExecute", "onModelAfterUpdateSuccess",
+    "onModelAfterUpdateError", "onModelDelete", "onModelDeleteExecute", "onModelAfterDeleteSuccess",
+    "onModelAfterDeleteError",
+    "onRecordEnrich", "onRecordValidate", "onRecordCreate", "onRecordCreateExecute",
+    "onRecordAfterCreateSuccess", "onRecordAfterCreateError", "onRecordUpdate",
+    "onRecordUpdateExecute", "onRecordAfterUpdateSuccess", "onRecordAfterUpdateError",
+    "onRecordDelete", "onRecordDeleteExecute", "onRecordAfterDeleteSuccess",
+    "onRecordAfterDeleteError",
+    "onRecordsListRequest", "onRecordViewRequest", "onRecordCreateRequest",
+    "onRecordUpdateRequest", "onRecordDeleteRequest", "onRecordAuthRequest",
+    "onRecordAuthWithPasswordRequest", "onRecordAuthWithOAuth2Request", "onRecordAuthRefreshRequest",
+    "onRecordRequestPasswordResetRequest", "onRecordConfirmPasswordResetRequest",
+    "onRecordRequestVerificationRequest", "onRecordConfirmVerificationRequest",
+    "onRecordRequestEmailChangeRequest", "onRecordConfirmEmailChangeRequest",
+    "onRecordRequestOTPRequest", "onRecordAuthWithOTPRequest",
+    "onCollectionValidate", "onCollectionCreate", "onCollectionUpdate", "onCollectionDelete",
+    "onCollectionAfterCreateSuccess", "onCollectionAfterUpdateSuccess", "onCollectionAfterDeleteSuccess",
+    "onMailerSend", "onMailerRecordPasswordResetSend", "onMailerRecordVerificationSend",
+    "onMailerRecordEmailChangeSend", "onMailerRecordOTPSend", "onMailerRecordAuthAlertSend",
+    "onRealtimeConnectRequest", "onRealtimeSubscribeRequest", "onRealtimeMessageSend",
+    "onFileDownloadRequest", "onFileTokenRequest", "onSettingsListRequest",
+    "onSettingsUpdateRequest", "onSettingsReload", "onBatchRequest",
+    "onCollectionsListRequest", "onCollectionViewRequest", "onCollectionCreateRequest",
+    "onCollectionUpdateRequest", "onCollectionDeleteRequest", "onCollectionsImportRequest",
+  ];
+  for (const name of HOOKS) {
+    global[name] = function (fn, ...tags) {
+      native("register", JSON.stringify(["hook", {
+        name, handler: source(fn, name + " handler"), collections: tags.flat().map(String),
+        file: global.__file || "",
+      }]));
+    };
+  }
+
   global.routerUse = function (...mws) {
     native("register", JSON.stringify(["use", { middlewares: middlewares(mws), file: global.__file || "" }]));
   };

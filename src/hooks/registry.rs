@@ -40,12 +40,41 @@ pub struct Route {
     pub middlewares: Vec<Middleware>,
 }
 
+/// An event hook (`onRecordCreate(handler, ...collections)` and the like).
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub name: String,
+    /// Collection names or ids it is bound to; empty for every collection.
+    pub collections: Vec<String>,
+    pub handler: usize,
+}
+
+/// The event hooks hearth runs; a file binding any other is loaded with a warning.
+pub const RECORD_HOOKS: [&str; 14] = [
+    "onRecordValidate",
+    "onRecordCreate",
+    "onRecordCreateExecute",
+    "onRecordAfterCreateSuccess",
+    "onRecordAfterCreateError",
+    "onRecordUpdate",
+    "onRecordUpdateExecute",
+    "onRecordAfterUpdateSuccess",
+    "onRecordAfterUpdateError",
+    "onRecordDelete",
+    "onRecordDeleteExecute",
+    "onRecordAfterDeleteSuccess",
+    "onRecordAfterDeleteError",
+    "onRecordEnrich",
+];
+
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     pub handlers: Vec<Handler>,
     pub routes: Vec<Route>,
     /// `routerUse`, in registration order.
     pub global: Vec<Middleware>,
+    /// Event hooks, in registration order.
+    pub hooks: Vec<Hook>,
 }
 
 /// A route that matched a request, with its path values.
@@ -65,6 +94,32 @@ pub enum Lookup<'a> {
 }
 
 impl Registry {
+    /// The handlers of the hooks named `names` bound to `c`: by name in that order, then
+    /// in registration order.
+    pub fn bound(&self, names: &[&str], c: &crate::schema::Collection) -> Vec<usize> {
+        let mut out = Vec::new();
+        for name in names {
+            out.extend(
+                self.hooks
+                    .iter()
+                    .filter(|h| h.name == *name)
+                    .filter(|h| {
+                        h.collections.is_empty()
+                            || h.collections.iter().any(|x| *x == c.name || *x == c.id)
+                    })
+                    .map(|h| h.handler),
+            );
+        }
+        out
+    }
+
+    /// Whether record writes need a JS runtime at hand.
+    pub fn has_record_hooks(&self) -> bool {
+        self.hooks
+            .iter()
+            .any(|h| h.name.starts_with("onRecord") && h.name != "onRecordEnrich")
+    }
+
     /// The route for `method` and `path`; the most specific pattern wins (literal segments
     /// over `{name}` over `{name...}`), as in Go's `ServeMux` that PocketBase routes with.
     pub fn find(&self, method: &str, path: &str) -> Lookup<'_> {

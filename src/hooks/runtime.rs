@@ -19,7 +19,13 @@ const PRELUDE: &str = include_str!("prelude.js");
 
 /// What the JS side may ask of the server: `op` with JSON `args`, answered with JSON.
 pub trait Host {
-    fn call(&self, op: &str, args: serde_json::Value) -> Result<serde_json::Value, Error>;
+    /// `ctx` is the context the JS runs in, for ops that call back into it.
+    fn call(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, Error>;
 }
 
 /// Why a call into JS failed.
@@ -88,9 +94,12 @@ impl Js {
         let js = Self { context, runtime };
         js.context.with(|ctx| -> Result<(), Error> {
             let host = host.clone();
-            let native = Function::new(ctx.clone(), move |op: String, args: String| -> String {
-                answer(host.as_ref(), &op, &args)
-            })
+            let native = Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'_>, op: String, args: String| -> String {
+                    answer(host.as_ref(), &ctx, &op, &args)
+                },
+            )
             .map_err(fail)?;
             ctx.globals().set("__native", native).map_err(fail)?;
             // `require()`'s compiler: a module's source under its own file name.
@@ -131,25 +140,13 @@ impl Js {
 
     /// Calls the global function `name` with JSON arguments; its answer is JSON text.
     pub fn call(&self, name: &str, args: &[&str], budget: Duration) -> Result<String, Failure> {
-        self.with_budget(budget, |ctx| {
-            let function: Function = ctx
-                .globals()
-                .get(name)
-                .map_err(|e| thrown_text(format!("{name}: {e}")))?;
-            let mut values = Vec::with_capacity(args.len());
-            for arg in args {
-                values.push(
-                    ctx.json_parse(*arg)
-                        .map_err(|e| thrown_text(e.to_string()))?,
-                );
-            }
-            let called = match values.len() {
-                1 => function.call::<_, String>((values[0].clone(),)),
-                2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
-                _ => function.call::<_, String>(()),
-            };
-            called.catch(ctx).map_err(|e| caught(ctx, e))
-        })
+        self.with_budget(budget, |ctx| call_in(ctx, name, args, false))
+    }
+
+    /// Runs `f` with the context entered, under `budget`: Rust that calls into the JS
+    /// (`call_in`) from below, as a write wrapped by model hooks does.
+    pub fn enter<T>(&self, budget: Duration, f: impl FnOnce(&Ctx<'_>) -> T) -> Result<T, Failure> {
+        self.with_budget(budget, |ctx| Ok(f(ctx)))
     }
 
     fn with_budget<T>(
@@ -187,6 +184,29 @@ impl Js {
     }
 }
 
+/// Calls the global function `name` with JSON arguments in an entered context; its answer
+/// is JSON text. `nested`: called from Rust below another JS call (a model hook), whose
+/// request event a failure here must leave alone.
+pub fn call_in(ctx: &Ctx<'_>, name: &str, args: &[&str], nested: bool) -> Result<String, Failure> {
+    let function: Function = ctx
+        .globals()
+        .get(name)
+        .map_err(|e| thrown_text(format!("{name}: {e}")))?;
+    let mut values = Vec::with_capacity(args.len());
+    for arg in args {
+        values.push(
+            ctx.json_parse(*arg)
+                .map_err(|e| thrown_text(e.to_string()))?,
+        );
+    }
+    let called = match values.len() {
+        1 => function.call::<_, String>((values[0].clone(),)),
+        2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
+        _ => function.call::<_, String>(()),
+    };
+    called.catch(ctx).map_err(|e| caught(ctx, e, nested))
+}
+
 /// `__compile(source, file)`: evaluates a module's wrapper under its own file name.
 fn compile_module<'js>(
     ctx: Ctx<'js>,
@@ -206,11 +226,11 @@ fn eval(ctx: &Ctx<'_>, source: &str, file: &str) -> Result<(), Failure> {
     ctx.eval_with_options::<Value, _>(source, options)
         .catch(ctx)
         .map(|_| ())
-        .map_err(|e| caught(ctx, e))
+        .map_err(|e| caught(ctx, e, false))
 }
 
 /// Turns a caught exception into a `Failure`, asking the prelude for its API answer.
-fn caught<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Failure {
+fn caught<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>, nested: bool) -> Failure {
     let (value, message, stack) = match error {
         CaughtError::Exception(e) => {
             let message = e.message().unwrap_or_default();
@@ -230,7 +250,12 @@ fn caught<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Failure {
     };
     let described: serde_json::Value = value
         .and_then(|v| {
-            let to_answer: Function = ctx.globals().get("__errorAnswer").ok()?;
+            let describe = if nested {
+                "__nestedErrorAnswer"
+            } else {
+                "__errorAnswer"
+            };
+            let to_answer: Function = ctx.globals().get(describe).ok()?;
             let text: String = to_answer.call((v,)).ok()?;
             serde_json::from_str(&text).ok()
         })
@@ -276,9 +301,9 @@ fn location(stack: &str) -> String {
 
 /// The prelude's `__native(op, args)`: the host's answer as `{"ok": ...}` or
 /// `{"error": {status, message, data}}`.
-fn answer(host: &dyn Host, op: &str, args: &str) -> String {
+fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
     let args = serde_json::from_str(args).unwrap_or(serde_json::Value::Null);
-    let answered = match host.call(op, args) {
+    let answered = match host.call(ctx, op, args) {
         Ok(value) => json!({ "ok": value }),
         Err(e) => {
             let body = e.body();
@@ -286,6 +311,7 @@ fn answer(host: &dyn Host, op: &str, args: &str) -> String {
                 "status": e.status_code().as_u16(),
                 "message": body["message"],
                 "data": body["data"],
+                "thrown": matches!(e, Error::Thrown { .. }),
             }})
         }
     };

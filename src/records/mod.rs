@@ -6,6 +6,7 @@
 mod access;
 pub mod changes;
 pub mod count;
+mod draft;
 pub mod expand;
 pub mod fields;
 pub mod files;
@@ -329,6 +330,22 @@ fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result
     Ok(())
 }
 
+/// The body a write stores: what its sender may write, with the values hooks `set` laid
+/// over it (a hook is trusted: hidden fields included).
+fn with_set<'a>(
+    body: std::borrow::Cow<'a, Map<String, Value>>,
+    set: &Map<String, Value>,
+) -> std::borrow::Cow<'a, Map<String, Value>> {
+    if set.is_empty() {
+        return body;
+    }
+    let mut body = body.into_owned();
+    for (key, value) in set {
+        body.insert(key.clone(), value.clone());
+    }
+    std::borrow::Cow::Owned(body)
+}
+
 /// Creates a record with this request's uploads (named in `body` by their stored names);
 /// also says which of them the new record holds, for `write` to move into place before
 /// committing. The create rule is checked against the new row inside the transaction: if
@@ -338,14 +355,16 @@ fn create_with_files(
     c: &Collection,
     ctx: &Ctx,
     body: &Map<String, Value>,
+    set: &Map<String, Value>,
     uploads: &[Staged],
     secrets: &Secrets,
 ) -> Result<(Map<String, Value>, FileChanges)> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
-    let body = &*input::writable(c, ctx.caller.is_superuser(), body);
-    let request = write_request(c, &c.rules.create, ctx, body, &Map::new());
+    let asked = input::writable(c, ctx.caller.is_superuser(), body);
+    let request = write_request(c, &c.rules.create, ctx, &asked, &Map::new());
+    let body = &*with_set(asked, set);
     let mut rule_params = Vec::new();
     let rule = match access_with(c, &c.rules.create, ctx, &request, &mut rule_params) {
         Access::SuperusersOnly => return Err(superusers_only()),
@@ -399,17 +418,19 @@ fn create_with_files(
 /// Updates a record with this request's uploads; also says which uploads the record now
 /// holds and which stored files it dropped (to delete after the commit). Only `write`
 /// calls it.
+#[allow(clippy::too_many_arguments)]
 fn update_with_files(
     conn: &Connection,
     c: &Collection,
     ctx: &Ctx,
     id: &str,
     body: &Map<String, Value>,
+    set: &Map<String, Value>,
     uploads: &[Staged],
     secrets: &Secrets,
 ) -> Result<(Map<String, Value>, FileChanges)> {
     let current = updatable(conn, c, ctx, id, body)?;
-    let body = &*input::writable(c, ctx.caller.is_superuser(), body);
+    let body = &*with_set(input::writable(c, ctx.caller.is_superuser(), body), set);
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Update, body, &current, uploads)?;
     if c.is_auth() {

@@ -12,15 +12,22 @@
 //! A write that fails or is rolled back leaves nothing behind: its uploads are removed again
 //! (`Staging` on drop), no file is deleted and nothing is published. No caller removes a
 //! record's files or publishes a change itself.
+//!
+//! The JS hooks take part through `RecordHooks`: the model hooks (`onRecordCreate`, ...)
+//! wrap each write inside the transaction and may change the record or refuse it; the
+//! after hooks (`onRecordAfterCreateSuccess`, `...Error`) run once the transaction ended.
 
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use super::changes::{self, Change, Event};
+use super::draft;
 use super::protected::Secrets;
 use super::{Ctx, Deleted, Record};
 use crate::db::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::files::{Staging, Storage};
 use crate::schema::{Collection, Snapshot};
 
@@ -30,11 +37,60 @@ pub trait Publish: Sync {
     fn publish(&self, changes: Vec<Change>);
 }
 
-/// The record write service: the database, the file storage and the realtime broker.
+/// What the JS hooks do around record writes (implemented by `hooks`, so that this layer
+/// needs no import of them).
+pub trait RecordHooks {
+    /// Whether hooks of `event` (model or after hooks) are registered for `c`; when none
+    /// are, the write goes on without its record being built for them.
+    fn wants(&self, event: Event, c: &Collection) -> bool;
+    /// Runs the model hooks of `event` on `record` (as stored, hidden fields included, or
+    /// the draft of a new one); the innermost hook's `next` makes the write and answers
+    /// the record as written. A hook that never calls it leaves the record unwritten.
+    fn around(
+        &self,
+        tx: &mut Tx,
+        event: Event,
+        c: &Collection,
+        record: Record,
+        next: Next,
+    ) -> Result<()>;
+    /// The after hooks, once the transaction has ended: for its changes if it committed
+    /// (`error` None), else for the records it tried to write.
+    fn after(&self, done: &[(Event, Arc<Collection>, Record)], error: Option<&Error>);
+}
+
+/// The write a model hook wraps: given the record as the hooks left it.
+pub type Next<'n> = &'n mut dyn FnMut(&mut Tx, Record) -> Result<Record>;
+
+/// No hooks: writes made where no JS runtime is at hand, or none is loaded.
+pub struct NoHooks;
+
+impl RecordHooks for NoHooks {
+    fn wants(&self, _: Event, _: &Collection) -> bool {
+        false
+    }
+
+    fn around(
+        &self,
+        tx: &mut Tx,
+        _: Event,
+        _: &Collection,
+        record: Record,
+        next: Next,
+    ) -> Result<()> {
+        next(tx, record).map(drop)
+    }
+
+    fn after(&self, _: &[(Event, Arc<Collection>, Record)], _: Option<&Error>) {}
+}
+
+/// The record write service: the database, the file storage, the realtime broker and the
+/// JS hooks.
 pub struct Writes<'a> {
     pub store: &'a Store,
     pub storage: &'a Storage,
     pub realtime: &'a dyn Publish,
+    pub hooks: &'a dyn RecordHooks,
 }
 
 /// Runs first inside the write transaction; an error refuses the write (an `If-Match`
@@ -56,12 +112,15 @@ struct After {
     /// Records deleted (cascades too): their folders go.
     deleted: Deleted,
     changes: Vec<Change>,
+    /// The records hooks were shown, for the after hooks should the transaction fail.
+    tried: Vec<(Event, Arc<Collection>, Record)>,
 }
 
 /// The record writes of one open write transaction.
 pub struct Tx<'t> {
     conn: &'t Connection,
     after: &'t mut After,
+    hooks: &'t dyn RecordHooks,
 }
 
 impl Writes<'_> {
@@ -73,9 +132,19 @@ impl Writes<'_> {
             let mut tx = Tx {
                 conn,
                 after: &mut after,
+                hooks: self.hooks,
             };
             f(&mut tx)
-        })?;
+        });
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                if !after.tried.is_empty() {
+                    self.hooks.after(&after.tried, Some(&e));
+                }
+                return Err(e);
+            }
+        };
         for staging in after.staged {
             staging.commit();
         }
@@ -85,7 +154,22 @@ impl Writes<'_> {
         for (collection_id, record_id) in &after.deleted {
             self.storage.remove_record(collection_id, record_id);
         }
+        let done: Vec<(Event, Arc<Collection>, Record)> = after
+            .changes
+            .iter()
+            .filter(|change| self.hooks.wants(change.event, &change.collection))
+            .map(|change| {
+                (
+                    change.event,
+                    change.collection.clone(),
+                    change.record.clone(),
+                )
+            })
+            .collect();
         self.realtime.publish(after.changes);
+        if !done.is_empty() {
+            self.hooks.after(&done, None);
+        }
         Ok(out)
     }
 
@@ -181,10 +265,49 @@ impl Tx<'_> {
         secrets: &Secrets,
         staging: Option<Staging>,
     ) -> Result<Record> {
+        let event = if id.is_some() {
+            Event::Update
+        } else {
+            Event::Create
+        };
+        let hooks = self.hooks;
+        if !hooks.wants(event, c) {
+            return self.write(c, ctx, id, body, &Map::new(), secrets, staging);
+        }
+        let given = draft::draft(self.conn, c, id, body)?;
+        if let Some(collection) = ctx.schema.find(&c.id) {
+            self.after.tried.push((event, collection, given.clone()));
+        }
+        let mut staging = staging;
+        let mut written = None;
+        hooks.around(self, event, c, given.clone(), &mut |tx, returned| {
+            let set = draft::changed(c, &given, &returned, id.is_none());
+            let record = tx.write(c, ctx, id, body, &set, secrets, staging.take())?;
+            written = Some(record.clone());
+            Ok(record)
+        })?;
+        // A hook that did not go on leaves the record unwritten, as in PocketBase.
+        Ok(written.unwrap_or(given))
+    }
+
+    /// The write itself: `set` holds the values hooks changed.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: Option<&str>,
+        body: &Map<String, Value>,
+        set: &Map<String, Value>,
+        secrets: &Secrets,
+        staging: Option<Staging>,
+    ) -> Result<Record> {
         let uploads = staging.as_ref().map_or(&[][..], Staging::files);
         let saved = match id {
-            Some(id) => super::update_with_files(self.conn, c, ctx, id, body, uploads, secrets),
-            None => super::create_with_files(self.conn, c, ctx, body, uploads, secrets),
+            Some(id) => {
+                super::update_with_files(self.conn, c, ctx, id, body, set, uploads, secrets)
+            }
+            None => super::create_with_files(self.conn, c, ctx, body, set, uploads, secrets),
         };
         // Whatever it noted is this transaction's, even if it failed (it then rolls back).
         self.after.changes.extend(ctx.changes.take());
@@ -208,10 +331,32 @@ impl Tx<'_> {
 
     /// Deletes record `id` of `c` and whatever cascades from it.
     pub fn delete(&mut self, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
+        let hooks = self.hooks;
+        if !hooks.wants(Event::Delete, c) {
+            return self.remove(c, ctx, id);
+        }
+        let given = draft::draft(self.conn, c, Some(id), &Map::new())?;
+        if let Some(collection) = ctx.schema.find(&c.id) {
+            self.after
+                .tried
+                .push((Event::Delete, collection, given.clone()));
+        }
+        hooks.around(self, Event::Delete, c, given, &mut |tx, record| {
+            tx.remove(c, ctx, id)?;
+            Ok(record)
+        })
+    }
+
+    fn remove(&mut self, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
         let deleted = super::delete(self.conn, c, ctx, id);
         self.after.changes.extend(ctx.changes.take());
         self.after.deleted.extend(deleted?);
         Ok(())
+    }
+
+    /// The hooks this transaction's writes run.
+    pub fn hooks(&self) -> &dyn RecordHooks {
+        self.hooks
     }
 
     /// Reports record `id` of `c` as changed by `event` when an account flow changed it by
@@ -295,6 +440,7 @@ mod tests {
             store: &db.data,
             storage: &storage,
             realtime: &seen,
+            hooks: &NoHooks,
         };
         let c = registry
             .snapshot()

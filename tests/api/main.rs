@@ -35,6 +35,7 @@ mod observability;
 mod openapi;
 mod public;
 mod realtime;
+mod record_hooks;
 mod record_rules;
 mod records;
 mod restore;

@@ -1,0 +1,171 @@
+//! The record hooks, run around and after the record write service's writes: the model
+//! hooks (`onRecordCreate`, `onRecordValidate`, `...Execute`, and the update and delete
+//! ones) inside the transaction, each handler going on with `e.next()`, and the after
+//! hooks (`onRecordAfterCreateSuccess`, `...Error`) once it has ended.
+
+use std::sync::Arc;
+
+use rquickjs::Ctx;
+use serde_json::{Value, json};
+
+use super::lent::{self, Frame};
+use super::registry::Registry;
+use super::runtime::{Failure, call_in};
+use crate::error::{Error, Result};
+use crate::records::Record;
+use crate::records::changes::Event;
+use crate::records::write::{Next, RecordHooks, Tx};
+use crate::schema::Collection;
+
+/// The hooks of `registry`, run in the JS context `ctx` (entered on this thread).
+pub struct JsHooks<'a, 'js> {
+    pub ctx: &'a Ctx<'js>,
+    pub registry: &'a Registry,
+}
+
+/// The model hooks wrapping each event, outermost first (PocketBase runs validation, and
+/// its hooks, inside `e.next()` of the create and update hooks).
+fn model(event: Event) -> &'static [&'static str] {
+    match event {
+        Event::Create => &[
+            "onRecordCreate",
+            "onRecordValidate",
+            "onRecordCreateExecute",
+        ],
+        Event::Update => &[
+            "onRecordUpdate",
+            "onRecordValidate",
+            "onRecordUpdateExecute",
+        ],
+        Event::Delete => &["onRecordDelete", "onRecordDeleteExecute"],
+    }
+}
+
+fn after(event: Event, ok: bool) -> &'static str {
+    match (event, ok) {
+        (Event::Create, true) => "onRecordAfterCreateSuccess",
+        (Event::Create, false) => "onRecordAfterCreateError",
+        (Event::Update, true) => "onRecordAfterUpdateSuccess",
+        (Event::Update, false) => "onRecordAfterUpdateError",
+        (Event::Delete, true) => "onRecordAfterDeleteSuccess",
+        (Event::Delete, false) => "onRecordAfterDeleteError",
+    }
+}
+
+/// A collection as the prelude's `Record` knows it.
+pub fn described(c: &Collection) -> Value {
+    json!({"id": c.id, "name": c.name, "type": c.kind.as_str()})
+}
+
+/// The error a failed hook answers with: an `ApiError` as itself, anything else as
+/// PocketBase's answer for the failed write (logged with where it was thrown).
+pub fn failure_error(failure: Failure, fallback: &str) -> Error {
+    match failure {
+        Failure::Thrown {
+            answer: Some(answer),
+            ..
+        } => Error::Thrown {
+            status: answer["status"]
+                .as_u64()
+                .and_then(|s| actix_web::http::StatusCode::from_u16(s as u16).ok())
+                .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+            message: answer["message"].as_str().unwrap_or_default().to_owned(),
+            data: answer["data"].clone(),
+        },
+        Failure::Thrown {
+            message, location, ..
+        } => {
+            log::warn!("hooks: a record hook threw: {message} (at {location})");
+            Error::bad_request(fallback)
+        }
+        other => {
+            log::error!("hooks: {}", other.describe());
+            Error::internal(other.describe())
+        }
+    }
+}
+
+struct Around<'a, 't> {
+    tx: &'a mut Tx<'t>,
+    next: Next<'a>,
+}
+
+impl Frame for Around<'_, '_> {
+    fn next(&mut self, record: Record) -> Result<Record> {
+        (self.next)(self.tx, record)
+    }
+
+    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Result<Value> {
+        f(self.tx)
+    }
+}
+
+impl RecordHooks for JsHooks<'_, '_> {
+    fn wants(&self, event: Event, c: &Collection) -> bool {
+        !self.registry.bound(model(event), c).is_empty()
+            || !self
+                .registry
+                .bound(&[after(event, true), after(event, false)], c)
+                .is_empty()
+    }
+
+    fn around(
+        &self,
+        tx: &mut Tx,
+        event: Event,
+        c: &Collection,
+        record: Record,
+        next: Next,
+    ) -> Result<()> {
+        let ids = self.registry.bound(model(event), c);
+        if ids.is_empty() {
+            return next(tx, record).map(drop);
+        }
+        let fallback = format!("Failed to {} record.", event.as_str());
+        let mut frame = Around { tx, next };
+        lent::lend(&mut frame, |depth| {
+            let input = json!({
+                "ids": ids,
+                "depth": depth,
+                "collection": described(c),
+                "record": record,
+                "isNew": event == Event::Create,
+            })
+            .to_string();
+            call_in(self.ctx, "__modelHook", &[&input], true)
+                .map(drop)
+                .map_err(|f| failure_error(f, &fallback))
+        })
+    }
+
+    fn after(&self, done: &[(Event, Arc<Collection>, Record)], error: Option<&Error>) {
+        for (event, c, record) in done {
+            let ids = self.registry.bound(&[after(*event, error.is_none())], c);
+            if ids.is_empty() {
+                continue;
+            }
+            let input = json!({
+                "ids": ids,
+                "collection": described(c),
+                "record": record,
+                "error": error.map(|e| e.body()),
+            })
+            .to_string();
+            if let Err(failure) = call_in(self.ctx, "__afterHook", &[&input], true) {
+                log::warn!(
+                    "hooks: {} of a {} record failed: {}",
+                    after(*event, error.is_none()),
+                    c.name,
+                    failure.describe()
+                );
+            }
+        }
+    }
+}
+
+/// `e.next()` of a model hook: `args` is `{depth, record}`.
+pub fn next(args: &Value) -> Result<Value> {
+    let depth = args["depth"].as_u64().unwrap_or(0) as usize;
+    let record = args["record"].as_object().cloned().unwrap_or_default();
+    lent::next(depth, record).map(Value::Object)
+}
