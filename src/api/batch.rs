@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value, json};
 
 use super::records::{collection, context_of, shaped};
-use super::{Body, RequestAuth, blocking};
+use super::{Body, RequestAuth, blocking, writing};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
 use crate::records::write::Tx;
 use crate::records::{Ctx, Secrets, Shape};
@@ -327,7 +327,8 @@ async fn batch(
             .with_params(json!({"max": limits.max_requests, "min": 0})),
         ));
     }
-    let results = blocking(move || {
+    let writer = state.clone();
+    let results = writing(&writer, move |hooks| {
         // Password hashing first, with no connection held; the transaction's time limit
         // starts after it.
         let subs: Vec<_> = items
@@ -339,7 +340,7 @@ async fn batch(
             })
             .collect();
         let started = Instant::now();
-        state.records().run(|tx| {
+        state.records_with(hooks).run(|tx| {
             let mut results = Vec::with_capacity(subs.len());
             for (i, sub) in subs.into_iter().enumerate() {
                 if started.elapsed() > limits.timeout {

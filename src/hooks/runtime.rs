@@ -164,17 +164,7 @@ impl Js {
                 break;
             }
         }
-        match result {
-            Err(Failure::Thrown { message, .. })
-                if now_ms() > limit && message.contains("interrupted") =>
-            {
-                Err(Failure::TimedOut)
-            }
-            Err(Failure::Thrown { message, .. }) if message.contains("out of memory") => {
-                Err(Failure::OutOfMemory)
-            }
-            other => other,
-        }
+        result.map_err(|f| classified(f, limit))
     }
 
     /// What is left of the current call's budget on this thread (for `sleep`).
@@ -204,7 +194,25 @@ pub fn call_in(ctx: &Ctx<'_>, name: &str, args: &[&str], nested: bool) -> Result
         2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
         _ => function.call::<_, String>(()),
     };
-    called.catch(ctx).map_err(|e| caught(ctx, e, nested))
+    called
+        .catch(ctx)
+        .map_err(|e| classified(caught(ctx, e, nested), DEADLINE.get()))
+}
+
+/// A thrown failure told apart from the budget running out (`limit`, in `now_ms`) and the
+/// memory cap being reached, which QuickJS reports as exceptions too.
+fn classified(failure: Failure, limit: u64) -> Failure {
+    match failure {
+        Failure::Thrown { message, .. }
+            if limit != 0 && now_ms() > limit && message.contains("interrupted") =>
+        {
+            Failure::TimedOut
+        }
+        Failure::Thrown { message, .. } if message.contains("out of memory") => {
+            Failure::OutOfMemory
+        }
+        other => other,
+    }
 }
 
 /// `__compile(source, file)`: evaluates a module's wrapper under its own file name.

@@ -15,7 +15,7 @@ use super::form::{Form, FormBody, read_record_form};
 use super::record_inputs::{Input, Source, editable, inputs};
 use super::records::{find, section_of, superuser_ctx};
 use super::{Admin, Chrome, flash, query_value, values};
-use crate::api::blocking;
+use crate::api::{blocking, writing};
 use crate::auth::account;
 use crate::error::{Error, ErrorTree, Result};
 use crate::files::Staging;
@@ -400,8 +400,8 @@ async fn submit(
     let table = c.clone();
     let ctx = superuser_ctx(&state);
     let target = id.clone();
-    let saved = blocking(move || {
-        let writes = shared.records();
+    let saved = writing(&state, move |hooks| {
+        let writes = shared.records_with(hooks);
         match target {
             Some(id) => writes.update(&table, &ctx, &id, &body, staging, &write::always, |_, r| {
                 Ok(r)
@@ -485,9 +485,9 @@ async fn delete(
     let ctx = superuser_ctx(&state);
     let target = id.clone();
     let table = c.clone();
-    let deleted = blocking(move || {
+    let deleted = writing(&state, move |hooks| {
         shared
-            .records()
+            .records_with(hooks)
             .delete(&table, &ctx, &target, &write::always)
     })
     .await;
@@ -552,10 +552,10 @@ async fn account_action(
     let done = match action.as_str() {
         "verify" => {
             let table = c.clone();
-            blocking(move || {
+            writing(&state, move |hooks| {
                 let body = Map::from_iter([("verified".to_owned(), json!(true))]);
                 let staging = Staging::new(&shared.files);
-                shared.records().update(
+                shared.records_with(hooks).update(
                     &table,
                     &ctx,
                     &target,

@@ -262,3 +262,148 @@ async fn record_hooks_answer_and_write_as_on_pocketbase() {
     }
     assert_eq!(ours.len(), theirs.len());
 }
+
+const EVERY_PATH: &str = r#"
+onRecordCreate((e) => {
+  const title = e.record.get("title");
+  if (title === "boom") throw new BadRequestError("No booms.");
+  if (title === "forever") { while (true) {} }
+  e.record.set("slug", "hooked-" + title);
+  e.next();
+}, "posts");
+"#;
+
+async fn titles_and_slugs(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let res: Value = app
+        .get_with_token(
+            "/api/collections/posts/records?sort=title&perPage=100",
+            token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    res["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["title"].as_str().unwrap().to_owned(),
+                r["slug"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hooks_fire_for_batch_and_admin_ui_writes_and_a_runaway_one_is_stopped() {
+    let dir = folder(&[("records.pb.js", EVERY_PATH)]);
+    let dir_path = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = dir_path;
+        c.hooks.watch = false;
+        c.hooks.limits.budget = Duration::from_millis(500);
+    })
+    .await;
+    let (browser, csrf) = app.admin_browser().await;
+    let token = app
+        .token_for(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let http = client();
+    let (status, body) = send(
+        &http,
+        reqwest::Method::POST,
+        app.url("/api/collections"),
+        &token,
+        Some(
+            json!({"name": "posts", "listRule": "", "createRule": "", "fields": [
+            {"name": "title", "type": "text"}, {"name": "slug", "type": "text"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = send(
+        &http,
+        reqwest::Method::PATCH,
+        app.url("/api/settings"),
+        &token,
+        Some(json!({"batch": {"enabled": true, "maxRequests": 10}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // A batch: each create runs the hook; one that throws rolls back the whole batch.
+    let create = |title: &str| json!({"method": "POST", "url": "/api/collections/posts/records", "body": {"title": title}});
+    let (status, body) = send(
+        &http,
+        reqwest::Method::POST,
+        app.url("/api/batch"),
+        &token,
+        Some(json!({"requests": [create("one"), create("two")]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[1]["body"]["slug"], "hooked-two");
+    let (status, body) = send(
+        &http,
+        reqwest::Method::POST,
+        app.url("/api/batch"),
+        &token,
+        Some(json!({"requests": [create("three"), create("boom")]})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    // The admin UI's record form.
+    let res = crate::admin_pages::post(
+        &browser,
+        app.url("/_/collections/posts/records/new"),
+        &[("csrf", &csrf), ("title", "form")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let res = crate::admin_pages::post(
+        &browser,
+        app.url("/_/collections/posts/records/new"),
+        &[("csrf", &csrf), ("title", "boom")],
+    )
+    .await;
+    assert_eq!(res.status(), 400, "the hook's refusal is shown on the form");
+
+    // A hook that never ends is stopped at its budget; the write is not made and the
+    // server goes on answering, writes included.
+    let started = std::time::Instant::now();
+    let (status, _) = send(
+        &http,
+        reqwest::Method::POST,
+        app.url("/api/collections/posts/records"),
+        &token,
+        Some(json!({"title": "forever"})),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (status, body) = send(
+        &http,
+        reqwest::Method::POST,
+        app.url("/api/collections/posts/records"),
+        &token,
+        Some(json!({"title": "after"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    assert_eq!(
+        titles_and_slugs(&app, &token).await,
+        [
+            ("after", "hooked-after"),
+            ("form", "hooked-form"),
+            ("one", "hooked-one"),
+            ("two", "hooked-two")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .to_vec()
+    );
+}
