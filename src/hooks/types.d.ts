@@ -159,3 +159,34 @@ declare namespace $app {
   function save(record: Record): void;
   function delete(record: Record): void;
 }
+
+/** What a record hook gets: the record, and `next()` to go on. */
+interface RecordEvent {
+  record: Record;
+  /** The app; inside a model hook it works in the write's own transaction. */
+  app: typeof $app;
+  /** Set in the `...Error` after hooks. */
+  error?: ApiError;
+  /** Goes on: the next hook, then the write itself (model hooks). */
+  next(): void;
+}
+type RecordHandler = (e: RecordEvent) => void;
+
+/**
+ * Model hooks, inside the write's transaction: change `e.record` before `e.next()`, or throw
+ * to refuse the write (nothing of it is kept). Optional collection names or ids.
+ */
+declare function onRecordValidate(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordCreate(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordCreateExecute(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordUpdate(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordUpdateExecute(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordDelete(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordDeleteExecute(handler: RecordHandler, ...collections: string[]): void;
+/** After hooks, once the write's transaction has committed (Success) or failed (Error). */
+declare function onRecordAfterCreateSuccess(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordAfterCreateError(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordAfterUpdateSuccess(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordAfterUpdateError(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordAfterDeleteSuccess(handler: RecordHandler, ...collections: string[]): void;
+declare function onRecordAfterDeleteError(handler: RecordHandler, ...collections: string[]): void;
