@@ -138,6 +138,10 @@ impl App {
         state
             .hooks
             .attach(Arc::downgrade(&state.clone().into_inner()));
+        // The app's JS migrations, before anything is served; one that fails stops the start.
+        for name in crate::hooks::migrations::up(&state.clone().into_inner())? {
+            log::info!("applied migration {name}");
+        }
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
         realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);

@@ -30,9 +30,8 @@ pub enum Command {
     /// Manage superusers (safe while the server runs).
     #[command(subcommand)]
     Superuser(SuperuserCommand),
-    /// Apply, revert or list the system-schema migrations.
-    #[command(subcommand)]
-    Migrate(MigrateCommand),
+    /// Apply, revert or list migrations: the system schema's and the app's JS migrations.
+    Migrate(MigrateArgs),
     /// Check both databases (integrity and foreign keys); exits 1 on any finding.
     Check,
     /// Export or import collection definitions (the JSON of PUT /api/collections/import).
@@ -95,11 +94,34 @@ pub enum SuperuserCommand {
     Delete { email: String },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub command: MigrateCommand,
+    /// The app's JS migrations (PocketBase's `pb_migrations`).
+    #[arg(
+        long,
+        global = true,
+        env = "HEARTH_MIGRATIONS_DIR",
+        default_value = "./hearth_migrations"
+    )]
+    pub migrations_dir: std::path::PathBuf,
+    /// The JS hooks folder (`__hooks` in migrations, for `require`).
+    #[arg(
+        long,
+        global = true,
+        env = "HEARTH_HOOKS_DIR",
+        default_value = "./hearth_hooks"
+    )]
+    pub hooks_dir: std::path::PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Apply every pending migration.
     Up,
-    /// Revert the last N applied migrations of data.db.
+    /// Revert the last N applied migrations: the app's JS ones while any is applied, else
+    /// the system's of data.db.
     Down {
         #[arg(default_value_t = 1)]
         n: usize,
@@ -112,7 +134,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(Config::new(cli.dir, args)),
         Command::Superuser(cmd) => superuser(&cli.dir, cmd),
-        Command::Migrate(cmd) => migrate(&cli.dir, cmd),
+        Command::Migrate(args) => migrate(&cli.dir, args),
         Command::Check => check(&cli.dir),
         Command::Collections(cmd) => collections(&cli.dir, cmd),
         Command::Logs(cmd) => logs(&cli.dir, cmd),
@@ -278,38 +300,78 @@ fn superuser(dir: &DirArgs, cmd: SuperuserCommand) -> Result<()> {
     Ok(())
 }
 
-fn migrate(dir: &DirArgs, cmd: MigrateCommand) -> Result<()> {
-    // Opening the data dir already applies pending migrations, which is all `up` means.
+fn migrate(dir: &DirArgs, args: MigrateArgs) -> Result<()> {
+    // Opening the data dir already applies pending system migrations.
     let db = open(dir)?;
     let sets = [
         (&db.data, migrate::Set::Data, "data"),
         (&db.aux, migrate::Set::Auxiliary, "auxiliary"),
     ];
-    match cmd {
+    for (store, set, _) in sets {
+        migrate::up(store, set)?;
+    }
+    let system: Vec<(&str, Vec<migrate::Status>)> = sets
+        .iter()
+        .map(|(store, set, label)| Ok((*label, migrate::status(store, *set)?)))
+        .collect::<Result<_>>()?;
+    let app = app_for_migrations(dir, &args, db)?;
+    match args.command {
         MigrateCommand::Up => {
-            for (store, set, _) in sets {
-                migrate::up(store, set)?;
+            for name in crate::hooks::migrations::up(&app)? {
+                println!("Applied {name}");
             }
             println!("All migrations are applied.");
         }
         MigrateCommand::Down { n } => {
-            for name in migrate::down(&db.data, migrate::Set::Data, n)? {
+            let app_applied = crate::hooks::migrations::status(&app)?
+                .iter()
+                .any(|m| m.applied.is_some());
+            let reverted = if app_applied {
+                crate::hooks::migrations::down(&app, n)?
+            } else {
+                migrate::down(&app.db.data, migrate::Set::Data, n)?
+            };
+            for name in reverted {
                 println!("Reverted {name}");
             }
         }
         MigrateCommand::Status => {
-            for (store, set, label) in sets {
-                for m in migrate::status(store, set)? {
-                    let state = match m.applied {
-                        Some(at) => format!("applied {}", format_micros(at)),
-                        None => "pending".into(),
-                    };
-                    println!("{label}/{:<32} {state}", m.name);
-                }
+            let app_status = crate::hooks::migrations::status(&app)?
+                .into_iter()
+                .map(|m| (m.name, m.applied));
+            let all = system
+                .into_iter()
+                .flat_map(|(label, list)| {
+                    list.into_iter()
+                        .map(move |m| (format!("{label}/{}", m.name), m.applied))
+                })
+                .chain(app_status.map(|(name, at)| (format!("app/{name}"), at)));
+            for (name, applied) in all {
+                let state = match applied {
+                    Some(at) => format!("applied {}", format_micros(at)),
+                    None => "pending".into(),
+                };
+                println!("{name:<40} {state}");
             }
         }
     }
     Ok(())
+}
+
+/// The server's state without serving, for the JS migrations' `$app`.
+fn app_for_migrations(
+    dir: &DirArgs,
+    args: &MigrateArgs,
+    db: Db,
+) -> Result<std::sync::Arc<crate::state::AppState>> {
+    let mut config = Config::for_dir(&dir.dir, "127.0.0.1:0");
+    config.hooks.migrations = args.migrations_dir.clone();
+    config.hooks.dir = args.hooks_dir.clone();
+    config.hooks.watch = false;
+    let (broker, _events) = crate::realtime::Broker::new(config.realtime.max_clients);
+    let app = std::sync::Arc::new(crate::state::AppState::new(db, config, broker)?);
+    app.hooks.attach(std::sync::Arc::downgrade(&app));
+    Ok(app)
 }
 
 fn format_micros(micros: i64) -> String {

@@ -89,6 +89,14 @@ pub struct ServeArgs {
     /// JS runtimes that run hooks side by side.
     #[arg(long, env = "HEARTH_HOOKS_POOL", default_value_t = 8)]
     pub hooks_pool: usize,
+    /// JS migrations (PocketBase's `pb_migrations`): pending `*.js` files here are applied
+    /// in name order at start.
+    #[arg(
+        long,
+        env = "HEARTH_MIGRATIONS_DIR",
+        default_value = "./hearth_migrations"
+    )]
+    pub migrations_dir: PathBuf,
     /// Seconds one hook call may run before it is stopped.
     #[arg(long, env = "HEARTH_HOOKS_TIMEOUT", default_value_t = 30)]
     pub hooks_timeout: u64,
@@ -320,6 +328,7 @@ impl Config {
             index_fallback: serve.index_fallback,
             hooks: HooksOptions {
                 dir: serve.hooks_dir,
+                migrations: serve.migrations_dir,
                 watch: serve.hooks_watch,
                 pool: serve.hooks_pool.max(1),
                 limits: Limits {
@@ -378,6 +387,7 @@ impl Config {
             index_fallback: true,
             hooks: HooksOptions {
                 dir: PathBuf::from("./hearth_hooks"),
+                migrations: PathBuf::from("./hearth_migrations"),
                 watch: false,
                 pool: 2,
                 limits: Limits {

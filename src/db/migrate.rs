@@ -79,7 +79,10 @@ fn ensure_table(store: &Store) -> Result<()> {
 fn applied(store: &Store) -> Result<Vec<(String, i64)>> {
     ensure_table(store)?;
     store.write(|tx| {
-        let mut stmt = tx.prepare("SELECT file, applied FROM _migrations ORDER BY file")?;
+        // The app's own JS migrations (`*.js`, hooks::migrations) are recorded here too.
+        let mut stmt = tx.prepare(
+            "SELECT file, applied FROM _migrations WHERE file NOT LIKE '%.js' ORDER BY file",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     })

@@ -16,7 +16,8 @@ use rusqlite::Connection;
 use super::lent;
 use crate::records::write::RecordHooks;
 use crate::records::{self, Caller, Ctx, ListOptions, Secrets};
-use crate::schema::Collection;
+use crate::schema::write::within;
+use crate::schema::{Collection, Snapshot};
 use crate::state::AppState;
 
 /// Answers `op` when it is one of `$app`'s; None otherwise.
@@ -96,6 +97,11 @@ pub fn call(
             ))
         }
         "app.countRecords" => count(state, &args[0]).map(|n| json!(n)),
+        "app.findAllCollections" => all_collections(state, args),
+        "app.saveCollection" => save_collection(state, args),
+        "app.deleteCollection" => delete_collection(state, &args[0]),
+        "app.dbExecute" => super::sql::execute(state, text(&args[0]), &args[1]),
+        "app.dbQuery" => super::sql::query(state, text(&args[0]), &args[1]),
         "app.save" => save(state, hooks, args),
         "app.delete" => delete(state, hooks, &args[0], text(&args[1])),
         _ => return None,
@@ -111,26 +117,78 @@ fn first(found: Result<Vec<Value>>) -> Result<Value> {
     found?.into_iter().next().ok_or_else(Error::not_found)
 }
 
+/// The collections as they are now: inside a model hook's or a migration's transaction, as
+/// that transaction sees them (a migration may have just created one).
+fn schema(state: &AppState) -> Result<Arc<Snapshot>> {
+    let mut snapshot = None;
+    let in_tx = lent::tx(&mut |tx| {
+        snapshot = Some(within::snapshot(tx.conn())?);
+        Ok(Value::Null)
+    });
+    match (in_tx, snapshot) {
+        (Some(Err(e)), _) => Err(e),
+        (_, Some(snapshot)) => Ok(Arc::new(snapshot)),
+        _ => Ok(state.schema.snapshot()),
+    }
+}
+
 /// The collection named (or with the id) `which`, or with `which.id` for a collection value.
 fn collection(state: &AppState, which: &Value) -> Result<Arc<Collection>> {
     let key = match which {
         Value::Object(c) => c.get("id").or_else(|| c.get("name")).map_or("", text),
         other => text(other),
     };
-    state
-        .schema
-        .snapshot()
-        .find(key)
-        .ok_or_else(Error::not_found)
+    schema(state)?.find(key).ok_or_else(Error::not_found)
 }
 
 /// `$app`'s view of records: a superuser's, every rule passed.
-fn ctx(state: &AppState) -> Ctx {
-    Ctx {
+fn ctx(state: &AppState) -> Result<Ctx> {
+    Ok(Ctx {
         caller: Caller::Superuser,
         request: RequestInfo::default(),
-        schema: state.schema.snapshot(),
+        schema: schema(state)?,
         changes: Default::default(),
+    })
+}
+
+/// `findAllCollections(...types)`: every collection, or those of the types named.
+fn all_collections(state: &AppState, types: &Value) -> Result<Value> {
+    let types: Vec<&str> = types.as_array().into_iter().flatten().map(text).collect();
+    Ok(Value::Array(
+        schema(state)?
+            .all()
+            .iter()
+            .filter(|c| types.is_empty() || types.contains(&c.kind.as_str()))
+            .map(|c| c.to_json())
+            .collect(),
+    ))
+}
+
+/// `$app.save(collection)`: the whole definition, created or updated.
+fn save_collection(state: &AppState, body: &Value) -> Result<Value> {
+    let mut saved = None;
+    let in_tx = lent::tx(&mut |tx| {
+        saved = Some(within::save(tx.conn(), body.clone())?);
+        Ok(Value::Null)
+    });
+    let saved = match (in_tx, saved) {
+        (Some(Err(e)), _) => return Err(e),
+        (_, Some(saved)) => saved,
+        _ => state.collections().save(body.clone())?,
+    };
+    Ok(saved.to_json())
+}
+
+/// `$app.delete(collection)`.
+fn delete_collection(state: &AppState, which: &Value) -> Result<Value> {
+    let c = collection(state, which)?;
+    let in_tx = lent::tx(&mut |tx| {
+        within::delete(tx.conn(), &c.id)?;
+        Ok(Value::Null)
+    });
+    match in_tx {
+        Some(done) => done,
+        None => state.collections().delete(&c.id).map(|()| Value::Null),
     }
 }
 
@@ -144,7 +202,7 @@ fn answer(c: &Collection, record: Map<String, Value>) -> Value {
 
 fn find_by_id(state: &AppState, which: &Value, id: &str) -> Result<Value> {
     let c = collection(state, which)?;
-    let ctx = ctx(state);
+    let ctx = ctx(state)?;
     let record = read(state, |conn| records::view(conn, &c, &ctx, id))?;
     Ok(answer(&c, record))
 }
@@ -159,7 +217,7 @@ fn find_by_filter(
     params: &Value,
 ) -> Result<Vec<Value>> {
     let c = collection(state, which)?;
-    let ctx = ctx(state);
+    let ctx = ctx(state)?;
     let filter = bind(filter, params)?;
     // No limit: everything (PocketBase's `limit <= 0`).
     let wanted = if limit == 0 { 1 << 40 } else { limit };
@@ -202,7 +260,7 @@ fn read<T>(state: &AppState, f: impl FnOnce(&Connection) -> Result<T>) -> Result
 /// write service (validation, files, realtime, webhooks, hooks), with full access.
 fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value> {
     let c = collection(state, &args["collection"])?;
-    let ctx = ctx(state);
+    let ctx = ctx(state)?;
     let mut body = args["data"].as_object().cloned().unwrap_or_default();
     for key in ["collectionId", "collectionName", "expand"] {
         body.remove(key);
@@ -244,7 +302,7 @@ fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value
 /// `$app.delete(record)`, with whatever cascades from it.
 fn delete(state: &AppState, hooks: &dyn RecordHooks, which: &Value, id: &str) -> Result<Value> {
     let c = collection(state, which)?;
-    let ctx = ctx(state);
+    let ctx = ctx(state)?;
     let in_tx = lent::tx(&mut |tx| {
         tx.delete(&c, &ctx, id)?;
         Ok(Value::Null)
@@ -260,7 +318,7 @@ fn delete(state: &AppState, hooks: &dyn RecordHooks, which: &Value, id: &str) ->
 
 fn count(state: &AppState, which: &Value) -> Result<u64> {
     let c = collection(state, which)?;
-    let ctx = ctx(state);
+    let ctx = ctx(state)?;
     let opts = ListOptions {
         page: 1,
         per_page: 1,

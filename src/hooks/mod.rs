@@ -9,10 +9,12 @@ mod bridge;
 mod http;
 mod lent;
 mod loader;
+pub mod migrations;
 mod pool;
 mod records;
 mod registry;
 mod runtime;
+mod sql;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -36,6 +38,8 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct HooksOptions {
     pub dir: PathBuf,
+    /// JS migrations (PocketBase's `pb_migrations`).
+    pub migrations: PathBuf,
     pub watch: bool,
     pub pool: usize,
     pub limits: Limits,

@@ -236,10 +236,153 @@
     return record;
   };
 
+  // ---- collections and fields, as PocketBase's Go types are seen from JS ------------------
+  class FieldsList extends Array {
+    static get [Symbol.species]() { return Array; }
+    __index(f) {
+      return this.findIndex((x) => (f.id && x.id === f.id) || (!f.id && x.name === f.name));
+    }
+    add(...fields) {
+      for (const f of fields) {
+        const at = this.__index(f);
+        if (at >= 0) this[at] = f; else this.push(f);
+      }
+    }
+    addAt(pos, ...fields) {
+      for (const f of fields) {
+        const at = this.__index(f);
+        if (at >= 0) this.splice(at, 1);
+        this.splice(Math.min(pos++, this.length), 0, f);
+      }
+    }
+    addMarshaledJSON(text) {
+      const parsed = JSON.parse(typeof text === "string" ? text : toString(text));
+      this.add(...(Array.isArray(parsed) ? parsed : [parsed]).map(toField));
+    }
+    getById(id) { return this.find((f) => f.id === id) || null; }
+    getByName(n) { return this.find((f) => f.name === n) || null; }
+    removeById(id) { const at = this.findIndex((f) => f.id === id); if (at >= 0) this.splice(at, 1); }
+    removeByName(n) { const at = this.findIndex((f) => f.name === n); if (at >= 0) this.splice(at, 1); }
+    fieldNames() { return this.map((f) => f.name); }
+    asMap() { const m = {}; for (const f of this) m[f.name] = f; return m; }
+  }
+  function fieldClass(type) {
+    return class extends Field {
+      constructor(data) { super(Object.assign({}, data || {}, { type })); }
+    };
+  }
+  class Field {
+    constructor(data) { Object.assign(this, data || {}); }
+    getName() { return this.name; }
+    getId() { return this.id; }
+    type() { return this.type; }
+  }
+  function toField(data) { return data instanceof Field ? data : new Field(data); }
+  global.Field = Field;
+  const FIELD_TYPES = {
+    TextField: "text", NumberField: "number", BoolField: "bool", EmailField: "email",
+    URLField: "url", EditorField: "editor", DateField: "date", AutodateField: "autodate",
+    SelectField: "select", JSONField: "json", RelationField: "relation", FileField: "file",
+    PasswordField: "password", GeoPointField: "geoPoint",
+  };
+  for (const [cls, type] of Object.entries(FIELD_TYPES)) global[cls] = fieldClass(type);
+
+  class Collection {
+    constructor(data) {
+      Object.assign(this, { type: "base", fields: [], indexes: [] }, data || {});
+      this.fields = FieldsList.from((this.fields || []).map(toField));
+      this.indexes = Array.from(this.indexes || []);
+    }
+    isAuth() { return this.type === "auth"; }
+    isBase() { return this.type === "base"; }
+    isView() { return this.type === "view"; }
+    addIndex(idxName, unique, columns, where) {
+      this.removeIndex(idxName);
+      let sql = "CREATE " + (unique ? "UNIQUE " : "") + "INDEX `" + idxName + "` ON `" + this.name + "` (" + columns + ")";
+      if (where) sql += " WHERE " + where;
+      this.indexes.push(sql);
+    }
+    removeIndex(idxName) {
+      this.indexes = this.indexes.filter((i) => !new RegExp("INDEX\\s+(IF\\s+NOT\\s+EXISTS\\s+)?[`\"'\\[]?" + idxName + "[`\"'\\]]?\\s", "i").test(i));
+    }
+    getIndex(idxName) {
+      return this.indexes.find((i) => i.includes("`" + idxName + "`")) || "";
+    }
+    toJSON() {
+      const out = Object.assign({}, this);
+      out.fields = Array.from(this.fields).map((f) => Object.assign({}, f));
+      return out;
+    }
+  }
+  global.Collection = Collection;
+
+  // PocketBase's `unmarshal(data, target)`: the keys of `data` set on `target`, as Go's
+  // JSON decoding into a struct would.
+  global.unmarshal = function (data, target) {
+    const parsed = typeof data === "string" ? JSON.parse(data) : data;
+    for (const key of Object.keys(parsed || {})) {
+      if (target instanceof Collection && key === "fields") {
+        target.fields = FieldsList.from((parsed.fields || []).map(toField));
+      } else {
+        target[key] = parsed[key];
+      }
+    }
+    return target;
+  };
+
+  // `$app.db().newQuery(sql)`: dbx's query with `{:name}` parameters.
+  class Query {
+    constructor(sql) { this.sql = sql; this.params = {}; }
+    bind(params) { Object.assign(this.params, params || {}); return this; }
+    execute() { return call("app.dbExecute", [this.sql, this.params]); }
+    one(target) {
+      const rows = call("app.dbQuery", [this.sql, this.params]);
+      if (!rows.length) throw new Error("sql: no rows in result set");
+      if (target) Object.assign(target, rows[0]);
+      return target || rows[0];
+    }
+    all(target) {
+      const rows = call("app.dbQuery", [this.sql, this.params]);
+      if (Array.isArray(target)) { target.length = 0; target.push(...rows); }
+      return target || rows;
+    }
+  }
+  global.$dbx = {
+    exp: (expr, params) => ({ expr: String(expr), params: params || {} }),
+    hashExp: (pairs) => pairs,
+  };
+
+  // ---- migrations: `migrate(up, down)`, collected per file and run by hearth -------------
+  global.__migrations = {};
+  global.migrate = function (up, down) {
+    global.__migrations[global.__file || ""] = { up, down };
+  };
+  global.__migrate = function (input) {
+    const m = global.__migrations[input.file];
+    if (!m) throw new Error("no migration in " + input.file);
+    const fn = input.direction === "down" ? m.down : m.up;
+    if (typeof fn === "function") fn(global.$app);
+    return "";
+  };
+
   // ---- $app: reads with full access ---------------------------------------------------
   const name = (c) => (c && typeof c === "object" ? c.id || c.name : String(c));
   global.$app = {
-    findCollectionByNameOrId: (c) => call("app.findCollectionByNameOrId", [name(c)]),
+    findCollectionByNameOrId: (c) => new Collection(call("app.findCollectionByNameOrId", [name(c)])),
+    findAllCollections: (...types) => call("app.findAllCollections", types.flat().map(String)).map((c) => new Collection(c)),
+    importCollections: (list, deleteMissing) => {
+      for (const c of list || []) global.$app.save(c instanceof Collection ? c : new Collection(c));
+      if (deleteMissing) {
+        const keep = (list || []).map((c) => c.id || c.name);
+        for (const c of global.$app.findAllCollections()) {
+          if (!c.system && !keep.includes(c.id) && !keep.includes(c.name)) global.$app.delete(c);
+        }
+      }
+    },
+    db: () => ({
+      newQuery: (sql) => new Query(String(sql)),
+    }),
+    runInTransaction: (fn) => fn(global.$app),
     findRecordById: (c, id) => global.__record(call("app.findRecordById", [name(c), String(id)])),
     findRecordsByIds: (c, ids) => call("app.findRecordsByIds", [name(c), (ids || []).map(String)]).map(global.__record),
     findRecordsByFilter: (c, filter, sort, limit, offset, params) =>
@@ -251,6 +394,10 @@
     findAuthRecordByEmail: (c, email) => global.__record(call("app.findAuthRecordByEmail", [name(c), String(email)])),
     countRecords: (c) => call("app.countRecords", [name(c)]),
     save: (record) => {
+      if (record instanceof Collection) {
+        Object.assign(record, new Collection(call("app.saveCollection", record.toJSON())));
+        return;
+      }
       const saved = call("app.save", {
         collection: name(record.collection()), id: record.id, isNew: record.isNew(), data: record.__data,
       });
@@ -259,6 +406,10 @@
       record.__new = false;
     },
     delete: (record) => {
+      if (record instanceof Collection) {
+        call("app.deleteCollection", [record.id || record.name]);
+        return;
+      }
       call("app.delete", [name(record.collection()), record.id]);
     },
   };

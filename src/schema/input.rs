@@ -193,6 +193,30 @@ pub fn system_field_insertions(kind: CollectionType, names: &[&str]) -> Vec<(usi
     out
 }
 
+/// A new auth collection saved from JS (PocketBase's `new Collection(...)` and
+/// `app.save`) gets its missing system fields as PocketBase adds them there: `id` first,
+/// the others after the collection's own fields. (The collections API puts them all
+/// first, as PocketBase's API does.)
+pub fn append_auth_system_fields(body: &mut serde_json::Value) {
+    if body.get("type").and_then(serde_json::Value::as_str) != Some("auth") {
+        return;
+    }
+    let Some(fields) = body
+        .get_mut("fields")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for sys in AUTH_SYSTEM_FIELDS.iter().filter(|f| f.name != "id") {
+        let present = fields
+            .iter()
+            .any(|f| f.get("name").and_then(serde_json::Value::as_str) == Some(sys.name.as_str()));
+        if !present && let Ok(json) = serde_json::to_value(sys) {
+            fields.push(json);
+        }
+    }
+}
+
 fn add_system_fields(kind: CollectionType, fields: &mut Vec<Field>) {
     let required: Vec<Field> = match kind {
         CollectionType::Auth => AUTH_SYSTEM_FIELDS.clone(),

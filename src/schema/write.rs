@@ -43,6 +43,14 @@ impl Collections<'_> {
         Ok(created)
     }
 
+    /// Saves a whole definition (`$app.save(collection)`): the stored collection with its
+    /// id (else its name) is updated to it, or it is created.
+    pub fn save(&self, body: Value) -> Result<Collection> {
+        let saved = self.store.write(|tx| within::save(tx, body))?;
+        self.committed(&[])?;
+        Ok(saved)
+    }
+
     /// Applies a PATCH: the body is merged onto the stored definition, then the table is
     /// altered to match (columns renamed by field id, so data follows a rename).
     pub fn update(&self, id_or_name: &str, body: Value) -> Result<Collection> {
@@ -162,4 +170,57 @@ fn referenced(all: &[Arc<Collection>], c: &Collection) -> bool {
                 .iter()
                 .any(|f| matches!(&f.kind, FieldKind::Relation(r) if r.collection_id == c.id))
     })
+}
+
+/// Collection changes inside a write transaction someone else opened (a JS migration's):
+/// the caller reloads the registry once it commits.
+pub mod within {
+    use rusqlite::Connection;
+    use serde_json::Value;
+
+    use super::super::{Collection, Snapshot, create_in, current, delete_in, update_in};
+    use crate::error::{Error, Result};
+
+    /// Every collection as this transaction sees it.
+    pub fn snapshot(tx: &Connection) -> Result<Snapshot> {
+        current(tx)
+    }
+
+    /// Saves a whole definition: the stored collection with its id (else its name) is
+    /// updated to it, or it is created.
+    pub fn save(tx: &Connection, body: Value) -> Result<Collection> {
+        let snapshot = current(tx)?;
+        let all = snapshot.all();
+        let text = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (id, name) = (text("id"), text("name"));
+        let existing = all
+            .iter()
+            .find(|c| !id.is_empty() && c.id == id)
+            .or_else(|| {
+                all.iter()
+                    .find(|c| id.is_empty() && c.name.eq_ignore_ascii_case(&name))
+            })
+            .cloned();
+        match existing {
+            Some(old) => update_in(tx, all, &old, body),
+            None => {
+                let mut body = body;
+                super::super::input::append_auth_system_fields(&mut body);
+                create_in(tx, all, body)
+            }
+        }
+    }
+
+    /// Deletes the collection with this id or name; answers its id.
+    pub fn delete(tx: &Connection, id_or_name: &str) -> Result<String> {
+        let snapshot = current(tx)?;
+        let c = snapshot.find(id_or_name).ok_or_else(Error::not_found)?;
+        delete_in(tx, snapshot.all(), &c)?;
+        Ok(c.id.clone())
+    }
 }

@@ -22,6 +22,40 @@ pub struct PocketBase {
     _dir: tempfile::TempDir,
 }
 
+impl PocketBase {
+    /// Its data dir (`data.db` inside).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Runs `pocketbase <args>` on its data dir, answering `input` to any prompt.
+    pub fn cli(&self, bin: &str, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut cmd = Command::new(bin);
+        cmd.args(args);
+        isolated(&mut cmd, self._dir.path());
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "pocketbase {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 impl Drop for PocketBase {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -75,11 +109,23 @@ pub async fn start_pocketbase(bin: &str) -> PocketBase {
 
 /// PocketBase with `hooks` (file name, text) in its `pb_hooks`.
 pub async fn start_pocketbase_with_hooks(bin: &str, hooks: &[(&str, &str)]) -> PocketBase {
+    start_pocketbase_with(bin, hooks, &[]).await
+}
+
+/// PocketBase with `hooks` in its `pb_hooks` and `migrations` in its `pb_migrations`.
+pub async fn start_pocketbase_with(
+    bin: &str,
+    hooks: &[(&str, &str)],
+    migrations: &[(&str, &str)],
+) -> PocketBase {
     let dir = tempfile::tempdir().unwrap();
-    if !hooks.is_empty() {
-        std::fs::create_dir_all(dir.path().join("pb_hooks")).unwrap();
-        for (name, text) in hooks {
-            std::fs::write(dir.path().join("pb_hooks").join(name), text).unwrap();
+    for (folder, files) in [("pb_hooks", hooks), ("pb_migrations", migrations)] {
+        if files.is_empty() {
+            continue;
+        }
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(folder).join(name), text).unwrap();
         }
     }
     run(

@@ -9,6 +9,7 @@ mod account;
 mod acme;
 mod admin_pages;
 mod admin_record_forms;
+mod app_migrations;
 mod auth;
 mod backups;
 mod bounded;
