@@ -190,3 +190,61 @@ declare function onRecordAfterUpdateSuccess(handler: RecordHandler, ...collectio
 declare function onRecordAfterUpdateError(handler: RecordHandler, ...collections: string[]): void;
 declare function onRecordAfterDeleteSuccess(handler: RecordHandler, ...collections: string[]): void;
 declare function onRecordAfterDeleteError(handler: RecordHandler, ...collections: string[]): void;
+
+/** A collection definition, as PocketBase's collection JSON. */
+declare class Collection {
+  constructor(data?: { [key: string]: any });
+  id: string;
+  name: string;
+  type: "base" | "auth" | "view";
+  listRule: string | null;
+  viewRule: string | null;
+  createRule: string | null;
+  updateRule: string | null;
+  deleteRule: string | null;
+  indexes: string[];
+  fields: FieldsList;
+  [key: string]: any;
+  addIndex(name: string, unique: boolean, columns: string, where?: string): void;
+  removeIndex(name: string): void;
+  getIndex(name: string): string;
+}
+declare class Field { constructor(data?: { [key: string]: any }); [key: string]: any; }
+declare class TextField extends Field {}
+declare class NumberField extends Field {}
+declare class BoolField extends Field {}
+declare class EmailField extends Field {}
+declare class URLField extends Field {}
+declare class EditorField extends Field {}
+declare class DateField extends Field {}
+declare class AutodateField extends Field {}
+declare class SelectField extends Field {}
+declare class JSONField extends Field {}
+declare class RelationField extends Field {}
+declare class FileField extends Field {}
+declare class PasswordField extends Field {}
+interface FieldsList extends Array<Field> {
+  add(...fields: Field[]): void;
+  addAt(position: number, ...fields: Field[]): void;
+  addMarshaledJSON(json: string): void;
+  getById(id: string): Field | null;
+  getByName(name: string): Field | null;
+  removeById(id: string): void;
+  removeByName(name: string): void;
+  fieldNames(): string[];
+}
+/** Sets the keys of `data` on `target`. */
+declare function unmarshal(data: { [key: string]: any } | string, target: any): any;
+/** A JS migration: `up` runs when it is applied, `down` when it is reverted. */
+declare function migrate(up: (app: typeof $app) => void, down?: (app: typeof $app) => void): void;
+interface Query {
+  bind(params: { [key: string]: any }): Query;
+  execute(): { rowsAffected: number };
+  one(model?: any): any;
+  all(list?: any[]): any[];
+}
+declare namespace $app {
+  function findAllCollections(...types: string[]): Collection[];
+  function importCollections(collections: Array<Collection | { [key: string]: any }>, deleteMissing?: boolean): void;
+  function db(): { newQuery(sql: string): Query };
+}
