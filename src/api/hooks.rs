@@ -104,7 +104,7 @@ pub async fn dispatch(
 }
 
 /// The request as the prelude's `RequestEvent` reads it.
-fn request_json(
+pub(super) fn request_json(
     req: &HttpRequest,
     auth: &RequestAuth,
     params: std::collections::HashMap<String, String>,
@@ -249,7 +249,7 @@ fn infer(raw: &str) -> Value {
 }
 
 /// The executor's `{status, type, body, headers}` as an HTTP answer.
-fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
+pub(super) fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
     let Ok(answer) = serde_json::from_str::<Value>(answer) else {
         return Error::internal("a hooks route gave no answer").error_response();
     };
@@ -322,7 +322,7 @@ fn picked(req: &HttpRequest, text: &str) -> String {
 
 /// A failed call: an `ApiError` answers as itself, anything else thrown as PocketBase's
 /// generic 400; a hook stopped for time or memory is a server fault (500), logged.
-fn failed(req: &HttpRequest, failure: Failure) -> HttpResponse {
+pub(super) fn failed(req: &HttpRequest, failure: Failure) -> HttpResponse {
     let mut res = match &failure {
         Failure::Thrown {
             answer: Some(answer),

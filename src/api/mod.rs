@@ -19,6 +19,7 @@ pub(crate) mod multipart;
 mod openapi;
 mod query;
 mod realtime;
+mod record_requests;
 pub(crate) mod records;
 mod request_auth;
 mod settings;
@@ -108,7 +109,8 @@ pub async fn writing<T: Send + 'static>(
     let loaded = state.hooks.current();
     match &loaded.pool {
         Some(pool) if loaded.registry.has_record_hooks() => {
-            pool.run(move |executor| executor.enter(f)).await?
+            pool.run(move |executor| executor.enter(|hooks| f(hooks)))
+                .await?
         }
         _ => blocking(move || f(&NoHooks)).await,
     }

@@ -7,10 +7,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::list::{ListResult, PageQuery};
+use super::record_requests::{self, Kind};
 use super::{Body, RequestAuth, blocking, etag, multipart, writing};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
+use crate::records::write::RecordHooks;
 use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -211,13 +213,33 @@ async fn view(
     let c = collection(&state, &name)?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, Map::new());
+    let shared = state.clone();
+    let table = c.clone();
     let record = blocking(move || {
-        state.db.data.read(|conn| {
+        shared.db.data.read(|conn| {
             let record = records::view(conn, &c, &ctx, &id)?;
             shaped(conn, &c, &ctx, record, &shape)
         })
     })
     .await?;
+    if let Value::Object(found) = &record {
+        let kind = Kind::View(found.clone());
+        if let Some(hooked) = record_requests::wanted(&state, &kind, &table) {
+            let state = state.into_inner();
+            let work = |_: &dyn RecordHooks, _: Map<String, Value>| Ok(Value::Null);
+            return record_requests::around(
+                &req,
+                &state,
+                &auth,
+                hooked,
+                table,
+                kind,
+                Map::new(),
+                work,
+            )
+            .await;
+        }
+    }
     Ok(etag::json(&req, &record))
 }
 
@@ -249,6 +271,28 @@ async fn create(
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let shared = state.clone();
+    if let Some(hooked) = record_requests::wanted(&state, &Kind::Create, &c) {
+        let table = c.clone();
+        let asked = body.clone();
+        let state = state.into_inner();
+        let work = move |hooks: &dyn RecordHooks, set: Map<String, Value>| {
+            let shape = |tx: &Connection, r| shaped(tx, &c, &ctx, r, &shape);
+            shared
+                .records_with(hooks)
+                .create_set(&c, &ctx, &body, &set, staging, shape)
+        };
+        return record_requests::around(
+            &req,
+            &state,
+            &auth,
+            hooked,
+            table,
+            Kind::Create,
+            asked,
+            work,
+        )
+        .await;
+    }
     let record = writing(&state, move |hooks| {
         shared
             .records_with(hooks)
@@ -275,6 +319,27 @@ async fn update(
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);
     let shared = state.clone();
+    let kind = Kind::Update(id.clone());
+    if let Some(hooked) = record_requests::wanted(&state, &kind, &c) {
+        let table = c.clone();
+        let asked = body.clone();
+        let state = state.into_inner();
+        let work = move |hooks: &dyn RecordHooks, set: Map<String, Value>| {
+            let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+            let shape = |tx: &Connection, r| shaped(tx, &c, &ctx, r, &shape);
+            shared.records_with(hooks).update_set(
+                &c,
+                &ctx,
+                (&id, &unchanged),
+                &body,
+                &set,
+                staging,
+                shape,
+            )
+        };
+        return record_requests::around(&req, &state, &auth, hooked, table, kind, asked, work)
+            .await;
+    }
     let record = writing(&state, move |hooks| {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
         shared
@@ -298,6 +363,20 @@ async fn delete(
     let ctx = context(&req, &state, &auth, Map::new());
     let if_match = etag::if_match(&req);
     let shared = state.clone();
+    let kind = Kind::Delete(id.clone());
+    if let Some(hooked) = record_requests::wanted(&state, &kind, &c) {
+        let table = c.clone();
+        let state = state.into_inner();
+        let work = move |hooks: &dyn RecordHooks, _: Map<String, Value>| {
+            let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+            shared
+                .records_with(hooks)
+                .delete(&c, &ctx, &id, &unchanged)?;
+            Ok(Value::Null)
+        };
+        return record_requests::around(&req, &state, &auth, hooked, table, kind, Map::new(), work)
+            .await;
+    }
     writing(&state, move |hooks| {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
         shared.records_with(hooks).delete(&c, &ctx, &id, &unchanged)

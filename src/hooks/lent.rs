@@ -4,7 +4,7 @@
 //! call; a hook inside a hook lends its own frame over the outer one until it returns.
 //! A frame is in use while its write runs: JS that runs meanwhile cannot reach it.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use scoped_tls_hkt::scoped_thread_local;
 use serde_json::Value;
@@ -13,19 +13,24 @@ use crate::error::{Error, Result};
 use crate::records::Record;
 use crate::records::write::Tx;
 
-/// A model hook's view of the write it wraps.
+/// A hook's view of what it wraps: a write inside a transaction (model hooks) or a
+/// request's whole handling (request hooks, outside any transaction).
 pub trait Frame {
-    /// `e.next()`: makes the write with the record as the hooks left it.
+    /// `e.next()`: goes on with the record as the hooks left it; answers what the hook
+    /// sees afterwards (the record as written, or the request's answer).
     fn next(&mut self, record: Record) -> Result<Record>;
-    /// Runs `f` on the open transaction.
-    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Result<Value>;
+    /// Runs `f` on the open transaction; None when the frame has none.
+    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>>;
+    /// Whether `tx` has a transaction to give (asked before the frame is lent).
+    fn has_tx(&self) -> bool;
 }
 
 scoped_thread_local!(static mut FRAME: for<'a> &'a mut (dyn Frame + 'a));
 
 thread_local! {
-    /// How many frames are lent on this thread: the innermost one's depth.
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// The frames lent on this thread, innermost last: whether each holds a transaction.
+    /// Their number is the innermost one's depth.
+    static FRAMES: RefCell<Vec<bool>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Counts a lent frame until the call it was lent for ends.
@@ -33,23 +38,29 @@ struct Lend;
 
 impl Drop for Lend {
     fn drop(&mut self) {
-        DEPTH.set(DEPTH.get() - 1);
+        FRAMES.with_borrow_mut(|frames| frames.pop());
     }
+}
+
+fn innermost() -> usize {
+    FRAMES.with_borrow(Vec::len)
 }
 
 /// Lends `frame` to the JS that `f` runs; `f` gets the frame's depth, the number its
 /// `e.next()` names it by.
 pub fn lend<R>(frame: &mut dyn Frame, f: impl FnOnce(usize) -> R) -> R {
-    DEPTH.set(DEPTH.get() + 1);
+    let depth = FRAMES.with_borrow_mut(|frames| {
+        frames.push(frame.has_tx());
+        frames.len()
+    });
     let _lend = Lend;
-    let depth = DEPTH.get();
     FRAME.set(frame, || f(depth))
 }
 
 /// Runs `f` on the innermost frame, when it is `depth` (None: whichever is innermost) and
 /// not in use already. None when no frame is lent.
 fn with<R>(depth: Option<usize>, f: impl FnOnce(&mut dyn Frame) -> Result<R>) -> Option<Result<R>> {
-    let top = DEPTH.get();
+    let top = innermost();
     if top == 0 {
         return None;
     }
@@ -76,7 +87,14 @@ pub fn next(depth: usize, record: Record) -> Result<Record> {
     })
 }
 
-/// Runs `f` on the innermost lent transaction; None when this thread is in no model hook.
+/// Runs `f` on the innermost lent transaction; None when the innermost hook holds none
+/// (a request hook) or this thread is in no hook.
 pub fn tx(f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
-    with(None, |frame| frame.tx(f))
+    if !FRAMES.with_borrow(|frames| frames.last().copied().unwrap_or(false)) {
+        return None;
+    }
+    match with(None, |frame| Ok(frame.tx(f)))? {
+        Ok(answered) => answered,
+        Err(e) => Some(Err(e)),
+    }
 }

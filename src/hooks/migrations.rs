@@ -83,8 +83,12 @@ impl Frame for InTx<'_, '_> {
         Err(Error::bad_request("A migration has no e.next()."))
     }
 
-    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Result<Value> {
-        f(self.tx)
+    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
+        Some(f(self.tx))
+    }
+
+    fn has_tx(&self) -> bool {
+        true
     }
 }
 

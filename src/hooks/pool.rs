@@ -14,7 +14,6 @@ use super::records::JsHooks;
 use super::registry::Registry;
 use super::runtime::{Failure, Js};
 use crate::error::{Error, Result};
-use crate::records::write::RecordHooks;
 
 /// Jobs waiting per executor before new ones are refused (503).
 const QUEUE_PER_EXECUTOR: usize = 64;
@@ -75,8 +74,9 @@ impl Executor {
         answer
     }
 
-    /// Runs `f` (a record write) with the record hooks at hand, under the time budget.
-    pub fn enter<T>(&mut self, f: impl FnOnce(&dyn RecordHooks) -> Result<T>) -> Result<T> {
+    /// Runs `f` (a record write, a request with hooks) with the record hooks at hand,
+    /// under the time budget.
+    pub fn enter<T>(&mut self, f: impl FnOnce(&JsHooks) -> Result<T>) -> Result<T> {
         let registry = self.registry.clone();
         let entered = self.js.enter(self.limits.budget, |ctx| {
             f(&JsHooks {

@@ -604,6 +604,30 @@
     return "";
   };
 
+  // A request hook (`onRecordCreateRequest`, ...): the request event with `e.record` and
+  // `e.collection`; the innermost `e.next()` runs the request's own handling, whose answer
+  // is sent unless a hook wrote its own.
+  global.__requestHook = function (req, input) {
+    const e = new RequestEvent(req);
+    global.__event = e;
+    e.collection = input.collection;
+    e.record = new Record(input.collection, input.record);
+    e.record.__new = !!input.isNew;
+    let nextRan = false;
+    e.__chain = input.ids.map(handler).concat([(ev) => {
+      const data = ev.record ? ev.record.__data : {};
+      const out = call("record.next", { depth: input.depth, record: data });
+      nextRan = true;
+      if (ev.record && out && Object.keys(out).length) {
+        ev.record.__data = out;
+        ev.record.__new = false;
+      }
+    }]);
+    e.next();
+    global.__event = null;
+    return JSON.stringify({ answer: e.__answer, headers: e.__headers, nextRan });
+  };
+
   // An after hook (`...Success`, `...Error` with `e.error`), once the write's transaction
   // has ended.
   global.__afterHook = function (input) {

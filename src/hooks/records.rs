@@ -95,8 +95,12 @@ impl Frame for Around<'_, '_> {
         (self.next)(self.tx, record)
     }
 
-    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Result<Value> {
-        f(self.tx)
+    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
+        Some(f(self.tx))
+    }
+
+    fn has_tx(&self) -> bool {
+        true
     }
 }
 
@@ -168,4 +172,76 @@ pub fn next(args: &Value) -> Result<Value> {
     let depth = args["depth"].as_u64().unwrap_or(0) as usize;
     let record = args["record"].as_object().cloned().unwrap_or_default();
     lent::next(depth, record).map(Value::Object)
+}
+
+/// A request hook's frame: `e.next()` runs the request's own handling, once. It holds no
+/// transaction (a request hook runs before the write's).
+struct Request<'a> {
+    next: &'a mut dyn FnMut(Record) -> Result<Record>,
+}
+
+impl Frame for Request<'_> {
+    fn next(&mut self, record: Record) -> Result<Record> {
+        (self.next)(record)
+    }
+
+    fn tx(&mut self, _: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
+        None
+    }
+
+    fn has_tx(&self) -> bool {
+        false
+    }
+}
+
+/// An error of the request's own handling as a hook's `e.next()` throws it: the
+/// `ApiError` the API would have answered with, so that a hook that lets it through
+/// answers the same.
+fn passed_on(e: Error) -> Error {
+    if matches!(e, Error::Thrown { .. }) {
+        return e;
+    }
+    let status = actix_web::ResponseError::status_code(&e);
+    if status.is_server_error() {
+        return e;
+    }
+    let body = e.body();
+    Error::Thrown {
+        status,
+        message: body["message"].as_str().unwrap_or_default().to_owned(),
+        data: body["data"].clone(),
+    }
+}
+
+impl JsHooks<'_, '_> {
+    /// Runs the request hooks `ids` for `request` (the request event's JSON) on `record`;
+    /// their innermost `e.next()` calls `next` with the record as they left it. Answers
+    /// the JS's `{answer, headers, nextRan}`.
+    pub fn request(
+        &self,
+        ids: &[usize],
+        request: &Value,
+        c: &Collection,
+        record: &Record,
+        next: &mut dyn FnMut(Record) -> Result<Record>,
+    ) -> std::result::Result<Value, Failure> {
+        let mut guarded = |record: Record| next(record).map_err(passed_on);
+        let mut frame = Request { next: &mut guarded };
+        let text = lent::lend(&mut frame, |depth| {
+            let input = json!({
+                "ids": ids,
+                "depth": depth,
+                "collection": described(c),
+                "record": record,
+            })
+            .to_string();
+            call_in(
+                self.ctx,
+                "__requestHook",
+                &[&request.to_string(), &input],
+                false,
+            )
+        })?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
 }

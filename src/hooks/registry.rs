@@ -50,7 +50,11 @@ pub struct Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 14] = [
+pub const RECORD_HOOKS: [&str; 18] = [
+    "onRecordCreateRequest",
+    "onRecordUpdateRequest",
+    "onRecordDeleteRequest",
+    "onRecordViewRequest",
     "onRecordValidate",
     "onRecordCreate",
     "onRecordCreateExecute",
@@ -115,9 +119,11 @@ impl Registry {
 
     /// Whether record writes need a JS runtime at hand.
     pub fn has_record_hooks(&self) -> bool {
-        self.hooks
-            .iter()
-            .any(|h| h.name.starts_with("onRecord") && h.name != "onRecordEnrich")
+        self.hooks.iter().any(|h| {
+            h.name.starts_with("onRecord")
+                && h.name != "onRecordEnrich"
+                && !h.name.ends_with("Request")
+        })
     }
 
     /// The route for `method` and `path`; the most specific pattern wins (literal segments

@@ -6,7 +6,7 @@
 mod access;
 pub mod changes;
 pub mod count;
-mod draft;
+pub mod draft;
 pub mod expand;
 pub mod fields;
 pub mod files;

@@ -183,9 +183,22 @@ impl Writes<'_> {
         staging: Staging,
         answer: impl FnOnce(&Connection, Record) -> Result<T>,
     ) -> Result<T> {
+        self.create_set(c, ctx, body, &Map::new(), staging, answer)
+    }
+
+    /// `create` with the values a request hook `set` on the record, written as given.
+    pub fn create_set<T>(
+        &self,
+        c: &Collection,
+        ctx: &Ctx,
+        body: &Map<String, Value>,
+        set: &Map<String, Value>,
+        staging: Staging,
+        answer: impl FnOnce(&Connection, Record) -> Result<T>,
+    ) -> Result<T> {
         let secrets = Secrets::prepare(self.store, c, ctx, None, body)?;
         self.run(|tx| {
-            let record = tx.create(c, ctx, body, &secrets, Some(staging))?;
+            let record = tx.save(c, ctx, None, body, set, &secrets, Some(staging))?;
             answer(tx.conn, record)
         })
     }
@@ -202,10 +215,26 @@ impl Writes<'_> {
         precondition: Precondition,
         answer: impl FnOnce(&Connection, Record) -> Result<T>,
     ) -> Result<T> {
+        let on = (id, precondition);
+        self.update_set(c, ctx, on, body, &Map::new(), staging, answer)
+    }
+
+    /// `update` with the values a request hook `set` on the record, written as given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_set<T>(
+        &self,
+        c: &Collection,
+        ctx: &Ctx,
+        (id, precondition): (&str, Precondition),
+        body: &Map<String, Value>,
+        set: &Map<String, Value>,
+        staging: Staging,
+        answer: impl FnOnce(&Connection, Record) -> Result<T>,
+    ) -> Result<T> {
         let secrets = Secrets::prepare(self.store, c, ctx, Some(id), body)?;
         self.run(|tx| {
             precondition(tx.conn)?;
-            let record = tx.update(c, ctx, id, body, &secrets, Some(staging))?;
+            let record = tx.save(c, ctx, Some(id), body, set, &secrets, Some(staging))?;
             answer(tx.conn, record)
         })
     }
@@ -240,7 +269,7 @@ impl Tx<'_> {
         secrets: &Secrets,
         staging: Option<Staging>,
     ) -> Result<Record> {
-        self.save(c, ctx, None, body, secrets, staging)
+        self.save(c, ctx, None, body, &Map::new(), secrets, staging)
     }
 
     /// Updates record `id` (see `Writes::update`); `secrets` prepared for this body.
@@ -253,15 +282,18 @@ impl Tx<'_> {
         secrets: &Secrets,
         staging: Option<Staging>,
     ) -> Result<Record> {
-        self.save(c, ctx, Some(id), body, secrets, staging)
+        self.save(c, ctx, Some(id), body, &Map::new(), secrets, staging)
     }
 
+    /// Creates (`id` None) or updates a record; `preset` holds values a request hook set.
+    #[allow(clippy::too_many_arguments)]
     fn save(
         &mut self,
         c: &Collection,
         ctx: &Ctx,
         id: Option<&str>,
         body: &Map<String, Value>,
+        preset: &Map<String, Value>,
         secrets: &Secrets,
         staging: Option<Staging>,
     ) -> Result<Record> {
@@ -272,16 +304,19 @@ impl Tx<'_> {
         };
         let hooks = self.hooks;
         if !hooks.wants(event, c) {
-            return self.write(c, ctx, id, body, &Map::new(), secrets, staging);
+            return self.write(c, ctx, id, body, preset, secrets, staging);
         }
-        let given = draft::draft(self.conn, c, id, body)?;
+        let mut asked = body.clone();
+        asked.extend(preset.clone());
+        let given = draft::draft(self.conn, c, id, &asked)?;
         if let Some(collection) = ctx.schema.find(&c.id) {
             self.after.tried.push((event, collection, given.clone()));
         }
         let mut staging = staging;
         let mut written = None;
         hooks.around(self, event, c, given.clone(), &mut |tx, returned| {
-            let set = draft::changed(c, &given, &returned, id.is_none());
+            let mut set = preset.clone();
+            set.extend(draft::changed(c, &given, &returned, id.is_none()));
             let record = tx.write(c, ctx, id, body, &set, secrets, staging.take())?;
             written = Some(record.clone());
             Ok(record)

@@ -407,3 +407,280 @@ async fn hooks_fire_for_batch_and_admin_ui_writes_and_a_runaway_one_is_stopped()
         .to_vec()
     );
 }
+
+const REQUEST_HOOKS: &str = r#"
+onRecordCreateRequest((e) => {
+  if (!e.auth) throw new UnauthorizedError("Sign in first.");
+  e.record.set("owner", e.auth.id);
+  if (e.record.get("title") === "custom") {
+    return e.json(201, { custom: true, title: e.record.get("title"), collection: e.collection.name });
+  }
+  e.next();
+}, "notes");
+
+onRecordUpdateRequest((e) => {
+  e.record.set("title", e.record.get("title") + " (edited)");
+  e.next();
+}, "notes");
+
+onRecordDeleteRequest((e) => {
+  if (e.record.get("title").startsWith("locked")) throw new ForbiddenError("Locked.");
+  e.next();
+}, "notes");
+
+onRecordViewRequest((e) => {
+  e.record.set("title", e.record.get("title").toUpperCase());
+  e.next();
+}, "notes");
+"#;
+
+/// A signed-up user's token and id.
+async fn signed_up(http: &reqwest::Client, base: &str, email: &str) -> (String, String) {
+    let users = format!("{base}/api/collections/users");
+    let body =
+        json!({"email": email, "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
+    let res = http
+        .post(format!("{users}/records"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let auth: Value = http
+        .post(format!("{users}/auth-with-password"))
+        .json(&json!({"identity": email, "password": "secret-pass-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        auth["token"].as_str().unwrap().to_owned(),
+        auth["record"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn requests(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let users: Value = http
+        .get(format!("{base}/api/collections/users"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let notes = json!({"name": "notes", "listRule": "", "viewRule": "", "createRule": "",
+        "updateRule": "owner = @request.auth.id", "deleteRule": "owner = @request.auth.id",
+        "fields": [{"name": "title", "type": "text", "required": true},
+            {"name": "owner", "type": "relation", "collectionId": users["id"], "maxSelect": 1}]});
+    let (status, body) = send(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/collections"),
+        &token,
+        Some(notes),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (ann, ann_id) = signed_up(&http, base, "ann@example.com").await;
+    let (bob, _) = signed_up(&http, base, "bob@example.com").await;
+    let records = format!("{base}/api/collections/notes/records");
+    let mut out = Vec::new();
+    let mut mark = |label: &str, (status, body): (u16, Value)| {
+        let mine = body["owner"] == json!(ann_id);
+        let mut shown = stable(&body);
+        if let Some(map) = shown.as_object_mut() {
+            map.remove("owner");
+        }
+        for item in shown.as_array_mut().into_iter().flatten() {
+            if let Some(map) = item.as_object_mut() {
+                map.remove("owner");
+            }
+        }
+        out.push((label.to_owned(), json!([status, shown, mine])));
+        body
+    };
+    mark(
+        "guest create",
+        send(
+            &http,
+            reqwest::Method::POST,
+            records.clone(),
+            "",
+            Some(json!({"title": "a"})),
+        )
+        .await,
+    );
+    let made = mark(
+        "create",
+        send(
+            &http,
+            reqwest::Method::POST,
+            records.clone(),
+            &ann,
+            Some(json!({"title": "a"})),
+        )
+        .await,
+    );
+    let locked = mark(
+        "create locked",
+        send(
+            &http,
+            reqwest::Method::POST,
+            records.clone(),
+            &ann,
+            Some(json!({"title": "locked one"})),
+        )
+        .await,
+    );
+    mark(
+        "create custom",
+        send(
+            &http,
+            reqwest::Method::POST,
+            records.clone(),
+            &ann,
+            Some(json!({"title": "custom"})),
+        )
+        .await,
+    );
+    mark(
+        "create invalid",
+        send(
+            &http,
+            reqwest::Method::POST,
+            records.clone(),
+            &ann,
+            Some(json!({"title": ""})),
+        )
+        .await,
+    );
+    let (id, locked) = (
+        made["id"].as_str().unwrap().to_owned(),
+        locked["id"].as_str().unwrap().to_owned(),
+    );
+    mark(
+        "update",
+        send(
+            &http,
+            reqwest::Method::PATCH,
+            format!("{records}/{id}"),
+            &ann,
+            Some(json!({"title": "b"})),
+        )
+        .await,
+    );
+    mark(
+        "update by another",
+        send(
+            &http,
+            reqwest::Method::PATCH,
+            format!("{records}/{id}"),
+            &bob,
+            Some(json!({"title": "c"})),
+        )
+        .await,
+    );
+    mark(
+        "update missing",
+        send(
+            &http,
+            reqwest::Method::PATCH,
+            format!("{records}/nope"),
+            &ann,
+            Some(json!({"title": "c"})),
+        )
+        .await,
+    );
+    mark(
+        "view",
+        send(
+            &http,
+            reqwest::Method::GET,
+            format!("{records}/{id}"),
+            "",
+            None,
+        )
+        .await,
+    );
+    mark(
+        "delete locked",
+        send(
+            &http,
+            reqwest::Method::DELETE,
+            format!("{records}/{locked}"),
+            &ann,
+            None,
+        )
+        .await,
+    );
+    mark(
+        "delete by another",
+        send(
+            &http,
+            reqwest::Method::DELETE,
+            format!("{records}/{id}"),
+            &bob,
+            None,
+        )
+        .await,
+    );
+    mark(
+        "delete",
+        send(
+            &http,
+            reqwest::Method::DELETE,
+            format!("{records}/{id}"),
+            &ann,
+            None,
+        )
+        .await,
+    );
+    let (status, body) = send(
+        &http,
+        reqwest::Method::GET,
+        format!("{records}?sort=title"),
+        "",
+        None,
+    )
+    .await;
+    mark("left", (status, body["items"].clone()));
+    out
+}
+
+#[tokio::test]
+async fn request_hooks_answer_as_on_pocketbase() {
+    let dir = folder(&[("requests.pb.js", REQUEST_HOOKS)]);
+    let app = hearth_with(dir.path()).await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = requests(&app.address).await;
+    let find = |label: &str| {
+        ours.iter()
+            .find(|(l, _)| l == label)
+            .expect(label)
+            .1
+            .clone()
+    };
+    assert_eq!(find("guest create")[0], 401);
+    assert_eq!(find("create")[2], true, "the hook set the owner");
+    assert_eq!(find("create custom")[0], 201);
+    assert_eq!(find("update")[1]["title"], "b (edited)");
+    assert_eq!(find("view")[1]["title"], "B (EDITED)");
+    assert_eq!(find("delete locked")[0], 403);
+    assert_eq!(find("delete")[0], 204);
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("requests.pb.js", REQUEST_HOOKS)]).await;
+    let theirs = requests(&pb.address).await;
+    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
