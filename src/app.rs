@@ -143,6 +143,7 @@ impl App {
             log::info!("applied migration {name}");
         }
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
+        crate::crons::schedule(Arc::downgrade(&state.crons));
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
         realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);
         webhooks::deliver::start(Arc::downgrade(&state.clone().into_inner()), webhook_options);

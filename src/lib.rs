@@ -10,6 +10,7 @@ pub mod backups;
 pub mod cli;
 pub mod compress;
 pub mod config;
+pub mod crons;
 pub mod datetime;
 pub mod db;
 pub mod error;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub realtime: Broker,
     /// The JS hooks of `--hooks-dir` (routes, middlewares).
     pub hooks: Arc<Hooks>,
+    /// Scheduled jobs (`cronAdd`), listed and run through `/api/crons`.
+    pub crons: Arc<crate::crons::Crons>,
     pub started: Instant,
 }
 
@@ -56,6 +58,7 @@ impl AppState {
         let hooks = Hooks::start(config.hooks.clone())?;
         Ok(Self {
             hooks,
+            crons: Arc::default(),
             files,
             db,
             schema,

@@ -8,6 +8,7 @@ mod batch;
 mod body;
 mod collections;
 pub mod cors;
+mod crons;
 mod etag;
 mod files;
 mod health;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     account::configure(cfg);
     collections::configure(cfg);
+    crons::configure(cfg);
     records::configure(cfg);
     files::configure(cfg);
     realtime::configure(cfg);

@@ -155,6 +155,12 @@ impl Host for LoaderHost {
             self.registrations.borrow_mut().push(args);
             return Ok(Value::Null);
         }
+        if op == "cronRemove" {
+            self.registrations
+                .borrow_mut()
+                .push(json!(["cronRemove", {"id": args}]));
+            return Ok(Value::Null);
+        }
         if op.starts_with("app.") {
             return Err(Error::bad_request(
                 "$app is not available while the hooks files load; use it in handlers.",
@@ -182,6 +188,12 @@ impl Host for ExecutorHost {
             // PocketBase, where routes are bound once at start.
             "register" => return Ok(Value::Null),
             "record.next" => return super::records::next(&args),
+            "cronRemove" => {
+                if let Some(state) = self.app.get().and_then(Weak::upgrade) {
+                    state.crons.remove(args.as_str().unwrap_or(""));
+                }
+                return Ok(Value::Null);
+            }
             "handler" => {
                 let id = args.as_u64().unwrap_or(u64::MAX) as usize;
                 let handler = self

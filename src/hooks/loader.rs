@@ -100,6 +100,24 @@ pub fn load(files: &[Source], dir: &Path, memory: usize, budget: Duration) -> Re
                 });
             }
             "use" => registry.global.extend(middlewares),
+            "cron" => {
+                let id = spec["id"].as_str().unwrap_or("").to_owned();
+                let expr = spec["expr"].as_str().unwrap_or("").to_owned();
+                crate::backups::schedule::parse(&expr)
+                    .map_err(|e| Error::internal(format!("{file}: cronAdd({id:?}): {e}")))?;
+                let handler = add_handler(
+                    &mut registry,
+                    spec["handler"].as_str().unwrap_or(""),
+                    file,
+                    text,
+                );
+                registry.crons.retain(|(other, _, _)| *other != id);
+                registry.crons.push((id, expr, handler));
+            }
+            "cronRemove" => {
+                let id = spec["id"].as_str().unwrap_or("");
+                registry.crons.retain(|(other, _, _)| other != id);
+            }
             "hook" => {
                 let name = spec["name"].as_str().unwrap_or("").to_owned();
                 if !super::registry::RECORD_HOOKS.contains(&name.as_str()) {

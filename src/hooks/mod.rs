@@ -25,6 +25,7 @@ pub use records::JsHooks;
 pub use registry::{Lookup, Middleware, Registry, Route};
 pub use runtime::Failure;
 
+use crate::crons::{Owner, Work};
 use crate::error::Result;
 use crate::state::AppState;
 use bridge::AppHandle;
@@ -98,9 +99,28 @@ impl Hooks {
         Ok(hooks)
     }
 
-    /// Gives `$app` the running server (the hooks are loaded while it is being built).
+    /// Gives `$app` the running server (the hooks are loaded while it is being built), and
+    /// the server the hooks' `cronAdd` jobs.
     pub fn attach(&self, app: Weak<AppState>) {
         let _ = self.app.set(app);
+        self.sync_crons();
+    }
+
+    /// Puts the current version's `cronAdd` jobs in the server's registry, in place of
+    /// the previous version's.
+    fn sync_crons(&self) {
+        let Some(state) = self.app.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        state.crons.remove_all(Owner::Hooks);
+        for (id, expr, _) in &self.current().registry.crons {
+            let app = Arc::downgrade(&state);
+            let job = id.clone();
+            let work: Work = Arc::new(move || run_cron(&app, &job));
+            if let Err(e) = state.crons.add(id, expr, Owner::Hooks, work) {
+                log::error!("hooks: cronAdd({id:?}): {e}");
+            }
+        }
     }
 
     pub fn current(&self) -> Arc<Loaded> {
@@ -133,6 +153,7 @@ impl Hooks {
             Ok(loaded) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
                 *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                self.sync_crons();
                 log::info!("hooks: reloaded from {}", self.options.dir.display());
                 true
             }
@@ -153,8 +174,10 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
         options.limits.memory,
         options.limits.budget,
     )?);
-    let used =
-        !registry.routes.is_empty() || !registry.global.is_empty() || !registry.hooks.is_empty();
+    let used = !registry.routes.is_empty()
+        || !registry.global.is_empty()
+        || !registry.hooks.is_empty()
+        || !registry.crons.is_empty();
     let pool = if used {
         Some(Pool::start(
             options.pool,
@@ -171,6 +194,24 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
         pool,
         files,
     })
+}
+
+/// Runs the current version's `cronAdd` job `id` on an executor and waits for it.
+fn run_cron(app: &Weak<AppState>, id: &str) -> Result<()> {
+    let Some(state) = app.upgrade() else {
+        return Ok(());
+    };
+    let loaded = state.hooks.current();
+    let Some(&(_, _, handler)) = loaded.registry.crons.iter().find(|(j, _, _)| j == id) else {
+        return Ok(());
+    };
+    let Some(pool) = loaded.pool.as_ref() else {
+        return Ok(());
+    };
+    let arg = handler.to_string();
+    let ran = pool.run_blocking(move |executor| executor.call("__cron", &[handler], &[&arg]))?;
+    ran.map(drop)
+        .map_err(|f| crate::error::Error::internal(f.describe()))
 }
 
 fn watch(hooks: Weak<Hooks>) {

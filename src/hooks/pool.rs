@@ -168,6 +168,24 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// `run` for a thread that may block (a cron job's): waits for the answer.
+    pub fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Executor) -> T + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |executor| {
+            let _ = tx.send(work(executor));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::internal("the hooks executors have stopped"))?;
+        rx.recv()
+            .map_err(|_| Error::internal("a hooks executor stopped during a call"))
+    }
+}
+
 fn serve(
     queue: &Mutex<Receiver<Job>>,
     registry: Arc<Registry>,

@@ -714,6 +714,20 @@
     };
   }
 
+  // Scheduled jobs: `cronAdd(id, "*/5 * * * *", fn)`, listed and run by `/api/crons`.
+  global.cronAdd = function (id, expr, fn) {
+    native("register", JSON.stringify(["cron", {
+      id: String(id), expr: String(expr), handler: source(fn, "cronAdd handler"), file: global.__file || "",
+    }]));
+  };
+  global.cronRemove = function (id) {
+    call("cronRemove", String(id));
+  };
+  global.__cron = function (id) {
+    handler(id)();
+    return "";
+  };
+
   global.routerUse = function (...mws) {
     native("register", JSON.stringify(["use", { middlewares: middlewares(mws), file: global.__file || "" }]));
   };

@@ -79,6 +79,8 @@ pub struct Registry {
     pub global: Vec<Middleware>,
     /// Event hooks, in registration order.
     pub hooks: Vec<Hook>,
+    /// `cronAdd` jobs: (id, cron expression, handler).
+    pub crons: Vec<(String, String, usize)>,
 }
 
 /// A route that matched a request, with its path values.

@@ -248,3 +248,19 @@ declare namespace $app {
   function importCollections(collections: Array<Collection | { [key: string]: any }>, deleteMissing?: boolean): void;
   function db(): { newQuery(sql: string): Query };
 }
+
+/** What a record request hook gets: the request event with the record and its collection. */
+interface RecordRequestEvent extends RequestEvent {
+  record: Record;
+  collection: { id: string; name: string; type: string };
+}
+type RecordRequestHandler = (e: RecordRequestEvent) => void;
+/** Request hooks: around the API's handling of one request; `e.next()` runs it and answers. */
+declare function onRecordCreateRequest(handler: RecordRequestHandler, ...collections: string[]): void;
+declare function onRecordUpdateRequest(handler: RecordRequestHandler, ...collections: string[]): void;
+declare function onRecordDeleteRequest(handler: RecordRequestHandler, ...collections: string[]): void;
+declare function onRecordViewRequest(handler: RecordRequestHandler, ...collections: string[]): void;
+
+/** A scheduled job: a 5-field cron expression (UTC) or a macro such as `@daily`. */
+declare function cronAdd(id: string, expression: string, handler: () => void): void;
+declare function cronRemove(id: string): void;

@@ -30,6 +30,7 @@ mod files;
 mod files_compat;
 mod health;
 mod helpers;
+mod hook_crons;
 mod hooks;
 mod hostile;
 mod observability;

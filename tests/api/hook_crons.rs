@@ -1,0 +1,129 @@
+//! `cronAdd`/`cronRemove` in JS hooks and the crons API (`GET /api/crons`,
+//! `POST /api/crons/{id}`): the same hooks file on hearth and PocketBase 0.40.6 lists the
+//! same jobs, runs one on demand, and refuses the same requests. (PocketBase's own
+//! `__pb...` jobs are left out of the comparison.)
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{client, spawn_app_with, superuser_token_at, wait_for};
+
+const CRONS: &str = r#"
+cronAdd("ticker", "* * * * *", () => {
+  $app.save(new Record($app.findCollectionByNameOrId("ticks"), { note: "tick" }));
+});
+cronAdd("nightly", "0 3 * * *", () => {});
+cronAdd("gone", "@daily", () => {});
+cronRemove("gone");
+cronAdd("failing", "*/5 * * * *", () => { throw new Error("this job fails"); });
+"#;
+
+async fn answer(res: reqwest::Response) -> Value {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    json!([
+        status,
+        serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))
+    ])
+}
+
+async fn crons(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let res = http
+        .post(format!("{base}/api/collections"))
+        .header("Authorization", &token)
+        .json(&json!({"name": "ticks", "fields": [{"name": "note", "type": "text"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut out = Vec::new();
+    let guest = http.get(format!("{base}/api/crons")).send().await.unwrap();
+    out.push(("guest list".into(), answer(guest).await));
+    let list = answer(
+        http.get(format!("{base}/api/crons"))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let own: Vec<Value> = list[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| !j["id"].as_str().unwrap().starts_with("__pb"))
+        .cloned()
+        .collect();
+    out.push(("list".into(), json!([list[0], own])));
+    for id in ["failing", "nope", "ticker"] {
+        let res = http
+            .post(format!("{base}/api/crons/{id}"))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        out.push((format!("run {id}"), answer(res).await));
+    }
+    let ticks = wait_for(Duration::from_secs(10), "the job to run", async || {
+        let res: Value = http
+            .get(format!("{base}/api/collections/ticks/records"))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match res["totalItems"].as_u64() {
+            Some(n) if n >= 1 => Ok(n),
+            other => Err(format!("{other:?} ticks")),
+        }
+    })
+    .await;
+    out.push(("ran".into(), json!(ticks >= 1)));
+    out
+}
+
+#[tokio::test]
+async fn cron_jobs_are_listed_and_run_as_on_pocketbase() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("crons.pb.js"), CRONS).unwrap();
+    let hooks = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = hooks;
+        c.hooks.watch = false;
+    })
+    .await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = crons(&app.address).await;
+    let find = |label: &str| {
+        ours.iter()
+            .find(|(l, _)| l == label)
+            .expect(label)
+            .1
+            .clone()
+    };
+    assert_eq!(
+        find("list")[1],
+        json!([
+            {"id": "failing", "expression": "*/5 * * * *"},
+            {"id": "nightly", "expression": "0 3 * * *"},
+            {"id": "ticker", "expression": "* * * * *"},
+        ])
+    );
+    assert_eq!(find("run nope")[0], 404);
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("crons.pb.js", CRONS)]).await;
+    let theirs = crons(&pb.address).await;
+    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
+    }
+}
