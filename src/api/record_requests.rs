@@ -108,27 +108,23 @@ fn run(
     body: &Map<String, Value>,
     work: impl FnOnce(&dyn RecordHooks, Map<String, Value>) -> Result<Value>,
 ) -> Result<(Ran, Option<Value>)> {
-    let (given, new) = match &kind {
-        Kind::View(record) => (record.clone(), false),
-        Kind::Create => (
-            state
-                .db
-                .data
-                .read(|conn| draft::draft(conn, c, None, body))?,
-            true,
-        ),
-        Kind::Update(id) | Kind::Delete(id) => {
-            let on = if matches!(kind, Kind::Delete(_)) {
-                &Map::new()
-            } else {
-                body
-            };
+    let (given, original, new) = match &kind {
+        Kind::View(record) => (record.clone(), None, false),
+        Kind::Create => {
             let record = state
                 .db
                 .data
-                .read(|conn| draft::draft(conn, c, Some(id), on))?;
-            (record, false)
+                .read(|conn| draft::draft(conn, c, None, body))?;
+            (record, None, true)
         }
+        Kind::Update(id) | Kind::Delete(id) => state.db.data.read(|conn| {
+            let stored = draft::draft(conn, c, Some(id), &Map::new())?;
+            let record = match kind {
+                Kind::Update(_) => draft::draft(conn, c, Some(id), body)?,
+                _ => stored.clone(),
+            };
+            Ok((record, Some(stored), false))
+        })?,
     };
     let viewing = matches!(kind, Kind::View(_));
     let mut work = Some(work);
@@ -150,6 +146,6 @@ fn run(
             _ => Map::new(),
         })
     };
-    let ran = hooks.request(ids, request, c, &given, &mut next);
+    let ran = hooks.request(ids, request, c, &given, original.as_ref(), &mut next);
     Ok((ran, answered))
 }

@@ -97,6 +97,9 @@ pub fn call(
             ))
         }
         "app.countRecords" => count(state, &args[0]).map(|n| json!(n)),
+        "app.validatePassword" => {
+            validate_password(state, &args[0], text(&args[1]), text(&args[2]))
+        }
         "app.findAllCollections" => all_collections(state, args),
         "app.saveCollection" => save_collection(state, args),
         "app.deleteCollection" => delete_collection(state, &args[0]),
@@ -254,6 +257,23 @@ fn read<T>(state: &AppState, f: impl FnOnce(&Connection) -> Result<T>) -> Result
         (_, None, Some(f)) => state.db.data.read(f),
         (_, None, None) => Err(Error::internal("a read ran nowhere")),
     }
+}
+
+/// `record.validatePassword(p)`: whether `p` is the stored record's password.
+fn validate_password(state: &AppState, which: &Value, id: &str, password: &str) -> Result<Value> {
+    let c = collection(state, which)?;
+    if !c.is_auth() {
+        return Ok(json!(false));
+    }
+    let sql = format!("SELECT password FROM \"{}\" WHERE id = ?1", c.name);
+    let stored: Option<String> = read(state, |conn| {
+        Ok(rusqlite::OptionalExtension::optional(
+            conn.prepare_cached(&sql)?.query_row([id], |r| r.get(0)),
+        )?)
+    })?;
+    Ok(json!(stored.is_some_and(|hash| {
+        crate::auth::password::verify(password, &hash)
+    })))
 }
 
 /// `$app.save(record)`: a new record is created, a found one updated, through the record

@@ -209,8 +209,34 @@
       Object.defineProperty(this, "__data", { value: Object.assign({}, data || {}), writable: true });
       Object.defineProperty(this, "__collection", { value: collection || null, writable: true });
       Object.defineProperty(this, "__new", { value: true, writable: true });
+      Object.defineProperty(this, "__original", { value: null, writable: true });
+      Object.defineProperty(this, "__hidden", { value: new Set(), writable: true });
+      Object.defineProperty(this, "__custom", { value: false, writable: true });
     }
     isNew() { return this.__new; }
+    original() {
+      const o = new Record(this.__collection, this.__original || this.__data);
+      o.__new = this.__new;
+      return o;
+    }
+    fieldsData() { return Object.assign({}, this.__data); }
+    getRaw(key) { return this.__data[key]; }
+    setRaw(key, value) { this.__data[key] = value; }
+    setEmail(v) { this.__data.email = v; }
+    setVerified(v) { this.__data.verified = !!v; }
+    emailVisibility() { return this.getBool("emailVisibility"); }
+    setEmailVisibility(v) { this.__data.emailVisibility = !!v; }
+    tokenKey() { return this.getString("tokenKey"); }
+    setPassword(p) { Object.defineProperty(this, "__password", { value: String(p), writable: true, configurable: true }); }
+    setRandomPassword() { const p = global.$security.randomString(30); this.setPassword(p); return p; }
+    validatePassword(p) {
+      if (this.__password !== undefined) return this.__password === String(p);
+      return call("app.validatePassword", [this.__collection ? (this.__collection.id || this.__collection.name) : "", this.id, String(p)]);
+    }
+    hide(...keys) { for (const k of keys.flat()) this.__hidden.add(k); return this; }
+    unhide(...keys) { for (const k of keys.flat()) this.__hidden.delete(k); return this; }
+    withCustomData(on) { this.__custom = !!on; return this; }
+    getDateTime(key) { return this.getString(key); }
     get id() { return this.__data.id; }
     collection() { return this.__collection; }
     get(key) { return this.__data[key]; }
@@ -225,7 +251,11 @@
     verified() { return this.getBool("verified"); }
     isSuperuser() { return !!this.__collection && this.__collection.name === "_superusers"; }
     tableName() { return this.__collection ? this.__collection.name : ""; }
-    publicExport() { return Object.assign({}, this.__data); }
+    publicExport() {
+      const out = {};
+      for (const k of Object.keys(this.__data)) if (!this.__hidden.has(k)) out[k] = this.__data[k];
+      return out;
+    }
     toJSON() { return this.publicExport(); }
   }
   global.Record = Record;
@@ -233,6 +263,7 @@
     if (!answer) return null;
     const record = new Record(answer.collection, answer.record);
     record.__new = false;
+    record.__original = Object.assign({}, answer.record);
     return record;
   };
 
@@ -398,9 +429,12 @@
         Object.assign(record, new Collection(call("app.saveCollection", record.toJSON())));
         return;
       }
+      const data = Object.assign({}, record.__data);
+      if (record.__password !== undefined) data.password = data.passwordConfirm = record.__password;
       const saved = call("app.save", {
-        collection: name(record.collection()), id: record.id, isNew: record.isNew(), data: record.__data,
+        collection: name(record.collection()), id: record.id, isNew: record.isNew(), data,
       });
+      record.__password = undefined;
       record.__data = saved.record;
       record.__collection = saved.collection;
       record.__new = false;
@@ -594,6 +628,7 @@
   global.__modelHook = function (input) {
     const record = new Record(input.collection, input.record);
     record.__new = input.isNew;
+    record.__original = input.original || null;
     const e = new RecordEvent(record);
     e.__chain = input.ids.map(handler).concat([(ev) => {
       const written = call("record.next", { depth: input.depth, record: ev.record.__data });
@@ -613,6 +648,7 @@
     e.collection = input.collection;
     e.record = new Record(input.collection, input.record);
     e.record.__new = !!input.isNew;
+    e.record.__original = input.original || null;
     let nextRan = false;
     e.__chain = input.ids.map(handler).concat([(ev) => {
       const data = ev.record ? ev.record.__data : {};

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use rquickjs::Ctx;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::lent::{self, Frame};
 use super::registry::Registry;
@@ -126,6 +126,16 @@ impl RecordHooks for JsHooks<'_, '_> {
             return next(tx, record).map(drop);
         }
         let fallback = format!("Failed to {} record.", event.as_str());
+        // `e.record.original()`: the record as stored before this write.
+        let original = match (event, record.get("id").and_then(Value::as_str)) {
+            (Event::Update | Event::Delete, Some(id)) => Some(crate::records::draft::draft(
+                tx.conn(),
+                c,
+                Some(id),
+                &Map::new(),
+            )?),
+            _ => None,
+        };
         let mut frame = Around { tx, next };
         lent::lend(&mut frame, |depth| {
             let input = json!({
@@ -133,6 +143,7 @@ impl RecordHooks for JsHooks<'_, '_> {
                 "depth": depth,
                 "collection": described(c),
                 "record": record,
+                "original": original,
                 "isNew": event == Event::Create,
             })
             .to_string();
@@ -223,6 +234,7 @@ impl JsHooks<'_, '_> {
         request: &Value,
         c: &Collection,
         record: &Record,
+        original: Option<&Record>,
         next: &mut dyn FnMut(Record) -> Result<Record>,
     ) -> std::result::Result<Value, Failure> {
         let mut guarded = |record: Record| next(record).map_err(passed_on);
@@ -233,6 +245,7 @@ impl JsHooks<'_, '_> {
                 "depth": depth,
                 "collection": described(c),
                 "record": record,
+                "original": original,
             })
             .to_string();
             call_in(

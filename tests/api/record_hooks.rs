@@ -42,8 +42,12 @@ onRecordCreate((e) => {
 }, "audit");
 
 onRecordUpdate((e) => {
+  const before = e.record.original().getInt("views");
   e.record.set("views", e.record.getInt("views") + 100);
   e.next();
+  e.app.save(new Record(e.app.findCollectionByNameOrId("audit"), {
+    msg: "views " + before + " -> " + e.record.getInt("views"),
+  }));
 }, "posts");
 
 onRecordDelete((e) => {
@@ -419,9 +423,23 @@ onRecordCreateRequest((e) => {
 }, "notes");
 
 onRecordUpdateRequest((e) => {
-  e.record.set("title", e.record.get("title") + " (edited)");
+  e.record.set("title", e.record.get("title") + " (edited, was " + e.record.original().get("title") + ")");
   e.next();
 }, "notes");
+
+routerAdd("POST", "/api/mkuser", (e) => {
+  const u = new Record($app.findCollectionByNameOrId("users"));
+  u.set("email", "made@example.com");
+  u.setPassword("password123");
+  $app.save(u);
+  const again = $app.findAuthRecordByEmail("users", "made@example.com");
+  return e.json(200, {
+    ok: again.validatePassword("password123"),
+    bad: again.validatePassword("nope"),
+    email: again.email(),
+    hidden: Object.keys(again.hide("email").publicExport()).includes("email"),
+  });
+});
 
 onRecordDeleteRequest((e) => {
   if (e.record.get("title").startsWith("locked")) throw new ForbiddenError("Locked.");
@@ -649,6 +667,19 @@ async fn requests(base: &str) -> Vec<(String, Value)> {
     )
     .await;
     mark("left", (status, body["items"].clone()));
+    let made = send(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/mkuser"),
+        "",
+        None,
+    )
+    .await;
+    mark("made user", made);
+    let signin = json!({"identity": "made@example.com", "password": "password123"});
+    let users = format!("{base}/api/collections/users/auth-with-password");
+    let (status, _) = send(&http, reqwest::Method::POST, users, "", Some(signin)).await;
+    mark("made user signs in", (status, Value::Null));
     out
 }
 
@@ -669,8 +700,13 @@ async fn request_hooks_answer_as_on_pocketbase() {
     assert_eq!(find("guest create")[0], 401);
     assert_eq!(find("create")[2], true, "the hook set the owner");
     assert_eq!(find("create custom")[0], 201);
-    assert_eq!(find("update")[1]["title"], "b (edited)");
-    assert_eq!(find("view")[1]["title"], "B (EDITED)");
+    assert_eq!(find("update")[1]["title"], "b (edited, was a)");
+    assert_eq!(find("view")[1]["title"], "B (EDITED, WAS A)");
+    assert_eq!(
+        find("made user")[1],
+        json!({"ok": true, "bad": false, "email": "made@example.com", "hidden": false})
+    );
+    assert_eq!(find("made user signs in")[0], 200);
     assert_eq!(find("delete locked")[0], 403);
     assert_eq!(find("delete")[0], 204);
 
