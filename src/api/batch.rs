@@ -328,7 +328,7 @@ async fn batch(
         ));
     }
     let writer = state.clone();
-    let results = writing(&writer, move |hooks| {
+    let results = writing(&writer, None, move |hooks| {
         // Password hashing first, with no connection held; the transaction's time limit
         // starts after it.
         let subs: Vec<_> = items

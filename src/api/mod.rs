@@ -102,15 +102,21 @@ pub async fn blocking<T: Send + 'static>(
     out
 }
 
-/// Runs a record write: on a hooks executor when record hooks are loaded (the JS runtime
-/// must be on the thread the write runs on), else as `blocking` work without hooks.
+/// Runs a record write to `c` (None: any collection, a batch): on a hooks executor when
+/// record hooks for it are loaded (the JS runtime must be on the thread the write runs
+/// on), else as `blocking` work without hooks.
 pub async fn writing<T: Send + 'static>(
     state: &AppState,
+    c: Option<std::sync::Arc<crate::schema::Collection>>,
     f: impl FnOnce(&dyn RecordHooks) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let loaded = state.hooks.current();
+    let hooked = match c {
+        Some(c) => loaded.registry.has_record_hooks_for(&c),
+        None => loaded.registry.has_record_hooks(),
+    };
     match &loaded.pool {
-        Some(pool) if loaded.registry.has_record_hooks() => {
+        Some(pool) if hooked => {
             pool.run(move |executor| executor.enter(|hooks| f(hooks)))
                 .await?
         }

@@ -110,13 +110,7 @@ fn run(
 ) -> Result<(Ran, Option<Value>)> {
     let (given, original, new) = match &kind {
         Kind::View(record) => (record.clone(), None, false),
-        Kind::Create => {
-            let record = state
-                .db
-                .data
-                .read(|conn| draft::draft(conn, c, None, body))?;
-            (record, None, true)
-        }
+        Kind::Create => (draft::draft_new(c, body), None, true),
         Kind::Update(id) | Kind::Delete(id) => state.db.data.read(|conn| {
             let stored = draft::draft(conn, c, Some(id), &Map::new())?;
             let record = match kind {

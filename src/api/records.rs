@@ -293,7 +293,7 @@ async fn create(
         )
         .await;
     }
-    let record = writing(&state, move |hooks| {
+    let record = writing(&state, Some(c.clone()), move |hooks| {
         shared
             .records_with(hooks)
             .create(&c, &ctx, &body, staging, |tx, r| {
@@ -340,7 +340,7 @@ async fn update(
         return record_requests::around(&req, &state, &auth, hooked, table, kind, asked, work)
             .await;
     }
-    let record = writing(&state, move |hooks| {
+    let record = writing(&state, Some(c.clone()), move |hooks| {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
         shared
             .records_with(hooks)
@@ -377,7 +377,7 @@ async fn delete(
         return record_requests::around(&req, &state, &auth, hooked, table, kind, Map::new(), work)
             .await;
     }
-    writing(&state, move |hooks| {
+    writing(&state, Some(c.clone()), move |hooks| {
         let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
         shared.records_with(hooks).delete(&c, &ctx, &id, &unchanged)
     })

@@ -13,6 +13,13 @@
   }
   global.__call = call;
 
+  // `call` for an op whose answer the caller may never read: its JSON text, unparsed.
+  function callRaw(op, args) {
+    const text = native(op, JSON.stringify(args === undefined ? null : args));
+    if (text.charCodeAt(0) === 61) return text.slice(1); // "=" + the answer's JSON
+    throw nativeError(JSON.parse(text).error);
+  }
+
   // A server error as PocketBase's ToApiError turns the Go error behind it into an answer:
   // a missing row is its 404, a server fault keeps its status, anything else (validation
   // included) is the generic 400 with the field errors, already safe, as its data.
@@ -204,14 +211,29 @@
   };
 
   // ---- records ----------------------------------------------------------------------------
+  // Its state lives in plain `__` properties (a record serializes by `toJSON`); its data
+  // may wait as JSON text until first read (`__raw`), which spares a hook that never looks
+  // at the written record the parse.
   class Record {
     constructor(collection, data) {
-      Object.defineProperty(this, "__data", { value: Object.assign({}, data || {}), writable: true });
-      Object.defineProperty(this, "__collection", { value: collection || null, writable: true });
-      Object.defineProperty(this, "__new", { value: true, writable: true });
-      Object.defineProperty(this, "__original", { value: null, writable: true });
-      Object.defineProperty(this, "__hidden", { value: new Set(), writable: true });
-      Object.defineProperty(this, "__custom", { value: false, writable: true });
+      this.__d = Object.assign({}, data || {});
+      this.__raw = null;
+      this.__collection = collection || null;
+      this.__new = true;
+      this.__original = null;
+      this.__hidden = null;
+      this.__custom = false;
+    }
+    get __data() {
+      if (this.__raw !== null) {
+        this.__d = JSON.parse(this.__raw);
+        this.__raw = null;
+      }
+      return this.__d;
+    }
+    set __data(value) {
+      this.__d = value;
+      this.__raw = null;
     }
     isNew() { return this.__new; }
     original() {
@@ -227,14 +249,18 @@
     emailVisibility() { return this.getBool("emailVisibility"); }
     setEmailVisibility(v) { this.__data.emailVisibility = !!v; }
     tokenKey() { return this.getString("tokenKey"); }
-    setPassword(p) { Object.defineProperty(this, "__password", { value: String(p), writable: true, configurable: true }); }
+    setPassword(p) { this.__password = String(p); }
     setRandomPassword() { const p = global.$security.randomString(30); this.setPassword(p); return p; }
     validatePassword(p) {
       if (this.__password !== undefined) return this.__password === String(p);
       return call("app.validatePassword", [this.__collection ? (this.__collection.id || this.__collection.name) : "", this.id, String(p)]);
     }
-    hide(...keys) { for (const k of keys.flat()) this.__hidden.add(k); return this; }
-    unhide(...keys) { for (const k of keys.flat()) this.__hidden.delete(k); return this; }
+    hide(...keys) {
+      if (!this.__hidden) this.__hidden = new Set();
+      for (const k of keys.flat()) this.__hidden.add(k);
+      return this;
+    }
+    unhide(...keys) { if (this.__hidden) for (const k of keys.flat()) this.__hidden.delete(k); return this; }
     withCustomData(on) { this.__custom = !!on; return this; }
     getDateTime(key) { return this.getString(key); }
     get id() { return this.__data.id; }
@@ -253,7 +279,7 @@
     tableName() { return this.__collection ? this.__collection.name : ""; }
     publicExport() {
       const out = {};
-      for (const k of Object.keys(this.__data)) if (!this.__hidden.has(k)) out[k] = this.__data[k];
+      for (const k of Object.keys(this.__data)) if (!this.__hidden || !this.__hidden.has(k)) out[k] = this.__data[k];
       return out;
     }
     toJSON() { return this.publicExport(); }
@@ -471,9 +497,24 @@
       this.__headers = [];
       this.__chain = [];
       this.__next = 0;
-      this.auth = req.auth ? new Record(req.auth.collection, req.auth.record) : null;
+      this.__auth = undefined;
+      this.__request = null;
       this.app = global.$app;
-      this.request = {
+    }
+    // Built on first use: most handlers read little of the request.
+    get auth() {
+      if (this.__auth === undefined) {
+        const a = this.__req.auth;
+        this.__auth = a ? new Record(a.collection, a.record) : null;
+        if (this.__auth) this.__auth.__new = false;
+      }
+      return this.__auth;
+    }
+    set auth(value) { this.__auth = value; }
+    get request() {
+      if (this.__request) return this.__request;
+      const req = this.__req;
+      this.__request = {
         method: req.method,
         host: req.host,
         remoteAddr: req.remoteAddr,
@@ -493,7 +534,11 @@
         },
         pathValue: (name) => (name in req.params ? req.params[name] : ""),
       };
-      this.response = {
+      return this.__request;
+    }
+    get response() {
+      const self = this;
+      return {
         header: () => ({
           set: (k, v) => { self.__headers = self.__headers.filter((h) => h[0].toLowerCase() !== String(k).toLowerCase()); self.__headers.push([String(k), String(v)]); },
           add: (k, v) => { self.__headers.push([String(k), String(v)]); },
@@ -631,8 +676,7 @@
     record.__original = input.original || null;
     const e = new RecordEvent(record);
     e.__chain = input.ids.map(handler).concat([(ev) => {
-      const written = call("record.next", { depth: input.depth, record: ev.record.__data });
-      ev.record.__data = written;
+      ev.record.__raw = callRaw("raw:record.next", { depth: input.depth, record: ev.record.__data });
       ev.record.__new = false;
     }]);
     e.next();
@@ -652,15 +696,16 @@
     let nextRan = false;
     e.__chain = input.ids.map(handler).concat([(ev) => {
       const data = ev.record ? ev.record.__data : {};
-      const out = call("record.next", { depth: input.depth, record: data });
+      const out = callRaw("raw:record.next", { depth: input.depth, record: data });
       nextRan = true;
-      if (ev.record && out && Object.keys(out).length) {
-        ev.record.__data = out;
+      if (ev.record && out !== "{}") {
+        ev.record.__raw = out;
         ev.record.__new = false;
       }
     }]);
     e.next();
     global.__event = null;
+    if (e.__answer === null && e.__headers.length === 0) return nextRan ? "n" : "";
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, nextRan });
   };
 

@@ -255,6 +255,11 @@ impl JsHooks<'_, '_> {
                 false,
             )
         })?;
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        // The short answers of a hook that only went on (or did nothing).
+        Ok(match text.as_str() {
+            "n" => json!({"answer": null, "headers": [], "nextRan": true}),
+            "" => json!({"answer": null, "headers": [], "nextRan": false}),
+            _ => serde_json::from_str(&text).unwrap_or(Value::Null),
+        })
     }
 }

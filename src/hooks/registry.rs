@@ -119,6 +119,17 @@ impl Registry {
         out
     }
 
+    /// Whether writes to `c` need a JS runtime at hand (model or after hooks bound to it).
+    pub fn has_record_hooks_for(&self, c: &crate::schema::Collection) -> bool {
+        self.hooks.iter().any(|h| {
+            h.name.starts_with("onRecord")
+                && h.name != "onRecordEnrich"
+                && !h.name.ends_with("Request")
+                && (h.collections.is_empty()
+                    || h.collections.iter().any(|x| *x == c.name || *x == c.id))
+        })
+    }
+
     /// Whether record writes need a JS runtime at hand.
     pub fn has_record_hooks(&self) -> bool {
         self.hooks.iter().any(|h| {

@@ -85,6 +85,9 @@ impl Js {
         let fail = |e: rquickjs::Error| Error::internal(format!("JS runtime: {e}"));
         let runtime = Runtime::new().map_err(fail)?;
         runtime.set_memory_limit(memory);
+        // QuickJS collects every 256 KiB allocated by default, each time walking the whole
+        // heap (the prelude included): a few calls apart. An eighth of the cap is plenty.
+        runtime.set_gc_threshold((memory / 8).max(1 << 20));
         runtime.set_max_stack_size(1024 * 1024);
         runtime.set_interrupt_handler(Some(Box::new(|| {
             let at = DEADLINE.get();
@@ -311,7 +314,13 @@ fn location(stack: &str) -> String {
 /// `{"error": {status, message, data}}`.
 fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
     let args = serde_json::from_str(args).unwrap_or(serde_json::Value::Null);
+    // `raw:op`: the answer itself after "=" (the prelude's `callRaw`), errors as usual.
+    let (op, raw) = match op.strip_prefix("raw:") {
+        Some(op) => (op, true),
+        None => (op, false),
+    };
     let answered = match host.call(ctx, op, args) {
+        Ok(value) if raw => return format!("={value}"),
         Ok(value) => json!({ "ok": value }),
         Err(e) => {
             let body = e.body();

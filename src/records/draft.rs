@@ -15,6 +15,19 @@ use crate::schema::{Collection, Field, FieldKind};
 /// Keys of a record that describe it rather than hold a field's value.
 const META: [&str; 3] = ["collectionId", "collectionName", "expand"];
 
+/// A new record of `c` with the plain keys of `body` set on it (see `draft`).
+pub fn draft_new(c: &Collection, body: &Map<String, Value>) -> Record {
+    let mut record = Map::new();
+    record.insert("collectionId".into(), json!(c.id));
+    record.insert("collectionName".into(), json!(c.name));
+    for field in &c.fields {
+        record.insert(field.name.clone(), zero(field));
+    }
+    // As PocketBase, a new record has its id before its hooks run.
+    record.insert("id".into(), json!(crate::ids::record_id()));
+    overlay(c, record, body)
+}
+
 /// The record `id` of `c` (None: a new one) with the plain keys of `body` set on it: every
 /// field is present, with its zero value where nothing set it, as PocketBase's record.
 pub fn draft(
@@ -23,26 +36,18 @@ pub fn draft(
     id: Option<&str>,
     body: &Map<String, Value>,
 ) -> Result<Record> {
-    let mut record = match id {
-        Some(id) => {
-            let full = Viewer {
-                superuser: true,
-                record_id: None,
-            };
-            fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?
-        }
-        None => {
-            let mut record = Map::new();
-            record.insert("collectionId".into(), json!(c.id));
-            record.insert("collectionName".into(), json!(c.name));
-            for field in &c.fields {
-                record.insert(field.name.clone(), zero(field));
-            }
-            // As PocketBase, a new record has its id before its hooks run.
-            record.insert("id".into(), json!(crate::ids::record_id()));
-            record
-        }
+    let Some(id) = id else {
+        return Ok(draft_new(c, body));
     };
+    let full = Viewer {
+        superuser: true,
+        record_id: None,
+    };
+    let record = fetch(conn, c, id, full)?.ok_or_else(Error::not_found)?;
+    Ok(overlay(c, record, body))
+}
+
+fn overlay(c: &Collection, mut record: Record, body: &Map<String, Value>) -> Record {
     for field in &c.fields {
         if let Some(value) = body.get(&field.name)
             && !matches!(field.kind, FieldKind::Password(_))
@@ -50,7 +55,7 @@ pub fn draft(
             record.insert(field.name.clone(), value.clone());
         }
     }
-    Ok(record)
+    record
 }
 
 /// A field's value before anything is set, as PocketBase's record getters answer it.

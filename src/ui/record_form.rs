@@ -400,7 +400,7 @@ async fn submit(
     let table = c.clone();
     let ctx = superuser_ctx(&state);
     let target = id.clone();
-    let saved = writing(&state, move |hooks| {
+    let saved = writing(&state, Some(c.clone()), move |hooks| {
         let writes = shared.records_with(hooks);
         match target {
             Some(id) => writes.update(&table, &ctx, &id, &body, staging, &write::always, |_, r| {
@@ -485,7 +485,7 @@ async fn delete(
     let ctx = superuser_ctx(&state);
     let target = id.clone();
     let table = c.clone();
-    let deleted = writing(&state, move |hooks| {
+    let deleted = writing(&state, Some(c.clone()), move |hooks| {
         shared
             .records_with(hooks)
             .delete(&table, &ctx, &target, &write::always)
@@ -552,7 +552,7 @@ async fn account_action(
     let done = match action.as_str() {
         "verify" => {
             let table = c.clone();
-            writing(&state, move |hooks| {
+            writing(&state, Some(c.clone()), move |hooks| {
                 let body = Map::from_iter([("verified".to_owned(), json!(true))]);
                 let staging = Staging::new(&shared.files);
                 shared.records_with(hooks).update(
