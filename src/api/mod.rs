@@ -9,6 +9,7 @@ mod body;
 mod collections;
 pub mod cors;
 mod crons;
+mod enrich;
 mod etag;
 mod files;
 mod health;

@@ -90,7 +90,10 @@ pub async fn around(
     Ok(match answered {
         Some(_) if deleting => HttpResponse::NoContent().finish(),
         Some(record) if viewing => super::etag::json(req, &record),
-        Some(record) => super::etag::tagged(req, &record),
+        Some(record) => {
+            let record = super::enrich::enrich_one(req, state, auth, record).await?;
+            super::etag::tagged(req, &record)
+        }
         None => HttpResponse::Ok().finish(),
     })
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::enrich::{enrich, enrich_one};
 use super::list::{ListResult, PageQuery};
 use super::record_requests::{self, Kind};
 use super::{Body, RequestAuth, blocking, etag, multipart, writing};
@@ -174,8 +175,9 @@ async fn list(
     };
     let shape = query.shape.shape();
     let ctx = context(&req, &state, &auth, Map::new());
+    let shared = state.clone();
     let (items, total) = blocking(move || {
-        state.db.data.read(|conn| {
+        shared.db.data.read(|conn| {
             let (mut items, total) = records::list(conn, &c, &ctx, &opts)?;
             records::shape(conn, &c, &ctx, &mut items, &shape)?;
             Ok((items, total))
@@ -183,6 +185,7 @@ async fn list(
     })
     .await?;
     let items = items.into_iter().map(Value::Object).collect();
+    let items = enrich(&req, &state, &auth, items).await?;
     let list =
         serde_json::to_value(ListResult::new(paging, total, items)).map_err(Error::internal)?;
     Ok(etag::json(&req, &list))
@@ -222,6 +225,7 @@ async fn view(
         })
     })
     .await?;
+    let record = enrich_one(&req, &state, &auth, record).await?;
     if let Value::Object(found) = &record {
         let kind = Kind::View(found.clone());
         if let Some(hooked) = record_requests::wanted(&state, &kind, &table) {
@@ -301,6 +305,7 @@ async fn create(
             })
     })
     .await?;
+    let record = enrich_one(&req, &state, &auth, record).await?;
     Ok(etag::tagged(&req, &record))
 }
 
@@ -349,6 +354,7 @@ async fn update(
             })
     })
     .await?;
+    let record = enrich_one(&req, &state, &auth, record).await?;
     Ok(etag::tagged(&req, &record))
 }
 

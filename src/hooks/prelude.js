@@ -709,6 +709,44 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, nextRan });
   };
 
+  // `onRecordEnrich`: each record of an answer (and what it expands) through the hooks
+  // bound to its collection; what a record shows afterwards is PocketBase's export of it
+  // (hidden keys left out, values of its own only with `withCustomData(true)`).
+  global.__enrich = function (req, input) {
+    // PocketBase's enrich event holds the request info as a value, not a method.
+    const info = new RequestEvent(req).requestInfo();
+    const superuser = !!req.auth && req.auth.collection.name === "_superusers";
+    const visit = (rec) => {
+      if (!rec || typeof rec !== "object" || Array.isArray(rec)) return rec;
+      if (rec.expand && typeof rec.expand === "object") {
+        for (const k of Object.keys(rec.expand)) {
+          const v = rec.expand[k];
+          rec.expand[k] = Array.isArray(v) ? v.map(visit) : visit(v);
+        }
+      }
+      const bound = input.bound[rec.collectionName];
+      if (!bound) return rec;
+      const record = new Record({ id: rec.collectionId, name: rec.collectionName }, rec);
+      record.__new = false;
+      const e = new RecordEvent(record);
+      e.requestInfo = info;
+      e.__chain = bound.ids.map(handler);
+      e.next();
+      // As PocketBase: a superuser sees every field of the collection, whatever was hidden.
+      if (superuser) record.unhide(bound.fields);
+      const data = record.__data;
+      const out = {};
+      for (const k of Object.keys(data)) {
+        if (record.__hidden && record.__hidden.has(k)) continue;
+        const kept = k in rec || k === "collectionId" || k === "collectionName" || k === "expand"
+          || bound.fields.includes(k) || record.__custom;
+        if (kept) out[k] = data[k];
+      }
+      return out;
+    };
+    return JSON.stringify(input.records.map(visit));
+  };
+
   // An after hook (`...Success`, `...Error` with `e.error`), once the write's transaction
   // has ended.
   global.__afterHook = function (input) {

@@ -264,3 +264,13 @@ declare function onRecordViewRequest(handler: RecordRequestHandler, ...collectio
 /** A scheduled job: a 5-field cron expression (UTC) or a macro such as `@daily`. */
 declare function cronAdd(id: string, expression: string, handler: () => void): void;
 declare function cronRemove(id: string): void;
+
+/** What an enrich hook gets: a record about to be sent, and the request's info. */
+interface RecordEnrichEvent {
+  record: Record;
+  requestInfo: RequestInfo;
+  app: typeof $app;
+  next(): void;
+}
+/** Shapes every record an answer holds (lists, views, write answers, expands). */
+declare function onRecordEnrich(handler: (e: RecordEnrichEvent) => void, ...collections: string[]): void;

@@ -1,0 +1,70 @@
+//! `onRecordEnrich`: the records an answer holds (a list's items, a view's or a write's
+//! record, and what they expand) pass through the hooks bound to their collection before
+//! they are sent, on a hooks executor. A hook may hide fields, set schema fields, or add
+//! values of its own with `withCustomData(true)`, as on PocketBase.
+
+use std::collections::HashMap;
+
+use actix_web::HttpRequest;
+use serde_json::{Map, Value, json};
+
+use super::hooks::request_json;
+use super::request_auth::RequestAuth;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// `records` as the enrich hooks leave them; as they are when none is bound to any
+/// collection.
+pub async fn enrich(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: &RequestAuth,
+    records: Vec<Value>,
+) -> Result<Vec<Value>> {
+    let loaded = state.hooks.current();
+    let Some(pool) = loaded.pool.as_ref() else {
+        return Ok(records);
+    };
+    if !loaded
+        .registry
+        .hooks
+        .iter()
+        .any(|h| h.name == "onRecordEnrich")
+    {
+        return Ok(records);
+    }
+    let mut bound = Map::new();
+    let mut handlers = Vec::new();
+    for c in state.schema.snapshot().all() {
+        let ids = loaded.registry.bound(&["onRecordEnrich"], c);
+        if ids.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = c.fields.iter().map(|f| f.name.as_str()).collect();
+        handlers.extend(ids.iter().copied());
+        bound.insert(c.name.clone(), json!({"ids": ids, "fields": fields}));
+    }
+    if bound.is_empty() {
+        return Ok(records);
+    }
+    let request = request_json(req, auth, HashMap::new(), Ok(json!({})))?.to_string();
+    let input = json!({"bound": bound, "records": records}).to_string();
+    let ran = pool
+        .run(move |executor| executor.call("__enrich", &handlers, &[&request, &input]))
+        .await?;
+    let text =
+        ran.map_err(|f| crate::hooks::records_failure(f, "Failed to enrich the records."))?;
+    serde_json::from_str(&text).map_err(|e| Error::internal(format!("enrich answer: {e}")))
+}
+
+/// One record through `enrich`.
+pub async fn enrich_one(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: &RequestAuth,
+    record: Value,
+) -> Result<Value> {
+    let mut out = enrich(req, state, auth, vec![record]).await?;
+    out.pop()
+        .ok_or_else(|| Error::internal("enrich lost the record"))
+}

@@ -1,0 +1,156 @@
+//! `onRecordEnrich`: the records of lists, views, write answers and expands pass through the
+//! hooks bound to their collection; the same hooks file on hearth and PocketBase 0.40.6
+//! gives the same answers.
+
+use serde_json::{Value, json};
+
+use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{client, spawn_app_with, superuser_token_at};
+
+const ENRICH: &str = r#"
+onRecordEnrich((e) => {
+  e.record.hide("secret");
+  e.record.set("title", e.record.get("title") + "!");
+  e.record.withCustomData(true);
+  e.record.set("who", e.requestInfo.auth ? "signed in" : "guest");
+  e.next();
+}, "articles");
+
+onRecordEnrich((e) => {
+  e.record.set("shout", "never shown without withCustomData");
+  e.record.set("name", e.record.get("name").toUpperCase());
+  e.next();
+}, "tags");
+"#;
+
+fn stable(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| {
+                    !["id", "created", "updated", "collectionId"].contains(&k.as_str())
+                })
+                // The relation's value is an id; what it expands to is compared.
+                .filter(|(k, v)| !(k.as_str() == "tag" && v.is_string()))
+                .map(|(k, v)| (k.clone(), stable(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(stable).collect()),
+        other => other.clone(),
+    }
+}
+
+async fn scenario(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let post = |path: &str, body: Value, auth: Option<&str>| {
+        let mut req = http.post(format!("{base}{path}")).json(&body);
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        req.send()
+    };
+    let tags: Value = post(
+        "/api/collections",
+        json!({"name": "tags", "listRule": "", "viewRule": "",
+        "fields": [{"name": "name", "type": "text"}]}),
+        Some(&token),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let res = post(
+        "/api/collections",
+        json!({"name": "articles", "listRule": "", "viewRule": "", "createRule": "",
+        "fields": [{"name": "title", "type": "text"}, {"name": "secret", "type": "text"},
+            {"name": "tag", "type": "relation", "collectionId": tags["id"], "maxSelect": 1}]}),
+        Some(&token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let tag: Value = post(
+        "/api/collections/tags/records",
+        json!({"name": "news"}),
+        Some(&token),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    let created = post(
+        "/api/collections/articles/records",
+        json!({"title": "hello", "secret": "s3cret", "tag": tag["id"]}),
+        None,
+    )
+    .await
+    .unwrap();
+    let created: Value = created.json().await.unwrap();
+    out.push(("create".to_owned(), stable(&created)));
+    let id = created["id"].as_str().unwrap().to_owned();
+    for (label, path, auth) in [
+        (
+            "list, expand",
+            "/api/collections/articles/records?expand=tag".to_owned(),
+            None,
+        ),
+        (
+            "view as a superuser",
+            format!("/api/collections/articles/records/{id}"),
+            Some(token.clone()),
+        ),
+        ("tags", "/api/collections/tags/records".to_owned(), None),
+    ] {
+        let mut req = http.get(format!("{base}{path}"));
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        let body: Value = req.send().await.unwrap().json().await.unwrap();
+        let body = if body.get("items").is_some() {
+            body["items"].clone()
+        } else {
+            body
+        };
+        out.push((label.to_owned(), stable(&body)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn enrich_hooks_shape_answers_as_on_pocketbase() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("enrich.pb.js"), ENRICH).unwrap();
+    let hooks = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = hooks;
+        c.hooks.watch = false;
+    })
+    .await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = scenario(&app.address).await;
+    let find = |label: &str| {
+        ours.iter()
+            .find(|(l, _)| l == label)
+            .expect(label)
+            .1
+            .clone()
+    };
+    assert_eq!(find("create")["title"], "hello!");
+    assert!(find("create").get("secret").is_none(), "hidden by the hook");
+    assert_eq!(find("list, expand")[0]["expand"]["tag"]["name"], "NEWS");
+    assert_eq!(find("view as a superuser")["who"], "signed in");
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("enrich.pb.js", ENRICH)]).await;
+    let theirs = scenario(&pb.address).await;
+    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
+    }
+}
