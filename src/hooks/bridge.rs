@@ -105,9 +105,51 @@ pub fn common(op: &str, args: &Value, dir: &Path) -> Option<Result<Value>> {
             Ok(json!(String::from_utf8_lossy(&bytes)))
         }
         "stringToBytes" => Ok(json!(args.as_str().unwrap_or("").as_bytes())),
+        "createJWT" => create_jwt(&args[0], args[1].as_str().unwrap_or(""), args[2].as_i64()),
+        "parseJWT" => parse_jwt(args[0].as_str().unwrap_or(""), args[1].as_str()),
+        "parseUnverifiedJWT" => parse_jwt(args[0].as_str().unwrap_or(""), None),
         _ => return None,
     };
     Some(answered)
+}
+
+/// `$security.createJWT(payload, key, seconds)`: an HS256 token expiring in `seconds`.
+fn create_jwt(payload: &Value, key: &str, seconds: Option<i64>) -> Result<Value> {
+    let mut claims = payload.as_object().cloned().unwrap_or_default();
+    if let Some(seconds) = seconds {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+            + seconds;
+        claims.insert("exp".into(), json!(exp));
+    }
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let key = jsonwebtoken::EncodingKey::from_secret(key.as_bytes());
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(Value::String)
+        .map_err(|e| Error::bad_request(format!("Cannot create the token: {e}")))
+}
+
+/// `$security.parseJWT(token, key)` (verified: signature and expiry) and
+/// `parseUnverifiedJWT(token)` (`key` None): the token's claims.
+fn parse_jwt(token: &str, key: Option<&str>) -> Result<Value> {
+    let invalid =
+        |e: jsonwebtoken::errors::Error| Error::bad_request(format!("Invalid token: {e}"));
+    let Some(key) = key else {
+        let payload = token.split('.').nth(1).unwrap_or("");
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .map_err(|e| Error::bad_request(format!("Invalid token: {e}")))?;
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| Error::bad_request(format!("Invalid token: {e}")));
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.required_spec_claims.clear();
+    let key = jsonwebtoken::DecodingKey::from_secret(key.as_bytes());
+    jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &validation)
+        .map(|data| Value::Object(data.claims))
+        .map_err(invalid)
 }
 
 /// A CommonJS module for `require(path)`: relative paths from the hooks folder, `.js`
@@ -217,6 +259,9 @@ impl Host for ExecutorHost {
                 ctx,
                 registry: &self.registry,
             };
+            if op == "app.runInTransaction" {
+                return super::records::run_in_transaction(&state, &hooks, &args);
+            }
             return super::app::call(&state, &hooks, op, &args).unwrap_or_else(|| Err(unknown(op)));
         }
         common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))

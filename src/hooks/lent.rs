@@ -87,10 +87,15 @@ pub fn next(depth: usize, record: Record) -> Result<Record> {
     })
 }
 
+/// Whether the innermost hook on this thread holds a transaction.
+pub fn in_tx() -> bool {
+    FRAMES.with_borrow(|frames| frames.last().copied().unwrap_or(false))
+}
+
 /// Runs `f` on the innermost lent transaction; None when the innermost hook holds none
 /// (a request hook) or this thread is in no hook.
 pub fn tx(f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
-    if !FRAMES.with_borrow(|frames| frames.last().copied().unwrap_or(false)) {
+    if !in_tx() {
         return None;
     }
     match with(None, |frame| Ok(frame.tx(f)))? {

@@ -11,16 +11,15 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::bridge::ExecutorHost;
-use super::lent::{self, Frame};
+use super::lent;
+use super::records::InTx;
 use super::records::failure_error;
 use super::registry::Registry;
 use super::runtime::{Js, call_in};
 use crate::error::{Error, Result};
-use crate::records::Record;
-use crate::records::write::Tx;
 use crate::state::AppState;
 
 /// How long one run of migrations may take at most (a runaway loop in one stops there).
@@ -71,25 +70,6 @@ pub fn status(state: &AppState) -> Result<Vec<Status>> {
         .collect();
     out.extend(gone);
     Ok(out)
-}
-
-/// A migration's view of the transaction it runs in.
-struct InTx<'a, 't> {
-    tx: &'a mut Tx<'t>,
-}
-
-impl Frame for InTx<'_, '_> {
-    fn next(&mut self, _: Record) -> Result<Record> {
-        Err(Error::bad_request("A migration has no e.next()."))
-    }
-
-    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
-        Some(f(self.tx))
-    }
-
-    fn has_tx(&self) -> bool {
-        true
-    }
 }
 
 /// Applies the pending migrations; answers their names.

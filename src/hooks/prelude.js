@@ -187,6 +187,9 @@
     hs256: (text, secret) => call("hmac", ["sha256", String(text), String(secret)]),
     hs512: (text, secret) => call("hmac", ["sha512", String(text), String(secret)]),
     equal: (a, b) => call("equal", [String(a), String(b)]),
+    createJWT: (payload, key, seconds) => call("createJWT", [payload || {}, String(key), Number(seconds) || 0]),
+    parseJWT: (token, key) => call("parseJWT", [String(token), String(key)]),
+    parseUnverifiedJWT: (token) => call("parseUnverifiedJWT", [String(token)]),
   };
 
   // ---- require(): CommonJS modules, relative to the hooks folder, cached per runtime ----
@@ -422,6 +425,14 @@
     return "";
   };
 
+  // `$app.runInTransaction(fn)`: the callbacks waiting for their transaction, by number.
+  const txFns = {};
+  let txSeq = 0;
+  global.__runTx = function (n) {
+    txFns[n](global.$app);
+    return "";
+  };
+
   // ---- $app: reads with full access ---------------------------------------------------
   const name = (c) => (c && typeof c === "object" ? c.id || c.name : String(c));
   global.$app = {
@@ -439,7 +450,15 @@
     db: () => ({
       newQuery: (sql) => new Query(String(sql)),
     }),
-    runInTransaction: (fn) => fn(global.$app),
+    runInTransaction: (fn) => {
+      const n = ++txSeq;
+      txFns[n] = fn;
+      try {
+        call("app.runInTransaction", n);
+      } finally {
+        delete txFns[n];
+      }
+    },
     findRecordById: (c, id) => global.__record(call("app.findRecordById", [name(c), String(id)])),
     findRecordsByIds: (c, ids) => call("app.findRecordsByIds", [name(c), (ids || []).map(String)]).map(global.__record),
     findRecordsByFilter: (c, filter, sort, limit, offset, params) =>

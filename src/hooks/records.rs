@@ -185,6 +185,51 @@ pub fn next(args: &Value) -> Result<Value> {
     lent::next(depth, record).map(Value::Object)
 }
 
+/// A transaction lent as it is, to JS that has no `e.next()` (a migration, the callback of
+/// `$app.runInTransaction`).
+pub struct InTx<'a, 't> {
+    pub tx: &'a mut Tx<'t>,
+}
+
+impl Frame for InTx<'_, '_> {
+    fn next(&mut self, _: Record) -> Result<Record> {
+        Err(Error::bad_request("There is no e.next() here."))
+    }
+
+    fn tx(&mut self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<Value>) -> Option<Result<Value>> {
+        Some(f(self.tx))
+    }
+
+    fn has_tx(&self) -> bool {
+        true
+    }
+}
+
+/// `$app.runInTransaction(fn)`: `fn` (the prelude's callback `n`) runs with `$app` in one
+/// write transaction, committed when it returns and rolled back when it throws; inside a
+/// transaction already (a model hook, a migration), it joins that one.
+pub fn run_in_transaction(
+    state: &crate::state::AppState,
+    hooks: &JsHooks,
+    n: &Value,
+) -> Result<Value> {
+    let n = n.to_string();
+    let call = |ctx: &Ctx| {
+        call_in(ctx, "__runTx", &[&n], true)
+            .map(drop)
+            .map_err(|f| failure_error(f, "Failed to run the transaction."))
+    };
+    if lent::in_tx() {
+        call(hooks.ctx)?;
+        return Ok(Value::Null);
+    }
+    state.records_with(hooks).run(|tx| {
+        let mut frame = InTx { tx };
+        lent::lend(&mut frame, |_| call(hooks.ctx))
+    })?;
+    Ok(Value::Null)
+}
+
 /// A request hook's frame: `e.next()` runs the request's own handling, once. It holds no
 /// transaction (a request hook runs before the write's).
 struct Request<'a> {

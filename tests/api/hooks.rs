@@ -617,6 +617,31 @@ routerAdd("GET", "/api/app/{kind}", (e) => {
       $app.save(new Record($app.findCollectionByNameOrId("posts"), { title: "bad", views: -5 }));
       return e.noContent(204);
     }
+    case "tx": {
+      const posts = $app.findCollectionByNameOrId("posts");
+      try {
+        $app.runInTransaction((txApp) => {
+          txApp.save(new Record(posts, { title: "in tx", views: 1 }));
+          throw new BadRequestError("undo");
+        });
+      } catch (err) {}
+      const kept = $app.findRecordsByFilter("posts", "title = 'in tx'").length;
+      $app.runInTransaction((txApp) => {
+        txApp.save(new Record(posts, { title: "committed", views: 2 }));
+        const seen = txApp.findFirstRecordByFilter("posts", "title = 'committed'");
+        txApp.save(new Record(posts, { title: "committed too", views: seen.getInt("views") + 1 }));
+      });
+      const committed = $app.findRecordsByFilter("posts", "title ~ 'committed'", "views").map((r) => r.getInt("views"));
+      return e.json(200, { kept, committed });
+    }
+    case "jwt": {
+      const token = $security.createJWT({ sub: "abc", n: 1 }, "secret-key", 60);
+      const claims = $security.parseJWT(token, "secret-key");
+      const loose = $security.parseUnverifiedJWT(token);
+      let bad = false;
+      try { $security.parseJWT(token, "other"); } catch (err) { bad = true; }
+      return e.json(200, { sub: claims.sub, n: claims.n, loose: loose.sub, bad, hasExp: claims.exp > 0 });
+    }
   }
   return e.noContent(204);
 });
@@ -670,6 +695,8 @@ async fn app_reads(base: &str) -> Vec<(String, Value)> {
         "collection",
         "write",
         "invalid",
+        "tx",
+        "jwt",
         "count",
     ] {
         let path = format!("/api/app/{kind}?id={id}");
@@ -706,6 +733,8 @@ async fn app_reads_answer_as_on_pocketbase() {
     assert_eq!(find("count")["body"]["n"], 5);
     assert_eq!(find("write")["body"]["updated"], 10);
     assert_eq!(find("write")["body"]["gone"], true);
+    assert_eq!(find("tx")["body"], json!({"kept": 0, "committed": [2, 3]}));
+    assert_eq!(find("jwt")["body"]["bad"], true);
 
     let Some(bin) = pocketbase_bin() else {
         return;
