@@ -138,6 +138,7 @@ impl App {
         state
             .hooks
             .attach(Arc::downgrade(&state.clone().into_inner()));
+        state.hooks.lifecycle("onBootstrap");
         // The app's JS migrations, before anything is served; one that fails stops the start.
         for name in crate::hooks::migrations::up(&state.clone().into_inner())? {
             log::info!("applied migration {name}");
@@ -187,6 +188,8 @@ impl App {
             Either::Left((served, _)) => served?,
             Either::Right(((), server)) => server.await?,
         }
+        let hooks = self.state.hooks.clone();
+        let _ = actix_web::rt::task::spawn_blocking(move || hooks.lifecycle("onTerminate")).await;
         self.state.db.checkpoint()?;
         log::info!("hearth stopped; databases closed cleanly");
         Ok(())

@@ -196,6 +196,30 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
     })
 }
 
+impl Hooks {
+    /// Runs the app lifecycle hooks named `name` (`onBootstrap`, `onTerminate`)
+    /// and waits for them; a failure is logged, as the server goes on (or down) anyway.
+    pub fn lifecycle(&self, name: &str) {
+        let loaded = self.current();
+        let ids: Vec<usize> = loaded
+            .registry
+            .hooks
+            .iter()
+            .filter(|h| h.name == name)
+            .map(|h| h.handler)
+            .collect();
+        let Some(pool) = loaded.pool.as_ref().filter(|_| !ids.is_empty()) else {
+            return;
+        };
+        let input = serde_json::json!({ "name": name, "ids": ids }).to_string();
+        match pool.run_blocking(move |executor| executor.call("__lifecycle", &ids, &[&input])) {
+            Ok(Ok(_)) => {}
+            Ok(Err(failure)) => log::error!("hooks: {name}: {}", failure.describe()),
+            Err(e) => log::error!("hooks: {name}: {e}"),
+        }
+    }
+}
+
 /// Runs the current version's `cronAdd` job `id` on an executor and waits for it.
 fn run_cron(app: &Weak<AppState>, id: &str) -> Result<()> {
     let Some(state) = app.upgrade() else {

@@ -728,6 +728,17 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, nextRan });
   };
 
+  // The app's lifecycle hooks (`onBootstrap`, `onTerminate`; PocketBase's JS has no
+  // `onServe`): each handler gets
+  // the event with `e.app` and goes on with `e.next()`.
+  global.__lifecycle = function (input) {
+    const e = new RecordEvent(null);
+    if (input.name === "onTerminate") e.isRestart = false;
+    e.__chain = input.ids.map(handler);
+    e.next();
+    return "";
+  };
+
   // `onRecordEnrich`: each record of an answer (and what it expands) through the hooks
   // bound to its collection; what a record shows afterwards is PocketBase's export of it
   // (hidden keys left out, values of its own only with `withCustomData(true)`).
@@ -816,7 +827,7 @@
   // `on*` bindings. hearth runs the record write hooks; binding another one loads with a
   // warning.
   const HOOKS = [
-    "onBootstrap", "onServe", "onTerminate", "onBackupCreate", "onBackupRestore",
+    "onBootstrap", "onTerminate", "onBackupCreate", "onBackupRestore",
     "onModelValidate", "onModelCreate", "onModelCreateExecute", "onModelAfterCreateSuccess",
     "onModelAfterCreateError", "onModelUpdate", "onModelUpdateExecute", "onModelAfterUpdateSuccess",
     "onModelAfterUpdateError", "onModelDelete", "onModelDeleteExecute", "onModelAfterDeleteSuccess",

@@ -50,7 +50,9 @@ pub struct Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 18] = [
+pub const RECORD_HOOKS: [&str; 20] = [
+    "onBootstrap",
+    "onTerminate",
     "onRecordCreateRequest",
     "onRecordUpdateRequest",
     "onRecordDeleteRequest",

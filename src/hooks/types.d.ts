@@ -274,3 +274,17 @@ interface RecordEnrichEvent {
 }
 /** Shapes every record an answer holds (lists, views, write answers, expands). */
 declare function onRecordEnrich(handler: (e: RecordEnrichEvent) => void, ...collections: string[]): void;
+
+/** Runs once at start, before migrations and the first request; go on with `e.next()`. */
+declare function onBootstrap(handler: (e: { app: typeof $app; next(): void }) => void): void;
+/** Runs once the server has stopped serving. */
+declare function onTerminate(handler: (e: { app: typeof $app; next(): void }) => void): void;
+declare namespace $app {
+  /** Runs `fn` in one write transaction: committed when it returns, rolled back when it throws. */
+  function runInTransaction(fn: (txApp: typeof $app) => void): void;
+}
+declare namespace $security {
+  function createJWT(payload: { [key: string]: any }, signingKey: string, secDuration: number): string;
+  function parseJWT(token: string, verificationKey: string): { [key: string]: any };
+  function parseUnverifiedJWT(token: string): { [key: string]: any };
+}

@@ -32,6 +32,7 @@ mod health;
 mod helpers;
 mod hook_crons;
 mod hook_enrich;
+mod hook_lifecycle;
 mod hooks;
 mod hostile;
 mod observability;
