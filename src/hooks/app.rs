@@ -97,6 +97,10 @@ pub fn call(
             ))
         }
         "app.countRecords" => count(state, &args[0]).map(|n| json!(n)),
+        "app.settings" => read(state, |conn| {
+            Ok(crate::settings::public(crate::settings::load(conn)?))
+        }),
+        "app.sendMail" => send_mail(state, args),
         "app.validatePassword" => {
             validate_password(state, &args[0], text(&args[1]), text(&args[2]))
         }
@@ -256,6 +260,50 @@ fn read<T>(state: &AppState, f: impl FnOnce(&Connection) -> Result<T>) -> Result
         (_, Some(out), _) => out,
         (_, None, Some(f)) => state.db.data.read(f),
         (_, None, None) => Err(Error::internal("a read ran nowhere")),
+    }
+}
+
+/// `$app.newMailClient().send(message)`: one mail per recipient (to, cc and bcc) into the
+/// outbox, in the hook's transaction when there is one; the mailer delivers them.
+fn send_mail(state: &AppState, message: &Value) -> Result<Value> {
+    let subject = text(&message["subject"]).to_owned();
+    let html = match text(&message["html"]) {
+        "" => text(&message["text"]).to_owned(),
+        html => html.to_owned(),
+    };
+    let mut recipients = Vec::new();
+    for list in ["to", "cc", "bcc"] {
+        for to in message[list].as_array().into_iter().flatten() {
+            let address = match to {
+                Value::String(a) => a.clone(),
+                other => text(&other["address"]).to_owned(),
+            };
+            if !address.is_empty() {
+                recipients.push(address);
+            }
+        }
+    }
+    if recipients.is_empty() {
+        return Err(Error::bad_request("The mail has no recipient."));
+    }
+    let mails: Vec<crate::mail::Mail> = recipients
+        .into_iter()
+        .map(|to| crate::mail::Mail {
+            to,
+            subject: subject.clone(),
+            html: html.clone(),
+            kind: "hooks".into(),
+        })
+        .collect();
+    let queue = |conn: &Connection| -> Result<Value> {
+        for mail in &mails {
+            crate::mail::queue(conn, mail)?;
+        }
+        Ok(Value::Null)
+    };
+    match lent::tx(&mut |tx| queue(tx.conn())) {
+        Some(done) => done,
+        None => state.db.data.write(|conn| queue(conn)),
     }
 }
 

@@ -425,6 +425,18 @@
     return "";
   };
 
+  // A mail for `$app.newMailClient().send(...)`: from, to/cc/bcc ([{address, name}]),
+  // subject, html, text.
+  class MailerMessage {
+    constructor(data) {
+      Object.assign(this, { from: {}, to: [], cc: [], bcc: [], subject: "", html: "", text: "", headers: {} }, data || {});
+    }
+    toJSON() {
+      return { from: this.from, to: this.to, cc: this.cc, bcc: this.bcc, subject: this.subject, html: this.html, text: this.text };
+    }
+  }
+  global.MailerMessage = MailerMessage;
+
   // `$app.runInTransaction(fn)`: the callbacks waiting for their transaction, by number.
   const txFns = {};
   let txSeq = 0;
@@ -449,6 +461,16 @@
     },
     db: () => ({
       newQuery: (sql) => new Query(String(sql)),
+    }),
+    settings: () => call("app.settings"),
+    logger: () => ({
+      debug: (msg, ...attrs) => native("log", JSON.stringify(["debug", [msg, ...attrs].map(show).join(" ")])),
+      info: (msg, ...attrs) => native("log", JSON.stringify(["info", [msg, ...attrs].map(show).join(" ")])),
+      warn: (msg, ...attrs) => native("log", JSON.stringify(["warn", [msg, ...attrs].map(show).join(" ")])),
+      error: (msg, ...attrs) => native("log", JSON.stringify(["error", [msg, ...attrs].map(show).join(" ")])),
+    }),
+    newMailClient: () => ({
+      send: (message) => call("app.sendMail", message instanceof MailerMessage ? message.toJSON() : message),
     }),
     runInTransaction: (fn) => {
       const n = ++txSeq;

@@ -288,3 +288,13 @@ declare namespace $security {
   function parseJWT(token: string, verificationKey: string): { [key: string]: any };
   function parseUnverifiedJWT(token: string): { [key: string]: any };
 }
+
+interface MailAddress { address: string; name?: string }
+declare class MailerMessage {
+  constructor(data?: { from?: MailAddress; to?: MailAddress[]; cc?: MailAddress[]; bcc?: MailAddress[]; subject?: string; html?: string; text?: string });
+}
+declare namespace $app {
+  function settings(): { [key: string]: any };
+  function logger(): { debug(msg: string, ...attrs: any[]): void; info(msg: string, ...attrs: any[]): void; warn(msg: string, ...attrs: any[]): void; error(msg: string, ...attrs: any[]): void };
+  function newMailClient(): { send(message: MailerMessage): void };
+}

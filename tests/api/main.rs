@@ -33,6 +33,7 @@ mod helpers;
 mod hook_crons;
 mod hook_enrich;
 mod hook_lifecycle;
+mod hook_mail;
 mod hooks;
 mod hostile;
 mod observability;

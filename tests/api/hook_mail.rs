@@ -1,0 +1,96 @@
+//! Mail from JS hooks: `new MailerMessage(...)` sent with `$app.newMailClient().send()`,
+//! `$app.settings()` and `$app.logger()`, on hearth and PocketBase 0.40.6, each delivering to
+//! an SMTP sink of its own: the same answer, and a mail with the same recipient, subject and
+//! body at each sink.
+
+use serde_json::{Value, json};
+
+use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{SmtpSink, client, spawn_app_with, spawn_smtp_sink, superuser_token_at};
+
+const MAIL: &str = r#"
+routerAdd("POST", "/api/notify", (e) => {
+  const meta = $app.settings().meta;
+  const message = new MailerMessage({
+    from: { address: meta.senderAddress, name: meta.senderName },
+    to: [{ address: "ann@example.com" }],
+    subject: "Hello from hooks",
+    html: "<p>Made by a hook</p>",
+  });
+  $app.newMailClient().send(message);
+  $app.logger().info("mail sent", "to", "ann@example.com");
+  return e.json(200, { appName: meta.appName, sender: meta.senderAddress });
+});
+"#;
+
+async fn notify(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> (Value, String) {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let mut settings = json!({"meta": {"appName": "Hooked", "senderAddress": "noreply@acme.test", "senderName": "Acme"}});
+    if let Some(port) = smtp {
+        settings["smtp"] = json!({"enabled": true, "host": "127.0.0.1", "port": port});
+    }
+    let res = http
+        .patch(format!("{base}/api/settings"))
+        .header("Authorization", &token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let answer: Value = http
+        .post(format!("{base}/api/notify"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mail = sink.received().await.join("\n");
+    (answer, mail)
+}
+
+fn check(mail: &str) {
+    assert!(mail.contains("Subject: Hello from hooks"), "{mail}");
+    assert!(mail.contains("ann@example.com"), "{mail}");
+    assert!(mail.contains("Made by a hook"), "{mail}");
+}
+
+#[tokio::test]
+async fn hooks_send_mail_as_on_pocketbase() {
+    let sink = spawn_smtp_sink().await;
+    let port = sink.port;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mail.pb.js"), MAIL).unwrap();
+    let hooks = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = hooks;
+        c.hooks.watch = false;
+        c.smtp = Some(hearth::mail::smtp::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            username: String::new(),
+            password: String::new(),
+            security: hearth::mail::smtp::Security::None,
+            from: "Acme <noreply@acme.test>".into(),
+        });
+    })
+    .await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let (ours, mail) = notify(&app.address, None, &sink).await;
+    assert_eq!(
+        ours,
+        json!({"appName": "Hooked", "sender": "noreply@acme.test"})
+    );
+    check(&mail);
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb_sink = spawn_smtp_sink().await;
+    let pb = start_pocketbase_with_hooks(&bin, &[("mail.pb.js", MAIL)]).await;
+    let (theirs, mail) = notify(&pb.address, Some(pb_sink.port), &pb_sink).await;
+    assert_eq!(ours, theirs);
+    check(&mail);
+}
