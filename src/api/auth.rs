@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Body, RequestAuth, blocking, hashing};
+use super::{Body, RequestAuth, auth_hooks, blocking, hashing};
 use crate::auth::signin::sign_in;
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
@@ -173,8 +173,10 @@ async fn auth_with_password(
         "Missing or invalid collection context.",
     )?;
     count_attempt(&req, &state, &c, &input.identity)?;
+    let (shared, table) = (state.clone(), c.clone());
     // Its cost is the password check: it waits for a hashing thread, not a blocking one.
     let body = hashing(move || {
+        let state = shared;
         let store = &state.db.data;
         let record = sign_in(
             store,
@@ -188,7 +190,7 @@ async fn auth_with_password(
         store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(body))
+    auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, "password").await
 }
 
 /// A fresh token for the caller, who must be a record of this collection.
@@ -214,15 +216,16 @@ async fn auth_refresh(
             "The request requires auth record from {caller_collection} collection."
         )));
     }
+    let (shared, table) = (state.clone(), c.clone());
     let body = blocking(move || {
-        state.db.data.read(|conn| {
+        shared.db.data.read(|conn| {
             let record = records::find_by_id(conn, &c, &id)?.ok_or_else(Error::not_found)?;
             let token = records::issue_token(&c, &record, KIND_AUTH)?;
             auth_response(conn, &c, &id, token)
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(body))
+    auth_hooks::answered(&req, &state, &auth, &table, body, "").await
 }
 
 #[derive(Deserialize, Default)]
@@ -297,7 +300,9 @@ async fn auth_with_otp(
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &format!("otp:{}", input.otp_id))?;
+    let (shared, table) = (state.clone(), c.clone());
     let body = blocking(move || {
+        let state = shared;
         let store = &state.db.data;
         let checked = otp::check(store, &c, &input.otp_id, &input.password)?;
         let schema = state.schema.snapshot();
@@ -314,5 +319,5 @@ async fn auth_with_otp(
         store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(body))
+    auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, "otp").await
 }

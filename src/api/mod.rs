@@ -3,6 +3,7 @@
 
 mod account;
 pub mod auth;
+mod auth_hooks;
 pub mod backups;
 mod batch;
 mod body;

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 pub use pool::{Executor, Limits, Pool};
-pub use records::{JsHooks, failure_error as records_failure};
+pub use records::{JsHooks, described, failure_error as records_failure};
 pub use registry::{Lookup, Middleware, Registry, Route};
 pub use runtime::Failure;
 

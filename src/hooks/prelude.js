@@ -750,6 +750,26 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, nextRan });
   };
 
+  // `onRecordAuthRequest`: a sign-in's answer; `e.next()` sends `{token, record, meta}` as
+  // the hooks left them.
+  global.__authHook = function (req, input) {
+    const e = new RequestEvent(req);
+    global.__event = e;
+    e.collection = input.collection;
+    e.record = new Record(input.collection, input.record);
+    e.record.__new = false;
+    e.token = input.token;
+    e.meta = null;
+    e.authMethod = input.authMethod;
+    let sent = null;
+    e.__chain = input.ids.map(handler).concat([(ev) => {
+      sent = { token: ev.token, record: ev.record ? ev.record.publicExport() : null, meta: ev.meta === undefined ? null : ev.meta };
+    }]);
+    e.next();
+    global.__event = null;
+    return JSON.stringify({ answer: e.__answer, headers: e.__headers, sent });
+  };
+
   // The app's lifecycle hooks (`onBootstrap`, `onTerminate`; PocketBase's JS has no
   // `onServe`): each handler gets
   // the event with `e.app` and goes on with `e.next()`.

@@ -298,3 +298,11 @@ declare namespace $app {
   function logger(): { debug(msg: string, ...attrs: any[]): void; info(msg: string, ...attrs: any[]): void; warn(msg: string, ...attrs: any[]): void; error(msg: string, ...attrs: any[]): void };
   function newMailClient(): { send(message: MailerMessage): void };
 }
+
+interface RecordAuthRequestEvent extends RecordRequestEvent {
+  token: string;
+  meta: any;
+  authMethod: string;
+}
+/** A sign-in's or refresh's answer: change `e.meta`, or throw to refuse; `e.next()` sends it. */
+declare function onRecordAuthRequest(handler: (e: RecordAuthRequestEvent) => void, ...collections: string[]): void;

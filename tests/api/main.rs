@@ -30,6 +30,7 @@ mod files;
 mod files_compat;
 mod health;
 mod helpers;
+mod hook_auth;
 mod hook_crons;
 mod hook_enrich;
 mod hook_lifecycle;
