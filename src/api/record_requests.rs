@@ -89,13 +89,72 @@ pub async fn around(
     }
     Ok(match answered {
         Some(_) if deleting => HttpResponse::NoContent().finish(),
-        Some(record) if viewing => super::etag::json(req, &record),
+        Some(record) if viewing => {
+            let record = super::enrich::enrich_one(req, state, auth, record).await?;
+            super::etag::json(req, &record)
+        }
         Some(record) => {
             let record = super::enrich::enrich_one(req, state, auth, record).await?;
             super::etag::tagged(req, &record)
         }
         None => HttpResponse::Ok().finish(),
     })
+}
+
+/// Whether `onRecordsListRequest` hooks are bound to `c`.
+pub fn list_hooked(state: &AppState, c: &Collection) -> bool {
+    let loaded = state.hooks.current();
+    loaded.pool.is_some()
+        && !loaded
+            .registry
+            .bound(&["onRecordsListRequest"], c)
+            .is_empty()
+}
+
+/// `onRecordsListRequest`: a list's `result` (`{page, perPage, totalItems, totalPages,
+/// items}`) through the hooks bound to `c`: `e.records`, `e.result`; `e.next()` sends the
+/// result with the records as the hooks left them, enriched. See `list_hooked`.
+pub async fn listed(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: &RequestAuth,
+    c: &Collection,
+    result: &Value,
+) -> Result<HttpResponse> {
+    let loaded = state.hooks.current();
+    let ids = loaded.registry.bound(&["onRecordsListRequest"], c);
+    let Some(pool) = loaded.pool.as_ref().filter(|_| !ids.is_empty()) else {
+        return Ok(super::etag::json(req, result));
+    };
+    let request = request_json(req, auth, HashMap::new(), Ok(serde_json::json!({})))?.to_string();
+    let input = serde_json::json!({
+        "ids": ids,
+        "collection": crate::hooks::described(c),
+        "result": result,
+    })
+    .to_string();
+    let ran = pool
+        .run(move |executor| executor.call("__listHook", &ids, &[&request, &input]))
+        .await?;
+    let mut outcome: Value = match ran {
+        Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        Err(failure) => return Ok(failed(req, failure)),
+    };
+    if !outcome["answer"].is_null() {
+        let mut answer = outcome["answer"].clone();
+        answer["headers"] = outcome["headers"].clone();
+        return Ok(respond(req, &answer.to_string()));
+    }
+    let mut sent = outcome["sent"].take();
+    if sent.is_null() {
+        return Ok(HttpResponse::Ok().finish());
+    }
+    let items = match sent["items"].take() {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    sent["items"] = Value::Array(super::enrich::enrich(req, state, auth, items).await?);
+    Ok(super::etag::json(req, &sent))
 }
 
 type Ran = std::result::Result<Value, crate::hooks::Failure>;

@@ -176,6 +176,7 @@ async fn list(
     let shape = query.shape.shape();
     let ctx = context(&req, &state, &auth, Map::new());
     let shared = state.clone();
+    let table = c.clone();
     let (items, total) = blocking(move || {
         shared.db.data.read(|conn| {
             let (mut items, total) = records::list(conn, &c, &ctx, &opts)?;
@@ -184,7 +185,13 @@ async fn list(
         })
     })
     .await?;
-    let items = items.into_iter().map(Value::Object).collect();
+    let items: Vec<Value> = items.into_iter().map(Value::Object).collect();
+    // A list request hook sees the records before they are enriched, as on PocketBase.
+    if record_requests::list_hooked(&state, &table) {
+        let list =
+            serde_json::to_value(ListResult::new(paging, total, items)).map_err(Error::internal)?;
+        return record_requests::listed(&req, &state, &auth, &table, &list).await;
+    }
     let items = enrich(&req, &state, &auth, items).await?;
     let list =
         serde_json::to_value(ListResult::new(paging, total, items)).map_err(Error::internal)?;
@@ -225,7 +232,6 @@ async fn view(
         })
     })
     .await?;
-    let record = enrich_one(&req, &state, &auth, record).await?;
     if let Value::Object(found) = &record {
         let kind = Kind::View(found.clone());
         if let Some(hooked) = record_requests::wanted(&state, &kind, &table) {
@@ -244,6 +250,7 @@ async fn view(
             .await;
         }
     }
+    let record = enrich_one(&req, &state, &auth, record).await?;
     Ok(etag::json(&req, &record))
 }
 

@@ -750,6 +750,30 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, nextRan });
   };
 
+  // `onRecordsListRequest`: a list's records (`e.records`) and result (`e.result`);
+  // `e.next()` sends the result with the records as the hooks left them.
+  global.__listHook = function (req, input) {
+    const e = new RequestEvent(req);
+    global.__event = e;
+    e.collection = input.collection;
+    // As on PocketBase, the result's items are the records themselves: a record changed in
+    // place shows, while `e.records = [...]` leaves the result as it was.
+    e.records = (input.result.items || []).map((item) => {
+      const r = new Record(input.collection, item);
+      r.__new = false;
+      return r;
+    });
+    e.result = Object.assign({}, input.result, { items: e.records });
+    let sent = null;
+    e.__chain = input.ids.map(handler).concat([(ev) => {
+      const items = (ev.result && ev.result.items) || [];
+      sent = Object.assign({}, ev.result, { items: items.map((r) => (r instanceof Record ? r.publicExport() : r)) });
+    }]);
+    e.next();
+    global.__event = null;
+    return JSON.stringify({ answer: e.__answer, headers: e.__headers, sent });
+  };
+
   // `onRecordAuthRequest`: a sign-in's answer; `e.next()` sends `{token, record, meta}` as
   // the hooks left them.
   global.__authHook = function (req, input) {

@@ -50,7 +50,8 @@ pub struct Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 21] = [
+pub const RECORD_HOOKS: [&str; 22] = [
+    "onRecordsListRequest",
     "onRecordAuthRequest",
     "onBootstrap",
     "onTerminate",

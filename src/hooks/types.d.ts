@@ -306,3 +306,11 @@ interface RecordAuthRequestEvent extends RecordRequestEvent {
 }
 /** A sign-in's or refresh's answer: change `e.meta`, or throw to refuse; `e.next()` sends it. */
 declare function onRecordAuthRequest(handler: (e: RecordAuthRequestEvent) => void, ...collections: string[]): void;
+
+interface RecordsListRequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  records: Record[];
+  result: { page: number; perPage: number; totalItems: number; totalPages: number; items: Record[] };
+}
+/** A list's records and result before they are sent (and enriched). */
+declare function onRecordsListRequest(handler: (e: RecordsListRequestEvent) => void, ...collections: string[]): void;

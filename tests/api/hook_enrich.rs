@@ -16,6 +16,13 @@ onRecordEnrich((e) => {
   e.next();
 }, "articles");
 
+onRecordsListRequest((e) => {
+  if (e.requestInfo().query["nope"]) throw new BadRequestError("No lists today.");
+  for (const r of e.records) r.set("name", r.getString("name") + " (listed)");
+  e.result.perPage = 7;
+  e.next();
+}, "tags");
+
 onRecordEnrich((e) => {
   e.record.set("shout", "never shown without withCustomData");
   e.record.set("name", e.record.get("name").toUpperCase());
@@ -104,16 +111,20 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
             Some(token.clone()),
         ),
         ("tags", "/api/collections/tags/records".to_owned(), None),
+        (
+            "tags refused",
+            "/api/collections/tags/records?nope=1".to_owned(),
+            None,
+        ),
     ] {
         let mut req = http.get(format!("{base}{path}"));
         if let Some(auth) = auth {
             req = req.header("Authorization", auth);
         }
         let body: Value = req.send().await.unwrap().json().await.unwrap();
-        let body = if body.get("items").is_some() {
-            body["items"].clone()
-        } else {
-            body
+        let body = match body.get("items") {
+            Some(items) => json!({"perPage": body["perPage"], "items": items}),
+            None => body,
         };
         out.push((label.to_owned(), stable(&body)));
     }
@@ -142,7 +153,11 @@ async fn enrich_hooks_shape_answers_as_on_pocketbase() {
     };
     assert_eq!(find("create")["title"], "hello!");
     assert!(find("create").get("secret").is_none(), "hidden by the hook");
-    assert_eq!(find("list, expand")[0]["expand"]["tag"]["name"], "NEWS");
+    assert_eq!(
+        find("list, expand")["items"][0]["expand"]["tag"]["name"],
+        "NEWS"
+    );
+    assert_eq!(find("tags")["perPage"], 7);
     assert_eq!(find("view as a superuser")["who"], "signed in");
 
     let Some(bin) = pocketbase_bin() else {
