@@ -1,5 +1,5 @@
-//! One QuickJS runtime: the prelude (PocketBase's JS API in JS, `prelude.js`), the one
-//! native function it calls into (`__native`, answered by a `Host`), a memory cap, and a
+//! One QuickJS runtime: the prelude (PocketBase's JS API in JS, `prelude.js` and
+//! `events.js`), the one native function it calls into (`__native`, answered by a `Host`), a memory cap, and a
 //! time budget per call enforced by QuickJS's interrupt handler.
 
 use std::cell::Cell;
@@ -15,7 +15,12 @@ use serde_json::json;
 use super::registry::Handler;
 use crate::error::Error;
 
-const PRELUDE: &str = include_str!("prelude.js");
+/// PocketBase's JS API in two files run in order: the values (errors, records, `$app`, ...)
+/// and the events and registrations built on them.
+const PRELUDE: [(&str, &str); 2] = [
+    ("prelude.js", include_str!("prelude.js")),
+    ("events.js", include_str!("events.js")),
+];
 
 /// What the JS side may ask of the server: `op` with JSON `args`, answered with JSON.
 pub trait Host {
@@ -112,8 +117,11 @@ impl Js {
             ctx.globals()
                 .set("__hooks", hooks_dir.to_string_lossy().into_owned())
                 .map_err(fail)?;
-            let loaded = eval(&ctx, PRELUDE, "prelude.js");
-            loaded.map_err(|e| Error::internal(format!("JS prelude: {}", e.describe())))
+            for (name, source) in PRELUDE {
+                eval(&ctx, source, name)
+                    .map_err(|e| Error::internal(format!("JS prelude: {}", e.describe())))?;
+            }
+            Ok(())
         })?;
         Ok(js)
     }
@@ -305,7 +313,8 @@ fn location(stack: &str) -> String {
             let at = inner
                 .rsplit_once('(')
                 .map_or(inner, |(_, rest)| rest.trim_end_matches(')'));
-            (!at.starts_with("prelude.js")).then(|| at.to_owned())
+            let ours = at.starts_with("prelude.js") || at.starts_with("events.js");
+            (!ours).then(|| at.to_owned())
         })
         .unwrap_or_default()
 }
