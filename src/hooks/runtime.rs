@@ -1,6 +1,7 @@
 //! One QuickJS runtime: the prelude (PocketBase's JS API in JS, `prelude.js` and
-//! `events.js`), the one native function it calls into (`__native`, answered by a `Host`), a memory cap, and a
-//! time budget per call enforced by QuickJS's interrupt handler.
+//! `events.js`), the one native function it calls into (`__native`, answered by a
+//! `Host`), a memory cap, and a time budget per call enforced by QuickJS's interrupt
+//! handler.
 
 use std::cell::Cell;
 use std::rc::Rc;
