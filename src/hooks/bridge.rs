@@ -105,12 +105,79 @@ pub fn common(op: &str, args: &Value, dir: &Path) -> Option<Result<Value>> {
             Ok(json!(String::from_utf8_lossy(&bytes)))
         }
         "stringToBytes" => Ok(json!(args.as_str().unwrap_or("").as_bytes())),
+        "encrypt" => encrypt(
+            args[0].as_str().unwrap_or(""),
+            args[1].as_str().unwrap_or(""),
+        ),
+        "decrypt" => decrypt(
+            args[0].as_str().unwrap_or(""),
+            args[1].as_str().unwrap_or(""),
+        ),
         "createJWT" => create_jwt(&args[0], args[1].as_str().unwrap_or(""), args[2].as_i64()),
         "parseJWT" => parse_jwt(args[0].as_str().unwrap_or(""), args[1].as_str()),
         "parseUnverifiedJWT" => parse_jwt(args[0].as_str().unwrap_or(""), None),
         _ => return None,
     };
     Some(answered)
+}
+
+/// The AES-GCM key of `$security.encrypt/decrypt`: 16 or 32 bytes, as Go's AES takes them
+/// (its 24-byte AES-192 has no counterpart in ring).
+fn aes_key(key: &str) -> Result<ring::aead::LessSafeKey> {
+    let algorithm = match key.len() {
+        16 => &ring::aead::AES_128_GCM,
+        32 => &ring::aead::AES_256_GCM,
+        n => {
+            return Err(Error::bad_request(format!(
+                "crypto/aes: invalid key size {n}"
+            )));
+        }
+    };
+    let key = ring::aead::UnboundKey::new(algorithm, key.as_bytes())
+        .map_err(|_| Error::bad_request("crypto/aes: invalid key"))?;
+    Ok(ring::aead::LessSafeKey::new(key))
+}
+
+/// `$security.encrypt(data, key)`: base64 of a random nonce and the sealed data, as
+/// PocketBase's `security.Encrypt`.
+fn encrypt(data: &str, key: &str) -> Result<Value> {
+    use ring::rand::SecureRandom;
+    let key = aes_key(key)?;
+    let mut nonce = [0u8; ring::aead::NONCE_LEN];
+    ring::rand::SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| Error::internal("no randomness for a nonce"))?;
+    let mut sealed = data.as_bytes().to_vec();
+    key.seal_in_place_append_tag(
+        ring::aead::Nonce::assume_unique_for_key(nonce),
+        ring::aead::Aad::empty(),
+        &mut sealed,
+    )
+    .map_err(|_| Error::internal("cannot encrypt"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(json!(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        out
+    )))
+}
+
+/// `$security.decrypt(text, key)`: the data `encrypt` sealed.
+fn decrypt(text: &str, key: &str) -> Result<Value> {
+    let key = aes_key(key)?;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)
+        .map_err(|e| Error::bad_request(format!("Invalid cipher text: {e}")))?;
+    if bytes.len() < ring::aead::NONCE_LEN {
+        return Err(Error::bad_request("Invalid cipher text."));
+    }
+    let (nonce, sealed) = bytes.split_at(ring::aead::NONCE_LEN);
+    let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce)
+        .map_err(|_| Error::bad_request("Invalid cipher text."))?;
+    let mut sealed = sealed.to_vec();
+    let opened = key
+        .open_in_place(nonce, ring::aead::Aad::empty(), &mut sealed)
+        .map_err(|_| Error::bad_request("cipher: message authentication failed"))?;
+    Ok(json!(String::from_utf8_lossy(opened)))
 }
 
 /// `$security.createJWT(payload, key, seconds)`: an HS256 token expiring in `seconds`.

@@ -187,6 +187,8 @@
     hs256: (text, secret) => call("hmac", ["sha256", String(text), String(secret)]),
     hs512: (text, secret) => call("hmac", ["sha512", String(text), String(secret)]),
     equal: (a, b) => call("equal", [String(a), String(b)]),
+    encrypt: (data, key) => call("encrypt", [String(data), String(key)]),
+    decrypt: (text, key) => call("decrypt", [String(text), String(key)]),
     createJWT: (payload, key, seconds) => call("createJWT", [payload || {}, String(key), Number(seconds) || 0]),
     parseJWT: (token, key) => call("parseJWT", [String(token), String(key)]),
     parseUnverifiedJWT: (token) => call("parseUnverifiedJWT", [String(token)]),
@@ -407,10 +409,48 @@
       return target || rows;
     }
   }
+  // dbx expressions for `countRecords` and friends: `$dbx.exp(sql, params)`,
+  // `$dbx.hashExp({column: value})`, `$dbx.and/or/not(...)`.
   global.$dbx = {
-    exp: (expr, params) => ({ expr: String(expr), params: params || {} }),
-    hashExp: (pairs) => pairs,
+    exp: (expr, params) => ({ __dbx: "exp", expr: String(expr), params: params || {} }),
+    hashExp: (pairs) => ({ __dbx: "hash", pairs: pairs || {} }),
+    and: (...exprs) => ({ __dbx: "and", exprs }),
+    or: (...exprs) => ({ __dbx: "or", exprs }),
+    not: (expr) => ({ __dbx: "not", expr }),
   };
+  let dbxSeq = 0;
+  // An expression as SQL with `{:name}` parameters (names made unique).
+  function dbxWhere(exprs) {
+    const params = {};
+    const one = (e) => {
+      if (!e || typeof e !== "object") return "1=1";
+      switch (e.__dbx) {
+        case "exp": {
+          let sql = e.expr;
+          for (const [k, v] of Object.entries(e.params)) {
+            const unique = "p" + (++dbxSeq) + "_" + k.replace(/\W/g, "");
+            sql = sql.split("{:" + k + "}").join("{:" + unique + "}");
+            params[unique] = v;
+          }
+          return "(" + sql + ")";
+        }
+        case "hash": {
+          const parts = Object.entries(e.pairs).map(([k, v]) => {
+            if (!/^\w+$/.test(k)) throw new Error("invalid column " + k);
+            const unique = "p" + (++dbxSeq);
+            params[unique] = v;
+            return "[[" + k + "]] = {:" + unique + "}";
+          });
+          return parts.length ? "(" + parts.join(" AND ") + ")" : "1=1";
+        }
+        case "and": return "(" + e.exprs.map(one).join(" AND ") + ")";
+        case "or": return "(" + e.exprs.map(one).join(" OR ") + ")";
+        case "not": return "NOT (" + one(e.expr) + ")";
+      }
+      return "1=1";
+    };
+    return { sql: exprs.map(one).join(" AND "), params };
+  }
 
   // ---- migrations: `migrate(up, down)`, collected per file and run by hearth -------------
   global.__migrations = {};
@@ -490,7 +530,13 @@
     findFirstRecordByData: (c, key, value) =>
       global.__record(call("app.findFirstRecordByData", [name(c), String(key), value])),
     findAuthRecordByEmail: (c, email) => global.__record(call("app.findAuthRecordByEmail", [name(c), String(email)])),
-    countRecords: (c) => call("app.countRecords", [name(c)]),
+    countRecords: (c, ...exprs) => {
+      if (!exprs.length) return call("app.countRecords", [name(c)]);
+      const where = dbxWhere(exprs);
+      const table = global.$app.findCollectionByNameOrId(c).name;
+      const rows = call("app.dbQuery", ["SELECT count(*) AS n FROM [[" + table + "]] WHERE " + where.sql, where.params]);
+      return rows.length ? rows[0].n : 0;
+    },
     save: (record) => {
       if (record instanceof Collection) {
         Object.assign(record, new Collection(call("app.saveCollection", record.toJSON())));

@@ -314,3 +314,15 @@ interface RecordsListRequestEvent extends RequestEvent {
 }
 /** A list's records and result before they are sent (and enriched). */
 declare function onRecordsListRequest(handler: (e: RecordsListRequestEvent) => void, ...collections: string[]): void;
+declare namespace $security {
+  /** AES-GCM with a 16- or 32-byte key; base64 of the nonce and the sealed data. */
+  function encrypt(data: string, key: string): string;
+  function decrypt(cipherText: string, key: string): string;
+}
+declare namespace $dbx {
+  function exp(sql: string, params?: { [key: string]: any }): any;
+  function hashExp(pairs: { [column: string]: any }): any;
+  function and(...exprs: any[]): any;
+  function or(...exprs: any[]): any;
+  function not(expr: any): any;
+}

@@ -634,6 +634,20 @@ routerAdd("GET", "/api/app/{kind}", (e) => {
       const committed = $app.findRecordsByFilter("posts", "title ~ 'committed'", "views").map((r) => r.getInt("views"));
       return e.json(200, { kept, committed });
     }
+    case "crypto": {
+      const key = "0123456789abcdef0123456789abcdef";
+      const sealed = $security.encrypt("a secret", key);
+      let tampered = false;
+      try { $security.decrypt(sealed, "fedcba9876543210fedcba9876543210"); } catch (err) { tampered = true; }
+      return e.json(200, { back: $security.decrypt(sealed, key), differs: sealed !== $security.encrypt("a secret", key), tampered });
+    }
+    case "countdbx": {
+      return e.json(200, {
+        hash: $app.countRecords("posts", $dbx.hashExp({ title: "a" })),
+        exp: $app.countRecords("posts", $dbx.exp("views >= {:min}", { min: 3 })),
+        both: $app.countRecords("posts", $dbx.exp("views >= {:min}", { min: 2 }), $dbx.not($dbx.hashExp({ title: "e" }))),
+      });
+    }
     case "jwt": {
       const token = $security.createJWT({ sub: "abc", n: 1 }, "secret-key", 60);
       const claims = $security.parseJWT(token, "secret-key");
@@ -697,6 +711,8 @@ async fn app_reads(base: &str) -> Vec<(String, Value)> {
         "invalid",
         "tx",
         "jwt",
+        "crypto",
+        "countdbx",
         "count",
     ] {
         let path = format!("/api/app/{kind}?id={id}");
@@ -735,6 +751,14 @@ async fn app_reads_answer_as_on_pocketbase() {
     assert_eq!(find("write")["body"]["gone"], true);
     assert_eq!(find("tx")["body"], json!({"kept": 0, "committed": [2, 3]}));
     assert_eq!(find("jwt")["body"]["bad"], true);
+    assert_eq!(
+        find("crypto")["body"],
+        json!({"back": "a secret", "differs": true, "tampered": true})
+    );
+    assert_eq!(
+        find("countdbx")["body"],
+        json!({"hash": 1, "exp": 4, "both": 5})
+    );
 
     let Some(bin) = pocketbase_bin() else {
         return;
