@@ -82,6 +82,8 @@ impl App {
                 app = app.app_data(side);
             }
             app.configure(routes)
+                // `routerUse` middlewares of the JS hooks, around every route.
+                .wrap(from_fn(api::hooks_use::around_routes))
                 .wrap(from_fn(middleware::method_mismatch_as_404))
                 .wrap(from_fn(middleware::catch_panic))
                 .wrap(from_fn(middleware::request_id))

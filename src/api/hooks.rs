@@ -40,8 +40,20 @@ pub async fn or_public(
 
 /// What a request runs: the `routerUse` middlewares, the route's, then its handler.
 fn steps(registry: &Registry, route: &crate::hooks::Route) -> (Vec<Value>, Vec<usize>) {
-    let mut global: Vec<&Middleware> = registry.global.iter().collect();
-    let mut own: Vec<&Middleware> = route.middlewares.iter().collect();
+    let (mut steps, mut handlers) = middleware_steps(&registry.global, &route.middlewares);
+    handlers.push(route.handler);
+    steps.push(json!(["js", route.handler]));
+    (steps, handlers)
+}
+
+/// The `global` (`routerUse`) middlewares, then `own`, each by priority, as the prelude's
+/// steps, with the JS handlers they name.
+pub(super) fn middleware_steps(
+    global: &[Middleware],
+    own: &[Middleware],
+) -> (Vec<Value>, Vec<usize>) {
+    let mut global: Vec<&Middleware> = global.iter().collect();
+    let mut own: Vec<&Middleware> = own.iter().collect();
     let priority = |m: &&Middleware| match m {
         Middleware::Js { priority, .. } => *priority,
         _ => 0,
@@ -65,8 +77,6 @@ fn steps(registry: &Registry, route: &crate::hooks::Route) -> (Vec<Value>, Vec<u
             Middleware::BodyLimit(_) => json!(["builtin", "bodyLimit"]),
         });
     }
-    handlers.push(route.handler);
-    steps.push(json!(["js", route.handler]));
     (steps, handlers)
 }
 

@@ -15,6 +15,7 @@ mod etag;
 mod files;
 mod health;
 pub mod hooks;
+pub mod hooks_use;
 pub mod list;
 mod logs;
 mod metrics;

@@ -297,6 +297,10 @@ impl Host for ExecutorHost {
             // PocketBase, where routes are bound once at start.
             "register" => return Ok(Value::Null),
             "record.next" => return super::records::next(&args),
+            "use.next" => {
+                let depth = args["depth"].as_u64().unwrap_or(0) as usize;
+                return super::lent::next(depth, Default::default()).map(Value::Object);
+            }
             "cronRemove" => {
                 if let Some(state) = self.app.get().and_then(Weak::upgrade) {
                     state.crons.remove(args.as_str().unwrap_or(""));

@@ -180,6 +180,24 @@
   };
   global.__fns = {};
 
+  // `routerUse` middlewares around a built-in route: the innermost `e.next()` runs the
+  // route (in Rust, while this waits); the headers set before it go on its answer (after
+  // it, the answer is written already, as on PocketBase).
+  global.__use = function (req, steps, depth) {
+    const e = new RequestEvent(req);
+    global.__event = e;
+    let sent = null;
+    e.__chain = steps.map(([kind, what, args]) =>
+      kind === "js" ? global.__fns[what] : (ev) => BUILTIN[what](ev, args || [])
+    ).concat([(ev) => {
+      sent = ev.__headers.slice();
+      call("use.next", { depth });
+    }]);
+    e.next();
+    global.__event = null;
+    return JSON.stringify({ answer: e.__answer, headers: sent || e.__headers, nextRan: sent !== null });
+  };
+
   // A hook handler by id, compiled from its source the first time it runs.
   function handler(id) {
     if (!global.__fns[id]) {

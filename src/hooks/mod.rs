@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 pub use pool::{Executor, Limits, Pool};
-pub use records::{JsHooks, described, failure_error as records_failure};
+pub use records::{JsHooks, described, failure_error as records_failure, with_next};
 pub use registry::{Lookup, Middleware, Registry, Route};
 pub use runtime::Failure;
 
@@ -52,6 +52,10 @@ pub struct Loaded {
     pub registry: Arc<Registry>,
     /// None when nothing is registered (no threads are started for nothing).
     pub pool: Option<Pool>,
+    /// The executors that run `routerUse` middlewares around the built-in routes, apart
+    /// from `pool`: a middleware waits in its `e.next()` for a route that may itself need
+    /// an executor of `pool`, so sharing one pool could leave every executor waiting.
+    pub around: Option<Pool>,
     files: Vec<Source>,
 }
 
@@ -189,9 +193,21 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
     } else {
         None
     };
+    let around = if registry.global.is_empty() {
+        None
+    } else {
+        Some(Pool::start(
+            options.pool,
+            registry.clone(),
+            options.limits.clone(),
+            &options.dir,
+            app.clone(),
+        )?)
+    };
     Ok(Loaded {
         registry,
         pool,
+        around,
         files,
     })
 }

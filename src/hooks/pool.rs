@@ -98,6 +98,40 @@ impl Executor {
         }
     }
 
+    /// `call` with `next` lent as the innermost `e.next()`; its depth is passed to the JS
+    /// function as one more argument.
+    pub fn call_with_next(
+        &mut self,
+        function: &str,
+        handlers: &[usize],
+        args: &[&str],
+        next: &mut dyn FnMut(crate::records::Record) -> Result<crate::records::Record>,
+    ) -> Result<String, Failure> {
+        for &id in handlers {
+            if !self.compiled.get(id).copied().unwrap_or(true) {
+                let handler = &self.registry.handlers[id];
+                self.js.compile(id, handler)?;
+                self.compiled[id] = true;
+            }
+        }
+        let budget = self.limits.budget;
+        let answer = self
+            .js
+            .enter(budget, |ctx| {
+                super::records::with_next(next, |depth| {
+                    let depth = depth.to_string();
+                    let mut all: Vec<&str> = args.to_vec();
+                    all.push(&depth);
+                    super::runtime::call_in(ctx, function, &all, false)
+                })
+            })
+            .and_then(|inner| inner);
+        if matches!(answer, Err(Failure::OutOfMemory)) {
+            self.renew();
+        }
+        answer
+    }
+
     /// A fresh runtime in place of one that may be left in a bad state.
     fn renew(&mut self) {
         match runtime(&self.limits, &self.dir, &self.app, &self.registry) {

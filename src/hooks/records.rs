@@ -250,6 +250,16 @@ impl Frame for Request<'_> {
     }
 }
 
+/// Lends `next` as the innermost hook's `e.next()` to the JS that `f` runs (given the
+/// frame's depth): for `routerUse` middlewares around a built-in route.
+pub fn with_next<T>(
+    next: &mut dyn FnMut(Record) -> Result<Record>,
+    f: impl FnOnce(usize) -> T,
+) -> T {
+    let mut frame = Request { next };
+    lent::lend(&mut frame, f)
+}
+
 /// An error of the request's own handling as a hook's `e.next()` throws it: the
 /// `ApiError` the API would have answered with, so that a hook that lets it through
 /// answers the same.

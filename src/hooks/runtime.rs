@@ -204,6 +204,7 @@ pub fn call_in(ctx: &Ctx<'_>, name: &str, args: &[&str], nested: bool) -> Result
     let called = match values.len() {
         1 => function.call::<_, String>((values[0].clone(),)),
         2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
+        3 => function.call::<_, String>((values[0].clone(), values[1].clone(), values[2].clone())),
         _ => function.call::<_, String>(()),
     };
     called

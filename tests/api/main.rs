@@ -35,6 +35,7 @@ mod hook_crons;
 mod hook_enrich;
 mod hook_lifecycle;
 mod hook_mail;
+mod hook_use;
 mod hooks;
 mod hostile;
 mod observability;
