@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
-use super::hooks::{failed, request_json, respond};
+use super::hooks::{failed, request_json, written};
 use super::request_auth::RequestAuth;
 use crate::error::Result;
 use crate::schema::Collection;
@@ -44,10 +44,8 @@ pub async fn answered(
         Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
         Err(failure) => return Ok(failed(req, failure)),
     };
-    if !outcome["answer"].is_null() {
-        let mut answer = outcome["answer"].clone();
-        answer["headers"] = outcome["headers"].clone();
-        return Ok(respond(req, &answer.to_string()));
+    if let Some(answer) = written(req, &outcome) {
+        return Ok(answer);
     }
     let sent = &outcome["sent"];
     if sent.is_null() {

@@ -258,6 +258,17 @@ fn infer(raw: &str) -> Value {
     json!(raw)
 }
 
+/// The answer a hook wrote itself (`e.json(...)` and the like) in a hook's `outcome`
+/// (`{answer, headers, ...}`), with the headers it set; None when it wrote none.
+pub(super) fn written(req: &HttpRequest, outcome: &Value) -> Option<HttpResponse> {
+    if outcome["answer"].is_null() {
+        return None;
+    }
+    let mut answer = outcome["answer"].clone();
+    answer["headers"] = outcome["headers"].clone();
+    Some(respond(req, &answer.to_string()))
+}
+
 /// The executor's `{status, type, body, headers}` as an HTTP answer.
 pub(super) fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
     let Ok(answer) = serde_json::from_str::<Value>(answer) else {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Map, Value};
 
-use super::hooks::{failed, request_json, respond};
+use super::hooks::{failed, request_json, written};
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
 use crate::hooks::{JsHooks, Loaded};
@@ -82,10 +82,8 @@ pub async fn around(
         Ok(outcome) => outcome,
         Err(failure) => return Ok(failed(req, failure)),
     };
-    if !outcome["answer"].is_null() {
-        let mut answer = outcome["answer"].clone();
-        answer["headers"] = outcome["headers"].clone();
-        return Ok(respond(req, &answer.to_string()));
+    if let Some(answer) = written(req, &outcome) {
+        return Ok(answer);
     }
     Ok(match answered {
         Some(_) if deleting => HttpResponse::NoContent().finish(),
@@ -140,10 +138,8 @@ pub async fn listed(
         Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
         Err(failure) => return Ok(failed(req, failure)),
     };
-    if !outcome["answer"].is_null() {
-        let mut answer = outcome["answer"].clone();
-        answer["headers"] = outcome["headers"].clone();
-        return Ok(respond(req, &answer.to_string()));
+    if let Some(answer) = written(req, &outcome) {
+        return Ok(answer);
     }
     let mut sent = outcome["sent"].take();
     if sent.is_null() {
