@@ -7,10 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::count_attempt;
-use super::{Body, RequestAuth, blocking};
+use super::{Body, RequestAuth, blocking, writing};
 use crate::auth::account;
 use crate::error::{Error, Result};
-use crate::records::changes::Event;
+use crate::records::write::RecordHooks;
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -55,13 +55,14 @@ struct Input {
 /// reports it like any record update: webhooks in the same transaction, realtime after it.
 fn update_account(
     state: &AppState,
+    hooks: &dyn RecordHooks,
     c: &Collection,
     change: impl FnOnce(&rusqlite::Connection) -> Result<String>,
 ) -> Result<()> {
     let schema = state.schema.snapshot();
-    state.records().run(|tx| {
+    state.records_with(hooks).run(|tx| {
         let id = change(tx.conn())?;
-        tx.noted(&schema, c, Event::Update, &id)
+        tx.noted_update(&schema, c, &id)
     })
 }
 
@@ -93,8 +94,9 @@ async fn confirm_verification(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    blocking(move || {
-        update_account(&state, &c, |tx| {
+    let shared = state.clone();
+    writing(&state, Some(c.clone()), move |hooks| {
+        update_account(&shared, hooks, &c, |tx| {
             account::confirm_verification(tx, &c, &input.token)
         })
     })
@@ -126,10 +128,11 @@ async fn confirm_password_reset(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    blocking(move || {
+    let shared = state.clone();
+    writing(&state, Some(c.clone()), move |hooks| {
         // Hashed before the write, holding no connection.
         let hash = account::new_password(&input.token, &input.password, &input.password_confirm)?;
-        update_account(&state, &c, |tx| {
+        update_account(&shared, hooks, &c, |tx| {
             account::confirm_password_reset(tx, &c, &input.token, &hash)
         })
     })
@@ -173,15 +176,16 @@ async fn confirm_email_change(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    blocking(move || {
+    let shared = state.clone();
+    writing(&state, Some(c.clone()), move |hooks| {
         // The password is checked between a read and the write, holding no connection.
         let (token, password) = (&input.token, &input.password);
-        let hash = state
+        let hash = shared
             .db
             .data
             .read(|conn| account::email_change_hash(conn, &c, token, password))?;
         account::check_password(password, &hash)?;
-        update_account(&state, &c, |tx| {
+        update_account(&shared, hooks, &c, |tx| {
             account::confirm_email_change(tx, &c, token, &hash)
         })
     })

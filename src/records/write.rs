@@ -394,6 +394,27 @@ impl Tx<'_> {
         self.hooks
     }
 
+    /// Reports record `id` of `c` as updated by an account flow (verification, password
+    /// reset, email change) after it changed it by other means, its update hooks around the
+    /// report: they see the record as changed and may refuse the change (it then rolls
+    /// back); what they set on it is not written.
+    pub fn noted_update(&mut self, schema: &Snapshot, c: &Collection, id: &str) -> Result<()> {
+        let hooks = self.hooks;
+        if !hooks.wants(Event::Update, c) {
+            return self.noted(schema, c, Event::Update, id);
+        }
+        let given = draft::draft(self.conn, c, Some(id), &Map::new())?;
+        if let Some(collection) = schema.find(&c.id) {
+            self.after
+                .tried
+                .push((Event::Update, collection, given.clone()));
+        }
+        hooks.around(self, Event::Update, c, given, &mut |tx, record| {
+            tx.noted(schema, c, Event::Update, id)?;
+            Ok(record)
+        })
+    }
+
     /// Reports record `id` of `c` as changed by `event` when an account flow changed it by
     /// other means: its webhooks queued now, its realtime event after the commit.
     pub fn noted(

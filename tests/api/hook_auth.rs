@@ -96,3 +96,95 @@ async fn auth_hooks_answer_as_on_pocketbase() {
         assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
     }
 }
+
+const ACCOUNT: &str = r#"
+onRecordUpdate((e) => {
+  if (e.record.getString("email") === "refuse@example.com") throw new BadRequestError("Not this one.");
+  e.next();
+}, "users");
+
+onRecordAfterUpdateSuccess((e) => {
+  $app.save(new Record($app.findCollectionByNameOrId("audit"), {
+    msg: e.record.getString("email") + " verified " + e.record.getBool("verified"),
+  }));
+  e.next();
+}, "users");
+"#;
+
+/// The account flows' own updates (here a verification) run the update hooks: a model hook
+/// may refuse it, and the after hooks see it.
+#[tokio::test]
+async fn account_flow_updates_run_the_update_hooks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("account.pb.js"), ACCOUNT).unwrap();
+    let hooks = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = hooks;
+        c.hooks.watch = false;
+    })
+    .await;
+    let token = app.superuser_token().await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(json!({"name": "audit", "fields": [{"name": "msg", "type": "text"}]})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for email in ["ann@example.com", "refuse@example.com"] {
+        app.sign_up(email, "password123").await;
+        let (status, _) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/users/request-verification",
+                Some(json!({"email": email})),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204);
+        let verify = crate::account::token_in_latest_mail(&app, email);
+        let (status, body) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/users/confirm-verification",
+                Some(json!({"token": verify})),
+                None,
+            )
+            .await;
+        let expected = if email.starts_with("refuse") {
+            400
+        } else {
+            204
+        };
+        assert_eq!(status, expected, "{email}: {body}");
+    }
+    let (_, audit) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/collections/audit/records",
+            None,
+            Some(&token),
+        )
+        .await;
+    let msgs: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["msg"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, ["ann@example.com verified true"]);
+    let (_, users) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/collections/users/records?filter=verified=true",
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        users["totalItems"], 1,
+        "the refused verification rolled back"
+    );
+}
