@@ -299,7 +299,9 @@ impl Host for ExecutorHost {
             "record.next" => return super::records::next(&args),
             "use.next" => {
                 let depth = args["depth"].as_u64().unwrap_or(0) as usize;
-                return super::lent::next(depth, Default::default()).map(Value::Object);
+                let ran = super::lent::next(depth, Default::default()).map(Value::Object);
+                super::runtime::restart_budget();
+                return ran;
             }
             "cronRemove" => {
                 if let Some(state) = self.app.get().and_then(Weak::upgrade) {

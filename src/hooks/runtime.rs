@@ -74,6 +74,16 @@ thread_local! {
     /// Milliseconds since `epoch()` after which JS running on this thread is interrupted;
     /// 0: no limit. A runtime lives on one thread, so this is its current call's budget.
     static DEADLINE: Cell<u64> = const { Cell::new(0) };
+    /// The current call's budget in milliseconds, for `restart_budget`.
+    static BUDGET: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Gives the current call its whole budget again: after a wait that was not the JS's own
+/// (a route that ran inside a middleware's `e.next()`, an upload included).
+pub fn restart_budget() {
+    if DEADLINE.get() != 0 {
+        DEADLINE.set(now_ms() + BUDGET.get());
+    }
 }
 
 fn epoch() -> Instant {
@@ -167,8 +177,11 @@ impl Js {
         f: impl FnOnce(&Ctx<'_>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         let limit = now_ms() + budget.as_millis() as u64;
+        BUDGET.set(budget.as_millis() as u64);
         DEADLINE.set(limit);
         let result = self.context.with(|ctx| f(&ctx));
+        // Later than `limit` when the budget was restarted meanwhile.
+        let deadline = DEADLINE.get().max(limit);
         DEADLINE.set(0);
         // Jobs left by promises run now, under no budget of their own.
         while self.runtime.is_job_pending() {
@@ -176,7 +189,7 @@ impl Js {
                 break;
             }
         }
-        result.map_err(|f| classified(f, limit))
+        result.map_err(|f| classified(f, deadline))
     }
 
     /// What is left of the current call's budget on this thread (for `sleep`).
