@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
-use super::hooks::{failed, request_json, written};
+use super::hooks::{failed, header_pairs, request_json, written};
 use super::request_auth::RequestAuth;
 use crate::error::Result;
 use crate::schema::Collection;
@@ -58,10 +58,8 @@ pub async fn answered(
     answer.insert("record".into(), sent["record"].clone());
     answer.insert("token".into(), sent["token"].clone());
     let mut res = HttpResponse::Ok();
-    for pair in outcome["headers"].as_array().into_iter().flatten() {
-        if let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) {
-            res.append_header((name.to_owned(), value.to_owned()));
-        }
+    for pair in header_pairs(&outcome["headers"]) {
+        res.append_header(pair);
     }
     Ok(res.json(Value::Object(answer)))
 }

@@ -269,6 +269,22 @@ pub(super) fn written(req: &HttpRequest, outcome: &Value) -> Option<HttpResponse
     Some(respond(req, &answer.to_string()))
 }
 
+/// A header a hook set, when it is a valid one.
+fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    Some((
+        HeaderName::from_bytes(name.as_bytes()).ok()?,
+        HeaderValue::from_str(value).ok()?,
+    ))
+}
+
+/// The valid headers of a hook's `[[name, value], ...]`.
+pub(super) fn header_pairs(list: &Value) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| header(pair[0].as_str()?, pair[1].as_str()?))
+}
+
 /// The executor's `{status, type, body, headers}` as an HTTP answer.
 pub(super) fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
     let Ok(answer) = serde_json::from_str::<Value>(answer) else {
@@ -284,16 +300,8 @@ pub(super) fn respond(req: &HttpRequest, answer: &str) -> HttpResponse {
     {
         res.insert_header((header::CONTENT_TYPE, value));
     }
-    for pair in answer["headers"].as_array().into_iter().flatten() {
-        let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) else {
-            continue;
-        };
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            res.append_header((name, value));
-        }
+    for pair in header_pairs(&answer["headers"]) {
+        res.append_header(pair);
     }
     if req.method() == Method::HEAD {
         return res.finish();
@@ -381,10 +389,7 @@ pub(super) fn failed(req: &HttpRequest, failure: Failure) -> HttpResponse {
     };
     if let Failure::Thrown { headers, .. } = &failure {
         for (name, value) in headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
+            if let Some((name, value)) = header(name, value) {
                 res.headers_mut().append(name, value);
             }
         }

@@ -9,13 +9,12 @@ use std::pin::pin;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, ResponseError, web};
 use futures_util::future::{Either, select};
 use serde_json::{Map, Value, json};
 
-use super::hooks::{failed, middleware_steps, request_json, respond};
+use super::hooks::{failed, header_pairs, middleware_steps, request_json, respond};
 use super::request_auth::RequestAuth;
 use crate::error::Error;
 use crate::hooks::Lookup;
@@ -97,15 +96,8 @@ pub async fn around_routes(
     match res {
         Some(mut res) if outcome["answer"].is_null() => {
             drop(http);
-            for pair in outcome["headers"].as_array().into_iter().flatten() {
-                if let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str())
-                    && let (Ok(name), Ok(value)) = (
-                        HeaderName::from_bytes(name.as_bytes()),
-                        HeaderValue::from_str(value),
-                    )
-                {
-                    res.headers_mut().insert(name, value);
-                }
+            for (name, value) in header_pairs(&outcome["headers"]) {
+                res.headers_mut().insert(name, value);
             }
             Ok(res)
         }

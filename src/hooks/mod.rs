@@ -182,27 +182,20 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
         || !registry.global.is_empty()
         || !registry.hooks.is_empty()
         || !registry.crons.is_empty();
-    let pool = if used {
-        Some(Pool::start(
+    let start = || {
+        Pool::start(
             options.pool,
             registry.clone(),
             options.limits.clone(),
             &options.dir,
             app.clone(),
-        )?)
-    } else {
-        None
+        )
     };
+    let pool = if used { Some(start()?) } else { None };
     let around = if registry.global.is_empty() {
         None
     } else {
-        Some(Pool::start(
-            options.pool,
-            registry.clone(),
-            options.limits.clone(),
-            &options.dir,
-            app.clone(),
-        )?)
+        Some(start()?)
     };
     Ok(Loaded {
         registry,

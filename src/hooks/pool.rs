@@ -53,13 +53,8 @@ impl Executor {
         &self.registry
     }
 
-    /// Calls the prelude's `function` with JSON arguments after compiling `handlers`.
-    pub fn call(
-        &mut self,
-        function: &str,
-        handlers: &[usize],
-        args: &[&str],
-    ) -> Result<String, Failure> {
+    /// Compiles those of `handlers` this runtime has not compiled yet.
+    fn compile(&mut self, handlers: &[usize]) -> Result<(), Failure> {
         for &id in handlers {
             if !self.compiled.get(id).copied().unwrap_or(true) {
                 let handler = &self.registry.handlers[id];
@@ -67,6 +62,17 @@ impl Executor {
                 self.compiled[id] = true;
             }
         }
+        Ok(())
+    }
+
+    /// Calls the prelude's `function` with JSON arguments after compiling `handlers`.
+    pub fn call(
+        &mut self,
+        function: &str,
+        handlers: &[usize],
+        args: &[&str],
+    ) -> Result<String, Failure> {
+        self.compile(handlers)?;
         let answer = self.js.call(function, args, self.limits.budget);
         if matches!(answer, Err(Failure::OutOfMemory)) {
             self.renew();
@@ -107,13 +113,7 @@ impl Executor {
         args: &[&str],
         next: &mut dyn FnMut(crate::records::Record) -> Result<crate::records::Record>,
     ) -> Result<String, Failure> {
-        for &id in handlers {
-            if !self.compiled.get(id).copied().unwrap_or(true) {
-                let handler = &self.registry.handlers[id];
-                self.js.compile(id, handler)?;
-                self.compiled[id] = true;
-            }
-        }
+        self.compile(handlers)?;
         let budget = self.limits.budget;
         let answer = self
             .js

@@ -285,6 +285,23 @@ impl Tx<'_> {
         self.save(c, ctx, Some(id), body, &Map::new(), secrets, staging)
     }
 
+    /// The record hooks see for `event` (see `draft::draft`), remembered for the after
+    /// hooks should the transaction fail.
+    fn drafted(
+        &mut self,
+        schema: &Snapshot,
+        event: Event,
+        c: &Collection,
+        id: Option<&str>,
+        body: &Map<String, Value>,
+    ) -> Result<Record> {
+        let given = draft::draft(self.conn, c, id, body)?;
+        if let Some(collection) = schema.find(&c.id) {
+            self.after.tried.push((event, collection, given.clone()));
+        }
+        Ok(given)
+    }
+
     /// Creates (`id` None) or updates a record; `preset` holds values a request hook set.
     #[allow(clippy::too_many_arguments)]
     fn save(
@@ -308,10 +325,7 @@ impl Tx<'_> {
         }
         let mut asked = body.clone();
         asked.extend(preset.clone());
-        let given = draft::draft(self.conn, c, id, &asked)?;
-        if let Some(collection) = ctx.schema.find(&c.id) {
-            self.after.tried.push((event, collection, given.clone()));
-        }
+        let given = self.drafted(&ctx.schema, event, c, id, &asked)?;
         let mut staging = staging;
         let mut written = None;
         hooks.around(self, event, c, given.clone(), &mut |tx, returned| {
@@ -370,12 +384,7 @@ impl Tx<'_> {
         if !hooks.wants(Event::Delete, c) {
             return self.remove(c, ctx, id);
         }
-        let given = draft::draft(self.conn, c, Some(id), &Map::new())?;
-        if let Some(collection) = ctx.schema.find(&c.id) {
-            self.after
-                .tried
-                .push((Event::Delete, collection, given.clone()));
-        }
+        let given = self.drafted(&ctx.schema, Event::Delete, c, Some(id), &Map::new())?;
         hooks.around(self, Event::Delete, c, given, &mut |tx, record| {
             tx.remove(c, ctx, id)?;
             Ok(record)
@@ -403,12 +412,7 @@ impl Tx<'_> {
         if !hooks.wants(Event::Update, c) {
             return self.noted(schema, c, Event::Update, id);
         }
-        let given = draft::draft(self.conn, c, Some(id), &Map::new())?;
-        if let Some(collection) = schema.find(&c.id) {
-            self.after
-                .tried
-                .push((Event::Update, collection, given.clone()));
-        }
+        let given = self.drafted(schema, Event::Update, c, Some(id), &Map::new())?;
         hooks.around(self, Event::Update, c, given, &mut |tx, record| {
             tx.noted(schema, c, Event::Update, id)?;
             Ok(record)

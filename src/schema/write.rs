@@ -91,18 +91,9 @@ impl Collections<'_> {
             for item in import_order(items) {
                 let snapshot = current(tx)?;
                 let all = snapshot.all();
-                let text = |k: &str| {
-                    item.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let (id, name) = (text("id"), text("name"));
-                let existing = all
-                    .iter()
-                    .find(|c| !id.is_empty() && c.id == id)
-                    .or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(&name)))
-                    .cloned();
+                let (id, name) = id_and_name(&item);
+                // An import matches by name whatever the id says.
+                let existing = stored(all, &id, &name, true);
                 let saved = match existing {
                     Some(old) => update_in(tx, all, &old, item),
                     None => create_in(tx, all, item),
@@ -172,6 +163,29 @@ fn referenced(all: &[Arc<Collection>], c: &Collection) -> bool {
     })
 }
 
+/// The `id` and `name` a collection definition gives ("" where it gives none).
+fn id_and_name(body: &Value) -> (String, String) {
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (text("id"), text("name"))
+}
+
+/// The stored collection with `id`, else, when `by_name`, the one named `name` (case
+/// aside, as SQLite compares table names).
+fn stored(all: &[Arc<Collection>], id: &str, name: &str, by_name: bool) -> Option<Arc<Collection>> {
+    all.iter()
+        .find(|c| !id.is_empty() && c.id == id)
+        .or_else(|| {
+            all.iter()
+                .find(|c| by_name && c.name.eq_ignore_ascii_case(name))
+        })
+        .cloned()
+}
+
 /// Collection changes inside a write transaction someone else opened (a JS migration's):
 /// the caller reloads the registry once it commits.
 pub mod within {
@@ -191,22 +205,9 @@ pub mod within {
     pub fn save(tx: &Connection, body: Value) -> Result<Collection> {
         let snapshot = current(tx)?;
         let all = snapshot.all();
-        let text = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let (id, name) = (text("id"), text("name"));
-        let existing = all
-            .iter()
-            .find(|c| !id.is_empty() && c.id == id)
-            .or_else(|| {
-                all.iter()
-                    .find(|c| id.is_empty() && c.name.eq_ignore_ascii_case(&name))
-            })
-            .cloned();
-        match existing {
+        let (id, name) = super::id_and_name(&body);
+        // A definition with an id of its own is that collection, or a new one.
+        match super::stored(all, &id, &name, id.is_empty()) {
             Some(old) => update_in(tx, all, &old, body),
             None => {
                 let mut body = body;
