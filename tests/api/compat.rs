@@ -22,6 +22,14 @@ pub struct PocketBase {
     _dir: tempfile::TempDir,
 }
 
+/// Each labelled outcome of hearth (`ours`) equals PocketBase's, in the same order.
+pub fn assert_same(ours: &[(String, serde_json::Value)], theirs: &[(String, serde_json::Value)]) {
+    for ((label, a), (_, b)) in ours.iter().zip(theirs) {
+        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
 impl PocketBase {
     /// Its data dir (`data.db` inside).
     pub fn dir(&self) -> &Path {

@@ -43,6 +43,25 @@ pub async fn http_get(url: impl reqwest::IntoUrl) -> reqwest::Result<Response> {
     client().get(url).send().await
 }
 
+/// A hooks folder (PocketBase's `pb_hooks`) holding `files` (name, text).
+pub fn hooks_folder(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write a hooks file");
+    }
+    dir
+}
+
+/// hearth with the hooks of `dir`, loaded once (no watching).
+pub async fn spawn_app_with_hooks(dir: &Path) -> TestApp {
+    let dir = dir.to_path_buf();
+    spawn_app_with(move |c| {
+        c.hooks.dir = dir;
+        c.hooks.watch = false;
+    })
+    .await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

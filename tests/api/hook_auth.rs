@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, spawn_app_with};
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{client, hooks_folder, spawn_app_with_hooks};
 
 const AUTH: &str = r#"
 onRecordAuthRequest((e) => {
@@ -74,14 +74,8 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn auth_hooks_answer_as_on_pocketbase() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("auth.pb.js"), AUTH).unwrap();
-    let hooks = dir.path().to_path_buf();
-    let app = spawn_app_with(move |c| {
-        c.hooks.dir = hooks;
-        c.hooks.watch = false;
-    })
-    .await;
+    let dir = hooks_folder(&[("auth.pb.js", AUTH)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
     let ours = scenario(&app.address).await;
     assert_eq!(ours[0].1[0], 200);
     assert_eq!(ours[0].1[2], json!({"method": "password", "hooked": true}));
@@ -92,9 +86,7 @@ async fn auth_hooks_answer_as_on_pocketbase() {
     };
     let pb = start_pocketbase_with_hooks(&bin, &[("auth.pb.js", AUTH)]).await;
     let theirs = scenario(&pb.address).await;
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
+    assert_same(&ours, &theirs);
 }
 
 const ACCOUNT: &str = r#"
@@ -115,14 +107,8 @@ onRecordAfterUpdateSuccess((e) => {
 /// may refuse it, and the after hooks see it.
 #[tokio::test]
 async fn account_flow_updates_run_the_update_hooks() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("account.pb.js"), ACCOUNT).unwrap();
-    let hooks = dir.path().to_path_buf();
-    let app = spawn_app_with(move |c| {
-        c.hooks.dir = hooks;
-        c.hooks.watch = false;
-    })
-    .await;
+    let dir = hooks_folder(&[("account.pb.js", ACCOUNT)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
     let token = app.superuser_token().await;
     let (status, body) = app
         .call(

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, spawn_app_with, superuser_token_at, wait_for};
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{client, hooks_folder, spawn_app_with_hooks, superuser_token_at, wait_for};
 
 const CRONS: &str = r#"
 cronAdd("ticker", "* * * * *", () => {
@@ -90,14 +90,8 @@ async fn crons(base: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn cron_jobs_are_listed_and_run_as_on_pocketbase() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("crons.pb.js"), CRONS).unwrap();
-    let hooks = dir.path().to_path_buf();
-    let app = spawn_app_with(move |c| {
-        c.hooks.dir = hooks;
-        c.hooks.watch = false;
-    })
-    .await;
+    let dir = hooks_folder(&[("crons.pb.js", CRONS)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let ours = crons(&app.address).await;
@@ -123,7 +117,5 @@ async fn cron_jobs_are_listed_and_run_as_on_pocketbase() {
     };
     let pb = start_pocketbase_with_hooks(&bin, &[("crons.pb.js", CRONS)]).await;
     let theirs = crons(&pb.address).await;
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
+    assert_same(&ours, &theirs);
 }

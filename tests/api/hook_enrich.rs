@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, spawn_app_with, superuser_token_at};
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{client, hooks_folder, spawn_app_with_hooks, superuser_token_at};
 
 const ENRICH: &str = r#"
 onRecordEnrich((e) => {
@@ -133,14 +133,8 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn enrich_hooks_shape_answers_as_on_pocketbase() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("enrich.pb.js"), ENRICH).unwrap();
-    let hooks = dir.path().to_path_buf();
-    let app = spawn_app_with(move |c| {
-        c.hooks.dir = hooks;
-        c.hooks.watch = false;
-    })
-    .await;
+    let dir = hooks_folder(&[("enrich.pb.js", ENRICH)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let ours = scenario(&app.address).await;
@@ -165,7 +159,5 @@ async fn enrich_hooks_shape_answers_as_on_pocketbase() {
     };
     let pb = start_pocketbase_with_hooks(&bin, &[("enrich.pb.js", ENRICH)]).await;
     let theirs = scenario(&pb.address).await;
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
+    assert_same(&ours, &theirs);
 }

@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 
 use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{SmtpSink, client, spawn_app_with, spawn_smtp_sink, superuser_token_at};
+use crate::helpers::{
+    SmtpSink, client, hooks_folder, spawn_app_with, spawn_smtp_sink, superuser_token_at,
+};
 
 const MAIL: &str = r#"
 routerAdd("POST", "/api/notify", (e) => {
@@ -60,8 +62,7 @@ fn check(mail: &str) {
 async fn hooks_send_mail_as_on_pocketbase() {
     let sink = spawn_smtp_sink().await;
     let port = sink.port;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("mail.pb.js"), MAIL).unwrap();
+    let dir = hooks_folder(&[("mail.pb.js", MAIL)]);
     let hooks = dir.path().to_path_buf();
     let app = spawn_app_with(move |c| {
         c.hooks.dir = hooks;

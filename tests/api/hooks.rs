@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{TestApp, client, spawn_app_with, superuser_token_at};
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{TestApp, client, hooks_folder, spawn_app_with, superuser_token_at};
 
 const ROUTES: &str = r#"/// <reference path="../pb_data/types.d.ts" />
 const notVisibleInHandlers = 1;
@@ -374,14 +374,6 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
     out
 }
 
-fn hooks_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
-}
-
 async fn hearth_with_hooks(dir: &std::path::Path, watch: bool) -> TestApp {
     let dir = dir.to_path_buf();
     spawn_app_with(move |c| {
@@ -394,7 +386,7 @@ async fn hearth_with_hooks(dir: &std::path::Path, watch: bool) -> TestApp {
 
 #[tokio::test]
 async fn routes_answer_as_on_pocketbase() {
-    let dir = hooks_dir(&[
+    let dir = hooks_folder(&[
         ("routes.pb.js", ROUTES),
         ("utils.js", UTILS),
         ("http.pb.js", HTTP_ROUTE),
@@ -433,15 +425,12 @@ async fn routes_answer_as_on_pocketbase() {
     )
     .await;
     let theirs = scenario(&pb.address).await;
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
-    assert_eq!(ours.len(), theirs.len());
+    assert_same(&ours, &theirs);
 }
 
 #[tokio::test]
 async fn runaway_hooks_are_stopped_while_other_requests_go_on() {
-    let dir = hooks_dir(&[(
+    let dir = hooks_folder(&[(
         "runaway.pb.js",
         r#"
 routerAdd("GET", "/api/loop", (e) => { while (true) {} });
@@ -488,7 +477,7 @@ routerAdd("GET", "/api/quick", (e) => e.json(200, { ok: true }));
 
 #[tokio::test]
 async fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_last_good() {
-    let dir = hooks_dir(&[(
+    let dir = hooks_folder(&[(
         "a.pb.js",
         r#"routerAdd("GET", "/api/version", (e) => e.json(200, { v: 1 }));"#,
     )]);
@@ -549,7 +538,7 @@ async fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_last_good() {
 
 #[tokio::test]
 async fn a_hooks_file_that_fails_to_load_stops_the_start_with_its_location() {
-    let dir = hooks_dir(&[(
+    let dir = hooks_folder(&[(
         "bad.pb.js",
         "routerAdd('GET', 'no-slash', (e) => e.noContent(204));",
     )]);
@@ -726,7 +715,7 @@ async fn app_reads(base: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn app_reads_answer_as_on_pocketbase() {
-    let dir = hooks_dir(&[("app.pb.js", APP_READS)]);
+    let dir = hooks_folder(&[("app.pb.js", APP_READS)]);
     let app = hearth_with_hooks(dir.path(), false).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
@@ -765,7 +754,5 @@ async fn app_reads_answer_as_on_pocketbase() {
     };
     let pb = start_pocketbase_with_hooks(&bin, &[("app.pb.js", APP_READS)]).await;
     let theirs = app_reads(&pb.address).await;
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
+    assert_same(&ours, &theirs);
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{TestApp, client, spawn_app_with, superuser_token_at};
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
+use crate::helpers::{TestApp, client, hooks_folder, spawn_app_with, superuser_token_at};
 
 const HOOKS: &str = r#"/// <reference path="../pb_data/types.d.ts" />
 onRecordCreate((e) => {
@@ -202,17 +202,9 @@ async fn hearth_with(dir: &std::path::Path) -> TestApp {
     .await
 }
 
-fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
-}
-
 #[tokio::test]
 async fn record_hooks_answer_and_write_as_on_pocketbase() {
-    let dir = folder(&[("records.pb.js", HOOKS)]);
+    let dir = hooks_folder(&[("records.pb.js", HOOKS)]);
     let app = hearth_with(dir.path()).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
@@ -261,10 +253,7 @@ async fn record_hooks_answer_and_write_as_on_pocketbase() {
             );
         }
     }
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
-    assert_eq!(ours.len(), theirs.len());
+    assert_same(&ours, &theirs);
 }
 
 const EVERY_PATH: &str = r#"
@@ -302,7 +291,7 @@ async fn titles_and_slugs(app: &TestApp, token: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn hooks_fire_for_batch_and_admin_ui_writes_and_a_runaway_one_is_stopped() {
-    let dir = folder(&[("records.pb.js", EVERY_PATH)]);
+    let dir = hooks_folder(&[("records.pb.js", EVERY_PATH)]);
     let dir_path = dir.path().to_path_buf();
     let app = spawn_app_with(move |c| {
         c.hooks.dir = dir_path;
@@ -685,7 +674,7 @@ async fn requests(base: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn request_hooks_answer_as_on_pocketbase() {
-    let dir = folder(&[("requests.pb.js", REQUEST_HOOKS)]);
+    let dir = hooks_folder(&[("requests.pb.js", REQUEST_HOOKS)]);
     let app = hearth_with(dir.path()).await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
@@ -715,8 +704,5 @@ async fn request_hooks_answer_as_on_pocketbase() {
     };
     let pb = start_pocketbase_with_hooks(&bin, &[("requests.pb.js", REQUEST_HOOKS)]).await;
     let theirs = requests(&pb.address).await;
-    for ((label, a), (_, b)) in ours.iter().zip(&theirs) {
-        assert_eq!(a, b, "{label}: hearth (left) vs PocketBase (right)");
-    }
-    assert_eq!(ours.len(), theirs.len());
+    assert_same(&ours, &theirs);
 }
