@@ -114,10 +114,7 @@ pub async fn writing<T: Send + 'static>(
     f: impl FnOnce(&dyn RecordHooks) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let loaded = state.hooks.current();
-    let hooked = match c {
-        Some(c) => loaded.registry.has_record_hooks_for(&c),
-        None => loaded.registry.has_record_hooks(),
-    };
+    let hooked = loaded.registry.has_record_hooks(c.as_deref());
     match &loaded.pool {
         Some(pool) if hooked => {
             pool.run(move |executor| executor.enter(|hooks| f(hooks)))

@@ -49,6 +49,20 @@ pub struct Hook {
     pub handler: usize,
 }
 
+impl Hook {
+    /// Whether it is bound to `c`: to every collection, or to `c` by name or id.
+    fn binds(&self, c: &crate::schema::Collection) -> bool {
+        self.collections.is_empty() || self.collections.iter().any(|x| *x == c.name || *x == c.id)
+    }
+
+    /// Whether it runs around or after record writes (a model or after hook).
+    fn wraps_writes(&self) -> bool {
+        self.name.starts_with("onRecord")
+            && self.name != "onRecordEnrich"
+            && !self.name.ends_with("Request")
+    }
+}
+
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
 pub const RECORD_HOOKS: [&str; 22] = [
     "onRecordsListRequest",
@@ -112,35 +126,19 @@ impl Registry {
             out.extend(
                 self.hooks
                     .iter()
-                    .filter(|h| h.name == *name)
-                    .filter(|h| {
-                        h.collections.is_empty()
-                            || h.collections.iter().any(|x| *x == c.name || *x == c.id)
-                    })
+                    .filter(|h| h.name == *name && h.binds(c))
                     .map(|h| h.handler),
             );
         }
         out
     }
 
-    /// Whether writes to `c` need a JS runtime at hand (model or after hooks bound to it).
-    pub fn has_record_hooks_for(&self, c: &crate::schema::Collection) -> bool {
-        self.hooks.iter().any(|h| {
-            h.name.starts_with("onRecord")
-                && h.name != "onRecordEnrich"
-                && !h.name.ends_with("Request")
-                && (h.collections.is_empty()
-                    || h.collections.iter().any(|x| *x == c.name || *x == c.id))
-        })
-    }
-
-    /// Whether record writes need a JS runtime at hand.
-    pub fn has_record_hooks(&self) -> bool {
-        self.hooks.iter().any(|h| {
-            h.name.starts_with("onRecord")
-                && h.name != "onRecordEnrich"
-                && !h.name.ends_with("Request")
-        })
+    /// Whether writes to `c` (None: to any collection) need a JS runtime at hand: model or
+    /// after hooks bound to it.
+    pub fn has_record_hooks(&self, c: Option<&crate::schema::Collection>) -> bool {
+        self.hooks
+            .iter()
+            .any(|h| h.wraps_writes() && c.is_none_or(|c| h.binds(c)))
     }
 
     /// The route for `method` and `path`; the most specific pattern wins (literal segments

@@ -398,11 +398,6 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The hooks this transaction's writes run.
-    pub fn hooks(&self) -> &dyn RecordHooks {
-        self.hooks
-    }
-
     /// Reports record `id` of `c` as updated by an account flow (verification, password
     /// reset, email change) after it changed it by other means, its update hooks around the
     /// report: they see the record as changed and may refuse the change (it then rolls
