@@ -24,7 +24,7 @@ use crate::{api, compress, middleware, tls, ui, webhooks};
 /// work cannot run wider than the reader pool plus the writer anyway; hundreds of threads
 /// (actix's default allows 512) only add context switches and memory: bounding them to 16
 /// raised view throughput by a third and create by two fifths (bench/run.py). Work beyond
-/// it queues, up to `api::MAX_BLOCKING` in flight. Raised to `--readers` when that is more.
+/// it queues, up to `http::MAX_BLOCKING` in flight. Raised to `--readers` when that is more.
 const BLOCKING_THREADS_PER_WORKER: usize = 16;
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
@@ -100,7 +100,7 @@ impl App {
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         // A client that closes its side has gone (as Go's server, and so PocketBase, takes
         // it): the connection is dropped with its handler, whose reads are then interrupted
-        // (`api::blocking`). By default actix keeps waiting for a response nobody reads.
+        // (`http::blocking`). By default actix keeps waiting for a response nobody reads.
         .h1_allow_half_closed(false)
         .worker_max_blocking_threads(blocking_threads)
         // Signals are handled in `run_until_stopped`, which also ends the realtime streams

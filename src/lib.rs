@@ -19,6 +19,7 @@ pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+pub mod http;
 pub mod ids;
 pub mod json;
 pub mod logs;

@@ -77,7 +77,7 @@ pub async fn method_mismatch_as_404(
         return Ok(res.map_into_boxed_body());
     }
     let (req, _) = res.into_parts();
-    let not_found = crate::api::not_found_response(req.method());
+    let not_found = crate::http::not_found_response(req.method());
     Ok(ServiceResponse::new(req, not_found))
 }
 

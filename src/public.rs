@@ -29,7 +29,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let path = req.path();
     let reserved = path == "/_" || path.starts_with("/_/") || path.starts_with("/api/");
     if !wanted || reserved {
-        return crate::api::not_found_response(req.method());
+        return crate::http::not_found_response(req.method());
     }
     let dir = &state.config.public_dir;
     let found = match find(dir, path) {
@@ -38,11 +38,11 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         None => None,
     };
     let Some(file) = found else {
-        return crate::api::not_found_response(req.method());
+        return crate::http::not_found_response(req.method());
     };
     let opened = match NamedFile::open(&file) {
         Ok(f) => f.use_etag(true).use_last_modified(true),
-        Err(_) => return crate::api::not_found_response(req.method()),
+        Err(_) => return crate::http::not_found_response(req.method()),
     };
     let cache = if fingerprinted(&file) {
         "public, max-age=31536000, immutable"

@@ -71,6 +71,14 @@ impl AppState {
         })
     }
 
+    /// Makes the in-memory state (collections, log settings) follow restored databases.
+    pub fn follow_restore(&self) -> Result<()> {
+        self.db.data.read(|c| self.schema.reload(c))?;
+        self.logs
+            .configure(&self.db.data.read(crate::settings::load)?);
+        Ok(())
+    }
+
     /// The record write service over this server's database, storage and realtime broker,
     /// without JS hooks (see `records_with` on a hooks executor).
     pub fn records(&self) -> crate::records::Writes<'_> {

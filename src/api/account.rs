@@ -6,10 +6,11 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::RequestAuth;
 use super::auth::count_attempt;
-use super::{Body, RequestAuth, blocking, writing};
 use crate::auth::account;
 use crate::error::{Error, Result};
+use crate::http::{Body, blocking, writing};
 use crate::records::write::RecordHooks;
 use crate::schema::Collection;
 use crate::state::AppState;

@@ -7,12 +7,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Body, RequestAuth, auth_hooks, blocking, hashing};
+use super::{RequestAuth, auth_hooks};
 use crate::auth::signin::sign_in;
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
 use crate::auth::{otp, records};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::http::{Body, blocking, client_ip, hashing};
 use crate::records::changes::Event;
 use crate::records::output::Viewer;
 use crate::schema::Collection;
@@ -43,11 +44,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/collections/{collection}/auth-with-otp",
         web::post().to(auth_with_otp),
     );
-}
-
-/// The peer address; proxy headers are not trusted by default.
-pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
 }
 
 pub(super) fn auth_collection(

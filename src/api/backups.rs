@@ -1,17 +1,16 @@
 //! `/api/backups`: PocketBase's backup routes, for superusers. The work itself is in
 //! `crate::backups`; these handlers check who asks, parse input and shape the answers.
 
-use std::io::Read;
-
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{Body, RequestAuth, blocking};
+use super::RequestAuth;
 use crate::auth::token::KIND_FILE;
 use crate::backups;
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::http::{Body, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -123,7 +122,7 @@ async fn download(
     state: web::Data<AppState>,
     auth: RequestAuth,
     key: web::Path<String>,
-    q: super::Query<TokenQuery>,
+    q: crate::http::Query<TokenQuery>,
 ) -> Result<HttpResponse> {
     let token = q.into_inner().token.trim().to_owned();
     let shared = state.clone();
@@ -154,29 +153,7 @@ async fn download(
             format!("attachment; filename=\"{key}\""),
         ))
         .no_chunking(size)
-        .streaming(chunks(file)))
-}
-
-/// The file as a stream of 256 KiB chunks, each read on the blocking pool.
-pub fn chunks(
-    file: std::fs::File,
-) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
-    futures_util::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let read = web::block(move || {
-            let mut buf = vec![0u8; 256 * 1024];
-            let n = file.read(&mut buf)?;
-            buf.truncate(n);
-            Ok::<_, std::io::Error>((file, buf))
-        })
-        .await;
-        match read {
-            Ok(Ok((_, buf))) if buf.is_empty() => None,
-            Ok(Ok((file, buf))) => Some((Ok(web::Bytes::from(buf)), Some(file))),
-            Ok(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-        }
-    })
+        .streaming(crate::http::chunks(file)))
 }
 
 async fn delete(
@@ -202,17 +179,8 @@ async fn restore(
     let key = key.into_inner();
     blocking(move || {
         backups::restore(&state.db, &key, &|step| log::info!("restore {key}: {step}"))?;
-        after_restore(&state)
+        state.follow_restore()
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Makes the in-memory state follow the restored databases.
-pub fn after_restore(state: &AppState) -> Result<()> {
-    state.db.data.read(|c| state.schema.reload(c))?;
-    state
-        .logs
-        .configure(&state.db.data.read(crate::settings::load)?);
-    Ok(())
 }

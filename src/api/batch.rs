@@ -11,9 +11,10 @@ use percent_encoding::percent_decode_str;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value, json};
 
+use super::RequestAuth;
 use super::records::{collection, context_of, shaped};
-use super::{Body, RequestAuth, blocking, writing};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
+use crate::http::{Body, blocking, writing};
 use crate::records::write::Tx;
 use crate::records::{Ctx, Secrets, Shape};
 use crate::state::AppState;
@@ -255,7 +256,7 @@ fn invalid_requests(error: FieldError) -> Error {
 /// The batch body: JSON, or multipart with the JSON under `@jsonPayload`, as the JS SDK's
 /// `createBatch()` always sends it. Files inside a batch are not taken yet.
 async fn batch_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value> {
-    if !super::multipart::is_multipart(req.headers()) {
+    if !crate::http::multipart::is_multipart(req.headers()) {
         let Body(body) =
             <Body<Value> as actix_web::FromRequest>::from_request(req, &mut payload.into_inner())
                 .await?;
@@ -287,7 +288,7 @@ async fn batch_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> R
             }
             text.extend_from_slice(&chunk);
         }
-        if name == super::multipart::JSON_PAYLOAD {
+        if name == crate::http::multipart::JSON_PAYLOAD {
             json = Some(serde_json::from_slice(&text).map_err(|_| Error::invalid_body())?);
         }
     }

@@ -3,9 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
+use super::RequestAuth;
 use super::list::{ListResult, PageQuery};
-use super::{Body, RequestAuth, blocking};
 use crate::error::{Error, Result};
+use crate::http::{Body, blocking};
 use crate::schema;
 use crate::state::AppState;
 
@@ -35,7 +36,7 @@ struct ListQuery {
 async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    query: crate::api::Query<ListQuery>,
+    query: crate::http::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let paging = query.page.paging();

@@ -13,13 +13,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, json};
 
+use super::RequestAuth;
 use super::records::context;
-use super::{RequestAuth, blocking};
 use crate::auth::records as auth_records;
 use crate::auth::superusers;
 use crate::auth::token::KIND_FILE;
 use crate::error::{Error, Result};
 use crate::files::{mime, names, thumbs};
+use crate::http::blocking;
 use crate::records::files::field_holding;
 use crate::records::output::Viewer;
 use crate::records::{self, Ctx};
@@ -86,7 +87,7 @@ async fn download(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
-    query: super::Query<DownloadQuery>,
+    query: crate::http::Query<DownloadQuery>,
 ) -> Result<HttpResponse> {
     let (collection, record_id, filename) = path.into_inner();
     let query = query.into_inner();

@@ -22,7 +22,7 @@ pub async fn or_not_found(
 ) -> HttpResponse {
     match dispatch(&req, payload, &state).await {
         Some(answer) => answer,
-        None => super::not_found_response(req.method()),
+        None => crate::http::not_found_response(req.method()),
     }
 }
 

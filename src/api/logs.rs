@@ -3,9 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use super::RequestAuth;
 use super::list::{ListResult, PageQuery};
-use super::{RequestAuth, blocking};
 use crate::error::Result;
+use crate::http::blocking;
 use crate::logs::query;
 use crate::state::AppState;
 
@@ -28,7 +29,7 @@ struct ListQuery {
 async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    q: crate::api::Query<ListQuery>,
+    q: crate::http::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let paging = q.page.paging();
@@ -58,7 +59,7 @@ struct StatsQuery {
 async fn stats(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    q: crate::api::Query<StatsQuery>,
+    q: crate::http::Query<StatsQuery>,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let filter = q.into_inner().filter;

@@ -47,14 +47,15 @@ async fn scrape(
     m.db_size
         .with_label_values(&["auxiliary"])
         .set(state.db.aux.size_bytes() as i64);
-    m.blocking_queued.set(super::blocking_in_flight() as i64);
+    m.blocking_queued
+        .set(crate::http::blocking_in_flight() as i64);
     m.logs_dropped.set(state.logs.dropped() as i64);
     m.logs_written.set(state.logs.written() as i64);
     m.realtime_clients.set(state.realtime.count() as i64);
     m.realtime_dropped.set(state.realtime.dropped_slow() as i64);
     let shared = state.clone();
     let backlog =
-        super::blocking(move || shared.db.data.read(crate::webhooks::store::backlog)).await?;
+        crate::http::blocking(move || shared.db.data.read(crate::webhooks::store::backlog)).await?;
     m.webhook_backlog.set(backlog);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -3,8 +3,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{RequestAuth, blocking};
+use super::RequestAuth;
 use crate::error::Result;
+use crate::http::blocking;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -12,8 +12,9 @@ use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Body, RequestAuth};
+use super::RequestAuth;
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
+use crate::http::Body;
 use crate::realtime::Identity;
 use crate::state::AppState;
 

@@ -9,10 +9,11 @@ use serde_json::{Map, Value};
 use super::enrich::{enrich, enrich_one};
 use super::list::{ListResult, PageQuery};
 use super::record_requests::{self, Kind};
-use super::{Body, RequestAuth, blocking, etag, multipart, writing};
+use super::{RequestAuth, etag};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
+use crate::http::{Body, blocking, multipart, writing};
 use crate::records::write::RecordHooks;
 use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
@@ -161,7 +162,7 @@ async fn list(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    query: crate::api::Query<ListQuery>,
+    query: crate::http::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
     let paging = query.page.paging();
@@ -217,7 +218,7 @@ async fn view(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
-    query: crate::api::Query<ShapeQuery>,
+    query: crate::http::Query<ShapeQuery>,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
@@ -274,7 +275,7 @@ async fn create(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    query: crate::api::Query<ShapeQuery>,
+    query: crate::http::Query<ShapeQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
@@ -321,7 +322,7 @@ async fn update(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
-    query: crate::api::Query<ShapeQuery>,
+    query: crate::http::Query<ShapeQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let (name, id) = path.into_inner();

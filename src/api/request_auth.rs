@@ -123,7 +123,7 @@ impl FromRequest for RequestAuth {
             if token::peek(&raw).is_none() {
                 return Ok(Self::Guest);
             }
-            let auth = super::blocking(move || {
+            let auth = crate::http::blocking(move || {
                 let schema = state.schema.snapshot();
                 state
                     .db

@@ -3,8 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
-use super::{Body, RequestAuth, blocking};
+use super::RequestAuth;
 use crate::error::Result;
+use crate::http::{Body, blocking};
 use crate::settings;
 use crate::state::AppState;
 

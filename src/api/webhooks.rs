@@ -4,9 +4,10 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
+use super::RequestAuth;
 use super::list::{ListResult, PageQuery};
-use super::{Body, Query, RequestAuth, blocking};
 use crate::error::{Error, Result};
+use crate::http::{Body, Query, blocking};
 use crate::state::AppState;
 use crate::webhooks::{self, store};
 

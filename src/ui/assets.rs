@@ -30,7 +30,7 @@ pub fn url(path: &str) -> String {
 
 async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let Some(file) = Static::get(&path) else {
-        return super::super::api::not_found(req).await;
+        return crate::http::not_found(req).await;
     };
     let etag = format!("\"{}\"", version(&path).unwrap_or_default());
     if req

@@ -8,9 +8,9 @@ use askama::Template;
 
 use super::form::{Form, FormBody};
 use super::{Admin, Chrome, flash};
-use crate::api::blocking;
 use crate::backups::{self, BackupInfo};
 use crate::error::{Error, ErrorTree, Result};
+use crate::http::blocking;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -173,7 +173,7 @@ async fn download(
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .no_chunking(size)
-        .streaming(crate::api::backups::chunks(file)))
+        .streaming(crate::http::chunks(file)))
 }
 
 fn missing(req: &HttpRequest, state: &AppState, admin: &Admin) -> Result<HttpResponse> {
@@ -292,7 +292,7 @@ async fn restore(
         backups::restore(&shared.db, &target, &|step| {
             log::info!("restore {target}: {step}")
         })?;
-        crate::api::backups::after_restore(&shared)
+        shared.follow_restore()
     })
     .await;
     match done {

@@ -18,8 +18,8 @@ use super::field_rows::{
 use super::form::{Form, FormBody};
 use super::records::{find, section_of};
 use super::{Admin, Chrome, flash, query_value};
-use crate::api::blocking;
 use crate::error::{Error, ErrorTree, FieldErrors, Result};
+use crate::http::blocking;
 use crate::schema::{self, Collection, Field};
 use crate::state::AppState;
 

@@ -4,8 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Admin, Chrome};
-use crate::api::blocking;
 use crate::error::Result;
+use crate::http::blocking;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -5,9 +5,9 @@ use askama::Template;
 
 use super::collections::Row;
 use super::{Admin, Chrome};
-use crate::api::blocking;
 use crate::auth::superusers::Superuser;
 use crate::error::Result;
+use crate::http::blocking;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -4,9 +4,9 @@
 use actix_web::{HttpRequest, web};
 use serde_json::{Map, Value};
 
-use crate::api::Body;
 use crate::error::Result;
 use crate::files::Staging;
+use crate::http::Body;
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -62,10 +62,10 @@ pub async fn read_record_form(
     c: &Collection,
     state: &AppState,
 ) -> Result<(Form, Map<String, Value>, Staging)> {
-    if crate::api::multipart::is_multipart(req.headers()) {
+    if crate::http::multipart::is_multipart(req.headers()) {
         let limit = state.config.body_limit;
         let (body, staging) =
-            crate::api::multipart::read(req.headers(), payload, c, &state.files, limit).await?;
+            crate::http::multipart::read(req.headers(), payload, c, &state.files, limit).await?;
         let mut pairs = Vec::new();
         for (key, value) in &body {
             let items = match value {

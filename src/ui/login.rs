@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::session::{CsrfNonce, Session, expired_session_cookie, session_cookie};
 use super::{Chrome, see_other};
-use crate::api::{Body, blocking};
 use crate::auth::signin::sign_in;
 use crate::auth::token::KIND_ADMIN_SESSION;
 use crate::auth::{records, superusers};
 use crate::error::{Error, Result};
+use crate::http::{Body, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -91,7 +91,7 @@ async fn submit(
     if state
         .limiter
         .auth_attempt(
-            crate::api::auth::client_ip(&req),
+            crate::http::client_ip(&req),
             Some(&format!("_superusers:{}", form.email)),
         )
         .is_err()

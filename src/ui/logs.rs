@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Admin, Chrome, query_value};
-use crate::api::blocking;
 use crate::error::{Error, Result};
+use crate::http::blocking;
 use crate::logs::query;
 use crate::state::AppState;
 
@@ -185,9 +185,9 @@ async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
-    q: Option<crate::api::Query<LogQuery>>,
+    q: Option<crate::http::Query<LogQuery>>,
 ) -> Result<HttpResponse> {
-    let mut q = q.map(crate::api::Query::into_inner).unwrap_or_default();
+    let mut q = q.map(crate::http::Query::into_inner).unwrap_or_default();
     if !SPANS.iter().any(|(k, ..)| *k == q.span) {
         q.span = "1h".into();
     }

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Admin, Chrome};
-use crate::api::blocking;
 use crate::error::{Error, Result};
+use crate::http::blocking;
 use crate::mail::{self, Outboxed};
 use crate::state::AppState;
 

@@ -9,8 +9,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Admin, Chrome, query_value, values};
-use crate::api::blocking;
 use crate::error::{Error, Result};
+use crate::http::blocking;
 use crate::records::{self, Caller, Ctx, ListOptions};
 use crate::schema::{Collection, FieldKind};
 use crate::state::AppState;
@@ -146,7 +146,7 @@ async fn list(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<String>,
-    query: Option<crate::api::Query<TableQuery>>,
+    query: Option<crate::http::Query<TableQuery>>,
 ) -> Result<HttpResponse> {
     let Some(c) = find(&state, &path) else {
         return super::message(
@@ -158,7 +158,9 @@ async fn list(
             "/_/collections",
         );
     };
-    let query = query.map(crate::api::Query::into_inner).unwrap_or_default();
+    let query = query
+        .map(crate::http::Query::into_inner)
+        .unwrap_or_default();
     let per_page = query
         .per_page
         .filter(|n| PER_PAGE_CHOICES.contains(n))

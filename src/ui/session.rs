@@ -10,11 +10,11 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponseBuilder, web};
 
-use crate::api::blocking;
 use crate::auth::csrf;
 use crate::auth::superusers::{self, Superuser};
 use crate::auth::token::KIND_ADMIN_SESSION;
 use crate::error::{Error, Result};
+use crate::http::blocking;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "hearth_session";

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use super::form::{Form, FormBody};
 use super::{Admin, Chrome, flash};
-use crate::api::blocking;
 use crate::error::{Error, ErrorTree, FieldErrors, Result};
+use crate::http::blocking;
 use crate::settings;
 use crate::state::AppState;
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Admin, Chrome, csrf_failed, csrf_ok, flash};
-use crate::api::{Body, blocking};
 use crate::error::{Error, ErrorTree, FieldErrors, Result};
+use crate::http::{Body, blocking};
 use crate::state::AppState;
 use crate::webhooks::{self, Delivery, Webhook, store};
 

@@ -1,0 +1,158 @@
+//! Request plumbing shared by the JSON API (`api/`) and the admin pages (`ui/`): running
+//! blocking work off the async workers within one bound, record writes on the hooks
+//! executors, the body and query extractors, multipart uploads, the 404 answer, the
+//! client's address and streaming a file out. Neither `api/` nor `ui/` calls into the other;
+//! both build on this.
+
+mod body;
+pub mod multipart;
+mod query;
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, web};
+
+pub use body::Body;
+pub use query::Query;
+
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::db;
+use crate::error::{Error, Result};
+use crate::records::write::{NoHooks, RecordHooks};
+use crate::state::AppState;
+
+/// How many pieces of blocking work may wait or run at once, process-wide. The blocking pool
+/// itself has far fewer threads (`BLOCKING_THREADS_PER_WORKER` per worker, see `app.rs`):
+/// the rest wait in its queue. Past this bound a request is turned away with 503 and
+/// `Retry-After` instead of joining a queue that grows without limit.
+pub const MAX_BLOCKING: usize = 512;
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Blocking jobs waiting or running now (exported as a metric).
+pub fn blocking_in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Relaxed)
+}
+
+/// Releases its place in the bound when dropped, however the work ends.
+struct Slot;
+
+impl Slot {
+    fn take() -> Result<Self> {
+        if IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAX_BLOCKING {
+            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Overloaded);
+        }
+        Ok(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs blocking work (SQLite, password hashing) on the blocking pool, off the async workers,
+/// within the `MAX_BLOCKING` bound. When the awaiting future is dropped (the client went
+/// away) the reads `f` runs are interrupted and their readers freed at once.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let slot = Slot::take()?;
+    let (cancel, _cancel_on_drop) = db::bound::Cancel::on_drop();
+    let out = web::block(move || db::bound::within(cancel, f)).await?;
+    drop(slot);
+    out
+}
+
+/// Runs a record write to `c` (None: any collection, a batch): on a hooks executor when
+/// record hooks for it are loaded (the JS runtime must be on the thread the write runs
+/// on), else as `blocking` work without hooks.
+pub async fn writing<T: Send + 'static>(
+    state: &AppState,
+    c: Option<std::sync::Arc<crate::schema::Collection>>,
+    f: impl FnOnce(&dyn RecordHooks) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let loaded = state.hooks.current();
+    let hooked = loaded.registry.has_record_hooks(c.as_deref());
+    match &loaded.pool {
+        Some(pool) if hooked => {
+            pool.run(move |executor| executor.enter(|hooks| f(hooks)))
+                .await?
+        }
+        _ => blocking(move || f(&NoHooks)).await,
+    }
+}
+
+/// Runs a request's work whose cost is a password check (sign-in) on the password-hashing
+/// threads, within the same `MAX_BLOCKING` bound, holding no blocking thread while it
+/// waits: a burst of sign-ins queues there instead of stalling every read.
+pub async fn hashing<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let slot = Slot::take()?;
+    let (cancel, _cancel_on_drop) = db::bound::Cancel::on_drop();
+    let out = crate::auth::password::on_hashers(move || db::bound::within(cancel, f))
+        .await
+        .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")));
+    drop(slot);
+    out
+}
+
+/// PocketBase's 404 for routes that do not exist (GETs fall through to its static file
+/// handler there, hence the different message).
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    not_found_response(req.method())
+}
+
+pub fn not_found_response(method: &Method) -> HttpResponse {
+    let message = if method == Method::GET || method == Method::HEAD {
+        "File not found."
+    } else {
+        "The requested resource wasn't found."
+    };
+    actix_web::ResponseError::error_response(&Error::NotFound(message.into()))
+}
+
+/// The address of the client: the peer of the connection.
+pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// A file streamed out in 256 KiB chunks read on the blocking pool, never whole in memory.
+pub fn chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = std::result::Result<web::Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = web::block(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((file, buf))
+        })
+        .await;
+        match read {
+            Ok(Ok((_, buf))) if buf.is_empty() => None,
+            Ok(Ok((file, buf))) => Some((Ok(web::Bytes::from(buf)), Some(file))),
+            Ok(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_work_is_bounded() {
+        let held: Vec<Slot> = (0..MAX_BLOCKING)
+            .map(|_| Slot::take().unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert!(matches!(Slot::take(), Err(Error::Overloaded)));
+        drop(held);
+        assert!(Slot::take().is_ok());
+    }
+}
