@@ -137,9 +137,8 @@ impl App {
             // Fail at start-up, not at the first mail, on an unusable SMTP flag.
             Sender::new(cfg)?;
         }
-        state
-            .hooks
-            .attach(Arc::downgrade(&state.clone().into_inner()));
+        let this: Weak<AppState> = Arc::downgrade(&state.clone().into_inner());
+        state.hooks.attach(this);
         state.hooks.lifecycle("onBootstrap");
         // The app's JS migrations, before anything is served; one that fails stops the start.
         for name in crate::hooks::migrations::up(&state.clone().into_inner())? {
@@ -268,7 +267,7 @@ fn housekeeping(state: Weak<AppState>) {
                 if let Some(w) = watch.as_mut()
                     && w.changed().unwrap_or(true)
                 {
-                    crate::records::count::written(w.connection());
+                    crate::db::generation::advance(w.connection());
                 }
                 if tick % 60 == 0 {
                     state.limiter.sweep();
@@ -328,7 +327,7 @@ fn mailer(state: Weak<AppState>, flags: Option<SmtpConfig>) {
                     .data
                     .read_reserved(crate::settings::load)
                     .ok()
-                    .and_then(|s| crate::settings::smtp(&s));
+                    .and_then(|s| crate::mail::smtp::from_settings(&s));
                 let wanted = from_settings.or_else(|| flags.clone());
                 let key = wanted
                     .as_ref()

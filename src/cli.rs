@@ -323,7 +323,7 @@ fn migrate(dir: &DirArgs, args: MigrateArgs) -> Result<()> {
             println!("All migrations are applied.");
         }
         MigrateCommand::Down { n } => {
-            let app_applied = crate::hooks::migrations::status(&app)?
+            let app_applied = crate::hooks::migrations::status(&*app)?
                 .iter()
                 .any(|m| m.applied.is_some());
             let reverted = if app_applied {
@@ -336,7 +336,7 @@ fn migrate(dir: &DirArgs, args: MigrateArgs) -> Result<()> {
             }
         }
         MigrateCommand::Status => {
-            let app_status = crate::hooks::migrations::status(&app)?
+            let app_status = crate::hooks::migrations::status(&*app)?
                 .into_iter()
                 .map(|m| (m.name, m.applied));
             let all = system
@@ -370,7 +370,8 @@ fn app_for_migrations(
     config.hooks.watch = false;
     let (broker, _events) = crate::realtime::Broker::new(config.realtime.max_clients);
     let app = std::sync::Arc::new(crate::state::AppState::new(db, config, broker)?);
-    app.hooks.attach(std::sync::Arc::downgrade(&app));
+    let server: std::sync::Weak<crate::state::AppState> = std::sync::Arc::downgrade(&app);
+    app.hooks.attach(server);
     Ok(app)
 }
 
@@ -453,7 +454,7 @@ fn collections(dir: &DirArgs, cmd: CollectionsCommand) -> Result<()> {
             eprintln!("Importing {count} collections from {file}...");
             // Beside a running server: its uploads in progress stay where they are.
             let storage = crate::files::Storage::at(&db.dir().join("storage"));
-            let collections = crate::schema::Collections {
+            let collections = crate::collections::Collections {
                 store: &db.data,
                 registry: &registry,
                 storage: &storage,

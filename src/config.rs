@@ -46,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HEARTH_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// ACME directory the certificates for domains come from.
-    #[arg(long, env = "HEARTH_ACME_DIRECTORY", default_value = crate::tls::LETS_ENCRYPT)]
+    #[arg(long, env = "HEARTH_ACME_DIRECTORY", default_value = LETS_ENCRYPT)]
     pub acme_directory: String,
     /// A PEM root certificate to trust for the ACME directory besides the system's (a test
     /// CA such as pebble's).
@@ -63,7 +63,7 @@ pub struct ServeArgs {
         value_delimiter = ',',
         default_value = "tls-alpn-01,http-01"
     )]
-    pub acme_challenges: Vec<crate::tls::Challenge>,
+    pub acme_challenges: Vec<Challenge>,
     /// Origins a browser page may call `/api/` from (CORS), comma-separated: `*` for any,
     /// exact origins (`https://app.example.com`), or patterns with `*` (`https://*.example.com`).
     #[arg(
@@ -200,6 +200,20 @@ pub enum Certificates {
     Acme(AcmeConfig),
 }
 
+/// Let's Encrypt's production directory, the default for `hearth serve DOMAIN`.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// How control of a domain is proven to the ACME directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Challenge {
+    /// A self-signed certificate presented on the HTTPS port (RFC 8737).
+    #[value(name = "tls-alpn-01")]
+    TlsAlpn01,
+    /// A token answered on the HTTP port under `/.well-known/acme-challenge/`.
+    #[value(name = "http-01")]
+    Http01,
+}
+
 /// Certificates for `domains` from an ACME directory, cached in `cache`.
 #[derive(Debug, Clone)]
 pub struct AcmeConfig {
@@ -207,7 +221,7 @@ pub struct AcmeConfig {
     pub directory: String,
     pub ca: Option<PathBuf>,
     pub email: Option<String>,
-    pub challenges: Vec<crate::tls::Challenge>,
+    pub challenges: Vec<Challenge>,
     pub cache: PathBuf,
 }
 

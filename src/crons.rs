@@ -4,6 +4,7 @@
 //! on a thread of its own, never twice at once: a job still running at its next tick skips
 //! it. A job that fails says so in the log and runs again at its next tick.
 
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -11,7 +12,19 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Parses a schedule: five fields (minute hour day-of-month month day-of-week) or a macro
+/// such as `@daily`.
+pub fn parse(expr: &str) -> Result<Cron> {
+    let expr = expr.trim();
+    if !expr.starts_with('@') && expr.split_whitespace().count() != 5 {
+        return Err(Error::bad_request(
+            "A cron expression has 5 fields: minute hour day-of-month month day-of-week.",
+        ));
+    }
+    Cron::from_str(expr).map_err(|e| Error::bad_request(format!("Invalid cron expression: {e}")))
+}
 
 /// What a job does; its error is logged.
 pub type Work = Arc<dyn Fn() -> Result<()> + Send + Sync>;
@@ -45,7 +58,7 @@ impl Crons {
 
     /// Adds job `id` (replacing one of the same id); a bad expression is refused.
     pub fn add(&self, id: &str, expression: &str, owner: Owner, work: Work) -> Result<()> {
-        let cron = crate::backups::schedule::parse(expression)?;
+        let cron = parse(expression)?;
         let next = next_after(&cron, Utc::now());
         let mut jobs = self.jobs();
         jobs.retain(|j| j.id != id);

@@ -9,7 +9,6 @@ use serde_json::{Map, Value};
 
 use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::mail::smtp::{Security, SmtpConfig};
 
 static DEFAULTS: LazyLock<Map<String, Value>> = LazyLock::new(|| {
     serde_json::from_str(include_str!("settings_defaults.json")).unwrap_or_default()
@@ -44,7 +43,8 @@ fn take(map: &mut Map<String, Value>, path: &[&str]) -> Option<Value> {
     node.remove(*last)
 }
 
-fn get<'a>(map: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+/// The value at `path` in the settings document, if any.
+pub fn get<'a>(map: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
     rest.iter().try_fold(map.get(*first)?, |v, p| v.get(*p))
 }
@@ -57,7 +57,8 @@ pub fn public(mut settings: Map<String, Value>) -> Value {
     Value::Object(settings)
 }
 
-fn text<'a>(settings: &'a Map<String, Value>, path: &[&str]) -> &'a str {
+/// The string at `path` in the settings document ("" when missing or not a string).
+pub fn text<'a>(settings: &'a Map<String, Value>, path: &[&str]) -> &'a str {
     get(settings, path)
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -101,7 +102,7 @@ fn validate(settings: &Map<String, Value>) -> FieldErrors {
     let mut backups = FieldErrors::new();
     let cron = text(settings, &["backups", "cron"]);
     if !cron.is_empty() {
-        if let Err(e) = crate::backups::schedule::parse(cron) {
+        if let Err(e) = crate::crons::parse(cron) {
             backups.insert(
                 "cron".into(),
                 FieldError::new("validation_invalid_cron", &e.to_string()).into(),
@@ -163,36 +164,5 @@ pub fn update(store: &Store, patch: Value) -> Result<Value> {
         )?
         .execute((text, crate::datetime::now()))?;
         Ok(public(settings))
-    })
-}
-
-/// The SMTP server the settings enable, if any. `tls: true` is TLS from the start,
-/// otherwise STARTTLS is used when the server offers it.
-pub fn smtp(settings: &Map<String, Value>) -> Option<SmtpConfig> {
-    if !get(settings, &["smtp", "enabled"])
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return None;
-    }
-    let tls = get(settings, &["smtp", "tls"])
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let name = text(settings, &["meta", "senderName"]);
-    let address = text(settings, &["meta", "senderAddress"]);
-    Some(SmtpConfig {
-        host: text(settings, &["smtp", "host"]).to_owned(),
-        port: get(settings, &["smtp", "port"])
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(587),
-        username: text(settings, &["smtp", "username"]).to_owned(),
-        password: text(settings, &["smtp", "password"]).to_owned(),
-        security: if tls {
-            Security::Tls
-        } else {
-            Security::Opportunistic
-        },
-        from: format!("{name} <{address}>"),
     })
 }

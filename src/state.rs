@@ -99,11 +99,58 @@ impl AppState {
     }
 
     /// The collection service over this server's database, registry and storage.
-    pub fn collections(&self) -> crate::schema::Collections<'_> {
-        crate::schema::Collections {
+    pub fn collections(&self) -> crate::collections::Collections<'_> {
+        crate::collections::Collections {
             store: &self.db.data,
             registry: &self.schema,
             storage: &self.files,
         }
+    }
+}
+
+impl crate::realtime::Source for AppState {
+    fn collections(&self) -> Arc<crate::schema::Snapshot> {
+        self.schema.snapshot()
+    }
+
+    fn store(&self) -> &crate::db::Store {
+        &self.db.data
+    }
+
+    fn broker(&self) -> &Broker {
+        &self.realtime
+    }
+}
+
+impl crate::hooks::Server for AppState {
+    fn data(&self) -> &crate::db::Store {
+        &self.db.data
+    }
+
+    fn schema(&self) -> &Registry {
+        &self.schema
+    }
+
+    fn files(&self) -> &Storage {
+        &self.files
+    }
+
+    fn crons(&self) -> &crate::crons::Crons {
+        &self.crons
+    }
+
+    fn hooks(&self) -> &Hooks {
+        &self.hooks
+    }
+
+    fn records_with<'a>(
+        &'a self,
+        hooks: &'a dyn crate::records::write::RecordHooks,
+    ) -> crate::records::Writes<'a> {
+        AppState::records_with(self, hooks)
+    }
+
+    fn collections(&self) -> crate::collections::Collections<'_> {
+        AppState::collections(self)
     }
 }

@@ -7,7 +7,6 @@ use super::RequestAuth;
 use super::list::{ListResult, PageQuery};
 use crate::error::{Error, Result};
 use crate::http::{Body, blocking};
-use crate::schema;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,7 +42,7 @@ async fn list(
     let query = query.into_inner();
     let page = (paging.page, paging.per_page, paging.skip_total);
     let (found, total) = blocking(move || {
-        schema::list(
+        crate::collections::list(
             &state.db.data,
             &state.schema,
             &query.filter,

@@ -9,9 +9,10 @@ use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::records::{self, find_by_email};
-use super::{password, token};
+use super::token;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::mail::{self, AppMeta};
+use crate::password;
 use crate::schema::Collection;
 
 fn required(fields: &[(&str, &str)]) -> Result<()> {

@@ -4,7 +4,6 @@
 pub mod account;
 pub mod csrf;
 pub mod otp;
-pub mod password;
 pub mod records;
 pub mod signin;
 pub mod superusers;

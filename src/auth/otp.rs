@@ -7,11 +7,11 @@ use rand::RngExt;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::password;
 use super::records::{find_by_email, find_by_id};
 use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::mail::{self, AppMeta};
+use crate::password;
 use crate::schema::Collection;
 
 fn option(c: &Collection, key: &str) -> Option<Value> {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::password;
 use super::records::find_by;
 use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::filter::RequestInfo;
+use crate::password;
 use crate::records::{Caller, Ctx, satisfies};
 use crate::schema::{Collection, Snapshot};
 

@@ -4,9 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
 
-use super::{password, records};
+use super::records;
 use crate::db::Store;
 use crate::error::{Error, FieldErrors, Result};
+use crate::password;
 use crate::schema::Snapshot;
 use crate::validate;
 

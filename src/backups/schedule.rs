@@ -3,7 +3,6 @@
 //! and keeps only the `backups.cronMaxKeep` newest of them. Manual archives are never pruned.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -12,20 +11,9 @@ use croner::Cron;
 use serde_json::{Map, Value};
 
 use super::{AUTO_PREFIX, list, write_archive};
+use crate::crons::parse;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-
-/// Parses a schedule: five fields (minute hour day-of-month month day-of-week) or a macro
-/// such as `@daily`.
-pub fn parse(expr: &str) -> Result<Cron> {
-    let expr = expr.trim();
-    if !expr.starts_with('@') && expr.split_whitespace().count() != 5 {
-        return Err(Error::bad_request(
-            "A cron expression has 5 fields: minute hour day-of-month month day-of-week.",
-        ));
-    }
-    Cron::from_str(expr).map_err(|e| Error::bad_request(format!("Invalid cron expression: {e}")))
-}
 
 /// `backups.cron` and `backups.cronMaxKeep` from the settings document.
 fn policy(settings: &Map<String, Value>) -> (String, usize) {

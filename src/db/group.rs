@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ffi};
 
+use super::generation;
 use crate::error::{Error, Result};
 
 /// Writes per group at most: a bound on how long the first member waits for the rest.
@@ -232,7 +233,7 @@ impl Commits {
             }
         };
         if outcome.is_ok() && open.members > 0 {
-            crate::records::count::written(conn);
+            generation::advance(conn);
         }
         self.end(open, outcome);
     }

@@ -11,6 +11,7 @@
 //! Everything here blocks. Async callers move it onto a blocking thread first.
 
 pub mod bound;
+pub mod generation;
 pub mod group;
 pub mod migrate;
 pub mod pragmas;
@@ -293,7 +294,7 @@ impl Store {
         let out = f(&mut conn);
         drop(held);
         // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
-        crate::records::count::written(&conn);
+        generation::advance(&conn);
         out
     }
 

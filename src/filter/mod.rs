@@ -4,9 +4,21 @@
 
 pub mod lexer;
 pub mod parser;
+pub mod sort;
 pub mod sql;
 
 pub use sql::{RequestInfo, Scope, Trust, compile};
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+/// Parsed expressions kept in memory, at most; past this the memory starts over.
+const MAX_PARSED: usize = 1024;
+
+type Parsed = Result<Arc<parser::Expr>, FilterError>;
+
+/// Rules and filters already parsed, by text: a parse depends on the text alone.
+static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(Mutex::default);
 
 /// PocketBase's limit on a filter's length.
 pub const MAX_LENGTH: usize = 3500;
@@ -47,6 +59,21 @@ pub fn parse(text: &str) -> Result<parser::Expr, FilterError> {
         )));
     }
     parser::parse(lexer::tokenize(text)?)
+}
+
+/// `text` parsed as a rule or filter, from memory when it was parsed before.
+pub fn parsed(text: &str) -> Parsed {
+    let lock = || PARSED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(parsed) = lock().get(text) {
+        return parsed.clone();
+    }
+    let parsed = parse(text).map(Arc::new);
+    let mut memory = lock();
+    if memory.len() >= MAX_PARSED {
+        memory.clear();
+    }
+    memory.insert(text.to_owned(), parsed.clone());
+    parsed
 }
 
 #[cfg(test)]

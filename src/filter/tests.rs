@@ -95,3 +95,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn expressions_are_parsed_once() {
+    let first = super::parsed("a = 1 && b != 'x'").unwrap();
+    let again = super::parsed("a = 1 && b != 'x'").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    assert!(super::parsed("a = ").is_err());
+    assert!(super::parsed("a = ").is_err());
+}

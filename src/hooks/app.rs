@@ -8,21 +8,21 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::Server;
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
 use rusqlite::Connection;
 
 use super::lent;
+use crate::collections::write::within;
 use crate::records::write::RecordHooks;
 use crate::records::{self, Caller, Ctx, ListOptions, Secrets};
-use crate::schema::write::within;
 use crate::schema::{Collection, Snapshot};
-use crate::state::AppState;
 
 /// Answers `op` when it is one of `$app`'s; None otherwise.
 pub fn call(
-    state: &AppState,
+    state: &dyn Server,
     hooks: &dyn RecordHooks,
     op: &str,
     args: &Value,
@@ -126,7 +126,7 @@ fn first(found: Result<Vec<Value>>) -> Result<Value> {
 
 /// The collections as they are now: inside a model hook's or a migration's transaction, as
 /// that transaction sees them (a migration may have just created one).
-fn schema(state: &AppState) -> Result<Arc<Snapshot>> {
+fn schema(state: &dyn Server) -> Result<Arc<Snapshot>> {
     let mut snapshot = None;
     let in_tx = lent::tx(&mut |tx| {
         snapshot = Some(within::snapshot(tx.conn())?);
@@ -135,12 +135,12 @@ fn schema(state: &AppState) -> Result<Arc<Snapshot>> {
     match (in_tx, snapshot) {
         (Some(Err(e)), _) => Err(e),
         (_, Some(snapshot)) => Ok(Arc::new(snapshot)),
-        _ => Ok(state.schema.snapshot()),
+        _ => Ok(state.schema().snapshot()),
     }
 }
 
 /// The collection named (or with the id) `which`, or with `which.id` for a collection value.
-fn collection(state: &AppState, which: &Value) -> Result<Arc<Collection>> {
+fn collection(state: &dyn Server, which: &Value) -> Result<Arc<Collection>> {
     let key = match which {
         Value::Object(c) => c.get("id").or_else(|| c.get("name")).map_or("", text),
         other => text(other),
@@ -149,7 +149,7 @@ fn collection(state: &AppState, which: &Value) -> Result<Arc<Collection>> {
 }
 
 /// `$app`'s view of records: a superuser's, every rule passed.
-fn ctx(state: &AppState) -> Result<Ctx> {
+fn ctx(state: &dyn Server) -> Result<Ctx> {
     Ok(Ctx {
         caller: Caller::Superuser,
         request: RequestInfo::default(),
@@ -159,7 +159,7 @@ fn ctx(state: &AppState) -> Result<Ctx> {
 }
 
 /// `findAllCollections(...types)`: every collection, or those of the types named.
-fn all_collections(state: &AppState, types: &Value) -> Result<Value> {
+fn all_collections(state: &dyn Server, types: &Value) -> Result<Value> {
     let types: Vec<&str> = types.as_array().into_iter().flatten().map(text).collect();
     Ok(Value::Array(
         schema(state)?
@@ -172,7 +172,7 @@ fn all_collections(state: &AppState, types: &Value) -> Result<Value> {
 }
 
 /// `$app.save(collection)`: the whole definition, created or updated.
-fn save_collection(state: &AppState, body: &Value) -> Result<Value> {
+fn save_collection(state: &dyn Server, body: &Value) -> Result<Value> {
     let mut saved = None;
     let in_tx = lent::tx(&mut |tx| {
         saved = Some(within::save(tx.conn(), body.clone())?);
@@ -187,7 +187,7 @@ fn save_collection(state: &AppState, body: &Value) -> Result<Value> {
 }
 
 /// `$app.delete(collection)`.
-fn delete_collection(state: &AppState, which: &Value) -> Result<Value> {
+fn delete_collection(state: &dyn Server, which: &Value) -> Result<Value> {
     let c = collection(state, which)?;
     let in_tx = lent::tx(&mut |tx| {
         within::delete(tx.conn(), &c.id)?;
@@ -207,7 +207,7 @@ fn answer(c: &Collection, record: Map<String, Value>) -> Value {
     })
 }
 
-fn find_by_id(state: &AppState, which: &Value, id: &str) -> Result<Value> {
+fn find_by_id(state: &dyn Server, which: &Value, id: &str) -> Result<Value> {
     let c = collection(state, which)?;
     let ctx = ctx(state)?;
     let record = read(state, |conn| records::view(conn, &c, &ctx, id))?;
@@ -215,7 +215,7 @@ fn find_by_id(state: &AppState, which: &Value, id: &str) -> Result<Value> {
 }
 
 fn find_by_filter(
-    state: &AppState,
+    state: &dyn Server,
     which: &Value,
     filter: &str,
     sort: &str,
@@ -246,7 +246,7 @@ fn find_by_filter(
 
 /// Runs the read `f` on the open transaction of the model hook this thread is in, else
 /// on a reader.
-fn read<T>(state: &AppState, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+fn read<T>(state: &dyn Server, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     let mut f = Some(f);
     let mut out = None;
     let in_tx = lent::tx(&mut |tx| {
@@ -258,14 +258,14 @@ fn read<T>(state: &AppState, f: impl FnOnce(&Connection) -> Result<T>) -> Result
     match (in_tx, out, f) {
         (Some(Err(e)), _, _) => Err(e),
         (_, Some(out), _) => out,
-        (_, None, Some(f)) => state.db.data.read(f),
+        (_, None, Some(f)) => state.data().read(f),
         (_, None, None) => Err(Error::internal("a read ran nowhere")),
     }
 }
 
 /// `$app.newMailClient().send(message)`: one mail per recipient (to, cc and bcc) into the
 /// outbox, in the hook's transaction when there is one; the mailer delivers them.
-fn send_mail(state: &AppState, message: &Value) -> Result<Value> {
+fn send_mail(state: &dyn Server, message: &Value) -> Result<Value> {
     let subject = text(&message["subject"]).to_owned();
     let html = match text(&message["html"]) {
         "" => text(&message["text"]).to_owned(),
@@ -303,12 +303,12 @@ fn send_mail(state: &AppState, message: &Value) -> Result<Value> {
     };
     match lent::tx(&mut |tx| queue(tx.conn())) {
         Some(done) => done,
-        None => state.db.data.write(|conn| queue(conn)),
+        None => state.data().write(|conn| queue(conn)),
     }
 }
 
 /// `record.validatePassword(p)`: whether `p` is the stored record's password.
-fn validate_password(state: &AppState, which: &Value, id: &str, password: &str) -> Result<Value> {
+fn validate_password(state: &dyn Server, which: &Value, id: &str, password: &str) -> Result<Value> {
     let c = collection(state, which)?;
     if !c.is_auth() {
         return Ok(json!(false));
@@ -320,13 +320,13 @@ fn validate_password(state: &AppState, which: &Value, id: &str, password: &str) 
         )?)
     })?;
     Ok(json!(stored.is_some_and(|hash| {
-        crate::auth::password::verify(password, &hash)
+        crate::password::verify(password, &hash)
     })))
 }
 
 /// `$app.save(record)`: a new record is created, a found one updated, through the record
 /// write service (validation, files, realtime, webhooks, hooks), with full access.
-fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value> {
+fn save(state: &dyn Server, hooks: &dyn RecordHooks, args: &Value) -> Result<Value> {
     let c = collection(state, &args["collection"])?;
     let ctx = ctx(state)?;
     let mut body = args["data"].as_object().cloned().unwrap_or_default();
@@ -339,7 +339,7 @@ fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value
         body.remove("id");
     }
     let id = (!new).then_some(id.as_str());
-    let secrets = Secrets::prepare(&state.db.data, &c, &ctx, id, &body)?;
+    let secrets = Secrets::prepare(state.data(), &c, &ctx, id, &body)?;
     let in_tx = lent::tx(&mut |tx| {
         let saved = match id {
             None => tx.create(&c, &ctx, &body, &secrets, None)?,
@@ -350,7 +350,7 @@ fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value
     if let Some(saved) = in_tx {
         return saved;
     }
-    let staging = Staging::new(&state.files);
+    let staging = Staging::new(state.files());
     let writes = state.records_with(hooks);
     let saved = match id {
         None => writes.create(&c, &ctx, &body, staging, |_, r| Ok(r))?,
@@ -368,7 +368,7 @@ fn save(state: &AppState, hooks: &dyn RecordHooks, args: &Value) -> Result<Value
 }
 
 /// `$app.delete(record)`, with whatever cascades from it.
-fn delete(state: &AppState, hooks: &dyn RecordHooks, which: &Value, id: &str) -> Result<Value> {
+fn delete(state: &dyn Server, hooks: &dyn RecordHooks, which: &Value, id: &str) -> Result<Value> {
     let c = collection(state, which)?;
     let ctx = ctx(state)?;
     let in_tx = lent::tx(&mut |tx| {
@@ -384,7 +384,7 @@ fn delete(state: &AppState, hooks: &dyn RecordHooks, which: &Value, id: &str) ->
     Ok(Value::Null)
 }
 
-fn count(state: &AppState, which: &Value) -> Result<u64> {
+fn count(state: &dyn Server, which: &Value) -> Result<u64> {
     let c = collection(state, which)?;
     let ctx = ctx(state)?;
     let opts = ListOptions {

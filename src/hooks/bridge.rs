@@ -13,11 +13,11 @@ use sha2::Digest;
 
 use rquickjs::Ctx;
 
+use super::Server;
 use super::records::JsHooks;
 use super::registry::Registry;
 use super::runtime::{Host, Js};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 
 /// The hex HMAC of `text` with `key` (HMAC takes keys of any length).
 macro_rules! hmac {
@@ -288,7 +288,7 @@ pub struct ExecutorHost {
 }
 
 /// The server the executors serve, set once it exists (the hooks are loaded before).
-pub type AppHandle = Arc<OnceLock<Weak<AppState>>>;
+pub type AppHandle = Arc<OnceLock<Weak<dyn Server>>>;
 
 impl Host for ExecutorHost {
     fn call(&self, ctx: &Ctx<'_>, op: &str, args: Value) -> Result<Value> {
@@ -305,7 +305,7 @@ impl Host for ExecutorHost {
             }
             "cronRemove" => {
                 if let Some(state) = self.app.get().and_then(Weak::upgrade) {
-                    state.crons.remove(args.as_str().unwrap_or(""));
+                    state.crons().remove(args.as_str().unwrap_or(""));
                 }
                 return Ok(Value::Null);
             }
@@ -333,9 +333,10 @@ impl Host for ExecutorHost {
                 registry: &self.registry,
             };
             if op == "app.runInTransaction" {
-                return super::records::run_in_transaction(&state, &hooks, &args);
+                return super::records::run_in_transaction(&*state, &hooks, &args);
             }
-            return super::app::call(&state, &hooks, op, &args).unwrap_or_else(|| Err(unknown(op)));
+            return super::app::call(&*state, &hooks, op, &args)
+                .unwrap_or_else(|| Err(unknown(op)));
         }
         common(op, &args, &self.dir).unwrap_or_else(|| Err(unknown(op)))
     }

@@ -103,7 +103,7 @@ pub fn load(files: &[Source], dir: &Path, memory: usize, budget: Duration) -> Re
             "cron" => {
                 let id = spec["id"].as_str().unwrap_or("").to_owned();
                 let expr = spec["expr"].as_str().unwrap_or("").to_owned();
-                crate::backups::schedule::parse(&expr)
+                crate::crons::parse(&expr)
                     .map_err(|e| Error::internal(format!("{file}: cronAdd({id:?}): {e}")))?;
                 let handler = add_handler(
                     &mut registry,

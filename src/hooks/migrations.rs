@@ -8,11 +8,12 @@
 
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use serde_json::json;
 
+use super::Server;
 use super::bridge::ExecutorHost;
 use super::lent;
 use super::records::InTx;
@@ -20,7 +21,6 @@ use super::records::failure_error;
 use super::registry::Registry;
 use super::runtime::{Js, call_in};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 
 /// How long one run of migrations may take at most (a runaway loop in one stops there).
 const BUDGET: Duration = Duration::from_secs(600);
@@ -40,8 +40,8 @@ fn files(dir: &Path) -> Result<Vec<super::loader::Source>> {
 }
 
 /// The JS migrations recorded as applied, with when.
-fn applied(state: &AppState) -> Result<Vec<(String, i64)>> {
-    state.db.data.read(|conn| {
+fn applied(state: &dyn Server) -> Result<Vec<(String, i64)>> {
+    state.data().read(|conn| {
         let mut stmt = conn.prepare(
             "SELECT file, applied FROM _migrations WHERE file LIKE '%.js' ORDER BY file",
         )?;
@@ -50,9 +50,9 @@ fn applied(state: &AppState) -> Result<Vec<(String, i64)>> {
     })
 }
 
-pub fn status(state: &AppState) -> Result<Vec<Status>> {
+pub fn status(state: &dyn Server) -> Result<Vec<Status>> {
     let done = applied(state)?;
-    let mut out: Vec<Status> = files(&state.config.hooks.migrations)?
+    let mut out: Vec<Status> = files(&state.hooks().options.migrations)?
         .into_iter()
         .map(|f| Status {
             applied: done.iter().find(|(n, _)| *n == f.name).map(|(_, at)| *at),
@@ -73,9 +73,9 @@ pub fn status(state: &AppState) -> Result<Vec<Status>> {
 }
 
 /// Applies the pending migrations; answers their names.
-pub fn up(state: &Arc<AppState>) -> Result<Vec<String>> {
-    let done = applied(state)?;
-    let pending: Vec<String> = files(&state.config.hooks.migrations)?
+pub fn up<S: Server + 'static>(state: &Arc<S>) -> Result<Vec<String>> {
+    let done = applied(&**state)?;
+    let pending: Vec<String> = files(&state.hooks().options.migrations)?
         .into_iter()
         .map(|f| f.name)
         .filter(|n| !done.iter().any(|(d, _)| d == n))
@@ -85,8 +85,8 @@ pub fn up(state: &Arc<AppState>) -> Result<Vec<String>> {
 }
 
 /// Reverts the newest `n` applied migrations; answers their names, newest first.
-pub fn down(state: &Arc<AppState>, n: usize) -> Result<Vec<String>> {
-    let mut done = applied(state)?;
+pub fn down<S: Server + 'static>(state: &Arc<S>, n: usize) -> Result<Vec<String>> {
+    let mut done = applied(&**state)?;
     done.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
     let newest: Vec<String> = done.into_iter().take(n).map(|(name, _)| name).collect();
     run(state, &newest, "down")?;
@@ -94,21 +94,22 @@ pub fn down(state: &Arc<AppState>, n: usize) -> Result<Vec<String>> {
 }
 
 /// Runs `direction` of each named migration, in order, in one transaction, and records it.
-fn run(state: &Arc<AppState>, names: &[String], direction: &str) -> Result<()> {
+fn run<S: Server + 'static>(state: &Arc<S>, names: &[String], direction: &str) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }
-    let dir = &state.config.hooks.migrations;
+    let dir = &state.hooks().options.migrations;
     let sources = files(dir)?;
     let app: super::bridge::AppHandle = Arc::new(OnceLock::new());
-    let _ = app.set(Arc::downgrade(state));
+    let server: Weak<S> = Arc::downgrade(state);
+    let _ = app.set(server);
     let host = ExecutorHost {
-        dir: state.config.hooks.dir.clone(),
+        dir: state.hooks().options.dir.clone(),
         app,
         registry: Arc::new(Registry::default()),
     };
     let js = Js::new(
-        state.config.hooks.limits.memory.max(256 << 20),
+        state.hooks().options.limits.memory.max(256 << 20),
         Rc::new(host),
         dir,
     )?;
@@ -123,35 +124,37 @@ fn run(state: &Arc<AppState>, names: &[String], direction: &str) -> Result<()> {
             .map_err(|e| Error::internal(format!("{}: {}", source.name, e.describe())))?;
     }
     let ran = js.enter(BUDGET, |ctx| {
-        state.records().run(|tx| {
-            for name in names {
-                {
-                    let mut frame = InTx { tx: &mut *tx };
-                    lent::lend(&mut frame, |_| {
-                        let input = json!({ "file": name, "direction": direction }).to_string();
-                        call_in(ctx, "__migrate", &[&input], true)
-                            .map_err(|f| failure_error(f, "Failed to apply migration."))
-                    })
-                    .map_err(|e| {
-                        Error::internal(format!("migration {name} failed: {}", described(&e)))
-                    })?;
+        state
+            .records_with(&crate::records::write::NoHooks)
+            .run(|tx| {
+                for name in names {
+                    {
+                        let mut frame = InTx { tx: &mut *tx };
+                        lent::lend(&mut frame, |_| {
+                            let input = json!({ "file": name, "direction": direction }).to_string();
+                            call_in(ctx, "__migrate", &[&input], true)
+                                .map_err(|f| failure_error(f, "Failed to apply migration."))
+                        })
+                        .map_err(|e| {
+                            Error::internal(format!("migration {name} failed: {}", described(&e)))
+                        })?;
+                    }
+                    if direction == "down" {
+                        tx.conn()
+                            .execute("DELETE FROM _migrations WHERE file = ?1", [name])?;
+                    } else {
+                        tx.conn().execute(
+                            "INSERT INTO _migrations (file, applied) VALUES (?1, ?2)",
+                            (name, crate::datetime::unix_micros()),
+                        )?;
+                    }
                 }
-                if direction == "down" {
-                    tx.conn()
-                        .execute("DELETE FROM _migrations WHERE file = ?1", [name])?;
-                } else {
-                    tx.conn().execute(
-                        "INSERT INTO _migrations (file, applied) VALUES (?1, ?2)",
-                        (name, crate::datetime::unix_micros()),
-                    )?;
-                }
-            }
-            Ok(())
-        })
+                Ok(())
+            })
     });
     let outcome = ran.map_err(|f| Error::internal(format!("migrations: {}", f.describe())))?;
     // Whatever the migrations changed in the schema is in service from now on.
-    state.db.data.read(|c| state.schema.reload(c))?;
+    state.data().read(|c| state.schema().reload(c))?;
     outcome
 }
 

@@ -25,11 +25,27 @@ pub use records::{JsHooks, described, failure_error as records_failure, with_nex
 pub use registry::{Lookup, Middleware, Registry, Route};
 pub use runtime::Failure;
 
-use crate::crons::{Owner, Work};
+use crate::collections::Collections;
+use crate::crons::{Crons, Owner, Work};
+use crate::db::Store;
 use crate::error::Result;
-use crate::state::AppState;
+use crate::files::Storage;
+use crate::records::Writes;
+use crate::records::write::RecordHooks;
 use bridge::AppHandle;
 use loader::Source;
+
+/// The running server as the hooks reach it (`$app`, the migrations, `cronAdd` jobs).
+/// `AppState` is it; the hooks never name the server's state, which holds them.
+pub trait Server: Send + Sync {
+    fn data(&self) -> &Store;
+    fn schema(&self) -> &crate::schema::Registry;
+    fn files(&self) -> &Storage;
+    fn crons(&self) -> &Crons;
+    fn hooks(&self) -> &Hooks;
+    fn records_with<'a>(&'a self, hooks: &'a dyn RecordHooks) -> Writes<'a>;
+    fn collections(&self) -> Collections<'_>;
+}
 
 /// The TypeScript declarations of the supported API, written into the hooks folder.
 const TYPES: &str = include_str!("types.d.ts");
@@ -105,7 +121,7 @@ impl Hooks {
 
     /// Gives `$app` the running server (the hooks are loaded while it is being built), and
     /// the server the hooks' `cronAdd` jobs.
-    pub fn attach(&self, app: Weak<AppState>) {
+    pub fn attach(&self, app: Weak<dyn Server>) {
         let _ = self.app.set(app);
         self.sync_crons();
     }
@@ -116,12 +132,12 @@ impl Hooks {
         let Some(state) = self.app.get().and_then(Weak::upgrade) else {
             return;
         };
-        state.crons.remove_all(Owner::Hooks);
+        state.crons().remove_all(Owner::Hooks);
         for (id, expr, _) in &self.current().registry.crons {
             let app = Arc::downgrade(&state);
             let job = id.clone();
             let work: Work = Arc::new(move || run_cron(&app, &job));
-            if let Err(e) = state.crons.add(id, expr, Owner::Hooks, work) {
+            if let Err(e) = state.crons().add(id, expr, Owner::Hooks, work) {
                 log::error!("hooks: cronAdd({id:?}): {e}");
             }
         }
@@ -230,11 +246,11 @@ impl Hooks {
 }
 
 /// Runs the current version's `cronAdd` job `id` on an executor and waits for it.
-fn run_cron(app: &Weak<AppState>, id: &str) -> Result<()> {
+fn run_cron(app: &Weak<dyn Server>, id: &str) -> Result<()> {
     let Some(state) = app.upgrade() else {
         return Ok(());
     };
-    let loaded = state.hooks.current();
+    let loaded = state.hooks().current();
     let Some(&(_, _, handler)) = loaded.registry.crons.iter().find(|(j, _, _)| j == id) else {
         return Ok(());
     };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rquickjs::Ctx;
 use serde_json::{Map, Value, json};
 
+use super::Server;
 use super::lent::{self, Frame};
 use super::registry::Registry;
 use super::runtime::{Failure, call_in};
@@ -208,11 +209,7 @@ impl Frame for InTx<'_, '_> {
 /// `$app.runInTransaction(fn)`: `fn` (the prelude's callback `n`) runs with `$app` in one
 /// write transaction, committed when it returns and rolled back when it throws; inside a
 /// transaction already (a model hook, a migration), it joins that one.
-pub fn run_in_transaction(
-    state: &crate::state::AppState,
-    hooks: &JsHooks,
-    n: &Value,
-) -> Result<Value> {
+pub fn run_in_transaction(state: &dyn Server, hooks: &JsHooks, n: &Value) -> Result<Value> {
     let n = n.to_string();
     let call = |ctx: &Ctx| {
         call_in(ctx, "__runTx", &[&n], true)

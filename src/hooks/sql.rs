@@ -7,12 +7,12 @@ use rusqlite::types::{Value as Sql, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 use serde_json::{Map, Value, json};
 
+use super::Server;
 use super::lent;
 use crate::error::{Error, Result};
-use crate::state::AppState;
 
 /// `execute()`: answers `{rowsAffected}`.
-pub fn execute(state: &AppState, sql: &str, params: &Value) -> Result<Value> {
+pub fn execute(state: &dyn Server, sql: &str, params: &Value) -> Result<Value> {
     let (sql, values) = prepare(sql, params)?;
     let run = |conn: &Connection| -> Result<Value> {
         let n = conn.execute(&sql, params_from_iter(values.iter()))?;
@@ -20,12 +20,12 @@ pub fn execute(state: &AppState, sql: &str, params: &Value) -> Result<Value> {
     };
     match lent::tx(&mut |tx| run(tx.conn())) {
         Some(done) => done,
-        None => state.db.data.write(run),
+        None => state.data().write(run),
     }
 }
 
 /// `one()`/`all()`: every row as an object of its columns.
-pub fn query(state: &AppState, sql: &str, params: &Value) -> Result<Value> {
+pub fn query(state: &dyn Server, sql: &str, params: &Value) -> Result<Value> {
     let (sql, values) = prepare(sql, params)?;
     let run = |conn: &Connection| -> Result<Value> {
         let mut stmt = conn.prepare(&sql)?;
@@ -47,7 +47,7 @@ pub fn query(state: &AppState, sql: &str, params: &Value) -> Result<Value> {
     };
     match lent::tx(&mut |tx| run(tx.conn())) {
         Some(done) => done,
-        None => state.db.data.read(run),
+        None => state.data().read(run),
     }
 }
 

@@ -93,7 +93,7 @@ pub async fn hashing<T: Send + 'static>(
 ) -> Result<T> {
     let slot = Slot::take()?;
     let (cancel, _cancel_on_drop) = db::bound::Cancel::on_drop();
-    let out = crate::auth::password::on_hashers(move || db::bound::within(cancel, f))
+    let out = crate::password::on_hashers(move || db::bound::within(cancel, f))
         .await
         .unwrap_or_else(|| Err(Error::internal("password hashing is unavailable")));
     drop(slot);

@@ -8,8 +8,11 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
+use serde_json::{Map, Value};
+
 use crate::db::Store;
 use crate::error::{Error, Result};
+use crate::settings;
 
 pub const MAX_ATTEMPTS: i64 = 5;
 
@@ -186,4 +189,35 @@ pub fn deliver_pending(store: &Store, sender: Option<&Sender>) -> Result<usize> 
         })?;
     }
     Ok(due.len())
+}
+
+/// The SMTP server the settings enable, if any. `tls: true` is TLS from the start,
+/// otherwise STARTTLS is used when the server offers it.
+pub fn from_settings(settings: &Map<String, Value>) -> Option<SmtpConfig> {
+    if !settings::get(settings, &["smtp", "enabled"])
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    let tls = settings::get(settings, &["smtp", "tls"])
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let name = settings::text(settings, &["meta", "senderName"]);
+    let address = settings::text(settings, &["meta", "senderAddress"]);
+    Some(SmtpConfig {
+        host: settings::text(settings, &["smtp", "host"]).to_owned(),
+        port: settings::get(settings, &["smtp", "port"])
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(587),
+        username: settings::text(settings, &["smtp", "username"]).to_owned(),
+        password: settings::text(settings, &["smtp", "password"]).to_owned(),
+        security: if tls {
+            Security::Tls
+        } else {
+            Security::Opportunistic
+        },
+        from: format!("{name} <{address}>"),
+    })
 }

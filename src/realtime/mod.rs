@@ -7,20 +7,29 @@ pub mod broker;
 pub mod dispatch;
 pub mod topic;
 
-use std::sync::Weak;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use broker::{Broker, Identity};
 
-use crate::state::AppState;
+use crate::db::Store;
+use crate::schema::Snapshot;
+
+/// What the dispatcher reads of the running server (`AppState`): the collections now, the
+/// database the rules are checked in, and the broker that holds the subscribers.
+pub trait Source: Send + Sync + 'static {
+    fn collections(&self) -> Arc<Snapshot>;
+    fn store(&self) -> &Store;
+    fn broker(&self) -> &Broker;
+}
 
 /// Starts the dispatcher thread: it takes committed changes from the broker's queue and
 /// fans them out in the order they were published: one request's changes in the order it
 /// made them, but different requests' in whichever order their threads publish after their
 /// commits, which is not commit order (the members of one group commit return together).
 /// Ends when the app is dropped.
-pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<dispatch::Fanout>>) {
+pub fn start_dispatcher<S: Source>(state: Weak<S>, queue: Receiver<Vec<dispatch::Fanout>>) {
     let spawned = std::thread::Builder::new()
         .name("realtime".into())
         .spawn(move || {
@@ -36,9 +45,9 @@ pub fn start_dispatcher(state: Weak<AppState>, queue: Receiver<Vec<dispatch::Fan
                     Err(RecvTimeoutError::Disconnected) => break,
                 };
                 let Some(state) = state.upgrade() else { break };
-                let schema = state.schema.snapshot();
-                let sent = state.db.data.read_reserved(|conn| {
-                    dispatch::run(conn, &state.realtime, &schema, &batch);
+                let schema = state.collections();
+                let sent = state.store().read_reserved(|conn| {
+                    dispatch::run(conn, state.broker(), &schema, &batch);
                     Ok(())
                 });
                 if let Err(e) = sent {

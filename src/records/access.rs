@@ -73,10 +73,7 @@ pub(super) fn access_with(
         request,
         trust: filter::Trust::Full,
     };
-    let compiled = ctx
-        .schema
-        .expression(rule)
-        .and_then(|expr| filter::compile(&expr, &scope, params));
+    let compiled = filter::parsed(rule).and_then(|expr| filter::compile(&expr, &scope, params));
     match compiled {
         Ok(sql) => Access::Where(sql),
         Err(e) => {
@@ -149,9 +146,7 @@ pub(super) fn client_filter(
         request: &ctx.request,
         trust,
     };
-    let sql = ctx
-        .schema
-        .expression(text)
+    let sql = filter::parsed(text)
         .and_then(|expr| filter::compile(&expr, &scope, params))
         .map_err(|e| Error::bad_request(format!("Invalid filter parameter: {e}.")))?;
     Ok(Some(sql))

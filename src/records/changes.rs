@@ -91,7 +91,16 @@ pub fn note(
         row,
         record,
     };
-    crate::webhooks::store::enqueue(conn, &change)?;
+    crate::webhooks::store::enqueue(
+        conn,
+        &crate::webhooks::store::Outgoing {
+            event: event.as_str(),
+            collection_id: &change.collection.id,
+            collection_name: &change.collection.name,
+            id,
+            record: &change.record,
+        },
+    )?;
     changes.0.borrow_mut().push(change);
     Ok(())
 }

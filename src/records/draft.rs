@@ -7,8 +7,9 @@
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
+use super::Record;
 use super::output::Viewer;
-use super::{Record, fetch};
+use super::read::fetch;
 use crate::error::{Error, Result};
 use crate::schema::{Collection, Field, FieldKind};
 

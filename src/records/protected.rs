@@ -14,9 +14,9 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::{Ctx, input};
-use crate::auth::password;
 use crate::db::Store;
 use crate::error::{FieldError, FieldErrors, Result};
+use crate::password;
 use crate::schema::Collection;
 
 /// A body field as text: a multipart `12345678` arrives as a number, and a password is its
@@ -59,7 +59,9 @@ impl Secrets {
         }
         let allowed = match id {
             None => c.rules.create.is_some() || ctx.caller.is_superuser(),
-            Some(id) => store.read(|conn| Ok(super::updatable(conn, c, ctx, id, body).is_ok()))?,
+            Some(id) => {
+                store.read(|conn| Ok(super::rows::updatable(conn, c, ctx, id, body).is_ok()))?
+            }
         };
         if !allowed {
             return Ok(out);

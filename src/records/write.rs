@@ -354,9 +354,9 @@ impl Tx<'_> {
         let uploads = staging.as_ref().map_or(&[][..], Staging::files);
         let saved = match id {
             Some(id) => {
-                super::update_with_files(self.conn, c, ctx, id, body, set, uploads, secrets)
+                super::rows::update_with_files(self.conn, c, ctx, id, body, set, uploads, secrets)
             }
-            None => super::create_with_files(self.conn, c, ctx, body, set, uploads, secrets),
+            None => super::rows::create_with_files(self.conn, c, ctx, body, set, uploads, secrets),
         };
         // Whatever it noted is this transaction's, even if it failed (it then rolls back).
         self.after.changes.extend(ctx.changes.take());
@@ -392,7 +392,7 @@ impl Tx<'_> {
     }
 
     fn remove(&mut self, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
-        let deleted = super::delete(self.conn, c, ctx, id);
+        let deleted = super::rows::delete(self.conn, c, ctx, id);
         self.after.changes.extend(ctx.changes.take());
         self.after.deleted.extend(deleted?);
         Ok(())
@@ -437,9 +437,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::collections::Collections;
     use crate::db::{Db, PoolOptions};
     use crate::records::Caller;
-    use crate::schema::{Collections, Registry};
+    use crate::schema::Registry;
 
     /// Remembers what was published, and when: the record must be committed by then.
     struct Seen {

@@ -1,53 +1,23 @@
 //! The in-memory snapshot of every collection definition, so a request never parses schema
 //! JSON. Replaced whole after each committed schema change; readers keep the `Arc` they took.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use rusqlite::Connection;
 
 use super::collection::Collection;
 use crate::error::Result;
-use crate::filter::{self, FilterError, parser::Expr};
-
-/// Parsed expressions kept per snapshot, at most; past this the memory starts over.
-const MAX_EXPRESSIONS: usize = 1024;
-
-type Parsed = std::result::Result<Arc<Expr>, FilterError>;
 
 #[derive(Debug, Default)]
 pub struct Snapshot {
     collections: Vec<Arc<Collection>>,
-    /// Rules and filters already parsed, by text. A schema change makes a new snapshot,
-    /// which starts empty.
-    expressions: Mutex<HashMap<String, Parsed>>,
 }
 
 impl Snapshot {
     pub fn new(collections: Vec<Collection>) -> Self {
         Self {
             collections: collections.into_iter().map(Arc::new).collect(),
-            expressions: Mutex::default(),
         }
-    }
-
-    /// `text` parsed as a rule or filter, from memory when it was parsed before.
-    pub fn expression(&self, text: &str) -> Parsed {
-        let lock = || {
-            self.expressions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        if let Some(parsed) = lock().get(text) {
-            return parsed.clone();
-        }
-        let parsed = filter::parse(text).map(Arc::new);
-        let mut memory = lock();
-        if memory.len() >= MAX_EXPRESSIONS {
-            memory.clear();
-        }
-        memory.insert(text.to_owned(), parsed.clone());
-        parsed
     }
 
     /// By id (exact) or name (case-insensitive), as PocketBase resolves `{collection}`.
@@ -113,26 +83,5 @@ impl Registry {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
         *self.fingerprint.write().unwrap_or_else(|p| p.into_inner()) = print;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expressions_are_parsed_once_per_snapshot() {
-        let snapshot = Snapshot::new(Vec::new());
-        let first = snapshot.expression("a = 1 && b != 'x'").unwrap();
-        let again = snapshot.expression("a = 1 && b != 'x'").unwrap();
-        assert!(Arc::ptr_eq(&first, &again));
-        assert!(snapshot.expression("a = ").is_err());
-        assert!(snapshot.expression("a = ").is_err());
-        // A schema change brings a new snapshot, which parses afresh.
-        let next = Snapshot::new(Vec::new());
-        assert!(!Arc::ptr_eq(
-            &first,
-            &next.expression("a = 1 && b != 'x'").unwrap()
-        ));
     }
 }

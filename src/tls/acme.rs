@@ -14,9 +14,8 @@ use instant_acme::{
 };
 use sha2::{Digest, Sha256};
 
-use super::Challenge;
 use super::certs::{self, Certificates};
-use crate::config::AcmeConfig;
+use crate::config::{AcmeConfig, Challenge};
 use crate::error::{Error, Result};
 
 /// How often certificates are checked for renewal.

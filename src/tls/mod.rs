@@ -18,20 +18,6 @@ use crate::error::{Error, Result};
 pub use certs::Certificates;
 pub use redirect::{HttpsSide, to_https};
 
-/// Let's Encrypt's production directory, the default for `hearth serve DOMAIN`.
-pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
-
-/// How control of a domain is proven to the ACME directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Challenge {
-    /// A self-signed certificate presented on the HTTPS port (RFC 8737).
-    #[value(name = "tls-alpn-01")]
-    TlsAlpn01,
-    /// A token answered on the HTTP port under `/.well-known/acme-challenge/`.
-    #[value(name = "http-01")]
-    Http01,
-}
-
 /// The HTTPS side of a running server: its rustls configuration and the certificate store
 /// behind it, which the plain-HTTP side reads for HTTP-01 tokens.
 pub struct Https {

@@ -9,16 +9,15 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::field_rows::{
-    FieldRow, TYPES, blank_row, option_value, options_of, row_count, static_kind, stored_rows,
-    submitted_rows,
-};
+use super::collection_body::{body_of, place_errors};
+use super::field_rows::{FieldRow, TYPES, blank_row, stored_rows, submitted_rows};
 use super::form::{Form, FormBody};
 use super::records::{find, section_of};
+use super::rule_rows::{RuleRow, rule_rows};
 use super::{Admin, Chrome, flash, query_value};
-use crate::error::{Error, ErrorTree, FieldErrors, Result};
+use crate::error::{Error, Result};
 use crate::http::blocking;
 use crate::schema::{self, Collection, Field};
 use crate::state::AppState;
@@ -30,17 +29,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/collections/{name}/edit", web::post().to(save))
         .route("/collections/{name}/delete", web::get().to(confirm_delete))
         .route("/collections/{name}/delete", web::post().to(delete));
-}
-
-pub struct RuleRow {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub help: &'static str,
-    pub locked: bool,
-    pub value: String,
-    pub error: Option<String>,
-    /// Shown only while the collection type is auth.
-    pub auth_only: bool,
 }
 
 #[derive(Template)]
@@ -58,233 +46,6 @@ struct CollectionPage {
     view_query: String,
     errors: BTreeMap<String, String>,
     error: Option<String>,
-}
-
-const RULES: [(&str, &str, &str); 7] = [
-    (
-        "listRule",
-        "List/Search rule",
-        "Which records a list request returns. Records not matching are left out, not refused.",
-    ),
-    (
-        "viewRule",
-        "View rule",
-        "Who may read one record by id. Use @request.auth.id to compare with the signed-in user.",
-    ),
-    (
-        "createRule",
-        "Create rule",
-        "Who may create records; @request.body.* is the submitted data.",
-    ),
-    (
-        "updateRule",
-        "Update rule",
-        "Who may change a record; checked against the record before the change.",
-    ),
-    ("deleteRule", "Delete rule", "Who may delete a record."),
-    (
-        "authRule",
-        "Auth rule",
-        "Extra condition an account must meet to sign in, e.g. verified = true.",
-    ),
-    (
-        "manageRule",
-        "Manage rule",
-        "Who may manage other accounts (change their email or password without the old one).",
-    ),
-];
-
-fn rule_rows(c: Option<&Collection>, kind: &str, form: Option<&Form>) -> Vec<RuleRow> {
-    RULES
-        .iter()
-        .filter(|(key, ..)| c.is_none() || kind == "auth" || !is_auth_rule(key))
-        .map(|&(key, label, help)| {
-            let (locked, value) = match form {
-                Some(f) => (
-                    f.checked(&format!("lock.{key}")),
-                    f.get(&format!("rule.{key}")).to_owned(),
-                ),
-                None => {
-                    let stored = c.and_then(|c| stored_rule(c, key));
-                    match stored {
-                        Some(Some(text)) => (false, text),
-                        Some(None) => (true, String::new()),
-                        // A new collection starts locked: superusers only.
-                        None => (true, String::new()),
-                    }
-                }
-            };
-            RuleRow {
-                key,
-                label,
-                help,
-                locked,
-                value,
-                error: None,
-                auth_only: is_auth_rule(key),
-            }
-        })
-        .collect()
-}
-
-fn is_auth_rule(key: &str) -> bool {
-    matches!(key, "authRule" | "manageRule")
-}
-
-/// A stored rule: Some(None) for null (locked), None when the collection has no such rule.
-fn stored_rule(c: &Collection, key: &str) -> Option<Option<String>> {
-    Some(match key {
-        "listRule" => c.rules.list.clone(),
-        "viewRule" => c.rules.view.clone(),
-        "createRule" => c.rules.create.clone(),
-        "updateRule" => c.rules.update.clone(),
-        "deleteRule" => c.rules.delete.clone(),
-        other => match c.options.get(other) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Null) => None,
-            _ => return None,
-        },
-    })
-}
-
-/// The collection JSON the form stands for, with which submitted row each sent field came
-/// from; or the rows whose options could not be read.
-fn body_of(
-    form: &Form,
-    existing: Option<&Collection>,
-) -> std::result::Result<(Value, Vec<usize>), BTreeMap<usize, Vec<String>>> {
-    let kind = match existing {
-        Some(c) => c.kind.as_str().to_owned(),
-        None => form.get("type").to_owned(),
-    };
-    let mut fields = Vec::new();
-    let mut sent_rows = Vec::new();
-    let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for index in 0..row_count(form) {
-        let p = |k: &str| format!("f{index}.{k}");
-        let id = form.get(&p("id"));
-        let stored = existing.and_then(|c| c.fields.iter().find(|f| !id.is_empty() && f.id == id));
-        let name = form.get(&p("name")).trim();
-        if form.checked(&p("remove")) && !stored.is_some_and(|f| f.system) {
-            continue;
-        }
-        if stored.is_none() && name.is_empty() {
-            continue; // an unused blank row
-        }
-        let mut json = stored
-            .and_then(|f| serde_json::to_value(f).ok())
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default();
-        let type_name = stored.map_or_else(
-            || static_kind(form.get(&p("type"))),
-            |f| static_kind(f.type_name()),
-        );
-        json.insert("name".into(), json!(name));
-        json.insert("type".into(), json!(type_name));
-        if type_name != "autodate" {
-            json.insert("required".into(), json!(form.checked(&p("required"))));
-        }
-        json.insert("hidden".into(), json!(form.checked(&p("hidden"))));
-        json.insert("presentable".into(), json!(form.checked(&p("presentable"))));
-        for &(key, label, k) in options_of(type_name) {
-            let input = format!("f{index}.{type_name}.{key}");
-            match option_value(k, form.get(&input), form.checked(&input)) {
-                Ok(v) => {
-                    json.insert(key.into(), v);
-                }
-                Err(e) => problems
-                    .entry(index)
-                    .or_default()
-                    .push(format!("{label}: {e}.")),
-            }
-        }
-        fields.push(Value::Object(json));
-        sent_rows.push(index);
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    // The schema adds missing system fields (id, the auth fields) before validating; its
-    // errors count them, so the row map counts them too (as no row).
-    let names: Vec<&str> = fields
-        .iter()
-        .map(|f| f.get("name").and_then(Value::as_str).unwrap_or_default())
-        .collect();
-    if let Some(kind) = schema::CollectionType::parse(&kind) {
-        for (at, _) in schema::input::system_field_insertions(kind, &names) {
-            sent_rows.insert(at, usize::MAX);
-        }
-    }
-    let mut body = Map::new();
-    body.insert("name".into(), json!(form.get("name").trim()));
-    if existing.is_none() {
-        body.insert("type".into(), json!(kind));
-    }
-    body.insert("fields".into(), Value::Array(fields));
-    for (key, ..) in RULES {
-        if is_auth_rule(key) && kind != "auth" {
-            continue;
-        }
-        if !form.has(&format!("rule.{key}")) && !form.has(&format!("lock.{key}")) {
-            continue;
-        }
-        let value = if form.checked(&format!("lock.{key}")) {
-            Value::Null
-        } else {
-            json!(form.get(&format!("rule.{key}")).trim())
-        };
-        body.insert(key.into(), value);
-    }
-    let indexes: Vec<&str> = form
-        .get("indexes")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    body.insert("indexes".into(), json!(indexes));
-    if kind == "view" {
-        body.insert("viewQuery".into(), json!(form.get("viewQuery").trim()));
-    }
-    Ok((Value::Object(body), sent_rows))
-}
-
-/// Places the schema's validation errors: `fields.N.*` on the row sent as field N, the rest
-/// by their top-level key (name, type, rules, indexes, viewQuery).
-fn place_errors(
-    data: &FieldErrors,
-    rows: &mut [FieldRow],
-    rules: &mut [RuleRow],
-    sent_rows: &[usize],
-) -> BTreeMap<String, String> {
-    let mut top = BTreeMap::new();
-    for (key, tree) in data {
-        if key == "fields"
-            && let ErrorTree::Branch(by_index) = tree
-        {
-            for (i, row_tree) in by_index {
-                let row = i.parse::<usize>().ok().and_then(|i| sent_rows.get(i));
-                let mut lines = Vec::new();
-                row_tree.flatten("", &mut lines);
-                match row.and_then(|r| rows.iter_mut().find(|row| row.index == *r)) {
-                    Some(row) => row.errors.extend(lines),
-                    None => {
-                        top.insert("fields".into(), lines.join(" "));
-                    }
-                }
-            }
-            continue;
-        }
-        let mut lines = Vec::new();
-        tree.flatten("", &mut lines);
-        let text = lines.join(" ");
-        match rules.iter_mut().find(|r| r.key == key) {
-            Some(rule) => rule.error = Some(text),
-            None => {
-                top.insert(key.clone(), text);
-            }
-        }
-    }
-    top
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::form::{self, Form};
 use super::record_inputs::Choice;
+use crate::schema::options::{self, Kind};
 use crate::schema::{Collection, Field};
 
 /// Every field type the form offers for a new field, in menu order.
@@ -15,84 +16,6 @@ pub const TYPES: [&str; 12] = [
     "text", "number", "bool", "email", "url", "editor", "date", "autodate", "select", "json",
     "relation", "file",
 ];
-
-/// How an option is typed into the form.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Kind {
-    /// A whole number; blank is 0.
-    Count,
-    /// A number that may be blank (null), as the number field's min/max.
-    OptionalNumber,
-    Text,
-    /// Comma-separated values, stored as an array.
-    List,
-    Check,
-    /// The relation's target collection.
-    Collection,
-}
-
-/// The options each field type shows: (JSON key, label, kind).
-pub(super) fn options_of(kind: &str) -> &'static [(&'static str, &'static str, Kind)] {
-    match kind {
-        "text" => &[
-            ("min", "Min length", Kind::Count),
-            ("max", "Max length", Kind::Count),
-            ("pattern", "Regex pattern", Kind::Text),
-            ("autogeneratePattern", "Autogenerate pattern", Kind::Text),
-            ("searchable", "Full-text searchable", Kind::Check),
-        ],
-        "number" => &[
-            ("min", "Min", Kind::OptionalNumber),
-            ("max", "Max", Kind::OptionalNumber),
-            ("onlyInt", "Whole numbers only", Kind::Check),
-        ],
-        "email" | "url" => &[
-            ("onlyDomains", "Only domains", Kind::List),
-            ("exceptDomains", "Except domains", Kind::List),
-        ],
-        "editor" => &[
-            ("maxSize", "Max size (bytes)", Kind::Count),
-            ("convertURLs", "Convert URLs", Kind::Check),
-            ("searchable", "Full-text searchable", Kind::Check),
-        ],
-        "date" => &[
-            ("min", "Earliest", Kind::Text),
-            ("max", "Latest", Kind::Text),
-        ],
-        "autodate" => &[
-            ("onCreate", "Set on create", Kind::Check),
-            ("onUpdate", "Set on update", Kind::Check),
-        ],
-        "select" => &[
-            ("values", "Choices", Kind::List),
-            ("maxSelect", "Max selected", Kind::Count),
-        ],
-        "json" => &[("maxSize", "Max size (bytes)", Kind::Count)],
-        "relation" => &[
-            ("collectionId", "Collection", Kind::Collection),
-            ("minSelect", "Min selected", Kind::Count),
-            ("maxSelect", "Max selected", Kind::Count),
-            (
-                "cascadeDelete",
-                "Delete with the related record",
-                Kind::Check,
-            ),
-        ],
-        "file" => &[
-            ("maxSelect", "Max files", Kind::Count),
-            ("maxSize", "Max size (bytes)", Kind::Count),
-            ("mimeTypes", "MIME types", Kind::List),
-            ("thumbs", "Thumb sizes", Kind::List),
-            ("protected", "Protected", Kind::Check),
-        ],
-        "password" => &[
-            ("min", "Min length", Kind::Count),
-            ("max", "Max length", Kind::Count),
-            ("pattern", "Regex pattern", Kind::Text),
-        ],
-        _ => &[],
-    }
-}
 
 pub struct Opt {
     /// The form name: `f3.text.min`.
@@ -159,7 +82,7 @@ pub(super) fn group(
     form: Option<&Form>,
     all: &[Arc<Collection>],
 ) -> OptGroup {
-    let opts = options_of(kind)
+    let opts = options::of(kind)
         .iter()
         .map(|&(key, label, k)| {
             let input = format!("f{index}.{kind}.{key}");

@@ -51,6 +51,17 @@ impl Form {
     pub fn csrf(&self) -> &str {
         self.get("csrf")
     }
+
+    /// A form as a browser would send these pairs.
+    #[cfg(test)]
+    pub fn of(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
 }
 
 /// A record form as posted: urlencoded, or multipart when the collection has file fields.

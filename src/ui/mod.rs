@@ -3,6 +3,7 @@
 
 mod assets;
 mod backups;
+mod collection_body;
 mod collection_form;
 mod collections;
 mod dashboard;
@@ -12,9 +13,11 @@ mod form;
 mod login;
 mod logs;
 mod mail;
+mod record_body;
 mod record_form;
 mod record_inputs;
 mod records;
+mod rule_rows;
 mod session;
 mod settings;
 mod values;

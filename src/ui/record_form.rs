@@ -12,11 +12,12 @@ use askama::Template;
 use serde_json::{Map, Value, json};
 
 use super::form::{Form, FormBody, read_record_form};
-use super::record_inputs::{Input, Source, editable, inputs};
+use super::record_body::{body_of, field_messages};
+use super::record_inputs::{Input, Source, inputs};
 use super::records::{find, section_of, superuser_ctx};
-use super::{Admin, Chrome, flash, query_value, values};
+use super::{Admin, Chrome, flash, query_value};
 use crate::auth::account;
-use crate::error::{Error, ErrorTree, Result};
+use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::http::{blocking, writing};
 use crate::records::{self, write};
@@ -69,96 +70,6 @@ fn record_url(c: &str, id: &str) -> String {
 
 fn table_url(c: &str) -> String {
     format!("/_/collections/{}/records", query_value(c))
-}
-
-/// The JSON body a submitted form stands for, or the fields whose text could not be read.
-fn body_of(
-    c: &Collection,
-    state: &AppState,
-    form: &Form,
-    creating: bool,
-    uploads: &Map<String, Value>,
-) -> std::result::Result<Map<String, Value>, BTreeMap<String, String>> {
-    let snapshot = state.schema.snapshot();
-    let mut body = Map::new();
-    let mut errors = BTreeMap::new();
-    for f in c.fields.iter().filter(|f| editable(c, f)) {
-        let name = f.name.clone();
-        let value = match &f.kind {
-            FieldKind::Text(_) if f.name == "id" => {
-                if !creating || form.get("id").trim().is_empty() {
-                    continue;
-                }
-                json!(form.get("id").trim())
-            }
-            FieldKind::Autodate(_) => continue,
-            FieldKind::File(_) => {
-                // New uploads (`name`: replace, `name+`: append) and ticked removals
-                // (`name-`), as the multipart body names them; an untouched file input
-                // arrives as "" and changes nothing.
-                for key in [name.clone(), format!("{name}+"), format!("{name}-")] {
-                    match uploads.get(&key) {
-                        None | Some(Value::Null) => {}
-                        Some(Value::String(s)) if s.is_empty() => {}
-                        Some(v) => {
-                            body.insert(key, v.clone());
-                        }
-                    }
-                }
-                continue;
-            }
-            FieldKind::Password(_) => {
-                if form.get(&name).is_empty() && !creating {
-                    continue;
-                }
-                body.insert("passwordConfirm".into(), json!(form.get("passwordConfirm")));
-                json!(form.get(&name))
-            }
-            FieldKind::Bool(_) => json!(form.checked(&name)),
-            FieldKind::Select(_) | FieldKind::Relation(_) => {
-                let mut chosen = form.all(&name);
-                // A relation typed as ids (too many records to list) arrives as one text.
-                if matches!(f.kind, FieldKind::Relation(_)) && chosen.len() == 1 {
-                    chosen = super::form::list(&chosen[0]);
-                }
-                let picker_known = match &f.kind {
-                    FieldKind::Relation(r) => snapshot.find(&r.collection_id).is_some(),
-                    _ => true,
-                };
-                if f.is_multiple() || !picker_known {
-                    json!(chosen)
-                } else {
-                    json!(chosen.into_iter().next().unwrap_or_default())
-                }
-            }
-            _ => match values::from_input(f, form.get(&name)) {
-                Ok(v) => v,
-                Err(message) => {
-                    errors.insert(name, message.to_owned());
-                    continue;
-                }
-            },
-        };
-        body.insert(name, value);
-    }
-    if errors.is_empty() {
-        Ok(body)
-    } else {
-        Err(errors)
-    }
-}
-
-/// The per-field messages of a validation error from the record service.
-fn field_messages(data: &crate::error::FieldErrors) -> BTreeMap<String, String> {
-    data.iter()
-        .map(|(k, v)| {
-            let message = match v {
-                ErrorTree::Leaf(e) => e.message.clone(),
-                ErrorTree::Branch(_) => "Invalid value.".into(),
-            };
-            (k.clone(), message)
-        })
-        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -375,7 +286,7 @@ async fn submit(
     (uploads, staging): (Map<String, Value>, Staging),
 ) -> Result<HttpResponse> {
     let creating = record.is_none();
-    let body = match body_of(&c, &state, &form, creating, &uploads) {
+    let body = match body_of(&c, &state.schema.snapshot(), &form, creating, &uploads) {
         Ok(body) => body,
         Err(errors) => {
             return render(

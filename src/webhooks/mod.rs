@@ -11,8 +11,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::records::changes::Event;
 use crate::schema::Snapshot;
+
+/// The record events a webhook can be sent for.
+pub const EVENTS: [&str; 3] = ["create", "update", "delete"];
 
 /// One webhook as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,10 +154,8 @@ pub fn apply(
         Some(Value::Array(items)) => {
             let mut events = Vec::new();
             for item in items {
-                match item.as_str().and_then(Event::parse) {
-                    Some(e) if !events.contains(&e.as_str().to_owned()) => {
-                        events.push(e.as_str().to_owned())
-                    }
+                match item.as_str().filter(|e| EVENTS.contains(e)) {
+                    Some(e) if !events.iter().any(|known| known == e) => events.push(e.to_owned()),
                     Some(_) => {}
                     None => {
                         errors.insert(

@@ -2,11 +2,10 @@
 //! `enqueue` runs inside the record change's own write transaction.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::{Delivery, Webhook};
 use crate::error::{Error, Result};
-use crate::records::changes::Change;
 
 const WEBHOOK_COLUMNS: &str = "id, name, collection, events, url, secret, active, created, updated";
 
@@ -90,17 +89,27 @@ pub fn delete(conn: &Connection, id: &str) -> Result<bool> {
         > 0)
 }
 
+/// One record change to send: `event` (one of `EVENTS`) to record `id` of a collection,
+/// with the record as a superuser sees it.
+pub struct Outgoing<'a> {
+    pub event: &'a str,
+    pub collection_id: &'a str,
+    pub collection_name: &'a str,
+    pub id: &'a str,
+    pub record: &'a Map<String, Value>,
+}
+
 /// Writes one pending delivery per active webhook of the change's collection and event,
 /// in the caller's transaction. The body is fixed now, so what is signed and sent later is
 /// exactly what the change was.
-pub fn enqueue(conn: &Connection, change: &Change) -> Result<usize> {
-    let event = change.event.as_str();
+pub fn enqueue(conn: &Connection, change: &Outgoing) -> Result<usize> {
+    let event = change.event;
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM _webhooks WHERE active AND collection = ?1
          AND EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?2)",
     )?;
     let hooks: Vec<String> = stmt
-        .query_map((&change.collection.id, event), |r| r.get(0))?
+        .query_map((change.collection_id, event), |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let now = crate::datetime::now();
     for hook in &hooks {
@@ -108,7 +117,7 @@ pub fn enqueue(conn: &Connection, change: &Change) -> Result<usize> {
         let payload = json!({
             "id": id,
             "event": event,
-            "collection": change.collection.name,
+            "collection": change.collection_name,
             "record": change.record,
             "timestamp": now,
         })
@@ -117,7 +126,7 @@ pub fn enqueue(conn: &Connection, change: &Change) -> Result<usize> {
             "INSERT INTO _webhook_deliveries (id, webhook, event, collection, record, payload, created, updated)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         )?
-        .execute((&id, hook, event, &change.collection.id, &change.id, &payload, &now))?;
+        .execute((&id, hook, event, change.collection_id, change.id, &payload, &now))?;
     }
     Ok(hooks.len())
 }

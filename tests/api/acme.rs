@@ -9,8 +9,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hearth::App;
+use hearth::config::Challenge;
 use hearth::config::{AcmeConfig, Certificates, Config, TlsConfig};
-use hearth::tls::Challenge;
 use tokio::process::{Child, Command};
 
 use crate::tls::{TestCa, client_config, client_trusting, peer_certificate};

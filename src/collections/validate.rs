@@ -3,10 +3,10 @@
 
 use std::collections::HashSet;
 
-use super::collection::{Collection, CollectionType};
-use super::ddl::Index;
-use super::field::{self, FieldKind};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::schema::collection::{Collection, CollectionType};
+use crate::schema::ddl::Index;
+use crate::schema::field::{self, FieldKind};
 
 /// Names a field may not take: they are record keys or SQL words with another meaning.
 const RESERVED_FIELD_NAMES: [&str; 7] = [

@@ -8,13 +8,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{
-    Collection, FieldKind, Registry, create_in, current, delete_in, import_failure, import_order,
-    update_in,
-};
+use super::{create_in, current, delete_in, import_failure, import_order, update_in};
 use crate::db::Store;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::files::Storage;
+use crate::schema::{Collection, FieldKind, Registry};
 
 /// Where collection changes go: the database, the registry kept in step with it, and the
 /// file storage of the collections' records.
@@ -192,8 +190,9 @@ pub mod within {
     use rusqlite::Connection;
     use serde_json::Value;
 
-    use super::super::{Collection, Snapshot, create_in, current, delete_in, update_in};
+    use super::super::{create_in, current, delete_in, update_in};
     use crate::error::{Error, Result};
+    use crate::schema::{Collection, Snapshot};
 
     /// Every collection as this transaction sees it.
     pub fn snapshot(tx: &Connection) -> Result<Snapshot> {
@@ -211,7 +210,7 @@ pub mod within {
             Some(old) => update_in(tx, all, &old, body),
             None => {
                 let mut body = body;
-                super::super::input::append_auth_system_fields(&mut body);
+                crate::schema::input::append_auth_system_fields(&mut body);
                 create_in(tx, all, body)
             }
         }
