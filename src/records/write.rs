@@ -537,4 +537,95 @@ mod tests {
         assert_eq!(count, 1);
         Ok(())
     }
+
+    #[test]
+    fn a_delete_and_its_cascade_remove_their_files_after_the_commit_only() -> Result<()> {
+        let (_dir, db, registry, storage) = setup()?;
+        let notes = registry
+            .snapshot()
+            .find("notes")
+            .ok_or_else(|| crate::error::Error::internal("no notes"))?;
+        Collections {
+            store: &db.data,
+            registry: &registry,
+            storage: &storage,
+        }
+        .create(
+            json!({"name": "comments", "createRule": "", "deleteRule": "", "fields": [
+                {"name": "note", "type": "relation", "collectionId": notes.id,
+                 "cascadeDelete": true, "maxSelect": 1},
+            ]}),
+        )?;
+        let snapshot = registry.snapshot();
+        let comments = snapshot
+            .find("comments")
+            .ok_or_else(|| crate::error::Error::internal("no comments"))?;
+        let seen = Seen {
+            store: db.data.clone(),
+            published: Mutex::default(),
+        };
+        let writes = Writes {
+            store: &db.data,
+            storage: &storage,
+            realtime: &seen,
+            hooks: &NoHooks,
+        };
+        let ctx = |caller| Ctx {
+            caller,
+            request: Default::default(),
+            schema: registry.snapshot(),
+            changes: Default::default(),
+        };
+        let id_of = |r: Map<String, Value>| r["id"].as_str().unwrap_or_default().to_owned();
+        let note = id_of(writes.create(
+            &notes,
+            &ctx(Caller::Guest),
+            &body("n"),
+            Staging::new(&storage),
+            |_, r| Ok(r),
+        )?);
+        let on_note = Map::from_iter([("note".to_owned(), json!(note))]);
+        let comment = id_of(writes.create(
+            &comments,
+            &ctx(Caller::Guest),
+            &on_note,
+            Staging::new(&storage),
+            |_, r| Ok(r),
+        )?);
+        // Files as uploads leave them, for the note and for its comment.
+        let mut dirs = Vec::new();
+        for (c, id) in [(&notes, &note), (&comments, &comment)] {
+            let dir = storage
+                .record_dir(&c.id, id)
+                .ok_or_else(|| crate::error::Error::internal("no dir"))?;
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("a.txt"), b"a")?;
+            dirs.push(dir);
+        }
+
+        // A guest may not delete notes (no rule): refused, nothing removed.
+        let refused = writes.delete(&notes, &ctx(Caller::Guest), &note, &|_| Ok(()));
+        assert!(refused.is_err());
+        // A delete whose transaction fails later keeps every file.
+        let failed = writes.delete(&notes, &ctx(Caller::Superuser), &note, &|_| {
+            Err(crate::error::Error::bad_request("changed meanwhile"))
+        });
+        assert!(failed.is_err());
+        assert!(dirs.iter().all(|d| d.join("a.txt").exists()));
+
+        writes.delete(&notes, &ctx(Caller::Superuser), &note, &|_| Ok(()))?;
+        assert!(
+            dirs.iter().all(|d| !d.exists()),
+            "both records' files are gone"
+        );
+        let left: i64 = db.data.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) FROM notes) + (SELECT count(*) FROM comments)",
+                [],
+                |r| r.get(0),
+            )?)
+        })?;
+        assert_eq!(left, 0);
+        Ok(())
+    }
 }
