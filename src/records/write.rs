@@ -465,6 +465,25 @@ mod tests {
         }
     }
 
+    impl Seen {
+        fn on(db: &Db) -> Self {
+            Self {
+                store: db.data.clone(),
+                published: Mutex::default(),
+            }
+        }
+
+        /// The write service over `db` and `storage`, publishing to this.
+        fn writes<'a>(&'a self, db: &'a Db, storage: &'a Storage) -> Writes<'a> {
+            Writes {
+                store: &db.data,
+                storage,
+                realtime: self,
+                hooks: &NoHooks,
+            }
+        }
+    }
+
     fn setup() -> Result<(tempfile::TempDir, Db, Registry, Storage)> {
         let dir = tempfile::tempdir()?;
         let db = Db::open(dir.path(), &PoolOptions::default())?;
@@ -488,16 +507,8 @@ mod tests {
     #[test]
     fn changes_are_published_after_their_commit_and_never_for_a_refused_write() -> Result<()> {
         let (_dir, db, registry, storage) = setup()?;
-        let seen = Seen {
-            store: db.data.clone(),
-            published: Mutex::default(),
-        };
-        let writes = Writes {
-            store: &db.data,
-            storage: &storage,
-            realtime: &seen,
-            hooks: &NoHooks,
-        };
+        let seen = Seen::on(&db);
+        let writes = seen.writes(&db, &storage);
         let c = registry
             .snapshot()
             .find("notes")
@@ -560,16 +571,8 @@ mod tests {
         let comments = snapshot
             .find("comments")
             .ok_or_else(|| crate::error::Error::internal("no comments"))?;
-        let seen = Seen {
-            store: db.data.clone(),
-            published: Mutex::default(),
-        };
-        let writes = Writes {
-            store: &db.data,
-            storage: &storage,
-            realtime: &seen,
-            hooks: &NoHooks,
-        };
+        let seen = Seen::on(&db);
+        let writes = seen.writes(&db, &storage);
         let ctx = |caller| Ctx {
             caller,
             request: Default::default(),
