@@ -65,7 +65,8 @@ pub async fn around(
     let Some(pool) = loaded.pool.as_ref() else {
         return Err(Error::internal("the hooks executors are gone"));
     };
-    let request = request_json(req, auth, HashMap::new(), Ok(Value::Object(body.clone())))?;
+    let request =
+        request_json(req, auth, HashMap::new(), Ok(Value::Object(body.clone())))?.to_string();
     let deleting = matches!(kind, Kind::Delete(_));
     let viewing = matches!(kind, Kind::View(_));
     let shared = state.clone();
@@ -160,7 +161,7 @@ fn run(
     state: &AppState,
     hooks: &JsHooks,
     ids: &[usize],
-    request: &Value,
+    request: &str,
     c: &Collection,
     kind: Kind,
     body: &Map<String, Value>,
@@ -198,6 +199,6 @@ fn run(
             _ => Map::new(),
         })
     };
-    let ran = hooks.request(ids, request, c, &given, original.as_ref(), &mut next);
+    let ran = hooks.request(ids, request, c, &given, original.as_ref(), new, &mut next);
     Ok((ran, answered))
 }

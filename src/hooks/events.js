@@ -7,6 +7,7 @@
   const native = global.__native;
   const call = global.__call;
   const callRaw = global.__callRaw;
+  const callRawText = global.__callRawText;
   const ApiError = global.ApiError;
   const Record = global.Record;
 
@@ -28,7 +29,9 @@
   class RequestEvent {
     constructor(req) {
       const self = this;
-      this.__req = req;
+      // The request's JSON, parsed on first use: a hook that only goes on never reads it.
+      this.__reqSource = req;
+      this.__reqParsed = null;
       this.__answer = null;
       this.__headers = [];
       this.__chain = [];
@@ -36,6 +39,13 @@
       this.__auth = undefined;
       this.__request = null;
       this.app = global.$app;
+    }
+    get __req() {
+      if (this.__reqParsed === null) {
+        const source = this.__reqSource;
+        this.__reqParsed = typeof source === "string" ? JSON.parse(source) : source;
+      }
+      return this.__reqParsed;
     }
     // Built on first use: most handlers read little of the request.
     get auth() {
@@ -240,17 +250,21 @@
   // A request hook (`onRecordCreateRequest`, ...): the request event with `e.record` and
   // `e.collection`; the innermost `e.next()` runs the request's own handling, whose answer
   // is sent unless a hook wrote its own.
-  global.__requestHook = function (req, input) {
+  global.__requestHook = function (req, input, record) {
     const e = new RequestEvent(req);
     global.__event = e;
     e.collection = input.collection;
-    e.record = new Record(input.collection, input.record);
+    e.record = new Record(input.collection, null);
+    e.record.__raw = record;
     e.record.__new = !!input.isNew;
     e.record.__original = input.original || null;
     let nextRan = false;
     e.__chain = input.ids.map(handler).concat([(ev) => {
-      const data = ev.record ? ev.record.__data : {};
-      const out = callRaw("raw:record.next", { depth: input.depth, record: data });
+      const r = ev.record;
+      // A record no hook read goes back as the text it came as.
+      const out = r && r.__raw !== null
+        ? callRawText("raw:record.next", '{"depth":' + input.depth + ',"record":' + r.__raw + "}")
+        : callRaw("raw:record.next", { depth: input.depth, record: r ? r.__data : {} });
       nextRan = true;
       if (ev.record && out !== "{}") {
         ev.record.__raw = out;

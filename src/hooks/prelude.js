@@ -15,9 +15,14 @@
 
   // `call` for an op whose answer the caller may never read: its JSON text, unparsed.
   function callRaw(op, args) {
-    const text = native(op, JSON.stringify(args === undefined ? null : args));
-    if (text.charCodeAt(0) === 61) return text.slice(1); // "=" + the answer's JSON
-    throw nativeError(JSON.parse(text).error);
+    return callRawText(op, JSON.stringify(args === undefined ? null : args));
+  }
+
+  // `callRaw` with its arguments already JSON text.
+  function callRawText(op, text) {
+    const answer = native(op, text);
+    if (answer.charCodeAt(0) === 61) return answer.slice(1); // "=" + the answer's JSON
+    throw nativeError(JSON.parse(answer).error);
   }
 
   // A server error as PocketBase's ToApiError turns the Go error behind it into an answer:
@@ -561,4 +566,5 @@
     },
   };
   global.__callRaw = callRaw;
+  global.__callRawText = callRawText;
 })(globalThis);

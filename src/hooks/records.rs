@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::Server;
 use super::lent::{self, Frame};
 use super::registry::Registry;
-use super::runtime::{Failure, call_in};
+use super::runtime::{Arg, Failure, call_args, call_in};
 use crate::error::{Error, Result};
 use crate::records::Record;
 use crate::records::changes::Event;
@@ -277,33 +277,37 @@ fn passed_on(e: Error) -> Error {
 }
 
 impl JsHooks<'_, '_> {
-    /// Runs the request hooks `ids` for `request` (the request event's JSON) on `record`;
-    /// their innermost `e.next()` calls `next` with the record as they left it. Answers
-    /// the JS's `{answer, headers, nextRan}`.
+    /// Runs the request hooks `ids` for `request` (the request event's JSON) on `record`
+    /// (`new`: not stored yet); their innermost `e.next()` calls `next` with the record as
+    /// they left it. Answers the JS's `{answer, headers, nextRan}`. The request and the
+    /// record reach the JS as text, parsed there only if a hook reads them.
+    #[allow(clippy::too_many_arguments)]
     pub fn request(
         &self,
         ids: &[usize],
-        request: &Value,
+        request: &str,
         c: &Collection,
         record: &Record,
         original: Option<&Record>,
+        new: bool,
         next: &mut dyn FnMut(Record) -> Result<Record>,
     ) -> std::result::Result<Value, Failure> {
         let mut guarded = |record: Record| next(record).map_err(passed_on);
         let mut frame = Request { next: &mut guarded };
+        let record = serde_json::to_string(record).unwrap_or_else(|_| "{}".into());
         let text = lent::lend(&mut frame, |depth| {
             let input = json!({
                 "ids": ids,
                 "depth": depth,
                 "collection": described(c),
-                "record": record,
                 "original": original,
+                "isNew": new,
             })
             .to_string();
-            call_in(
+            call_args(
                 self.ctx,
                 "__requestHook",
-                &[&request.to_string(), &input],
+                &[Arg::Text(request), Arg::Json(&input), Arg::Text(&record)],
                 false,
             )
         })?;

@@ -203,21 +203,46 @@ impl Js {
 /// is JSON text. `nested`: called from Rust below another JS call (a model hook), whose
 /// request event a failure here must leave alone.
 pub fn call_in(ctx: &Ctx<'_>, name: &str, args: &[&str], nested: bool) -> Result<String, Failure> {
+    let args: Vec<Arg> = args.iter().map(|a| Arg::Json(a)).collect();
+    call_args(ctx, name, &args, nested)
+}
+
+/// One argument of a call into JS.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    /// JSON text, parsed into the value it stands for.
+    Json(&'a str),
+    /// Passed as a string: JSON the JS may parse only if it needs it.
+    Text(&'a str),
+}
+
+/// `call_in` with each argument passed as `Arg` says.
+pub fn call_args(ctx: &Ctx<'_>, name: &str, args: &[Arg], nested: bool) -> Result<String, Failure> {
     let function: Function = ctx
         .globals()
         .get(name)
         .map_err(|e| thrown_text(format!("{name}: {e}")))?;
     let mut values = Vec::with_capacity(args.len());
     for arg in args {
-        values.push(
-            ctx.json_parse(*arg)
+        values.push(match *arg {
+            Arg::Json(text) => ctx
+                .json_parse(text)
                 .map_err(|e| thrown_text(e.to_string()))?,
-        );
+            Arg::Text(text) => rquickjs::String::from_str(ctx.clone(), text)
+                .map_err(|e| thrown_text(e.to_string()))?
+                .into_value(),
+        });
     }
     let called = match values.len() {
         1 => function.call::<_, String>((values[0].clone(),)),
         2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
         3 => function.call::<_, String>((values[0].clone(), values[1].clone(), values[2].clone())),
+        4 => function.call::<_, String>((
+            values[0].clone(),
+            values[1].clone(),
+            values[2].clone(),
+            values[3].clone(),
+        )),
         _ => function.call::<_, String>(()),
     };
     called

@@ -406,7 +406,7 @@ onRecordCreateRequest((e) => {
   if (!e.auth) throw new UnauthorizedError("Sign in first.");
   e.record.set("owner", e.auth.id);
   if (e.record.get("title") === "custom") {
-    return e.json(201, { custom: true, title: e.record.get("title"), collection: e.collection.name });
+    return e.json(201, { custom: true, title: e.record.get("title"), collection: e.collection.name, isNew: e.record.isNew() });
   }
   e.next();
 }, "notes");
