@@ -75,7 +75,7 @@ pub(super) fn count_attempt(
 }
 
 /// `{record, token}` as every sign-in answers: the record as its owner sees it.
-fn auth_response(
+pub(super) fn auth_response(
     conn: &rusqlite::Connection,
     c: &Collection,
     id: &str,
@@ -169,6 +169,11 @@ async fn auth_with_password(
         "Missing or invalid collection context.",
     )?;
     count_attempt(&req, &state, &c, &input.identity)?;
+    if let Some(hooked) = auth_hooks::password_wanted(&state, &c) {
+        let login = (input.identity, input.password);
+        let state = state.into_inner();
+        return auth_hooks::with_password(&req, &state, hooked, c, login, auth_response).await;
+    }
     let (shared, table) = (state.clone(), c.clone());
     // Its cost is the password check: it waits for a hashing thread, not a blocking one.
     let body = hashing(move || {

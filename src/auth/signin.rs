@@ -31,6 +31,18 @@ pub fn sign_in(
     password_text: &str,
 ) -> Result<Map<String, Value>> {
     let found = store.read(|conn| lookup(conn, c, identity, password_text))?;
+    admit(store, schema, c, found, password_text)
+}
+
+/// The second half of `sign_in`, for a record found by `lookup` (or by a hook): its
+/// password must match and the collection's `authRule` admit it.
+pub fn admit(
+    store: &Store,
+    schema: Arc<Snapshot>,
+    c: &Arc<Collection>,
+    found: Option<Map<String, Value>>,
+    password_text: &str,
+) -> Result<Map<String, Value>> {
     let Some(record) = found else {
         password::burn_time(password_text);
         return Err(failed());
@@ -74,7 +86,7 @@ pub fn sign_in(
 
 /// Checks the input and the collection's options, then finds the record by the first
 /// identity field that holds `identity`.
-fn lookup(
+pub fn lookup(
     conn: &rusqlite::Connection,
     c: &Collection,
     identity: &str,

@@ -301,6 +301,28 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, sent });
   };
 
+  // `onRecordAuthWithPasswordRequest`: the sign-in's identity and password and the record
+  // they found (null: none); `e.next()` checks the password against `e.record` and signs
+  // it in, with `onRecordAuthRequest`.
+  global.__passwordHook = function (req, input) {
+    const e = new RequestEvent(req);
+    global.__event = e;
+    e.collection = input.collection;
+    e.record = input.record ? new Record(input.collection, input.record) : null;
+    if (e.record) e.record.__new = false;
+    e.identity = input.identity;
+    e.identityField = input.identityField;
+    e.password = input.password;
+    let signed = null;
+    e.__chain = input.ids.map(handler).concat([(ev) => {
+      const record = ev.record ? ev.record.__data : null;
+      signed = call("record.next", { depth: input.depth, record: { record, password: String(ev.password) } });
+    }]);
+    e.next();
+    global.__event = null;
+    return JSON.stringify({ answer: e.__answer, headers: e.__headers, signed });
+  };
+
   // `onRecordAuthRequest`: a sign-in's answer; `e.next()` sends `{token, record, meta}` as
   // the hooks left them.
   global.__authHook = function (req, input) {

@@ -277,6 +277,34 @@ fn passed_on(e: Error) -> Error {
 }
 
 impl JsHooks<'_, '_> {
+    /// Runs hooks `ids` through the JS `function(request, input)`, `input` given the `ids`
+    /// and the frame's `depth`; their innermost `e.next()` calls `next` (with what the JS
+    /// passes it). Answers the JS's answer JSON. `nested`: inside another hook's call.
+    pub fn chain(
+        &self,
+        function: &str,
+        ids: &[usize],
+        request: &str,
+        mut input: Map<String, Value>,
+        nested: bool,
+        next: &mut dyn FnMut(Record) -> Result<Record>,
+    ) -> std::result::Result<Value, Failure> {
+        let mut guarded = |record: Record| next(record).map_err(passed_on);
+        let mut frame = Request { next: &mut guarded };
+        let text = lent::lend(&mut frame, |depth| {
+            input.insert("ids".into(), json!(ids));
+            input.insert("depth".into(), json!(depth));
+            let input = Value::Object(input).to_string();
+            call_args(
+                self.ctx,
+                function,
+                &[Arg::Text(request), Arg::Json(&input)],
+                nested,
+            )
+        })?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     /// Runs the request hooks `ids` for `request` (the request event's JSON) on `record`
     /// (`new`: not stored yet); their innermost `e.next()` calls `next` with the record as
     /// they left it. Answers the JS's `{answer, headers, nextRan}`. The request and the

@@ -64,9 +64,10 @@ impl Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 22] = [
+pub const RECORD_HOOKS: [&str; 23] = [
     "onRecordsListRequest",
     "onRecordAuthRequest",
+    "onRecordAuthWithPasswordRequest",
     "onBootstrap",
     "onTerminate",
     "onRecordCreateRequest",

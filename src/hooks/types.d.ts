@@ -307,6 +307,17 @@ interface RecordAuthRequestEvent extends RecordRequestEvent {
 /** A sign-in's or refresh's answer: change `e.meta`, or throw to refuse; `e.next()` sends it. */
 declare function onRecordAuthRequest(handler: (e: RecordAuthRequestEvent) => void, ...collections: string[]): void;
 
+interface RecordAuthWithPasswordRequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  /** The record the identity found; null when none (a hook may set it). */
+  record: Record | null;
+  identity: string;
+  identityField: string;
+  password: string;
+}
+/** A password sign-in: throw to refuse, or change the record or password; `e.next()` checks the password and signs in. */
+declare function onRecordAuthWithPasswordRequest(handler: (e: RecordAuthWithPasswordRequestEvent) => void, ...collections: string[]): void;
+
 interface RecordsListRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };
   records: Record[];

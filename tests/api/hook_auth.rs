@@ -174,3 +174,101 @@ async fn account_flow_updates_run_the_update_hooks() {
         "the refused verification rolled back"
     );
 }
+
+const PASSWORD: &str = r#"
+onRecordAuthWithPasswordRequest((e) => {
+  if (e.identity === "alias@example.com") {
+    // A custom find: the alias signs in as ann.
+    e.record = $app.findAuthRecordByEmail("users", "ann@example.com");
+  }
+  if (e.identity.startsWith("blocked")) throw new ForbiddenError("Blocked by the password hook.");
+  if (e.identity === "custom@example.com") {
+    return e.json(202, { custom: true, found: e.record !== null, identity: e.identity });
+  }
+  if (e.password === "magic") e.password = "secret-pass-1";
+  e.next();
+}, "users");
+
+onRecordAuthRequest((e) => {
+  e.meta = { method: e.authMethod, found: e.record.getString("email") };
+  e.next();
+}, "users");
+"#;
+
+async fn password_scenario(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let users = format!("{base}/api/collections/users");
+    for email in [
+        "ann@example.com",
+        "blocked@example.com",
+        "custom@example.com",
+    ] {
+        let body = json!({"email": email, "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
+        let res = http
+            .post(format!("{users}/records"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let mut out = Vec::new();
+    for (label, identity, password) in [
+        ("right password", "ann@example.com", "secret-pass-1"),
+        ("password replaced by the hook", "ann@example.com", "magic"),
+        ("wrong password", "ann@example.com", "wrong-pass-1"),
+        (
+            "record found by the hook",
+            "alias@example.com",
+            "secret-pass-1",
+        ),
+        ("thrown", "blocked@example.com", "secret-pass-1"),
+        (
+            "answered by the hook",
+            "custom@example.com",
+            "secret-pass-1",
+        ),
+        ("unknown", "nobody@example.com", "secret-pass-1"),
+        ("no password", "ann@example.com", ""),
+    ] {
+        let res = http
+            .post(format!("{users}/auth-with-password"))
+            .json(&json!({"identity": identity, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        let shown = match body.get("token") {
+            Some(_) => json!([body["meta"], body["record"]["email"]]),
+            None => body,
+        };
+        out.push((label.to_owned(), json!([status, shown])));
+    }
+    out
+}
+
+#[tokio::test]
+async fn password_hooks_answer_as_on_pocketbase() {
+    let dir = hooks_folder(&[("password.pb.js", PASSWORD)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
+    let ours = password_scenario(&app.address).await;
+    let signed_in_as_ann =
+        json!([200, [{"method": "password", "found": "ann@example.com"}, "ann@example.com"]]);
+    assert_eq!(ours[0].1, signed_in_as_ann);
+    assert_eq!(ours[1].1, signed_in_as_ann);
+    assert_eq!(ours[2].1[0], 400);
+    assert_eq!(ours[3].1, signed_in_as_ann);
+    assert_eq!(ours[4].1[0], 403);
+    assert_eq!(
+        ours[5].1,
+        json!([202, {"custom": true, "found": true, "identity": "custom@example.com"}])
+    );
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("password.pb.js", PASSWORD)]).await;
+    let theirs = password_scenario(&pb.address).await;
+    assert_same(&ours, &theirs);
+}
