@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{RequestAuth, auth_hooks};
-use crate::auth::signin::sign_in;
+use crate::auth::signin::{self, sign_in};
 use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
 use crate::auth::{otp, records};
@@ -169,10 +169,8 @@ async fn auth_with_password(
         "Missing or invalid collection context.",
     )?;
     count_attempt(&req, &state, &c, &input.identity)?;
-    if let Some(hooked) = auth_hooks::password_wanted(&state, &c) {
-        let login = (input.identity, input.password);
-        let state = state.into_inner();
-        return auth_hooks::with_password(&req, &state, hooked, c, login, auth_response).await;
+    if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithPasswordRequest", &c) {
+        return password_hooked(&req, state.into_inner(), hooked, c, input).await;
     }
     let (shared, table) = (state.clone(), c.clone());
     // Its cost is the password check: it waits for a hashing thread, not a blocking one.
@@ -192,6 +190,54 @@ async fn auth_with_password(
     })
     .await?;
     auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, "password").await
+}
+
+/// A password sign-in inside its `onRecordAuthWithPasswordRequest` hooks: they see the
+/// identity, the password and the record found; `e.next()` checks the password.
+async fn password_hooked(
+    req: &HttpRequest,
+    state: std::sync::Arc<AppState>,
+    hooked: (std::sync::Arc<crate::hooks::Loaded>, Vec<usize>),
+    c: std::sync::Arc<Collection>,
+    input: PasswordLogin,
+) -> Result<HttpResponse> {
+    let sign_in = auth_hooks::SignIn {
+        extra: Map::from_iter([
+            ("identity".to_owned(), json!(input.identity)),
+            ("identityField".to_owned(), json!("")),
+            ("password".to_owned(), json!(input.password)),
+        ]),
+        method: "password",
+        body: json!({"identity": input.identity, "password": input.password}),
+    };
+    let table = c.clone();
+    // The body is checked before the hooks, as PocketBase binds and validates it.
+    let find: auth_hooks::Find = Box::new(move |state: &AppState| {
+        state
+            .db
+            .data
+            .read(|conn| signin::lookup(conn, &table, &input.identity, &input.password))
+    });
+    let table = c.clone();
+    let admit: auth_hooks::Admit = Box::new(move |state: &AppState, record, extra| {
+        let password = extra["password"].as_str().unwrap_or_default();
+        let store = &state.db.data;
+        let record = signin::admit(store, state.schema.snapshot(), &table, record, password)?;
+        let token = records::issue_token(&table, &record, KIND_AUTH)?;
+        Ok((record, token))
+    });
+    let guest = RequestAuth::Guest;
+    auth_hooks::around_sign_in(
+        req,
+        &state,
+        &guest,
+        hooked,
+        c,
+        sign_in,
+        (find, admit),
+        auth_response,
+    )
+    .await
 }
 
 /// A fresh token for the caller, who must be a record of this collection.
@@ -217,6 +263,9 @@ async fn auth_refresh(
             "The request requires auth record from {caller_collection} collection."
         )));
     }
+    if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthRefreshRequest", &c) {
+        return refresh_hooked(&req, state.into_inner(), &auth, hooked, c, id).await;
+    }
     let (shared, table) = (state.clone(), c.clone());
     let body = blocking(move || {
         shared.db.data.read(|conn| {
@@ -227,6 +276,47 @@ async fn auth_refresh(
     })
     .await?;
     auth_hooks::answered(&req, &state, &auth, &table, body, "").await
+}
+
+/// A refresh inside its `onRecordAuthRefreshRequest` hooks: they see the caller's record;
+/// `e.next()` answers with a fresh token for the record they leave.
+async fn refresh_hooked(
+    req: &HttpRequest,
+    state: std::sync::Arc<AppState>,
+    auth: &RequestAuth,
+    hooked: (std::sync::Arc<crate::hooks::Loaded>, Vec<usize>),
+    c: std::sync::Arc<Collection>,
+    id: String,
+) -> Result<HttpResponse> {
+    let sign_in = auth_hooks::SignIn {
+        extra: Map::new(),
+        method: "",
+        body: json!({}),
+    };
+    let table = c.clone();
+    let find: auth_hooks::Find = Box::new(move |state: &AppState| {
+        state
+            .db
+            .data
+            .read(|conn| records::find_by_id(conn, &table, &id))
+    });
+    let table = c.clone();
+    let admit: auth_hooks::Admit = Box::new(move |_: &AppState, record, _| {
+        let record = record.ok_or_else(Error::not_found)?;
+        let token = records::issue_token(&table, &record, KIND_AUTH)?;
+        Ok((record, token))
+    });
+    auth_hooks::around_sign_in(
+        req,
+        &state,
+        auth,
+        hooked,
+        c,
+        sign_in,
+        (find, admit),
+        auth_response,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]

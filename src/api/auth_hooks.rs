@@ -15,8 +15,6 @@ use serde_json::{Map, Value, json};
 
 use super::hooks::{failed, header_pairs, request_json, written};
 use super::request_auth::RequestAuth;
-use crate::auth::signin;
-use crate::auth::token::KIND_AUTH;
 use crate::error::{Error, Result};
 use crate::hooks::Loaded;
 use crate::schema::Collection;
@@ -87,71 +85,88 @@ fn sent(req: &HttpRequest, outcome: &Value) -> HttpResponse {
     res.json(Value::Object(answer))
 }
 
-/// The loaded hooks and the `onRecordAuthWithPasswordRequest` handlers bound to `c`; None
-/// when none.
-pub fn password_wanted(state: &AppState, c: &Collection) -> Option<(Arc<Loaded>, Vec<usize>)> {
+/// The loaded hooks and the handlers of the sign-in hook `name` bound to `c`; None when
+/// none.
+pub fn wanted(state: &AppState, name: &str, c: &Collection) -> Option<(Arc<Loaded>, Vec<usize>)> {
     let loaded = state.hooks.current();
     loaded.pool.as_ref()?;
-    let ids = loaded
-        .registry
-        .bound(&["onRecordAuthWithPasswordRequest"], c);
+    let ids = loaded.registry.bound(&[name], c);
     (!ids.is_empty()).then_some((loaded, ids))
 }
 
-/// A password sign-in inside the `onRecordAuthWithPasswordRequest` hooks `ids`, on a hooks
-/// executor (the password check in `e.next()` runs there). `response` builds the answer
-/// `{record, token}` of a signed-in record.
-pub async fn with_password(
+/// One sign-in run inside its per-method hooks (`onRecordAuthWithPasswordRequest`,
+/// `onRecordAuthRefreshRequest`), on a hooks executor.
+pub struct SignIn {
+    /// The event's values besides the record (`identity`, `password`, ...), which the
+    /// hooks may change.
+    pub extra: Map<String, Value>,
+    /// `e.authMethod` of the `onRecordAuthRequest` hooks its `e.next()` runs.
+    pub method: &'static str,
+    /// The request body the hooks see.
+    pub body: Value,
+}
+
+/// Finds the record the sign-in is for (before the hooks run; errors answer at once).
+pub type Find = Box<dyn FnOnce(&AppState) -> Result<Option<Map<String, Value>>> + Send>;
+/// The record as signed in, from the one the hooks left (read again as stored) and the
+/// event's values: the check of `e.next()`, with the token to answer.
+pub type Admit = Box<
+    dyn Fn(
+            &AppState,
+            Option<Map<String, Value>>,
+            &Map<String, Value>,
+        ) -> Result<(Map<String, Value>, String)>
+        + Send,
+>;
+
+/// Runs a sign-in inside the hooks `ids` (the JS `__signInHook`): they see `e.record` (what
+/// `find` found, null when nothing) and the `extra` values, may refuse, answer or change
+/// them; `e.next()` signs in with `admit` and answers through `onRecordAuthRequest`.
+/// `response` builds the answer `{record, token}` of a signed-in record.
+#[allow(clippy::too_many_arguments)]
+pub async fn around_sign_in(
     req: &HttpRequest,
     state: &Arc<AppState>,
+    auth: &RequestAuth,
     (loaded, ids): (Arc<Loaded>, Vec<usize>),
     c: Arc<Collection>,
-    (identity, password): (String, String),
+    sign_in: SignIn,
+    (find, admit): (Find, Admit),
     response: fn(&rusqlite::Connection, &Collection, &str, String) -> Result<Value>,
 ) -> Result<HttpResponse> {
     let Some(pool) = loaded.pool.as_ref() else {
         return Err(Error::internal("the hooks executors are gone"));
     };
-    let body = json!({"identity": identity, "password": password});
-    let request = request_json(req, &RequestAuth::Guest, HashMap::new(), Ok(body))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(sign_in.body))?.to_string();
     let auth_ids = loaded.registry.bound(&["onRecordAuthRequest"], &c);
     let shared = state.clone();
     let ran = pool
         .run(move |executor| {
             executor.enter(move |hooks| {
-                let store = &shared.db.data;
-                // The body is checked before the hooks, as PocketBase binds and validates it.
-                let found = store.read(|conn| signin::lookup(conn, &c, &identity, &password))?;
+                let state = &*shared;
+                let found = find(state)?;
                 let mut input = Map::new();
                 input.insert("collection".into(), crate::hooks::described(&c));
                 input.insert("record".into(), found.map_or(Value::Null, Value::Object));
-                input.insert("identity".into(), json!(identity));
-                input.insert("identityField".into(), json!(""));
-                input.insert("password".into(), json!(password));
+                input.insert("extra".into(), Value::Object(sign_in.extra));
                 let mut next = |given: Map<String, Value>| -> Result<Map<String, Value>> {
-                    // The record as stored, however a hook found it: its hash decides.
+                    // The record as stored, however a hook found it.
                     let id = given["record"]["id"].as_str().unwrap_or_default();
                     let record = match id {
                         "" => None,
-                        id => store.read(|conn| crate::auth::records::find_by_id(conn, &c, id))?,
+                        id => state
+                            .db
+                            .data
+                            .read(|conn| crate::auth::records::find_by_id(conn, &c, id))?,
                     };
-                    let password = given
-                        .get("password")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let schema = shared.schema.snapshot();
-                    let record = signin::admit(store, schema, &c, record, password)?;
-                    let id = record
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    let token = crate::auth::records::issue_token(&c, &record, KIND_AUTH)?;
-                    let body = store.read(|conn| response(conn, &c, &id, token))?;
+                    let extra = given["extra"].as_object().cloned().unwrap_or_default();
+                    let (record, token) = admit(state, record, &extra)?;
+                    let id = record["id"].as_str().unwrap_or_default().to_owned();
+                    let body = state.db.data.read(|conn| response(conn, &c, &id, token))?;
                     let outcome = if auth_ids.is_empty() {
                         json!({ "sent": body })
                     } else {
-                        let input = auth_input(&c, &body, "password");
+                        let input = auth_input(&c, &body, sign_in.method);
                         hooks
                             .chain("__authHook", &auth_ids, &request, input, true, &mut |_| {
                                 Err(Error::bad_request("There is no e.next() here."))
@@ -162,7 +177,7 @@ pub async fn with_password(
                     };
                     Ok(Map::from_iter([("outcome".to_owned(), outcome)]))
                 };
-                Ok(hooks.chain("__passwordHook", &ids, &request, input, false, &mut next))
+                Ok(hooks.chain("__signInHook", &ids, &request, input, false, &mut next))
             })
         })
         .await?;

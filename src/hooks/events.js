@@ -301,22 +301,24 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, sent });
   };
 
-  // `onRecordAuthWithPasswordRequest`: the sign-in's identity and password and the record
-  // they found (null: none); `e.next()` checks the password against `e.record` and signs
-  // it in, with `onRecordAuthRequest`.
-  global.__passwordHook = function (req, input) {
+  // A sign-in's own hooks (`onRecordAuthWithPasswordRequest`, `onRecordAuthRefreshRequest`):
+  // `e.record` (null when none was found) and the event's values (`e.identity`,
+  // `e.password`, ...); `e.next()` signs `e.record` in with them, through
+  // `onRecordAuthRequest`.
+  global.__signInHook = function (req, input) {
     const e = new RequestEvent(req);
     global.__event = e;
     e.collection = input.collection;
     e.record = input.record ? new Record(input.collection, input.record) : null;
     if (e.record) e.record.__new = false;
-    e.identity = input.identity;
-    e.identityField = input.identityField;
-    e.password = input.password;
+    const names = Object.keys(input.extra);
+    for (const k of names) e[k] = input.extra[k];
     let signed = null;
     e.__chain = input.ids.map(handler).concat([(ev) => {
+      const extra = {};
+      for (const k of names) extra[k] = ev[k];
       const record = ev.record ? ev.record.__data : null;
-      signed = call("record.next", { depth: input.depth, record: { record, password: String(ev.password) } });
+      signed = call("record.next", { depth: input.depth, record: { record, extra } });
     }]);
     e.next();
     global.__event = null;

@@ -64,10 +64,11 @@ impl Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 23] = [
+pub const RECORD_HOOKS: [&str; 24] = [
     "onRecordsListRequest",
     "onRecordAuthRequest",
     "onRecordAuthWithPasswordRequest",
+    "onRecordAuthRefreshRequest",
     "onBootstrap",
     "onTerminate",
     "onRecordCreateRequest",

@@ -318,6 +318,13 @@ interface RecordAuthWithPasswordRequestEvent extends RequestEvent {
 /** A password sign-in: throw to refuse, or change the record or password; `e.next()` checks the password and signs in. */
 declare function onRecordAuthWithPasswordRequest(handler: (e: RecordAuthWithPasswordRequestEvent) => void, ...collections: string[]): void;
 
+interface RecordAuthRefreshRequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  record: Record;
+}
+/** An `auth-refresh`: throw to refuse; `e.next()` answers with a fresh token for `e.record`. */
+declare function onRecordAuthRefreshRequest(handler: (e: RecordAuthRefreshRequestEvent) => void, ...collections: string[]): void;
+
 interface RecordsListRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };
   records: Record[];

@@ -193,6 +193,11 @@ onRecordAuthRequest((e) => {
   e.meta = { method: e.authMethod, found: e.record.getString("email") };
   e.next();
 }, "users");
+
+onRecordAuthRefreshRequest((e) => {
+  if (e.requestInfo().query["freeze"] === "1") throw new ForbiddenError("Frozen.");
+  e.next();
+}, "users");
 "#;
 
 async fn password_scenario(base: &str) -> Vec<(String, Value)> {
@@ -245,11 +250,36 @@ async fn password_scenario(base: &str) -> Vec<(String, Value)> {
         };
         out.push((label.to_owned(), json!([status, shown])));
     }
+    let signed: Value = http
+        .post(format!("{users}/auth-with-password"))
+        .json(&json!({"identity": "ann@example.com", "password": "secret-pass-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed["token"].as_str().unwrap_or_default();
+    for (label, query) in [("refresh", ""), ("refresh refused", "?freeze=1")] {
+        let res = http
+            .post(format!("{users}/auth-refresh{query}"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        let shown = match body.get("token") {
+            Some(_) => json!([body["meta"], body["record"]["email"]]),
+            None => body,
+        };
+        out.push((label.to_owned(), json!([status, shown])));
+    }
     out
 }
 
 #[tokio::test]
-async fn password_hooks_answer_as_on_pocketbase() {
+async fn sign_in_hooks_answer_as_on_pocketbase() {
     let dir = hooks_folder(&[("password.pb.js", PASSWORD)]);
     let app = spawn_app_with_hooks(dir.path()).await;
     let ours = password_scenario(&app.address).await;
