@@ -120,6 +120,39 @@ impl crate::realtime::Source for AppState {
     fn broker(&self) -> &Broker {
         &self.realtime
     }
+
+    fn enrich(
+        &self,
+        record: serde_json::Map<String, serde_json::Value>,
+        identity: &crate::realtime::Identity,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        use serde_json::{Value, json};
+        // The realtime connection's request as the hooks see it: a GET by this identity.
+        let request = || {
+            let auth = match (&identity.caller, &identity.auth) {
+                (_, Some((c, r))) => {
+                    json!({"collection": crate::hooks::described(c), "record": r})
+                }
+                (crate::records::Caller::Superuser, None) => json!({"collection": {
+                    "id": crate::auth::superusers::COLLECTION_ID, "name": "_superusers",
+                    "type": "auth"}, "record": {}}),
+                _ => Value::Null,
+            };
+            json!({"method": "GET", "path": "/api/realtime", "rawQuery": "",
+                "query": [], "headers": [], "params": {}, "body": {}, "bodyError": null,
+                "auth": auth, "host": "", "remoteAddr": "", "realIP": "", "tls": false,
+                "realtime": true})
+            .to_string()
+        };
+        let schema = self.schema.snapshot();
+        let out = self
+            .hooks
+            .enrich_blocking(&schema, request, vec![Value::Object(record)])?;
+        match out.into_iter().next() {
+            Some(Value::Object(record)) => Ok(record),
+            _ => Err(Error::internal("enrich lost the record")),
+        }
+    }
 }
 
 impl crate::hooks::Server for AppState {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use actix_web::HttpRequest;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::hooks::request_json;
 use super::request_auth::RequestAuth;
@@ -22,39 +22,19 @@ pub async fn enrich(
     records: Vec<Value>,
 ) -> Result<Vec<Value>> {
     let loaded = state.hooks.current();
-    let Some(pool) = loaded.pool.as_ref() else {
+    let schema = state.schema.snapshot();
+    let (Some(pool), Some((handlers, bound))) = (
+        loaded.pool.as_ref(),
+        crate::hooks::enrich::bound(&loaded, &schema),
+    ) else {
         return Ok(records);
     };
-    if !loaded
-        .registry
-        .hooks
-        .iter()
-        .any(|h| h.name == "onRecordEnrich")
-    {
-        return Ok(records);
-    }
-    let mut bound = Map::new();
-    let mut handlers = Vec::new();
-    for c in state.schema.snapshot().all() {
-        let ids = loaded.registry.bound(&["onRecordEnrich"], c);
-        if ids.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = c.fields.iter().map(|f| f.name.as_str()).collect();
-        handlers.extend(ids.iter().copied());
-        bound.insert(c.name.clone(), json!({"ids": ids, "fields": fields}));
-    }
-    if bound.is_empty() {
-        return Ok(records);
-    }
     let request = request_json(req, auth, HashMap::new(), Ok(json!({})))?.to_string();
     let input = json!({"bound": bound, "records": records}).to_string();
     let ran = pool
         .run(move |executor| executor.call("__enrich", &handlers, &[&request, &input]))
         .await?;
-    let text =
-        ran.map_err(|f| crate::hooks::records_failure(f, "Failed to enrich the records."))?;
-    serde_json::from_str(&text).map_err(|e| Error::internal(format!("enrich answer: {e}")))
+    crate::hooks::enrich::read_answer(ran)
 }
 
 /// One record through `enrich`.

@@ -362,7 +362,8 @@
   global.__enrich = function (req, input) {
     // PocketBase's enrich event holds the request info as a value, not a method.
     const info = new RequestEvent(req).requestInfo();
-    const superuser = !!req.auth && req.auth.collection.name === "_superusers";
+    // As PocketBase: not in realtime events, where a hidden field stays hidden.
+    const superuser = !req.realtime && !!req.auth && req.auth.collection.name === "_superusers";
     const visit = (rec) => {
       if (!rec || typeof rec !== "object" || Array.isArray(rec)) return rec;
       if (rec.expand && typeof rec.expand === "object") {

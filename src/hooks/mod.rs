@@ -6,6 +6,7 @@
 
 mod app;
 mod bridge;
+pub mod enrich;
 mod http;
 mod lent;
 mod loader;

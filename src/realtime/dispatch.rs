@@ -12,7 +12,8 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
-use super::broker::{Broker, Client, Identity};
+use super::Source;
+use super::broker::{Client, Identity};
 use super::topic::Subscription;
 use crate::error::Result;
 use crate::filter::RequestInfo;
@@ -64,10 +65,11 @@ pub fn route(clients: &[Arc<Client>], change: Change) -> Option<Fanout> {
 }
 
 /// Sends every routed change to the clients whose rules let them see it.
-pub fn run(conn: &Connection, broker: &Broker, schema: &Arc<Snapshot>, batch: &[Fanout]) {
+pub fn run<S: Source>(conn: &Connection, source: &S, schema: &Arc<Snapshot>, batch: &[Fanout]) {
+    let broker = source.broker();
     for Fanout { change, groups } in batch {
         for g in groups {
-            let data = match message(conn, schema, change, g) {
+            let data = match message(conn, source, schema, change, g) {
                 Ok(Some(data)) => data,
                 Ok(None) => continue,
                 Err(e) => {
@@ -144,8 +146,11 @@ fn group(clients: &[Arc<Client>], change: &Change) -> Vec<Group> {
 }
 
 /// The event data one group receives, or None when its rule or filter hides the record.
-fn message(
+/// The record passes the `onRecordEnrich` hooks as the group's identity; a failing hook
+/// withholds the event rather than send what it may have hidden.
+fn message<S: Source>(
     conn: &Connection,
+    source: &S,
     schema: &Arc<Snapshot>,
     change: &Change,
     g: &Group,
@@ -182,6 +187,7 @@ fn message(
         log::debug!("realtime subscription {}: {e}", sub.raw);
     }
     let [record] = items;
+    let record = source.enrich(record, &g.identity)?;
     // PocketBase writes `record` before `action`.
     Ok(Some(format!(
         r#"{{"record":{},"action":"{}"}}"#,

@@ -22,6 +22,13 @@ pub trait Source: Send + Sync + 'static {
     fn collections(&self) -> Arc<Snapshot>;
     fn store(&self) -> &Store;
     fn broker(&self) -> &Broker;
+    /// The record of an event as the server's `onRecordEnrich` hooks leave it for a client
+    /// signed in as `identity`.
+    fn enrich(
+        &self,
+        record: serde_json::Map<String, serde_json::Value>,
+        identity: &Identity,
+    ) -> crate::error::Result<serde_json::Map<String, serde_json::Value>>;
 }
 
 /// Starts the dispatcher thread: it takes committed changes from the broker's queue and
@@ -47,7 +54,7 @@ pub fn start_dispatcher<S: Source>(state: Weak<S>, queue: Receiver<Vec<dispatch:
                 let Some(state) = state.upgrade() else { break };
                 let schema = state.collections();
                 let sent = state.store().read_reserved(|conn| {
-                    dispatch::run(conn, state.broker(), &schema, &batch);
+                    dispatch::run(conn, &*state, &schema, &batch);
                     Ok(())
                 });
                 if let Err(e) = sent {

@@ -161,3 +161,69 @@ async fn enrich_hooks_shape_answers_as_on_pocketbase() {
     let theirs = scenario(&pb.address).await;
     assert_same(&ours, &theirs);
 }
+
+/// What a guest and a superuser subscribed to `articles` receive for one create.
+async fn realtime_scenario(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let res = http
+        .post(format!("{base}/api/collections"))
+        .header("Authorization", &token)
+        .json(
+            &json!({"name": "articles", "listRule": "", "viewRule": "", "createRule": "",
+            "fields": [{"name": "title", "type": "text"}, {"name": "secret", "type": "text"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut streams = Vec::new();
+    for (who, auth) in [("guest", None), ("superuser", Some(token.as_str()))] {
+        let sse = crate::helpers::Sse::connect(base).await;
+        let mut subscribe = http
+            .post(format!("{base}/api/realtime"))
+            .json(&json!({"clientId": sse.client_id, "subscriptions": ["articles"]}));
+        if let Some(auth) = auth {
+            subscribe = subscribe.header("Authorization", auth);
+        }
+        assert_eq!(subscribe.send().await.unwrap().status(), 204);
+        streams.push((who, sse));
+    }
+    let res = http
+        .post(format!("{base}/api/collections/articles/records"))
+        .json(&json!({"title": "hello", "secret": "s3cret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut out = Vec::new();
+    for (who, sse) in &mut streams {
+        let event = sse.next().await.expect("the create's event");
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        out.push((
+            (*who).to_owned(),
+            json!([event.event, data["action"], stable(&data["record"])]),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn realtime_events_are_enriched_as_on_pocketbase() {
+    let dir = hooks_folder(&[("enrich.pb.js", ENRICH)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = realtime_scenario(&app.address).await;
+    // The guest's event is enriched (secret hidden, title changed, its own value added).
+    assert_eq!(ours[0].1[2]["title"], "hello!");
+    assert!(ours[0].1[2].get("secret").is_none(), "{:?}", ours[0]);
+    assert_eq!(ours[0].1[2]["who"], "guest");
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("enrich.pb.js", ENRICH)]).await;
+    let theirs = realtime_scenario(&pb.address).await;
+    assert_same(&ours, &theirs);
+}

@@ -1,0 +1,64 @@
+//! `onRecordEnrich`, shared by the API's answers and the realtime events: which handlers
+//! are bound to which collections, and the records run through them on an executor.
+
+use serde_json::{Map, Value, json};
+
+use super::{Hooks, Loaded};
+use crate::error::{Error, Result};
+use crate::schema::Snapshot;
+
+/// The handlers bound to any collection and, per collection name, `{ids, fields}`, as
+/// `__enrich` takes them; None when no enrich hook is bound (or nothing runs hooks).
+pub fn bound(loaded: &Loaded, schema: &Snapshot) -> Option<(Vec<usize>, Map<String, Value>)> {
+    loaded.pool.as_ref()?;
+    if !loaded
+        .registry
+        .hooks
+        .iter()
+        .any(|h| h.name == "onRecordEnrich")
+    {
+        return None;
+    }
+    let mut bound = Map::new();
+    let mut handlers = Vec::new();
+    for c in schema.all() {
+        let ids = loaded.registry.bound(&["onRecordEnrich"], c);
+        if ids.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = c.fields.iter().map(|f| f.name.as_str()).collect();
+        handlers.extend(ids.iter().copied());
+        bound.insert(c.name.clone(), json!({"ids": ids, "fields": fields}));
+    }
+    (!bound.is_empty()).then_some((handlers, bound))
+}
+
+/// What `__enrich` answers, read back.
+pub fn read_answer(ran: std::result::Result<String, super::Failure>) -> Result<Vec<Value>> {
+    let text = ran.map_err(|f| super::records_failure(f, "Failed to enrich the records."))?;
+    serde_json::from_str(&text).map_err(|e| Error::internal(format!("enrich answer: {e}")))
+}
+
+impl Hooks {
+    /// `records` through the enrich hooks, waiting on this thread (not an async worker:
+    /// the realtime dispatcher), for the request `request` builds (its JSON), built only
+    /// when a hook is bound.
+    pub fn enrich_blocking(
+        &self,
+        schema: &Snapshot,
+        request: impl FnOnce() -> String,
+        records: Vec<Value>,
+    ) -> Result<Vec<Value>> {
+        let loaded = self.current();
+        let (Some(pool), Some((handlers, bound))) = (loaded.pool.as_ref(), bound(&loaded, schema))
+        else {
+            return Ok(records);
+        };
+        let request = request();
+        let input = json!({"bound": bound, "records": records}).to_string();
+        let ran = pool.run_blocking(move |executor| {
+            executor.call("__enrich", &handlers, &[&request, &input])
+        })?;
+        read_answer(ran)
+    }
+}
