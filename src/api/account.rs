@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::RequestAuth;
+use super::account_hooks::{Find, Work, around_flow};
 use super::auth::count_attempt;
-use crate::auth::account;
+use super::auth_hooks::wanted;
+use crate::auth::{account, token};
 use crate::error::{Error, Result};
 use crate::http::{Body, blocking, writing};
 use crate::records::write::RecordHooks;
@@ -79,6 +82,20 @@ async fn request_verification(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     count_attempt(&req, &state, &c, &input.email)?;
+    if let Some(hooked) = wanted(&state, "onRecordRequestVerificationRequest", &c) {
+        let (table, email) = (c.clone(), input.email.clone());
+        let find: Find = Box::new(move |state: &AppState| {
+            let store = &state.db.data;
+            store.read(|conn| account::verification_target(conn, &table, &email))
+        });
+        let (table, email) = (c.clone(), input.email.clone());
+        let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
+            let store = &state.db.data;
+            store.write(|tx| account::request_verification(tx, &table, &email))
+        });
+        let body = json!({"email": input.email});
+        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+    }
     blocking(move || {
         state
             .db
@@ -90,11 +107,31 @@ async fn request_verification(
 }
 
 async fn confirm_verification(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    if let Some(hooked) = wanted(&state, "onRecordConfirmVerificationRequest", &c) {
+        let (table, token) = (c.clone(), input.token.clone());
+        let find: Find = Box::new(move |state: &AppState| {
+            let kind = token::KIND_VERIFICATION;
+            let found = state
+                .db
+                .data
+                .read(|conn| account::token_target(conn, &table, &token, kind))?;
+            Ok(Some(found))
+        });
+        let (table, token) = (c.clone(), input.token.clone());
+        let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
+            update_account(state, hooks, &table, |tx| {
+                account::confirm_verification(tx, &table, &token)
+            })
+        });
+        let body = json!({"token": input.token});
+        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+    }
     let shared = state.clone();
     writing(&state, Some(c.clone()), move |hooks| {
         update_account(&shared, hooks, &c, |tx| {
@@ -113,6 +150,20 @@ async fn request_password_reset(
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
     count_attempt(&req, &state, &c, &input.email)?;
+    if let Some(hooked) = wanted(&state, "onRecordRequestPasswordResetRequest", &c) {
+        let (table, email) = (c.clone(), input.email.clone());
+        let find: Find = Box::new(move |state: &AppState| {
+            let store = &state.db.data;
+            store.read(|conn| account::password_reset_target(conn, &table, &email))
+        });
+        let (table, email) = (c.clone(), input.email.clone());
+        let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
+            let store = &state.db.data;
+            store.write(|tx| account::request_password_reset(tx, &table, &email))
+        });
+        let body = json!({"email": input.email});
+        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+    }
     blocking(move || {
         state
             .db
@@ -124,11 +175,37 @@ async fn request_password_reset(
 }
 
 async fn confirm_password_reset(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    if let Some(hooked) = wanted(&state, "onRecordConfirmPasswordResetRequest", &c) {
+        let (table, given) = (c.clone(), (input.token.clone(), input.password.clone()));
+        let confirm = input.password_confirm.clone();
+        let find: Find = Box::new(move |state: &AppState| {
+            // The input is checked before the hooks, as PocketBase validates its form.
+            account::check_new_password(&given.0, &given.1, &confirm)?;
+            let kind = token::KIND_PASSWORD_RESET;
+            let found = state
+                .db
+                .data
+                .read(|conn| account::token_target(conn, &table, &given.0, kind))?;
+            Ok(Some(found))
+        });
+        let table = c.clone();
+        let (token, password) = (input.token.clone(), input.password.clone());
+        let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
+            let hash = crate::password::hash(&password)?;
+            update_account(state, hooks, &table, |tx| {
+                account::confirm_password_reset(tx, &table, &token, &hash)
+            })
+        });
+        let body = json!({"token": input.token, "password": input.password,
+            "passwordConfirm": input.password_confirm});
+        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+    }
     let shared = state.clone();
     writing(&state, Some(c.clone()), move |hooks| {
         // Hashed before the write, holding no connection.

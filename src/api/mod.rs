@@ -2,6 +2,7 @@
 //! `configure` that `app.rs` calls; handlers parse input, call a service, shape the output.
 
 mod account;
+mod account_hooks;
 pub mod auth;
 mod auth_hooks;
 pub mod backups;

@@ -129,9 +129,49 @@ pub fn request_password_reset(conn: &Connection, c: &Collection, email: &str) ->
     )
 }
 
+/// The account a verification request is for: None when no account has this email or it
+/// is verified already (the request then answers 204 and does nothing).
+pub fn verification_target(
+    conn: &Connection,
+    c: &Collection,
+    email: &str,
+) -> Result<Option<Map<String, Value>>> {
+    required(&[("email", email)])?;
+    let found = find_by_email(conn, c, email)?;
+    Ok(found.filter(|r| !r.get("verified").and_then(Value::as_bool).unwrap_or(false)))
+}
+
+/// The account a password-reset request is for (None: no account has this email).
+pub fn password_reset_target(
+    conn: &Connection,
+    c: &Collection,
+    email: &str,
+) -> Result<Option<Map<String, Value>>> {
+    required(&[("email", email)])?;
+    find_by_email(conn, c, email)
+}
+
+/// The account a confirmation token of `kind` is for; 400 for a missing or invalid one.
+pub fn token_target(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+    kind: &str,
+) -> Result<Map<String, Value>> {
+    required(&[("token", raw)])?;
+    let (record, _) = records::from_purpose_token(conn, c, raw, kind)?.ok_or_else(invalid_token)?;
+    Ok(record)
+}
+
 /// Checks a password reset's input and hashes the new password (slow: call it holding no
 /// connection); the hash is for `confirm_password_reset`.
 pub fn new_password(raw: &str, new: &str, confirm: &str) -> Result<String> {
+    check_new_password(raw, new, confirm)?;
+    password::hash(new)
+}
+
+/// What `new_password` checks, without hashing.
+pub fn check_new_password(raw: &str, new: &str, confirm: &str) -> Result<()> {
     required(&[
         ("token", raw),
         ("password", new),
@@ -149,7 +189,7 @@ pub fn new_password(raw: &str, new: &str, confirm: &str) -> Result<String> {
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    password::hash(new)
+    Ok(())
 }
 
 /// Sets the new password (`hash`, from `new_password`) and rotates the tokenKey, which ends

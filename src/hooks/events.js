@@ -301,7 +301,8 @@
     return JSON.stringify({ answer: e.__answer, headers: e.__headers, sent });
   };
 
-  // A sign-in's own hooks (`onRecordAuthWithPasswordRequest`, `onRecordAuthRefreshRequest`):
+  // A sign-in's own hooks (`onRecordAuthWithPasswordRequest`, `onRecordAuthRefreshRequest`)
+  // and the account flows' (`onRecordRequestVerificationRequest`, ...):
   // `e.record` (null when none was found) and the event's values (`e.identity`,
   // `e.password`, ...); `e.next()` signs `e.record` in with them, through
   // `onRecordAuthRequest`.

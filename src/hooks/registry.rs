@@ -64,11 +64,15 @@ impl Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 24] = [
+pub const RECORD_HOOKS: [&str; 28] = [
     "onRecordsListRequest",
     "onRecordAuthRequest",
     "onRecordAuthWithPasswordRequest",
     "onRecordAuthRefreshRequest",
+    "onRecordRequestVerificationRequest",
+    "onRecordConfirmVerificationRequest",
+    "onRecordRequestPasswordResetRequest",
+    "onRecordConfirmPasswordResetRequest",
     "onBootstrap",
     "onTerminate",
     "onRecordCreateRequest",

@@ -325,6 +325,16 @@ interface RecordAuthRefreshRequestEvent extends RequestEvent {
 /** An `auth-refresh`: throw to refuse; `e.next()` answers with a fresh token for `e.record`. */
 declare function onRecordAuthRefreshRequest(handler: (e: RecordAuthRefreshRequestEvent) => void, ...collections: string[]): void;
 
+interface RecordAccountRequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  record: Record;
+}
+/** Account flows, once their record is found: throw to refuse; `e.next()` does the flow and answers 204. */
+declare function onRecordRequestVerificationRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
+declare function onRecordConfirmVerificationRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
+declare function onRecordRequestPasswordResetRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
+declare function onRecordConfirmPasswordResetRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
+
 interface RecordsListRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };
   records: Record[];

@@ -302,3 +302,163 @@ async fn sign_in_hooks_answer_as_on_pocketbase() {
     let theirs = password_scenario(&pb.address).await;
     assert_same(&ours, &theirs);
 }
+
+const FLOWS: &str = r#"
+onRecordRequestPasswordResetRequest((e) => {
+  if (e.record.getString("email").startsWith("blocked")) throw new BadRequestError("No resets for you.");
+  e.next();
+}, "users");
+
+onRecordRequestVerificationRequest((e) => {
+  if (e.record.getString("email").startsWith("custom")) {
+    return e.json(200, { custom: true, email: e.record.email() });
+  }
+  e.next();
+}, "users");
+
+onRecordConfirmVerificationRequest((e) => {
+  if (e.record.getString("email").startsWith("blocked")) throw new ForbiddenError("Not verifiable.");
+  e.next();
+}, "users");
+
+onRecordConfirmPasswordResetRequest((e) => {
+  if (e.record.getString("email").startsWith("blocked")) throw new ForbiddenError("Not resettable.");
+  e.next();
+}, "users");
+"#;
+
+async fn flow_scenario(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let users = format!("{base}/api/collections/users");
+    for email in [
+        "ann@example.com",
+        "blocked@example.com",
+        "custom@example.com",
+    ] {
+        let body = json!({"email": email, "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
+        let res = http
+            .post(format!("{users}/records"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let mut out = Vec::new();
+    for (label, path, email) in [
+        ("reset", "request-password-reset", "ann@example.com"),
+        (
+            "reset refused",
+            "request-password-reset",
+            "blocked@example.com",
+        ),
+        (
+            "reset, no account",
+            "request-password-reset",
+            "nobody@example.com",
+        ),
+        ("reset, no email", "request-password-reset", ""),
+        (
+            "verification answered by the hook",
+            "request-verification",
+            "custom@example.com",
+        ),
+        ("verification", "request-verification", "ann@example.com"),
+    ] {
+        let res = http
+            .post(format!("{users}/{path}"))
+            .json(&json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        out.push((label.to_owned(), json!([status, body])));
+    }
+    out
+}
+
+#[tokio::test]
+async fn account_flow_request_hooks_answer_as_on_pocketbase() {
+    let dir = hooks_folder(&[("flows.pb.js", FLOWS)]);
+    let app = spawn_app_with_hooks(dir.path()).await;
+    let ours = flow_scenario(&app.address).await;
+    assert_eq!(ours[0].1, json!([204, null]));
+    assert_eq!(ours[1].1[0], 400);
+    assert_eq!(
+        ours[4].1,
+        json!([200, {"custom": true, "email": "custom@example.com"}])
+    );
+
+    // The confirmations, with the tokens the requests mailed.
+    for (email, expected) in [("ann@example.com", 204), ("blocked@example.com", 403)] {
+        let (status, _) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/users/request-verification",
+                Some(json!({"email": email})),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204);
+        let token = crate::account::token_in_latest_mail(&app, email);
+        let (status, body) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/users/confirm-verification",
+                Some(json!({"token": token})),
+                None,
+            )
+            .await;
+        assert_eq!(status, expected, "{email}: {body}");
+    }
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/confirm-password-reset",
+            Some(
+                json!({"token": "", "password": "new-pass-123", "passwordConfirm": "new-pass-123"}),
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "the input is checked before the hooks");
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/request-password-reset",
+            Some(json!({"email": "ann@example.com"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let token = crate::account::token_in_latest_mail(&app, "ann@example.com");
+    let reset =
+        json!({"token": token, "password": "new-pass-123", "passwordConfirm": "new-pass-123"});
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/confirm-password-reset",
+            Some(reset),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "ann@example.com", "password": "new-pass-123"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the reset in e.next() was written");
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("flows.pb.js", FLOWS)]).await;
+    let theirs = flow_scenario(&pb.address).await;
+    assert_same(&ours, &theirs);
+}
