@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, json};
 
 use super::RequestAuth;
 use super::account_hooks::{Find, Work, around_flow};
@@ -86,7 +86,8 @@ async fn request_verification(
         let (table, email) = (c.clone(), input.email.clone());
         let find: Find = Box::new(move |state: &AppState| {
             let store = &state.db.data;
-            store.read(|conn| account::verification_target(conn, &table, &email))
+            let found = store.read(|conn| account::verification_target(conn, &table, &email))?;
+            Ok(found.map(|r| (r, Map::new())))
         });
         let (table, email) = (c.clone(), input.email.clone());
         let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
@@ -94,7 +95,16 @@ async fn request_verification(
             store.write(|tx| account::request_verification(tx, &table, &email))
         });
         let body = json!({"email": input.email});
-        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+        return around_flow(
+            &req,
+            state.into_inner(),
+            &RequestAuth::Guest,
+            hooked,
+            c,
+            body,
+            (find, work),
+        )
+        .await;
     }
     blocking(move || {
         state
@@ -121,7 +131,7 @@ async fn confirm_verification(
                 .db
                 .data
                 .read(|conn| account::token_target(conn, &table, &token, kind))?;
-            Ok(Some(found))
+            Ok(Some((found, Map::new())))
         });
         let (table, token) = (c.clone(), input.token.clone());
         let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
@@ -130,7 +140,16 @@ async fn confirm_verification(
             })
         });
         let body = json!({"token": input.token});
-        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+        return around_flow(
+            &req,
+            state.into_inner(),
+            &RequestAuth::Guest,
+            hooked,
+            c,
+            body,
+            (find, work),
+        )
+        .await;
     }
     let shared = state.clone();
     writing(&state, Some(c.clone()), move |hooks| {
@@ -154,7 +173,8 @@ async fn request_password_reset(
         let (table, email) = (c.clone(), input.email.clone());
         let find: Find = Box::new(move |state: &AppState| {
             let store = &state.db.data;
-            store.read(|conn| account::password_reset_target(conn, &table, &email))
+            let found = store.read(|conn| account::password_reset_target(conn, &table, &email))?;
+            Ok(found.map(|r| (r, Map::new())))
         });
         let (table, email) = (c.clone(), input.email.clone());
         let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
@@ -162,7 +182,16 @@ async fn request_password_reset(
             store.write(|tx| account::request_password_reset(tx, &table, &email))
         });
         let body = json!({"email": input.email});
-        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+        return around_flow(
+            &req,
+            state.into_inner(),
+            &RequestAuth::Guest,
+            hooked,
+            c,
+            body,
+            (find, work),
+        )
+        .await;
     }
     blocking(move || {
         state
@@ -192,7 +221,7 @@ async fn confirm_password_reset(
                 .db
                 .data
                 .read(|conn| account::token_target(conn, &table, &given.0, kind))?;
-            Ok(Some(found))
+            Ok(Some((found, Map::new())))
         });
         let table = c.clone();
         let (token, password) = (input.token.clone(), input.password.clone());
@@ -204,7 +233,16 @@ async fn confirm_password_reset(
         });
         let body = json!({"token": input.token, "password": input.password,
             "passwordConfirm": input.password_confirm});
-        return around_flow(&req, state.into_inner(), hooked, c, body, (find, work)).await;
+        return around_flow(
+            &req,
+            state.into_inner(),
+            &RequestAuth::Guest,
+            hooked,
+            c,
+            body,
+            (find, work),
+        )
+        .await;
     }
     let shared = state.clone();
     writing(&state, Some(c.clone()), move |hooks| {
@@ -219,14 +257,15 @@ async fn confirm_password_reset(
 }
 
 async fn request_email_change(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    let record = match auth {
-        RequestAuth::Record(r) if r.collection.id == c.id => r.record,
+    let record = match &auth {
+        RequestAuth::Record(r) if r.collection.id == c.id => r.record.clone(),
         RequestAuth::Guest => {
             return Err(Error::Unauthorized(
                 "The request requires valid record authorization token.".into(),
@@ -238,6 +277,25 @@ async fn request_email_change(
             ));
         }
     };
+    if let Some(hooked) = wanted(&state, "onRecordRequestEmailChangeRequest", &c) {
+        let (table, new_email, signed_in) = (c.clone(), input.new_email.clone(), record.clone());
+        let find: Find = Box::new(move |state: &AppState| {
+            state
+                .db
+                .data
+                .read(|conn| account::check_new_email(conn, &table, &new_email))?;
+            let extra = Map::from_iter([("newEmail".to_owned(), json!(new_email))]);
+            Ok(Some((signed_in, extra)))
+        });
+        let (table, new_email) = (c.clone(), input.new_email.clone());
+        let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
+            let store = &state.db.data;
+            store.write(|tx| account::request_email_change(tx, &table, &record, &new_email))
+        });
+        let body = json!({"newEmail": input.new_email});
+        let state = state.into_inner();
+        return around_flow(&req, state, &auth, hooked, c, body, (find, work)).await;
+    }
     blocking(move || {
         state
             .db
@@ -249,11 +307,50 @@ async fn request_email_change(
 }
 
 async fn confirm_email_change(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    if let Some(hooked) = wanted(&state, "onRecordConfirmEmailChangeRequest", &c) {
+        let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
+        let find: Find = Box::new(move |state: &AppState| {
+            // The token and the password are checked before the hooks, as PocketBase
+            // validates its form; the password with no connection held.
+            let store = &state.db.data;
+            let hash =
+                store.read(|conn| account::email_change_hash(conn, &table, &token, &password))?;
+            account::check_password(&password, &hash)?;
+            let (record, new_email) =
+                store.read(|conn| account::email_change_target(conn, &table, &token))?;
+            Ok(Some((
+                record,
+                Map::from_iter([("newEmail".to_owned(), json!(new_email))]),
+            )))
+        });
+        let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
+        let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
+            let store = &state.db.data;
+            let hash =
+                store.read(|conn| account::email_change_hash(conn, &table, &token, &password))?;
+            update_account(state, hooks, &table, |tx| {
+                account::confirm_email_change(tx, &table, &token, &hash)
+            })
+        });
+        let body = json!({"token": input.token, "password": input.password});
+        let state = state.into_inner();
+        return around_flow(
+            &req,
+            state,
+            &RequestAuth::Guest,
+            hooked,
+            c,
+            body,
+            (find, work),
+        )
+        .await;
+    }
     let shared = state.clone();
     writing(&state, Some(c.clone()), move |hooks| {
         // The password is checked between a read and the write, holding no connection.

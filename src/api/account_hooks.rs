@@ -1,6 +1,7 @@
 //! The account flows' request hooks (`onRecordRequestVerificationRequest`,
 //! `onRecordConfirmVerificationRequest`, `onRecordRequestPasswordResetRequest`,
-//! `onRecordConfirmPasswordResetRequest`): once the flow has found its record, it runs
+//! `onRecordConfirmPasswordResetRequest`, `onRecordRequestEmailChangeRequest`,
+//! `onRecordConfirmEmailChangeRequest`): once the flow has found its record, it runs
 //! inside the hooks bound to the collection, on a hooks executor. They see `e.record`, may
 //! refuse (throw) or answer by themselves; `e.next()` does the flow's work and answers 204.
 //! A request whose account does not exist answers 204 without running them, as on
@@ -20,8 +21,12 @@ use crate::records::write::RecordHooks;
 use crate::schema::Collection;
 use crate::state::AppState;
 
-/// Finds the flow's record (None: nothing to do); its errors (a bad input) answer at once.
-pub type Find = Box<dyn FnOnce(&AppState) -> Result<Option<Map<String, Value>>> + Send>;
+/// Finds the flow's record (None: nothing to do) and the event's values besides it (as
+/// `newEmail`); its errors (a bad input) answer at once.
+pub type Find = Box<dyn FnOnce(&AppState) -> Result<Option<Found>> + Send>;
+
+/// The flow's record and the event's other values.
+pub type Found = (Map<String, Value>, Map<String, Value>);
 /// The flow's work, with the record hooks its writes run.
 pub type Work = Box<dyn FnOnce(&AppState, &dyn RecordHooks) -> Result<()> + Send>;
 
@@ -29,6 +34,7 @@ pub type Work = Box<dyn FnOnce(&AppState, &dyn RecordHooks) -> Result<()> + Send
 pub async fn around_flow(
     req: &HttpRequest,
     state: Arc<AppState>,
+    auth: &RequestAuth,
     (loaded, ids): (Arc<Loaded>, Vec<usize>),
     c: Arc<Collection>,
     body: Value,
@@ -37,18 +43,18 @@ pub async fn around_flow(
     let Some(pool) = loaded.pool.as_ref() else {
         return Err(Error::internal("the hooks executors are gone"));
     };
-    let request = request_json(req, &RequestAuth::Guest, HashMap::new(), Ok(body))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(body))?.to_string();
     let ran = pool
         .run(move |executor| {
             executor.enter(move |hooks| {
                 let state = &*state;
-                let Some(found) = find(state)? else {
+                let Some((found, extra)) = find(state)? else {
                     return Ok(None);
                 };
                 let mut input = Map::new();
                 input.insert("collection".into(), crate::hooks::described(&c));
                 input.insert("record".into(), Value::Object(found));
-                input.insert("extra".into(), Value::Object(Map::new()));
+                input.insert("extra".into(), Value::Object(extra));
                 let mut work = Some(work);
                 let mut next = |_: Map<String, Value>| -> Result<Map<String, Value>> {
                     let work = work

@@ -223,6 +223,20 @@ pub fn request_email_change(
     record: &Map<String, Value>,
     new_email: &str,
 ) -> Result<()> {
+    check_new_email(conn, c, new_email)?;
+    let token = records::purpose_token(c, record, token::KIND_EMAIL_CHANGE, Some(new_email))?;
+    send(
+        conn,
+        c,
+        "confirmEmailChangeTemplate",
+        new_email,
+        token::KIND_EMAIL_CHANGE,
+        &token,
+    )
+}
+
+/// Checks the new address of an email change: well-formed and no account's yet.
+pub fn check_new_email(conn: &Connection, c: &Collection, new_email: &str) -> Result<()> {
     required(&[("newEmail", new_email)])?;
     let mut errors = FieldErrors::new();
     if let Some(e) = crate::validate::email(new_email) {
@@ -236,15 +250,7 @@ pub fn request_email_change(
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let token = records::purpose_token(c, record, token::KIND_EMAIL_CHANGE, Some(new_email))?;
-    send(
-        conn,
-        c,
-        "confirmEmailChangeTemplate",
-        new_email,
-        token::KIND_EMAIL_CHANGE,
-        &token,
-    )
+    Ok(())
 }
 
 fn password_hash(record: &Map<String, Value>) -> &str {
@@ -288,6 +294,21 @@ pub fn check_password(password_text: &str, hash: &str) -> Result<()> {
 
 /// Moves the record to its new address, once its password was checked against `checked`
 /// (see `check_password`), which must still be its password; rotates the tokenKey.
+/// The account an email-change token is for and the address it changes to.
+pub fn email_change_target(
+    conn: &Connection,
+    c: &Collection,
+    raw: &str,
+) -> Result<(Map<String, Value>, String)> {
+    let (record, claims) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
+        .ok_or_else(invalid_token)?;
+    let new_email = claims
+        .new_email
+        .filter(|e| !e.is_empty())
+        .ok_or_else(invalid_token)?;
+    Ok((record, new_email))
+}
+
 pub fn confirm_email_change(
     conn: &Connection,
     c: &Collection,

@@ -64,7 +64,7 @@ impl Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 28] = [
+pub const RECORD_HOOKS: [&str; 30] = [
     "onRecordsListRequest",
     "onRecordAuthRequest",
     "onRecordAuthWithPasswordRequest",
@@ -73,6 +73,8 @@ pub const RECORD_HOOKS: [&str; 28] = [
     "onRecordConfirmVerificationRequest",
     "onRecordRequestPasswordResetRequest",
     "onRecordConfirmPasswordResetRequest",
+    "onRecordRequestEmailChangeRequest",
+    "onRecordConfirmEmailChangeRequest",
     "onBootstrap",
     "onTerminate",
     "onRecordCreateRequest",

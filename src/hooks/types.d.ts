@@ -334,6 +334,11 @@ declare function onRecordRequestVerificationRequest(handler: (e: RecordAccountRe
 declare function onRecordConfirmVerificationRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
 declare function onRecordRequestPasswordResetRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
 declare function onRecordConfirmPasswordResetRequest(handler: (e: RecordAccountRequestEvent) => void, ...collections: string[]): void;
+interface RecordEmailChangeRequestEvent extends RecordAccountRequestEvent {
+  newEmail: string;
+}
+declare function onRecordRequestEmailChangeRequest(handler: (e: RecordEmailChangeRequestEvent) => void, ...collections: string[]): void;
+declare function onRecordConfirmEmailChangeRequest(handler: (e: RecordEmailChangeRequestEvent) => void, ...collections: string[]): void;
 
 interface RecordsListRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };

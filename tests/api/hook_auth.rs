@@ -325,6 +325,16 @@ onRecordConfirmPasswordResetRequest((e) => {
   if (e.record.getString("email").startsWith("blocked")) throw new ForbiddenError("Not resettable.");
   e.next();
 }, "users");
+
+onRecordRequestEmailChangeRequest((e) => {
+  if (e.newEmail.endsWith("@blocked.test")) throw new BadRequestError("Not that domain.");
+  e.next();
+}, "users");
+
+onRecordConfirmEmailChangeRequest((e) => {
+  if (e.newEmail.startsWith("frozen")) throw new ForbiddenError("Frozen.");
+  e.next();
+}, "users");
 "#;
 
 async fn flow_scenario(base: &str) -> Vec<(String, Value)> {
@@ -368,6 +378,32 @@ async fn flow_scenario(base: &str) -> Vec<(String, Value)> {
         let res = http
             .post(format!("{users}/{path}"))
             .json(&json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        out.push((label.to_owned(), json!([status, body])));
+    }
+    let signed: Value = http
+        .post(format!("{users}/auth-with-password"))
+        .json(&json!({"identity": "custom@example.com", "password": "secret-pass-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed["token"].as_str().unwrap_or_default();
+    for (label, new_email) in [
+        ("email change refused", "x@blocked.test"),
+        ("email change, bad address", "nope"),
+    ] {
+        let res = http
+            .post(format!("{users}/request-email-change"))
+            .header("Authorization", token)
+            .json(&json!({"newEmail": new_email}))
             .send()
             .await
             .unwrap();
@@ -454,6 +490,76 @@ async fn account_flow_request_hooks_answer_as_on_pocketbase() {
         )
         .await;
     assert_eq!(status, 200, "the reset in e.next() was written");
+
+    // Email changes (PocketBase, with no mailer here, refuses the request itself).
+    let (status, signed) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "custom@example.com", "password": "secret-pass-1"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/request-email-change",
+            Some(json!({"newEmail": "custom2@example.com"})),
+            signed["token"].as_str(),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let token = crate::account::token_in_latest_mail(&app, "custom2@example.com");
+    let confirm = json!({"token": token, "password": "secret-pass-1"});
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/confirm-email-change",
+            Some(confirm),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "custom2@example.com", "password": "secret-pass-1"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the change in e.next() was written");
+    let (status, signed) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/auth-with-password",
+            Some(json!({"identity": "ann@example.com", "password": "new-pass-123"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let signed = signed["token"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/request-email-change",
+            Some(json!({"newEmail": "frozen@example.com"})),
+            Some(&signed),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let token = crate::account::token_in_latest_mail(&app, "frozen@example.com");
+    let confirm = json!({"token": token, "password": "new-pass-123"});
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/collections/users/confirm-email-change",
+            Some(confirm),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "the confirmation hook refused it");
 
     let Some(bin) = pocketbase_bin() else {
         return;
