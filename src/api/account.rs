@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 use super::RequestAuth;
 use super::account_hooks::{Find, Work, around_flow};
@@ -80,39 +80,50 @@ async fn request_verification(
     path: web::Path<String>,
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
-    let c = auth_collection(&state, &path)?;
-    count_attempt(&req, &state, &c, &input.email)?;
-    if let Some(hooked) = wanted(&state, "onRecordRequestVerificationRequest", &c) {
-        let (table, email) = (c.clone(), input.email.clone());
+    let flow = RequestFlow {
+        hook: "onRecordRequestVerificationRequest",
+        target: account::verification_target,
+        work: account::request_verification,
+    };
+    request_flow(&req, state, &path, input.email, flow).await
+}
+
+type Account = Map<String, Value>;
+
+/// A request flow (verification, password reset) for the account with an email: `target`
+/// finds it (None: nothing to do, 204), `work` mails it, inside the flow's `hook`s when any
+/// are bound.
+struct RequestFlow {
+    hook: &'static str,
+    target: fn(&rusqlite::Connection, &Collection, &str) -> Result<Option<Account>>,
+    work: fn(&rusqlite::Connection, &Collection, &str) -> Result<()>,
+}
+
+async fn request_flow(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    collection: &str,
+    email: String,
+    flow: RequestFlow,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, collection)?;
+    count_attempt(req, &state, &c, &email)?;
+    let RequestFlow { hook, target, work } = flow;
+    if let Some(hooked) = wanted(&state, hook, &c) {
+        let (table, address) = (c.clone(), email.clone());
         let find: Find = Box::new(move |state: &AppState| {
-            let store = &state.db.data;
-            let found = store.read(|conn| account::verification_target(conn, &table, &email))?;
+            let found = state.db.data.read(|conn| target(conn, &table, &address))?;
             Ok(found.map(|r| (r, Map::new())))
         });
-        let (table, email) = (c.clone(), input.email.clone());
+        let (table, address) = (c.clone(), email.clone());
         let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
-            let store = &state.db.data;
-            store.write(|tx| account::request_verification(tx, &table, &email))
+            state.db.data.write(|tx| work(tx, &table, &address))
         });
-        let body = json!({"email": input.email});
-        return around_flow(
-            &req,
-            state.into_inner(),
-            &RequestAuth::Guest,
-            hooked,
-            c,
-            body,
-            (find, work),
-        )
-        .await;
+        let body = json!({ "email": email });
+        let (state, guest) = (state.into_inner(), RequestAuth::Guest);
+        return around_flow(req, state, &guest, hooked, c, body, (find, work)).await;
     }
-    blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| account::request_verification(tx, &c, &input.email))
-    })
-    .await?;
+    blocking(move || state.db.data.write(|tx| work(tx, &c, &email))).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -167,40 +178,12 @@ async fn request_password_reset(
     path: web::Path<String>,
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
-    let c = auth_collection(&state, &path)?;
-    count_attempt(&req, &state, &c, &input.email)?;
-    if let Some(hooked) = wanted(&state, "onRecordRequestPasswordResetRequest", &c) {
-        let (table, email) = (c.clone(), input.email.clone());
-        let find: Find = Box::new(move |state: &AppState| {
-            let store = &state.db.data;
-            let found = store.read(|conn| account::password_reset_target(conn, &table, &email))?;
-            Ok(found.map(|r| (r, Map::new())))
-        });
-        let (table, email) = (c.clone(), input.email.clone());
-        let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
-            let store = &state.db.data;
-            store.write(|tx| account::request_password_reset(tx, &table, &email))
-        });
-        let body = json!({"email": input.email});
-        return around_flow(
-            &req,
-            state.into_inner(),
-            &RequestAuth::Guest,
-            hooked,
-            c,
-            body,
-            (find, work),
-        )
-        .await;
-    }
-    blocking(move || {
-        state
-            .db
-            .data
-            .write(|tx| account::request_password_reset(tx, &c, &input.email))
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let flow = RequestFlow {
+        hook: "onRecordRequestPasswordResetRequest",
+        target: account::password_reset_target,
+        work: account::request_password_reset,
+    };
+    request_flow(&req, state, &path, input.email, flow).await
 }
 
 async fn confirm_password_reset(

@@ -200,14 +200,16 @@ onRecordAuthRefreshRequest((e) => {
 }, "users");
 "#;
 
-async fn password_scenario(base: &str) -> Vec<(String, Value)> {
-    let http = client();
-    let users = format!("{base}/api/collections/users");
-    for email in [
-        "ann@example.com",
-        "blocked@example.com",
-        "custom@example.com",
-    ] {
+/// The accounts the sign-in and account-flow scenarios start with.
+const ACCOUNTS: [&str; 3] = [
+    "ann@example.com",
+    "blocked@example.com",
+    "custom@example.com",
+];
+
+/// Signs up these accounts in `users` (its URL), each with password `secret-pass-1`.
+async fn sign_up(http: &reqwest::Client, users: &str, emails: &[&str]) {
+    for email in emails {
         let body = json!({"email": email, "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
         let res = http
             .post(format!("{users}/records"))
@@ -217,6 +219,25 @@ async fn password_scenario(base: &str) -> Vec<(String, Value)> {
             .unwrap();
         assert_eq!(res.status(), 200);
     }
+}
+
+/// A token of the account (password `secret-pass-1`) in `users` (its URL).
+async fn token_at(http: &reqwest::Client, users: &str, email: &str) -> String {
+    let signed: Value = http
+        .post(format!("{users}/auth-with-password"))
+        .json(&json!({"identity": email, "password": "secret-pass-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    signed["token"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn password_scenario(base: &str) -> Vec<(String, Value)> {
+    let (http, users) = (client(), format!("{base}/api/collections/users"));
+    sign_up(&http, &users, &ACCOUNTS).await;
     let mut out = Vec::new();
     for (label, identity, password) in [
         ("right password", "ann@example.com", "secret-pass-1"),
@@ -250,16 +271,7 @@ async fn password_scenario(base: &str) -> Vec<(String, Value)> {
         };
         out.push((label.to_owned(), json!([status, shown])));
     }
-    let signed: Value = http
-        .post(format!("{users}/auth-with-password"))
-        .json(&json!({"identity": "ann@example.com", "password": "secret-pass-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signed["token"].as_str().unwrap_or_default();
+    let token = &token_at(&http, &users, "ann@example.com").await;
     for (label, query) in [("refresh", ""), ("refresh refused", "?freeze=1")] {
         let res = http
             .post(format!("{users}/auth-refresh{query}"))
@@ -338,22 +350,8 @@ onRecordConfirmEmailChangeRequest((e) => {
 "#;
 
 async fn flow_scenario(base: &str) -> Vec<(String, Value)> {
-    let http = client();
-    let users = format!("{base}/api/collections/users");
-    for email in [
-        "ann@example.com",
-        "blocked@example.com",
-        "custom@example.com",
-    ] {
-        let body = json!({"email": email, "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
-        let res = http
-            .post(format!("{users}/records"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    }
+    let (http, users) = (client(), format!("{base}/api/collections/users"));
+    sign_up(&http, &users, &ACCOUNTS).await;
     let mut out = Vec::new();
     for (label, path, email) in [
         ("reset", "request-password-reset", "ann@example.com"),
@@ -386,16 +384,7 @@ async fn flow_scenario(base: &str) -> Vec<(String, Value)> {
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         out.push((label.to_owned(), json!([status, body])));
     }
-    let signed: Value = http
-        .post(format!("{users}/auth-with-password"))
-        .json(&json!({"identity": "custom@example.com", "password": "secret-pass-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signed["token"].as_str().unwrap_or_default();
+    let token = &token_at(&http, &users, "custom@example.com").await;
     for (label, new_email) in [
         ("email change refused", "x@blocked.test"),
         ("email change, bad address", "nope"),
@@ -415,6 +404,43 @@ async fn flow_scenario(base: &str) -> Vec<(String, Value)> {
     out
 }
 
+/// Requests an email change for the account (email, password) to `new_email` on hearth,
+/// then confirms it with the mailed token: the confirmation's status.
+async fn email_change(
+    app: &crate::helpers::TestApp,
+    (email, password): (&str, &str),
+    new_email: &str,
+) -> u16 {
+    let signed = users_token(app, email, password).await;
+    let body = json!({ "newEmail": new_email });
+    let (status, _) = users_post(app, "request-email-change", Some(body), Some(&signed)).await;
+    assert_eq!(status, 204);
+    let token = crate::account::token_in_latest_mail(app, new_email);
+    let confirm = json!({"token": token, "password": password});
+    users_post(app, "confirm-email-change", Some(confirm), None)
+        .await
+        .0
+}
+
+/// A token of `users` on hearth for this email and password, which must sign in.
+async fn users_token(app: &crate::helpers::TestApp, email: &str, password: &str) -> String {
+    let body = json!({"identity": email, "password": password});
+    let (status, signed) = users_post(app, "auth-with-password", Some(body), None).await;
+    assert_eq!(status, 200, "{email} signs in: {signed}");
+    signed["token"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `POST /api/collections/users/{action}` on hearth: status and body.
+async fn users_post(
+    app: &crate::helpers::TestApp,
+    action: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let path = format!("/api/collections/users/{action}");
+    app.call(reqwest::Method::POST, &path, body, token).await
+}
+
 #[tokio::test]
 async fn account_flow_request_hooks_answer_as_on_pocketbase() {
     let dir = hooks_folder(&[("flows.pb.js", FLOWS)]);
@@ -429,137 +455,61 @@ async fn account_flow_request_hooks_answer_as_on_pocketbase() {
 
     // The confirmations, with the tokens the requests mailed.
     for (email, expected) in [("ann@example.com", 204), ("blocked@example.com", 403)] {
-        let (status, _) = app
-            .call(
-                reqwest::Method::POST,
-                "/api/collections/users/request-verification",
-                Some(json!({"email": email})),
-                None,
-            )
-            .await;
+        let (status, _) = users_post(
+            &app,
+            "request-verification",
+            Some(json!({"email": email})),
+            None,
+        )
+        .await;
         assert_eq!(status, 204);
         let token = crate::account::token_in_latest_mail(&app, email);
-        let (status, body) = app
-            .call(
-                reqwest::Method::POST,
-                "/api/collections/users/confirm-verification",
-                Some(json!({"token": token})),
-                None,
-            )
-            .await;
+        let (status, body) = users_post(
+            &app,
+            "confirm-verification",
+            Some(json!({"token": token})),
+            None,
+        )
+        .await;
         assert_eq!(status, expected, "{email}: {body}");
     }
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/confirm-password-reset",
-            Some(
-                json!({"token": "", "password": "new-pass-123", "passwordConfirm": "new-pass-123"}),
-            ),
-            None,
-        )
-        .await;
+    let (status, _) = users_post(
+        &app,
+        "confirm-password-reset",
+        Some(json!({"token": "", "password": "new-pass-123", "passwordConfirm": "new-pass-123"})),
+        None,
+    )
+    .await;
     assert_eq!(status, 400, "the input is checked before the hooks");
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/request-password-reset",
-            Some(json!({"email": "ann@example.com"})),
-            None,
-        )
-        .await;
+    let (status, _) = users_post(
+        &app,
+        "request-password-reset",
+        Some(json!({"email": "ann@example.com"})),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     let token = crate::account::token_in_latest_mail(&app, "ann@example.com");
     let reset =
         json!({"token": token, "password": "new-pass-123", "passwordConfirm": "new-pass-123"});
-    let (status, body) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/confirm-password-reset",
-            Some(reset),
-            None,
-        )
-        .await;
+    let (status, body) = users_post(&app, "confirm-password-reset", Some(reset), None).await;
     assert_eq!(status, 204, "{body}");
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/auth-with-password",
-            Some(json!({"identity": "ann@example.com", "password": "new-pass-123"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "the reset in e.next() was written");
+    users_token(&app, "ann@example.com", "new-pass-123").await; // the reset was written
 
     // Email changes (PocketBase, with no mailer here, refuses the request itself).
-    let (status, signed) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/auth-with-password",
-            Some(json!({"identity": "custom@example.com", "password": "secret-pass-1"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/request-email-change",
-            Some(json!({"newEmail": "custom2@example.com"})),
-            signed["token"].as_str(),
-        )
-        .await;
-    assert_eq!(status, 204);
-    let token = crate::account::token_in_latest_mail(&app, "custom2@example.com");
-    let confirm = json!({"token": token, "password": "secret-pass-1"});
-    let (status, body) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/confirm-email-change",
-            Some(confirm),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204, "{body}");
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/auth-with-password",
-            Some(json!({"identity": "custom2@example.com", "password": "secret-pass-1"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "the change in e.next() was written");
-    let (status, signed) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/auth-with-password",
-            Some(json!({"identity": "ann@example.com", "password": "new-pass-123"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let signed = signed["token"].as_str().unwrap_or_default().to_owned();
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/request-email-change",
-            Some(json!({"newEmail": "frozen@example.com"})),
-            Some(&signed),
-        )
-        .await;
-    assert_eq!(status, 204);
-    let token = crate::account::token_in_latest_mail(&app, "frozen@example.com");
-    let confirm = json!({"token": token, "password": "new-pass-123"});
-    let (status, _) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/collections/users/confirm-email-change",
-            Some(confirm),
-            None,
-        )
-        .await;
-    assert_eq!(status, 403, "the confirmation hook refused it");
+    let changed = email_change(
+        &app,
+        ("custom@example.com", "secret-pass-1"),
+        "custom2@example.com",
+    );
+    assert_eq!(changed.await, 204);
+    users_token(&app, "custom2@example.com", "secret-pass-1").await; // the change was written
+    let frozen = email_change(
+        &app,
+        ("ann@example.com", "new-pass-123"),
+        "frozen@example.com",
+    );
+    assert_eq!(frozen.await, 403, "the confirmation hook refused it");
 
     let Some(bin) = pocketbase_bin() else {
         return;
