@@ -74,6 +74,26 @@ fn send(
     Ok(())
 }
 
+/// Mails `record` (of `c`) the link of a flow, as the flow's request does: `kind` is
+/// verification, password reset, or an email change to `new_email` (mailed there). For
+/// the hooks' `$mails`.
+pub fn mail_link(
+    conn: &Connection,
+    c: &Collection,
+    record: &Map<String, Value>,
+    kind: &str,
+    new_email: Option<&str>,
+) -> Result<()> {
+    let (template, to) = match (kind, new_email) {
+        (token::KIND_VERIFICATION, _) => ("verificationTemplate", email_of(record)),
+        (token::KIND_PASSWORD_RESET, _) => ("resetPasswordTemplate", email_of(record)),
+        (token::KIND_EMAIL_CHANGE, Some(to)) => ("confirmEmailChangeTemplate", to.to_owned()),
+        _ => return Err(Error::bad_request(format!("No mail of kind {kind:?}."))),
+    };
+    let token = records::purpose_token(c, record, kind, new_email)?;
+    send(conn, c, template, &to, kind, &token)
+}
+
 /// Mails a verification link to an unverified account with this email, if there is one.
 pub fn request_verification(conn: &Connection, c: &Collection, email: &str) -> Result<()> {
     required(&[("email", email)])?;
@@ -87,15 +107,7 @@ pub fn request_verification(conn: &Connection, c: &Collection, email: &str) -> R
     {
         return Ok(());
     }
-    let token = records::purpose_token(c, &record, token::KIND_VERIFICATION, None)?;
-    send(
-        conn,
-        c,
-        "verificationTemplate",
-        &email_of(&record),
-        token::KIND_VERIFICATION,
-        &token,
-    )
+    mail_link(conn, c, &record, token::KIND_VERIFICATION, None)
 }
 
 /// Returns the id of the record it verified.
@@ -118,15 +130,7 @@ pub fn request_password_reset(conn: &Connection, c: &Collection, email: &str) ->
     let Some(record) = find_by_email(conn, c, email)? else {
         return Ok(());
     };
-    let token = records::purpose_token(c, &record, token::KIND_PASSWORD_RESET, None)?;
-    send(
-        conn,
-        c,
-        "resetPasswordTemplate",
-        &email_of(&record),
-        token::KIND_PASSWORD_RESET,
-        &token,
-    )
+    mail_link(conn, c, &record, token::KIND_PASSWORD_RESET, None)
 }
 
 /// The account a verification request is for: None when no account has this email or it
@@ -224,15 +228,7 @@ pub fn request_email_change(
     new_email: &str,
 ) -> Result<()> {
     check_new_email(conn, c, new_email)?;
-    let token = records::purpose_token(c, record, token::KIND_EMAIL_CHANGE, Some(new_email))?;
-    send(
-        conn,
-        c,
-        "confirmEmailChangeTemplate",
-        new_email,
-        token::KIND_EMAIL_CHANGE,
-        &token,
-    )
+    mail_link(conn, c, record, token::KIND_EMAIL_CHANGE, Some(new_email))
 }
 
 /// Checks the new address of an email change: well-formed and no account's yet.

@@ -101,6 +101,7 @@ pub fn call(
             Ok(crate::settings::public(crate::settings::load(conn)?))
         }),
         "app.sendMail" => send_mail(state, args),
+        "app.mailLink" => mail_link(state, args),
         "app.validatePassword" => {
             validate_password(state, &args[0], text(&args[1]), text(&args[2]))
         }
@@ -304,6 +305,24 @@ fn send_mail(state: &dyn Server, message: &Value) -> Result<Value> {
     match lent::tx(&mut |tx| queue(tx.conn())) {
         Some(done) => done,
         None => state.data().write(|conn| queue(conn)),
+    }
+}
+
+/// `$mails.sendRecordVerification/PasswordReset/ChangeEmail(app, record[, newEmail])`:
+/// the flow's mail for the stored record, queued in the hook's transaction if it has one.
+fn mail_link(state: &dyn Server, args: &Value) -> Result<Value> {
+    let c = collection(state, &args[0])?;
+    let (id, kind) = (text(&args[1]), text(&args[2]));
+    let new_email = Some(text(&args[3])).filter(|e| !e.is_empty());
+    let send = |conn: &Connection| -> Result<Value> {
+        let record =
+            crate::auth::records::find_by_id(conn, &c, id)?.ok_or_else(Error::not_found)?;
+        crate::auth::account::mail_link(conn, &c, &record, kind, new_email)?;
+        Ok(Value::Null)
+    };
+    match lent::tx(&mut |tx| send(tx.conn())) {
+        Some(done) => done,
+        None => state.data().write(|conn| send(conn)),
     }
 }
 

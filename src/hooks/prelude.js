@@ -482,6 +482,17 @@
   }
   global.MailerMessage = MailerMessage;
 
+  // `$mails`: the account flows' mails for a stored auth record, as PocketBase's.
+  function mailLink(record, kind, newEmail) {
+    const c = record.__collection ? (record.__collection.id || record.__collection.name) : "";
+    call("app.mailLink", [c, record.id, kind, newEmail || ""]);
+  }
+  global.$mails = {
+    sendRecordVerification: (app, record) => mailLink(record, "verification"),
+    sendRecordPasswordReset: (app, record) => mailLink(record, "passwordReset"),
+    sendRecordChangeEmail: (app, record, newEmail) => mailLink(record, "emailChange", String(newEmail)),
+  };
+
   // `$app.runInTransaction(fn)`: the callbacks waiting for their transaction, by number.
   const txFns = {};
   let txSeq = 0;

@@ -359,3 +359,10 @@ declare namespace $dbx {
   function or(...exprs: any[]): any;
   function not(expr: any): any;
 }
+
+/** The account flows' mails for a stored auth record, queued as the flows queue them. */
+declare namespace $mails {
+  function sendRecordVerification(app: any, record: Record): void;
+  function sendRecordPasswordReset(app: any, record: Record): void;
+  function sendRecordChangeEmail(app: any, record: Record, newEmail: string): void;
+}

@@ -590,12 +590,17 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// The messages received, once there is at least one (fails the test after 10 s).
     pub async fn received(&self) -> Vec<String> {
+        self.received_n(1).await
+    }
+
+    /// The messages received, once there are at least `n` (fails the test after 10 s).
+    pub async fn received_n(&self, n: usize) -> Vec<String> {
         wait_for(
             Duration::from_secs(10),
-            "a mail to reach the SMTP sink",
+            "mails to reach the SMTP sink",
             async || {
                 let got = self.messages.lock().expect("sink store").clone();
-                if got.is_empty() {
+                if got.len() < n {
                     Err("none yet")
                 } else {
                     Ok(got)

@@ -95,3 +95,103 @@ async fn hooks_send_mail_as_on_pocketbase() {
     assert_eq!(ours, theirs);
     check(&mail);
 }
+
+const MAILS: &str = r#"
+routerAdd("POST", "/api/mails/{kind}", (e) => {
+  const user = $app.findAuthRecordByEmail("users", "ann@example.com");
+  const kind = e.request.pathValue("kind");
+  if (kind === "verification") $mails.sendRecordVerification($app, user);
+  if (kind === "reset") $mails.sendRecordPasswordReset($app, user);
+  if (kind === "change") $mails.sendRecordChangeEmail($app, user, "ann2@example.com");
+  return e.json(200, { sent: kind });
+});
+"#;
+
+/// The subjects of the three `$mails` mails, and whether the email change went to the new
+/// address.
+async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let mut settings = json!({"meta": {"appName": "Hooked", "senderAddress": "noreply@acme.test", "senderName": "Acme"}});
+    if let Some(port) = smtp {
+        settings["smtp"] = json!({"enabled": true, "host": "127.0.0.1", "port": port});
+    }
+    let res = http
+        .patch(format!("{base}/api/settings"))
+        .header("Authorization", &token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = json!({"email": "ann@example.com", "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
+    let res = http
+        .post(format!("{base}/api/collections/users/records"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for kind in ["verification", "reset", "change"] {
+        let res = http
+            .post(format!("{base}/api/mails/{kind}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{kind}: {}", res.text().await.unwrap());
+    }
+    let mut out: Vec<String> = sink
+        .received_n(3)
+        .await
+        .iter()
+        .map(|mail| {
+            let subject = mail
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or_default();
+            let to_new = mail
+                .lines()
+                .any(|l| l.starts_with("To:") && l.contains("ann2@example.com"));
+            format!("{subject} (to the new address: {to_new})")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn mails_helpers_send_the_flow_mails_as_on_pocketbase() {
+    let sink = spawn_smtp_sink().await;
+    let port = sink.port;
+    let dir = hooks_folder(&[("mails.pb.js", MAILS)]);
+    let hooks = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = hooks;
+        c.hooks.watch = false;
+        c.smtp = Some(hearth::mail::smtp::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            username: String::new(),
+            password: String::new(),
+            security: hearth::mail::smtp::Security::None,
+            from: "Acme <noreply@acme.test>".into(),
+        });
+    })
+    .await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = mails(&app.address, None, &sink).await;
+    assert_eq!(ours.len(), 3, "{ours:?}");
+    assert!(
+        ours.iter().any(|s| s.contains("Verify your Hooked email")),
+        "{ours:?}"
+    );
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb_sink = spawn_smtp_sink().await;
+    let pb = start_pocketbase_with_hooks(&bin, &[("mails.pb.js", MAILS)]).await;
+    let theirs = mails(&pb.address, Some(pb_sink.port), &pb_sink).await;
+    assert_eq!(ours, theirs);
+}
