@@ -23,12 +23,13 @@ pub async fn enrich(
 ) -> Result<Vec<Value>> {
     let loaded = state.hooks.current();
     let schema = state.schema.snapshot();
-    let (Some(pool), Some((handlers, bound))) = (
+    let (Some(pool), Some(found)) = (
         loaded.pool.as_ref(),
         crate::hooks::enrich::bound(&loaded, &schema),
     ) else {
         return Ok(records);
     };
+    let (handlers, bound) = (found.0.clone(), &found.1);
     let request = request_json(req, auth, HashMap::new(), Ok(json!({})))?.to_string();
     let input = json!({"bound": bound, "records": records}).to_string();
     let ran = pool

@@ -1,16 +1,30 @@
 //! `onRecordEnrich`, shared by the API's answers and the realtime events: which handlers
 //! are bound to which collections, and the records run through them on an executor.
 
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
 use serde_json::{Map, Value, json};
 
 use super::{Hooks, Loaded};
 use crate::error::{Error, Result};
 use crate::schema::Snapshot;
 
-/// The handlers bound to any collection and, per collection name, `{ids, fields}`, as
-/// `__enrich` takes them; None when no enrich hook is bound (or nothing runs hooks).
-pub fn bound(loaded: &Loaded, schema: &Snapshot) -> Option<(Vec<usize>, Map<String, Value>)> {
+/// The handlers bound to any collection and, per collection name, `{ids, fields}`.
+pub type Bound = (Vec<usize>, Map<String, Value>);
+
+/// `bound` remembered for one schema snapshot (held weakly: a new snapshot, after a schema
+/// change, is worked out afresh; the old one's address is never reused while held).
+#[derive(Default)]
+pub struct Memo(Mutex<Option<Remembered>>);
+
+/// The snapshot `bound` was worked out for, and what it found.
+type Remembered = (Weak<Snapshot>, Option<Arc<Bound>>);
+
+/// What `__enrich` takes about the handlers; None when no enrich hook is bound (or nothing
+/// runs hooks). Worked out once per hooks version and schema snapshot.
+pub fn bound(loaded: &Loaded, schema: &Arc<Snapshot>) -> Option<Arc<Bound>> {
     loaded.pool.as_ref()?;
+    // Most versions bind no enrich hook: they answer here, taking no lock.
     if !loaded
         .registry
         .hooks
@@ -19,6 +33,22 @@ pub fn bound(loaded: &Loaded, schema: &Snapshot) -> Option<(Vec<usize>, Map<Stri
     {
         return None;
     }
+    let mut memo = loaded
+        .enrich
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some((seen, found)) = memo.as_ref()
+        && Weak::ptr_eq(seen, &Arc::downgrade(schema))
+    {
+        return found.clone();
+    }
+    let found = work_out(loaded, schema).map(Arc::new);
+    *memo = Some((Arc::downgrade(schema), found.clone()));
+    found
+}
+
+fn work_out(loaded: &Loaded, schema: &Snapshot) -> Option<Bound> {
     let mut bound = Map::new();
     let mut handlers = Vec::new();
     for c in schema.all() {
@@ -45,15 +75,15 @@ impl Hooks {
     /// when a hook is bound.
     pub fn enrich_blocking(
         &self,
-        schema: &Snapshot,
+        schema: &Arc<Snapshot>,
         request: impl FnOnce() -> String,
         records: Vec<Value>,
     ) -> Result<Vec<Value>> {
         let loaded = self.current();
-        let (Some(pool), Some((handlers, bound))) = (loaded.pool.as_ref(), bound(&loaded, schema))
-        else {
+        let (Some(pool), Some(found)) = (loaded.pool.as_ref(), bound(&loaded, schema)) else {
             return Ok(records);
         };
+        let (handlers, bound) = (found.0.clone(), &found.1);
         let request = request();
         let input = json!({"bound": bound, "records": records}).to_string();
         let ran = pool.run_blocking(move |executor| {

@@ -74,6 +74,8 @@ pub struct Loaded {
     /// an executor of `pool`, so sharing one pool could leave every executor waiting.
     pub around: Option<Pool>,
     files: Vec<Source>,
+    /// The enrich handlers by collection, for the schema snapshot they were worked out for.
+    enrich: enrich::Memo,
 }
 
 pub struct Hooks {
@@ -219,6 +221,7 @@ fn load(files: Vec<Source>, options: &HooksOptions, app: &AppHandle) -> Result<L
         pool,
         around,
         files,
+        enrich: Default::default(),
     })
 }
 
