@@ -8,12 +8,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::RequestAuth;
-use super::account_hooks::{Find, Work, around_flow};
+use super::account_hooks::{Find, Work, flow_with_hooks};
 use super::auth::count_attempt;
-use super::auth_hooks::wanted;
 use crate::auth::{account, token};
 use crate::error::{Error, Result};
-use crate::http::{Body, blocking, writing};
+use crate::http::Body;
 use crate::records::write::RecordHooks;
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -91,8 +90,7 @@ async fn request_verification(
 type Account = Map<String, Value>;
 
 /// A request flow (verification, password reset) for the account with an email: `target`
-/// finds it (None: nothing to do, 204), `work` mails it, inside the flow's `hook`s when any
-/// are bound.
+/// finds it (None: nothing to do, 204), `work` mails it.
 struct RequestFlow {
     hook: &'static str,
     target: fn(&rusqlite::Connection, &Collection, &str) -> Result<Option<Account>>,
@@ -109,22 +107,17 @@ async fn request_flow(
     let c = auth_collection(&state, collection)?;
     count_attempt(req, &state, &c, &email)?;
     let RequestFlow { hook, target, work } = flow;
-    if let Some(hooked) = wanted(&state, hook, &c) {
-        let (table, address) = (c.clone(), email.clone());
-        let find: Find = Box::new(move |state: &AppState| {
-            let found = state.db.data.read(|conn| target(conn, &table, &address))?;
-            Ok(found.map(|r| (r, Map::new())))
-        });
-        let (table, address) = (c.clone(), email.clone());
-        let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
-            state.db.data.write(|tx| work(tx, &table, &address))
-        });
-        let body = json!({ "email": email });
-        let (state, guest) = (state.into_inner(), RequestAuth::Guest);
-        return around_flow(req, state, &guest, hooked, c, body, (find, work)).await;
-    }
-    blocking(move || state.db.data.write(|tx| work(tx, &c, &email))).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let (table, address) = (c.clone(), email.clone());
+    let find: Find = Box::new(move |state: &AppState| {
+        let found = state.db.data.read(|conn| target(conn, &table, &address))?;
+        Ok(found.map(|r| (r, Map::new())))
+    });
+    let (table, address) = (c.clone(), email.clone());
+    let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
+        state.db.data.write(|tx| work(tx, &table, &address))
+    });
+    let body = json!({ "email": email });
+    flow_with_hooks(req, state, &RequestAuth::Guest, hook, c, body, (find, work)).await
 }
 
 async fn confirm_verification(
@@ -134,42 +127,33 @@ async fn confirm_verification(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    if let Some(hooked) = wanted(&state, "onRecordConfirmVerificationRequest", &c) {
-        let (table, token) = (c.clone(), input.token.clone());
-        let find: Find = Box::new(move |state: &AppState| {
-            let kind = token::KIND_VERIFICATION;
-            let found = state
-                .db
-                .data
-                .read(|conn| account::token_target(conn, &table, &token, kind))?;
-            Ok(Some((found, Map::new())))
-        });
-        let (table, token) = (c.clone(), input.token.clone());
-        let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
-            update_account(state, hooks, &table, |tx| {
-                account::confirm_verification(tx, &table, &token)
-            })
-        });
-        let body = json!({"token": input.token});
-        return around_flow(
-            &req,
-            state.into_inner(),
-            &RequestAuth::Guest,
-            hooked,
-            c,
-            body,
-            (find, work),
-        )
-        .await;
-    }
-    let shared = state.clone();
-    writing(&state, Some(c.clone()), move |hooks| {
-        update_account(&shared, hooks, &c, |tx| {
-            account::confirm_verification(tx, &c, &input.token)
+    let (table, token) = (c.clone(), input.token.clone());
+    let find: Find = Box::new(move |state: &AppState| {
+        let kind = token::KIND_VERIFICATION;
+        let found = state
+            .db
+            .data
+            .read(|conn| account::token_target(conn, &table, &token, kind))?;
+        Ok(Some((found, Map::new())))
+    });
+    let (table, token) = (c.clone(), input.token.clone());
+    let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
+        update_account(state, hooks, &table, |tx| {
+            account::confirm_verification(tx, &table, &token)
         })
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    });
+    let body = json!({"token": input.token});
+    let hook = "onRecordConfirmVerificationRequest";
+    flow_with_hooks(
+        &req,
+        state,
+        &RequestAuth::Guest,
+        hook,
+        c,
+        body,
+        (find, work),
+    )
+    .await
 }
 
 async fn request_password_reset(
@@ -193,50 +177,39 @@ async fn confirm_password_reset(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    if let Some(hooked) = wanted(&state, "onRecordConfirmPasswordResetRequest", &c) {
-        let (table, given) = (c.clone(), (input.token.clone(), input.password.clone()));
-        let confirm = input.password_confirm.clone();
-        let find: Find = Box::new(move |state: &AppState| {
-            // The input is checked before the hooks, as PocketBase validates its form.
-            account::check_new_password(&given.0, &given.1, &confirm)?;
-            let kind = token::KIND_PASSWORD_RESET;
-            let found = state
-                .db
-                .data
-                .read(|conn| account::token_target(conn, &table, &given.0, kind))?;
-            Ok(Some((found, Map::new())))
-        });
-        let table = c.clone();
-        let (token, password) = (input.token.clone(), input.password.clone());
-        let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
-            let hash = crate::password::hash(&password)?;
-            update_account(state, hooks, &table, |tx| {
-                account::confirm_password_reset(tx, &table, &token, &hash)
-            })
-        });
-        let body = json!({"token": input.token, "password": input.password,
-            "passwordConfirm": input.password_confirm});
-        return around_flow(
-            &req,
-            state.into_inner(),
-            &RequestAuth::Guest,
-            hooked,
-            c,
-            body,
-            (find, work),
-        )
-        .await;
-    }
-    let shared = state.clone();
-    writing(&state, Some(c.clone()), move |hooks| {
+    let (table, given) = (c.clone(), (input.token.clone(), input.password.clone()));
+    let confirm = input.password_confirm.clone();
+    let find: Find = Box::new(move |state: &AppState| {
+        account::check_new_password(&given.0, &given.1, &confirm)?;
+        let kind = token::KIND_PASSWORD_RESET;
+        let found = state
+            .db
+            .data
+            .read(|conn| account::token_target(conn, &table, &given.0, kind))?;
+        Ok(Some((found, Map::new())))
+    });
+    let table = c.clone();
+    let (token, password) = (input.token.clone(), input.password.clone());
+    let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
         // Hashed before the write, holding no connection.
-        let hash = account::new_password(&input.token, &input.password, &input.password_confirm)?;
-        update_account(&shared, hooks, &c, |tx| {
-            account::confirm_password_reset(tx, &c, &input.token, &hash)
+        let hash = crate::password::hash(&password)?;
+        update_account(state, hooks, &table, |tx| {
+            account::confirm_password_reset(tx, &table, &token, &hash)
         })
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    });
+    let body = json!({"token": input.token, "password": input.password,
+        "passwordConfirm": input.password_confirm});
+    let hook = "onRecordConfirmPasswordResetRequest";
+    flow_with_hooks(
+        &req,
+        state,
+        &RequestAuth::Guest,
+        hook,
+        c,
+        body,
+        (find, work),
+    )
+    .await
 }
 
 async fn request_email_change(
@@ -260,33 +233,23 @@ async fn request_email_change(
             ));
         }
     };
-    if let Some(hooked) = wanted(&state, "onRecordRequestEmailChangeRequest", &c) {
-        let (table, new_email, signed_in) = (c.clone(), input.new_email.clone(), record.clone());
-        let find: Find = Box::new(move |state: &AppState| {
-            state
-                .db
-                .data
-                .read(|conn| account::check_new_email(conn, &table, &new_email))?;
-            let extra = Map::from_iter([("newEmail".to_owned(), json!(new_email))]);
-            Ok(Some((signed_in, extra)))
-        });
-        let (table, new_email) = (c.clone(), input.new_email.clone());
-        let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
-            let store = &state.db.data;
-            store.write(|tx| account::request_email_change(tx, &table, &record, &new_email))
-        });
-        let body = json!({"newEmail": input.new_email});
-        let state = state.into_inner();
-        return around_flow(&req, state, &auth, hooked, c, body, (find, work)).await;
-    }
-    blocking(move || {
+    let (table, new_email, signed_in) = (c.clone(), input.new_email.clone(), record.clone());
+    let find: Find = Box::new(move |state: &AppState| {
         state
             .db
             .data
-            .write(|tx| account::request_email_change(tx, &c, &record, &input.new_email))
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+            .read(|conn| account::check_new_email(conn, &table, &new_email))?;
+        let extra = Map::from_iter([("newEmail".to_owned(), json!(new_email))]);
+        Ok(Some((signed_in, extra)))
+    });
+    let (table, new_email) = (c.clone(), input.new_email.clone());
+    let work: Work = Box::new(move |state: &AppState, _: &dyn RecordHooks| {
+        let store = &state.db.data;
+        store.write(|tx| account::request_email_change(tx, &table, &record, &new_email))
+    });
+    let body = json!({"newEmail": input.new_email});
+    let hook = "onRecordRequestEmailChangeRequest";
+    flow_with_hooks(&req, state, &auth, hook, c, body, (find, work)).await
 }
 
 async fn confirm_email_change(
@@ -296,57 +259,39 @@ async fn confirm_email_change(
     Body(input): Body<Input>,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
-    if let Some(hooked) = wanted(&state, "onRecordConfirmEmailChangeRequest", &c) {
-        let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
-        let find: Find = Box::new(move |state: &AppState| {
-            // The token and the password are checked before the hooks, as PocketBase
-            // validates its form; the password with no connection held.
-            let store = &state.db.data;
-            let hash =
-                store.read(|conn| account::email_change_hash(conn, &table, &token, &password))?;
-            account::check_password(&password, &hash)?;
-            let (record, new_email) =
-                store.read(|conn| account::email_change_target(conn, &table, &token))?;
-            Ok(Some((
-                record,
-                Map::from_iter([("newEmail".to_owned(), json!(new_email))]),
-            )))
-        });
-        let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
-        let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
-            let store = &state.db.data;
-            let hash =
-                store.read(|conn| account::email_change_hash(conn, &table, &token, &password))?;
-            update_account(state, hooks, &table, |tx| {
-                account::confirm_email_change(tx, &table, &token, &hash)
-            })
-        });
-        let body = json!({"token": input.token, "password": input.password});
-        let state = state.into_inner();
-        return around_flow(
-            &req,
-            state,
-            &RequestAuth::Guest,
-            hooked,
-            c,
-            body,
-            (find, work),
-        )
-        .await;
-    }
-    let shared = state.clone();
-    writing(&state, Some(c.clone()), move |hooks| {
-        // The password is checked between a read and the write, holding no connection.
-        let (token, password) = (&input.token, &input.password);
-        let hash = shared
-            .db
-            .data
-            .read(|conn| account::email_change_hash(conn, &c, token, password))?;
-        account::check_password(password, &hash)?;
-        update_account(&shared, hooks, &c, |tx| {
-            account::confirm_email_change(tx, &c, token, &hash)
+    let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
+    let find: Find = Box::new(move |state: &AppState| {
+        // The token and the password are checked first, as PocketBase validates its form;
+        // the password between two reads, holding no connection.
+        let store = &state.db.data;
+        let hash =
+            store.read(|conn| account::email_change_hash(conn, &table, &token, &password))?;
+        account::check_password(&password, &hash)?;
+        let (record, new_email) =
+            store.read(|conn| account::email_change_target(conn, &table, &token))?;
+        let extra = Map::from_iter([("newEmail".to_owned(), json!(new_email))]);
+        Ok(Some((record, extra)))
+    });
+    let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
+    let work: Work = Box::new(move |state: &AppState, hooks: &dyn RecordHooks| {
+        // The hash the password was checked against; a change since refuses the token.
+        let store = &state.db.data;
+        let hash =
+            store.read(|conn| account::email_change_hash(conn, &table, &token, &password))?;
+        update_account(state, hooks, &table, |tx| {
+            account::confirm_email_change(tx, &table, &token, &hash)
         })
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    });
+    let body = json!({"token": input.token, "password": input.password});
+    let hook = "onRecordConfirmEmailChangeRequest";
+    flow_with_hooks(
+        &req,
+        state,
+        &RequestAuth::Guest,
+        hook,
+        c,
+        body,
+        (find, work),
+    )
+    .await
 }

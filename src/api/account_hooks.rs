@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Map, Value};
 
 use super::hooks::{failed, request_json, written};
@@ -30,8 +30,34 @@ pub type Found = (Map<String, Value>, Map<String, Value>);
 /// The flow's work, with the record hooks its writes run.
 pub type Work = Box<dyn FnOnce(&AppState, &dyn RecordHooks) -> Result<()> + Send>;
 
+/// An account flow: `find` checks its input and finds its record (None: nothing to do),
+/// then `work` does it, inside the request hooks `hook` when any are bound to `c` (see
+/// `around_flow`), else in turn. Answers 204.
+#[allow(clippy::too_many_arguments)]
+pub async fn flow_with_hooks(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    auth: &RequestAuth,
+    hook: &str,
+    c: Arc<Collection>,
+    body: Value,
+    (find, work): (Find, Work),
+) -> Result<HttpResponse> {
+    let state = state.into_inner();
+    if let Some(hooked) = super::auth_hooks::wanted(&state, hook, &c) {
+        return around_flow(req, state, auth, hooked, c, body, (find, work)).await;
+    }
+    let shared = state.clone();
+    crate::http::writing(&state, Some(c), move |hooks| match find(&shared)? {
+        Some(_) => work(&shared, hooks),
+        None => Ok(()),
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Runs an account flow inside its request hooks `ids`; see the module.
-pub async fn around_flow(
+async fn around_flow(
     req: &HttpRequest,
     state: Arc<AppState>,
     auth: &RequestAuth,
