@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
 use crate::helpers::{
-    SmtpSink, client, hooks_folder, spawn_app_with, spawn_smtp_sink, superuser_token_at,
+    SmtpSink, TestApp, client, hooks_folder, spawn_app_with, spawn_smtp_sink, superuser_token_at,
 };
 
 const MAIL: &str = r#"
@@ -25,9 +25,34 @@ routerAdd("POST", "/api/notify", (e) => {
 });
 "#;
 
-async fn notify(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> (Value, String) {
-    let http = client();
-    let token = superuser_token_at(&http, base).await;
+/// hearth with `hooks` as its one hooks file, a superuser, and its mail to a fresh SMTP
+/// sink (also returned, with the hooks folder to keep).
+async fn mailing_app(file: &str, hooks: &str) -> (TestApp, SmtpSink, tempfile::TempDir) {
+    let sink = spawn_smtp_sink().await;
+    let port = sink.port;
+    let dir = hooks_folder(&[(file, hooks)]);
+    let folder = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = folder;
+        c.hooks.watch = false;
+        c.smtp = Some(hearth::mail::smtp::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            username: String::new(),
+            password: String::new(),
+            security: hearth::mail::smtp::Security::None,
+            from: "Acme <noreply@acme.test>".into(),
+        });
+    })
+    .await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    (app, sink, dir)
+}
+
+/// Names the app "Hooked" with a sender, and (PocketBase) points its SMTP at `smtp`.
+async fn mail_settings(http: &reqwest::Client, base: &str, smtp: Option<u16>) {
+    let token = superuser_token_at(http, base).await;
     let mut settings = json!({"meta": {"appName": "Hooked", "senderAddress": "noreply@acme.test", "senderName": "Acme"}});
     if let Some(port) = smtp {
         settings["smtp"] = json!({"enabled": true, "host": "127.0.0.1", "port": port});
@@ -40,6 +65,11 @@ async fn notify(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> (Value, Strin
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+async fn notify(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> (Value, String) {
+    let http = client();
+    mail_settings(&http, base, smtp).await;
     let answer: Value = http
         .post(format!("{base}/api/notify"))
         .send()
@@ -60,25 +90,7 @@ fn check(mail: &str) {
 
 #[tokio::test]
 async fn hooks_send_mail_as_on_pocketbase() {
-    let sink = spawn_smtp_sink().await;
-    let port = sink.port;
-    let dir = hooks_folder(&[("mail.pb.js", MAIL)]);
-    let hooks = dir.path().to_path_buf();
-    let app = spawn_app_with(move |c| {
-        c.hooks.dir = hooks;
-        c.hooks.watch = false;
-        c.smtp = Some(hearth::mail::smtp::SmtpConfig {
-            host: "127.0.0.1".into(),
-            port,
-            username: String::new(),
-            password: String::new(),
-            security: hearth::mail::smtp::Security::None,
-            from: "Acme <noreply@acme.test>".into(),
-        });
-    })
-    .await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let (app, sink, _dir) = mailing_app("mail.pb.js", MAIL).await;
     let (ours, mail) = notify(&app.address, None, &sink).await;
     assert_eq!(
         ours,
@@ -111,19 +123,7 @@ routerAdd("POST", "/api/mails/{kind}", (e) => {
 /// address.
 async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
     let http = client();
-    let token = superuser_token_at(&http, base).await;
-    let mut settings = json!({"meta": {"appName": "Hooked", "senderAddress": "noreply@acme.test", "senderName": "Acme"}});
-    if let Some(port) = smtp {
-        settings["smtp"] = json!({"enabled": true, "host": "127.0.0.1", "port": port});
-    }
-    let res = http
-        .patch(format!("{base}/api/settings"))
-        .header("Authorization", &token)
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    mail_settings(&http, base, smtp).await;
     let body = json!({"email": "ann@example.com", "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
     let res = http
         .post(format!("{base}/api/collections/users/records"))
@@ -161,25 +161,7 @@ async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
 
 #[tokio::test]
 async fn mails_helpers_send_the_flow_mails_as_on_pocketbase() {
-    let sink = spawn_smtp_sink().await;
-    let port = sink.port;
-    let dir = hooks_folder(&[("mails.pb.js", MAILS)]);
-    let hooks = dir.path().to_path_buf();
-    let app = spawn_app_with(move |c| {
-        c.hooks.dir = hooks;
-        c.hooks.watch = false;
-        c.smtp = Some(hearth::mail::smtp::SmtpConfig {
-            host: "127.0.0.1".into(),
-            port,
-            username: String::new(),
-            password: String::new(),
-            security: hearth::mail::smtp::Security::None,
-            from: "Acme <noreply@acme.test>".into(),
-        });
-    })
-    .await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let (app, sink, _dir) = mailing_app("mails.pb.js", MAILS).await;
     let ours = mails(&app.address, None, &sink).await;
     assert_eq!(ours.len(), 3, "{ours:?}");
     assert!(
