@@ -22,6 +22,16 @@ pub struct PocketBase {
     _dir: tempfile::TempDir,
 }
 
+/// The outcome labelled `label` (the test fails when there is none).
+pub fn outcome(outcomes: &[(String, serde_json::Value)], label: &str) -> serde_json::Value {
+    outcomes
+        .iter()
+        .find(|(l, _)| l == label)
+        .unwrap_or_else(|| panic!("no outcome labelled {label}"))
+        .1
+        .clone()
+}
+
 /// Each labelled outcome of hearth (`ours`) equals PocketBase's, in the same order.
 pub fn assert_same(ours: &[(String, serde_json::Value)], theirs: &[(String, serde_json::Value)]) {
     for ((label, a), (_, b)) in ours.iter().zip(theirs) {

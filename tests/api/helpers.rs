@@ -62,6 +62,13 @@ pub async fn spawn_app_with_hooks(dir: &Path) -> TestApp {
     .await
 }
 
+/// `spawn_app_with_hooks` with the default superuser created.
+pub async fn spawn_app_with_hooks_and_superuser(dir: &Path) -> TestApp {
+    let app = spawn_app_with_hooks(dir).await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    app
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, hooks_folder, spawn_app_with_hooks, superuser_token_at, wait_for};
+use crate::helpers::{client, hooks_folder, superuser_token_at, wait_for};
 
 const CRONS: &str = r#"
 cronAdd("ticker", "* * * * *", () => {
@@ -91,17 +91,9 @@ async fn crons(base: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn cron_jobs_are_listed_and_run_as_on_pocketbase() {
     let dir = hooks_folder(&[("crons.pb.js", CRONS)]);
-    let app = spawn_app_with_hooks(dir.path()).await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let app = crate::helpers::spawn_app_with_hooks_and_superuser(dir.path()).await;
     let ours = crons(&app.address).await;
-    let find = |label: &str| {
-        ours.iter()
-            .find(|(l, _)| l == label)
-            .expect(label)
-            .1
-            .clone()
-    };
+    let find = |label: &str| crate::compat::outcome(&ours, label);
     assert_eq!(
         find("list")[1],
         json!([

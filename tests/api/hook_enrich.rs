@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, hooks_folder, spawn_app_with_hooks, superuser_token_at};
+use crate::helpers::{client, hooks_folder, superuser_token_at};
 
 const ENRICH: &str = r#"
 onRecordEnrich((e) => {
@@ -134,17 +134,9 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn enrich_hooks_shape_answers_as_on_pocketbase() {
     let dir = hooks_folder(&[("enrich.pb.js", ENRICH)]);
-    let app = spawn_app_with_hooks(dir.path()).await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let app = crate::helpers::spawn_app_with_hooks_and_superuser(dir.path()).await;
     let ours = scenario(&app.address).await;
-    let find = |label: &str| {
-        ours.iter()
-            .find(|(l, _)| l == label)
-            .expect(label)
-            .1
-            .clone()
-    };
+    let find = |label: &str| crate::compat::outcome(&ours, label);
     assert_eq!(find("create")["title"], "hello!");
     assert!(find("create").get("secret").is_none(), "hidden by the hook");
     assert_eq!(
@@ -211,9 +203,7 @@ async fn realtime_scenario(base: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn realtime_events_are_enriched_as_on_pocketbase() {
     let dir = hooks_folder(&[("enrich.pb.js", ENRICH)]);
-    let app = spawn_app_with_hooks(dir.path()).await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let app = crate::helpers::spawn_app_with_hooks_and_superuser(dir.path()).await;
     let ours = realtime_scenario(&app.address).await;
     // The guest's event is enriched (secret hidden, title changed, its own value added).
     assert_eq!(ours[0].1[2]["title"], "hello!");

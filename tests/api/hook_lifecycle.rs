@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::compat::{pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, hooks_folder, spawn_app_with_hooks, superuser_token_at};
+use crate::helpers::{client, hooks_folder, superuser_token_at};
 
 // PocketBase bootstraps for every command (`superuser upsert` too), so a bootstrap hook
 // that writes must be idempotent. (A handler sees no top-level function of its file.)
@@ -51,9 +51,7 @@ async fn emails(base: &str) -> Vec<String> {
 #[tokio::test]
 async fn bootstrap_hooks_run_at_start_as_on_pocketbase() {
     let dir = hooks_folder(&[("life.pb.js", LIFECYCLE)]);
-    let app = spawn_app_with_hooks(dir.path()).await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let app = crate::helpers::spawn_app_with_hooks_and_superuser(dir.path()).await;
     let ours = emails(&app.address).await;
     assert_eq!(ours, ["boot@example.com"]);
 

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::compat::{assert_same, pocketbase_bin, start_pocketbase_with_hooks};
-use crate::helpers::{client, hooks_folder, spawn_app_with_hooks, superuser_token_at};
+use crate::helpers::{client, hooks_folder, superuser_token_at};
 
 const USE: &str = r#"
 routerUse((e) => {
@@ -86,17 +86,9 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn router_use_wraps_built_in_routes_as_on_pocketbase() {
     let dir = hooks_folder(&[("use.pb.js", USE)]);
-    let app = spawn_app_with_hooks(dir.path()).await;
-    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-        .await;
+    let app = crate::helpers::spawn_app_with_hooks_and_superuser(dir.path()).await;
     let ours = scenario(&app.address).await;
-    let find = |label: &str| {
-        ours.iter()
-            .find(|(l, _)| l == label)
-            .expect(label)
-            .1
-            .clone()
-    };
+    let find = |label: &str| crate::compat::outcome(&ours, label);
     assert_eq!(
         find("health"),
         json!([200, "global", "", null]),

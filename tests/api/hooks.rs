@@ -397,7 +397,7 @@ async fn routes_answer_as_on_pocketbase() {
     let ours = scenario(&app.address).await;
 
     // What must hold whatever PocketBase says.
-    let find = |label: &str| ours.iter().find(|(l, _)| l == label).unwrap().1.clone();
+    let find = |label: &str| crate::compat::outcome(&ours, label);
     assert_eq!(find("GET /api/hello/ann?q=1")["body"]["name"], "ann");
     assert_eq!(find("GET /api/hello/ann?q=1")["body"]["outer"], "undefined");
     assert_eq!(find("GET /api/errors/plain")["status"], 400);
@@ -720,13 +720,7 @@ async fn app_reads_answer_as_on_pocketbase() {
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let ours = app_reads(&app.address).await;
-    let find = |label: &str| {
-        ours.iter()
-            .find(|(l, _)| l == label)
-            .expect(label)
-            .1
-            .clone()
-    };
+    let find = |label: &str| crate::compat::outcome(&ours, label);
 
     assert_eq!(find("byid")["body"]["title"], "a");
     assert_eq!(find("filter")["body"], json!(["d", "c"]));

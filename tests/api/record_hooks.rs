@@ -209,13 +209,7 @@ async fn record_hooks_answer_and_write_as_on_pocketbase() {
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let ours = scenario(&app.address).await;
-    let find = |label: &str| {
-        ours.iter()
-            .find(|(l, _)| l == label)
-            .expect(label)
-            .1
-            .clone()
-    };
+    let find = |label: &str| crate::compat::outcome(&ours, label);
 
     assert_eq!(find("create Hello World")[1]["slug"], "hello-world");
     assert_eq!(find("create forbidden")[0], 403);
@@ -679,13 +673,7 @@ async fn request_hooks_answer_as_on_pocketbase() {
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let ours = requests(&app.address).await;
-    let find = |label: &str| {
-        ours.iter()
-            .find(|(l, _)| l == label)
-            .expect(label)
-            .1
-            .clone()
-    };
+    let find = |label: &str| crate::compat::outcome(&ours, label);
     assert_eq!(find("guest create")[0], 401);
     assert_eq!(find("create")[2], true, "the hook set the owner");
     assert_eq!(find("create custom")[0], 201);
