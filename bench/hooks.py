@@ -7,11 +7,11 @@
   without hooks;
 - a `routerAdd` route answering JSON: hearth against PocketBase 0.40.6 with the same file.
 
-Each pair is measured alternately, `--rounds` times, and the median of each side kept, so
+Each pair is measured alternately (A B, B A, ...), `--rounds` times, and the median of each side kept, so
 that a noisy second on a small machine does not decide a row. Prints a markdown table with
 req/s, p50/p99, peak RSS and the ratio. Needs what bench/run.py needs.
 
-    python3 bench/hooks.py [--records 2000] [--seconds 5] [--connections 64] [--rounds 3]
+    python3 bench/hooks.py [--records 2000] [--seconds 5] [--connections 64] [--rounds 4]
 """
 import argparse
 import os
@@ -76,8 +76,10 @@ def measure(a, sides):
     """sides: [(server, url, body, method)], measured alternately; median per side."""
     runs = {s.name: [] for s, _, _, _ in sides}
     peaks = {s.name: 0 for s, _, _, _ in sides}
-    for _ in range(a.rounds):
-        for server, url, body, method in sides:
+    for n in range(a.rounds):
+        # A then B, then B then A: neither side always runs on a database the other
+        # side's round has just left busier (checkpoints, a warmer page cache).
+        for server, url, body, method in (sides if n % 2 == 0 else sides[::-1]):
             server.reset_peak()
             runs[server.name].append(base.wrk(url, a.seconds, a.connections, body, method))
             peaks[server.name] = max(peaks[server.name], server.rss_kb("VmHWM"))
@@ -94,7 +96,7 @@ def main():
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
     a = ap.parse_args()
     if not os.path.exists(base.HEARTH):
         raise SystemExit("build hearth first: cargo build --release")

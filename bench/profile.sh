@@ -2,7 +2,10 @@
 # Profiles hearth under one bench/run.py workload with perf and writes a text report.
 #
 #   cargo build --profile profiling --bin hearth     # release + symbols
-#   bench/profile.sh view|create [SECONDS] > report.txt
+#   bench/profile.sh view|create|route [SECONDS] > report.txt
+#
+# With HEARTH_HOOKS_DIR set the server loads those hooks (`route` asks the
+# `/api/bench/hello/{name}` route of bench/hooks.py for one).
 #
 # Seeds the same `posts` data as bench/run.py (10k records), drives wrk with 64
 # connections, samples the server with `perf record -g` (DWARF call graphs) for SECONDS
@@ -40,6 +43,7 @@ case $workload in
     printf '%s\n' 'wrk.method = "POST"' 'wrk.headers["Content-Type"] = "application/json"' \
       "wrk.body = '{\"title\":\"bench\",\"views\":7,\"published\":true}'" > "$tmp/post.lua"
     script=(-s "$tmp/post.lua") ;;
+  route) url="http://127.0.0.1:$port/api/bench/hello/ann"; script=() ;;
   *) echo "unknown workload $workload" >&2; exit 2 ;;
 esac
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

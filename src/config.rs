@@ -86,8 +86,8 @@ pub struct ServeArgs {
     /// Load the hooks again when their files change (`--hooks-watch=false`: only at start).
     #[arg(long, env = "HEARTH_HOOKS_WATCH", default_value_t = true, action = clap::ArgAction::Set)]
     pub hooks_watch: bool,
-    /// JS runtimes that run hooks side by side.
-    #[arg(long, env = "HEARTH_HOOKS_POOL", default_value_t = 8)]
+    /// JS runtimes that may run hooks side by side; they start as calls need them.
+    #[arg(long, env = "HEARTH_HOOKS_POOL", default_value_t = 32)]
     pub hooks_pool: usize,
     /// JS migrations (PocketBase's `pb_migrations`): pending `*.js` files here are applied
     /// in name order at start.

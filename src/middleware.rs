@@ -109,6 +109,10 @@ fn header_text(req: &actix_web::HttpRequest, name: actix_web::http::header::Head
     }
 }
 
+/// The route a request was answered by, where actix's routing does not know it (a JS
+/// hooks route): the metrics' label for it.
+pub struct RouteLabel(pub String);
+
 /// Times every request, counts it in the metrics by route template and status, and hands
 /// an entry to the request log (written later, off the request path), as PocketBase logs
 /// requests: `GET /api/...` with method, url, status, execTime, auth, IPs, referer, agent.
@@ -122,7 +126,12 @@ pub async fn observe(
     let request = res.request();
     let method = request.method().as_str();
     let status = res.status().as_u16();
-    let route = request.match_pattern();
+    // A hooks route names itself; looking the path up again walks every built-in route.
+    let label = request
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|l| l.0.clone());
+    let route = label.or_else(|| request.match_pattern());
     crate::metrics::observe_request(
         method,
         route.as_deref().unwrap_or("(unmatched)"),

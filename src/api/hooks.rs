@@ -5,13 +5,14 @@
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
 use crate::hooks::{Failure, Lookup, Middleware, Registry};
+use crate::middleware::RouteLabel;
 use crate::state::AppState;
 
 /// `/api/...` that no built-in route answers: a hooks route, or the JSON 404.
@@ -90,6 +91,8 @@ pub async fn dispatch(
     let pool = loaded.pool.as_ref()?;
     let (steps, handlers, params) = match loaded.registry.find(req.method().as_str(), req.path()) {
         Lookup::Found(m) => {
+            req.extensions_mut()
+                .insert(RouteLabel(m.route.pattern.text.clone()));
             let (steps, handlers) = steps(&loaded.registry, m.route);
             (steps, handlers, m.params)
         }

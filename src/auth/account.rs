@@ -94,6 +94,26 @@ pub fn mail_link(
     send(conn, c, template, &to, kind, &token)
 }
 
+/// Mails `record` (of `c`) one of its collection's notices with `extra` placeholders
+/// filled: the one-time password (`kind` "otp": `OTP`, `OTP_ID`) or the sign-in alert
+/// ("authAlert": `ALERT_INFO`). For the hooks' `$mails`.
+pub fn mail_notice(
+    conn: &Connection,
+    c: &Collection,
+    record: &Map<String, Value>,
+    kind: &str,
+    extra: &[(&str, &str)],
+) -> Result<()> {
+    if !matches!(kind, "otp" | "authAlert") {
+        return Err(Error::bad_request(format!("No mail of kind {kind:?}.")));
+    }
+    let template = c.options.get(kind).and_then(|o| o.get("emailTemplate"));
+    let meta = AppMeta::load(conn)?;
+    let mail = mail::from_template(template, &meta, extra, &email_of(record), kind);
+    mail::queue(conn, &mail)?;
+    Ok(())
+}
+
 /// Mails a verification link to an unverified account with this email, if there is one.
 pub fn request_verification(conn: &Connection, c: &Collection, email: &str) -> Result<()> {
     required(&[("email", email)])?;

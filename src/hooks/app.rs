@@ -102,6 +102,7 @@ pub fn call(
         }),
         "app.sendMail" => send_mail(state, args),
         "app.mailLink" => mail_link(state, args),
+        "app.mailNotice" => mail_notice(state, args),
         "app.validatePassword" => {
             validate_password(state, &args[0], text(&args[1]), text(&args[2]))
         }
@@ -318,6 +319,31 @@ fn mail_link(state: &dyn Server, args: &Value) -> Result<Value> {
         let record =
             crate::auth::records::find_by_id(conn, &c, id)?.ok_or_else(Error::not_found)?;
         crate::auth::account::mail_link(conn, &c, &record, kind, new_email)?;
+        Ok(Value::Null)
+    };
+    match lent::tx(&mut |tx| send(tx.conn())) {
+        Some(done) => done,
+        None => state.data().write(|conn| send(conn)),
+    }
+}
+
+/// `$mails.sendRecordOTP(app, record, otpId, pass)` and `sendRecordAuthAlert(app, record,
+/// info)`: the collection's notice for the stored record, queued as `mail_link`'s.
+fn mail_notice(state: &dyn Server, args: &Value) -> Result<Value> {
+    let c = collection(state, &args[0])?;
+    let (id, kind) = (text(&args[1]), text(&args[2]));
+    let extra: Vec<(&str, &str)> = args[3]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let send = |conn: &Connection| -> Result<Value> {
+        let record =
+            crate::auth::records::find_by_id(conn, &c, id)?.ok_or_else(Error::not_found)?;
+        crate::auth::account::mail_notice(conn, &c, &record, kind, &extra)?;
         Ok(Value::Null)
     };
     match lent::tx(&mut |tx| send(tx.conn())) {

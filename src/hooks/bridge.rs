@@ -293,8 +293,15 @@ pub type AppHandle = Arc<OnceLock<Weak<dyn Server>>>;
 impl Host for ExecutorHost {
     fn call(&self, ctx: &Ctx<'_>, op: &str, args: Value) -> Result<Value> {
         match op {
-            // Handlers run after loading; registering from them does nothing, as in
-            // PocketBase, where routes are bound once at start.
+            // Handlers run after loading: a `cronAdd` from one schedules its job at once, as
+            // on PocketBase; other registrations do nothing there, as routes and hooks are
+            // bound once at start.
+            "register" if args[0] == "cron" => {
+                if let Some(state) = self.app.get().and_then(Weak::upgrade) {
+                    super::add_cron(&state, &args[1])?;
+                }
+                return Ok(Value::Null);
+            }
             "register" => return Ok(Value::Null),
             "record.next" => return super::records::next(&args),
             "use.next" => {

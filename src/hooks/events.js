@@ -495,6 +495,15 @@
     handler(id)();
     return "";
   };
+  // A job a handler added while the server runs: compiled from its source once per runtime.
+  const addedJobs = {};
+  global.__cronSource = function (job) {
+    if (!addedJobs[job.source]) {
+      addedJobs[job.source] = global.__compile("(" + job.source + ")", job.file || "cronAdd handler");
+    }
+    addedJobs[job.source]();
+    return "";
+  };
 
   global.routerUse = function (...mws) {
     native("register", JSON.stringify(["use", { middlewares: middlewares(mws), file: global.__file || "" }]));

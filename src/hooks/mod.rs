@@ -249,6 +249,35 @@ impl Hooks {
     }
 }
 
+/// Schedules a `cronAdd` job a handler added while the server runs (`spec`: `id`, `expr`,
+/// the handler's `source`): it runs on the current version's executors until a reload or
+/// `cronRemove` drops it.
+fn add_cron(state: &Arc<dyn Server>, spec: &serde_json::Value) -> Result<()> {
+    let id = spec["id"].as_str().unwrap_or_default();
+    let expr = spec["expr"].as_str().unwrap_or_default();
+    let job = serde_json::json!({"source": spec["handler"], "file": spec["file"]}).to_string();
+    let app = Arc::downgrade(state);
+    let work: Work = Arc::new(move || run_added_cron(&app, &job));
+    state
+        .crons()
+        .add(id, expr, Owner::Hooks, work)
+        .map_err(|e| crate::error::Error::bad_request(format!("cronAdd({id:?}): {e}")))
+}
+
+fn run_added_cron(app: &Weak<dyn Server>, job: &str) -> Result<()> {
+    let Some(state) = app.upgrade() else {
+        return Ok(());
+    };
+    let loaded = state.hooks().current();
+    let Some(pool) = loaded.pool.as_ref() else {
+        return Ok(());
+    };
+    let job = job.to_owned();
+    let ran = pool.run_blocking(move |executor| executor.call("__cronSource", &[], &[&job]))?;
+    ran.map(drop)
+        .map_err(|f| crate::error::Error::internal(f.describe()))
+}
+
 /// Runs the current version's `cronAdd` job `id` on an executor and waits for it.
 fn run_cron(app: &Weak<dyn Server>, id: &str) -> Result<()> {
     let Some(state) = app.upgrade() else {

@@ -1,11 +1,20 @@
 //! Executors: threads that each own a JS runtime (QuickJS runtimes are not shared between
 //! threads) and take jobs from one queue. JS never runs on an async worker; a request
 //! awaits its job's answer. A runtime that reached its memory cap is replaced.
+//!
+//! An executor blocks while a hook's `e.next()` waits for its write to commit (or `$http`
+//! for an answer), so the pool grows: a job that finds no executor idle starts another
+//! while fewer executors run JS than there are CPUs, up to the pool's size, and those
+//! beyond the first few end after a minute without work. Many writes then wait for one
+//! group commit together, as they do without hooks, while JS that only computes queues
+//! for the executors there are instead of waking more threads than CPUs.
 
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -153,12 +162,152 @@ fn runtime(limits: &Limits, dir: &Path, app: &AppHandle, registry: &Arc<Registry
     Js::new(limits.memory, Rc::new(host), dir)
 }
 
+/// Executors started with the pool and never ended for want of work.
+const STEADY: usize = 2;
+
+/// How long an executor beyond the steady ones waits for work before it ends.
+const RETIRE_AFTER: Duration = Duration::from_secs(60);
+
 /// The executors of one loaded version of the hooks; their threads end when it is dropped.
 pub struct Pool {
     jobs: SyncSender<Job>,
+    crew: Arc<Crew>,
+}
+
+/// What starting another executor takes, and how many there are.
+struct Crew {
+    queue: Arc<Mutex<Receiver<Job>>>,
+    registry: Arc<Registry>,
+    limits: Limits,
+    dir: PathBuf,
+    app: AppHandle,
+    /// Executors running or starting.
+    alive: AtomicUsize,
+    /// Executors starting or waiting for a job.
+    idle: AtomicUsize,
+    /// Jobs sent and not yet taken.
+    waiting: AtomicUsize,
+    /// Executors with a job that are outside JS, in a call to hearth (see `outside_js`).
+    outside: Arc<AtomicUsize>,
+    size: usize,
+    cpus: usize,
+}
+
+thread_local! {
+    /// The executor's count of those outside JS, on its own thread.
+    static OUTSIDE: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a call from JS into hearth: a write, a read, `$http`, `sleep`) counted as
+/// outside JS, so that the pool may grow while it blocks.
+pub fn outside_js<T>(f: impl FnOnce() -> T) -> T {
+    let counter = OUTSIDE.with(|c| c.borrow().clone());
+    if let Some(c) = &counter {
+        c.fetch_add(1, Ordering::AcqRel);
+    }
+    let out = f();
+    if let Some(c) = &counter {
+        c.fetch_sub(1, Ordering::AcqRel);
+    }
+    out
+}
+
+impl Crew {
+    /// Starts an executor when more jobs wait than executors are idle and there is room
+    /// for one more.
+    fn grow(self: &Arc<Self>) {
+        let idle = self.idle.load(Ordering::Acquire);
+        if self.waiting.load(Ordering::Acquire) <= idle {
+            return;
+        }
+        let busy = self.alive.load(Ordering::Acquire).saturating_sub(idle);
+        if busy.saturating_sub(self.outside.load(Ordering::Acquire)) >= self.cpus {
+            return;
+        }
+        let reserved = self
+            .alive
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.size).then_some(n + 1)
+            });
+        if let Ok(n) = reserved {
+            self.idle.fetch_add(1, Ordering::AcqRel);
+            if let Err(e) = self.spawn(n) {
+                self.alive.fetch_sub(1, Ordering::AcqRel);
+                self.idle.fetch_sub(1, Ordering::AcqRel);
+                log::error!("hooks: {e}");
+            }
+        }
+    }
+
+    fn spawn(self: &Arc<Self>, n: usize) -> Result<()> {
+        let crew = self.clone();
+        std::thread::Builder::new()
+            .name(format!("hooks-{n}"))
+            .spawn(move || crew.serve())
+            .map(|_| ())
+            .map_err(|e| Error::internal(format!("cannot start a hooks thread: {e}")))
+    }
+
+    /// One executor's life: take jobs until the pool is dropped, or, beyond the steady
+    /// executors, until a minute passes without one.
+    fn serve(self: Arc<Self>) {
+        OUTSIDE.with(|c| *c.borrow_mut() = Some(self.outside.clone()));
+        let built = Executor::new(
+            self.registry.clone(),
+            self.limits.clone(),
+            self.dir.clone(),
+            self.app.clone(),
+        );
+        let mut executor = match built {
+            Ok(e) => e,
+            Err(e) => {
+                log::error!("hooks: cannot start a JS runtime: {e}");
+                self.idle.fetch_sub(1, Ordering::AcqRel);
+                self.alive.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+        };
+        loop {
+            let job = self
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv_timeout(RETIRE_AFTER);
+            let job = match job {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) if self.retire() => return,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.idle.fetch_sub(1, Ordering::AcqRel);
+            let ran = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut executor)));
+            if ran.is_err() {
+                // The caller gets a 500 (its answer channel is gone); the runtime,
+                // perhaps left mid-call, is replaced.
+                log::error!("hooks: a call panicked; its JS runtime is replaced");
+                executor.renew();
+            }
+            self.idle.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether an idle executor may end: only while more than the steady ones are alive.
+    fn retire(&self) -> bool {
+        let left = self
+            .alive
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n > STEADY).then(|| n - 1)
+            });
+        if left.is_ok() {
+            self.idle.fetch_sub(1, Ordering::AcqRel);
+        }
+        left.is_ok()
+    }
 }
 
 impl Pool {
+    /// Up to `size` executors; the steady ones start now.
     pub fn start(
         size: usize,
         registry: Arc<Registry>,
@@ -168,16 +317,26 @@ impl Pool {
     ) -> Result<Self> {
         let size = size.max(1);
         let (jobs, queue) = mpsc::sync_channel::<Job>(size * QUEUE_PER_EXECUTOR);
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..size {
-            let (queue, registry, limits) = (queue.clone(), registry.clone(), limits.clone());
-            let (dir, app) = (dir.to_path_buf(), app.clone());
-            std::thread::Builder::new()
-                .name(format!("hooks-{n}"))
-                .spawn(move || serve(&queue, registry, limits, dir, app))
-                .map_err(|e| Error::internal(format!("cannot start a hooks thread: {e}")))?;
+        let crew = Arc::new(Crew {
+            queue: Arc::new(Mutex::new(queue)),
+            registry,
+            limits,
+            dir: dir.to_path_buf(),
+            app,
+            alive: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            outside: Arc::new(AtomicUsize::new(0)),
+            size,
+            cpus: std::thread::available_parallelism().map_or(2, usize::from),
+        });
+        for _ in 0..STEADY.min(size) {
+            crew.alive.fetch_add(1, Ordering::AcqRel);
+            crew.idle.fetch_add(1, Ordering::AcqRel);
+            let n = crew.alive.load(Ordering::Acquire) - 1;
+            crew.spawn(n)?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, crew })
     }
 
     /// Runs `work` on an executor and waits for its answer without blocking the caller's
@@ -190,8 +349,13 @@ impl Pool {
         let job: Job = Box::new(move |executor| {
             let _ = tx.send(work(executor));
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
+        self.crew.waiting.fetch_add(1, Ordering::AcqRel);
+        let sent = self.jobs.try_send(job);
+        if sent.is_err() {
+            self.crew.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        match sent {
+            Ok(()) => self.crew.grow(),
             Err(TrySendError::Full(_)) => return Err(Error::Overloaded),
             Err(TrySendError::Disconnected(_)) => {
                 return Err(Error::internal("the hooks executors have stopped"));
@@ -212,41 +376,13 @@ impl Pool {
         let job: Job = Box::new(move |executor| {
             let _ = tx.send(work(executor));
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::internal("the hooks executors have stopped"))?;
+        self.crew.waiting.fetch_add(1, Ordering::AcqRel);
+        if self.jobs.send(job).is_err() {
+            self.crew.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::internal("the hooks executors have stopped"));
+        }
+        self.crew.grow();
         rx.recv()
             .map_err(|_| Error::internal("a hooks executor stopped during a call"))
-    }
-}
-
-fn serve(
-    queue: &Mutex<Receiver<Job>>,
-    registry: Arc<Registry>,
-    limits: Limits,
-    dir: PathBuf,
-    app: AppHandle,
-) {
-    let mut executor = match Executor::new(registry, limits, dir, app) {
-        Ok(e) => e,
-        Err(e) => {
-            log::error!("hooks: cannot start a JS runtime: {e}");
-            return;
-        }
-    };
-    loop {
-        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match job {
-            Ok(job) => {
-                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut executor)));
-                if ran.is_err() {
-                    // The caller gets a 500 (its answer channel is gone); the runtime,
-                    // perhaps left mid-call, is replaced.
-                    log::error!("hooks: a call panicked; its JS runtime is replaced");
-                    executor.renew();
-                }
-            }
-            Err(_) => break,
-        }
     }
 }

@@ -483,14 +483,23 @@
   global.MailerMessage = MailerMessage;
 
   // `$mails`: the account flows' mails for a stored auth record, as PocketBase's.
+  function collectionOf(record) {
+    return record.__collection ? (record.__collection.id || record.__collection.name) : "";
+  }
   function mailLink(record, kind, newEmail) {
-    const c = record.__collection ? (record.__collection.id || record.__collection.name) : "";
-    call("app.mailLink", [c, record.id, kind, newEmail || ""]);
+    call("app.mailLink", [collectionOf(record), record.id, kind, newEmail || ""]);
+  }
+  function mailNotice(record, kind, extra) {
+    call("app.mailNotice", [collectionOf(record), record.id, kind, extra]);
   }
   global.$mails = {
     sendRecordVerification: (app, record) => mailLink(record, "verification"),
     sendRecordPasswordReset: (app, record) => mailLink(record, "passwordReset"),
     sendRecordChangeEmail: (app, record, newEmail) => mailLink(record, "emailChange", String(newEmail)),
+    sendRecordOTP: (app, record, otpId, pass) =>
+      mailNotice(record, "otp", { OTP: String(pass ?? ""), OTP_ID: String(otpId ?? "") }),
+    sendRecordAuthAlert: (app, record, info) =>
+      mailNotice(record, "authAlert", { ALERT_INFO: String(info ?? "") }),
   };
 
   // `$app.runInTransaction(fn)`: the callbacks waiting for their transaction, by number.

@@ -190,6 +190,8 @@ enum Segment {
 /// `/` matching everything below it, `{$}` matching only the exact path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pattern {
+    /// As written, for the metrics' route label.
+    pub text: String,
     segments: Vec<Segment>,
     /// Ends with `/` (or `/{$}`).
     trailing: bool,
@@ -230,6 +232,7 @@ impl Pattern {
         }
         let prefix = prefix && !matches!(segments.last(), Some(Segment::Rest(_)));
         Ok(Self {
+            text: text.to_owned(),
             segments,
             trailing,
             prefix,

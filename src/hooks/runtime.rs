@@ -368,7 +368,7 @@ fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
         Some(op) => (op, true),
         None => (op, false),
     };
-    let answered = match host.call(ctx, op, args) {
+    let answered = match super::pool::outside_js(|| host.call(ctx, op, args)) {
         Ok(value) if raw => return format!("={value}"),
         Ok(value) => json!({ "ok": value }),
         Err(e) => {

@@ -365,4 +365,6 @@ declare namespace $mails {
   function sendRecordVerification(app: any, record: Record): void;
   function sendRecordPasswordReset(app: any, record: Record): void;
   function sendRecordChangeEmail(app: any, record: Record, newEmail: string): void;
+  function sendRecordOTP(app: any, record: Record, otpId: string, pass: string): void;
+  function sendRecordAuthAlert(app: any, record: Record, info: string): void;
 }

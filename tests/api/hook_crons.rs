@@ -18,7 +18,40 @@ cronAdd("nightly", "0 3 * * *", () => {});
 cronAdd("gone", "@daily", () => {});
 cronRemove("gone");
 cronAdd("failing", "*/5 * * * *", () => { throw new Error("this job fails"); });
+
+// Jobs added and removed by a handler while the server runs.
+routerAdd("POST", "/api/jobs/{id}", (e) => {
+  const id = e.request.pathValue("id");
+  cronAdd(id, "0 4 * * *", () => {
+    $app.save(new Record($app.findCollectionByNameOrId("ticks"), { note: "added" }));
+  });
+  return e.json(200, { added: id });
+});
+routerAdd("DELETE", "/api/jobs/{id}", (e) => {
+  cronRemove(e.request.pathValue("id"));
+  return e.noContent(204);
+});
 "#;
+
+/// The ids of the jobs listed, PocketBase's own left out.
+async fn listed(http: &reqwest::Client, base: &str, token: &str) -> Value {
+    let list = answer(
+        http.get(format!("{base}/api/crons"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let own: Vec<Value> = list[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| !j["id"].as_str().unwrap().starts_with("__pb"))
+        .cloned()
+        .collect();
+    json!([list[0], own])
+}
 
 async fn answer(res: reqwest::Response) -> Value {
     let status = res.status().as_u16();
@@ -43,22 +76,7 @@ async fn crons(base: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let guest = http.get(format!("{base}/api/crons")).send().await.unwrap();
     out.push(("guest list".into(), answer(guest).await));
-    let list = answer(
-        http.get(format!("{base}/api/crons"))
-            .header("Authorization", &token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let own: Vec<Value> = list[1]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|j| !j["id"].as_str().unwrap().starts_with("__pb"))
-        .cloned()
-        .collect();
-    out.push(("list".into(), json!([list[0], own])));
+    out.push(("list".into(), listed(&http, base, &token).await));
     for id in ["failing", "nope", "ticker"] {
         let res = http
             .post(format!("{base}/api/crons/{id}"))
@@ -85,6 +103,50 @@ async fn crons(base: &str) -> Vec<(String, Value)> {
     })
     .await;
     out.push(("ran".into(), json!(ticks >= 1)));
+
+    let added = http
+        .post(format!("{base}/api/jobs/later"))
+        .send()
+        .await
+        .unwrap();
+    out.push(("add from a handler".into(), answer(added).await));
+    out.push(("list with it".into(), listed(&http, base, &token).await));
+    let run = http
+        .post(format!("{base}/api/crons/later"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    out.push(("run it".into(), answer(run).await));
+    let url = format!("{base}/api/collections/ticks/records?filter=note%3D%22added%22");
+    let added = wait_for(
+        Duration::from_secs(10),
+        "the added job to run",
+        async || {
+            let res: Value = http
+                .get(&url)
+                .header("Authorization", &token)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            match res["totalItems"].as_u64() {
+                Some(n) if n >= 1 => Ok(n),
+                other => Err(format!("{other:?} records of the added job")),
+            }
+        },
+    )
+    .await;
+    out.push(("the added job ran".into(), json!(added)));
+    let removed = http
+        .delete(format!("{base}/api/jobs/later"))
+        .send()
+        .await
+        .unwrap();
+    out.push(("remove from a handler".into(), answer(removed).await));
+    out.push(("list without it".into(), listed(&http, base, &token).await));
     out
 }
 
@@ -103,6 +165,8 @@ async fn cron_jobs_are_listed_and_run_as_on_pocketbase() {
         ])
     );
     assert_eq!(find("run nope")[0], 404);
+    assert_eq!(find("list with it")[1].as_array().map(Vec::len), Some(4));
+    assert_eq!(find("list without it"), find("list"));
 
     let Some(bin) = pocketbase_bin() else {
         return;

@@ -115,12 +115,14 @@ routerAdd("POST", "/api/mails/{kind}", (e) => {
   if (kind === "verification") $mails.sendRecordVerification($app, user);
   if (kind === "reset") $mails.sendRecordPasswordReset($app, user);
   if (kind === "change") $mails.sendRecordChangeEmail($app, user, "ann2@example.com");
+  if (kind === "otp") $mails.sendRecordOTP($app, user, "otpid1234567890", "246813");
+  if (kind === "alert") $mails.sendRecordAuthAlert($app, user, "Firefox on Mars");
   return e.json(200, { sent: kind });
 });
 "#;
 
-/// The subjects of the three `$mails` mails, and whether the email change went to the new
-/// address.
+/// The subjects of the five `$mails` mails, whether the email change went to the new
+/// address, and whether the code and the alert's text are in theirs.
 async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
     let http = client();
     mail_settings(&http, base, smtp).await;
@@ -132,7 +134,7 @@ async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    for kind in ["verification", "reset", "change"] {
+    for kind in ["verification", "reset", "change", "otp", "alert"] {
         let res = http
             .post(format!("{base}/api/mails/{kind}"))
             .send()
@@ -141,7 +143,7 @@ async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
         assert_eq!(res.status(), 200, "{kind}: {}", res.text().await.unwrap());
     }
     let mut out: Vec<String> = sink
-        .received_n(3)
+        .received_n(5)
         .await
         .iter()
         .map(|mail| {
@@ -152,7 +154,9 @@ async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
             let to_new = mail
                 .lines()
                 .any(|l| l.starts_with("To:") && l.contains("ann2@example.com"));
-            format!("{subject} (to the new address: {to_new})")
+            let code = mail.contains("246813");
+            let info = mail.contains("Firefox on Mars");
+            format!("{subject} (to the new address: {to_new}, code: {code}, info: {info})")
         })
         .collect();
     out.sort();
@@ -163,7 +167,17 @@ async fn mails(base: &str, smtp: Option<u16>, sink: &SmtpSink) -> Vec<String> {
 async fn mails_helpers_send_the_flow_mails_as_on_pocketbase() {
     let (app, sink, _dir) = mailing_app("mails.pb.js", MAILS).await;
     let ours = mails(&app.address, None, &sink).await;
-    assert_eq!(ours.len(), 3, "{ours:?}");
+    assert_eq!(ours.len(), 5, "{ours:?}");
+    assert!(
+        ours.iter()
+            .any(|s| s.starts_with("OTP for Hooked") && s.contains("code: true")),
+        "{ours:?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|s| s.starts_with("Login from a new location") && s.contains("info: true")),
+        "{ours:?}"
+    );
     assert!(
         ours.iter().any(|s| s.contains("Verify your Hooked email")),
         "{ours:?}"
