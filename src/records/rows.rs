@@ -229,41 +229,63 @@ pub(super) fn updatable(
 /// stored files are to go once the delete has committed.
 pub type Deleted = Vec<(String, String)>;
 
-/// Deletes a record under the delete rule, and whatever cascades. Only `write` calls it.
-pub(super) fn delete(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<Deleted> {
+/// Whether the caller may delete record `id` of `c` (its delete rule); 404 when the rule
+/// hides it. The delete itself, and its cascades, follow in `write`.
+pub(super) fn deletable(conn: &Connection, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
     if c.is_view() {
         return Err(Error::bad_request("View collections are read-only."));
     }
     let mut params = Vec::new();
     match access(c, &c.rules.delete, ctx, &mut params) {
-        Access::SuperusersOnly => return Err(superusers_only()),
-        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => {
-            return Err(Error::not_found());
-        }
-        _ => {}
+        Access::SuperusersOnly => Err(superusers_only()),
+        Access::Where(cond) if !row_matches(conn, c, id, &cond, params)? => Err(Error::not_found()),
+        _ => Ok(()),
     }
-    let mut visited = std::collections::HashSet::new();
-    if !delete_with_references(conn, &ctx.schema, &ctx.changes, c, id, &mut visited)? {
-        return Err(Error::not_found());
-    }
-    Ok(visited.into_iter().collect())
 }
 
-/// Deletes a record and settles every relation pointing at it: referencing records are
-/// deleted too where the field says `cascadeDelete`, otherwise the reference is removed
-/// (refused if that would empty a required field). Returns false if the record was absent.
-fn delete_with_references(
+/// Deletes the row of record `id` (noted first: subscribers and webhooks get the record
+/// as it was); false if there was none.
+pub(super) fn delete_row(
     conn: &Connection,
     schema: &Snapshot,
     changes: &changes::Changes,
     c: &Collection,
     id: &str,
-    visited: &mut std::collections::HashSet<(String, String)>,
 ) -> Result<bool> {
-    if !visited.insert((c.id.clone(), id.to_owned())) {
-        return Ok(true);
-    }
-    for other in schema.all().iter().filter(|o| !o.is_view()) {
+    changes::note(conn, schema, changes, c, Event::Delete, id)?;
+    let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
+    Ok(conn.prepare_cached(&sql)?.execute([id])? > 0)
+}
+
+/// A record whose relation field points at a record being deleted.
+pub(super) struct Reference {
+    pub collection: std::sync::Arc<Collection>,
+    pub field: String,
+    pub record: String,
+    /// The field says `cascadeDelete`.
+    pub cascade: bool,
+    pub required: bool,
+    /// The ids the field keeps once the deleted one is taken out.
+    pub left: Vec<String>,
+}
+
+/// The records that point at record `id` of `c`, by collection name as PocketBase visits
+/// them (views left out).
+pub(super) fn references(
+    conn: &Connection,
+    schema: &Snapshot,
+    c: &Collection,
+    id: &str,
+) -> Result<Vec<Reference>> {
+    let mut others: Vec<_> = schema
+        .all()
+        .iter()
+        .filter(|o| !o.is_view())
+        .cloned()
+        .collect();
+    others.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    for other in others {
         for field in &other.fields {
             let crate::schema::FieldKind::Relation(rel) = &field.kind else {
                 continue;
@@ -271,43 +293,85 @@ fn delete_with_references(
             if rel.collection_id != c.id {
                 continue;
             }
-            let (table, col) = (&other.name, &field.name);
-            let matches = if field.is_multiple() {
-                format!("EXISTS (SELECT 1 FROM json_each(\"{col}\") WHERE value = ?1)")
+            let col = &field.name;
+            let sql = if field.is_multiple() {
+                format!(
+                    "SELECT id, \"{col}\" FROM \"{}\" WHERE EXISTS (SELECT 1 FROM json_each(\"{col}\") WHERE value = ?1)",
+                    other.name
+                )
             } else {
-                format!("\"{col}\" = ?1")
+                format!(
+                    "SELECT id, \"{col}\" FROM \"{}\" WHERE \"{col}\" = ?1",
+                    other.name
+                )
             };
-            let sql = format!("SELECT id FROM \"{table}\" WHERE {matches}");
-            let referencing: Vec<String> = conn
+            let rows: Vec<(String, String)> = conn
                 .prepare_cached(&sql)?
-                .query_map([id], |r| r.get(0))?
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            if referencing.is_empty() {
-                continue;
-            }
-            if rel.cascade_delete {
-                for rid in referencing {
-                    delete_with_references(conn, schema, changes, other, &rid, visited)?;
+            for (record, value) in rows {
+                if other.id == c.id && record == id {
+                    continue;
                 }
-            } else if field.required() {
-                return Err(Error::bad_request(
-                    "Failed to delete record. Make sure that the record is not part of a required relation reference.",
-                ));
-            } else {
-                let value = if field.is_multiple() {
-                    format!(
-                        "(SELECT json_group_array(value) FROM json_each(\"{col}\") WHERE value != ?1)"
-                    )
+                let left = if field.is_multiple() {
+                    serde_json::from_str::<Vec<String>>(&value)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|v| v != id)
+                        .collect()
                 } else {
-                    "''".to_owned()
+                    Vec::new()
                 };
-                let sql = format!("UPDATE \"{table}\" SET \"{col}\" = {value} WHERE {matches}");
-                conn.prepare_cached(&sql)?.execute([id])?;
+                out.push(Reference {
+                    collection: other.clone(),
+                    field: field.name.clone(),
+                    record,
+                    cascade: rel.cascade_delete,
+                    required: field.required(),
+                    left,
+                });
             }
         }
     }
-    // Captured before it goes: subscribers and webhooks get the record as it was.
-    changes::note(conn, schema, changes, c, Event::Delete, id)?;
-    let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", c.name);
-    Ok(conn.prepare_cached(&sql)?.execute([id])? > 0)
+    Ok(out)
+}
+
+/// Takes the deleted record's id out of `r`'s field (its update dates stamped), noting
+/// the update.
+pub(super) fn unlink(
+    conn: &Connection,
+    schema: &Snapshot,
+    changes: &changes::Changes,
+    r: &Reference,
+    multiple: bool,
+) -> Result<()> {
+    let value = if multiple {
+        Value::from(r.left.clone()).to_string()
+    } else {
+        String::new()
+    };
+    let mut sets = vec![format!("\"{}\" = ?1", r.field)];
+    for field in &r.collection.fields {
+        if let crate::schema::FieldKind::Autodate(o) = &field.kind
+            && o.on_update
+        {
+            sets.push(format!("\"{}\" = ?2", field.name));
+        }
+    }
+    let sql = format!(
+        "UPDATE \"{}\" SET {} WHERE id = ?3",
+        r.collection.name,
+        sets.join(", ")
+    );
+    // ?2 (now) may go unused where there is no update date; SQLite numbers up to ?3.
+    conn.prepare_cached(&sql)?
+        .execute((value, crate::datetime::now(), &r.record))?;
+    changes::note(
+        conn,
+        schema,
+        changes,
+        &r.collection,
+        Event::Update,
+        &r.record,
+    )
 }

@@ -20,6 +20,7 @@
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::changes::{self, Change, Event};
@@ -378,24 +379,105 @@ impl Tx<'_> {
         Ok(record)
     }
 
-    /// Deletes record `id` of `c` and whatever cascades from it.
+    /// Deletes record `id` of `c` under its delete rule, and whatever cascades from it.
     pub fn delete(&mut self, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
+        super::rows::deletable(self.conn, c, ctx, id)?;
+        self.delete_hooked(c, ctx, id, &mut HashSet::new())
+    }
+
+    /// A delete inside its model hooks (the first of a request, or one a cascade sets off,
+    /// as PocketBase deletes them: each through its own hooks).
+    fn delete_hooked(
+        &mut self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: &str,
+        visited: &mut HashSet<(String, String)>,
+    ) -> Result<()> {
+        if !visited.insert((c.id.clone(), id.to_owned())) {
+            return Ok(());
+        }
         let hooks = self.hooks;
         if !hooks.wants(Event::Delete, c) {
-            return self.remove(c, ctx, id);
+            return self.remove(c, ctx, id, visited);
         }
         let given = self.drafted(&ctx.schema, Event::Delete, c, Some(id), &Map::new())?;
         hooks.around(self, Event::Delete, c, given, &mut |tx, record| {
-            tx.remove(c, ctx, id)?;
+            tx.remove(c, ctx, id, visited)?;
             Ok(record)
         })
     }
 
-    fn remove(&mut self, c: &Collection, ctx: &Ctx, id: &str) -> Result<()> {
-        let deleted = super::rows::delete(self.conn, c, ctx, id);
+    /// The delete itself, then the records pointing at it, as PocketBase settles them:
+    /// deleted where the relation says `cascadeDelete` and keeps no other id, refused where
+    /// a required relation would be left empty, otherwise the id taken out (an update,
+    /// with its hooks: they may refuse it, what they set is not written).
+    fn remove(
+        &mut self,
+        c: &Collection,
+        ctx: &Ctx,
+        id: &str,
+        visited: &mut HashSet<(String, String)>,
+    ) -> Result<()> {
+        let references = super::rows::references(self.conn, &ctx.schema, c, id)?;
+        let removed = super::rows::delete_row(self.conn, &ctx.schema, &ctx.changes, c, id);
         self.after.changes.extend(ctx.changes.take());
-        self.after.deleted.extend(deleted?);
+        if !removed? {
+            return Err(Error::not_found());
+        }
+        self.after.deleted.push((c.id.clone(), id.to_owned()));
+        for r in references {
+            let multiple = r
+                .collection
+                .field(&r.field)
+                .is_some_and(crate::schema::Field::is_multiple);
+            if r.cascade && r.left.is_empty() {
+                self.delete_hooked(&r.collection, ctx, &r.record, visited)?;
+            } else if r.required && r.left.is_empty() {
+                return Err(Error::bad_request(
+                    "Failed to delete record. Make sure that the record is not part of a required relation reference.",
+                ));
+            } else if !visited.contains(&(r.collection.id.clone(), r.record.clone())) {
+                self.unlink(ctx, &r, multiple)?;
+            }
+        }
         Ok(())
+    }
+
+    fn unlink(&mut self, ctx: &Ctx, r: &super::rows::Reference, multiple: bool) -> Result<()> {
+        let unlinked = |tx: &mut Tx| {
+            let noted = changes::Changes::default();
+            super::rows::unlink(tx.conn, &ctx.schema, &noted, r, multiple)?;
+            tx.after.changes.extend(noted.take());
+            Ok(())
+        };
+        let hooks = self.hooks;
+        if !hooks.wants(Event::Update, &r.collection) {
+            return unlinked(self);
+        }
+        let value = if multiple {
+            Value::from(r.left.clone())
+        } else {
+            Value::from("")
+        };
+        let body = Map::from_iter([(r.field.clone(), value)]);
+        let given = self.drafted(
+            &ctx.schema,
+            Event::Update,
+            &r.collection,
+            Some(&r.record),
+            &body,
+        )?;
+        hooks.around(
+            self,
+            Event::Update,
+            &r.collection,
+            given,
+            &mut |tx, record| {
+                unlinked(tx)?;
+                Ok(record)
+            },
+        )
     }
 
     /// Reports record `id` of `c` as updated by an account flow (verification, password

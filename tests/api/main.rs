@@ -31,6 +31,7 @@ mod files_compat;
 mod health;
 mod helpers;
 mod hook_auth;
+mod hook_cascades;
 mod hook_crons;
 mod hook_enrich;
 mod hook_lifecycle;

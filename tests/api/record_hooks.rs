@@ -72,7 +72,7 @@ onRecordAfterDeleteSuccess((e) => {
 "#;
 
 /// The answer without what differs between any two servers (ids, times, collection ids).
-fn stable(value: &Value) -> Value {
+pub(crate) fn stable(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
@@ -87,7 +87,7 @@ fn stable(value: &Value) -> Value {
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     http: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -192,7 +192,7 @@ async fn scenario(base: &str) -> Vec<(String, Value)> {
     out
 }
 
-async fn hearth_with(dir: &std::path::Path) -> TestApp {
+pub(crate) async fn hearth_with(dir: &std::path::Path) -> TestApp {
     let dir = dir.to_path_buf();
     spawn_app_with(move |c| {
         c.hooks.dir = dir;
