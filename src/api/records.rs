@@ -130,6 +130,7 @@ pub fn context_of(
         request,
         schema,
         changes: Default::default(),
+        validate: true,
     }
 }
 

@@ -77,6 +77,7 @@ pub fn admit(
         },
         schema,
         changes: Default::default(),
+        validate: true,
     };
     if !store.read(|conn| satisfies(conn, c, &auth_rule, &ctx, &id))? {
         return Err(failed());

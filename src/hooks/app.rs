@@ -157,6 +157,7 @@ fn ctx(state: &dyn Server) -> Result<Ctx> {
         request: RequestInfo::default(),
         schema: schema(state)?,
         changes: Default::default(),
+        validate: true,
     })
 }
 
@@ -373,7 +374,8 @@ fn validate_password(state: &dyn Server, which: &Value, id: &str, password: &str
 /// write service (validation, files, realtime, webhooks, hooks), with full access.
 fn save(state: &dyn Server, hooks: &dyn RecordHooks, args: &Value) -> Result<Value> {
     let c = collection(state, &args["collection"])?;
-    let ctx = ctx(state)?;
+    let mut ctx = ctx(state)?;
+    ctx.validate = args["validate"].as_bool().unwrap_or(true);
     let mut body = args["data"].as_object().cloned().unwrap_or_default();
     for key in ["collectionId", "collectionName", "expand"] {
         body.remove(key);

@@ -562,21 +562,9 @@
       const rows = call("app.dbQuery", ["SELECT count(*) AS n FROM [[" + table + "]] WHERE " + where.sql, where.params]);
       return rows.length ? rows[0].n : 0;
     },
-    save: (record) => {
-      if (record instanceof Collection) {
-        Object.assign(record, new Collection(call("app.saveCollection", record.toJSON())));
-        return;
-      }
-      const data = Object.assign({}, record.__data);
-      if (record.__password !== undefined) data.password = data.passwordConfirm = record.__password;
-      const saved = call("app.save", {
-        collection: name(record.collection()), id: record.id, isNew: record.isNew(), data,
-      });
-      record.__password = undefined;
-      record.__data = saved.record;
-      record.__collection = saved.collection;
-      record.__new = false;
-    },
+    save: (record) => saveRecord(record, true),
+    // As `save`, without the fields' rules and `onRecordValidate` hooks.
+    saveNoValidate: (record) => saveRecord(record, false),
     delete: (record) => {
       if (record instanceof Collection) {
         call("app.deleteCollection", [record.id || record.name]);
@@ -585,6 +573,21 @@
       call("app.delete", [name(record.collection()), record.id]);
     },
   };
+  function saveRecord(record, validate) {
+    if (record instanceof Collection) {
+      Object.assign(record, new Collection(call("app.saveCollection", record.toJSON())));
+      return;
+    }
+    const data = Object.assign({}, record.__data);
+    if (record.__password !== undefined) data.password = data.passwordConfirm = record.__password;
+    const saved = call("app.save", {
+      collection: name(record.collection()), id: record.id, isNew: record.isNew(), data, validate,
+    });
+    record.__password = undefined;
+    record.__data = saved.record;
+    record.__collection = saved.collection;
+    record.__new = false;
+  }
   global.__callRaw = callRaw;
   global.__callRawText = callRawText;
 })(globalThis);

@@ -122,7 +122,11 @@ impl RecordHooks for JsHooks<'_, '_> {
         record: Record,
         next: Next,
     ) -> Result<()> {
-        let ids = self.registry.bound(model(event), c);
+        let mut ids = self.registry.bound(model(event), c);
+        if !tx.validating() {
+            let validating = self.registry.bound(&["onRecordValidate"], c);
+            ids.retain(|id| !validating.contains(id));
+        }
         if ids.is_empty() {
             return next(tx, record).map(drop);
         }

@@ -157,6 +157,7 @@ declare namespace $app {
   function countRecords(collection: string): number;
   /** Creates a new record or updates a found one, with validation, files, realtime and webhooks. */
   function save(record: Record): void;
+  function saveNoValidate(record: Record): void;
   function delete(record: Record): void;
 }
 

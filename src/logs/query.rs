@@ -49,6 +49,7 @@ fn ctx() -> Ctx {
         request: RequestInfo::default(),
         schema: Arc::new(Snapshot::default()),
         changes: Default::default(),
+        validate: true,
     }
 }
 

@@ -168,6 +168,7 @@ fn message<S: Source>(
         },
         schema: schema.clone(),
         changes: Default::default(),
+        validate: true,
     };
     let rule = match g.rule {
         RuleKind::View => &c.rules.view,

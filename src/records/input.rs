@@ -262,6 +262,53 @@ pub fn prepare(
     Ok((columns, errors))
 }
 
+/// For `$app.saveNoValidate`: the fields `prepare` refused stored as near as their values
+/// go (text as text, a number that is none as 0, lists as lists), their rules unchecked.
+/// A file field keeps its error: its uploads are not placed without their checks.
+pub fn loosen(
+    c: &Collection,
+    body: &Map<String, Value>,
+    current: &Map<String, Value>,
+    columns: &mut Columns,
+    errors: &mut FieldErrors,
+) {
+    for field in &c.fields {
+        if !errors.contains_key(&field.name) {
+            continue;
+        }
+        let cur = current.get(&field.name).cloned().unwrap_or(Value::Null);
+        let Some(value) = incoming(field, body, &cur).map(|v| cast(field, v)) else {
+            continue;
+        };
+        let text = || to_text(&value).unwrap_or_else(|| value.to_string());
+        let sql = match &field.kind {
+            FieldKind::File(_) | FieldKind::Autodate(_) | FieldKind::Password(_) => continue,
+            FieldKind::Number(_) => {
+                let n = to_number(&value).unwrap_or(0.0);
+                if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    Sql::Integer(n as i64)
+                } else {
+                    Sql::Real(n)
+                }
+            }
+            FieldKind::Bool(_) => Sql::Integer(i64::from(to_bool(&value).unwrap_or(false))),
+            FieldKind::Json(_) if value.is_null() => Sql::Null,
+            FieldKind::Json(_) => Sql::Text(value.to_string()),
+            FieldKind::Select(_) | FieldKind::Relation(_) => {
+                let list = dedup(to_list(&value).unwrap_or_default());
+                if field.is_multiple() {
+                    Sql::Text(json!(list).to_string())
+                } else {
+                    Sql::Text(list.into_iter().next_back().unwrap_or_default())
+                }
+            }
+            _ => Sql::Text(text()),
+        };
+        errors.remove(&field.name);
+        columns.push((field.name.clone(), sql));
+    }
+}
+
 fn convert(
     conn: &Connection,
     c: &Collection,

@@ -71,4 +71,7 @@ pub struct Ctx {
     pub schema: Arc<Snapshot>,
     /// The records this request changed, for webhooks (already queued) and realtime.
     pub changes: changes::Changes,
+    /// False for `$app.saveNoValidate`: the fields' rules and `onRecordValidate` hooks are
+    /// skipped, and a value that fails its field's rules is stored as near as it goes.
+    pub validate: bool,
 }

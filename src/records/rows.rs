@@ -94,6 +94,9 @@ pub(super) fn create_with_files(
     };
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Create, body, &Map::new(), uploads)?;
+    if !ctx.validate {
+        input::loosen(c, body, &Map::new(), &mut columns, &mut errors);
+    }
     if c.is_auth() {
         // As PocketBase judges a new record's manager: on its values, not yet verified.
         let unverified: Vec<(String, Sql)> = columns
@@ -154,6 +157,9 @@ pub(super) fn update_with_files(
     let body = &*with_set(input::writable(c, ctx.caller.is_superuser(), body), set);
     let (mut columns, mut errors) =
         input::prepare(conn, c, Action::Update, body, &current, uploads)?;
+    if !ctx.validate {
+        input::loosen(c, body, &current, &mut columns, &mut errors);
+    }
     if c.is_auth() {
         let manager = manages(conn, c, ctx, RowRef::Stored(id))?;
         let change = protected::Change {

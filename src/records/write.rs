@@ -122,6 +122,8 @@ pub struct Tx<'t> {
     conn: &'t Connection,
     after: &'t mut After,
     hooks: &'t dyn RecordHooks,
+    /// Whether the save whose hooks run validates (not `$app.saveNoValidate`).
+    validating: bool,
 }
 
 impl Writes<'_> {
@@ -134,6 +136,7 @@ impl Writes<'_> {
                 conn,
                 after: &mut after,
                 hooks: self.hooks,
+                validating: true,
             };
             f(&mut tx)
         });
@@ -261,6 +264,12 @@ impl Tx<'_> {
         self.conn
     }
 
+    /// Whether the save whose model hooks are starting validates: `onRecordValidate`
+    /// hooks are skipped for `$app.saveNoValidate`.
+    pub fn validating(&self) -> bool {
+        self.validating
+    }
+
     /// Creates a record (see `Writes::create`); `secrets` prepared for this body.
     pub fn create(
         &mut self,
@@ -329,6 +338,7 @@ impl Tx<'_> {
         let given = self.drafted(&ctx.schema, event, c, id, &asked)?;
         let mut staging = staging;
         let mut written = None;
+        self.validating = ctx.validate;
         hooks.around(self, event, c, given.clone(), &mut |tx, returned| {
             let mut set = preset.clone();
             set.extend(draft::changed(c, &given, &returned, id.is_none()));
@@ -600,6 +610,7 @@ mod tests {
             request: Default::default(),
             schema: registry.snapshot(),
             changes: Default::default(),
+            validate: true,
         };
 
         let refused = writes.create(&c, &ctx(), &body(""), Staging::new(&storage), |_, r| Ok(r));
@@ -660,6 +671,7 @@ mod tests {
             request: Default::default(),
             schema: registry.snapshot(),
             changes: Default::default(),
+            validate: true,
         };
         let id_of = |r: Map<String, Value>| r["id"].as_str().unwrap_or_default().to_owned();
         let note = id_of(writes.create(

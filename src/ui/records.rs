@@ -40,6 +40,7 @@ pub fn superuser_ctx(state: &AppState) -> Ctx {
         request: Default::default(),
         schema: state.schema.snapshot(),
         changes: Default::default(),
+        validate: true,
     }
 }
 

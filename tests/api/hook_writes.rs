@@ -1,7 +1,8 @@
-//! Model hooks on the records a delete sets off, side by side with PocketBase 0.40.6: a
-//! cascaded delete runs the deleted record's own `onRecordDelete` (which may refuse it,
-//! rolling the whole delete back) and after hooks; a reference taken out of a record that
-//! is kept runs its `onRecordUpdate`.
+//! Writes beyond the API's own, side by side with PocketBase 0.40.6:
+//! - the records a delete sets off: a cascaded delete runs the deleted record's own
+//!   `onRecordDelete` (which may refuse it, rolling the whole delete back) and after hooks;
+//!   a reference taken out of a record that is kept runs its `onRecordUpdate`;
+//! - `$app.saveNoValidate`: no field rules, no `onRecordValidate`.
 
 use serde_json::{Value, json};
 
@@ -170,5 +171,77 @@ async fn cascaded_deletes_and_unlinks_run_their_model_hooks_as_on_pocketbase() {
             );
         }
     }
+    assert_same(&ours, &theirs);
+}
+
+const NO_VALIDATE: &str = r#"
+onRecordValidate((e) => {
+  if (e.record.get("title") === "hook") throw new BadRequestError("the validate hook ran");
+  e.next();
+}, "strict");
+routerAdd("POST", "/api/saves/{how}/{title}", (e) => {
+  const how = e.request.pathValue("how");
+  const record = new Record($app.findCollectionByNameOrId("strict"), {
+    title: e.request.pathValue("title"), count: 500, kind: "nope",
+  });
+  if (how === "plain") $app.save(record); else $app.saveNoValidate(record);
+  record.set("count", 777);
+  if (how === "plain") $app.save(record); else $app.saveNoValidate(record);
+  const back = $app.findRecordById("strict", record.id);
+  return e.json(200, { title: back.get("title"), count: back.get("count"), kind: back.get("kind") });
+});
+"#;
+
+async fn saves(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let strict = json!({"name": "strict", "fields": [
+        {"name": "title", "type": "text", "required": true, "min": 5},
+        {"name": "count", "type": "number", "max": 10},
+        {"name": "kind", "type": "select", "values": ["a", "b"], "maxSelect": 1}]});
+    let (status, answer) = send(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/collections"),
+        &token,
+        Some(strict),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let mut out = Vec::new();
+    for (how, title) in [
+        ("plain", "x"),
+        ("loose", "x"),
+        ("loose", "hook"),
+        ("plain", "hook"),
+    ] {
+        let url = format!("{base}/api/saves/{how}/{title}");
+        let (status, answer) = send(&http, reqwest::Method::POST, url, &token, None).await;
+        out.push((format!("{how} {title}"), json!([status, answer])));
+    }
+    out
+}
+
+#[tokio::test]
+async fn save_no_validate_skips_the_rules_and_validate_hooks_as_on_pocketbase() {
+    let dir = hooks_folder(&[("saves.pb.js", NO_VALIDATE)]);
+    let app = hearth_with(dir.path()).await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = saves(&app.address).await;
+    let find = |label: &str| crate::compat::outcome(&ours, label);
+    assert_eq!(find("plain x")[0], 400);
+    assert_eq!(
+        find("loose x"),
+        json!([200, {"title": "x", "count": 777, "kind": "nope"}])
+    );
+    assert_eq!(find("loose hook")[0], 200, "no onRecordValidate");
+    assert_eq!(find("plain hook")[0], 400);
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("saves.pb.js", NO_VALIDATE)]).await;
+    let theirs = saves(&pb.address).await;
     assert_same(&ours, &theirs);
 }
