@@ -378,6 +378,11 @@ async fn request_otp(
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &input.email)?;
+    if let Some(hooked) = auth_hooks::wanted(&state, "onRecordRequestOTPRequest", &c) {
+        otp::check_email(&input.email)?;
+        let state = state.into_inner();
+        return auth_hooks::around_request_otp(&req, &state, hooked, c, input.email).await;
+    }
     let otp_id = blocking(move || otp::request(&state.db.data, &c, &input.email)).await?;
     Ok(HttpResponse::Ok().json(json!({ "otpId": otp_id })))
 }
@@ -391,6 +396,9 @@ async fn auth_with_otp(
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     otp::ensure_enabled(&c)?;
     count_attempt(&req, &state, &c, &format!("otp:{}", input.otp_id))?;
+    if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithOTPRequest", &c) {
+        return otp_with_hooks(&req, state.into_inner(), hooked, c, input).await;
+    }
     let (shared, table) = (state.clone(), c.clone());
     let body = blocking(move || {
         let state = shared;
@@ -411,4 +419,66 @@ async fn auth_with_otp(
     })
     .await?;
     auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, "otp").await
+}
+
+/// `auth-with-otp` inside its `onRecordAuthWithOTPRequest` hooks: the code is checked
+/// first (a wrong one answers 400 without them, as on PocketBase); they see `e.record`
+/// and `e.otp`, and `e.next()` spends the code and signs in.
+async fn otp_with_hooks(
+    req: &HttpRequest,
+    state: Arc<AppState>,
+    hooked: (Arc<crate::hooks::Loaded>, Vec<usize>),
+    c: Arc<Collection>,
+    input: OtpInput,
+) -> Result<HttpResponse> {
+    let body = json!({ "otpId": input.otp_id, "password": input.password });
+    let (shared, table) = (state.clone(), c.clone());
+    let checked =
+        blocking(move || otp::check(&shared.db.data, &table, &input.otp_id, &input.password))
+            .await?;
+    let sign_in = auth_hooks::SignIn {
+        extra: Map::from_iter([("otp".to_owned(), checked.describe(&c))]),
+        method: "otp",
+        body,
+    };
+    let (table, record_id) = (c.clone(), checked.record_id().to_owned());
+    let find: auth_hooks::Find = Box::new(move |state: &AppState| {
+        state
+            .db
+            .data
+            .read(|conn| records::find_by_id(conn, &table, &record_id))
+    });
+    let table = c.clone();
+    let admit: auth_hooks::Admit = Box::new(move |state: &AppState, given, _| {
+        let schema = state.schema.snapshot();
+        let spent = state.records().run(|tx| {
+            let (record, verified) = otp::consume(tx.conn(), &table, &checked)?;
+            if verified {
+                tx.noted(&schema, &table, Event::Update, checked.record_id())?;
+            }
+            Ok(record)
+        })?;
+        // The record a hook chose, else the code's own.
+        let record = match given {
+            Some(given) if given.get("id") != spent.get("id") => given,
+            _ => state
+                .db
+                .data
+                .read(|conn| records::find_by_id(conn, &table, checked.record_id()))?
+                .unwrap_or(spent),
+        };
+        let token = records::issue_token(&table, &record, KIND_AUTH)?;
+        Ok((record, token))
+    });
+    auth_hooks::around_sign_in(
+        req,
+        &state,
+        &RequestAuth::Guest,
+        hooked,
+        c,
+        sign_in,
+        (find, admit),
+        auth_response,
+    )
+    .await
 }

@@ -5,7 +5,9 @@
 //! `onRecordAuthWithPasswordRequest`: a password sign-in runs inside the hooks bound to the
 //! collection, which see `e.identity`, `e.password` and the record found (`e.record`, null
 //! when none), may change them or answer by themselves; `e.next()` checks the password and
-//! signs in, through `onRecordAuthRequest`.
+//! signs in, through `onRecordAuthRequest`. `onRecordRequestOTPRequest` wraps a code's
+//! request: `e.record` (null when no account has the email) and `e.password` (the code);
+//! `e.next()` stores and mails the code and answers its `otpId`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -191,6 +193,63 @@ pub async fn around_sign_in(
     }
     Ok(match &outcome["signed"]["outcome"] {
         Value::Object(_) => sent(req, &outcome["signed"]["outcome"]),
+        _ => HttpResponse::Ok().finish(),
+    })
+}
+
+/// `request-otp` inside the hooks `ids` (see the module); the email has been checked.
+pub async fn around_request_otp(
+    req: &HttpRequest,
+    state: &Arc<AppState>,
+    (loaded, ids): (Arc<Loaded>, Vec<usize>),
+    c: Arc<Collection>,
+    email: String,
+) -> Result<HttpResponse> {
+    let Some(pool) = loaded.pool.as_ref() else {
+        return Err(Error::internal("the hooks executors are gone"));
+    };
+    let body = json!({ "email": email });
+    let request = request_json(req, &RequestAuth::Guest, HashMap::new(), Ok(body))?.to_string();
+    let shared = state.clone();
+    let ran = pool
+        .run(move |executor| {
+            executor.enter(move |hooks| {
+                let store = &shared.db.data;
+                let found =
+                    store.read(|conn| crate::auth::records::find_by_email(conn, &c, &email))?;
+                let mut input = Map::new();
+                input.insert("collection".into(), crate::hooks::described(&c));
+                input.insert("record".into(), found.map_or(Value::Null, Value::Object));
+                let code = crate::auth::otp::new_code(&c);
+                input.insert("extra".into(), json!({ "password": code }));
+                let mut next = |given: Map<String, Value>| -> Result<Map<String, Value>> {
+                    let id = given["record"]["id"].as_str().unwrap_or_default();
+                    let record = match id {
+                        "" => None,
+                        id => store.read(|conn| crate::auth::records::find_by_id(conn, &c, id))?,
+                    };
+                    let code = given["extra"]["password"].as_str().unwrap_or_default();
+                    // No account: an id that leads nowhere, as without hooks.
+                    let otp_id = match record {
+                        Some(record) => crate::auth::otp::issue(store, &c, &record, code)?,
+                        None => crate::ids::record_id(),
+                    };
+                    Ok(Map::from_iter([("otpId".to_owned(), json!(otp_id))]))
+                };
+                Ok(hooks.chain("__signInHook", &ids, &request, input, false, &mut next))
+            })
+        })
+        .await?;
+    let outcome = match ran {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(failure)) => return Ok(failed(req, failure)),
+        Err(e) => return Ok(e.error_response()),
+    };
+    if let Some(answer) = written(req, &outcome) {
+        return Ok(answer);
+    }
+    Ok(match &outcome["signed"]["otpId"] {
+        Value::String(id) => HttpResponse::Ok().json(json!({ "otpId": id })),
         _ => HttpResponse::Ok().finish(),
     })
 }

@@ -39,30 +39,50 @@ fn code(length: usize) -> String {
         .collect()
 }
 
-/// Mails a code to the account with this email and returns the id to sign in with. An
-/// unknown email gets an id too (that leads nowhere), so the answer reveals nothing.
-pub fn request(store: &Store, c: &Collection, email: &str) -> Result<String> {
-    ensure_enabled(c)?;
+/// A new code of the collection's `otp.length` digits.
+pub fn new_code(c: &Collection) -> String {
+    let length = option(c, "length")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(8)
+        .clamp(4, 20) as usize;
+    code(length)
+}
+
+/// The email a code is asked for: 400 when there is none.
+pub fn check_email(email: &str) -> Result<()> {
     if email.trim().is_empty() {
         let mut errors = FieldErrors::new();
         errors.insert("email".into(), FieldError::required().into());
         return Err(Error::validation(errors));
     }
+    Ok(())
+}
+
+/// Mails a code to the account with this email and returns the id to sign in with. An
+/// unknown email gets an id too (that leads nowhere), so the answer reveals nothing.
+pub fn request(store: &Store, c: &Collection, email: &str) -> Result<String> {
+    ensure_enabled(c)?;
+    check_email(email)?;
+    match store.read(|conn| find_by_email(conn, c, email))? {
+        Some(record) => issue(store, c, &record, &new_code(c)),
+        None => Ok(crate::ids::record_id()),
+    }
+}
+
+/// Stores `secret` (hashed) as a new code of `record` and mails it; returns its id.
+pub fn issue(
+    store: &Store,
+    c: &Collection,
+    record: &Map<String, Value>,
+    secret: &str,
+) -> Result<String> {
     let otp_id = crate::ids::record_id();
-    let Some(record) = store.read(|conn| find_by_email(conn, c, email))? else {
-        return Ok(otp_id);
-    };
-    let length = option(c, "length")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(8)
-        .clamp(4, 20) as usize;
-    let secret = code(length);
     let sent_to = record
         .get("email")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let hash = password::hash(&secret)?;
+    let hash = password::hash(secret)?;
     store.write(|conn| {
         let now = crate::datetime::now();
         conn.prepare_cached(
@@ -82,7 +102,7 @@ pub fn request(store: &Store, c: &Collection, email: &str) -> Result<String> {
         let mail = mail::from_template(
             template,
             &meta,
-            &[("OTP", &secret), ("OTP_ID", &otp_id)],
+            &[("OTP", secret), ("OTP_ID", &otp_id)],
             &sent_to,
             "otp",
         );
@@ -97,6 +117,23 @@ pub struct Checked {
     hash: String,
     record_id: String,
     sent_to: String,
+}
+
+impl Checked {
+    /// The record the code signs in.
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
+    /// The code's row as the hooks' `e.otp` shows it (its hash left out).
+    pub fn describe(&self, c: &Collection) -> Value {
+        serde_json::json!({
+            "id": self.otp_id,
+            "collectionRef": c.id,
+            "recordRef": self.record_id,
+            "sentTo": self.sent_to,
+        })
+    }
 }
 
 fn invalid() -> Error {

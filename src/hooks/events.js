@@ -306,6 +306,14 @@
   // `e.record` (null when none was found) and the event's values (`e.identity`,
   // `e.password`, ...); `e.next()` signs `e.record` in with them, through
   // `onRecordAuthRequest`.
+  function otpRecord(data) {
+    const otp = new Record({ id: "pbc_otps", name: "_otps", type: "base" }, data);
+    otp.__new = false;
+    otp.recordRef = () => data.recordRef;
+    otp.collectionRef = () => data.collectionRef;
+    otp.sentTo = () => data.sentTo;
+    return otp;
+  }
   global.__signInHook = function (req, input) {
     const e = new RequestEvent(req);
     global.__event = e;
@@ -314,6 +322,8 @@
     if (e.record) e.record.__new = false;
     const names = Object.keys(input.extra);
     for (const k of names) e[k] = input.extra[k];
+    // `e.otp`: the code's row, a record with PocketBase's getters.
+    if (input.extra.otp) e.otp = otpRecord(input.extra.otp);
     let signed = null;
     e.__chain = input.ids.map(handler).concat([(ev) => {
       const extra = {};

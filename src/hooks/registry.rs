@@ -64,10 +64,12 @@ impl Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 30] = [
+pub const RECORD_HOOKS: [&str; 32] = [
     "onRecordsListRequest",
     "onRecordAuthRequest",
     "onRecordAuthWithPasswordRequest",
+    "onRecordAuthWithOTPRequest",
+    "onRecordRequestOTPRequest",
     "onRecordAuthRefreshRequest",
     "onRecordRequestVerificationRequest",
     "onRecordConfirmVerificationRequest",

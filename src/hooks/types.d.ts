@@ -326,6 +326,25 @@ interface RecordAuthRefreshRequestEvent extends RequestEvent {
 /** An `auth-refresh`: throw to refuse; `e.next()` answers with a fresh token for `e.record`. */
 declare function onRecordAuthRefreshRequest(handler: (e: RecordAuthRefreshRequestEvent) => void, ...collections: string[]): void;
 
+interface RecordCreateOTPRequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  /** The account with the email; null when none (a hook may set it). */
+  record: Record | null;
+  /** The code to store and mail (a hook may change it). */
+  password: string;
+}
+/** `request-otp`: throw to refuse; `e.next()` stores and mails the code and answers its `otpId`. */
+declare function onRecordRequestOTPRequest(handler: (e: RecordCreateOTPRequestEvent) => void, ...collections: string[]): void;
+
+interface RecordAuthWithOTPRequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  record: Record;
+  /** The code's row: `id`, `collectionRef`, `recordRef`, `sentTo`. */
+  otp: { id: string; collectionRef: string; recordRef: string; sentTo: string };
+}
+/** `auth-with-otp` once the code matched: throw to refuse; `e.next()` spends it and signs in. */
+declare function onRecordAuthWithOTPRequest(handler: (e: RecordAuthWithOTPRequestEvent) => void, ...collections: string[]): void;
+
 interface RecordAccountRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };
   record: Record;

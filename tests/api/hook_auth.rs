@@ -208,7 +208,7 @@ const ACCOUNTS: [&str; 3] = [
 ];
 
 /// Signs up these accounts in `users` (its URL), each with password `secret-pass-1`.
-async fn sign_up(http: &reqwest::Client, users: &str, emails: &[&str]) {
+pub(crate) async fn sign_up(http: &reqwest::Client, users: &str, emails: &[&str]) {
     for email in emails {
         let body = json!({"email": email, "password": "secret-pass-1", "passwordConfirm": "secret-pass-1"});
         let res = http

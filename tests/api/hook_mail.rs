@@ -27,7 +27,7 @@ routerAdd("POST", "/api/notify", (e) => {
 
 /// hearth with `hooks` as its one hooks file, a superuser, and its mail to a fresh SMTP
 /// sink (also returned, with the hooks folder to keep).
-async fn mailing_app(file: &str, hooks: &str) -> (TestApp, SmtpSink, tempfile::TempDir) {
+pub(crate) async fn mailing_app(file: &str, hooks: &str) -> (TestApp, SmtpSink, tempfile::TempDir) {
     let sink = spawn_smtp_sink().await;
     let port = sink.port;
     let dir = hooks_folder(&[(file, hooks)]);
@@ -51,7 +51,7 @@ async fn mailing_app(file: &str, hooks: &str) -> (TestApp, SmtpSink, tempfile::T
 }
 
 /// Names the app "Hooked" with a sender, and (PocketBase) points its SMTP at `smtp`.
-async fn mail_settings(http: &reqwest::Client, base: &str, smtp: Option<u16>) {
+pub(crate) async fn mail_settings(http: &reqwest::Client, base: &str, smtp: Option<u16>) {
     let token = superuser_token_at(http, base).await;
     let mut settings = json!({"meta": {"appName": "Hooked", "senderAddress": "noreply@acme.test", "senderName": "Acme"}});
     if let Some(port) = smtp {

@@ -35,6 +35,7 @@ mod hook_crons;
 mod hook_enrich;
 mod hook_lifecycle;
 mod hook_mail;
+mod hook_otp;
 mod hook_use;
 mod hook_writes;
 mod hooks;
