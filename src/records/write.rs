@@ -493,16 +493,28 @@ impl Tx<'_> {
     /// Reports record `id` of `c` as updated by an account flow (verification, password
     /// reset, email change) after it changed it by other means, its update hooks around the
     /// report: they see the record as changed and may refuse the change (it then rolls
-    /// back); what they set on it is not written.
-    pub fn noted_update(&mut self, schema: &Snapshot, c: &Collection, id: &str) -> Result<()> {
+    /// back) or set more on it, written as a superuser's update would be.
+    pub fn noted_update(&mut self, schema: &Arc<Snapshot>, c: &Collection, id: &str) -> Result<()> {
         let hooks = self.hooks;
         if !hooks.wants(Event::Update, c) {
             return self.noted(schema, c, Event::Update, id);
         }
         let given = self.drafted(schema, Event::Update, c, Some(id), &Map::new())?;
+        let stored = given.clone();
         hooks.around(self, Event::Update, c, given, &mut |tx, record| {
-            tx.noted(schema, c, Event::Update, id)?;
-            Ok(record)
+            let set = draft::changed(c, &stored, &record, false);
+            if set.is_empty() {
+                tx.noted(schema, c, Event::Update, id)?;
+                return Ok(record);
+            }
+            let ctx = Ctx {
+                caller: super::Caller::Superuser,
+                request: Default::default(),
+                schema: schema.clone(),
+                changes: Default::default(),
+                validate: true,
+            };
+            tx.write(c, &ctx, Some(id), &Map::new(), &set, &Secrets::default(), None)
         })
     }
 

@@ -92,6 +92,7 @@ async fn auth_hooks_answer_as_on_pocketbase() {
 const ACCOUNT: &str = r#"
 onRecordUpdate((e) => {
   if (e.record.getString("email") === "refuse@example.com") throw new BadRequestError("Not this one.");
+  if (e.record.getBool("verified")) e.record.set("name", "checked by a hook");
   e.next();
 }, "users");
 
@@ -104,7 +105,7 @@ onRecordAfterUpdateSuccess((e) => {
 "#;
 
 /// The account flows' own updates (here a verification) run the update hooks: a model hook
-/// may refuse it, and the after hooks see it.
+/// may refuse it or set more on the record (written with it), and the after hooks see it.
 #[tokio::test]
 async fn account_flow_updates_run_the_update_hooks() {
     let dir = hooks_folder(&[("account.pb.js", ACCOUNT)]);
@@ -173,6 +174,7 @@ async fn account_flow_updates_run_the_update_hooks() {
         users["totalItems"], 1,
         "the refused verification rolled back"
     );
+    assert_eq!(users["items"][0]["name"], "checked by a hook");
 }
 
 const PASSWORD: &str = r#"
