@@ -234,13 +234,20 @@
 
   // A model hook: the handlers bound to the event, then the write itself, which answers
   // the record as written.
+  // A record's values for its write, with the password `setPassword` gave it (hashed by
+  // the write).
+  function withPassword(record) {
+    if (record.__password === undefined) return record.__data;
+    return Object.assign({}, record.__data, { password: record.__password });
+  }
   global.__modelHook = function (input) {
     const record = new Record(input.collection, input.record);
     record.__new = input.isNew;
     record.__original = input.original || null;
     const e = new RecordEvent(record);
     e.__chain = input.ids.map(handler).concat([(ev) => {
-      ev.record.__raw = callRaw("raw:record.next", { depth: input.depth, record: ev.record.__data });
+      ev.record.__raw = callRaw("raw:record.next", { depth: input.depth, record: withPassword(ev.record) });
+      ev.record.__password = undefined;
       ev.record.__new = false;
     }]);
     e.next();
@@ -262,9 +269,10 @@
     e.__chain = input.ids.map(handler).concat([(ev) => {
       const r = ev.record;
       // A record no hook read goes back as the text it came as.
-      const out = r && r.__raw !== null
+      const out = r && r.__raw !== null && r.__password === undefined
         ? callRawText("raw:record.next", '{"depth":' + input.depth + ',"record":' + r.__raw + "}")
-        : callRaw("raw:record.next", { depth: input.depth, record: r ? r.__data : {} });
+        : callRaw("raw:record.next", { depth: input.depth, record: r ? withPassword(r) : {} });
+      if (r) r.__password = undefined;
       nextRan = true;
       if (ev.record && out !== "{}") {
         ev.record.__raw = out;

@@ -52,7 +52,8 @@ fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result
 }
 
 /// The body a write stores: what its sender may write, with the values hooks `set` laid
-/// over it (a hook is trusted: hidden fields included).
+/// over it (a hook is trusted: hidden fields included; a password it sets, with
+/// `setPassword`, is its own confirmation).
 fn with_set<'a>(
     body: std::borrow::Cow<'a, Map<String, Value>>,
     set: &Map<String, Value>,
@@ -63,6 +64,9 @@ fn with_set<'a>(
     let mut body = body.into_owned();
     for (key, value) in set {
         body.insert(key.clone(), value.clone());
+    }
+    if let Some(password) = set.get("password") {
+        body.insert("passwordConfirm".into(), password.clone());
     }
     std::borrow::Cow::Owned(body)
 }

@@ -514,7 +514,15 @@ impl Tx<'_> {
                 changes: Default::default(),
                 validate: true,
             };
-            tx.write(c, &ctx, Some(id), &Map::new(), &set, &Secrets::default(), None)
+            tx.write(
+                c,
+                &ctx,
+                Some(id),
+                &Map::new(),
+                &set,
+                &Secrets::default(),
+                None,
+            )
         })
     }
 

@@ -2,7 +2,8 @@
 //! - the records a delete sets off: a cascaded delete runs the deleted record's own
 //!   `onRecordDelete` (which may refuse it, rolling the whole delete back) and after hooks;
 //!   a reference taken out of a record that is kept runs its `onRecordUpdate`;
-//! - `$app.saveNoValidate`: no field rules, no `onRecordValidate`.
+//! - `$app.saveNoValidate`: no field rules, no `onRecordValidate`;
+//! - `setPassword` in model and request hooks: the password they set is the one stored.
 
 use serde_json::{Value, json};
 
@@ -243,5 +244,122 @@ async fn save_no_validate_skips_the_rules_and_validate_hooks_as_on_pocketbase() 
     };
     let pb = start_pocketbase_with_hooks(&bin, &[("saves.pb.js", NO_VALIDATE)]).await;
     let theirs = saves(&pb.address).await;
+    assert_same(&ours, &theirs);
+}
+
+const PASSWORDS: &str = r#"
+onRecordCreate((e) => {
+  if (e.record.email() === "model@example.com") e.record.setPassword("set-by-model-hook");
+  e.next();
+}, "users");
+onRecordUpdate((e) => {
+  if (e.record.getString("name") === "reset me") e.record.setPassword("set-on-update-1");
+  e.next();
+}, "users");
+onRecordCreateRequest((e) => {
+  if (e.record.email() === "request@example.com") e.record.setPassword("set-by-request-1");
+  e.next();
+}, "users");
+"#;
+
+async fn passwords(base: &str) -> Vec<(String, Value)> {
+    let http = client();
+    let token = superuser_token_at(&http, base).await;
+    let users = format!("{base}/api/collections/users");
+    let mut out = Vec::new();
+    let given = "given-password-1";
+    for (email, body) in [
+        (
+            "model@example.com",
+            json!({"password": given, "passwordConfirm": given}),
+        ),
+        ("request@example.com", json!({})),
+        (
+            "ann@example.com",
+            json!({"password": given, "passwordConfirm": given}),
+        ),
+    ] {
+        let mut body = body;
+        body["email"] = json!(email);
+        let res = http
+            .post(format!("{users}/records"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        out.push((format!("create {email}"), json!(res.status().as_u16())));
+    }
+    let (_, ann) = send(
+        &http,
+        reqwest::Method::GET,
+        format!("{users}/records?filter=email%3D%22ann%40example.com%22"),
+        &token,
+        None,
+    )
+    .await;
+    let ann = ann["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, _) = send(
+        &http,
+        reqwest::Method::PATCH,
+        format!("{users}/records/{ann}"),
+        &token,
+        Some(json!({"name": "reset me"})),
+    )
+    .await;
+    out.push(("update ann".into(), json!(status)));
+    for (email, password) in [
+        ("model@example.com", "set-by-model-hook"),
+        ("model@example.com", given),
+        ("request@example.com", "set-by-request-1"),
+        ("ann@example.com", "set-on-update-1"),
+        ("ann@example.com", given),
+    ] {
+        let res = http
+            .post(format!("{users}/auth-with-password"))
+            .json(&json!({"identity": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        out.push((
+            format!("sign in {email} with {password}"),
+            json!(res.status().as_u16()),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn passwords_set_by_hooks_are_the_ones_stored_as_on_pocketbase() {
+    let dir = hooks_folder(&[("passwords.pb.js", PASSWORDS)]);
+    let app = hearth_with(dir.path()).await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = passwords(&app.address).await;
+    let find = |label: &str| crate::compat::outcome(&ours, label);
+    assert_eq!(
+        find("sign in model@example.com with set-by-model-hook"),
+        json!(200)
+    );
+    assert_eq!(
+        find("sign in model@example.com with given-password-1"),
+        json!(400)
+    );
+    assert_eq!(
+        find("sign in request@example.com with set-by-request-1"),
+        json!(200)
+    );
+    assert_eq!(
+        find("sign in ann@example.com with set-on-update-1"),
+        json!(200)
+    );
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase_with_hooks(&bin, &[("passwords.pb.js", PASSWORDS)]).await;
+    let theirs = passwords(&pb.address).await;
     assert_same(&ours, &theirs);
 }
