@@ -368,10 +368,23 @@ fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
         Some(op) => (op, true),
         None => (op, false),
     };
+    let shown = op.starts_with("app.find") || op.starts_with("app.count");
+    let what = if shown {
+        truncated(&args.to_string(), 300)
+    } else {
+        String::new()
+    };
     let answered = match super::pool::outside_js(|| host.call(ctx, op, args)) {
         Ok(value) if raw => return format!("={value}"),
         Ok(value) => json!({ "ok": value }),
         Err(e) => {
+            // An `$app` call that failed is said in the log, as the answer only has the
+            // public message; a missing record is a common answer (existence checks) and
+            // is not. Only reads show their arguments (filters and sorts): a save's may
+            // hold a password.
+            if op.starts_with("app.") && e.status_code() != actix_web::http::StatusCode::NOT_FOUND {
+                log::warn!("hooks: {op}({what}) failed: {e}");
+            }
             let body = e.body();
             json!({ "error": {
                 "status": e.status_code().as_u16(),
@@ -382,4 +395,16 @@ fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
         }
     };
     answered.to_string()
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
+fn truncated(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
 }
