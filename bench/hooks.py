@@ -11,7 +11,7 @@ Each pair is measured alternately (A B, B A, ...), `--rounds` times, and the med
 that a noisy second on a small machine does not decide a row. Prints a markdown table with
 req/s, p50/p99, peak RSS and the ratio. Needs what bench/run.py needs.
 
-    python3 bench/hooks.py [--records 2000] [--seconds 5] [--connections 64] [--rounds 4]
+    python3 bench/hooks.py [--records 2000] [--seconds 5] [--connections 64] [--rounds 4] [--only TEXT]
 """
 import argparse
 import os
@@ -97,6 +97,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--only", default="", help="measure only the rows whose label has this text")
     a = ap.parse_args()
     if not os.path.exists(base.HEARTH):
         raise SystemExit("build hearth first: cargo build --release")
@@ -119,17 +120,19 @@ def main():
     def route(s):
         return (s, f"{s.base}/api/bench/hello/ann", None, "GET")
 
-    rows = [
-        ("view, hooks loaded that match nothing", measure(a, [view(plain), view(elsewhere)]), "plain", "hooks elsewhere", 0.97, "at least"),
-        ("create, hooks loaded that match nothing", measure(a, [create_on(plain), create_on(elsewhere)]), "plain", "hooks elsewhere", 0.97, "at least"),
-        ("create, trivial onRecordCreateRequest", measure(a, [create_on(plain), create_on(trivial)]), "plain", "trivial create hook", 0.85, "at least"),
-        ("routerAdd JSON route vs PocketBase", measure(a, [route(elsewhere), route(pb)]), "pocketbase", "hooks elsewhere", 2.0, "at least"),
+    wanted = [
+        ("view, hooks loaded that match nothing", lambda: [view(plain), view(elsewhere)], "plain", "hooks elsewhere", 0.97),
+        ("create, hooks loaded that match nothing", lambda: [create_on(plain), create_on(elsewhere)], "plain", "hooks elsewhere", 0.97),
+        ("create, trivial onRecordCreateRequest", lambda: [create_on(plain), create_on(trivial)], "plain", "trivial create hook", 0.85),
+        ("routerAdd JSON route vs PocketBase", lambda: [route(elsewhere), route(pb)], "pocketbase", "hooks elsewhere", 2.0),
     ]
+    rows = [(label, measure(a, sides()), baseline, measured, target)
+            for label, sides, baseline, measured, target in wanted if a.only in label]
     print(f"{a.rounds} rounds of {a.seconds}s, {a.connections} connections, {a.records} records; medians\n")
     print("| row | baseline | req/s | p50 ms | p99 ms | with hooks | req/s | p50 ms | p99 ms | peak RSS MB | ratio | target |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     failed = False
-    for label, r, baseline, measured, target, _ in rows:
+    for label, r, baseline, measured, target in rows:
         b, m = r[baseline], r[measured]
         ratio = m["rps"] / b["rps"] if b["rps"] else float("nan")
         ok = ratio >= target

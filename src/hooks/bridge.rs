@@ -303,7 +303,7 @@ impl Host for ExecutorHost {
                 return Ok(Value::Null);
             }
             "register" => return Ok(Value::Null),
-            "record.next" => return super::records::next(&args),
+            "record.next" => return super::records::next(args),
             "use.next" => {
                 let depth = args["depth"].as_u64().unwrap_or(0) as usize;
                 let ran = super::lent::next(depth, Default::default()).map(Value::Object);

@@ -10,12 +10,13 @@
 //! for the executors there are instead of waking more threads than CPUs.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::bridge::{AppHandle, ExecutorHost};
@@ -170,13 +171,79 @@ const RETIRE_AFTER: Duration = Duration::from_secs(60);
 
 /// The executors of one loaded version of the hooks; their threads end when it is dropped.
 pub struct Pool {
-    jobs: SyncSender<Job>,
     crew: Arc<Crew>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.crew.queue.close();
+    }
+}
+
+/// The jobs waiting for an executor: one lock and one wake-up per job. (A channel behind a
+/// mutex woke two threads per job: the one taking it and the next in line for the lock.)
+struct Queue {
+    waiting: Mutex<Waiting>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Waiting {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+enum Taken {
+    Job(Job),
+    /// No job came in the time given.
+    Idle,
+    Closed,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job`; 503 when `bounded` and the queue is full.
+    fn push(&self, job: Job, bounded: bool) -> Result<()> {
+        let mut waiting = self.lock();
+        if waiting.closed {
+            return Err(Error::internal("the hooks executors have stopped"));
+        }
+        if bounded && waiting.jobs.len() >= self.capacity {
+            return Err(Error::Overloaded);
+        }
+        waiting.jobs.push_back(job);
+        drop(waiting);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, waiting at most `wait` for one; once closed, the jobs left first.
+    fn take(&self, wait: Duration) -> Taken {
+        let waiting = self.lock();
+        let (mut waiting, _) = self
+            .ready
+            .wait_timeout_while(waiting, wait, |w| w.jobs.is_empty() && !w.closed)
+            .unwrap_or_else(PoisonError::into_inner);
+        match waiting.jobs.pop_front() {
+            Some(job) => Taken::Job(job),
+            None if waiting.closed => Taken::Closed,
+            None => Taken::Idle,
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
 }
 
 /// What starting another executor takes, and how many there are.
 struct Crew {
-    queue: Arc<Mutex<Receiver<Job>>>,
+    queue: Queue,
     registry: Arc<Registry>,
     limits: Limits,
     dir: PathBuf,
@@ -268,16 +335,11 @@ impl Crew {
             }
         };
         loop {
-            let job = self
-                .queue
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .recv_timeout(RETIRE_AFTER);
-            let job = match job {
-                Ok(job) => job,
-                Err(RecvTimeoutError::Timeout) if self.retire() => return,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
+            let job = match self.queue.take(RETIRE_AFTER) {
+                Taken::Job(job) => job,
+                Taken::Idle if self.retire() => return,
+                Taken::Idle => continue,
+                Taken::Closed => return,
             };
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             self.idle.fetch_sub(1, Ordering::AcqRel);
@@ -316,9 +378,12 @@ impl Pool {
         app: AppHandle,
     ) -> Result<Self> {
         let size = size.max(1);
-        let (jobs, queue) = mpsc::sync_channel::<Job>(size * QUEUE_PER_EXECUTOR);
         let crew = Arc::new(Crew {
-            queue: Arc::new(Mutex::new(queue)),
+            queue: Queue {
+                waiting: Mutex::new(Waiting::default()),
+                ready: Condvar::new(),
+                capacity: size * QUEUE_PER_EXECUTOR,
+            },
             registry,
             limits,
             dir: dir.to_path_buf(),
@@ -336,7 +401,7 @@ impl Pool {
             let n = crew.alive.load(Ordering::Acquire) - 1;
             crew.spawn(n)?;
         }
-        Ok(Self { jobs, crew })
+        Ok(Self { crew })
     }
 
     /// Runs `work` on an executor and waits for its answer without blocking the caller's
@@ -350,17 +415,11 @@ impl Pool {
             let _ = tx.send(work(executor));
         });
         self.crew.waiting.fetch_add(1, Ordering::AcqRel);
-        let sent = self.jobs.try_send(job);
-        if sent.is_err() {
+        if let Err(e) = self.crew.queue.push(job, true) {
             self.crew.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
         }
-        match sent {
-            Ok(()) => self.crew.grow(),
-            Err(TrySendError::Full(_)) => return Err(Error::Overloaded),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(Error::internal("the hooks executors have stopped"));
-            }
-        }
+        self.crew.grow();
         rx.await
             .map_err(|_| Error::internal("a hooks executor stopped during a call"))
     }
@@ -377,9 +436,9 @@ impl Pool {
             let _ = tx.send(work(executor));
         });
         self.crew.waiting.fetch_add(1, Ordering::AcqRel);
-        if self.jobs.send(job).is_err() {
+        if let Err(e) = self.crew.queue.push(job, false) {
             self.crew.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::internal("the hooks executors have stopped"));
+            return Err(e);
         }
         self.crew.grow();
         rx.recv()

@@ -184,9 +184,12 @@ impl RecordHooks for JsHooks<'_, '_> {
 }
 
 /// `e.next()` of a model hook: `args` is `{depth, record}`.
-pub fn next(args: &Value) -> Result<Value> {
+pub fn next(mut args: Value) -> Result<Value> {
     let depth = args["depth"].as_u64().unwrap_or(0) as usize;
-    let record = args["record"].as_object().cloned().unwrap_or_default();
+    let record = match args["record"].take() {
+        Value::Object(record) => record,
+        _ => Map::new(),
+    };
     lent::next(depth, record).map(Value::Object)
 }
 
