@@ -293,13 +293,7 @@ async fn refresh_hooked(
         method: "",
         body: json!({}),
     };
-    let table = c.clone();
-    let find: auth_hooks::Find = Box::new(move |state: &AppState| {
-        state
-            .db
-            .data
-            .read(|conn| records::find_by_id(conn, &table, &id))
-    });
+    let find = find_by_id(c.clone(), id);
     let table = c.clone();
     let admit: auth_hooks::Admit = Box::new(move |_: &AppState, record, _| {
         let record = record.ok_or_else(Error::not_found)?;
@@ -441,13 +435,7 @@ async fn otp_with_hooks(
         method: "otp",
         body,
     };
-    let (table, record_id) = (c.clone(), checked.record_id().to_owned());
-    let find: auth_hooks::Find = Box::new(move |state: &AppState| {
-        state
-            .db
-            .data
-            .read(|conn| records::find_by_id(conn, &table, &record_id))
-    });
+    let find = find_by_id(c.clone(), checked.record_id().to_owned());
     let table = c.clone();
     let admit: auth_hooks::Admit = Box::new(move |state: &AppState, given, _| {
         let schema = state.schema.snapshot();
@@ -481,4 +469,14 @@ async fn otp_with_hooks(
         auth_response,
     )
     .await
+}
+
+/// A sign-in hook's `find` of record `id` of `c`.
+fn find_by_id(c: Arc<Collection>, id: String) -> auth_hooks::Find {
+    Box::new(move |state: &AppState| {
+        state
+            .db
+            .data
+            .read(|conn| records::find_by_id(conn, &c, &id))
+    })
 }

@@ -183,14 +183,10 @@ pub async fn around_sign_in(
             })
         })
         .await?;
-    let outcome = match ran {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(failure)) => return Ok(failed(req, failure)),
-        Err(e) => return Ok(e.error_response()),
+    let outcome = match settled(req, ran) {
+        Settled::Outcome(outcome) => outcome,
+        Settled::Answered(answer) => return Ok(answer),
     };
-    if let Some(answer) = written(req, &outcome) {
-        return Ok(answer);
-    }
     Ok(match &outcome["signed"]["outcome"] {
         Value::Object(_) => sent(req, &outcome["signed"]["outcome"]),
         _ => HttpResponse::Ok().finish(),
@@ -240,16 +236,34 @@ pub async fn around_request_otp(
             })
         })
         .await?;
-    let outcome = match ran {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(failure)) => return Ok(failed(req, failure)),
-        Err(e) => return Ok(e.error_response()),
+    let outcome = match settled(req, ran) {
+        Settled::Outcome(outcome) => outcome,
+        Settled::Answered(answer) => return Ok(answer),
     };
-    if let Some(answer) = written(req, &outcome) {
-        return Ok(answer);
-    }
     Ok(match &outcome["signed"]["otpId"] {
         Value::String(id) => HttpResponse::Ok().json(json!({ "otpId": id })),
         _ => HttpResponse::Ok().finish(),
     })
+}
+
+/// What a sign-in's hooks left: their outcome, or the answer already settled (a failure,
+/// or an answer a hook wrote itself).
+enum Settled {
+    Outcome(Value),
+    Answered(HttpResponse),
+}
+
+fn settled(
+    req: &HttpRequest,
+    ran: Result<std::result::Result<Value, crate::hooks::Failure>>,
+) -> Settled {
+    let outcome = match ran {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(failure)) => return Settled::Answered(failed(req, failure)),
+        Err(e) => return Settled::Answered(e.error_response()),
+    };
+    match written(req, &outcome) {
+        Some(answer) => Settled::Answered(answer),
+        None => Settled::Outcome(outcome),
+    }
 }

@@ -62,6 +62,26 @@ async fn answer(res: reqwest::Response) -> Value {
     ])
 }
 
+/// How many ticks the list at `url` holds, once a job has written at least one.
+async fn ticks_after(http: &reqwest::Client, url: &str, token: &str, what: &str) -> u64 {
+    wait_for(Duration::from_secs(10), what, async || {
+        let res: Value = http
+            .get(url)
+            .header("Authorization", token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match res["totalItems"].as_u64() {
+            Some(n) if n >= 1 => Ok(n),
+            other => Err(format!("{other:?} ticks")),
+        }
+    })
+    .await
+}
+
 async fn crons(base: &str) -> Vec<(String, Value)> {
     let http = client();
     let token = superuser_token_at(&http, base).await;
@@ -86,22 +106,8 @@ async fn crons(base: &str) -> Vec<(String, Value)> {
             .unwrap();
         out.push((format!("run {id}"), answer(res).await));
     }
-    let ticks = wait_for(Duration::from_secs(10), "the job to run", async || {
-        let res: Value = http
-            .get(format!("{base}/api/collections/ticks/records"))
-            .header("Authorization", &token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        match res["totalItems"].as_u64() {
-            Some(n) if n >= 1 => Ok(n),
-            other => Err(format!("{other:?} ticks")),
-        }
-    })
-    .await;
+    let all = format!("{base}/api/collections/ticks/records");
+    let ticks = ticks_after(&http, &all, &token, "the job to run").await;
     out.push(("ran".into(), json!(ticks >= 1)));
 
     let added = http
@@ -119,26 +125,7 @@ async fn crons(base: &str) -> Vec<(String, Value)> {
         .unwrap();
     out.push(("run it".into(), answer(run).await));
     let url = format!("{base}/api/collections/ticks/records?filter=note%3D%22added%22");
-    let added = wait_for(
-        Duration::from_secs(10),
-        "the added job to run",
-        async || {
-            let res: Value = http
-                .get(&url)
-                .header("Authorization", &token)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
-            match res["totalItems"].as_u64() {
-                Some(n) if n >= 1 => Ok(n),
-                other => Err(format!("{other:?} records of the added job")),
-            }
-        },
-    )
-    .await;
+    let added = ticks_after(&http, &url, &token, "the added job to run").await;
     out.push(("the added job ran".into(), json!(added)));
     let removed = http
         .delete(format!("{base}/api/jobs/later"))
