@@ -339,8 +339,8 @@ declare function onRecordRequestOTPRequest(handler: (e: RecordCreateOTPRequestEv
 interface RecordAuthWithOTPRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };
   record: Record;
-  /** The code's row: `id`, `collectionRef`, `recordRef`, `sentTo`. */
-  otp: { id: string; collectionRef: string; recordRef: string; sentTo: string };
+  /** The code's row, a record (`id`, `get("sentTo")`, ...) with PocketBase's getters. */
+  otp: Record & { recordRef(): string; collectionRef(): string; sentTo(): string };
 }
 /** `auth-with-otp` once the code matched: throw to refuse; `e.next()` spends it and signs in. */
 declare function onRecordAuthWithOTPRequest(handler: (e: RecordAuthWithOTPRequestEvent) => void, ...collections: string[]): void;
