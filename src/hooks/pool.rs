@@ -206,8 +206,9 @@ impl Queue {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `job`; 503 when `bounded` and the queue is full.
-    fn push(&self, job: Job, bounded: bool) -> Result<()> {
+    /// Queues `job`; answers how many jobs now wait. 503 when `bounded` and the queue is
+    /// full.
+    fn push(&self, job: Job, bounded: bool) -> Result<usize> {
         let mut waiting = self.lock();
         if waiting.closed {
             return Err(Error::internal("the hooks executors have stopped"));
@@ -216,9 +217,10 @@ impl Queue {
             return Err(Error::Overloaded);
         }
         waiting.jobs.push_back(job);
+        let queued = waiting.jobs.len();
         drop(waiting);
         self.ready.notify_one();
-        Ok(())
+        Ok(queued)
     }
 
     /// The next job, waiting at most `wait` for one; once closed, the jobs left first.
@@ -252,8 +254,6 @@ struct Crew {
     alive: AtomicUsize,
     /// Executors starting or waiting for a job.
     idle: AtomicUsize,
-    /// Jobs sent and not yet taken.
-    waiting: AtomicUsize,
     /// Executors with a job that are outside JS, in a call to hearth (see `outside_js`).
     outside: Arc<AtomicUsize>,
     size: usize,
@@ -280,11 +280,11 @@ pub fn outside_js<T>(f: impl FnOnce() -> T) -> T {
 }
 
 impl Crew {
-    /// Starts an executor when more jobs wait than executors are idle and there is room
-    /// for one more.
-    fn grow(self: &Arc<Self>) {
+    /// Starts an executor when more jobs wait (`queued`) than executors are idle and there
+    /// is room for one more.
+    fn grow(self: &Arc<Self>, queued: usize) {
         let idle = self.idle.load(Ordering::Acquire);
-        if self.waiting.load(Ordering::Acquire) <= idle {
+        if queued <= idle {
             return;
         }
         let busy = self.alive.load(Ordering::Acquire).saturating_sub(idle);
@@ -296,23 +296,26 @@ impl Crew {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.size).then_some(n + 1)
             });
-        if let Ok(n) = reserved {
-            self.idle.fetch_add(1, Ordering::AcqRel);
-            if let Err(e) = self.spawn(n) {
-                self.alive.fetch_sub(1, Ordering::AcqRel);
-                self.idle.fetch_sub(1, Ordering::AcqRel);
-                log::error!("hooks: {e}");
-            }
+        if let Ok(n) = reserved
+            && let Err(e) = self.spawn(n)
+        {
+            log::error!("hooks: {e}");
         }
     }
 
+    /// Starts executor `n`, already counted in `alive`; counted idle until it takes a job.
     fn spawn(self: &Arc<Self>, n: usize) -> Result<()> {
+        self.idle.fetch_add(1, Ordering::AcqRel);
         let crew = self.clone();
-        std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name(format!("hooks-{n}"))
-            .spawn(move || crew.serve())
-            .map(|_| ())
-            .map_err(|e| Error::internal(format!("cannot start a hooks thread: {e}")))
+            .spawn(move || crew.serve());
+        if let Err(e) = started {
+            self.alive.fetch_sub(1, Ordering::AcqRel);
+            self.idle.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::internal(format!("cannot start a hooks thread: {e}")));
+        }
+        Ok(())
     }
 
     /// One executor's life: take jobs until the pool is dropped, or, beyond the steady
@@ -341,7 +344,6 @@ impl Crew {
                 Taken::Idle => continue,
                 Taken::Closed => return,
             };
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
             self.idle.fetch_sub(1, Ordering::AcqRel);
             let ran = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut executor)));
             if ran.is_err() {
@@ -390,15 +392,12 @@ impl Pool {
             app,
             alive: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
-            waiting: AtomicUsize::new(0),
             outside: Arc::new(AtomicUsize::new(0)),
             size,
             cpus: std::thread::available_parallelism().map_or(2, usize::from),
         });
-        for _ in 0..STEADY.min(size) {
+        for n in 0..STEADY.min(size) {
             crew.alive.fetch_add(1, Ordering::AcqRel);
-            crew.idle.fetch_add(1, Ordering::AcqRel);
-            let n = crew.alive.load(Ordering::Acquire) - 1;
             crew.spawn(n)?;
         }
         Ok(Self { crew })
@@ -414,12 +413,8 @@ impl Pool {
         let job: Job = Box::new(move |executor| {
             let _ = tx.send(work(executor));
         });
-        self.crew.waiting.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = self.crew.queue.push(job, true) {
-            self.crew.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(e);
-        }
-        self.crew.grow();
+        let queued = self.crew.queue.push(job, true)?;
+        self.crew.grow(queued);
         rx.await
             .map_err(|_| Error::internal("a hooks executor stopped during a call"))
     }
@@ -435,12 +430,8 @@ impl Pool {
         let job: Job = Box::new(move |executor| {
             let _ = tx.send(work(executor));
         });
-        self.crew.waiting.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = self.crew.queue.push(job, false) {
-            self.crew.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(e);
-        }
-        self.crew.grow();
+        let queued = self.crew.queue.push(job, false)?;
+        self.crew.grow(queued);
         rx.recv()
             .map_err(|_| Error::internal("a hooks executor stopped during a call"))
     }
