@@ -98,15 +98,7 @@ fn header_text(req: &actix_web::HttpRequest, name: actix_web::http::header::Head
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if value.len() > MAX_HEADER_LOGGED {
-        let mut end = MAX_HEADER_LOGGED;
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}...", &value[..end])
-    } else {
-        value.to_owned()
-    }
+    crate::logs::cut(value, MAX_HEADER_LOGGED)
 }
 
 /// The route a request was answered by, where actix's routing does not know it (a JS

@@ -232,14 +232,14 @@
   }
   global.RecordEvent = RecordEvent;
 
-  // A model hook: the handlers bound to the event, then the write itself, which answers
-  // the record as written.
   // A record's values for its write, with the password `setPassword` gave it (hashed by
   // the write).
   function withPassword(record) {
     if (record.__password === undefined) return record.__data;
     return Object.assign({}, record.__data, { password: record.__password });
   }
+  // A model hook: the handlers bound to the event, then the write itself, which answers
+  // the record as written.
   global.__modelHook = function (input) {
     const record = new Record(input.collection, input.record);
     record.__new = input.isNew;

@@ -370,7 +370,7 @@ fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
     };
     let shown = op.starts_with("app.find") || op.starts_with("app.count");
     let what = if shown {
-        truncated(&args.to_string(), 300)
+        crate::logs::cut(&args.to_string(), 300)
     } else {
         String::new()
     };
@@ -395,16 +395,4 @@ fn answer(host: &dyn Host, ctx: &Ctx<'_>, op: &str, args: &str) -> String {
         }
     };
     answered.to_string()
-}
-
-/// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
-fn truncated(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }

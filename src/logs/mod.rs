@@ -307,6 +307,19 @@ pub fn cutoff(age: Duration) -> String {
     crate::datetime::format(now - age)
 }
 
+/// `text` cut to at most `max` bytes on a character boundary, marked with `...` when cut:
+/// how long values go into a log.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -280,17 +280,9 @@ pub fn loosen(
         let Some(value) = incoming(field, body, &cur).map(|v| cast(field, v)) else {
             continue;
         };
-        let text = || to_text(&value).unwrap_or_else(|| value.to_string());
         let sql = match &field.kind {
             FieldKind::File(_) | FieldKind::Autodate(_) | FieldKind::Password(_) => continue,
-            FieldKind::Number(_) => {
-                let n = to_number(&value).unwrap_or(0.0);
-                if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                    Sql::Integer(n as i64)
-                } else {
-                    Sql::Real(n)
-                }
-            }
+            FieldKind::Number(_) => number_sql(to_number(&value).unwrap_or(0.0)),
             FieldKind::Bool(_) => Sql::Integer(i64::from(to_bool(&value).unwrap_or(false))),
             FieldKind::Json(_) if value.is_null() => Sql::Null,
             FieldKind::Json(_) => Sql::Text(value.to_string()),
@@ -302,10 +294,19 @@ pub fn loosen(
                     Sql::Text(list.into_iter().next_back().unwrap_or_default())
                 }
             }
-            _ => Sql::Text(text()),
+            _ => Sql::Text(to_text(&value).unwrap_or_else(|| value.to_string())),
         };
         errors.remove(&field.name);
         columns.push((field.name.clone(), sql));
+    }
+}
+
+/// A number as stored: whole numbers as integers, the rest as reals.
+fn number_sql(n: f64) -> Sql {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Sql::Integer(n as i64)
+    } else {
+        Sql::Real(n)
     }
 }
 
@@ -348,11 +349,7 @@ fn convert(
         FieldKind::Number(o) => {
             let n = to_number(value).ok_or_else(invalid)?;
             number_rules(o, n, required)?;
-            Ok(if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                Sql::Integer(n as i64)
-            } else {
-                Sql::Real(n)
-            })
+            Ok(number_sql(n))
         }
         FieldKind::Bool(_) => {
             let b = to_bool(value).ok_or_else(invalid)?;
