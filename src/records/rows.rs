@@ -277,6 +277,19 @@ pub(super) struct Reference {
     pub required: bool,
     /// The ids the field keeps once the deleted one is taken out.
     pub left: Vec<String>,
+    /// The field holds a list of ids.
+    multiple: bool,
+}
+
+impl Reference {
+    /// The field's value once the deleted id is taken out.
+    pub fn kept(&self) -> Value {
+        if self.multiple {
+            Value::from(self.left.clone())
+        } else {
+            Value::from("")
+        }
+    }
 }
 
 /// The records that point at record `id` of `c`, by collection name as PocketBase visits
@@ -339,6 +352,7 @@ pub(super) fn references(
                     cascade: rel.cascade_delete,
                     required: field.required(),
                     left,
+                    multiple: field.is_multiple(),
                 });
             }
         }
@@ -353,12 +367,10 @@ pub(super) fn unlink(
     schema: &Snapshot,
     changes: &changes::Changes,
     r: &Reference,
-    multiple: bool,
 ) -> Result<()> {
-    let value = if multiple {
-        Value::from(r.left.clone()).to_string()
-    } else {
-        String::new()
+    let value = match r.kept() {
+        Value::String(text) => text,
+        list => list.to_string(),
     };
     let mut sets = vec![format!("\"{}\" = ?1", r.field)];
     for field in &r.collection.fields {

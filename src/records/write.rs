@@ -437,10 +437,6 @@ impl Tx<'_> {
         }
         self.after.deleted.push((c.id.clone(), id.to_owned()));
         for r in references {
-            let multiple = r
-                .collection
-                .field(&r.field)
-                .is_some_and(crate::schema::Field::is_multiple);
             if r.cascade && r.left.is_empty() {
                 self.delete_hooked(&r.collection, ctx, &r.record, visited)?;
             } else if r.required && r.left.is_empty() {
@@ -448,29 +444,23 @@ impl Tx<'_> {
                     "Failed to delete record. Make sure that the record is not part of a required relation reference.",
                 ));
             } else if !visited.contains(&(r.collection.id.clone(), r.record.clone())) {
-                self.unlink(ctx, &r, multiple)?;
+                self.unlink(ctx, &r)?;
             }
         }
         Ok(())
     }
 
-    fn unlink(&mut self, ctx: &Ctx, r: &super::rows::Reference, multiple: bool) -> Result<()> {
+    fn unlink(&mut self, ctx: &Ctx, r: &super::rows::Reference) -> Result<()> {
         let unlinked = |tx: &mut Tx| {
-            let noted = changes::Changes::default();
-            super::rows::unlink(tx.conn, &ctx.schema, &noted, r, multiple)?;
-            tx.after.changes.extend(noted.take());
-            Ok(())
+            let unlinked = super::rows::unlink(tx.conn, &ctx.schema, &ctx.changes, r);
+            tx.after.changes.extend(ctx.changes.take());
+            unlinked
         };
         let hooks = self.hooks;
         if !hooks.wants(Event::Update, &r.collection) {
             return unlinked(self);
         }
-        let value = if multiple {
-            Value::from(r.left.clone())
-        } else {
-            Value::from("")
-        };
-        let body = Map::from_iter([(r.field.clone(), value)]);
+        let body = Map::from_iter([(r.field.clone(), r.kept())]);
         let given = self.drafted(
             &ctx.schema,
             Event::Update,
