@@ -69,7 +69,7 @@ async fn around_flow(
     let Some(pool) = loaded.pool.as_ref() else {
         return Err(Error::internal("the hooks executors are gone"));
     };
-    let request = request_json(req, auth, HashMap::new(), Ok(body))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(&body))?;
     let ran = pool
         .run(move |executor| {
             executor.enter(move |hooks| {

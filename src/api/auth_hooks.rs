@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::hooks::{failed, header_pairs, request_json, written};
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
-use crate::hooks::Loaded;
+use crate::hooks::{Arg, Loaded};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -50,12 +50,18 @@ pub async fn answered(
     let Some(pool) = loaded.pool.as_ref().filter(|_| !ids.is_empty()) else {
         return Ok(HttpResponse::Ok().json(body));
     };
-    let request = request_json(req, auth, HashMap::new(), Ok(json!({})))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(&Map::new()))?;
     let mut input = auth_input(c, &body, method);
     input.insert("ids".into(), json!(ids));
     let input = Value::Object(input).to_string();
     let ran = pool
-        .run(move |executor| executor.call("__authHook", &ids, &[&request, &input]))
+        .run(move |executor| {
+            executor.call(
+                "__authHook",
+                &ids,
+                &[Arg::Text(&request), Arg::Json(&input)],
+            )
+        })
         .await?;
     let outcome: Value = match ran {
         Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
@@ -139,7 +145,7 @@ pub async fn around_sign_in(
     let Some(pool) = loaded.pool.as_ref() else {
         return Err(Error::internal("the hooks executors are gone"));
     };
-    let request = request_json(req, auth, HashMap::new(), Ok(sign_in.body))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(&sign_in.body))?;
     let auth_ids = loaded.registry.bound(&["onRecordAuthRequest"], &c);
     let shared = state.clone();
     let ran = pool
@@ -205,7 +211,7 @@ pub async fn around_request_otp(
         return Err(Error::internal("the hooks executors are gone"));
     };
     let body = json!({ "email": email });
-    let request = request_json(req, &RequestAuth::Guest, HashMap::new(), Ok(body))?.to_string();
+    let request = request_json(req, &RequestAuth::Guest, HashMap::new(), Ok(&body))?;
     let shared = state.clone();
     let ran = pool
         .run(move |executor| {

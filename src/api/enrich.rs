@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::hooks::request_json;
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
+use crate::hooks::Arg;
 use crate::state::AppState;
 
 /// `records` as the enrich hooks leave them; as they are when none is bound to any
@@ -30,10 +31,16 @@ pub async fn enrich(
         return Ok(records);
     };
     let (handlers, bound) = (found.0.clone(), &found.1);
-    let request = request_json(req, auth, HashMap::new(), Ok(json!({})))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(&serde_json::Map::new()))?;
     let input = json!({"bound": bound, "records": records}).to_string();
     let ran = pool
-        .run(move |executor| executor.call("__enrich", &handlers, &[&request, &input]))
+        .run(move |executor| {
+            executor.call(
+                "__enrich",
+                &handlers,
+                &[Arg::Json(&request), Arg::Json(&input)],
+            )
+        })
         .await?;
     crate::hooks::enrich::read_answer(ran)
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
-use crate::hooks::{Failure, Lookup, Middleware, Registry};
+use crate::hooks::{Arg, Failure, Lookup, Middleware, Registry};
 use crate::middleware::RouteLabel;
 use crate::state::AppState;
 
@@ -101,10 +101,15 @@ pub async fn dispatch(
     let answered = async {
         let auth = RequestAuth::extract(req).await?;
         let body = read_body(req, payload, state.config.body_limit).await?;
-        let request = request_json(req, &auth, params, body)?.to_string();
+        let values = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
+        let request = request_json(req, &auth, params, body.as_ref().map_err(String::as_str))?;
         let steps = Value::Array(steps).to_string();
+        // The request is parsed in JS only if a handler reads more than its path values.
         let ran = pool
-            .run(move |executor| executor.call("__route", &handlers, &[&request, &steps]))
+            .run(move |executor| {
+                let args = [Arg::Text(&request), Arg::Text(&steps), Arg::Json(&values)];
+                executor.call("__route", &handlers, &args)
+            })
             .await?;
         Ok::<_, Error>(ran)
     }
@@ -117,19 +122,31 @@ pub async fn dispatch(
 }
 
 /// The request as the prelude's `RequestEvent` reads it.
-pub(super) fn request_json(
+pub(super) fn request_json<B: serde::Serialize>(
     req: &HttpRequest,
     auth: &RequestAuth,
     params: std::collections::HashMap<String, String>,
-    body: std::result::Result<Value, String>,
-) -> Result<Value> {
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    body: std::result::Result<&B, &str>,
+) -> Result<String> {
+    /// Written straight to text: no tree of values is built for it.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Text<'a, B> {
+        method: &'a str,
+        path: &'a str,
+        raw_query: &'a str,
+        query: Vec<(String, String)>,
+        headers: Vec<(&'a str, &'a str)>,
+        params: std::collections::HashMap<String, String>,
+        body: Option<&'a B>,
+        body_error: Option<&'a str>,
+        auth: Value,
+        host: &'a str,
+        remote_addr: String,
+        #[serde(rename = "realIP")]
+        real_ip: &'a str,
+        tls: bool,
+    }
     let info = req.connection_info();
     let auth = match auth {
         RequestAuth::Guest => Value::Null,
@@ -144,21 +161,26 @@ pub(super) fn request_json(
             "record": a.record,
         }),
     };
-    Ok(json!({
-        "method": req.method().as_str(),
-        "path": req.path(),
-        "rawQuery": req.query_string(),
-        "query": query,
-        "headers": headers,
-        "params": params,
-        "body": body.as_ref().unwrap_or(&Value::Null),
-        "bodyError": body.err(),
-        "auth": auth,
-        "host": info.host(),
-        "remoteAddr": req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        "realIP": info.realip_remote_addr().unwrap_or(""),
-        "tls": info.scheme() == "https",
-    }))
+    let text = Text {
+        method: req.method().as_str(),
+        path: req.path(),
+        raw_query: req.query_string(),
+        query: serde_urlencoded::from_str(req.query_string()).unwrap_or_default(),
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect(),
+        params,
+        body: body.ok(),
+        body_error: body.err(),
+        auth,
+        host: info.host(),
+        remote_addr: req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        real_ip: info.realip_remote_addr().unwrap_or(""),
+        tls: info.scheme() == "https",
+    };
+    serde_json::to_string(&text).map_err(|e| Error::internal(format!("request as JSON: {e}")))
 }
 
 /// The body as `requestInfo().body`, bound as PocketBase's `BindBody` binds it: JSON as

@@ -42,8 +42,8 @@ pub async fn around_routes(
         .await
         .unwrap_or(RequestAuth::Guest);
     // The body stays the route's: the middlewares see none.
-    let request = match request_json(req.request(), &auth, Default::default(), Ok(json!({}))) {
-        Ok(request) => request.to_string(),
+    let request = match request_json(req.request(), &auth, Default::default(), Ok(&Map::new())) {
+        Ok(request) => request,
         Err(e) => return Ok(req.into_response(e.error_response())),
     };
     let (steps, handlers) = middleware_steps(&loaded.registry.global, &[]);

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::hooks::{failed, request_json, written};
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
-use crate::hooks::{JsHooks, Loaded};
+use crate::hooks::{Arg, JsHooks, Loaded};
 use crate::records::Record;
 use crate::records::draft;
 use crate::records::write::RecordHooks;
@@ -65,8 +65,7 @@ pub async fn around(
     let Some(pool) = loaded.pool.as_ref() else {
         return Err(Error::internal("the hooks executors are gone"));
     };
-    let request =
-        request_json(req, auth, HashMap::new(), Ok(Value::Object(body.clone())))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(&body))?;
     let deleting = matches!(kind, Kind::Delete(_));
     let viewing = matches!(kind, Kind::View(_));
     let shared = state.clone();
@@ -125,7 +124,7 @@ pub async fn listed(
     let Some(pool) = loaded.pool.as_ref().filter(|_| !ids.is_empty()) else {
         return Ok(super::etag::json(req, result));
     };
-    let request = request_json(req, auth, HashMap::new(), Ok(serde_json::json!({})))?.to_string();
+    let request = request_json(req, auth, HashMap::new(), Ok(&Map::new()))?;
     let input = serde_json::json!({
         "ids": ids,
         "collection": crate::hooks::described(c),
@@ -133,7 +132,13 @@ pub async fn listed(
     })
     .to_string();
     let ran = pool
-        .run(move |executor| executor.call("__listHook", &ids, &[&request, &input]))
+        .run(move |executor| {
+            executor.call(
+                "__listHook",
+                &ids,
+                &[Arg::Text(&request), Arg::Json(&input)],
+            )
+        })
         .await?;
     let mut outcome: Value = match ran {
         Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),

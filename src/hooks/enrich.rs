@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde_json::{Map, Value, json};
 
+use super::runtime::Arg;
 use super::{Hooks, Loaded};
 use crate::error::{Error, Result};
 use crate::schema::Snapshot;
@@ -87,7 +88,11 @@ impl Hooks {
         let request = request();
         let input = json!({"bound": bound, "records": records}).to_string();
         let ran = pool.run_blocking(move |executor| {
-            executor.call("__enrich", &handlers, &[&request, &input])
+            executor.call(
+                "__enrich",
+                &handlers,
+                &[Arg::Json(&request), Arg::Json(&input)],
+            )
         })?;
         read_answer(ran)
     }

@@ -26,6 +26,38 @@
     return text.startsWith("api:") ? new BadRequestError(text.slice(4)) : new Error(text);
   }
 
+  // `e.request`: its parts read the request's JSON only when asked for.
+  class RequestView {
+    constructor(event) { this.__event = event; }
+    get method() { return this.__event.__req.method; }
+    get host() { return this.__event.__req.host; }
+    get remoteAddr() { return this.__event.__req.remoteAddr; }
+    get url() {
+      const req = this.__event.__req;
+      return {
+        path: req.path,
+        rawQuery: req.rawQuery,
+        query: () => ({
+          get: (k) => { const p = req.query.find((q) => q[0] === k); return p ? p[1] : ""; },
+          has: (k) => req.query.some((q) => q[0] === k),
+          all: () => valuesOf(req.query),
+        }),
+        string: () => req.path + (req.rawQuery ? "?" + req.rawQuery : ""),
+      };
+    }
+    get header() {
+      const req = this.__event.__req;
+      return {
+        get: (k) => { const p = req.headers.find((h) => h[0] === String(k).toLowerCase()); return p ? p[1] : ""; },
+        values: (k) => req.headers.filter((h) => h[0] === String(k).toLowerCase()).map((h) => h[1]),
+      };
+    }
+    pathValue(name) {
+      const params = this.__event.__params || this.__event.__req.params;
+      return name in params ? params[name] : "";
+    }
+  }
+
   class RequestEvent {
     constructor(req) {
       const self = this;
@@ -38,6 +70,7 @@
       this.__next = 0;
       this.__auth = undefined;
       this.__request = null;
+      this.__params = null;
       this.app = global.$app;
     }
     get __req() {
@@ -58,28 +91,7 @@
     }
     set auth(value) { this.__auth = value; }
     get request() {
-      if (this.__request) return this.__request;
-      const req = this.__req;
-      this.__request = {
-        method: req.method,
-        host: req.host,
-        remoteAddr: req.remoteAddr,
-        url: {
-          path: req.path,
-          rawQuery: req.rawQuery,
-          query: () => ({
-            get: (k) => { const p = req.query.find((q) => q[0] === k); return p ? p[1] : ""; },
-            has: (k) => req.query.some((q) => q[0] === k),
-            all: () => valuesOf(req.query),
-          }),
-          string: () => req.path + (req.rawQuery ? "?" + req.rawQuery : ""),
-        },
-        header: {
-          get: (k) => { const p = req.headers.find((h) => h[0] === String(k).toLowerCase()); return p ? p[1] : ""; },
-          values: (k) => req.headers.filter((h) => h[0] === String(k).toLowerCase()).map((h) => h[1]),
-        },
-        pathValue: (name) => (name in req.params ? req.params[name] : ""),
-      };
+      if (!this.__request) this.__request = new RequestView(this);
       return this.__request;
     }
     get response() {
@@ -176,12 +188,25 @@
 
   // Runs a route: `steps` are [kind, handler id or builtin name, args]; the answer is
   // {status, type, body, headers} or the thrown value.
-  global.__route = function (req, steps) {
+  // A route's steps by their JSON text, parsed once.
+  const routeSteps = new Map();
+  function stepsOf(text) {
+    let steps = routeSteps.get(text);
+    if (steps === undefined) {
+      if (routeSteps.size > 1000) routeSteps.clear();
+      steps = JSON.parse(text).map(([kind, what, args]) =>
+        kind === "js" ? (ev) => global.__fns[what](ev) : (ev) => BUILTIN[what](ev, args || [])
+      );
+      routeSteps.set(text, steps);
+    }
+    return steps;
+  }
+
+  global.__route = function (req, steps, params) {
     const e = new RequestEvent(req);
+    e.__params = params;
     global.__event = e;
-    e.__chain = steps.map(([kind, what, args]) =>
-      kind === "js" ? global.__fns[what] : (ev) => BUILTIN[what](ev, args || [])
-    );
+    e.__chain = stepsOf(steps);
     e.next();
     global.__event = null;
     const answer = e.__answer || { status: 200, type: "", body: null };
@@ -257,28 +282,43 @@
   // A request hook (`onRecordCreateRequest`, ...): the request event with `e.record` and
   // `e.collection`; the innermost `e.next()` runs the request's own handling, whose answer
   // is sent unless a hook wrote its own.
-  global.__requestHook = function (req, input, record) {
+  // A collection's `{id, name, type}` by its JSON text, parsed once and shared (frozen)
+  // by every event of it.
+  const collections = new Map();
+  function collectionOf(text) {
+    let c = collections.get(text);
+    if (c === undefined) {
+      if (collections.size > 1000) collections.clear();
+      c = Object.freeze(JSON.parse(text));
+      collections.set(text, c);
+    }
+    return c;
+  }
+
+  global.__requestHook = function (req, record, collectionText, ids, depth, isNew, original) {
     const e = new RequestEvent(req);
     global.__event = e;
-    e.collection = input.collection;
-    e.record = new Record(input.collection, null);
+    const collection = collectionOf(collectionText);
+    e.collection = collection;
+    e.record = new Record(collection, null);
     e.record.__raw = record;
-    e.record.__new = !!input.isNew;
-    e.record.__original = input.original || null;
+    e.record.__new = isNew;
+    e.record.__original = original || null;
     let nextRan = false;
-    e.__chain = input.ids.map(handler).concat([(ev) => {
+    e.__chain = ids.map(handler);
+    e.__chain.push((ev) => {
       const r = ev.record;
       // A record no hook read goes back as the text it came as.
       const out = r && r.__raw !== null && r.__password === undefined
-        ? callRawText("raw:record.next", '{"depth":' + input.depth + ',"record":' + r.__raw + "}")
-        : callRaw("raw:record.next", { depth: input.depth, record: r ? withPassword(r) : {} });
+        ? callRawText("raw:record.next", '{"depth":' + depth + ',"record":' + r.__raw + "}")
+        : callRaw("raw:record.next", { depth, record: r ? withPassword(r) : {} });
       if (r) r.__password = undefined;
       nextRan = true;
       if (ev.record && out !== "{}") {
         ev.record.__raw = out;
         ev.record.__new = false;
       }
-    }]);
+    });
     e.next();
     global.__event = null;
     if (e.__answer === null && e.__headers.length === 0) return nextRan ? "n" : "";

@@ -24,7 +24,7 @@ use std::time::Duration;
 pub use pool::{Executor, Limits, Pool};
 pub use records::{JsHooks, described, failure_error as records_failure, with_next};
 pub use registry::{Lookup, Middleware, Registry, Route};
-pub use runtime::Failure;
+pub use runtime::{Arg, Failure};
 
 use crate::collections::Collections;
 use crate::crons::{Crons, Owner, Work};
@@ -241,7 +241,9 @@ impl Hooks {
             return;
         };
         let input = serde_json::json!({ "name": name, "ids": ids }).to_string();
-        match pool.run_blocking(move |executor| executor.call("__lifecycle", &ids, &[&input])) {
+        match pool
+            .run_blocking(move |executor| executor.call("__lifecycle", &ids, &[Arg::Json(&input)]))
+        {
             Ok(Ok(_)) => {}
             Ok(Err(failure)) => log::error!("hooks: {name}: {}", failure.describe()),
             Err(e) => log::error!("hooks: {name}: {e}"),
@@ -273,7 +275,8 @@ fn run_added_cron(app: &Weak<dyn Server>, job: &str) -> Result<()> {
         return Ok(());
     };
     let job = job.to_owned();
-    let ran = pool.run_blocking(move |executor| executor.call("__cronSource", &[], &[&job]))?;
+    let ran =
+        pool.run_blocking(move |executor| executor.call("__cronSource", &[], &[Arg::Json(&job)]))?;
     ran.map(drop)
         .map_err(|f| crate::error::Error::internal(f.describe()))
 }
@@ -291,7 +294,8 @@ fn run_cron(app: &Weak<dyn Server>, id: &str) -> Result<()> {
         return Ok(());
     };
     let arg = handler.to_string();
-    let ran = pool.run_blocking(move |executor| executor.call("__cron", &[handler], &[&arg]))?;
+    let ran =
+        pool.run_blocking(move |executor| executor.call("__cron", &[handler], &[Arg::Json(&arg)]))?;
     ran.map(drop)
         .map_err(|f| crate::error::Error::internal(f.describe()))
 }

@@ -330,19 +330,22 @@ impl JsHooks<'_, '_> {
         let mut guarded = |record: Record| next(record).map_err(passed_on);
         let mut frame = Request { next: &mut guarded };
         let record = serde_json::to_string(record).unwrap_or_else(|_| "{}".into());
+        let collection = described(c).to_string();
+        let original = original.and_then(|o| serde_json::to_string(o).ok());
         let text = lent::lend(&mut frame, |depth| {
-            let input = json!({
-                "ids": ids,
-                "depth": depth,
-                "collection": described(c),
-                "original": original,
-                "isNew": new,
-            })
-            .to_string();
+            // Plain arguments: parsing a JSON input cost more than the rest of the call.
             call_args(
                 self.ctx,
                 "__requestHook",
-                &[Arg::Text(request), Arg::Json(&input), Arg::Text(&record)],
+                &[
+                    Arg::Text(request),
+                    Arg::Text(&record),
+                    Arg::Text(&collection),
+                    Arg::Ids(ids),
+                    Arg::Int(depth as i64),
+                    Arg::Bool(new),
+                    original.as_deref().map_or(Arg::Text(""), Arg::Json),
+                ],
                 false,
             )
         })?;

@@ -160,9 +160,9 @@ impl Js {
         })
     }
 
-    /// Calls the global function `name` with JSON arguments; its answer is JSON text.
-    pub fn call(&self, name: &str, args: &[&str], budget: Duration) -> Result<String, Failure> {
-        self.with_budget(budget, |ctx| call_in(ctx, name, args, false))
+    /// Calls the global function `name` with `args`; its answer is JSON text.
+    pub fn call(&self, name: &str, args: &[Arg], budget: Duration) -> Result<String, Failure> {
+        self.with_budget(budget, |ctx| call_args(ctx, name, args, false))
     }
 
     /// Runs `f` with the context entered, under `budget`: Rust that calls into the JS
@@ -214,6 +214,10 @@ pub enum Arg<'a> {
     Json(&'a str),
     /// Passed as a string: JSON the JS may parse only if it needs it.
     Text(&'a str),
+    Int(i64),
+    Bool(bool),
+    /// Handler ids, as an array of numbers.
+    Ids(&'a [usize]),
 }
 
 /// `call_in` with each argument passed as `Arg` says.
@@ -222,30 +226,22 @@ pub fn call_args(ctx: &Ctx<'_>, name: &str, args: &[Arg], nested: bool) -> Resul
         .globals()
         .get(name)
         .map_err(|e| thrown_text(format!("{name}: {e}")))?;
-    let mut values = Vec::with_capacity(args.len());
+    let fail = |e: rquickjs::Error| thrown_text(e.to_string());
+    let mut values = rquickjs::function::Args::new(ctx.clone(), args.len());
     for arg in args {
-        values.push(match *arg {
-            Arg::Json(text) => ctx
-                .json_parse(text)
-                .map_err(|e| thrown_text(e.to_string()))?,
-            Arg::Text(text) => rquickjs::String::from_str(ctx.clone(), text)
-                .map_err(|e| thrown_text(e.to_string()))?
-                .into_value(),
-        });
+        match *arg {
+            Arg::Json(text) => values.push_arg(ctx.json_parse(text).map_err(fail)?),
+            Arg::Text(text) => {
+                values.push_arg(rquickjs::String::from_str(ctx.clone(), text).map_err(fail)?)
+            }
+            Arg::Int(n) => values.push_arg(n as f64),
+            Arg::Bool(b) => values.push_arg(b),
+            Arg::Ids(ids) => values.push_arg(ids.iter().map(|&id| id as f64).collect::<Vec<_>>()),
+        }
+        .map_err(fail)?;
     }
-    let called = match values.len() {
-        1 => function.call::<_, String>((values[0].clone(),)),
-        2 => function.call::<_, String>((values[0].clone(), values[1].clone())),
-        3 => function.call::<_, String>((values[0].clone(), values[1].clone(), values[2].clone())),
-        4 => function.call::<_, String>((
-            values[0].clone(),
-            values[1].clone(),
-            values[2].clone(),
-            values[3].clone(),
-        )),
-        _ => function.call::<_, String>(()),
-    };
-    called
+    function
+        .call_arg::<String>(values)
         .catch(ctx)
         .map_err(|e| classified(caught(ctx, e, nested), DEADLINE.get()))
 }

@@ -476,6 +476,43 @@ routerAdd("GET", "/api/quick", (e) => e.json(200, { ok: true }));
 }
 
 #[tokio::test]
+async fn hooks_waiting_outside_js_let_the_pool_grow_for_others() {
+    // Two executors start; three requests each wait a second and a half outside JS (as a
+    // slow `$http` call would). A quick request sent at the same time is answered by an
+    // executor started for it once the waiting ones count as blocked, not after them.
+    let dir = hooks_folder(&[(
+        "slow.pb.js",
+        r#"
+routerAdd("GET", "/api/slow", (e) => { sleep(1500); return e.json(200, { slept: true }); });
+routerAdd("GET", "/api/quick", (e) => e.json(200, { ok: true }));
+"#,
+    )]);
+    let path = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.hooks.dir = path;
+        c.hooks.pool = 8;
+    })
+    .await;
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let url = app.url("/api/slow");
+            tokio::spawn(async move { client().get(url).send().await.unwrap().status() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert_eq!(app.get("/api/quick").await.status(), 200);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(700),
+        "waited {took:?} behind sleeping hooks"
+    );
+    for slow in slow {
+        assert_eq!(slow.await.unwrap(), 200);
+    }
+}
+
+#[tokio::test]
 async fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_last_good() {
     let dir = hooks_folder(&[(
         "a.pb.js",
