@@ -1,8 +1,10 @@
 //! Authentication: password hashing, signed tokens, CSRF tokens and the superusers they
-//! protect. No HTTP types here; handlers in `api/` and `ui/` call into it.
+//! protect, and the OAuth2 providers. No HTTP server types here; handlers in `api/` and
+//! `ui/` call into it.
 
 pub mod account;
 pub mod csrf;
+pub mod oauth2;
 pub mod otp;
 pub mod records;
 pub mod signin;
