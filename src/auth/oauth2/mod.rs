@@ -1,15 +1,24 @@
 //! OAuth2 sign-in providers as PocketBase 0.40 ships them (`tools/auth`): the named
 //! providers' defaults, the collection's per-provider config over them, the authorization
-//! URL the auth-methods answer carries, and the [`AuthUser`] a sign-in ends in.
+//! URL the auth-methods answer carries, and the code exchange that ends in an [`AuthUser`]
+//! mapped exactly as PocketBase maps each provider's user.
 //!
 //! No HTTP server types and no database here: the collection layer stores
-//! [`ProviderConfig`]s, the handlers call [`Provider::auth_start`]. Client secrets are
-//! never shown in debug output.
+//! [`ProviderConfig`]s, the handlers call [`Provider::auth_start`] and [`exchange`] (which
+//! blocks; run it off the async workers). Tokens and client secrets are never logged.
 
+mod apple;
 mod auth_url;
+mod exchange;
 mod fields;
+mod forges;
+mod id_token;
 mod logos;
+mod oidc;
 mod providers;
+#[cfg(test)]
+mod testing;
+mod users;
 
 use std::fmt;
 
@@ -17,7 +26,9 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+pub use apple::apple_redirect_name;
 pub use auth_url::{AuthStart, code_challenge};
+pub use exchange::exchange;
 pub use providers::{Defaults, ListItem, PROVIDERS, find, list};
 
 /// One entry of an auth collection's `oauth2.providers`, as PocketBase stores it in the
@@ -168,6 +179,22 @@ pub struct AuthUser {
     pub expiry: String,
     /// The provider's own answer (or the id_token's claims), untouched.
     pub raw_user: Value,
+}
+
+impl AuthUser {
+    /// A user with the token's part filled in and the rest for the provider's mapping.
+    fn from_token(token: &exchange::Token, raw_user: Value) -> Self {
+        Self {
+            access_token: token.access_token.clone(),
+            refresh_token: token.refresh_token.clone(),
+            expiry: token
+                .expiry
+                .map(crate::datetime::format)
+                .unwrap_or_default(),
+            raw_user,
+            ..Self::default()
+        }
+    }
 }
 
 impl fmt::Debug for AuthUser {
