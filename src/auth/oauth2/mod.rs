@@ -8,6 +8,7 @@
 //! blocks; run it off the async workers). Tokens and client secrets are never logged.
 
 mod apple;
+mod apple_secret;
 mod auth_url;
 mod exchange;
 mod fields;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 pub use apple::apple_redirect_name;
+pub use apple_secret::{AppleClientSecretForm, generate_apple_client_secret};
 pub use auth_url::{AuthStart, code_challenge};
 pub use exchange::exchange;
 pub use providers::{Defaults, ListItem, PROVIDERS, find, list};
