@@ -255,13 +255,18 @@ async function waitHealthy(url, ms = 20000) {
 
 async function main() {
   const version = execFileSync(PB, ['--version']).toString().trim();
-  const op = await startProvider();
+  const opLog = [];
+  const op = await startProvider({ log: (line) => opLog.push(line) });
   const smtp = await startSmtpSink();
   const dir = mkdtempSync(join(tmpdir(), 'pb-probe-'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  execFileSync(PB, ['superuser', 'upsert', SU_EMAIL, SU_PASS, '--dir', dir], { stdio: 'ignore' });
-  const pb = spawn(PB, ['serve', '--dir', dir, '--http', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Everything inside the temp dir: PocketBase's default migrations and hooks dirs are
+  // beside --dir (here /tmp/pb_migrations), and automigrate (on by default) would write a
+  // migration there for every collection PATCH, which the next run would then apply.
+  const pbFlags = ['--dir', join(dir, 'pb_data'), '--migrationsDir', join(dir, 'pb_migrations'), '--hooksDir', join(dir, 'pb_hooks'), '--automigrate=false'];
+  execFileSync(PB, ['superuser', 'upsert', SU_EMAIL, SU_PASS, ...pbFlags], { stdio: 'ignore' });
+  const pb = spawn(PB, ['serve', ...pbFlags, '--http', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let pbErr = '';
   pb.stderr.on('data', (d) => { pbErr += d; });
   const cleanup = async () => {
@@ -274,6 +279,14 @@ async function main() {
     await waitHealthy(base);
     process.stdout.write(`# PocketBase probe\n${version}; OIDC issuer ${op.issuer}; PocketBase ${base}\n`);
     await probe(op, smtp, version, port);
+    heading('what PocketBase sent to the OIDC provider');
+    const counts = {};
+    for (const l of opLog) {
+      const k = l.replace(/\/(interaction|auth)\/[^/ ]+/, '/$1/<uid>').replace(/^oidc: /, '');
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+    steps.push({ section, name: 'OIDC provider requests (method path -> status, client auth), counted', body: counts });
+    process.stdout.write(`${JSON.stringify(counts, null, 2)}\n`);
   } catch (err) {
     process.stderr.write(`${err.stack}\n${pbErr}\n`);
     process.exitCode = 1;
@@ -433,6 +446,16 @@ async function probe(op, smtp, version, pbPort) {
     await call('valid code, no redirectURL', 'POST', '/api/collections/users/auth-with-oauth2', { body: { provider: 'oidc', code, codeVerifier: p.codeVerifier } });
   }
   await call('auth-with-oauth2 on a base collection (not auth)', 'POST', '/api/collections/_nope/auth-with-oauth2', { body: { provider: 'oidc', code: 'x' } });
+
+  heading('collection rules on OAuth2 sign-up and sign-in');
+  await call('PATCH users: createRule null (superusers only)', 'PATCH', '/api/collections/users', { token: suToken, keep: ['createRule'], body: { createRule: null } });
+  await signIn('new identity "leo" with createRule null', 'leo');
+  await signIn('existing alice with createRule null', 'alice');
+  await call('PATCH users: createRule "@request.context != \'oauth2\'"', 'PATCH', '/api/collections/users', { token: suToken, keep: ['createRule'], body: { createRule: "@request.context != 'oauth2'" } });
+  await signIn('new identity "leo" with a createRule refusing the oauth2 context', 'leo');
+  await call('PATCH users: createRule back to "", authRule "email != \'alice@example.com\'"', 'PATCH', '/api/collections/users', { token: suToken, keep: ['createRule', 'authRule'], body: { createRule: '', authRule: "email != 'alice@example.com'" } });
+  await signIn('alice with an authRule refusing her', 'alice');
+  await call('PATCH users: authRule back to ""', 'PATCH', '/api/collections/users', { token: suToken, keep: ['authRule'], body: { authRule: '' }, record: false });
 
   heading('_externalAuths');
   await call('_externalAuths as alice', 'GET', '/api/collections/_externalAuths/records', { token: aliceToken });

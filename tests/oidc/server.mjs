@@ -10,9 +10,10 @@
 //   - a tiny PNG at /avatar/<login>.png, the default `picture`, for avatar downloads.
 //
 // CLI: node server.mjs [--port N] [--host H] [--client-id ID] [--client-secret S]
-//                      [--redirect-uri URI]... [--pkce-required] [--consent]
+//                      [--redirect-uri URI]... [--pkce-required] [--consent] [--log]
+//                      [--exit-on-stdin-close]
 // env: OIDC_PORT, OIDC_HOST, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
-//      OIDC_REDIRECT_URIS (space separated), OIDC_PKCE_REQUIRED=1, OIDC_CONSENT=1
+//      OIDC_REDIRECT_URIS (space separated), OIDC_PKCE_REQUIRED=1, OIDC_CONSENT=1, OIDC_LOG=1
 // Once listening it prints ONE JSON line on stdout:
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":..,"client_secret":..,...}
 // and runs until SIGTERM/SIGINT (or stdin closes, with --exit-on-stdin-close).
@@ -85,6 +86,7 @@ function parseArgs(argv) {
     else if (a === '--pkce-required') opts.pkceRequired = true;
     else if (a === '--consent') opts.consent = true;
     else if (a === '--exit-on-stdin-close') opts.exitOnStdinClose = true;
+    else if (a === '--log') opts.log = true;
     else if (/^\d+$/.test(a)) opts.port = Number(a);
     else throw new Error(`unknown argument ${a}`);
   }
@@ -114,7 +116,8 @@ function sendJson(res, status, body) {
 /**
  * Starts the provider. Options (all optional): port (0 = any free one), host, clientId,
  * clientSecret, redirectUris (empty = any redirect URI is allowed), pkceRequired, consent
- * (true = a separate consent step; default: consent is granted with the login), quiet.
+ * (true = a separate consent step; default: consent is granted with the login), log (true:
+ * one line per request on stderr; a function: called with each line).
  * Resolves to { issuer, port, clientId, clientSecret, provider, accounts, close() }.
  */
 export async function startProvider(options = {}) {
@@ -284,6 +287,17 @@ export async function startProvider(options = {}) {
 
   server.on('request', (req, res) => {
     const url = new URL(req.url, issuer);
+    if (options.log) {
+      // one line per request on stderr: what a relying party sent (the token endpoint's
+      // client authentication shows as basic when an Authorization header came)
+      const auth = /^basic /i.test(req.headers.authorization ?? '') ? ' authorization=basic'
+        : /^bearer /i.test(req.headers.authorization ?? '') ? ' authorization=bearer' : '';
+      res.on('finish', () => {
+        const line = `oidc: ${req.method} ${url.pathname} -> ${res.statusCode}${auth}`;
+        if (typeof options.log === 'function') options.log(line);
+        else process.stderr.write(`${line}\n`);
+      });
+    }
     if (url.pathname.startsWith('/interaction/')) {
       interaction(req, res, url).catch((err) => {
         if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: err.message });
@@ -342,6 +356,7 @@ async function main() {
       : (env.OIDC_REDIRECT_URIS ?? '').split(/\s+/).filter(Boolean),
     pkceRequired: args.pkceRequired ?? env.OIDC_PKCE_REQUIRED === '1',
     consent: args.consent ?? env.OIDC_CONSENT === '1',
+    log: args.log ?? env.OIDC_LOG === '1',
   });
   process.stdout.write(`${JSON.stringify({
     issuer: op.issuer,
