@@ -239,15 +239,15 @@ export async function startProvider(options = {}) {
       if (prompt.name === 'login') {
         res.end(html('Sign-in', `<form method="post" action="${action}">`
           + '<input type="hidden" name="prompt" value="login">'
-          + `<label>Login <input name="login" autofocus value="${esc(params.login_hint ?? '')}"></label>`
-          + '<label>Password <input name="password" type="password"></label>'
-          + '<button type="submit">Sign-in</button></form>'
+          + `<label>Login <input id="login" name="login" autofocus value="${esc(params.login_hint ?? '')}"></label>`
+          + '<label>Password <input id="password" name="password" type="password"></label>'
+          + '<button id="submit" type="submit">Sign-in</button></form>'
           + `<a href="${action}/abort">Cancel</a>`));
       } else {
         res.end(html('Authorize', `<p>${esc(params.client_id)} asks for ${esc(params.scope)}</p>`
           + `<form method="post" action="${action}">`
           + '<input type="hidden" name="prompt" value="consent">'
-          + '<button type="submit">Continue</button></form>'
+          + '<button id="submit" type="submit">Continue</button></form>'
           + `<a href="${action}/abort">Cancel</a>`));
       }
       return;
