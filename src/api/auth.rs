@@ -137,16 +137,49 @@ async fn auth_methods(state: web::Data<AppState>, path: web::Path<String>) -> Re
             duration,
         }
     };
+    let oauth2_on = flag(&option("oauth2"));
+    let providers = if oauth2_on {
+        configured_providers(&c)
+            .iter()
+            .map(crate::auth::oauth2::Provider::auth_start)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // The pre-0.23 list repeats them without logos.
+    let legacy = providers
+        .iter()
+        .map(|p| {
+            let mut p = json!(p);
+            p["logo"] = json!("");
+            p
+        })
+        .collect();
     let body = AuthMethods {
         password: json!({"identityFields": identity, "enabled": password_on}),
-        oauth2: json!({"providers": [], "enabled": false}),
+        oauth2: json!({"providers": providers, "enabled": oauth2_on}),
         mfa: enabled("mfa"),
         otp: enabled("otp"),
-        auth_providers: Vec::new(),
+        auth_providers: legacy,
         username_password: password_on && identity.iter().any(|f| f == "username"),
         email_password: password_on && identity.iter().any(|f| f == "email"),
     };
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The OAuth2 providers `c` has set up, with their defaults filled in.
+pub(super) fn configured_providers(c: &Collection) -> Vec<crate::auth::oauth2::Provider> {
+    c.options
+        .get("oauth2")
+        .and_then(|o| o.get("providers"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| serde_json::from_value(p.clone()).ok())
+                .filter_map(|config| crate::auth::oauth2::Provider::new(&config))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]

@@ -10,16 +10,27 @@ use crate::http::{Body, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/collections", web::get().to(list))
-        .route("/collections", web::post().to(create))
-        .route("/collections/import", web::put().to(import))
-        .route("/collections/{collection}", web::get().to(view))
-        .route("/collections/{collection}", web::patch().to(update))
-        .route("/collections/{collection}", web::delete().to(delete))
-        .route(
-            "/collections/{collection}/truncate",
-            web::delete().to(truncate),
-        );
+    cfg.route(
+        "/collections/meta/oauth2-providers",
+        web::get().to(oauth2_providers),
+    )
+    .route("/collections", web::get().to(list))
+    .route("/collections", web::post().to(create))
+    .route("/collections/import", web::put().to(import))
+    .route("/collections/{collection}", web::get().to(view))
+    .route("/collections/{collection}", web::patch().to(update))
+    .route("/collections/{collection}", web::delete().to(delete))
+    .route(
+        "/collections/{collection}/truncate",
+        web::delete().to(truncate),
+    );
+}
+
+/// Every OAuth2 provider hearth knows, `{name, displayName, logo}`, as PocketBase lists
+/// them for the admin UI.
+async fn oauth2_providers(auth: RequestAuth) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    Ok(HttpResponse::Ok().json(crate::auth::oauth2::list()))
 }
 
 #[derive(serde::Deserialize)]

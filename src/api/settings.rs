@@ -11,7 +11,22 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
-        .route("/settings", web::patch().to(update));
+        .route("/settings", web::patch().to(update))
+        .route(
+            "/settings/apple/generate-client-secret",
+            web::post().to(apple_client_secret),
+        );
+}
+
+/// A client secret for Sign in with Apple (an ES256 JWT signed with the app's key), as
+/// PocketBase's settings generate it; nothing is stored.
+async fn apple_client_secret(
+    auth: RequestAuth,
+    Body(form): Body<crate::auth::oauth2::AppleClientSecretForm>,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let secret = crate::auth::oauth2::generate_apple_client_secret(&form)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
 }
 
 async fn show(state: web::Data<AppState>, auth: RequestAuth) -> Result<HttpResponse> {

@@ -3,6 +3,7 @@
 //! `BEGIN IMMEDIATE` transaction in which definition rows and DDL commit together or not at
 //! all, and the filtered, sorted listing of `GET /api/collections`. No HTTP types here.
 
+mod sign_in_options;
 pub mod validate;
 pub mod write;
 

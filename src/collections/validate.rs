@@ -148,21 +148,26 @@ fn check_rules(c: &Collection, all: &[std::sync::Arc<Collection>], errors: &mut 
     for (k, v) in &auth_rules {
         rules.push((k, v));
     }
+    let rule_error = |text: &str| {
+        let result = crate::filter::parse(text)
+            .and_then(|expr| crate::filter::compile(&expr, &scope, &mut Vec::new()));
+        result.err().map(|e| {
+            err(
+                "validation_invalid_rule",
+                &format!("Invalid rule. Raw error: {e}."),
+            )
+        })
+    };
     for (key, rule) in rules {
         let Some(text) = rule.as_deref().filter(|r| !r.trim().is_empty()) else {
             continue;
         };
-        let result = crate::filter::parse(text)
-            .and_then(|expr| crate::filter::compile(&expr, &scope, &mut Vec::new()));
-        if let Err(e) = result {
-            errors.entry(key.into()).or_insert(
-                err(
-                    "validation_invalid_rule",
-                    &format!("Invalid rule. Raw error: {e}."),
-                )
-                .into(),
-            );
+        if let Some(e) = rule_error(text) {
+            errors.entry(key.into()).or_insert(e.into());
         }
+    }
+    if c.is_auth() {
+        super::sign_in_options::check(c, rule_error, errors);
     }
 }
 

@@ -199,12 +199,19 @@ impl Collection {
     }
 
     /// The collection as PocketBase's API returns it: options flattened to the top level,
-    /// token secrets removed.
+    /// token secrets and OAuth2 client secrets removed.
     pub fn to_json(&self) -> Value {
         let mut out = self.to_internal_json();
         for key in TOKEN_OPTIONS {
             if let Some(Value::Object(opt)) = out.get_mut(key) {
                 opt.remove("secret");
+            }
+        }
+        if let Some(Value::Array(providers)) =
+            out.get_mut("oauth2").and_then(|o| o.get_mut("providers"))
+        {
+            for provider in providers.iter_mut().filter_map(Value::as_object_mut) {
+                provider.remove("clientSecret");
             }
         }
         Value::Object(out)

@@ -51,6 +51,8 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, 
     let mut map = existing
         .map(Collection::to_internal_json)
         .unwrap_or_default();
+    let mut body = body;
+    keep_provider_secrets(&map, &mut body);
     merge(&mut map, body);
     let mut errors = FieldErrors::new();
 
@@ -132,7 +134,11 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, 
     };
 
     let options = match kind {
-        CollectionType::Auth => auth_options(&map, &mut errors),
+        CollectionType::Auth => {
+            let mut options = auth_options(&map, &mut errors);
+            tidy_oauth2(&mut options, &fields);
+            options
+        }
         CollectionType::View => {
             let mut o = Map::new();
             let query = map
@@ -238,6 +244,65 @@ fn add_auth_indexes(c: &mut Collection) {
     ] {
         if !c.indexes.contains(&idx) {
             c.indexes.push(idx);
+        }
+    }
+}
+
+/// OAuth2 providers sent without their secret (an answer never has it) keep the one stored
+/// for the provider of the same name, as the rest of what they leave out: a PATCH merges
+/// into the stored config, as on PocketBase.
+fn keep_provider_secrets(stored: &Map<String, Value>, body: &mut Map<String, Value>) {
+    let Some(Value::Array(old)) = stored.get("oauth2").and_then(|o| o.get("providers")) else {
+        return;
+    };
+    let Some(Value::Array(sent)) = body.get_mut("oauth2").and_then(|o| o.get_mut("providers"))
+    else {
+        return;
+    };
+    for provider in sent.iter_mut() {
+        let Value::Object(new) = provider else {
+            continue;
+        };
+        let name = new.get("name").and_then(Value::as_str).unwrap_or_default();
+        let Some(Value::Object(before)) = old
+            .iter()
+            .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
+        else {
+            continue;
+        };
+        let mut merged = before.clone();
+        merge(&mut merged, std::mem::take(new));
+        *new = merged;
+    }
+}
+
+/// Each OAuth2 provider in PocketBase's shape (its keys, `extra` an object), and the mapped
+/// fields naming no field of the collection blanked, as PocketBase saves them.
+fn tidy_oauth2(options: &mut Map<String, Value>, fields: &[Field]) {
+    let Some(Value::Object(oauth2)) = options.get_mut("oauth2") else {
+        return;
+    };
+    if let Some(Value::Array(providers)) = oauth2.get_mut("providers") {
+        for provider in providers.iter_mut() {
+            let config: crate::auth::oauth2::ProviderConfig =
+                serde_json::from_value(provider.clone()).unwrap_or_default();
+            let config = crate::auth::oauth2::ProviderConfig {
+                extra: Some(config.extra.clone().unwrap_or_default()),
+                ..config
+            };
+            if let Ok(tidy) = serde_json::to_value(&config) {
+                *provider = tidy;
+            }
+        }
+    }
+    if let Some(Value::Object(mapped)) = oauth2.get_mut("mappedFields") {
+        for (_, name) in mapped.iter_mut() {
+            let known = name
+                .as_str()
+                .is_some_and(|n| fields.iter().any(|f| f.name == n));
+            if !known {
+                *name = Value::String(String::new());
+            }
         }
     }
 }

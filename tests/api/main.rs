@@ -40,6 +40,7 @@ mod hook_use;
 mod hook_writes;
 mod hooks;
 mod hostile;
+mod oauth2_config;
 mod observability;
 mod openapi;
 mod public;

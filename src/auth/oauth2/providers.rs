@@ -86,7 +86,7 @@ pub static PROVIDERS: &[Defaults] = &[
         logo: logos::FACEBOOK,
     },
     Defaults {
-        name: "instagram",
+        name: "instagram2",
         display_name: "Instagram",
         order: 6,
         pkce: true,

@@ -68,7 +68,7 @@ fn user_call(http: &Http, provider: &Provider, token: &Token) -> Result<Value, C
 /// Maps a plain provider's user answer `raw` (already fetched) to the user.
 pub(super) fn map(provider: &Provider, token: &Token, raw: Value) -> Result<AuthUser, Cause> {
     let mut raw = raw;
-    if provider.name == "instagram" {
+    if provider.name == "instagram2" {
         // The granted permissions come with the token; PocketBase keeps them in rawUser.
         if let (Value::Object(map), Some(permissions)) = (&mut raw, token.extra("permissions"))
             && !map.contains_key("permissions")
@@ -129,7 +129,7 @@ pub(super) fn map(provider: &Provider, token: &Token, raw: Value) -> Result<Auth
                 user.email = o.str("email")?;
             }
         }
-        "instagram" => {
+        "instagram2" => {
             user.id = o.str("user_id")?;
             user.name = o.str("name")?;
             user.username = o.str("username")?;
@@ -424,7 +424,7 @@ mod tests {
             "account_type": "BUSINESS", "profile_picture_url": "https://ig/p.jpg"
         });
         let token = token_with(json!({"permissions": "instagram_business_basic"}));
-        let u = map(&provider("instagram"), &token, raw).unwrap();
+        let u = map(&provider("instagram2"), &token, raw).unwrap();
         assert_eq!(
             short(&u),
             ["1784", "Jay", "jayposiris", "", "https://ig/p.jpg"]
