@@ -19,6 +19,7 @@ pub mod hooks_use;
 pub mod list;
 mod logs;
 mod metrics;
+mod oauth2;
 mod openapi;
 mod realtime;
 mod record_requests;
@@ -34,6 +35,7 @@ pub use request_auth::RequestAuth;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     auth::configure(cfg);
+    oauth2::configure(cfg);
     account::configure(cfg);
     collections::configure(cfg);
     crons::configure(cfg);

@@ -124,6 +124,7 @@ pub fn context_of(
         query,
         headers,
         body,
+        context: "",
     };
     Ctx {
         caller,

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod csrf;
+pub mod external;
 pub mod oauth2;
 pub mod otp;
 pub mod records;

@@ -54,12 +54,25 @@ pub fn admit(
     if !password::verify(password_text, hash) {
         return Err(failed());
     }
+    if !auth_rule_admits(store, schema, c, &record)? {
+        return Err(failed());
+    }
+    Ok(record)
+}
+
+/// Whether `c`'s `authRule`, judged with `record` signed in, admits it (absent, it admits
+/// everyone; null admits no one).
+pub fn auth_rule_admits(
+    store: &Store,
+    schema: Arc<Snapshot>,
+    c: &Arc<Collection>,
+    record: &Map<String, Value>,
+) -> Result<bool> {
     let id = record
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    // The collection's authRule has the last word; absent, it admits everyone.
     let auth_rule = c
         .options
         .get("authRule")
@@ -79,10 +92,7 @@ pub fn admit(
         changes: Default::default(),
         validate: true,
     };
-    if !store.read(|conn| satisfies(conn, c, &auth_rule, &ctx, &id))? {
-        return Err(failed());
-    }
-    Ok(record)
+    store.read(|conn| satisfies(conn, c, &auth_rule, &ctx, &id))
 }
 
 /// Checks the input and the collection's options, then finds the record by the first

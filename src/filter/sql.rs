@@ -22,6 +22,9 @@ pub struct RequestInfo {
     /// Header names lower-cased with `-` as `_`, as PocketBase exposes them.
     pub headers: Map<String, Value>,
     pub body: Map<String, Value>,
+    /// `@request.context`: empty for PocketBase's `default`, `oauth2` for the record an
+    /// OAuth2 sign-in creates.
+    pub context: &'static str,
 }
 
 impl RequestInfo {
@@ -33,6 +36,7 @@ impl RequestInfo {
             query: self.query.clone(),
             headers: self.headers.clone(),
             body,
+            context: self.context,
         }
     }
 }
@@ -474,7 +478,13 @@ impl Compiler<'_, '_> {
             ("method", None) => Ok(Resolved::scalar(
                 self.param(Sql::Text(self.request.method.clone())),
             )),
-            ("context", None) => Ok(Resolved::scalar(self.param(Sql::Text("default".into())))),
+            ("context", None) => {
+                let context = match self.request.context {
+                    "" => "default",
+                    other => other,
+                };
+                Ok(Resolved::scalar(self.param(Sql::Text(context.into()))))
+            }
             ("query" | "headers" | "body", Some(key)) => {
                 let (name, modifier) = match key.split_once(':') {
                     Some((n, m)) => (n, Some(m)),

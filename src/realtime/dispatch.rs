@@ -165,6 +165,7 @@ fn message<S: Source>(
             query: sub.query.clone(),
             headers: sub.headers.clone(),
             body: Map::new(),
+            context: "",
         },
         schema: schema.clone(),
         changes: Default::default(),

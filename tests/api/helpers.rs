@@ -407,6 +407,8 @@ pub enum Tool {
     Pebble,
     /// node and Vite in tests/spa/node_modules, for the single-page-app test.
     Spa,
+    /// node and panva's oidc-provider in tests/oidc/node_modules, for the OAuth2 tests.
+    Oidc,
 }
 
 impl Tool {
@@ -419,6 +421,7 @@ impl Tool {
             Tool::Mount => "mount",
             Tool::Pebble => "pebble",
             Tool::Spa => "spa",
+            Tool::Oidc => "oidc",
         }
     }
 
@@ -431,6 +434,7 @@ impl Tool {
             Tool::Mount => "run the tests as root",
             Tool::Pebble => "apt-get install pebble",
             Tool::Spa => "install node, then `npm ci` in tests/spa",
+            Tool::Oidc => "install node, then `npm ci` in tests/oidc",
         }
     }
 

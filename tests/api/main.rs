@@ -41,6 +41,7 @@ mod hook_writes;
 mod hooks;
 mod hostile;
 mod oauth2_config;
+mod oauth2_signin;
 mod observability;
 mod openapi;
 mod public;

@@ -1,0 +1,223 @@
+//! `POST /api/collections/{c}/auth-with-oauth2`: the code a provider gave the client is
+//! exchanged for the provider's user, who signs in as the record linked to them (or the
+//! caller's own, or the one with their verified email), or as a record created for them
+//! under the collection's `createRule`; answered as PocketBase answers, with `meta`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::{auth_collection, auth_response, configured_providers, count_attempt};
+use super::records::context;
+use super::{RequestAuth, auth_hooks};
+use crate::auth::oauth2::{AuthUser, Provider};
+use crate::auth::token::KIND_AUTH;
+use crate::auth::{external, records, signin};
+use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::http::{Body, blocking, writing};
+use crate::records::Secrets;
+use crate::records::changes::Event;
+use crate::schema::Collection;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/collections/{collection}/auth-with-oauth2",
+        web::post().to(auth_with_oauth2),
+    );
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct OAuth2Login {
+    provider: String,
+    code: String,
+    code_verifier: String,
+    #[serde(rename = "redirectURL")]
+    redirect_url: String,
+    /// The pre-0.23 name, used when `redirectURL` is empty.
+    #[serde(rename = "redirectUrl")]
+    redirect_url_legacy: String,
+    create_data: Option<Map<String, Value>>,
+}
+
+fn enabled(c: &Collection) -> bool {
+    c.options
+        .get("oauth2")
+        .and_then(|o| o.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// The provider the body names, checked as PocketBase's form checks it.
+fn provider(c: &Collection, input: &OAuth2Login) -> Result<Provider> {
+    let mut errors = FieldErrors::new();
+    for (key, value) in [("code", &input.code), ("provider", &input.provider)] {
+        if value.is_empty() {
+            errors.insert(key.into(), FieldError::required().into());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::invalid(
+            "An error occurred while loading the submitted data.",
+            errors,
+        ));
+    }
+    configured_providers(c)
+        .into_iter()
+        .find(|p| p.name == input.provider)
+        .ok_or_else(|| {
+            let name = &input.provider;
+            let e = FieldError::new(
+                "validation_invalid_provider",
+                &format!("Provider with name {name} is missing or is not enabled."),
+            )
+            .with_params(json!({ "name": name }));
+            let mut errors = FieldErrors::new();
+            errors.insert("provider".into(), e.into());
+            Error::invalid(
+                "An error occurred while loading the submitted data.",
+                errors,
+            )
+        })
+}
+
+async fn auth_with_oauth2(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    path: web::Path<String>,
+    Body(input): Body<OAuth2Login>,
+) -> Result<HttpResponse> {
+    let c = auth_collection(&state, &path, "Missing or invalid collection context.")?;
+    if !enabled(&c) {
+        return Err(Error::Forbidden(
+            "The collection is not configured to allow OAuth2 authentication.".into(),
+        ));
+    }
+    let provider = provider(&c, &input)?;
+    count_attempt(&req, &state, &c, &format!("oauth2:{}", provider.name))?;
+    let redirect = if input.redirect_url.is_empty() {
+        input.redirect_url_legacy.clone()
+    } else {
+        input.redirect_url.clone()
+    };
+    let (code, verifier) = (input.code.clone(), input.code_verifier.clone());
+    let name = provider.name.clone();
+    let user =
+        blocking(move || crate::auth::oauth2::exchange(&provider, &code, &verifier, &redirect))
+            .await?;
+
+    let signed_in = match &auth {
+        RequestAuth::Record(a) if a.collection.id == c.id => Some(a.record.clone()),
+        _ => None,
+    };
+    let create_data = input.create_data.unwrap_or_default();
+    let mut ctx = context(&req, &state, &auth, create_data.clone());
+    ctx.request.context = "oauth2";
+    let shared = state.clone();
+    let table = c.clone();
+    let signed = user.clone();
+    let (id, is_new) = writing(&state, Some(c.clone()), move |hooks| {
+        let state = shared;
+        let found = state
+            .db
+            .data
+            .read(|conn| external::find(conn, &c, &name, &signed, signed_in.as_ref()))?;
+        let records = state.records_with(hooks);
+        match found {
+            Some((record, linked)) => {
+                let id = text(&record, "id");
+                let own = signed_in.as_ref().is_some_and(|r| text(r, "id") == id);
+                let changes = external::changes(&record, &signed, own);
+                let hash = match changes.reset_password {
+                    true => Some(crate::password::hash(&crate::ids::secret(30))?),
+                    false => None,
+                };
+                let schema = state.schema.snapshot();
+                records.run(|tx| {
+                    external::apply(tx.conn(), &c, &id, &changes, hash.as_deref())?;
+                    if !changes.is_empty() {
+                        tx.noted(&schema, &c, Event::Update, &id)?;
+                    }
+                    if !linked {
+                        external::link(tx.conn(), &c, &id, &name, &signed.id)?;
+                    }
+                    Ok((id.clone(), false))
+                })
+            }
+            None => create(&state, hooks, &c, &ctx, &create_data, &name, &signed),
+        }
+    })
+    .await?;
+
+    let (shared, c) = (state.clone(), table.clone());
+    let meta = meta(&user, is_new);
+    let body = blocking(move || {
+        let state = shared;
+        let store = &state.db.data;
+        let record = store
+            .read(|conn| records::find_by_id(conn, &c, &id))?
+            .ok_or_else(Error::not_found)?;
+        if !signin::auth_rule_admits(store, state.schema.snapshot(), &c, &record)? {
+            return Err(Error::Forbidden(
+                "The request doesn't satisfy the collection requirements to authenticate.".into(),
+            ));
+        }
+        let token = records::issue_token(&c, &record, KIND_AUTH)?;
+        let mut body = store.read(|conn| auth_response(conn, &c, &id, token))?;
+        body["meta"] = meta;
+        Ok(body)
+    })
+    .await?;
+    auth_hooks::answered(&req, &state, &auth, &table, body, "oauth2").await
+}
+
+/// A record created for the identity: `createData` with what the provider told, under the
+/// collection's `createRule` (the request's context is `oauth2`), a random password unless
+/// one is given; verified when its email is the provider's; linked.
+fn create(
+    state: &AppState,
+    hooks: &dyn crate::records::write::RecordHooks,
+    c: &std::sync::Arc<Collection>,
+    ctx: &crate::records::Ctx,
+    create_data: &Map<String, Value>,
+    provider: &str,
+    user: &AuthUser,
+) -> Result<(String, bool)> {
+    if c.name == crate::auth::superusers::COLLECTION_NAME {
+        return Err(Error::bad_request(
+            "Superusers are not allowed to sign-up with OAuth2.",
+        ));
+    }
+    let mut body = external::payload(c, create_data, user);
+    if !body.contains_key("password") {
+        let password = crate::ids::secret(30);
+        body.insert("password".into(), json!(password));
+        body.insert("passwordConfirm".into(), json!(password));
+    }
+    let secrets = Secrets::prepare(&state.db.data, c, ctx, None, &body)?;
+    state.records_with(hooks).run(|tx| {
+        let record = tx.create(c, ctx, &body, &secrets, None)?;
+        let id = text(&record, "id");
+        external::verify_new(tx.conn(), c, &record, user)?;
+        external::link(tx.conn(), c, &id, provider, &user.id)?;
+        Ok((id, true))
+    })
+}
+
+fn text(record: &Map<String, Value>, key: &str) -> String {
+    record
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// PocketBase's `meta`: the provider's user (tokens included: the client asked for them)
+/// and whether the record is new.
+fn meta(user: &AuthUser, is_new: bool) -> Value {
+    let mut meta = json!(user);
+    meta["isNew"] = json!(is_new);
+    meta
+}

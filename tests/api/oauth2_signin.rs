@@ -1,0 +1,328 @@
+//! Signing in with OAuth2 through a real OpenID Connect provider (panva's oidc-provider, run
+//! by node from tests/oidc), side by side with PocketBase 0.40.6 on the same provider: the
+//! code flow with PKCE as the SDK's `authWithOAuth2Code` runs it (a first sign-in creates
+//! the record, the next finds it), linking to an existing account by its verified email
+//! (a verified one keeps its password, an unverified one loses it), the links as their
+//! owner lists them, `auth-refresh` with the token, and the refusals.
+
+use std::process::Stdio;
+
+use reqwest::{Client, Url};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase};
+use crate::helpers::{Tool, client, spawn_app, superuser_token_at};
+
+const CLIENT_ID: &str = "hearth-test";
+const CLIENT_SECRET: &str = "hearth-test-secret";
+const REDIRECT: &str = "http://127.0.0.1:9/oauth2-callback";
+
+/// The provider, running until dropped.
+pub struct Oidc {
+    pub issuer: String,
+    _child: tokio::process::Child,
+}
+
+pub async fn start_oidc() -> Option<Oidc> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+    if !dir.join("node_modules/oidc-provider").exists() {
+        Tool::Oidc.missing("oidc-provider is not installed in tests/oidc");
+        return None;
+    }
+    let mut child = tokio::process::Command::new("node")
+        .args(["server.mjs", "--port", "0", "--exit-on-stdin-close"])
+        .args(["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).expect("the provider's ready line");
+    Some(Oidc {
+        issuer: ready["issuer"].as_str().unwrap_or_default().to_owned(),
+        _child: child,
+    })
+}
+
+impl Oidc {
+    /// Signs `login` in at the provider for `auth_url` (redirect URL appended): the code
+    /// it sends back.
+    pub async fn code(&self, auth_url: &str, login: &str) -> String {
+        let http = Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http.get(auth_url).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{:?}", r.text().await);
+        let interaction = format!("{}{}", self.issuer, location(&r));
+        let r = http
+            .post(&interaction)
+            .form(&[("login", login)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let resume = location(&r);
+        let r = http.get(&resume).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let back = Url::parse(&location(&r)).unwrap();
+        back.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("a code")
+    }
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The keys of an object, sorted.
+fn keys(v: &Value) -> Value {
+    let mut k: Vec<&String> = v
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    k.sort();
+    json!(k)
+}
+
+/// A sign-in's answer with what differs between servers (ids, tokens, times) left out.
+fn shown(status: u16, body: &Value) -> Value {
+    if status != 200 {
+        return json!([status, body]);
+    }
+    let m = &body["meta"];
+    let r = &body["record"];
+    json!([status, {
+        "meta": keys(m),
+        "isNew": m["isNew"], "email": m["email"], "name": m["name"], "username": m["username"],
+        "rawUser.sub": m["rawUser"]["sub"], "accessToken": m["accessToken"].as_str().is_some_and(|t| !t.is_empty()),
+        "record": keys(r),
+        "record.email": r["email"], "record.verified": r["verified"], "record.name": r["name"],
+        "token": body["token"].as_str().is_some_and(|t| !t.is_empty()),
+    }])
+}
+
+async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
+    let http = client();
+    let admin = superuser_token_at(&http, base).await;
+    let users = format!("{base}/api/collections/users");
+    let mut out: Vec<(String, Value)> = Vec::new();
+
+    let provider = json!({"name": "oidc", "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
+        "authURL": format!("{}/auth", oidc.issuer), "tokenURL": format!("{}/token", oidc.issuer),
+        "userInfoURL": format!("{}/me", oidc.issuer), "displayName": "Local OIDC", "pkce": true});
+    let res = http
+        .patch(&users)
+        .header("Authorization", &admin)
+        .json(&json!({"oauth2": {"enabled": true, "providers": [provider]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    // Two existing accounts: bob verified, carol not.
+    for (email, verified) in [("bob@example.com", true), ("carol@example.com", false)] {
+        let res = http
+            .post(format!("{users}/records"))
+            .header("Authorization", &admin)
+            .json(&json!({"email": email, "password": "password123", "passwordConfirm": "password123", "verified": verified, "name": "Existing"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+
+    let start = || async {
+        let methods: Value = http
+            .get(format!("{users}/auth-methods"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let p = methods["oauth2"]["providers"][0].clone();
+        let url = format!("{}{}", p["authURL"].as_str().unwrap(), url_encode(REDIRECT));
+        (url, p["codeVerifier"].as_str().unwrap().to_owned())
+    };
+    let sign_in = async |body: Value, auth: Option<&str>| {
+        let mut req = http.post(format!("{users}/auth-with-oauth2")).json(&body);
+        if let Some(token) = auth {
+            req = req.header("Authorization", token);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap())
+    };
+
+    let (url, verifier) = start().await;
+    let code = oidc.code(&url, "alice").await;
+    let first = json!({"provider": "oidc", "code": code, "codeVerifier": verifier,
+        "redirectURL": REDIRECT, "createData": {"name": "Alice From CreateData", "emailVisibility": true}});
+    let (status, alice) = sign_in(first.clone(), None).await;
+    out.push(("first sign-in creates".into(), shown(status, &alice)));
+    let (status, body) = sign_in(first, None).await;
+    out.push(("the same code again".into(), json!([status, body])));
+
+    let (url, verifier) = start().await;
+    let code = oidc.code(&url, "alice").await;
+    let (status, again) = sign_in(
+        json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT}),
+        None,
+    )
+    .await;
+    out.push(("second sign-in finds".into(), shown(status, &again)));
+    out.push((
+        "the same record".into(),
+        json!(alice["record"]["id"] == again["record"]["id"]),
+    ));
+
+    let (url, _) = start().await;
+    let code = oidc.code(&url, "alice").await;
+    let (status, body) = sign_in(
+        json!({"provider": "oidc", "code": code, "codeVerifier": "a-wrong-verifier-of-the-right-length-12345", "redirectURL": REDIRECT}),
+        None,
+    )
+    .await;
+    out.push(("wrong verifier".into(), json!([status, body])));
+
+    for (label, body) in [
+        (
+            "unknown provider",
+            json!({"provider": "github", "code": "x"}),
+        ),
+        ("no code", json!({"provider": "oidc"})),
+        ("nothing", json!({})),
+    ] {
+        let (status, body) = sign_in(body, None).await;
+        out.push((label.into(), json!([status, body])));
+    }
+
+    // bob, verified: linked as he is, his password kept.
+    let (url, verifier) = start().await;
+    let code = oidc.code(&url, "bob").await;
+    let (status, bob) = sign_in(
+        json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT, "createData": {"name": "ignored"}}),
+        None,
+    )
+    .await;
+    out.push((
+        "a verified account by its email".into(),
+        shown(status, &bob),
+    ));
+    // carol, unverified: verified now, her password replaced.
+    let (url, verifier) = start().await;
+    let code = oidc.code(&url, "carol").await;
+    let (status, carol) = sign_in(
+        json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT}),
+        None,
+    )
+    .await;
+    out.push((
+        "an unverified account by its email".into(),
+        shown(status, &carol),
+    ));
+    for who in ["bob", "carol"] {
+        let res = http
+            .post(format!("{users}/auth-with-password"))
+            .json(&json!({"identity": format!("{who}@example.com"), "password": "password123"}))
+            .send()
+            .await
+            .unwrap();
+        out.push((
+            format!("{who}'s old password"),
+            json!(res.status().as_u16()),
+        ));
+    }
+
+    let token = alice["token"].as_str().unwrap_or_default().to_owned();
+    let res = http
+        .post(format!("{users}/auth-refresh"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    out.push(("auth-refresh".into(), json!(res.status().as_u16())));
+    let links: Value = http
+        .get(format!("{base}/api/collections/_externalAuths/records"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<Value> = links["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|l| {
+                    json!([
+                        l["provider"],
+                        l["providerId"],
+                        l["recordRef"] == alice["record"]["id"],
+                        keys(l)
+                    ])
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push(("alice's links".into(), json!(listed)));
+
+    let res = http
+        .patch(&users)
+        .header("Authorization", &admin)
+        .json(&json!({"oauth2": {"enabled": false}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = sign_in(json!({"provider": "oidc", "code": "x"}), None).await;
+    out.push(("OAuth2 off".into(), json!([status, body])));
+    out
+}
+
+fn url_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[tokio::test]
+async fn oauth2_sign_in_through_a_real_provider_answers_as_on_pocketbase() {
+    let Some(oidc) = start_oidc().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = scenario(&app.address, &oidc).await;
+    let find = |label: &str| crate::compat::outcome(&ours, label);
+    assert_eq!(find("first sign-in creates")[0], 200, "{ours:?}");
+    assert_eq!(find("first sign-in creates")[1]["isNew"], true);
+    assert_eq!(find("second sign-in finds")[1]["isNew"], false);
+    assert_eq!(find("the same record"), true);
+    assert_eq!(find("the same code again")[0], 400);
+    assert_eq!(find("bob's old password"), 200);
+    assert_eq!(find("carol's old password"), 400);
+    assert_eq!(
+        find("an unverified account by its email")[1]["record.verified"],
+        true
+    );
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase(&bin).await;
+    let theirs = scenario(&pb.address, &oidc).await;
+    assert_same(&ours, &theirs);
+}
