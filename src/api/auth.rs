@@ -188,6 +188,9 @@ struct PasswordLogin {
     identity: String,
     #[serde(default)]
     password: String,
+    /// The first factor's id, when this sign-in is the second (see `auth::mfa`).
+    #[serde(default, rename = "mfaId")]
+    mfa_id: String,
 }
 
 async fn auth_with_password(
@@ -205,6 +208,7 @@ async fn auth_with_password(
     if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithPasswordRequest", &c) {
         return password_hooked(&req, state.into_inner(), hooked, c, input).await;
     }
+    let mfa_id = input.mfa_id.clone();
     let (shared, table) = (state.clone(), c.clone());
     // Its cost is the password check: it waits for a hashing thread, not a blocking one.
     let body = hashing(move || {
@@ -222,7 +226,8 @@ async fn auth_with_password(
         store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
-    auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, "password").await
+    let second = ("password", mfa_id.as_str());
+    auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, second).await
 }
 
 /// A password sign-in inside its `onRecordAuthWithPasswordRequest` hooks: they see the
@@ -308,7 +313,7 @@ async fn auth_refresh(
         })
     })
     .await?;
-    auth_hooks::answered(&req, &state, &auth, &table, body, "").await
+    auth_hooks::answered(&req, &state, &auth, &table, body, ("", "")).await
 }
 
 /// A refresh inside its `onRecordAuthRefreshRequest` hooks: they see the caller's record;
@@ -394,6 +399,8 @@ struct OtpInput {
     email: String,
     otp_id: String,
     password: String,
+    /// The first factor's id, when this sign-in is the second (see `auth::mfa`).
+    mfa_id: String,
 }
 
 async fn request_otp(
@@ -426,6 +433,7 @@ async fn auth_with_otp(
     if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithOTPRequest", &c) {
         return otp_with_hooks(&req, state.into_inner(), hooked, c, input).await;
     }
+    let mfa_id = input.mfa_id.clone();
     let (shared, table) = (state.clone(), c.clone());
     let body = blocking(move || {
         let state = shared;
@@ -445,7 +453,8 @@ async fn auth_with_otp(
         store.read(|conn| auth_response(conn, &c, id, token))
     })
     .await?;
-    auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, "otp").await
+    let second = ("otp", mfa_id.as_str());
+    auth_hooks::answered(&req, &state, &RequestAuth::Guest, &table, body, second).await
 }
 
 /// `auth-with-otp` inside its `onRecordAuthWithOTPRequest` hooks: the code is checked

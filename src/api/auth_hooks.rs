@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Map, Value, json};
 
 use super::hooks::{failed, header_pairs, request_json, written};
@@ -36,15 +36,33 @@ fn auth_input(c: &Collection, body: &Value, method: &str) -> Map<String, Value> 
     }
 }
 
-/// The answer of a sign-in whose `body` is `{record, token}`, by `method`.
+/// The answer of a sign-in whose `body` is `{record, token}`, by `method`, bringing
+/// `mfa_id` (the body's; `?mfaId=` wins): 401 `{mfaId}` when the collection's MFA asks for
+/// a second factor, else the answer through `onRecordAuthRequest`.
 pub async fn answered(
     req: &HttpRequest,
-    state: &AppState,
+    state: &web::Data<AppState>,
     auth: &RequestAuth,
-    c: &Collection,
+    c: &Arc<Collection>,
     body: Value,
-    method: &str,
+    (method, mfa_id): (&str, &str),
 ) -> Result<HttpResponse> {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let mfa_id = query
+        .into_iter()
+        .find(|(k, v)| k == "mfaId" && !v.is_empty())
+        .map_or_else(|| mfa_id.to_owned(), |(_, v)| v);
+    let ctx = super::records::context(req, state, auth, Map::new());
+    let (shared, table, method_owned) = (state.clone(), c.clone(), method.to_owned());
+    let id = body["record"]["id"].as_str().unwrap_or_default().to_owned();
+    let next = crate::http::blocking(move || {
+        crate::auth::mfa::check(&shared.db.data, &table, &id, &method_owned, &mfa_id, &ctx)
+    })
+    .await?;
+    if let crate::auth::mfa::Next::SecondFactor(mfa_id) = next {
+        return Ok(HttpResponse::Unauthorized().json(json!({ "mfaId": mfa_id })));
+    }
     let loaded = state.hooks.current();
     let ids = loaded.registry.bound(&["onRecordAuthRequest"], c);
     let Some(pool) = loaded.pool.as_ref().filter(|_| !ids.is_empty()) else {

@@ -39,6 +39,8 @@ struct OAuth2Login {
     #[serde(rename = "redirectUrl")]
     redirect_url_legacy: String,
     create_data: Option<Map<String, Value>>,
+    /// The first factor's id, when this sign-in is the second (see `auth::mfa`).
+    mfa_id: String,
 }
 
 fn enabled(c: &Collection) -> bool {
@@ -112,6 +114,7 @@ async fn auth_with_oauth2(
         RequestAuth::Record(a) if a.collection.id == c.id => Some(a.record.clone()),
         _ => None,
     };
+    let input_mfa = input.mfa_id.clone();
     let create_data = input.create_data.unwrap_or_default();
     let mut ctx = context(&req, &state, &auth, create_data.clone());
     ctx.request.context = "oauth2";
@@ -170,7 +173,8 @@ async fn auth_with_oauth2(
         Ok(body)
     })
     .await?;
-    auth_hooks::answered(&req, &state, &auth, &table, body, "oauth2").await
+    let second = ("oauth2", input_mfa.as_str());
+    auth_hooks::answered(&req, &state, &auth, &table, body, second).await
 }
 
 /// A record created for the identity: `createData` with what the provider told, under the

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod csrf;
 pub mod external;
+pub mod mfa;
 pub mod oauth2;
 pub mod otp;
 pub mod records;

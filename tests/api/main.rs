@@ -40,6 +40,7 @@ mod hook_use;
 mod hook_writes;
 mod hooks;
 mod hostile;
+mod mfa;
 mod oauth2_config;
 mod oauth2_signin;
 mod observability;
