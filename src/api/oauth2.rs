@@ -24,7 +24,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/collections/{collection}/auth-with-oauth2",
         web::post().to(auth_with_oauth2),
-    );
+    )
+    .route("/oauth2-redirect", web::get().to(redirected))
+    .route("/oauth2-redirect", web::post().to(redirected_post));
+}
+
+/// What the provider sends the browser back with.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Redirect {
+    code: String,
+    state: String,
+    error: String,
+}
+
+/// `GET /api/oauth2-redirect`: the end of the SDK's all-in-one `authWithOAuth2` flow. The
+/// provider's code goes to the realtime client named by `state` (subscribed to `@oauth2`,
+/// connected from the same address), as the `@oauth2` event; the browser is sent to the
+/// admin UI's success or failure page, as PocketBase sends it.
+async fn redirected(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query: Redirect = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    hand_over(&req, &state, query, 307)
+}
+
+/// `POST /api/oauth2-redirect`: the same for providers that post the code back
+/// (`response_mode=form_post`, as Apple's).
+async fn redirected_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form: Redirect = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    hand_over(&req, &state, form, 303)
+}
+
+fn hand_over(req: &HttpRequest, state: &AppState, r: Redirect, status: u16) -> HttpResponse {
+    let ip = crate::http::client_ip(req)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let mut data = json!({ "state": r.state, "code": r.code });
+    if !r.error.is_empty() {
+        data["error"] = json!(r.error);
+    }
+    let sent = !r.state.is_empty()
+        && state
+            .realtime
+            .oauth2_redirect(&r.state, &ip, &data.to_string());
+    let page = if sent && r.error.is_empty() && !r.code.is_empty() {
+        "../_/#/auth/oauth2-redirect-success"
+    } else {
+        "../_/#/auth/oauth2-redirect-failure"
+    };
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::TEMPORARY_REDIRECT);
+    HttpResponse::build(status)
+        .insert_header((actix_web::http::header::LOCATION, page))
+        .finish()
 }
 
 #[derive(Deserialize, Default)]

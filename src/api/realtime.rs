@@ -7,7 +7,7 @@ use std::future::ready;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,8 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/realtime", web::post().to(subscribe));
 }
 
-async fn connect(state: web::Data<AppState>) -> Result<HttpResponse> {
-    let conn = state.realtime.connect()?;
+async fn connect(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let ip = crate::http::client_ip(&req).map(|ip| ip.to_string());
+    let conn = state.realtime.connect(&ip.unwrap_or_default())?;
     let idle = state.config.realtime.idle_timeout;
     let hello = format!(
         "id:{id}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{id}\"}}\n\n",

@@ -64,8 +64,14 @@ impl Identity {
     }
 }
 
+/// The topic a client of the OAuth2 all-in-one flow waits on for its code.
+pub const OAUTH2_TOPIC: &str = "@oauth2";
+
 pub struct Client {
     pub id: String,
+    /// The address it connected from: only a redirect from there may hand it an OAuth2
+    /// code (see `Broker::oauth2_redirect`).
+    pub ip: String,
     tx: mpsc::Sender<Bytes>,
     state: Mutex<ClientState>,
 }
@@ -171,11 +177,12 @@ impl Broker {
     }
 
     /// Registers a new client (a guest with no subscriptions yet).
-    pub fn connect(&self) -> Result<Connection> {
+    pub fn connect(&self, ip: &str) -> Result<Connection> {
         let id = crate::ids::secret(40);
         let (tx, messages) = mpsc::channel(CLIENT_BUFFER);
         let client = Arc::new(Client {
             id: id.clone(),
+            ip: ip.to_owned(),
             tx,
             state: Mutex::new(ClientState {
                 identity: Identity::guest(),
@@ -224,6 +231,25 @@ impl Broker {
                 .collect();
         });
         result
+    }
+
+    /// The OAuth2 all-in-one flow's hand-over: sends `data` as the `@oauth2` event to the
+    /// client `state` names, when it subscribed to `@oauth2` and connected from `ip`, and
+    /// ends that subscription (a code is handed over once). Whether it was sent.
+    pub fn oauth2_redirect(&self, state: &str, ip: &str, data: &str) -> bool {
+        let Some(client) = self.read().get(state).cloned() else {
+            return false;
+        };
+        if client.ip != ip {
+            return false;
+        }
+        let mut subscribed = false;
+        client.update(|s| {
+            let before = s.subscriptions.len();
+            s.subscriptions.retain(|t| t.raw != OAUTH2_TOPIC);
+            subscribed = s.subscriptions.len() != before;
+        });
+        subscribed && client.send(OAUTH2_TOPIC, data)
     }
 
     /// Every connected client, for one fan-out.
@@ -282,7 +308,7 @@ mod tests {
     #[test]
     fn a_client_that_does_not_read_is_refused_past_its_buffer_and_leaves_when_gone() {
         let (broker, _queue) = Broker::new(0);
-        let conn = broker.connect().unwrap();
+        let conn = broker.connect("127.0.0.1").unwrap();
         let client = broker.clients().pop().unwrap();
 
         for _ in 0..CLIENT_BUFFER {
@@ -297,8 +323,11 @@ mod tests {
     #[test]
     fn the_client_limit_holds() {
         let (broker, _queue) = Broker::new(1);
-        let _first = broker.connect().unwrap();
+        let _first = broker.connect("127.0.0.1").unwrap();
 
-        assert!(matches!(broker.connect(), Err(Error::Overloaded)));
+        assert!(matches!(
+            broker.connect("127.0.0.1"),
+            Err(Error::Overloaded)
+        ));
     }
 }

@@ -326,3 +326,111 @@ async fn oauth2_sign_in_through_a_real_provider_answers_as_on_pocketbase() {
     let theirs = scenario(&pb.address, &oidc).await;
     assert_same(&ours, &theirs);
 }
+
+/// The all-in-one flow's hand-over: a realtime client subscribed to `@oauth2` gets the code
+/// the provider sent the browser back with, once; the browser goes to the success or
+/// failure page.
+async fn redirects(base: &str) -> Vec<(String, Value)> {
+    let http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut sse = crate::helpers::Sse::connect(base).await;
+    let subscribe = async |sse: &crate::helpers::Sse| {
+        let res = http
+            .post(format!("{base}/api/realtime"))
+            .json(&json!({"clientId": sse.client_id, "subscriptions": ["@oauth2"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    };
+    subscribe(&sse).await;
+    let id = sse.client_id.clone();
+    let get = async |query: String| {
+        let res = http
+            .get(format!("{base}/api/oauth2-redirect?{query}"))
+            .send()
+            .await
+            .unwrap();
+        json!([res.status().as_u16(), location(&res)])
+    };
+    out.push((
+        "the code".into(),
+        get(format!("code=c1&state={id}&iss=x")).await,
+    ));
+    let event = sse.next_within(std::time::Duration::from_secs(5)).await;
+    out.push((
+        "the message".into(),
+        event.map_or(Value::Null, |e| json!([e.event, e.json()])),
+    ));
+    out.push((
+        "the same again".into(),
+        get(format!("code=c2&state={id}")).await,
+    ));
+    out.push((
+        "an unknown state".into(),
+        get("code=c3&state=nobody".into()).await,
+    ));
+    out.push(("no state".into(), get("code=c4".into()).await));
+    subscribe(&sse).await;
+    out.push((
+        "an error".into(),
+        get(format!("error=access_denied&state={id}")).await,
+    ));
+    let event = sse.next_within(std::time::Duration::from_secs(5)).await;
+    out.push((
+        "the error message".into(),
+        event.map_or(Value::Null, |e| json!([e.event, e.json()])),
+    ));
+    subscribe(&sse).await;
+    let res = http
+        .post(format!("{base}/api/oauth2-redirect"))
+        .form(&[("code", "c5"), ("state", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    out.push((
+        "posted".into(),
+        json!([res.status().as_u16(), location(&res)]),
+    ));
+    let event = sse.next_within(std::time::Duration::from_secs(5)).await;
+    out.push((
+        "the posted message".into(),
+        event.map_or(Value::Null, |e| json!([e.event, e.json()])),
+    ));
+    // The client id is random: compare the message with it taken out.
+    for (_, v) in out.iter_mut() {
+        if let Some(state) = v.pointer_mut("/1/state") {
+            *state = json!(state.as_str() == Some(id.as_str()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_redirect_hands_the_code_to_the_waiting_client_as_on_pocketbase() {
+    let app = spawn_app().await;
+    let ours = redirects(&app.address).await;
+    let find = |label: &str| crate::compat::outcome(&ours, label);
+    assert_eq!(
+        find("the code"),
+        json!([307, "../_/#/auth/oauth2-redirect-success"])
+    );
+    assert_eq!(
+        find("the message"),
+        json!(["@oauth2", {"state": true, "code": "c1"}])
+    );
+    assert_eq!(
+        find("the same again")[1],
+        "../_/#/auth/oauth2-redirect-failure"
+    );
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase(&bin).await;
+    let theirs = redirects(&pb.address).await;
+    assert_same(&ours, &theirs);
+}
