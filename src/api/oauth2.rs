@@ -259,7 +259,7 @@ fn create(
     state.records_with(hooks).run(|tx| {
         let record = tx.create(c, ctx, &body, &secrets, None)?;
         let id = text(&record, "id");
-        external::verify_new(tx.conn(), c, &record, user)?;
+        external::verify_new(tx.conn(), c, &id, user)?;
         external::link(tx.conn(), c, &id, provider, &user.id)?;
         Ok((id, true))
     })

@@ -207,25 +207,14 @@ pub fn payload(
 }
 
 /// A new record created from a sign-in is verified when its email is the one the provider
-/// vouched for (both may be empty).
-pub fn verify_new(
-    conn: &Connection,
-    c: &Collection,
-    record: &Map<String, Value>,
-    user: &AuthUser,
-) -> Result<bool> {
-    let email = record
-        .get("email")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let verified = record.get("verified").and_then(Value::as_bool) == Some(true);
-    if verified || email != user.email {
-        return Ok(false);
-    }
-    let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+/// vouched for (both may be empty). Read from the row: the record as created may hide it.
+pub fn verify_new(conn: &Connection, c: &Collection, id: &str, user: &AuthUser) -> Result<()> {
     conn.execute(
-        &format!("UPDATE \"{}\" SET verified = TRUE WHERE id = ?1", c.name),
-        [id],
+        &format!(
+            "UPDATE \"{}\" SET verified = TRUE WHERE id = ?1 AND email = ?2 AND NOT verified",
+            c.name
+        ),
+        (id, &user.email),
     )?;
-    Ok(true)
+    Ok(())
 }

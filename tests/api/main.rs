@@ -41,6 +41,7 @@ mod hook_writes;
 mod hooks;
 mod hostile;
 mod mfa;
+mod oauth2_browser;
 mod oauth2_config;
 mod oauth2_signin;
 mod observability;

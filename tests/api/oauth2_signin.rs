@@ -14,7 +14,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::compat::{assert_same, pocketbase_bin, start_pocketbase};
 use crate::helpers::{Tool, client, spawn_app, superuser_token_at};
 
-const CLIENT_ID: &str = "hearth-test";
+pub const CLIENT_ID: &str = "hearth-test";
 const CLIENT_SECRET: &str = "hearth-test-secret";
 const REDIRECT: &str = "http://127.0.0.1:9/oauth2-callback";
 
@@ -120,17 +120,7 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
     let users = format!("{base}/api/collections/users");
     let mut out: Vec<(String, Value)> = Vec::new();
 
-    let provider = json!({"name": "oidc", "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
-        "authURL": format!("{}/auth", oidc.issuer), "tokenURL": format!("{}/token", oidc.issuer),
-        "userInfoURL": format!("{}/me", oidc.issuer), "displayName": "Local OIDC", "pkce": true});
-    let res = http
-        .patch(&users)
-        .header("Authorization", &admin)
-        .json(&json!({"oauth2": {"enabled": true, "providers": [provider]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    configure(&http, base, &admin, oidc).await;
     // Two existing accounts: bob verified, carol not.
     for (email, verified) in [("bob@example.com", true), ("carol@example.com", false)] {
         let res = http
@@ -291,6 +281,21 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
     let (status, body) = sign_in(json!({"provider": "oidc", "code": "x"}), None).await;
     out.push(("OAuth2 off".into(), json!([status, body])));
     out
+}
+
+/// Turns OAuth2 on for `users` with the provider as `oidc`.
+pub async fn configure(http: &Client, base: &str, admin: &str, oidc: &Oidc) {
+    let provider = json!({"name": "oidc", "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
+        "authURL": format!("{}/auth", oidc.issuer), "tokenURL": format!("{}/token", oidc.issuer),
+        "userInfoURL": format!("{}/me", oidc.issuer), "displayName": "Local OIDC", "pkce": true});
+    let res = http
+        .patch(format!("{base}/api/collections/users"))
+        .header("Authorization", admin)
+        .json(&json!({"oauth2": {"enabled": true, "providers": [provider]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }
 
 fn url_encode(s: &str) -> String {
