@@ -79,7 +79,7 @@ impl Oidc {
         back.query_pairs()
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())
-            .expect("a code")
+            .unwrap_or_else(|| panic!("no code: {back}"))
     }
 }
 
@@ -133,7 +133,7 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
         assert_eq!(res.status(), 200);
     }
 
-    let start = || async {
+    let start_with = async |name: &str| {
         let methods: Value = http
             .get(format!("{users}/auth-methods"))
             .send()
@@ -142,10 +142,15 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
             .json()
             .await
             .unwrap();
-        let p = methods["oauth2"]["providers"][0].clone();
+        let p = methods["oauth2"]["providers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null);
         let url = format!("{}{}", p["authURL"].as_str().unwrap(), url_encode(REDIRECT));
         (url, p["codeVerifier"].as_str().unwrap().to_owned())
     };
+    let start = async || start_with("oidc").await;
     let sign_in = async |body: Value, auth: Option<&str>| {
         let mut req = http.post(format!("{users}/auth-with-oauth2")).json(&body);
         if let Some(token) = auth {
@@ -438,4 +443,51 @@ async fn the_redirect_hands_the_code_to_the_waiting_client_as_on_pocketbase() {
     let pb = start_pocketbase(&bin).await;
     let theirs = redirects(&pb.address).await;
     assert_same(&ours, &theirs);
+}
+
+/// Runs tests/sdk/oauth2.test.mjs (the SDK's `authWithOAuth2Code`) against `base` with the
+/// provider set up there; answers the keys it saw.
+async fn sdk_sign_in(dir: &std::path::Path, base: &str, oidc: &Oidc) -> String {
+    let http = client();
+    let admin = superuser_token_at(&http, base).await;
+    configure(&http, base, &admin, oidc).await;
+    let mut cmd = std::process::Command::new("node");
+    cmd.args(["--test", "--test-reporter=tap", "oauth2.test.mjs"])
+        .current_dir(dir)
+        .env("HEARTH_URL", base);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("node runs"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "oauth2.test.mjs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find(|l| l.contains("metaKeys"))
+        .map(|l| l.trim_start_matches(['#', ' ']).to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_sdks_auth_with_oauth2_code_signs_in_as_on_pocketbase() {
+    let Some(dir) = crate::sdk::sdk_dir() else {
+        return;
+    };
+    let Some(oidc) = start_oidc().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let ours = sdk_sign_in(&dir, &app.address, &oidc).await;
+    assert!(ours.contains("isNew"), "{ours}");
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb = start_pocketbase(&bin).await;
+    let theirs = sdk_sign_in(&dir, &pb.address, &oidc).await;
+    assert_eq!(ours, theirs);
 }
