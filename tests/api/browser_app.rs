@@ -53,6 +53,11 @@ const PAGE: &str = r#"<!doctype html>
 
 /// Serves the page and the SDK on a port of its own (another origin than the API's).
 async fn serve_page() -> String {
+    serve(PAGE).await
+}
+
+/// Serves `page` at `/` and the SDK's browser build beside it on a port of its own.
+pub async fn serve(page: &'static str) -> String {
     let sdk = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/sdk/node_modules/pocketbase/dist/pocketbase.umd.js"),
@@ -74,7 +79,7 @@ async fn serve_page() -> String {
                 let (kind, body) = if path.starts_with("/pocketbase.umd.js") {
                     ("text/javascript", sdk)
                 } else if path == "/" || path.starts_with("/?") {
-                    ("text/html", PAGE.as_bytes().to_vec())
+                    ("text/html", page.as_bytes().to_vec())
                 } else {
                     ("text/plain", b"not found".to_vec())
                 };

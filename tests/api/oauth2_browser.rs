@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::browser::{browser_with_args, chromedriver};
 use crate::compat::{pocketbase_bin, start_pocketbase};
@@ -44,40 +43,6 @@ const PAGE: &str = r#"<!doctype html>
   document.title = "done";
 })();
 </script></body></html>"#;
-
-/// Serves the page and the SDK on a port of its own (another origin than the API's).
-async fn serve_page() -> String {
-    let sdk = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sdk/node_modules/pocketbase/dist/pocketbase.umd.js"),
-    )
-    .expect("the JS SDK is installed: cd tests/sdk && npm ci");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let sdk = sdk.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (kind, body) = if path.starts_with("/pocketbase.umd.js") {
-                    ("text/javascript", sdk)
-                } else {
-                    ("text/html", PAGE.as_bytes().to_vec())
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(&body).await;
-            });
-        }
-    });
-    address
-}
 
 /// Opens the page against `api`, signs `login` in at the provider in the popup it opens,
 /// and returns what the page reported.
@@ -142,7 +107,7 @@ async fn the_sdks_popup_flow_signs_in_from_another_origin_as_on_pocketbase() {
     let Some(oidc) = start_oidc().await else {
         return;
     };
-    let page = serve_page().await;
+    let page = crate::browser_app::serve(PAGE).await;
     let app = spawn_app().await;
     app.create_superuser(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
