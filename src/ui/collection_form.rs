@@ -16,6 +16,7 @@ use super::field_rows::{FieldRow, TYPES, blank_row, stored_rows, submitted_rows}
 use super::form::{Form, FormBody};
 use super::records::{find, section_of};
 use super::rule_rows::{RuleRow, rule_rows};
+use super::sign_in_rows::{self, SignIn};
 use super::{Admin, Chrome, flash, query_value};
 use crate::error::{Error, Result};
 use crate::http::blocking;
@@ -42,6 +43,8 @@ struct CollectionPage {
     rows: Vec<FieldRow>,
     types: [&'static str; 12],
     rules: Vec<RuleRow>,
+    /// OAuth2 and MFA, for an auth collection being edited.
+    sign_in: Option<SignIn>,
     indexes: String,
     view_query: String,
     errors: BTreeMap<String, String>,
@@ -55,8 +58,7 @@ fn render(
     admin: &Admin,
     existing: Option<&Collection>,
     form: Option<&Form>,
-    rows: Vec<FieldRow>,
-    rules: Vec<RuleRow>,
+    (rows, rules, sign_in): (Vec<FieldRow>, Vec<RuleRow>, Option<SignIn>),
     errors: BTreeMap<String, String>,
     error: Option<String>,
 ) -> Result<HttpResponse> {
@@ -87,6 +89,7 @@ fn render(
         rows,
         types: TYPES,
         rules,
+        sign_in,
         indexes: match form {
             Some(f) => f.get("indexes").to_owned(),
             None => existing.map(|c| c.indexes.join("\n")).unwrap_or_default(),
@@ -142,8 +145,7 @@ async fn new(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Resu
         &admin,
         None,
         None,
-        rows,
-        rules,
+        (rows, rules, None),
         BTreeMap::new(),
         None,
     )
@@ -164,14 +166,14 @@ async fn edit(
         rows.push(blank_row(rows.len(), snapshot.all()));
     }
     let rules = rule_rows(Some(&c), c.kind.as_str(), None);
+    let sign_in = c.is_auth().then(|| sign_in_rows::stored(&c));
     render(
         &req,
         &state,
         &admin,
         Some(&c),
         None,
-        rows,
-        rules,
+        (rows, rules, sign_in),
         BTreeMap::new(),
         None,
     )
@@ -220,18 +222,24 @@ async fn submit(
         || form.get("type").to_owned(),
         |c| c.kind.as_str().to_owned(),
     );
-    // "Add another field" shows the form again with one more blank row; nothing is saved.
-    if form.get("op") == "add" {
-        let rows = submitted_rows(&form, existing.as_deref(), all, 1);
+    let sign_in = |more: usize| {
+        form.has("oauth2.rows")
+            .then(|| sign_in_rows::submitted(&form, existing.as_deref(), more))
+    };
+    // "Add another field" (or provider) shows the form again with one more blank row;
+    // nothing is saved.
+    let op = form.get("op");
+    if op == "add" || op == "add_provider" {
+        let rows = submitted_rows(&form, existing.as_deref(), all, usize::from(op == "add"));
         let rules = rule_rows(existing.as_deref(), &kind, Some(&form));
+        let providers = sign_in(usize::from(op == "add_provider"));
         return render(
             &req,
             &state,
             &admin,
             existing.as_deref(),
             Some(&form),
-            rows,
-            rules,
+            (rows, rules, providers),
             BTreeMap::new(),
             None,
         )
@@ -240,7 +248,7 @@ async fn submit(
             res
         });
     }
-    let (body, sent_rows) = match body_of(&form, existing.as_deref()) {
+    let (mut body, sent_rows) = match body_of(&form, existing.as_deref()) {
         Ok(parsed) => parsed,
         Err(problems) => {
             let mut rows = submitted_rows(&form, existing.as_deref(), all, 0);
@@ -256,12 +264,15 @@ async fn submit(
                 &admin,
                 existing.as_deref(),
                 Some(&form),
-                rows,
-                rules,
+                (rows, rules, sign_in(0)),
                 BTreeMap::new(),
                 Some("Some options could not be read. Check the fields marked below.".into()),
             );
         }
+    };
+    let sent_providers = match body.as_object_mut() {
+        Some(map) => sign_in_rows::read_into(&form, map),
+        None => Vec::new(),
     };
     let shared = state.clone();
     let target = existing.as_ref().map(|c| c.id.clone());
@@ -292,14 +303,17 @@ async fn submit(
             let mut rows = submitted_rows(&form, existing.as_deref(), all, 0);
             let mut rules = rule_rows(existing.as_deref(), &kind, Some(&form));
             let errors = place_errors(&data, &mut rows, &mut rules, &sent_rows);
+            let mut providers = sign_in(0);
+            if let Some(s) = providers.as_mut() {
+                sign_in_rows::place_errors(&data, s, &sent_providers);
+            }
             render(
                 &req,
                 &state,
                 &admin,
                 existing.as_deref(),
                 Some(&form),
-                rows,
-                rules,
+                (rows, rules, providers),
                 errors,
                 Some(message),
             )

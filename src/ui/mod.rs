@@ -20,6 +20,7 @@ mod records;
 mod rule_rows;
 mod session;
 mod settings;
+mod sign_in_rows;
 mod values;
 mod webhooks;
 

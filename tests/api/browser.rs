@@ -223,6 +223,19 @@ async fn sign_in_and_out_with_javascript_off() {
     c.wait().for_element(Locator::Id("url")).await.unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/_/webhooks");
     screenshot(&c, "webhooks").await;
+    // The auth collection's sign-in section: OAuth2 providers and MFA.
+    c.goto(&app.url("/_/collections/users/edit")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("signin-title"))
+        .await
+        .unwrap();
+    c.execute(
+        "document.getElementById('signin-title').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&c, "collection-signin").await;
 
     c.find(Locator::Css("form.signout button"))
         .await

@@ -7,6 +7,7 @@
 mod access;
 mod account;
 mod acme;
+mod admin_oauth2;
 mod admin_pages;
 mod admin_record_forms;
 mod app_migrations;
