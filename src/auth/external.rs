@@ -218,3 +218,28 @@ pub fn verify_new(conn: &Connection, c: &Collection, id: &str, user: &AuthUser) 
     )?;
     Ok(())
 }
+
+/// One `_externalAuths` link of a record, for the admin UI.
+pub struct Link {
+    pub id: String,
+    pub provider: String,
+    pub provider_id: String,
+    pub created: String,
+}
+
+/// The providers record `id` of `c` is linked to, oldest first.
+pub fn links(conn: &Connection, c: &Collection, id: &str) -> Result<Vec<Link>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, provider, providerId, created FROM _externalAuths
+         WHERE collectionRef = ?1 AND recordRef = ?2 ORDER BY created, id",
+    )?;
+    let rows = stmt.query_map((&c.id, id), |r| {
+        Ok(Link {
+            id: r.get(0)?,
+            provider: r.get(1)?,
+            provider_id: r.get(2)?,
+            created: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

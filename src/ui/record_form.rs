@@ -56,6 +56,8 @@ struct RecordPage {
     /// Mail actions (verify, reset) apply to app users' auth collections.
     account_actions: bool,
     verified: bool,
+    /// The OAuth2 providers the account is linked to.
+    links: Vec<crate::auth::external::Link>,
     inputs: Vec<Input>,
     error: Option<String>,
 }
@@ -101,14 +103,16 @@ async fn render(
     };
     let shared = state.clone();
     let table = c.clone();
-    let inputs = blocking(move || {
+    let account_actions = c.is_auth() && c.name != "_superusers";
+    let linked = id.clone().filter(|_| account_actions);
+    let (inputs, links) = blocking(move || {
         shared.db.data.read(|conn| {
             let source = match (&form, &record) {
                 (Some(f), _) => Source::Submitted(f),
                 (None, Some(r)) => Source::Stored(r),
                 (None, None) => Source::Blank,
             };
-            inputs(
+            let inputs = inputs(
                 conn,
                 &shared,
                 &table,
@@ -116,7 +120,12 @@ async fn render(
                 &source,
                 &errors,
                 record.as_ref(),
-            )
+            )?;
+            let links = match &linked {
+                Some(id) => crate::auth::external::links(conn, &table, id)?,
+                None => Vec::new(),
+            };
+            Ok((inputs, links))
         })
     })
     .await?;
@@ -134,8 +143,9 @@ async fn render(
             .fields
             .iter()
             .any(|f| matches!(f.kind, FieldKind::File(_))),
-        account_actions: c.is_auth() && c.name != "_superusers",
+        account_actions,
         verified,
+        links,
         inputs,
         error,
     };
@@ -502,6 +512,35 @@ async fn account_action(
             })
             .await
             .map(|()| format!("Password-reset mail queued for {email}."))
+        }
+        "unlink" => {
+            // One of this account's links, through the records service (its hooks and
+            // realtime events run as for any delete).
+            let link = form.get("link").to_owned();
+            let asked = link.clone();
+            let owner = (c.id.clone(), target.clone());
+            let links = state.schema.snapshot().find("_externalAuths");
+            let Some(links) = links else {
+                return missing_collection(&req, &state, &admin, "_externalAuths");
+            };
+            writing(&state, Some(links.clone()), move |hooks| {
+                let belongs = move |conn: &rusqlite::Connection| {
+                    use rusqlite::OptionalExtension;
+                    let found: Option<String> = conn
+                        .prepare_cached(
+                            "SELECT provider FROM _externalAuths
+                             WHERE id = ?1 AND collectionRef = ?2 AND recordRef = ?3",
+                        )?
+                        .query_row((&link, &owner.0, &owner.1), |r| r.get(0))
+                        .optional()?;
+                    found.map(|_| ()).ok_or_else(Error::not_found)
+                };
+                shared
+                    .records_with(hooks)
+                    .delete(&links, &ctx, &asked, &belongs)
+            })
+            .await
+            .map(|()| "Provider unlinked.".to_owned())
         }
         _ => {
             return super::message(

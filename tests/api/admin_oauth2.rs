@@ -213,3 +213,73 @@ async fn the_auth_collection_page_sets_up_oauth2_providers_and_mfa() {
     assert_eq!(c["oauth2"]["providers"], serde_json::json!([]));
     assert_eq!(c["mfa"]["enabled"], false);
 }
+
+#[tokio::test]
+async fn a_user_page_lists_the_accounts_links_and_unlinks_one() {
+    let app = spawn_app().await;
+    let (browser, csrf) = app.admin_browser().await;
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let ann = app.sign_up("ann@example.com", "password123").await;
+    let bob = app.sign_up("bob@example.com", "password123").await;
+    let mut links = Vec::new();
+    for (who, provider, id) in [(&ann, "github", "ann-gh"), (&bob, "gitlab", "bob-gl")] {
+        let (status, link) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/collections/_externalAuths/records",
+                Some(
+                    serde_json::json!({"collectionRef": "_pb_users_auth_", "recordRef": who,
+                    "provider": provider, "providerId": id}),
+                ),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(status, 200, "{link}");
+        links.push(link["id"].as_str().unwrap().to_owned());
+    }
+    let page = browser
+        .get(app.url(&format!("/_/collections/users/records/{ann}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Signs in with") && page.contains("ann-gh"),
+        "{page}"
+    );
+    assert!(!page.contains("bob-gl"));
+
+    // Bob's link cannot be removed through Ann's page.
+    let unlink = format!("/_/collections/users/records/{ann}/unlink");
+    let res = post(
+        &browser,
+        app.url(&unlink),
+        &[("csrf", &csrf), ("link", &links[1])],
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let res = post(
+        &browser,
+        app.url(&unlink),
+        &[("csrf", &csrf), ("link", &links[0])],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, left) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/collections/_externalAuths/records",
+            None,
+            Some(&token),
+        )
+        .await;
+    let ids: Vec<&str> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["providerId"].as_str())
+        .collect();
+    assert_eq!(ids, ["bob-gl"]);
+}
