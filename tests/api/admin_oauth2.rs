@@ -68,14 +68,7 @@ async fn submit(
     browser: &reqwest::Client,
     changes: &[(&str, &str)],
 ) -> (u16, String) {
-    let page = browser
-        .get(app.url("/_/collections/users/edit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin_page(app, browser, "/_/collections/users/edit").await;
     let mut values = form_values(&page);
     for (k, v) in changes {
         values.retain(|(name, _)| name != k);
@@ -90,6 +83,12 @@ async fn submit(
     let res = post(browser, app.url("/_/collections/users/edit"), &pairs).await;
     let status = res.status().as_u16();
     (status, res.text().await.unwrap())
+}
+
+/// The admin page at `path`, as text.
+async fn admin_page(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+    let res = browser.get(app.url(path)).send().await.unwrap();
+    res.text().await.unwrap()
 }
 
 async fn users(app: &TestApp) -> Value {
@@ -149,14 +148,7 @@ async fn the_auth_collection_page_sets_up_oauth2_providers_and_mfa() {
     assert_eq!(c["oauth2"]["enabled"], true);
     assert_eq!(c["oauth2"]["providers"][0]["name"], "github");
     assert_eq!(c["oauth2"]["providers"][0]["pkce"], false);
-    let page = browser
-        .get(app.url("/_/collections/users/edit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin_page(&app, &browser, "/_/collections/users/edit").await;
     assert!(!page.contains("gh-secret-value"));
     assert!(page.contains("stored; leave blank to keep it"));
 
@@ -237,14 +229,12 @@ async fn a_user_page_lists_the_accounts_links_and_unlinks_one() {
         assert_eq!(status, 200, "{link}");
         links.push(link["id"].as_str().unwrap().to_owned());
     }
-    let page = browser
-        .get(app.url(&format!("/_/collections/users/records/{ann}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin_page(
+        &app,
+        &browser,
+        &format!("/_/collections/users/records/{ann}"),
+    )
+    .await;
     assert!(
         page.contains("Signs in with") && page.contains("ann-gh"),
         "{page}"

@@ -153,6 +153,12 @@ async fn run_page(bin: &str, page: &str, api: &str) -> Value {
 pub async fn run_page_with(bin: &str, page: &str, api: &str, switches: &[String]) -> Value {
     let (_driver, client) = browser_with_args(bin, false, true, switches).await;
     client.goto(&format!("{page}/?api={api}")).await.unwrap();
+    reported(&client).await
+}
+
+/// What the page's script reported in `#out` once it set its title to "done"; closes the
+/// browser.
+pub async fn reported(client: &fantoccini::Client) -> Value {
     wait_until(Duration::from_secs(30), "the page to finish", async || {
         client.title().await.unwrap() == "done"
     })
@@ -164,7 +170,7 @@ pub async fn run_page_with(bin: &str, page: &str, api: &str, switches: &[String]
         .text()
         .await
         .unwrap();
-    client.close().await.unwrap();
+    client.clone().close().await.unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

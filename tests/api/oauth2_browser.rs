@@ -79,19 +79,7 @@ async fn run(bin: &str, page: &str, api: &str, login: &str) -> Value {
         .await
         .unwrap();
     browser.switch_to_window(main).await.unwrap();
-    wait_until(Duration::from_secs(30), "the page to finish", async || {
-        browser.title().await.unwrap() == "done"
-    })
-    .await;
-    let text = browser
-        .find(Locator::Css("#out"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    browser.close().await.unwrap();
-    serde_json::from_str(&text).unwrap()
+    crate::browser_app::reported(&browser).await
 }
 
 async fn prepare(base: &str, oidc: &Oidc) {
