@@ -184,6 +184,11 @@ pub struct ServeArgs {
     /// default, at saving and at delivery); deliveries then also honour HTTP(S)_PROXY.
     #[arg(long, env = "HEARTH_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
+    /// Let a new OAuth2 user's avatar be downloaded from loopback, private, link-local and
+    /// metadata addresses (a provider on your own network); refused by default, as
+    /// PocketBase does.
+    #[arg(long, env = "HEARTH_OAUTH2_AVATAR_ALLOW_PRIVATE")]
+    pub oauth2_avatar_allow_private: bool,
 }
 
 /// HTTPS: where to listen and where the certificates come from. `certificates` is None
@@ -295,6 +300,8 @@ pub struct Config {
     pub metrics_key: Option<String>,
     pub realtime: RealtimeOptions,
     pub webhooks: WebhookOptions,
+    /// OAuth2 avatars may be downloaded from private addresses (see `auth::avatar`).
+    pub oauth2_avatar_allow_private: bool,
 }
 
 impl Config {
@@ -387,6 +394,7 @@ impl Config {
                 allow_private: serve.webhook_allow_private,
                 ..WebhookOptions::default()
             },
+            oauth2_avatar_allow_private: serve.oauth2_avatar_allow_private,
         }
     }
 
@@ -418,6 +426,7 @@ impl Config {
             metrics_key: None,
             realtime: RealtimeOptions::default(),
             webhooks: WebhookOptions::default(),
+            oauth2_avatar_allow_private: false,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod outbound;
 pub mod password;
 pub mod public;
 pub mod ratelimit;

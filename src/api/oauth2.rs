@@ -12,8 +12,9 @@ use super::records::context;
 use super::{RequestAuth, auth_hooks};
 use crate::auth::oauth2::{AuthUser, Provider};
 use crate::auth::token::KIND_AUTH;
-use crate::auth::{external, records, signin};
+use crate::auth::{avatar, external, records, signin};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::files::upload::Staging;
 use crate::http::{Body, blocking, writing};
 use crate::records::Secrets;
 use crate::records::changes::Event;
@@ -171,6 +172,8 @@ async fn auth_with_oauth2(
     };
     let input_mfa = input.mfa_id.clone();
     let create_data = input.create_data.unwrap_or_default();
+    let who = (name.as_str(), &user);
+    let avatar = new_avatar(&state, &c, who, &create_data, signed_in.clone()).await?;
     let mut ctx = context(&req, &state, &auth, create_data.clone());
     ctx.request.context = "oauth2";
     let shared = state.clone();
@@ -204,7 +207,10 @@ async fn auth_with_oauth2(
                     Ok((id.clone(), false))
                 })
             }
-            None => create(&state, hooks, &c, &ctx, &create_data, &name, &signed),
+            None => {
+                let given = (&ctx, &create_data, avatar);
+                create(&state, hooks, &c, given, &name, &signed)
+            }
         }
     })
     .await?;
@@ -232,6 +238,48 @@ async fn auth_with_oauth2(
     auth_hooks::answered(&req, &state, &auth, &table, body, second).await
 }
 
+/// The avatar of a user who will get a new record, downloaded into the file field
+/// `mappedFields.avatarURL` names (see `auth::avatar`), unless `createData` sets that
+/// field. Only when no record is theirs yet: checked again when the record is written.
+async fn new_avatar(
+    state: &web::Data<AppState>,
+    c: &std::sync::Arc<Collection>,
+    (provider, user): (&str, &AuthUser),
+    create_data: &Map<String, Value>,
+    signed_in: Option<Map<String, Value>>,
+) -> Result<Option<Staging>> {
+    let Some(field) = avatar::file_field(c) else {
+        return Ok(None);
+    };
+    if user.avatar_url.is_empty() || create_data.contains_key(&field.0) {
+        return Ok(None);
+    }
+    let (shared, c, provider, user) = (state.clone(), c.clone(), provider.to_owned(), user.clone());
+    blocking(move || {
+        let state = shared;
+        let found = state
+            .db
+            .data
+            .read(|conn| external::find(conn, &c, &provider, &user, signed_in.as_ref()))?;
+        if found.is_some() {
+            return Ok(None);
+        }
+        let allow_private = state.config.oauth2_avatar_allow_private;
+        let (name, limit) = (field.0.as_str(), field.1);
+        match avatar::download(&state.files, &user.avatar_url, (name, limit), allow_private) {
+            Ok(staging) => Ok(Some(staging)),
+            Err(why) => {
+                log::warn!(
+                    "OAuth2 avatar of a new {} record not downloaded: {why}",
+                    c.name
+                );
+                Ok(None)
+            }
+        }
+    })
+    .await
+}
+
 /// A record created for the identity: `createData` with what the provider told, under the
 /// collection's `createRule` (the request's context is `oauth2`), a random password unless
 /// one is given; verified when its email is the provider's; linked.
@@ -239,8 +287,7 @@ fn create(
     state: &AppState,
     hooks: &dyn crate::records::write::RecordHooks,
     c: &std::sync::Arc<Collection>,
-    ctx: &crate::records::Ctx,
-    create_data: &Map<String, Value>,
+    (ctx, create_data, avatar): (&crate::records::Ctx, &Map<String, Value>, Option<Staging>),
     provider: &str,
     user: &AuthUser,
 ) -> Result<(String, bool)> {
@@ -250,6 +297,10 @@ fn create(
         ));
     }
     let mut body = external::payload(c, create_data, user);
+    // The downloaded avatar, named in the body by its stored name as an upload is.
+    if let Some(file) = avatar.as_ref().and_then(|s| s.files().first()) {
+        body.insert(file.field.clone(), json!(file.name));
+    }
     if !body.contains_key("password") {
         let password = crate::ids::secret(30);
         body.insert("password".into(), json!(password));
@@ -257,7 +308,7 @@ fn create(
     }
     let secrets = Secrets::prepare(&state.db.data, c, ctx, None, &body)?;
     state.records_with(hooks).run(|tx| {
-        let record = tx.create(c, ctx, &body, &secrets, None)?;
+        let record = tx.create(c, ctx, &body, &secrets, avatar)?;
         let id = text(&record, "id");
         external::verify_new(tx.conn(), c, &id, user)?;
         external::link(tx.conn(), c, &id, provider, &user.id)?;

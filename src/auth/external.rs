@@ -163,7 +163,7 @@ pub fn link(
 /// The body a new record of `c` is created from: `create_data`, with the provider's email
 /// unless it sets one, and the user's id, name, username and avatar URL in the fields the
 /// collection's `mappedFields` name, unless it sets those. (An avatar mapped to a file
-/// field is not downloaded: see the README.)
+/// field is downloaded instead: `auth::avatar`.)
 pub fn payload(
     c: &Collection,
     create_data: &Map<String, Value>,

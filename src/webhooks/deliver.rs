@@ -14,10 +14,10 @@ use rand::RngExt;
 use sha2::Sha256;
 
 use super::store::{self, Due, Outcome};
-use super::target::{self, GuardedResolver};
 use crate::config::WebhookOptions;
 use crate::db::Store;
 use crate::error::Result;
+use crate::outbound::{self, GuardedResolver};
 use crate::state::AppState;
 
 /// Deliveries sent at once (each on a short-lived thread of the worker).
@@ -55,7 +55,7 @@ pub fn retry_delay(opts: &WebhookOptions, attempts: u32) -> Duration {
     base + Duration::from_millis(jitter)
 }
 
-/// The HTTP client of the worker. Its resolver refuses forbidden targets (see `target`)
+/// The HTTP client of the worker. Its resolver refuses forbidden targets (see `outbound`)
 /// and the connection goes to the addresses it checked. Redirects are not followed (one
 /// could lead anywhere), nor, while private targets are refused, an environment proxy:
 /// behind a proxy the target is resolved by the proxy, out of the check's reach.
@@ -74,6 +74,7 @@ pub fn agent(opts: &WebhookOptions) -> ureq::Agent {
         ureq::unversioned::transport::DefaultConnector::default(),
         GuardedResolver {
             allow_private: opts.allow_private,
+            flag: "--webhook-allow-private",
             inner: ureq::unversioned::resolver::DefaultResolver::default(),
         },
     )
@@ -108,7 +109,7 @@ fn post(agent: &ureq::Agent, d: &Due) -> std::result::Result<u16, Failure> {
                 Err(Failure::Retry(status, format!("HTTP {status}")))
             }
         }
-        Err(e) => match target::refused(&e) {
+        Err(e) => match outbound::refused(&e) {
             Some(refused) => Err(Failure::Refused(refused.to_string())),
             None => Err(Failure::Retry(0, e.to_string())),
         },

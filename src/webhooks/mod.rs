@@ -5,7 +5,6 @@
 
 pub mod deliver;
 pub mod store;
-pub mod target;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -76,7 +75,7 @@ fn invalid(code: &str, message: &str) -> crate::error::ErrorTree {
 
 /// Checks a create (`existing` None) or PATCH body and applies it over `existing`. Unless
 /// `allow_private`, a new or changed URL must not point at a private target
-/// (`target::check_url`); a stored one is not checked again here (a webhook saved under the
+/// (`crate::outbound::check_url`); a stored one is not checked again here (a webhook saved under the
 /// flag can still be paused or renamed without it), only at delivery.
 pub fn apply(
     schema: &Snapshot,
@@ -202,7 +201,7 @@ pub fn apply(
             invalid("validation_invalid_url", "Must be a valid url."),
         );
     } else if let Some(why) = url_changed
-        .then(|| target::check_url(&hook.url))
+        .then(|| crate::outbound::check_url(&hook.url))
         .flatten()
         .filter(|_| !allow_private)
     {

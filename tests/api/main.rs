@@ -42,6 +42,7 @@ mod hook_writes;
 mod hooks;
 mod hostile;
 mod mfa;
+mod oauth2_avatar;
 mod oauth2_browser;
 mod oauth2_config;
 mod oauth2_signin;

@@ -15,8 +15,8 @@ use crate::compat::{assert_same, pocketbase_bin, start_pocketbase};
 use crate::helpers::{Tool, client, spawn_app, superuser_token_at};
 
 pub const CLIENT_ID: &str = "hearth-test";
-const CLIENT_SECRET: &str = "hearth-test-secret";
-const REDIRECT: &str = "http://127.0.0.1:9/oauth2-callback";
+pub const CLIENT_SECRET: &str = "hearth-test-secret";
+pub const REDIRECT: &str = "http://127.0.0.1:9/oauth2-callback";
 
 /// The provider, running until dropped.
 pub struct Oidc {
@@ -57,6 +57,13 @@ impl Oidc {
     /// Signs `login` in at the provider for `auth_url` (redirect URL appended): the code
     /// it sends back.
     pub async fn code(&self, auth_url: &str, login: &str) -> String {
+        self.code_with(auth_url, login, &[]).await
+    }
+
+    /// `code`, with claims of this sign-in overridden (see tests/oidc/server.mjs).
+    pub async fn code_with(&self, auth_url: &str, login: &str, claims: &[(&str, &str)]) -> String {
+        let mut form = vec![("login", login)];
+        form.extend_from_slice(claims);
         let http = Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -65,12 +72,7 @@ impl Oidc {
         let r = http.get(auth_url).send().await.unwrap();
         assert_eq!(r.status(), 303, "{:?}", r.text().await);
         let interaction = format!("{}{}", self.issuer, location(&r));
-        let r = http
-            .post(&interaction)
-            .form(&[("login", login)])
-            .send()
-            .await
-            .unwrap();
+        let r = http.post(&interaction).form(&form).send().await.unwrap();
         assert_eq!(r.status(), 303);
         let resume = location(&r);
         let r = http.get(&resume).send().await.unwrap();
@@ -303,7 +305,7 @@ pub async fn configure(http: &Client, base: &str, admin: &str, oidc: &Oidc) {
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }
 
-fn url_encode(s: &str) -> String {
+pub fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

@@ -1,9 +1,11 @@
-//! Which addresses a webhook may reach. Without `--webhook-allow-private`, a webhook URL may
-//! not point at this machine, the local network or a cloud metadata service (so a superuser
-//! token, or a stolen one, cannot turn hearth into a probe of what sits behind it).
+//! Which addresses hearth's own outgoing requests may reach: webhook deliveries and OAuth2
+//! avatar downloads. Unless their `--…-allow-private` flag is given, they may not reach this
+//! machine, the local network or a cloud metadata service (so a superuser token, a stolen
+//! one or a compromised OAuth2 provider cannot turn hearth into a probe of what sits behind
+//! it).
 //!
-//! Checked twice: when a URL is saved (`check_url`: names and literal addresses, no DNS),
-//! and at delivery (`GuardedResolver`), where it counts: the host is resolved once, every
+//! A webhook is checked twice: when its URL is saved (`check_url`: names and literal
+//! addresses, no DNS), and at delivery (`GuardedResolver`), where it counts: the host is resolved once, every
 //! address it resolves to is checked, and the connection goes to exactly those addresses
 //! (ureq connects to what its resolver returns), so a DNS answer that changes between the
 //! check and the connection (rebinding) cannot slip through.
@@ -146,32 +148,36 @@ pub fn check_url(url: &str) -> Option<String> {
     }
 }
 
-/// A delivery refused because its host resolves to an address a webhook may not reach.
+/// A request refused because its host resolves to an address it may not reach.
 #[derive(Debug)]
 pub struct Refused {
     pub host: String,
     pub ip: IpAddr,
     pub kind: &'static str,
+    /// The flag that would allow it.
+    pub flag: &'static str,
 }
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "refused: {} resolves to {}, a {} address (start hearth with --webhook-allow-private to allow it)",
-            self.host, self.ip, self.kind
+            "refused: {} resolves to {}, a {} address (start hearth with {} to allow it)",
+            self.host, self.ip, self.kind, self.flag
         )
     }
 }
 
 impl std::error::Error for Refused {}
 
-/// The resolver of the webhook agent: resolves with `inner` (the system's, by default) and,
+/// The resolver of an outgoing agent: resolves with `inner` (the system's, by default) and,
 /// unless private targets are allowed, fails with `Refused` if any address is forbidden.
 /// ureq connects only to the addresses returned here.
 #[derive(Debug)]
 pub struct GuardedResolver<R = DefaultResolver> {
     pub allow_private: bool,
+    /// The flag that allows private targets, named in `Refused`.
+    pub flag: &'static str,
     pub inner: R,
 }
 
@@ -194,13 +200,14 @@ impl<R: Resolver> Resolver for GuardedResolver<R> {
                 host: uri.host().unwrap_or_default().to_owned(),
                 ip,
                 kind,
+                flag: self.flag,
             })));
         }
         Ok(addrs)
     }
 }
 
-/// The `Refused` inside a delivery's error, if that is why it failed.
+/// The `Refused` inside a request's error, if that is why it failed.
 pub fn refused(e: &ureq::Error) -> Option<&Refused> {
     match e {
         ureq::Error::Other(inner) => inner.downcast_ref::<Refused>(),
@@ -331,6 +338,7 @@ mod tests {
             ureq::unversioned::transport::DefaultConnector::default(),
             GuardedResolver {
                 allow_private,
+                flag: "--webhook-allow-private",
                 inner: OneAnswer {
                     addr,
                     lookups: lookups.clone(),
