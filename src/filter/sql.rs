@@ -310,7 +310,15 @@ impl Compiler<'_, '_> {
             }
             let column = format!("{row}.\"{}\"", field.name);
             let Some(rest) = rest else {
-                let mut leaf = self.leaf(field.is_multiple(), column, modifier, full)?;
+                // As PocketBase: a JSON field is compared as the value it holds, so that
+                // `meta = 'hello'` finds the stored JSON string "hello".
+                let value = match field.kind {
+                    FieldKind::Json(_) => format!(
+                        "(CASE WHEN json_valid({column}) THEN json_extract({column}, '$') ELSE {column} END)"
+                    ),
+                    _ => column,
+                };
+                let mut leaf = self.leaf(field.is_multiple(), value, modifier, full)?;
                 if c.is_auth() && field.name == "email" && self.trust == Trust::Client {
                     // An address its owner keeps private matches nothing.
                     leaf.guards.push(format!("{row}.\"emailVisibility\" = 1"));

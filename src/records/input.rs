@@ -36,6 +36,24 @@ fn to_text(v: &Value) -> Option<String> {
     }
 }
 
+/// A JSON field's value as PocketBase's `PrepareValue` reads it, so that forms (whose values
+/// are all text) and JSON bodies store the same thing: text that is `null`, `true`, `false`,
+/// or that starts like a number, a quoted string, an array or an object and parses as JSON
+/// is that JSON; any other text (the empty one too) stays a string.
+fn json_text(v: &Value) -> Value {
+    let Value::String(s) = v else {
+        return v.clone();
+    };
+    let parses = match s.as_bytes().first() {
+        Some(b'0'..=b'9' | b'-' | b'"' | b'[' | b'{') => true,
+        _ => matches!(s.as_str(), "null" | "true" | "false"),
+    };
+    if parses && let Ok(parsed) = serde_json::from_str::<Value>(s) {
+        return parsed;
+    }
+    v.clone()
+}
+
 /// PocketBase's lenient cast: text that is not a number counts as 0, like an empty value.
 fn to_number(v: &Value) -> Option<f64> {
     match v {
@@ -284,8 +302,10 @@ pub fn loosen(
             FieldKind::File(_) | FieldKind::Autodate(_) | FieldKind::Password(_) => continue,
             FieldKind::Number(_) => number_sql(to_number(&value).unwrap_or(0.0)),
             FieldKind::Bool(_) => Sql::Integer(i64::from(to_bool(&value).unwrap_or(false))),
-            FieldKind::Json(_) if value.is_null() => Sql::Null,
-            FieldKind::Json(_) => Sql::Text(value.to_string()),
+            FieldKind::Json(_) => match json_text(&value) {
+                Value::Null => Sql::Null,
+                v => Sql::Text(v.to_string()),
+            },
             FieldKind::Select(_) | FieldKind::Relation(_) => {
                 let list = dedup(to_list(&value).unwrap_or_default());
                 if field.is_multiple() {
@@ -402,6 +422,7 @@ fn convert(
         FieldKind::Autodate(_) | FieldKind::File(_) => Ok(Sql::Null),
         FieldKind::Select(o) => select(o, field.is_multiple(), value, required),
         FieldKind::Json(o) => {
+            let value = &json_text(value);
             let text = serde_json::to_string(value).map_err(|_| invalid())?;
             let max = if o.max_size == 0 {
                 5 * 1024 * 1024

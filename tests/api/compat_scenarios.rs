@@ -403,7 +403,7 @@ fn fill(text: &str, ids: &std::collections::HashMap<&str, String>) -> String {
 
 /// Hides what legitimately differs between two servers: record ids (mapped back to their
 /// capture names), timestamps, tokens, and PocketBase's generic filter-error message.
-fn normalize(v: &Value, ids: &std::collections::HashMap<&str, String>) -> Value {
+pub(crate) fn normalize(v: &Value, ids: &std::collections::HashMap<&str, String>) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.iter()

@@ -20,6 +20,7 @@ mod cli;
 mod collections;
 mod compat;
 mod compat_scenarios;
+mod compat_wire;
 mod compression;
 mod cors;
 mod crash;
