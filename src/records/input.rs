@@ -535,8 +535,14 @@ fn text_rules(o: &TextField, s: &str, required: bool) -> Result<(), FieldError> 
 }
 
 fn number_rules(o: &NumberField, n: f64, required: bool) -> Result<(), FieldError> {
-    if required && n == 0.0 {
-        return Err(FieldError::required());
+    // As PocketBase: zero is the empty value, which only `required` checks (not onlyInt,
+    // min or max), so an omitted optional number with `min: 1` is stored as 0.
+    if n == 0.0 {
+        return if required {
+            Err(FieldError::required())
+        } else {
+            Ok(())
+        };
     }
     if o.only_int && n.fract() != 0.0 {
         return Err(err(

@@ -19,8 +19,9 @@ use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::files::Staged;
 use crate::schema::{Collection, Snapshot};
 
-/// A SQLite UNIQUE violation on one of `c`'s columns, as PocketBase's field error.
-fn unique_violation(c: &Collection, e: &rusqlite::Error) -> Option<Error> {
+/// A SQLite UNIQUE violation on one of `c`'s columns, as PocketBase's field error under the
+/// message of the failed `action`.
+fn unique_violation(c: &Collection, action: Action, e: &rusqlite::Error) -> Option<Error> {
     let msg = e.to_string();
     let cols = msg.strip_prefix("UNIQUE constraint failed: ")?;
     let mut errors = FieldErrors::new();
@@ -33,7 +34,11 @@ fn unique_violation(c: &Collection, e: &rusqlite::Error) -> Option<Error> {
             );
         }
     }
-    (!errors.is_empty()).then(|| Error::validation(errors))
+    let message = match action {
+        Action::Create => "Failed to create record.",
+        Action::Update => "Failed to update record.",
+    };
+    (!errors.is_empty()).then(|| Error::invalid(message, errors))
 }
 
 fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result<()> {
@@ -47,7 +52,7 @@ fn insert(conn: &Connection, c: &Collection, columns: &input::Columns) -> Result
     );
     conn.prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(columns.iter().map(|(_, v)| v)))
-        .map_err(|e| unique_violation(c, &e).unwrap_or(Error::Sqlite(e)))?;
+        .map_err(|e| unique_violation(c, Action::Create, &e).unwrap_or(Error::Sqlite(e)))?;
     Ok(())
 }
 
@@ -194,7 +199,7 @@ pub(super) fn update_with_files(
         params.push(&id_param);
         conn.prepare_cached(&sql)?
             .execute(rusqlite::params_from_iter(params))
-            .map_err(|e| unique_violation(c, &e).unwrap_or(Error::Sqlite(e)))?;
+            .map_err(|e| unique_violation(c, Action::Update, &e).unwrap_or(Error::Sqlite(e)))?;
     }
     changes::note(conn, &ctx.schema, &ctx.changes, c, Event::Update, id)?;
     let file_changes = files::changes(c, &columns, &current, uploads);

@@ -137,3 +137,139 @@ async fn json_fields_sent_as_text_are_parsed_alike() {
     let ours = json_text_steps(&hearth).await;
     assert_same(&ours, &theirs);
 }
+
+/// Zero values of optional fields skip their other checks (a number's min/max/onlyInt, a
+/// text's min length); a unique index refused on create and on update; `@request.*` and
+/// `@collection.*` in a client's filter or sort.
+async fn validation_steps(server: &Server) -> Outcomes {
+    create_wire(server).await;
+    let mut out = Outcomes::new();
+    let mut create = async |label: &str, body: Value| {
+        let (status, answer) = server.send_json(Method::POST, RECORDS, body, false).await;
+        out.push((label.to_owned(), seen(status, &answer)));
+        answer["id"].as_str().unwrap_or_default().to_owned()
+    };
+    create("omitted number and text", json!({"title": "a"})).await;
+    create("zero number, empty text", json!({"n": 0, "short": ""})).await;
+    create("number below min", json!({"n": -1})).await;
+    create("fraction", json!({"n": 0.5})).await;
+    create("text below min", json!({"short": "ab"})).await;
+    create("number as empty text", json!({"n": ""})).await;
+    create("first code", json!({"code": "x"})).await;
+    create("same code", json!({"code": "x"})).await;
+    let other = create("other code", json!({"code": "y"})).await;
+    let (status, body) = server
+        .send_json(
+            Method::PATCH,
+            &format!("{RECORDS}/{other}"),
+            json!({"code": "x"}),
+            false,
+        )
+        .await;
+    out.push(("update to a taken code".into(), seen(status, &body)));
+    for (label, query, admin) in [
+        (
+            "guest @request filter",
+            "?filter=@request.auth.id%3D''",
+            false,
+        ),
+        (
+            "guest @request in text",
+            "?filter=title%3D'@request.x'",
+            false,
+        ),
+        (
+            "guest @collection filter",
+            "?filter=@collection.wire.id%3D''",
+            false,
+        ),
+        ("guest @request sort", "?sort=@request.auth.id", false),
+        (
+            "superuser @request filter",
+            "?filter=@request.auth.id!%3D''%26%26code%3D'x'&fields=code",
+            true,
+        ),
+    ] {
+        let mut req = server.client.get(server.url(&format!("{RECORDS}{query}")));
+        if admin {
+            req = req.header("Authorization", &server.token);
+        }
+        let (status, body) = crate::files::answer(req.send().await.unwrap()).await;
+        out.push((label.into(), seen(status, &body)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn validation_and_client_filters_answer_alike() {
+    let Some((_pb, _app, [pb, hearth])) = both().await else {
+        return;
+    };
+    let theirs = validation_steps(&pb).await;
+    let ours = validation_steps(&hearth).await;
+    assert_same(&ours, &theirs);
+}
+
+/// A user's `@request.auth.id` in a list filter: refused as PocketBase refuses it.
+#[tokio::test]
+async fn a_users_request_filter_is_refused_alike() {
+    let Some((_pb, _app, servers)) = both().await else {
+        return;
+    };
+    let mut answers = Vec::new();
+    for server in &servers {
+        let (status, _) = server
+            .send_json(
+                Method::POST,
+                "/api/collections/users/records",
+                json!({"email": "u@example.com", "password": "12345678", "passwordConfirm": "12345678"}),
+                true,
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, auth) = server
+            .send_json(
+                Method::POST,
+                "/api/collections/users/auth-with-password",
+                json!({"identity": "u@example.com", "password": "12345678"}),
+                false,
+            )
+            .await;
+        let token = auth["token"].as_str().unwrap_or_default().to_owned();
+        let res =
+            server
+                .client
+                .get(server.url(
+                    "/api/collections/users/records?filter=id%3D@request.auth.id&fields=email",
+                ))
+                .header("Authorization", token)
+                .send()
+                .await
+                .unwrap();
+        let (status, body) = crate::files::answer(res).await;
+        answers.push(seen(status, &body));
+    }
+    assert_eq!(
+        answers[1], answers[0],
+        "hearth (left) vs PocketBase (right)"
+    );
+    assert_eq!(answers[0][0], 403);
+}
+
+/// The auth-methods answer of a default auth collection, whole.
+#[tokio::test]
+async fn auth_methods_answer_alike() {
+    let Some((_pb, _app, servers)) = both().await else {
+        return;
+    };
+    let mut answers = Vec::new();
+    for server in &servers {
+        let res = server.get("/api/collections/users/auth-methods").await;
+        let (status, body) = crate::files::answer(res).await;
+        answers.push(json!([status, body]));
+    }
+    assert_eq!(
+        answers[1], answers[0],
+        "hearth (left) vs PocketBase (right)"
+    );
+}
