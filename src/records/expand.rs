@@ -131,6 +131,7 @@ pub fn apply(
                 .schema
                 .find(&rel.collection_id)
                 .ok_or_else(|| invalid(segment))?;
+            init_expand(items);
             let mut wanted: Vec<String> =
                 items.iter().flat_map(|i| ids_of(i.get(segment))).collect();
             wanted.sort();
@@ -185,6 +186,7 @@ pub fn apply(
         if !matches!(&back.kind, FieldKind::Relation(r) if r.collection_id == c.id) {
             return Err(invalid(segment));
         }
+        init_expand(items);
         for item in items.iter_mut() {
             let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else {
                 continue;
@@ -210,6 +212,15 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// Gives each record an `expand` key, `{}` until a relation lands in it: PocketBase answers
+/// `"expand": {}` for a record whose asked-for relations are empty or hidden.
+fn init_expand(items: &mut [Map<String, Value>]) {
+    for item in items {
+        item.entry("expand")
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
 }
 
 fn attach(item: &mut Map<String, Value>, key: &str, value: Value) {

@@ -273,3 +273,73 @@ async fn auth_methods_answer_alike() {
         "hearth (left) vs PocketBase (right)"
     );
 }
+
+/// `expand` with `fields`: a record whose asked-for relation is empty still answers
+/// `"expand": {}` where the fields keep it, in lists and views.
+async fn expand_steps(server: &Server) -> Outcomes {
+    let wire = create_wire(server).await;
+    let (status, body) = server
+        .send_json(
+            Method::POST,
+            "/api/collections",
+            json!({"name": "notes", "listRule": "", "viewRule": "", "createRule": "",
+            "fields": [
+                {"name": "text", "type": "text"},
+                {"name": "post", "type": "relation", "collectionId": wire, "maxSelect": 1}
+            ]}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, post) = server
+        .send_json(Method::POST, RECORDS, json!({"title": "p"}), false)
+        .await;
+    let notes = "/api/collections/notes/records";
+    server
+        .send_json(
+            Method::POST,
+            notes,
+            json!({"text": "with", "post": post["id"]}),
+            false,
+        )
+        .await;
+    let (_, without) = server
+        .send_json(Method::POST, notes, json!({"text": "without"}), false)
+        .await;
+    let without = without["id"].as_str().unwrap_or_default().to_owned();
+    let mut out = Outcomes::new();
+    for query in [
+        "fields=text,expand",
+        "fields=text,expand&expand=post",
+        "fields=*,expand.post&expand=post",
+        "fields=*,expand.post",
+        "fields=text,expand.post.title&expand=post",
+        "fields=text&expand=post",
+        "expand=post",
+        "expand=notes_via_post&fields=title,expand",
+    ] {
+        let list = if query.contains("notes_via_post") {
+            format!("{RECORDS}?{query}")
+        } else {
+            format!("{notes}?sort=text&{query}")
+        };
+        let (status, body) = crate::files::answer(server.get(&list).await).await;
+        out.push((format!("list {query}"), seen(status, &body)));
+        if !query.contains("notes_via_post") {
+            let view = format!("{notes}/{without}?{query}");
+            let (status, body) = crate::files::answer(server.get(&view).await).await;
+            out.push((format!("view {query}"), seen(status, &body)));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn expand_under_fields_answers_alike() {
+    let Some((_pb, _app, [pb, hearth])) = both().await else {
+        return;
+    };
+    let theirs = expand_steps(&pb).await;
+    let ours = expand_steps(&hearth).await;
+    assert_same(&ours, &theirs);
+}
