@@ -5,6 +5,7 @@
 
 mod sign_in_options;
 pub mod validate;
+mod view_columns;
 pub mod write;
 
 use std::sync::Arc;
@@ -216,7 +217,8 @@ fn import_failure(name: &str, id: &str, e: Error) -> Error {
 
 /// The fields of a view, one per result column of its query, as PocketBase infers them: a
 /// column taken straight from a collection field is a copy of that field (renamed to its
-/// alias), `id` is the text primary key, anything computed is `json`.
+/// alias), `id` is the text primary key, `COUNT(..)`, `TOTAL(..)` and `CAST(.. AS type)` are
+/// numbers, text or bools as their text says (see `view_columns`), anything else is `json`.
 fn view_fields(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Result<Vec<Field>> {
     let query = c
         .options
@@ -239,6 +241,7 @@ fn view_fields(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Resu
                 format!("Invalid query - {e}."),
             )
         })?;
+    let written = view_columns::columns(query);
     let mut fields = Vec::new();
     for col in stmt.columns_with_metadata() {
         let name = col.name().to_owned();
@@ -265,13 +268,17 @@ fn view_fields(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Resu
                 f.system = false;
                 f
             }
-            None => Field::new(
-                &name,
-                FieldKind::Json(field::JsonField {
-                    max_size: 1,
-                    ..Default::default()
-                }),
-            ),
+            None => {
+                let kind = written
+                    .iter()
+                    .find(|(_, alias)| alias.eq_ignore_ascii_case(&name))
+                    .and_then(|(expression, _)| view_columns::computed_kind(expression))
+                    .unwrap_or(FieldKind::Json(field::JsonField {
+                        max_size: 1,
+                        ..Default::default()
+                    }));
+                Field::new(&name, kind)
+            }
         };
         fields.push(f);
     }

@@ -343,3 +343,53 @@ async fn expand_under_fields_answers_alike() {
     let ours = expand_steps(&hearth).await;
     assert_same(&ours, &theirs);
 }
+
+/// A view collection's fields as the create answer gives them: aggregates and casts typed
+/// as PocketBase types them (`_clone_` ids are random on both).
+async fn view_steps(server: &Server) -> Outcomes {
+    create_wire(server).await;
+    let mut out = Outcomes::new();
+    for (label, query) in [
+        (
+            "aggregates",
+            "SELECT w.id, count(w.id) AS total_count, COUNT(*) n_all, total(w.n) AS n_total, \
+             sum(w.n) AS n_sum, avg(w.n) n_avg, max(w.n) AS n_max, w.title FROM wire w GROUP BY w.id",
+        ),
+        (
+            "casts",
+            "SELECT id, cast(n as integer) AS i, CAST(n AS REAL) r, cast(n as numeric) AS num, \
+             cast(n as text) AS t, cast(n as bool) b, cast(n as blob) AS raw, (n + 1) AS plus FROM wire",
+        ),
+    ] {
+        let (status, mut body) = server
+            .send_json(
+                Method::POST,
+                "/api/collections",
+                json!({"name": format!("view_{label}"), "type": "view", "listRule": "",
+                    "viewQuery": query}),
+                true,
+            )
+            .await;
+        for field in body["fields"].as_array_mut().into_iter().flatten() {
+            if field["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("_clone_"))
+            {
+                field["id"] = json!("_clone_");
+            }
+        }
+        body["viewQuery"] = json!("<query>");
+        out.push((label.into(), seen(status, &body)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn view_field_types_are_inferred_alike() {
+    let Some((_pb, _app, [pb, hearth])) = both().await else {
+        return;
+    };
+    let theirs = view_steps(&pb).await;
+    let ours = view_steps(&hearth).await;
+    assert_same(&ours, &theirs);
+}
