@@ -434,22 +434,7 @@ fn collections(dir: &DirArgs, cmd: CollectionsCommand) -> Result<()> {
             };
             let parsed: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| Error::internal(format!("{file} is not valid JSON: {e}")))?;
-            let items = match parsed {
-                serde_json::Value::Array(items) => items,
-                serde_json::Value::Object(mut map) => match map.remove("collections") {
-                    Some(serde_json::Value::Array(items)) => items,
-                    _ => {
-                        return Err(Error::internal(format!(
-                            "{file} has no \"collections\" array"
-                        )));
-                    }
-                },
-                _ => {
-                    return Err(Error::internal(format!(
-                        "{file} must hold a JSON array of collections"
-                    )));
-                }
-            };
+            let items = import_items(parsed, &file)?;
             let count = items.len();
             eprintln!("Importing {count} collections from {file}...");
             // Beside a running server: its uploads in progress stay where they are.
@@ -464,4 +449,35 @@ fn collections(dir: &DirArgs, cmd: CollectionsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The collections an import file holds: a JSON array, the import API's body
+/// (`{"collections": [...]}`) or a `GET /api/collections` answer (`{"items": [...], ...}`),
+/// which holds one page only: its `totalItems` says when collections are missing.
+fn import_items(parsed: serde_json::Value, file: &str) -> Result<Vec<serde_json::Value>> {
+    use serde_json::Value;
+    let mut map = match parsed {
+        Value::Array(items) => return Ok(items),
+        Value::Object(map) => map,
+        _ => {
+            return Err(Error::internal(format!(
+                "{file} must hold a JSON array of collections"
+            )));
+        }
+    };
+    let total = map.get("totalItems").and_then(Value::as_u64);
+    match (map.remove("collections"), map.remove("items")) {
+        (Some(Value::Array(items)), _) => Ok(items),
+        (None, Some(Value::Array(items))) => match total {
+            Some(total) if total > items.len() as u64 => Err(Error::internal(format!(
+                "{file} holds {} of {total} collections (one page of GET /api/collections); \
+                 fetch them all with ?perPage={total} or use `hearth collections export`",
+                items.len()
+            ))),
+            _ => Ok(items),
+        },
+        _ => Err(Error::internal(format!(
+            "{file} has no \"collections\" or \"items\" array"
+        ))),
+    }
 }

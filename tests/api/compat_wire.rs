@@ -393,3 +393,51 @@ async fn view_field_types_are_inferred_alike() {
     let ours = view_steps(&hearth).await;
     assert_same(&ours, &theirs);
 }
+
+/// `hearth collections import` takes PocketBase's own `GET /api/collections` answer: the
+/// collection made on PocketBase is then answered by hearth alike.
+#[tokio::test]
+async fn the_cli_imports_a_collections_list_answer() {
+    let Some((_pb, app, [pb, hearth])) = both().await else {
+        return;
+    };
+    create_wire(&pb).await;
+    let list = |server: &Server, path: &'static str| {
+        let req = server
+            .client
+            .get(server.url(path))
+            .header("Authorization", &server.token);
+        async move { crate::files::answer(req.send().await.unwrap()).await }
+    };
+    let (status, answer) = list(&pb, "/api/collections?perPage=500").await;
+    assert_eq!(status, 200);
+    let file = app.dir.path().join("collections.json");
+    std::fs::write(&file, answer.to_string()).unwrap();
+
+    let import = app.hearth(&["collections", "import", file.to_str().unwrap()]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    crate::helpers::wait_until(
+        std::time::Duration::from_secs(4),
+        "the running server to pick up the CLI import",
+        async || list(&hearth, "/api/collections/wire").await.0 == 200,
+    )
+    .await;
+    let (_, ours) = list(&hearth, "/api/collections/wire").await;
+    let (_, theirs) = list(&pb, "/api/collections/wire").await;
+    assert_eq!(
+        normalize(&ours, &HashMap::new()),
+        normalize(&theirs, &HashMap::new())
+    );
+
+    // One page of a longer list is refused: importing it could drop the rest.
+    let (_, page) = list(&pb, "/api/collections?perPage=2").await;
+    std::fs::write(&file, page.to_string()).unwrap();
+    let partial = app.hearth(&["collections", "import", file.to_str().unwrap()]);
+    assert!(!partial.status.success());
+    assert!(String::from_utf8_lossy(&partial.stderr).contains("perPage"));
+}
