@@ -284,5 +284,14 @@ fn locate(
         log::warn!("thumbnail {name} failed, serving the original: {e}");
         return Ok(original_served());
     }
+    // What PocketBase writes a thumbnail as (see `thumbs::format_of`): WebP becomes PNG.
+    let mime = if matches!(
+        mime::essence(&mime),
+        "image/jpeg" | "image/jpg" | "image/gif"
+    ) {
+        mime
+    } else {
+        "image/png".to_owned()
+    };
     Ok(Served { path, name, mime })
 }

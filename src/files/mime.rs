@@ -119,7 +119,7 @@ pub fn is_one_of(mime: &str, allowed: &[String]) -> bool {
         .any(|a| essence.eq_ignore_ascii_case(self::essence(a)))
 }
 
-fn essence(mime: &str) -> &str {
+pub fn essence(mime: &str) -> &str {
     mime.split(';').next().unwrap_or_default().trim()
 }
 

@@ -86,12 +86,14 @@ impl Drop for Permit {
     }
 }
 
-fn decode(original: &Path) -> Result<DynamicImage> {
+/// The image in `original` (its first frame), turned upright, and the format it is in.
+fn decode(original: &Path) -> Result<(DynamicImage, Option<ImageFormat>)> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(16_384);
     limits.max_image_height = Some(16_384);
     limits.max_alloc = Some(256 * 1024 * 1024);
     let mut reader = ImageReader::open(original)?.with_guessed_format()?;
+    let format = reader.format();
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(image_error)?;
     let orientation = decoder.orientation().ok();
@@ -99,7 +101,7 @@ fn decode(original: &Path) -> Result<DynamicImage> {
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    Ok(img)
+    Ok((img, format))
 }
 
 fn image_error(e: image::ImageError) -> Error {
@@ -143,26 +145,58 @@ pub fn render(img: &DynamicImage, size: Size) -> DynamicImage {
     }
 }
 
-/// Makes the thumbnail of `original` at `thumb`, encoded as the thumbnail's extension says
-/// (PNG when it names no format), written whole or not at all.
+/// The format a thumbnail of an image in `original` is written in, as PocketBase picks it:
+/// JPEG and GIF stay what they are, everything else (WebP too) becomes PNG.
+pub fn format_of(original: Option<ImageFormat>) -> ImageFormat {
+    match original {
+        Some(ImageFormat::Jpeg) => ImageFormat::Jpeg,
+        Some(ImageFormat::Gif) => ImageFormat::Gif,
+        _ => ImageFormat::Png,
+    }
+}
+
+/// PocketBase's (Go's `imaging`) JPEG quality.
+const JPEG_QUALITY: u8 = 95;
+
+/// Encodes `img` as PocketBase's encoders do: JPEG at quality 95; PNG at the default zlib
+/// level with a filter picked per row, 8-bit RGB when no pixel is see-through (as Go writes
+/// an opaque image) and RGBA otherwise; GIF as the `image` crate quantises it.
+fn encode(img: &DynamicImage, format: ImageFormat, w: &mut impl std::io::Write) -> Result<()> {
+    use image::codecs::{
+        jpeg::JpegEncoder, png::CompressionType, png::FilterType, png::PngEncoder,
+    };
+    match format {
+        ImageFormat::Jpeg => img
+            .to_rgb8()
+            .write_with_encoder(JpegEncoder::new_with_quality(w, JPEG_QUALITY)),
+        ImageFormat::Png => {
+            let encoder =
+                PngEncoder::new_with_quality(w, CompressionType::Level(6), FilterType::Adaptive);
+            let rgba = img.to_rgba8();
+            if rgba.pixels().all(|p| p.0[3] == u8::MAX) {
+                img.to_rgb8().write_with_encoder(encoder)
+            } else {
+                rgba.write_with_encoder(encoder)
+            }
+        }
+        _ => {
+            let mut buf = std::io::Cursor::new(Vec::new());
+            img.to_rgba8()
+                .write_to(&mut buf, format)
+                .map_err(image_error)?;
+            w.write_all(buf.get_ref()).map_err(Error::from)?;
+            return Ok(());
+        }
+    }
+    .map_err(image_error)
+}
+
+/// Makes the thumbnail of `original` at `thumb`, in the format [`format_of`] picks, written
+/// whole or not at all.
 pub fn create(original: &Path, thumb: &Path, size: Size) -> Result<()> {
     let _permit = Permit::take();
-    let img = decode(original)?;
+    let (img, format) = decode(original)?;
     let out = render(&img, size);
-    let format = ImageFormat::from_path(thumb)
-        .ok()
-        .filter(|f| {
-            matches!(
-                f,
-                ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP
-            )
-        })
-        .unwrap_or(ImageFormat::Png);
-    let out = match format {
-        // JPEG has no alpha channel.
-        ImageFormat::Jpeg => DynamicImage::ImageRgb8(out.to_rgb8()),
-        _ => DynamicImage::ImageRgba8(out.to_rgba8()),
-    };
     let dir = thumb
         .parent()
         .ok_or_else(|| Error::internal("thumbnail has no folder"))?;
@@ -171,7 +205,7 @@ pub fn create(original: &Path, thumb: &Path, size: Size) -> Result<()> {
     let written = (|| -> Result<()> {
         let file = fs::File::create_new(&temp)?;
         let mut w = BufWriter::new(file);
-        out.write_to(&mut w, format).map_err(image_error)?;
+        encode(&out, format_of(format), &mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&temp, thumb)?;

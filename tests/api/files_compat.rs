@@ -193,3 +193,108 @@ async fn scenario(server: &Server) -> Vec<(&'static str, Value)> {
     out.push(("removed file", json!(res.status().as_u16())));
     out
 }
+
+/// A photo-like `w`x`h` image: smooth gradients with some fine detail, as thumbnails are
+/// mostly made of (flat test colours would compress to nothing on both sides).
+fn photo(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        let ripple = ((x as f32 / 7.0).sin() * (y as f32 / 11.0).cos() * 24.0) as i32;
+        let c = |v: f32| (v * 200.0) as i32 + ripple;
+        image::Rgb([
+            c(fx).clamp(0, 255) as u8,
+            c(fy).clamp(0, 255) as u8,
+            c(1.0 - fx * fy).clamp(0, 255) as u8,
+        ])
+    })
+}
+
+fn encoded(img: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// Thumbnails of the same PNG, JPEG, GIF and WebP at every size kind: the same type and dimensions
+/// as PocketBase's, and bytes within 1.5x of its (its encoders: PNG at the default zlib
+/// level, JPEG at quality 95; WebP becomes PNG).
+#[tokio::test]
+async fn thumbnails_are_as_small_as_pocketbases() {
+    let Some(bin) = crate::compat::pocketbase_bin() else {
+        return;
+    };
+    let pb = crate::compat::start_pocketbase(&bin).await;
+    let (_app, hearth) = hearth().await;
+    let pocketbase = Server::signed_in(&pb.address).await;
+    let sizes = [
+        "100x100", "100x100t", "100x100b", "100x100f", "0x80", "120x0",
+    ];
+    let picture = photo(300, 400);
+    let originals = [
+        ("photo.png", encoded(&picture, image::ImageFormat::Png)),
+        ("photo.jpg", encoded(&picture, image::ImageFormat::Jpeg)),
+        ("photo.gif", encoded(&picture, image::ImageFormat::Gif)),
+        ("photo.webp", encoded(&picture, image::ImageFormat::WebP)),
+    ];
+
+    let mut measured = Vec::new();
+    for server in [&hearth, &pocketbase] {
+        let (status, body) = server
+            .send_json(
+                Method::POST,
+                "/api/collections",
+                json!({"name": "pics", "listRule": "", "viewRule": "", "createRule": "",
+                    "fields": [{"name": "img", "type": "file", "maxSelect": 1,
+                        "maxSize": 10_000_000, "thumbs": sizes}]}),
+                true,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let mut seen = Vec::new();
+        for (name, bytes) in &originals {
+            let form = Form::new().part("img", file(bytes.clone(), name));
+            let (status, rec) = server
+                .send_form(Method::POST, "/api/collections/pics/records", form, false)
+                .await;
+            assert_eq!(status, 200, "{rec}");
+            for size in sizes {
+                let path = format!(
+                    "/api/files/pics/{}/{}?thumb={size}",
+                    s(&rec["id"]),
+                    s(&rec["img"])
+                );
+                let res = server.get(&path).await;
+                let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+                let bytes = res.bytes().await.unwrap();
+                let img = image::load_from_memory(&bytes).unwrap();
+                seen.push((
+                    format!("{name} {size}"),
+                    kind,
+                    img.width(),
+                    img.height(),
+                    bytes.len(),
+                ));
+            }
+        }
+        measured.push(seen);
+    }
+
+    let mut problems = Vec::new();
+    for (ours, theirs) in measured[0].iter().zip(&measured[1]) {
+        let (label, kind, w, h, bytes) = ours;
+        eprintln!(
+            "{label}: hearth {bytes} bytes, PocketBase {} bytes",
+            theirs.4
+        );
+        if (kind, w, h) != (&theirs.1, &theirs.2, &theirs.3) {
+            problems.push(format!("{label}: hearth {ours:?}, PocketBase {theirs:?}"));
+        }
+        if *bytes as f64 > theirs.4 as f64 * 1.5 {
+            problems.push(format!(
+                "{label}: hearth {bytes} bytes, PocketBase {}",
+                theirs.4
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
