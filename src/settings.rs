@@ -21,6 +21,21 @@ const SECRETS: [&[&str]; 3] = [
     &["backups", "s3", "secret"],
 ];
 
+/// The server's own secret (`_params.hearthSecret`, made by the first migration), which
+/// signs CSRF tokens: a data.db without one cannot be served.
+pub fn server_secret(conn: &Connection) -> Result<String> {
+    let secret: Option<String> = conn
+        .query_row(
+            "SELECT json_extract(value, '$') FROM _params WHERE id = 'hearthSecret'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    secret
+        .filter(|s| s.len() >= 32)
+        .ok_or_else(|| Error::internal("data.db has no server secret (_params.hearthSecret)"))
+}
+
 /// The stored settings over the defaults, secrets included.
 pub fn load(conn: &Connection) -> Result<Map<String, Value>> {
     let stored: Option<String> = conn

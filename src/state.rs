@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::OptionalExtension;
-
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -39,17 +37,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, config: Config, realtime: Broker) -> Result<Self> {
-        let secret: Option<String> = db.data.read(|c| {
-            Ok(c.query_row(
-                "SELECT json_extract(value, '$') FROM _params WHERE id = 'hearthSecret'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })?;
-        let secret = secret.filter(|s| s.len() >= 32).ok_or_else(|| {
-            Error::internal("data.db has no server secret (_params.hearthSecret)")
-        })?;
+        let secret = db.data.read(crate::settings::server_secret)?;
         let schema = db.data.read(Registry::load)?;
         let limiter = Limiter::new(config.auth_limits);
         let logs = RequestLog::start(db.aux.clone());

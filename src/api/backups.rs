@@ -168,8 +168,9 @@ async fn delete(
 }
 
 /// Unlike PocketBase, which answers first and restarts itself, hearth restores while the
-/// request waits: 204 means the data now is the backup's; a bad archive is a 400 and
-/// nothing changed.
+/// request waits: 204 means the server now serves the backup's data; a bad archive is a 400
+/// and nothing changed; a restore that could not start on the data is a 400 saying why,
+/// the previous data back in place.
 async fn restore(
     state: web::Data<AppState>,
     auth: RequestAuth,
@@ -178,8 +179,12 @@ async fn restore(
     auth.require_superuser()?;
     let key = key.into_inner();
     blocking(move || {
-        backups::restore(&state.db, &key, &|step| log::info!("restore {key}: {step}"))?;
-        state.follow_restore()
+        backups::restore(
+            &state.db,
+            &key,
+            &|step| log::info!("restore {key}: {step}"),
+            &|| state.follow_restore(),
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

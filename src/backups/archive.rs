@@ -1,6 +1,6 @@
 //! The archive itself: consistent copies of the live databases through SQLite's online
-//! backup API, the zip written from them, and the checks a zip must pass before it may
-//! replace the data dir. Knows files and SQLite, nothing of HTTP.
+//! backup API, the zip written from them, and the unpacking of a zip with the checks its
+//! entries must pass. Knows files and SQLite, nothing of HTTP.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
@@ -21,9 +21,6 @@ const PAUSE: Duration = Duration::from_millis(2);
 
 /// The databases every archive holds, by their names in the zip and in the data dir.
 pub const DATABASES: [&str; 2] = ["data.db", "auxiliary.db"];
-/// The tables a data.db must have to be taken for one of hearth's.
-const DATA_TABLES: [&str; 4] = ["_params", "_collections", "_superusers", "_migrations"];
-const AUX_TABLES: [&str; 2] = ["_logs", "_migrations"];
 /// Where uploads wait for their record's transaction (see `crate::files`).
 const UPLOADS_IN_PROGRESS: &str = "storage/.uploads";
 
@@ -65,23 +62,6 @@ pub fn snapshot(src: &Path, dest: &Path, progress: &dyn Fn(u8)) -> Result<()> {
     target.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))?;
     progress(100);
     Ok(())
-}
-
-/// Replaces the whole content of the live database behind `live` (its writer connection)
-/// with the database file `src`, in one write transaction.
-pub fn copy_into(src: &Path, live: &mut Connection) -> Result<()> {
-    let source = Connection::open_with_flags(
-        src,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    let backup = Backup::new(&source, live)?;
-    // All pages in one step: one write transaction on the live file.
-    loop {
-        match backup.step(-1)? {
-            StepResult::Done => return Ok(()),
-            _ => sleep(Duration::from_millis(50)),
-        }
-    }
 }
 
 /// Writes the zip of `dir` (the snapshot files) and of `storage` (if present) to `out`,
@@ -142,7 +122,7 @@ fn zip_error(e: zip::result::ZipError) -> Error {
 }
 
 /// Why an archive cannot be restored: shown to the admin as it is.
-fn invalid(why: impl std::fmt::Display) -> Error {
+pub(super) fn invalid(why: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("The backup is not a valid hearth backup: {why}."))
 }
 
@@ -206,9 +186,11 @@ fn clash(e: io::Error, name: &Path) -> Error {
     }
 }
 
-/// Unpacks the zip at `zip_path` into the empty folder `into`: the two databases and the
-/// `storage/` tree, nothing else. Only plain files and folders with plain relative names
-/// are accepted (see `check_entry`), so nothing lands outside `into` and no link is made.
+/// Unpacks the zip at `zip_path` into the empty folder `into`, every entry of it. Only
+/// plain files and folders with plain relative names are accepted (see `check_entry`), so
+/// nothing lands outside `into` and no link is made; every file is read to its end, so a
+/// damaged or truncated member fails its CRC check here. Which entries belong in an archive
+/// is `verify::prepare`'s question.
 pub fn extract(zip_path: &Path, into: &Path) -> Result<()> {
     let file = File::open(zip_path)?;
     let mut zip = ZipArchive::new(file).map_err(invalid)?;
@@ -226,55 +208,23 @@ pub fn extract(zip_path: &Path, into: &Path) -> Result<()> {
                 entry.name().unwrap_or_default()
             )));
         };
-        let wanted = DATABASES.iter().any(|db| name == Path::new(db))
-            || name.starts_with("storage")
-                && name.components().all(|c| matches!(c, Component::Normal(_)));
-        if !wanted || entry.is_dir() {
-            continue;
+        if !name.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(invalid(format!("unsafe path {:?}", name.display())));
         }
         let dest: PathBuf = into.join(&name);
+        if entry.is_dir() {
+            fs::create_dir_all(&dest).map_err(|e| clash(e, &name))?;
+            continue;
+        }
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(|e| clash(e, &name))?;
         }
         let mut out = File::create(&dest).map_err(|e| clash(e, &name))?;
-        io::copy(&mut entry, &mut out).map_err(invalid)?;
-    }
-    Ok(())
-}
-
-/// Checks the unpacked databases in `dir`: both present, `integrity_check` ok, and the
-/// tables hearth needs exist.
-pub fn verify(dir: &Path) -> Result<()> {
-    for (name, tables) in [
-        ("data.db", &DATA_TABLES[..]),
-        ("auxiliary.db", &AUX_TABLES[..]),
-    ] {
-        let path = dir.join(name);
-        if !path.is_file() {
-            return Err(invalid(format!("{name} is missing")));
-        }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| invalid(format!("{name}: {e}")))?;
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| invalid(format!("{name}: {e}")))?;
-        if check != "ok" {
-            return Err(invalid(format!(
-                "{name} fails the integrity check: {check}"
-            )));
-        }
-        for table in tables {
-            let found: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-                    [table],
-                    |r| r.get(0),
-                )
-                .map_err(|e| invalid(format!("{name}: {e}")))?;
-            if found == 0 {
-                return Err(invalid(format!("{name} has no {table} table")));
-            }
-        }
+        io::copy(&mut entry, &mut out).map_err(|e| match e.kind() {
+            // A full disk stays recognisable (507); anything else is the archive's fault.
+            io::ErrorKind::StorageFull => Error::Io(e),
+            _ => invalid(format!("{} is damaged ({e})", name.display())),
+        })?;
     }
     Ok(())
 }

@@ -7,7 +7,12 @@
 //! are swept away on the next start, so a crash never leaves a half archive under a key.
 
 pub mod archive;
+mod restore;
 pub mod schedule;
+pub mod swap;
+pub mod verify;
+
+pub use restore::restore;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -18,7 +23,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::db::{Db, migrate};
+use crate::db::Db;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 
 /// What a manual backup is called unless named: `hearth_backup_20260101120000.zip`.
@@ -188,6 +193,19 @@ pub fn in_use(key: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Waits for the data dir's backup lock (see `try_lock`) and holds it while it lives.
+fn wait_for_lock(dir: &Path) -> Result<File> {
+    let folder = folder(dir);
+    fs::create_dir_all(&folder)?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(folder.join(LOCK_FILE))?;
+    file.lock()?;
+    Ok(file)
+}
+
 /// A work folder in `backups/` that removes itself when dropped.
 struct Scratch(PathBuf);
 
@@ -325,83 +343,7 @@ pub fn delete(dir: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Replaces the data dir's content with the archive `key`, after checking it whole.
-///
-/// The databases are replaced in place, through the writer connection of each (SQLite's
-/// backup API in one transaction), so a running server keeps its pools and readers simply
-/// see the new data at their next transaction. What was there before is kept in
-/// `backups/.before_restore_<time>/` (data.db, auxiliary.db, storage/).
-pub fn restore(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> {
-    let dir = db.dir();
-    let zip =
-        find(dir, key).ok_or_else(|| Error::bad_request("Missing or invalid backup file."))?;
-    let _busy = begin(dir, key)?;
-    let scratch = Scratch::new(dir, "restore")?;
-    progress("unpacking");
-    archive::extract(&zip, &scratch.0)?;
-    progress("checking");
-    archive::verify(&scratch.0)?;
-
-    let kept = folder(dir).join(format!(
-        ".before_restore_{}_{}",
-        stamp(),
-        &crate::ids::record_id()[..4]
-    ));
-    fs::create_dir_all(&kept)?;
-    progress(&format!("keeping the current data in {}", kept.display()));
-    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
-        archive::snapshot(store.path(), &kept.join(name), &|_| {})?;
-    }
-    progress("replacing the databases");
-    if let Err(e) = swap_in(db, &scratch.0, &kept) {
-        log::error!(
-            "restore of {key} failed half-way ({e}); putting back the data kept in {}",
-            kept.display()
-        );
-        for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
-            if let Err(e) = store.with_writer(|c| archive::copy_into(&kept.join(name), c)) {
-                log::error!("cannot put back {name}: {e}");
-            }
-        }
-        let storage = dir.join("storage");
-        if !storage.exists() && kept.join("storage").is_dir() {
-            let _ = fs::rename(kept.join("storage"), &storage);
-        }
-        return Err(e);
-    }
-    // An archive from an older hearth gets the system-schema changes it lacks.
-    migrate::up(&db.data, migrate::Set::Data)?;
-    migrate::up(&db.aux, migrate::Set::Auxiliary)?;
-    progress("done");
-    Ok(())
-}
-
-/// Copies the unpacked databases in `unpacked` into the live ones and moves its `storage/`
-/// in, the current one going to `kept`.
-fn swap_in(db: &Db, unpacked: &Path, kept: &Path) -> Result<()> {
-    for (name, store) in archive::DATABASES.iter().zip([&db.data, &db.aux]) {
-        store.with_writer(|c| archive::copy_into(&unpacked.join(name), c))?;
-    }
-    let storage = db.dir().join("storage");
-    if storage.exists() {
-        fs::rename(&storage, kept.join("storage"))?;
-    }
-    let restored = unpacked.join("storage");
-    if restored.is_dir() {
-        fs::rename(&restored, &storage)?;
-    } else {
-        fs::create_dir_all(&storage)?;
-    }
-    // The folder uploads wait in (see `crate::files::Storage`), never archived.
-    fs::create_dir_all(dir_of_uploads(&storage))?;
-    Ok(())
-}
-
-fn dir_of_uploads(storage: &Path) -> PathBuf {
-    storage.join(".uploads")
-}
-
-fn stamp() -> String {
+pub(crate) fn stamp() -> String {
     OffsetDateTime::now_utc()
         .format(format_description!(
             "[year][month][day][hour][minute][second]"

@@ -310,7 +310,8 @@ mod tests {
     fn a_group_left_open_for_a_writer_that_gave_up_still_commits() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let gave_up = store.commits.queue();
+        let pools = store.pools().unwrap();
+        let gave_up = pools.commits.queue();
         let (done, result) = std::sync::mpsc::channel();
         let writer = store.clone();
         std::thread::spawn(move || {
@@ -319,7 +320,7 @@ mod tests {
         });
         // The write ran and waits in the open group for the writer that queued after it...
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while store.commits.state().members == 0 {
+        while pools.commits.state().members == 0 {
             assert!(std::time::Instant::now() < deadline, "the write never ran");
             std::thread::yield_now();
         }

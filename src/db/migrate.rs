@@ -64,6 +64,37 @@ fn load(set: Set) -> Result<Vec<Migration>> {
     Ok(out)
 }
 
+/// The names of every migration of `set` this binary knows, in order.
+pub fn known(set: Set) -> Result<Vec<String>> {
+    Ok(load(set)?.into_iter().map(|m| m.name).collect())
+}
+
+/// The system tables (names starting with `_`) and their columns that the migrations
+/// `applied` make, found by running them on an empty in-memory database: what a file
+/// those migrations were applied to must hold.
+pub fn expected_tables(set: Set, applied: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    for m in load(set)?.iter().filter(|m| applied.contains(&m.name)) {
+        conn.execute_batch(&m.up)
+            .map_err(|e| Error::internal(format!("migration {} failed: {e}", m.name)))?;
+    }
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '\\_%' ESCAPE '\\'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(tables.len());
+    for table in tables {
+        let columns = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")?
+            .query_map([&table], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        out.push((table, columns));
+    }
+    Ok(out)
+}
+
 fn ensure_table(store: &Store) -> Result<()> {
     store.write(|tx| {
         tx.execute_batch(

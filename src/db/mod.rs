@@ -18,13 +18,13 @@ pub mod pragmas;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 use pragmas::Access;
@@ -159,11 +159,24 @@ impl Readers {
 pub struct ChangeWatch {
     conn: Connection,
     last: i64,
+    store: Store,
+    /// The store's epoch when `conn` was opened.
+    epoch: u64,
 }
 
 impl ChangeWatch {
-    /// True when something was committed since the last call.
+    /// True when something was committed since the last call (or a restore put another
+    /// file in place: then the watch follows it).
     pub fn changed(&mut self) -> Result<bool> {
+        let epoch = self.store.epoch.load(Ordering::Acquire);
+        if epoch != self.epoch {
+            self.conn = watch_connection(&self.store.path)?;
+            self.epoch = epoch;
+            self.last = self
+                .conn
+                .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            return Ok(true);
+        }
         let now: i64 = self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?;
@@ -177,82 +190,72 @@ impl ChangeWatch {
     }
 }
 
-/// One SQLite file: a single writer and a pool of readers. Cheap to clone.
+/// One SQLite file: a single writer and a pool of readers. Cheap to clone: clones share
+/// the pools, and follow them when a restore closes and reopens them (`Db::offline`).
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
-    writer: Pool<SqliteConnectionManager>,
-    commits: Arc<group::Commits>,
-    readers: Arc<Readers>,
-    reserved: Arc<Readers>,
+    opts: PoolOptions,
+    /// The open pools; None only between `Db::offline` closing them and opening them again.
+    live: Arc<RwLock<Option<Arc<Pools>>>>,
+    /// Counts reopenings, so a `ChangeWatch` knows its own connection went stale.
+    epoch: Arc<AtomicU64>,
 }
 
-impl Store {
-    pub fn open(path: &Path, opts: &PoolOptions) -> Result<Self> {
+/// The connections of one file. Every operation holds an `Arc` of it while it runs, so
+/// `Db::offline` knows when none is in flight.
+struct Pools {
+    writer: Pool<SqliteConnectionManager>,
+    commits: group::Commits,
+    readers: Readers,
+    reserved: Readers,
+}
+
+impl Pools {
+    fn open(path: &Path, opts: &PoolOptions) -> Result<Self> {
+        // Created here, once: the pools never create the file (no SQLITE_OPEN_CREATE), so a
+        // connection opened while a restore has moved the file away fails instead of
+        // leaving an empty database behind.
+        Connection::open(path).map_err(|e| open_failed(path, e))?;
         let sync_full = opts.sync_full;
         let manager = |access| {
             SqliteConnectionManager::file(path)
+                .with_flags(
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_URI
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
                 .with_init(move |c| pragmas::apply(c, access, sync_full))
         };
+        // No reaper: connections live as long as their pools, so none is opened behind
+        // the back of a restore that has closed them.
+        let builder = || Pool::builder().max_lifetime(None).idle_timeout(None);
         // The writer is opened (and WAL switched on) before any reader exists.
-        let writer = Pool::builder()
+        let writer = builder()
             .max_size(1)
             .connection_timeout(opts.wait)
             .build(manager(Access::ReadWrite))
             .map_err(|e| open_error(path, e))?;
         let size = opts.readers.max(1);
-        let readers = Pool::builder()
+        let readers = builder()
             .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(opts.wait)
             .build(manager(Access::ReadOnly))
             .map_err(|e| open_error(path, e))?;
         // Opened when a job first needs one, so a CLI command never pays for them.
-        let reserved = Pool::builder()
+        let reserved = builder()
             .max_size(RESERVED_READERS)
             .min_idle(Some(0))
             .connection_timeout(opts.wait)
             .build(manager(Access::ReadOnly))
             .map_err(|e| open_error(path, e))?;
         Ok(Self {
-            path: path.to_owned(),
             writer,
-            commits: Arc::default(),
-            readers: Arc::new(Readers::new(readers, size, opts.query_timeout)),
-            reserved: Arc::new(Readers::new(reserved, RESERVED_READERS, opts.query_timeout)),
+            commits: group::Commits::default(),
+            readers: Readers::new(readers, size, opts.query_timeout),
+            reserved: Readers::new(reserved, RESERVED_READERS, opts.query_timeout),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A connection of its own that notices commits made by any other connection, other
-    /// processes (the CLI) included, through `PRAGMA data_version`.
-    pub fn watch(&self) -> Result<ChangeWatch> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut watch = ChangeWatch { conn, last: 0 };
-        watch.changed()?;
-        Ok(watch)
-    }
-
-    /// Runs `f` inside a write transaction on the single writer: its changes are kept when
-    /// it returns Ok (rolled back to where it started when it returns Err), and `write`
-    /// returns only once they are committed. Concurrent writes share one commit (see
-    /// `group`).
-    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let asked = std::time::Instant::now();
-        let conn = self.take_writer()?;
-        crate::metrics::observe_writer_wait(asked.elapsed());
-        let f = |tx: &Connection| {
-            let _held = Held::new();
-            f(tx)
-        };
-        self.commits.write(conn, f, || self.take_writer())
     }
 
     /// The writer connection, taken as group commit expects: counted as queued meanwhile.
@@ -265,45 +268,98 @@ impl Store {
         drop(queued);
         Ok(conn)
     }
+}
+
+impl Store {
+    pub fn open(path: &Path, opts: &PoolOptions) -> Result<Self> {
+        let pools = Pools::open(path, opts)?;
+        Ok(Self {
+            path: path.to_owned(),
+            opts: opts.clone(),
+            live: Arc::new(RwLock::new(Some(Arc::new(pools)))),
+            epoch: Arc::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open pools, held by the caller for one operation.
+    fn pools(&self) -> Result<Arc<Pools>> {
+        let live = self
+            .live
+            .read()
+            .map_err(|_| Error::internal("the database pools are poisoned"))?;
+        live.clone().ok_or_else(|| {
+            Error::internal(format!(
+                "{} is closed: it could not be opened again after a restore",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// A connection of its own that notices commits made by any other connection, other
+    /// processes (the CLI) included, through `PRAGMA data_version`.
+    pub fn watch(&self) -> Result<ChangeWatch> {
+        let mut watch = ChangeWatch {
+            conn: watch_connection(&self.path)?,
+            last: 0,
+            store: self.clone(),
+            epoch: self.epoch.load(Ordering::Acquire),
+        };
+        watch.changed()?;
+        Ok(watch)
+    }
+
+    /// Runs `f` inside a write transaction on the single writer: its changes are kept when
+    /// it returns Ok (rolled back to where it started when it returns Err), and `write`
+    /// returns only once they are committed. Concurrent writes share one commit (see
+    /// `group`).
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pools = self.pools()?;
+        let asked = std::time::Instant::now();
+        let conn = pools.take_writer()?;
+        crate::metrics::observe_writer_wait(asked.elapsed());
+        let f = |tx: &Connection| {
+            let _held = Held::new();
+            f(tx)
+        };
+        pools.commits.write(conn, f, || pools.take_writer())
+    }
 
     /// Runs `f` on a request reader. Readers are `query_only`: a write attempt is an error,
     /// not a race. Its SQL stops with `Error::QueryTimeout` past `--query-timeout`, and with
     /// `Error::Cancelled` once the request it runs for (`bound::within`) is cancelled.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.readers.run(bound::current(), f)
+        self.pools()?.readers.run(bound::current(), f)
     }
 
     /// Runs `f` on one of the readers held back for the server's own jobs, which requests
     /// never take; bounded by `--query-timeout` like any read.
     pub fn read_reserved<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.reserved.run(None, f)
+        self.pools()?.reserved.run(None, f)
     }
 
     /// True while every request reader is taken and none has come back for a second:
     /// reads queue (and, past `--db-wait`, fail with 503) until one does.
     pub fn busy(&self) -> bool {
-        self.readers.busy()
+        // Never waits: while a restore holds the pools closed, the store is not "busy".
+        match self.live.try_read() {
+            Ok(live) => live.as_ref().is_some_and(|p| p.readers.busy()),
+            Err(_) => false,
+        }
     }
 
     /// Runs `f` on the writer outside any transaction: for statements SQLite refuses inside
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.take_writer()?;
-        self.commits.settle(&conn);
-        let held = Held::new();
-        let out = f(&mut conn);
-        drop(held);
-        // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
-        generation::advance(&conn);
-        out
+        with_writer(self.pools()?.as_ref(), f)
     }
 
     /// Folds the WAL back into the main file, so a stopped server leaves one tidy file.
     pub fn checkpoint(&self) -> Result<()> {
-        self.with_writer(|c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            Ok(())
-        })
+        checkpoint(self.pools()?.as_ref())
     }
 
     pub fn size_bytes(&self) -> u64 {
@@ -314,6 +370,37 @@ impl Store {
             .map(|m| m.len())
             .sum()
     }
+}
+
+fn with_writer<T>(pools: &Pools, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    let mut conn = pools.take_writer()?;
+    pools.commits.settle(&conn);
+    let held = Held::new();
+    let out = f(&mut conn);
+    drop(held);
+    // Whatever ran may have written (a migration, VACUUM): remembered counts are stale.
+    generation::advance(&conn);
+    out
+}
+
+fn checkpoint(pools: &Pools) -> Result<()> {
+    with_writer(pools, |c| {
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    })
+}
+
+fn watch_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn open_failed(path: &Path, e: rusqlite::Error) -> Error {
+    Error::internal(format!("cannot open {}: {e}", path.display()))
 }
 
 fn open_error(path: &Path, e: r2d2::Error) -> Error {
@@ -333,6 +420,8 @@ impl Db {
     pub fn open(dir: &Path, opts: &PoolOptions) -> Result<Self> {
         fs::create_dir_all(dir)
             .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+        // A restore killed half-way is undone before any file is opened.
+        crate::backups::swap::recover(dir)?;
         for sub in ["storage", "backups"] {
             fs::create_dir_all(dir.join(sub))?;
         }
@@ -360,6 +449,50 @@ impl Db {
     pub fn checkpoint(&self) -> Result<()> {
         self.data.checkpoint()?;
         self.aux.checkpoint()
+    }
+
+    /// Closes every connection of both files, runs `f` while none is open (a restore moves
+    /// the files), then opens them again, on whatever files `f` left in place.
+    ///
+    /// New operations wait meanwhile; those in flight are waited for, up to `--db-wait`
+    /// (at least ten seconds), and if they are not over by then nothing is closed and the
+    /// answer is a 503. `f` must not use the stores: they are closed while it runs.
+    pub fn offline<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let stores = [&self.data, &self.aux];
+        let poisoned = |_| Error::internal("the database pools are poisoned");
+        let mut slots = Vec::with_capacity(2);
+        for store in stores {
+            slots.push(store.live.write().map_err(poisoned)?);
+        }
+        let deadline = Instant::now() + self.data.opts.wait.max(Duration::from_secs(10));
+        while slots
+            .iter()
+            .any(|s| s.as_ref().is_some_and(|p| Arc::strong_count(p) > 1))
+        {
+            if Instant::now() > deadline {
+                return Err(Error::Overloaded);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for slot in &mut slots {
+            if let Some(pools) = slot.take() {
+                // The file left behind holds everything: no WAL to carry along.
+                if let Err(e) = checkpoint(&pools) {
+                    log::warn!("checkpoint before closing: {e}");
+                }
+            }
+        }
+        let out = f();
+        let mut reopened = Ok(());
+        for (slot, store) in slots.iter_mut().zip(stores) {
+            match Pools::open(&store.path, &store.opts) {
+                Ok(pools) => **slot = Some(Arc::new(pools)),
+                Err(e) => reopened = Err(e),
+            }
+            store.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        let out = out?;
+        reopened.map(|()| out)
     }
 }
 

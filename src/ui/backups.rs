@@ -289,10 +289,12 @@ async fn restore(
     let shared = state.clone();
     let target = key.clone();
     let done = blocking(move || {
-        backups::restore(&shared.db, &target, &|step| {
-            log::info!("restore {target}: {step}")
-        })?;
-        shared.follow_restore()
+        backups::restore(
+            &shared.db,
+            &target,
+            &|step| log::info!("restore {target}: {step}"),
+            &|| shared.follow_restore(),
+        )
     })
     .await;
     match done {
