@@ -55,6 +55,7 @@ mod record_hooks;
 mod record_rules;
 mod records;
 mod restore;
+mod restore_safety;
 mod sdk;
 mod spa;
 mod storage;
