@@ -1,5 +1,7 @@
 //! argon2id password hashes in PHC string form. Hashing is deliberately slow: callers on
-//! the async side run it on a blocking thread.
+//! the async side run it on a blocking thread. PocketBase's bcrypt hashes (`$2a$`, `$2b$`,
+//! `$2y$`, carried over by `hearth import pocketbase`) verify too; sign-in replaces one with
+//! an argon2id hash of the same password (`needs_rehash`).
 
 use std::cell::RefCell;
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
@@ -180,10 +182,27 @@ fn hash_now(password: &str) -> Result<String> {
     Ok(phc.to_string())
 }
 
-/// True when `password` matches `stored`. A malformed stored hash never matches.
+/// True when `password` matches `stored` (argon2id, or PocketBase's bcrypt). A malformed
+/// stored hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     let (password, stored) = (password.to_owned(), stored.to_owned());
-    on_hasher(move || verify_now(&password, &stored).unwrap_or(false)).unwrap_or(false)
+    on_hasher(move || match is_bcrypt(&stored) {
+        true => bcrypt::verify(&password, &stored).unwrap_or(false),
+        false => verify_now(&password, &stored).unwrap_or(false),
+    })
+    .unwrap_or(false)
+}
+
+/// True for a hash hearth does not write (PocketBase's bcrypt): once its password is known
+/// to match, it should be replaced by `hash(password)`.
+pub fn needs_rehash(stored: &str) -> bool {
+    is_bcrypt(stored)
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
 }
 
 /// Recomputes the hash with the stored parameters and salt; constant-time comparison.
@@ -217,6 +236,22 @@ mod tests {
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
     use super::*;
+
+    #[test]
+    fn pocketbase_bcrypt_hashes_verify_and_ask_to_be_replaced() {
+        // Written by PocketBase 0.40.6 (`pocketbase superuser upsert a@example.com 1234567890`).
+        let pocketbase = "$2a$10$mJGJTp/DyupVvsgPYJT/wetaGuFHxbPj16j6Nke0eRJqdLc1sLoCm";
+        assert!(verify("1234567890", pocketbase));
+        assert!(!verify("1234567891", pocketbase));
+        assert!(needs_rehash(pocketbase));
+        for prefix in ["$2b$", "$2y$"] {
+            let other = pocketbase.replacen("$2a$", prefix, 1);
+            assert!(verify("1234567890", &other), "{prefix}");
+        }
+        let ours = hash("1234567890").unwrap_or_default();
+        assert!(!needs_rehash(&ours));
+        assert!(!verify("1234567890", "$2a$10$broken"));
+    }
 
     #[test]
     fn hashes_verify_both_ways_with_the_standard_implementation() {

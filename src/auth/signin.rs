@@ -57,7 +57,30 @@ pub fn admit(
     if !auth_rule_admits(store, schema, c, &record)? {
         return Err(failed());
     }
+    if password::needs_rehash(hash) {
+        rehash(store, c, &record, hash, password_text)?;
+    }
     Ok(record)
+}
+
+/// Replaces a PocketBase bcrypt hash that just matched by an argon2id hash of the same
+/// password, unless the password changed meanwhile. The token key stays: sessions issued
+/// before (by PocketBase too) stay valid, and the record's `updated` is not touched.
+fn rehash(
+    store: &Store,
+    c: &Collection,
+    record: &Map<String, Value>,
+    old: &str,
+    password_text: &str,
+) -> Result<()> {
+    let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+    let new = password::hash(password_text)?;
+    let sql = format!(
+        "UPDATE \"{}\" SET password = ?1 WHERE id = ?2 AND password = ?3",
+        c.name
+    );
+    store.write(|conn| Ok(conn.execute(&sql, (&new, id, old))?))?;
+    Ok(())
 }
 
 /// Whether `c`'s `authRule`, judged with `record` signed in, admits it (absent, it admits

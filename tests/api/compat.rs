@@ -109,7 +109,7 @@ fn isolated(cmd: &mut Command, dir: &Path) {
         .current_dir(dir);
 }
 
-fn run(bin: &str, dir: &Path, args: &[&str]) {
+pub fn run(bin: &str, dir: &Path, args: &[&str]) {
     let mut cmd = Command::new(bin);
     cmd.args(args);
     isolated(&mut cmd, dir);

@@ -13,6 +13,7 @@ mod admin_record_forms;
 mod app_migrations;
 mod auth;
 mod backups;
+mod bcrypt_passwords;
 mod bounded;
 mod browser;
 mod browser_app;
