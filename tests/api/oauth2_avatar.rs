@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::compat::{assert_same, pocketbase_bin, start_pocketbase};
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, client, spawn_app, spawn_app_with};
 use crate::helpers::{TestApp, superuser_token_at};
-use crate::oauth2_signin::{CLIENT_ID, CLIENT_SECRET, Oidc, REDIRECT, start_oidc, url_encode};
+use crate::oauth2_signin::{CLIENT_ID, CLIENT_SECRET, Oidc, sign_in_as, start_oidc};
 
 /// OAuth2 on for `users`, its avatar mapped to `field`, which is added with `kind`.
 async fn map_avatar(http: &Client, base: &str, admin: &str, oidc: &Oidc, field: Value) {
@@ -45,34 +45,6 @@ async fn map_avatar(http: &Client, base: &str, admin: &str, oidc: &Oidc, field: 
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }
 
-/// Signs `login` in (with claims overridden): the status and the answer.
-async fn sign_in(base: &str, oidc: &Oidc, login: &str, claims: &[(&str, &str)]) -> (u16, Value) {
-    let http = client();
-    let users = format!("{base}/api/collections/users");
-    let methods: Value = http
-        .get(format!("{users}/auth-methods"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let p = &methods["oauth2"]["providers"][0];
-    let url = format!("{}{}", p["authURL"].as_str().unwrap(), url_encode(REDIRECT));
-    let code = oidc.code_with(&url, login, claims).await;
-    let res = http
-        .post(format!("{users}/auth-with-oauth2"))
-        .json(
-            &json!({"provider": "oidc", "code": code, "codeVerifier": p["codeVerifier"],
-            "redirectURL": REDIRECT}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
-}
-
 fn file_field(max_size: u64) -> Value {
     json!({"name": "avatar", "type": "file", "maxSelect": 1, "maxSize": max_size,
         "mimeTypes": ["image/png", "image/jpeg"]})
@@ -85,7 +57,7 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
     let mut out = Vec::new();
 
     map_avatar(&http, base, &admin, oidc, file_field(1 << 20)).await;
-    let (status, body) = sign_in(base, oidc, "ava", &[]).await;
+    let (status, body) = sign_in_as(base, oidc, "oidc", "ava", &[]).await;
     out.push((
         "file field, provider on loopback".into(),
         json!([status, body["record"]["avatar"], body["meta"]["isNew"]]),
@@ -93,7 +65,7 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
 
     let url_field = json!({"name": "picture", "type": "url"});
     map_avatar(&http, base, &admin, oidc, url_field).await;
-    let (status, body) = sign_in(base, oidc, "bea", &[]).await;
+    let (status, body) = sign_in_as(base, oidc, "oidc", "bea", &[]).await;
     out.push((
         "url field".into(),
         json!([status, body["record"]["picture"], body["meta"]["avatarURL"]]),
@@ -139,7 +111,7 @@ async fn with_private_addresses_allowed_the_avatar_is_downloaded_into_the_file_f
     let admin = superuser_token_at(&http, base).await;
     map_avatar(&http, base, &admin, &oidc, file_field(1 << 20)).await;
 
-    let (status, body) = sign_in(base, &oidc, "ava", &[]).await;
+    let (status, body) = sign_in_as(base, &oidc, "oidc", "ava", &[]).await;
     assert_eq!(status, 200, "{body}");
     let record = &body["record"];
     let name = record["avatar"].as_str().unwrap_or_default().to_owned();
@@ -168,13 +140,13 @@ async fn with_private_addresses_allowed_the_avatar_is_downloaded_into_the_file_f
     assert_eq!(stored, served, "the stored avatar is the provider's image");
 
     // Signing in again finds the record and leaves its avatar alone.
-    let (status, again) = sign_in(base, &oidc, "ava", &[]).await;
+    let (status, again) = sign_in_as(base, &oidc, "oidc", "ava", &[]).await;
     assert_eq!((status, &again["meta"]["isNew"]), (200, &json!(false)));
     assert_eq!(again["record"]["avatar"], name);
 
     // A picture the provider does not have: signed in, no avatar.
     let missing = format!("{}/avatar-that-is-not-there.png", oidc.issuer);
-    let (status, body) = sign_in(base, &oidc, "cid", &[("picture", &missing)]).await;
+    let (status, body) = sign_in_as(base, &oidc, "oidc", "cid", &[("picture", &missing)]).await;
     assert_eq!(
         (status, &body["record"]["avatar"]),
         (200, &json!("")),
@@ -183,7 +155,7 @@ async fn with_private_addresses_allowed_the_avatar_is_downloaded_into_the_file_f
 
     // An avatar larger than the field takes: signed in, no avatar.
     map_avatar(&http, base, &admin, &oidc, file_field(16)).await;
-    let (status, body) = sign_in(base, &oidc, "dee", &[]).await;
+    let (status, body) = sign_in_as(base, &oidc, "oidc", "dee", &[]).await;
     assert_eq!(
         (status, &body["record"]["avatar"]),
         (200, &json!("")),

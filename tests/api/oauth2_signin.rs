@@ -16,7 +16,7 @@ use crate::helpers::{Tool, client, spawn_app, superuser_token_at};
 
 pub const CLIENT_ID: &str = "hearth-test";
 pub const CLIENT_SECRET: &str = "hearth-test-secret";
-pub const REDIRECT: &str = "http://127.0.0.1:9/oauth2-callback";
+const REDIRECT: &str = "http://127.0.0.1:9/oauth2-callback";
 
 /// The provider, running until dropped.
 pub struct Oidc {
@@ -100,7 +100,7 @@ fn keys(v: &Value) -> Value {
 }
 
 /// A sign-in's answer with what differs between servers (ids, tokens, times) left out.
-fn shown(status: u16, body: &Value) -> Value {
+pub fn shown(status: u16, body: &Value) -> Value {
     if status != 200 {
         return json!([status, body]);
     }
@@ -305,7 +305,46 @@ pub async fn configure(http: &Client, base: &str, admin: &str, oidc: &Oidc) {
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }
 
-pub fn url_encode(s: &str) -> String {
+/// Signs `login` in at `base`'s `users` through `provider` (with claims overridden), as
+/// `authWithOAuth2Code` does: the status and the answer.
+pub async fn sign_in_as(
+    base: &str,
+    oidc: &Oidc,
+    provider: &str,
+    login: &str,
+    claims: &[(&str, &str)],
+) -> (u16, Value) {
+    let http = client();
+    let users = format!("{base}/api/collections/users");
+    let methods: Value = http
+        .get(format!("{users}/auth-methods"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = methods["oauth2"]["providers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == provider))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {provider} in {methods}"));
+    let url = format!("{}{}", p["authURL"].as_str().unwrap(), url_encode(REDIRECT));
+    let code = oidc.code_with(&url, login, claims).await;
+    let res = http
+        .post(format!("{users}/auth-with-oauth2"))
+        .json(
+            &json!({"provider": provider, "code": code, "codeVerifier": p["codeVerifier"],
+            "redirectURL": REDIRECT}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

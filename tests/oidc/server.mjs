@@ -7,7 +7,12 @@
 //   - a sign-in page that needs no browser: POST the login (any name) and the flow goes on;
 //   - an account store where the login names the user and the claims are derived from it
 //     (overridable per sign-in with extra form fields);
-//   - a tiny PNG at /avatar/<login>.png, the default `picture`, for avatar downloads.
+//   - a tiny PNG at /avatar/<login>.png, the default `picture`, for avatar downloads;
+//   - /plain-userinfo: the signed-in account's claims for any access token this provider
+//     issued, whatever its scopes, shaped as Google's userinfo (sub, name, email,
+//     email_verified, picture). With Google's two scopes accepted, a named provider
+//     (`google`) can be pointed at this provider by overriding its URLs, as an app does
+//     for a self-hosted or staging identity server.
 //
 // CLI: node server.mjs [--port N] [--host H] [--client-id ID] [--client-secret S]
 //                      [--redirect-uri URI]... [--pkce-required] [--consent] [--log]
@@ -28,6 +33,11 @@ import Provider from 'oidc-provider';
 export const DEFAULT_CLIENT_ID = 'hearth-test';
 export const DEFAULT_CLIENT_SECRET = 'hearth-test-secret';
 const SCOPES = ['openid', 'email', 'profile', 'offline_access'];
+// The scopes PocketBase's `google` provider asks for (tools/auth/google.go).
+const GOOGLE_SCOPES = [
+  'https://www.googleapis.com/auth/userinfo.profile',
+  'https://www.googleapis.com/auth/userinfo.email',
+];
 
 // 1x1 transparent PNG, the avatar every user gets unless `picture` is overridden.
 const AVATAR_PNG = Buffer.from(
@@ -154,7 +164,7 @@ export async function startProvider(options = {}) {
     }],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
-    scopes: SCOPES,
+    scopes: [...SCOPES, ...GOOGLE_SCOPES],
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
@@ -197,7 +207,7 @@ export async function startProvider(options = {}) {
         clientId: ctx.oidc.client.clientId,
         accountId: ctx.oidc.session.accountId,
       });
-      grant.addOIDCScope(SCOPES.join(' '));
+      grant.addOIDCScope([...SCOPES, ...GOOGLE_SCOPES].join(' '));
       grant.addOIDCClaims(['sub', 'email', 'email_verified', 'name', 'preferred_username', 'picture']);
       await grant.save();
       return grant;
@@ -211,6 +221,17 @@ export async function startProvider(options = {}) {
     provider.Client.prototype.redirectUriAllowed = () => true;
   }
   const callback = provider.callback();
+
+  async function plainUserinfo(req, res) {
+    const bearer = /^bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    const token = bearer && await provider.AccessToken.find(bearer[1]);
+    if (!token || token.isExpired) {
+      sendJson(res, 401, { error: 'invalid_token', error_description: 'no such access token' });
+      return;
+    }
+    const claims = accounts.get(token.accountId) ?? defaultClaims(token.accountId, issuer);
+    sendJson(res, 200, { ...claims, sub: token.accountId });
+  }
 
   async function interaction(req, res, url) {
     const m = url.pathname.match(/^\/interaction\/([^/]+)(\/abort)?$/);
@@ -302,6 +323,12 @@ export async function startProvider(options = {}) {
       interaction(req, res, url).catch((err) => {
         if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: err.message });
         else res.end();
+      });
+      return;
+    }
+    if (url.pathname === '/plain-userinfo' && req.method === 'GET') {
+      plainUserinfo(req, res).catch((err) => {
+        if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: err.message });
       });
       return;
     }
