@@ -247,6 +247,7 @@ async fn password_hooked(
         ]),
         method: "password",
         body: json!({"identity": input.identity, "password": input.password}),
+        mfa_id: input.mfa_id.clone(),
     };
     let table = c.clone();
     // The body is checked before the hooks, as PocketBase binds and validates it.
@@ -330,6 +331,7 @@ async fn refresh_hooked(
         extra: Map::new(),
         method: "",
         body: json!({}),
+        mfa_id: String::new(),
     };
     let find = find_by_id(c.clone(), id);
     let table = c.clone();
@@ -468,6 +470,7 @@ async fn otp_with_hooks(
     input: OtpInput,
 ) -> Result<HttpResponse> {
     let body = json!({ "otpId": input.otp_id, "password": input.password });
+    let mfa_id = input.mfa_id.clone();
     let (shared, table) = (state.clone(), c.clone());
     let checked =
         blocking(move || otp::check(&shared.db.data, &table, &input.otp_id, &input.password))
@@ -476,6 +479,7 @@ async fn otp_with_hooks(
         extra: Map::from_iter([("otp".to_owned(), checked.describe(&c))]),
         method: "otp",
         body,
+        mfa_id,
     };
     let find = find_by_id(c.clone(), checked.record_id().to_owned());
     let table = c.clone();

@@ -36,6 +36,16 @@ fn auth_input(c: &Collection, body: &Value, method: &str) -> Map<String, Value> 
     }
 }
 
+/// The MFA a sign-in continues: `?mfaId=`, else the body's `mfa_id`.
+fn requested_mfa(req: &HttpRequest, mfa_id: &str) -> String {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    query
+        .into_iter()
+        .find(|(k, v)| k == "mfaId" && !v.is_empty())
+        .map_or_else(|| mfa_id.to_owned(), |(_, v)| v)
+}
+
 /// The answer of a sign-in whose `body` is `{record, token}`, by `method`, bringing
 /// `mfa_id` (the body's; `?mfaId=` wins): 401 `{mfaId}` when the collection's MFA asks for
 /// a second factor, else the answer through `onRecordAuthRequest`.
@@ -47,12 +57,7 @@ pub async fn answered(
     body: Value,
     (method, mfa_id): (&str, &str),
 ) -> Result<HttpResponse> {
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let mfa_id = query
-        .into_iter()
-        .find(|(k, v)| k == "mfaId" && !v.is_empty())
-        .map_or_else(|| mfa_id.to_owned(), |(_, v)| v);
+    let mfa_id = requested_mfa(req, mfa_id);
     let ctx = super::records::context(req, state, auth, Map::new());
     let (shared, table, method_owned) = (state.clone(), c.clone(), method.to_owned());
     let id = body["record"]["id"].as_str().unwrap_or_default().to_owned();
@@ -130,6 +135,8 @@ pub struct SignIn {
     pub method: &'static str,
     /// The request body the hooks see.
     pub body: Value,
+    /// The MFA the sign-in continues (the body's `mfaId`).
+    pub mfa_id: String,
 }
 
 /// Finds the record the sign-in is for (before the hooks run; errors answer at once).
@@ -165,7 +172,9 @@ pub async fn around_sign_in(
     };
     let request = request_json(req, auth, HashMap::new(), Ok(&sign_in.body))?;
     let auth_ids = loaded.registry.bound(&["onRecordAuthRequest"], &c);
-    let shared = state.clone();
+    let mfa_id = requested_mfa(req, &sign_in.mfa_id);
+    let ctx = super::records::context(req, state, auth, Map::new());
+    let (shared, method) = (state.clone(), sign_in.method);
     let ran = pool
         .run(move |executor| {
             executor.enter(move |hooks| {
@@ -188,11 +197,23 @@ pub async fn around_sign_in(
                     let extra = given["extra"].as_object().cloned().unwrap_or_default();
                     let (record, token) = admit(state, record, &extra)?;
                     let id = record["id"].as_str().unwrap_or_default().to_owned();
+                    let store = &state.db.data;
+                    let mfa = crate::auth::mfa::check(store, &c, &id, method, &mfa_id, &ctx)?;
+                    if let crate::auth::mfa::Next::SecondFactor(mfa_id) = mfa {
+                        // PocketBase answers at once, and `e.next()` fails.
+                        let body = json!({ "mfaId": mfa_id }).to_string();
+                        let answer =
+                            json!({"status": 401, "type": "application/json", "body": body});
+                        return Ok(Map::from_iter([(
+                            "outcome".to_owned(),
+                            json!({ "answer": answer }),
+                        )]));
+                    }
                     let body = state.db.data.read(|conn| response(conn, &c, &id, token))?;
                     let outcome = if auth_ids.is_empty() {
                         json!({ "sent": body })
                     } else {
-                        let input = auth_input(&c, &body, sign_in.method);
+                        let input = auth_input(&c, &body, method);
                         hooks
                             .chain("__authHook", &auth_ids, &request, input, true, &mut |_| {
                                 Err(Error::bad_request("There is no e.next() here."))

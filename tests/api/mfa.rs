@@ -1,10 +1,11 @@
 //! Multi-factor sign-in side by side with PocketBase 0.40.6 (each server mailing to an SMTP
 //! sink of its own): a password that succeeds answers 401 `{mfaId}`; the same method again
-//! is refused; an OTP read from the mail completes it once; the MFA rule picks whom it asks.
+//! is refused; an OTP read from the mail completes it once; the MFA rule picks whom it asks;
+//! and all of it again with sign-in hooks loaded.
 
 use serde_json::{Value, json};
 
-use crate::compat::{assert_same, pocketbase_bin, start_pocketbase};
+use crate::compat::{assert_same, pocketbase_bin, start_pocketbase, start_pocketbase_with_hooks};
 use crate::helpers::{SmtpSink, client, spawn_smtp_sink, superuser_token_at};
 use crate::hook_auth::sign_up;
 use crate::hook_mail::{mail_settings, mailing_app};
@@ -125,6 +126,33 @@ async fn mfa_with_a_password_then_an_otp_answers_as_on_pocketbase() {
     };
     let pb_sink = spawn_smtp_sink().await;
     let pb = start_pocketbase(&bin).await;
+    let theirs = scenario(&pb.address, Some(pb_sink.port), &pb_sink).await;
+    assert_same(&ours, &theirs);
+}
+
+/// Sign-in hooks that only pass the sign-in on: MFA asks for the second factor all the same.
+const PASSING_HOOKS: &str = r#"
+onRecordAuthWithPasswordRequest((e) => { e.next() }, "users")
+onRecordAuthWithOTPRequest((e) => { e.next() }, "users")
+"#;
+
+#[tokio::test]
+async fn mfa_holds_when_sign_in_hooks_run_as_on_pocketbase() {
+    let (app, sink, _dir) = mailing_app("signin.pb.js", PASSING_HOOKS).await;
+    let ours = scenario(&app.address, None, &sink).await;
+    let find = |label: &str| crate::compat::outcome(&ours, label);
+    assert_eq!(
+        find("password, first factor"),
+        json!([401, {"mfaId": 15, "keys": 1}])
+    );
+    assert_eq!(find("OTP, second factor")[0], 200, "{ours:?}");
+    assert_eq!(find("the rule picks max")[0], 401);
+
+    let Some(bin) = pocketbase_bin() else {
+        return;
+    };
+    let pb_sink = spawn_smtp_sink().await;
+    let pb = start_pocketbase_with_hooks(&bin, &[("signin.pb.js", PASSING_HOOKS)]).await;
     let theirs = scenario(&pb.address, Some(pb_sink.port), &pb_sink).await;
     assert_same(&ours, &theirs);
 }
