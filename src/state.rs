@@ -32,6 +32,8 @@ pub struct AppState {
     pub hooks: Arc<Hooks>,
     /// Scheduled jobs (`cronAdd`), listed and run through `/api/crons`.
     pub crons: Arc<crate::crons::Crons>,
+    /// Names Apple posted with a redirect, for the sign-in that follows.
+    pub apple_names: crate::auth::apple_names::AppleNames,
     pub started: Instant,
 }
 
@@ -47,6 +49,7 @@ impl AppState {
         Ok(Self {
             hooks,
             crons: Arc::default(),
+            apple_names: Default::default(),
             files,
             db,
             schema,

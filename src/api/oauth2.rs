@@ -37,6 +37,8 @@ struct Redirect {
     code: String,
     state: String,
     error: String,
+    /// Apple's `{"name": {"firstName", "lastName"}, ...}`, with its first redirect only.
+    user: String,
 }
 
 /// `GET /api/oauth2-redirect`: the end of the SDK's all-in-one `authWithOAuth2` flow. The
@@ -71,7 +73,14 @@ fn hand_over(req: &HttpRequest, state: &AppState, r: Redirect, status: u16) -> H
         && state
             .realtime
             .oauth2_redirect(&r.state, &ip, &data.to_string());
-    let page = if sent && r.error.is_empty() && !r.code.is_empty() {
+    let handed = sent && r.error.is_empty() && !r.code.is_empty();
+    if let Some(name) = (handed && !r.user.is_empty())
+        .then(|| crate::auth::oauth2::apple_redirect_name(&r.user))
+        .flatten()
+    {
+        state.apple_names.keep(&r.code, name);
+    }
+    let page = if handed {
         "../_/#/auth/oauth2-redirect-success"
     } else {
         "../_/#/auth/oauth2-redirect-failure"
@@ -162,9 +171,13 @@ async fn auth_with_oauth2(
     };
     let (code, verifier) = (input.code.clone(), input.code_verifier.clone());
     let name = provider.name.clone();
-    let user =
+    let apple_code = (name == "apple").then(|| input.code.clone());
+    let mut user =
         blocking(move || crate::auth::oauth2::exchange(&provider, &code, &verifier, &redirect))
             .await?;
+    if let Some(code) = apple_code.filter(|_| user.name.is_empty()) {
+        user.name = state.apple_names.take(&code).unwrap_or_default();
+    }
 
     let signed_in = match &auth {
         RequestAuth::Record(a) if a.collection.id == c.id => Some(a.record.clone()),

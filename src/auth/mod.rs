@@ -3,6 +3,7 @@
 //! `ui/` call into it.
 
 pub mod account;
+pub mod apple_names;
 pub mod avatar;
 pub mod csrf;
 pub mod external;

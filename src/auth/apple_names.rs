@@ -1,0 +1,50 @@
+//! Apple sends a user's name once, in the `user` form value of its first redirect, and never
+//! through a user-info endpoint. As PocketBase does, `/api/oauth2-redirect` keeps that name
+//! for a minute under the code it came with, and the `auth-with-oauth2` call that spends the
+//! code takes it. Only redirects handed to a waiting client are kept, at most `CAPACITY`
+//! at once, so nobody can fill the memory by posting names.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const TTL: Duration = Duration::from_secs(60);
+const CAPACITY: usize = 10_000;
+
+#[derive(Default)]
+pub struct AppleNames {
+    names: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl AppleNames {
+    /// Keeps `name` for the sign-in that spends `code`.
+    pub fn keep(&self, code: &str, name: String) {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        names.retain(|_, (_, at)| now.duration_since(*at) < TTL);
+        if names.len() < CAPACITY {
+            names.insert(code.to_owned(), (name, now));
+        }
+    }
+
+    /// The name kept for `code`, once.
+    pub fn take(&self, code: &str) -> Option<String> {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let (name, at) = names.remove(code)?;
+        (at.elapsed() < TTL).then_some(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_taken_once() {
+        let names = AppleNames::default();
+        names.keep("code-1", "Ann Apple".into());
+        assert_eq!(names.take("code-2"), None);
+        assert_eq!(names.take("code-1").as_deref(), Some("Ann Apple"));
+        assert_eq!(names.take("code-1"), None);
+    }
+}
