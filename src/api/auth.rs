@@ -258,12 +258,12 @@ async fn password_hooked(
             .read(|conn| signin::lookup(conn, &table, &input.identity, &input.password))
     });
     let table = c.clone();
-    let admit: auth_hooks::Admit = Box::new(move |state: &AppState, record, extra| {
+    let admit: auth_hooks::Admit = Box::new(move |state: &AppState, _, record, extra| {
         let password = extra["password"].as_str().unwrap_or_default();
         let store = &state.db.data;
         let record = signin::admit(store, state.schema.snapshot(), &table, record, password)?;
         let token = records::issue_token(&table, &record, KIND_AUTH)?;
-        Ok((record, token))
+        Ok((record, token, Value::Null))
     });
     let guest = RequestAuth::Guest;
     auth_hooks::around_sign_in(
@@ -335,10 +335,10 @@ async fn refresh_hooked(
     };
     let find = find_by_id(c.clone(), id);
     let table = c.clone();
-    let admit: auth_hooks::Admit = Box::new(move |_: &AppState, record, _| {
+    let admit: auth_hooks::Admit = Box::new(move |_: &AppState, _, record, _| {
         let record = record.ok_or_else(Error::not_found)?;
         let token = records::issue_token(&table, &record, KIND_AUTH)?;
-        Ok((record, token))
+        Ok((record, token, Value::Null))
     });
     auth_hooks::around_sign_in(
         req,
@@ -483,7 +483,7 @@ async fn otp_with_hooks(
     };
     let find = find_by_id(c.clone(), checked.record_id().to_owned());
     let table = c.clone();
-    let admit: auth_hooks::Admit = Box::new(move |state: &AppState, given, _| {
+    let admit: auth_hooks::Admit = Box::new(move |state: &AppState, _, given, _| {
         let schema = state.schema.snapshot();
         let spent = state.records().run(|tx| {
             let (record, verified) = otp::consume(tx.conn(), &table, &checked)?;
@@ -499,7 +499,7 @@ async fn otp_with_hooks(
             _ => spent,
         };
         let token = records::issue_token(&table, &record, KIND_AUTH)?;
-        Ok((record, token))
+        Ok((record, token, Value::Null))
     });
     auth_hooks::around_sign_in(
         req,

@@ -19,6 +19,7 @@ use super::hooks::{failed, header_pairs, request_json, written};
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
 use crate::hooks::{Arg, Loaded};
+use crate::records::write::RecordHooks;
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -28,6 +29,7 @@ fn auth_input(c: &Collection, body: &Value, method: &str) -> Map<String, Value> 
         "collection": crate::hooks::described(c),
         "record": body["record"],
         "token": body["token"],
+        "meta": body["meta"],
         "authMethod": method,
     });
     match input {
@@ -142,13 +144,15 @@ pub struct SignIn {
 /// Finds the record the sign-in is for (before the hooks run; errors answer at once).
 pub type Find = Box<dyn FnOnce(&AppState) -> Result<Option<Map<String, Value>>> + Send>;
 /// The record as signed in, from the one the hooks left (read again as stored) and the
-/// event's values: the check of `e.next()`, with the token to answer.
+/// event's values: the check of `e.next()` (its writes through the record hooks given),
+/// with the token and the `meta` (null: none) to answer.
 pub type Admit = Box<
     dyn Fn(
             &AppState,
+            &dyn RecordHooks,
             Option<Map<String, Value>>,
             &Map<String, Value>,
-        ) -> Result<(Map<String, Value>, String)>
+        ) -> Result<(Map<String, Value>, String, Value)>
         + Send,
 >;
 
@@ -195,7 +199,7 @@ pub async fn around_sign_in(
                             .read(|conn| crate::auth::records::find_by_id(conn, &c, id))?,
                     };
                     let extra = given["extra"].as_object().cloned().unwrap_or_default();
-                    let (record, token) = admit(state, record, &extra)?;
+                    let (record, token, meta) = admit(state, hooks, record, &extra)?;
                     let id = record["id"].as_str().unwrap_or_default().to_owned();
                     let store = &state.db.data;
                     let mfa = crate::auth::mfa::check(store, &c, &id, method, &mfa_id, &ctx)?;
@@ -209,7 +213,10 @@ pub async fn around_sign_in(
                             json!({ "answer": answer }),
                         )]));
                     }
-                    let body = state.db.data.read(|conn| response(conn, &c, &id, token))?;
+                    let mut body = state.db.data.read(|conn| response(conn, &c, &id, token))?;
+                    if !meta.is_null() {
+                        body["meta"] = meta;
+                    }
                     let outcome = if auth_ids.is_empty() {
                         json!({ "sent": body })
                     } else {
@@ -222,7 +229,10 @@ pub async fn around_sign_in(
                                 crate::hooks::records_failure(f, "Failed to authenticate.")
                             })?
                     };
-                    Ok(Map::from_iter([("outcome".to_owned(), outcome)]))
+                    Ok(Map::from_iter([
+                        ("outcome".to_owned(), outcome),
+                        ("record".to_owned(), Value::Object(record)),
+                    ]))
                 };
                 Ok(hooks.chain("__signInHook", &ids, &request, input, false, &mut next))
             })

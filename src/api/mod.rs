@@ -20,6 +20,8 @@ pub mod list;
 mod logs;
 mod metrics;
 mod oauth2;
+mod oauth2_hooks;
+mod oauth2_submit;
 mod openapi;
 mod realtime;
 mod record_requests;

@@ -7,17 +7,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
 use super::auth::{auth_collection, auth_response, configured_providers, count_attempt};
+use super::oauth2_submit::{self, Creating, Submit, meta, new_avatar, signed};
 use super::records::context;
-use super::{RequestAuth, auth_hooks};
-use crate::auth::oauth2::{AuthUser, Provider};
-use crate::auth::token::KIND_AUTH;
-use crate::auth::{avatar, external, records, signin};
+use super::{RequestAuth, auth_hooks, oauth2_hooks};
+use crate::auth::oauth2::Provider;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::files::upload::Staging;
 use crate::http::{Body, blocking, writing};
-use crate::records::Secrets;
-use crate::records::changes::Event;
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -184,163 +182,45 @@ async fn auth_with_oauth2(
         _ => None,
     };
     let input_mfa = input.mfa_id.clone();
+    let body = json!({"provider": name, "code": input.code, "codeVerifier": input.code_verifier,
+        "redirectURL": input.redirect_url, "createData": input.create_data});
     let create_data = input.create_data.unwrap_or_default();
-    let who = (name.as_str(), &user);
-    let avatar = new_avatar(&state, &c, who, &create_data, signed_in.clone()).await?;
     let mut ctx = context(&req, &state, &auth, create_data.clone());
     ctx.request.context = "oauth2";
+    let s = Arc::new(Submit {
+        c: c.clone(),
+        provider: name,
+        user,
+        create_data,
+        signed_in,
+    });
+    let avatar = new_avatar(&state, s.clone()).await?;
+    let creating = Creating { ctx, avatar };
+    if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithOAuth2Request", &c) {
+        let sign_in = (s, creating, body, input_mfa);
+        return oauth2_hooks::sign_in(&req, state.into_inner(), &auth, hooked, sign_in).await;
+    }
+
     let shared = state.clone();
-    let table = c.clone();
-    let signed = user.clone();
+    let submitted = s.clone();
     let (id, is_new) = writing(&state, Some(c.clone()), move |hooks| {
-        let state = shared;
-        let found = state
-            .db
-            .data
-            .read(|conn| external::find(conn, &c, &name, &signed, signed_in.as_ref()))?;
-        let records = state.records_with(hooks);
-        match found {
-            Some((record, linked)) => {
-                let id = text(&record, "id");
-                let own = signed_in.as_ref().is_some_and(|r| text(r, "id") == id);
-                let changes = external::changes(&record, &signed, own);
-                let hash = match changes.reset_password {
-                    true => Some(crate::password::hash(&crate::ids::secret(30))?),
-                    false => None,
-                };
-                let schema = state.schema.snapshot();
-                records.run(|tx| {
-                    external::apply(tx.conn(), &c, &id, &changes, hash.as_deref())?;
-                    if !changes.is_empty() {
-                        tx.noted(&schema, &c, Event::Update, &id)?;
-                    }
-                    if !linked {
-                        external::link(tx.conn(), &c, &id, &name, &signed.id)?;
-                    }
-                    Ok((id.clone(), false))
-                })
-            }
-            None => {
-                let given = (&ctx, &create_data, avatar);
-                create(&state, hooks, &c, given, &name, &signed)
-            }
-        }
+        let found = oauth2_submit::find(&shared, &submitted)?;
+        oauth2_submit::submit(&shared, hooks, &submitted, found, &mut Some(creating))
     })
     .await?;
 
-    let (shared, c) = (state.clone(), table.clone());
-    let meta = meta(&user, is_new);
+    let shared = state.clone();
+    let answer = s.clone();
     let body = blocking(move || {
-        let state = shared;
-        let store = &state.db.data;
-        let record = store
-            .read(|conn| records::find_by_id(conn, &c, &id))?
-            .ok_or_else(Error::not_found)?;
-        if !signin::auth_rule_admits(store, state.schema.snapshot(), &c, &record)? {
-            return Err(Error::Forbidden(
-                "The request doesn't satisfy the collection requirements to authenticate.".into(),
-            ));
-        }
-        let token = records::issue_token(&c, &record, KIND_AUTH)?;
-        let mut body = store.read(|conn| auth_response(conn, &c, &id, token))?;
-        body["meta"] = meta;
+        let (_, token) = signed(&shared, &answer.c, &id)?;
+        let mut body = shared
+            .db
+            .data
+            .read(|conn| auth_response(conn, &answer.c, &id, token))?;
+        body["meta"] = meta(&answer.user, is_new);
         Ok(body)
     })
     .await?;
     let second = ("oauth2", input_mfa.as_str());
-    auth_hooks::answered(&req, &state, &auth, &table, body, second).await
-}
-
-/// The avatar of a user who will get a new record, downloaded into the file field
-/// `mappedFields.avatarURL` names (see `auth::avatar`), unless `createData` sets that
-/// field. Only when no record is theirs yet: checked again when the record is written.
-async fn new_avatar(
-    state: &web::Data<AppState>,
-    c: &std::sync::Arc<Collection>,
-    (provider, user): (&str, &AuthUser),
-    create_data: &Map<String, Value>,
-    signed_in: Option<Map<String, Value>>,
-) -> Result<Option<Staging>> {
-    let Some(field) = avatar::file_field(c) else {
-        return Ok(None);
-    };
-    if user.avatar_url.is_empty() || create_data.contains_key(&field.0) {
-        return Ok(None);
-    }
-    let (shared, c, provider, user) = (state.clone(), c.clone(), provider.to_owned(), user.clone());
-    blocking(move || {
-        let state = shared;
-        let found = state
-            .db
-            .data
-            .read(|conn| external::find(conn, &c, &provider, &user, signed_in.as_ref()))?;
-        if found.is_some() {
-            return Ok(None);
-        }
-        let allow_private = state.config.oauth2_avatar_allow_private;
-        let (name, limit) = (field.0.as_str(), field.1);
-        match avatar::download(&state.files, &user.avatar_url, (name, limit), allow_private) {
-            Ok(staging) => Ok(Some(staging)),
-            Err(why) => {
-                log::warn!(
-                    "OAuth2 avatar of a new {} record not downloaded: {why}",
-                    c.name
-                );
-                Ok(None)
-            }
-        }
-    })
-    .await
-}
-
-/// A record created for the identity: `createData` with what the provider told, under the
-/// collection's `createRule` (the request's context is `oauth2`), a random password unless
-/// one is given; verified when its email is the provider's; linked.
-fn create(
-    state: &AppState,
-    hooks: &dyn crate::records::write::RecordHooks,
-    c: &std::sync::Arc<Collection>,
-    (ctx, create_data, avatar): (&crate::records::Ctx, &Map<String, Value>, Option<Staging>),
-    provider: &str,
-    user: &AuthUser,
-) -> Result<(String, bool)> {
-    if c.name == crate::auth::superusers::COLLECTION_NAME {
-        return Err(Error::bad_request(
-            "Superusers are not allowed to sign-up with OAuth2.",
-        ));
-    }
-    let mut body = external::payload(c, create_data, user);
-    // The downloaded avatar, named in the body by its stored name as an upload is.
-    if let Some(file) = avatar.as_ref().and_then(|s| s.files().first()) {
-        body.insert(file.field.clone(), json!(file.name));
-    }
-    if !body.contains_key("password") {
-        let password = crate::ids::secret(30);
-        body.insert("password".into(), json!(password));
-        body.insert("passwordConfirm".into(), json!(password));
-    }
-    let secrets = Secrets::prepare(&state.db.data, c, ctx, None, &body)?;
-    state.records_with(hooks).run(|tx| {
-        let record = tx.create(c, ctx, &body, &secrets, avatar)?;
-        let id = text(&record, "id");
-        external::verify_new(tx.conn(), c, &id, user)?;
-        external::link(tx.conn(), c, &id, provider, &user.id)?;
-        Ok((id, true))
-    })
-}
-
-fn text(record: &Map<String, Value>, key: &str) -> String {
-    record
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// PocketBase's `meta`: the provider's user (tokens included: the client asked for them)
-/// and whether the record is new.
-fn meta(user: &AuthUser, is_new: bool) -> Value {
-    let mut meta = json!(user);
-    meta["isNew"] = json!(is_new);
-    meta
+    auth_hooks::answered(&req, &state, &auth, &c, body, second).await
 }

@@ -378,6 +378,11 @@
       for (const k of names) extra[k] = ev[k];
       const record = ev.record ? ev.record.__data : null;
       signed = call("record.next", { depth: input.depth, record: { record, extra } });
+      // As PocketBase's: past `e.next()`, `e.record` is the record signed in.
+      if (signed && signed.record) {
+        ev.record = new Record(input.collection, signed.record);
+        ev.record.__new = false;
+      }
     }]);
     e.next();
     global.__event = null;
@@ -393,7 +398,7 @@
     e.record = new Record(input.collection, input.record);
     e.record.__new = false;
     e.token = input.token;
-    e.meta = null;
+    e.meta = input.meta === undefined ? null : input.meta;
     e.authMethod = input.authMethod;
     let sent = null;
     e.__chain = input.ids.map(handler).concat([(ev) => {

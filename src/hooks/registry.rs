@@ -64,10 +64,11 @@ impl Hook {
 }
 
 /// The event hooks hearth runs; a file binding any other is loaded with a warning.
-pub const RECORD_HOOKS: [&str; 32] = [
+pub const RECORD_HOOKS: [&str; 33] = [
     "onRecordsListRequest",
     "onRecordAuthRequest",
     "onRecordAuthWithPasswordRequest",
+    "onRecordAuthWithOAuth2Request",
     "onRecordAuthWithOTPRequest",
     "onRecordRequestOTPRequest",
     "onRecordAuthRefreshRequest",

@@ -319,6 +319,31 @@ interface RecordAuthWithPasswordRequestEvent extends RequestEvent {
 /** A password sign-in: throw to refuse, or change the record or password; `e.next()` checks the password and signs in. */
 declare function onRecordAuthWithPasswordRequest(handler: (e: RecordAuthWithPasswordRequestEvent) => void, ...collections: string[]): void;
 
+interface OAuth2User {
+  id: string;
+  name: string;
+  username: string;
+  email: string;
+  avatarURL: string;
+  accessToken: string;
+  refreshToken: string;
+  expiry: string;
+  rawUser: { [key: string]: any };
+}
+
+interface RecordAuthWithOAuth2RequestEvent extends RequestEvent {
+  collection: { id: string; name: string; type: string };
+  /** The record the identity signs in as; null for a new user (a hook may set it). */
+  record: Record | null;
+  providerName: string;
+  oAuth2User: OAuth2User;
+  /** The body's `createData`, for a new record (a hook may change it). */
+  createData: { [key: string]: any };
+  isNewRecord: boolean;
+}
+/** An OAuth2 sign-in once the provider said who the user is: throw to refuse, or change the record, the create data or the user; `e.next()` links or creates the record and signs in. */
+declare function onRecordAuthWithOAuth2Request(handler: (e: RecordAuthWithOAuth2RequestEvent) => void, ...collections: string[]): void;
+
 interface RecordAuthRefreshRequestEvent extends RequestEvent {
   collection: { id: string; name: string; type: string };
   record: Record;

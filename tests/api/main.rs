@@ -47,6 +47,7 @@ mod mfa;
 mod oauth2_avatar;
 mod oauth2_browser;
 mod oauth2_config;
+mod oauth2_hooks;
 mod oauth2_named;
 mod oauth2_signin;
 mod observability;

@@ -216,6 +216,33 @@ impl fmt::Debug for AuthUser {
 
 /// PocketBase's `meta` of an OAuth2 sign-in: its keys in PocketBase's order, with the
 /// legacy `avatarUrl` beside `avatarURL`.
+impl AuthUser {
+    /// The user as a JS hook left it (`e.oAuth2User`, serialized as above); a value it
+    /// removed or gave another type keeps `self`'s.
+    pub fn changed_by(&self, given: &Value) -> Self {
+        let text = |key: &str, old: &String| {
+            given
+                .get(key)
+                .and_then(Value::as_str)
+                .map_or_else(|| old.clone(), str::to_owned)
+        };
+        Self {
+            id: text("id", &self.id),
+            name: text("name", &self.name),
+            username: text("username", &self.username),
+            email: text("email", &self.email),
+            avatar_url: text("avatarURL", &self.avatar_url),
+            access_token: text("accessToken", &self.access_token),
+            refresh_token: text("refreshToken", &self.refresh_token),
+            expiry: text("expiry", &self.expiry),
+            raw_user: given
+                .get("rawUser")
+                .cloned()
+                .unwrap_or_else(|| self.raw_user.clone()),
+        }
+    }
+}
+
 impl Serialize for AuthUser {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_struct("AuthUser", 10)?;
