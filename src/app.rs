@@ -43,6 +43,10 @@ impl App {
     /// Opens the data dir (migrating it), binds `config.http` and prepares the server.
     /// Must be called inside an async runtime; nothing is served until `run_until_stopped`.
     pub fn build(config: Config) -> Result<Self> {
+        // Before the lock file: PocketBase's dir is left exactly as it is.
+        if db::foreign::is_pocketbase(&config.dir) {
+            return Err(db::foreign::pocketbase_refusal(&config.dir));
+        }
         let lock = db::lock_dir(&config.dir)?;
         // Before anything is served: once the server answers, SIGTERM stops it gracefully.
         let signals = StopSignals::listen();

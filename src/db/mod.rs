@@ -11,6 +11,7 @@
 //! Everything here blocks. Async callers move it onto a blocking thread first.
 
 pub mod bound;
+pub mod foreign;
 pub mod generation;
 pub mod group;
 pub mod migrate;
@@ -418,6 +419,10 @@ pub struct Db {
 impl Db {
     /// Opens (creating on first use) the data dir and applies pending migrations to both files.
     pub fn open(dir: &Path, opts: &PoolOptions) -> Result<Self> {
+        // Checked before anything here is created or opened for writing.
+        if foreign::is_pocketbase(dir) {
+            return Err(foreign::pocketbase_refusal(dir));
+        }
         fs::create_dir_all(dir)
             .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
         // A restore killed half-way is undone before any file is opened.
