@@ -45,6 +45,23 @@ pub enum Command {
     /// Create, list or restore backup archives in DIR/backups.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Convert another backend's data dir into a new hearth data dir (--dir).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Convert a PocketBase 0.23+ data dir (pb_data) into --dir, which must be new or
+    /// empty; PocketBase's files are only read, and it may keep running meanwhile.
+    Pocketbase {
+        /// PocketBase's data dir (the folder holding data.db).
+        pb_data_dir: std::path::PathBuf,
+        /// The environment variable holding the key PocketBase encrypted its settings with
+        /// (what it was started with as --encryptionEnv).
+        #[arg(long, value_name = "NAME")]
+        encryption_env: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +157,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logs(cmd) => logs(&cli.dir, cmd),
         Command::Openapi { file } => openapi(&cli.dir, file.as_deref().unwrap_or("-")),
         Command::Backup(cmd) => backup(&cli.dir, cmd),
+        Command::Import(cmd) => import(&cli.dir, cmd),
     }
 }
 
@@ -218,6 +236,42 @@ fn backup(dir: &DirArgs, cmd: BackupCommand) -> Result<()> {
             println!("Restored {name}; the previous data is kept in backups/.before_restore_*.");
         }
     }
+    Ok(())
+}
+
+fn import(dir: &DirArgs, cmd: ImportCommand) -> Result<()> {
+    init_logger("warn");
+    let ImportCommand::Pocketbase {
+        pb_data_dir,
+        encryption_env,
+    } = cmd;
+    let encryption_key = match encryption_env {
+        Some(name) => Some(std::env::var(&name).map_err(|_| {
+            Error::internal(format!(
+                "--encryption-env {name}: the environment variable {name} is not set"
+            ))
+        })?),
+        None => None,
+    };
+    let opts = crate::import::pocketbase::Options { encryption_key };
+    let started = std::time::Instant::now();
+    eprintln!(
+        "Importing PocketBase data from {} into {}...",
+        pb_data_dir.display(),
+        dir.dir.display()
+    );
+    let progress = |step: &str| eprintln!("  {step}");
+    let summary = crate::import::pocketbase::into_dir(&pb_data_dir, &dir.dir, &opts, &progress)?;
+    eprint!("{summary}");
+    println!(
+        "Imported {} collections, {} records and {} files into {} in {:.1}s; start it with `hearth serve --dir {}`.",
+        summary.collections.len(),
+        summary.records(),
+        summary.files,
+        dir.dir.display(),
+        started.elapsed().as_secs_f64(),
+        dir.dir.display()
+    );
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod hooks;
 pub mod http;
 pub mod ids;
+pub mod import;
 pub mod json;
 pub mod logs;
 pub mod mail;

@@ -74,6 +74,22 @@ impl PocketBase {
     }
 }
 
+impl PocketBase {
+    /// Stops the server and waits for it to exit; the data dir stays until drop.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts `pocketbase serve` again on the same data dir, on a new port.
+    pub async fn restart(&mut self, bin: &str) {
+        self.stop();
+        let (child, address) = serve(bin, self._dir.path()).await;
+        self.child = child;
+        self.address = address;
+    }
+}
+
 impl Drop for PocketBase {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -151,28 +167,34 @@ pub async fn start_pocketbase_with(
         dir.path(),
         &["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD],
     );
+    let (child, address) = serve(bin, dir.path()).await;
+    PocketBase {
+        child,
+        address,
+        _dir: dir,
+    }
+}
+
+/// `pocketbase serve` on `dir` at a free port, once it answers.
+async fn serve(bin: &str, dir: &Path) -> (Child, String) {
     let port = free_port();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     let mut cmd = Command::new(bin);
     cmd.args(["serve", "--http", &format!("127.0.0.1:{port}")]);
-    isolated(&mut cmd, dir.path());
+    isolated(&mut cmd, dir);
     let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
-    let pb = PocketBase {
-        child,
-        address: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let log = pb._dir.path().join("serve.log");
+    let address = format!("http://127.0.0.1:{port}");
+    let log = dir.join("serve.log");
     wait_for(
         Duration::from_secs(20),
         "pocketbase to answer",
-        async || match crate::helpers::http_get(format!("{}/api/health", pb.address)).await {
+        async || match crate::helpers::http_get(format!("{address}/api/health")).await {
             Ok(_) => Ok(()),
             Err(_) => Err(std::fs::read_to_string(&log).unwrap_or_default()),
         },
     )
     .await;
-    pb
+    (child, address)
 }
 
 struct Case {

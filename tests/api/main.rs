@@ -43,6 +43,7 @@ mod hook_use;
 mod hook_writes;
 mod hooks;
 mod hostile;
+mod import_pocketbase;
 mod mfa;
 mod oauth2_avatar;
 mod oauth2_browser;
