@@ -234,6 +234,34 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
         stderr.contains("geoPoint"),
         "the summary notes the geoPoint field: {stderr}"
     );
+    assert!(stderr.contains("Files: 9 (1 thumbnails)"), "{stderr}");
+    let hashes = |db: &Path| {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut out = Vec::new();
+        for table in ["_superusers", "users"] {
+            let sql = format!("SELECT id, password, tokenKey FROM {table} ORDER BY id");
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .unwrap();
+            out.extend(rows.map(Result::unwrap));
+        }
+        out
+    };
+    let theirs_hashes = hashes(&pb.dir().join("data.db"));
+    assert_eq!(theirs_hashes.len(), 4);
+    assert!(theirs_hashes.iter().all(|(_, h, _)| h.starts_with("$2a$")));
+    assert_eq!(
+        hashes(&target.join("data.db")),
+        theirs_hashes,
+        "hashes and token keys as stored"
+    );
     let check = hearth_cli(&target, &["check"]);
     assert!(
         check.status.success(),
@@ -310,6 +338,14 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
     )
     .await;
     assert_eq!(own["totalItems"], 2);
+    // PocketBase's bcrypt hashes sign in on hearth (main's bcrypt verification).
+    let signed_in = api
+        .post(format!("{ours}/api/collections/users/auth-with-password"))
+        .json(&json!({"identity": "user1@example.com", "password": USER_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200, "a user's PocketBase password");
 
     let _ = hearth.kill();
     let _ = hearth.wait();

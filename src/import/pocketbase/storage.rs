@@ -37,6 +37,11 @@ fn copy_dir(from: &Path, to: &Path, thumbs: bool, summary: &mut Summary) -> Resu
             fs::File::open(&dest)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| failed(&dest, e))?;
+            // PocketBase's blob driver keeps a `<name>.attrs` sidecar beside each file:
+            // copied (harmless to hearth), not counted as files.
+            if name.to_string_lossy().ends_with(".attrs") {
+                continue;
+            }
             summary.bytes += bytes;
             if thumbs {
                 summary.thumbs += 1;
