@@ -28,9 +28,12 @@ impl Verified {
 
 /// The seam between an unpacked archive and the swap: takes the folder an archive was
 /// unpacked into and returns a verified hearth data dir (in place, the system schema
-/// migrated to this binary's). A PocketBase backup (`pb_data`'s layout) would be recognised
-/// and converted into hearth's layout here, before the checks, which then hold for it too.
+/// migrated to this binary's). A PocketBase backup (`pb_data`'s layout) is recognised and
+/// converted into hearth's layout here, before the checks, which then hold for it too.
 pub fn prepare(unpacked: &Path) -> Result<Verified> {
+    if crate::db::foreign::is_pocketbase(unpacked) {
+        convert_pocketbase(unpacked)?;
+    }
     check_layout(unpacked)?;
     check_database(&unpacked.join("data.db"), migrate::Set::Data)?;
     check_database(&unpacked.join("auxiliary.db"), migrate::Set::Auxiliary)?;
@@ -38,6 +41,39 @@ pub fn prepare(unpacked: &Path) -> Result<Verified> {
     Ok(Verified {
         dir: unpacked.to_owned(),
     })
+}
+
+/// Replaces the content of `unpacked`, a PocketBase backup, by its conversion
+/// (`import::pocketbase::convert`), made in a folder beside it.
+fn convert_pocketbase(unpacked: &Path) -> Result<()> {
+    let converted = unpacked.with_file_name("pocketbase-converted");
+    fs::create_dir(&converted)?;
+    let opts = crate::import::pocketbase::Options::default();
+    let summary = crate::import::pocketbase::convert(unpacked, &converted, &opts, &|step| {
+        log::info!("converting a PocketBase backup: {step}");
+    })
+    .map_err(|e| {
+        invalid(format!(
+            "it is a PocketBase backup that cannot be converted ({e})"
+        ))
+    })?;
+    for note in &summary.notes {
+        log::warn!("PocketBase backup: {note}");
+    }
+    for entry in fs::read_dir(unpacked)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            fs::remove_dir_all(&path)?;
+        } else {
+            fs::remove_file(&path)?;
+        }
+    }
+    for entry in fs::read_dir(&converted)? {
+        let entry = entry?;
+        fs::rename(entry.path(), unpacked.join(entry.file_name()))?;
+    }
+    fs::remove_dir(&converted)?;
+    Ok(())
 }
 
 /// Only what hearth writes: the two databases (files) and `storage/` (a folder).

@@ -526,3 +526,109 @@ fn serve_on_a_pocketbase_dir_names_the_import_command_and_changes_nothing() {
     );
     assert!(after == before, "PocketBase's files are unchanged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pocketbase_backup_restores_on_hearth_through_the_api_and_the_cli() {
+    let Some(bin) = pocketbase_bin() else { return };
+    // Arrange: a PocketBase backup (its own POST /api/backups) of a record with a file.
+    let mut pb = start_pocketbase(&bin).await;
+    let api = client();
+    let su = superuser_token_at(&api, &pb.address).await;
+    send(
+        api.post(format!("{}/api/collections", pb.address))
+            .header("Authorization", &su)
+            .json(&json!({
+                "name": "docs", "listRule": "", "viewRule": "",
+                "fields": [{"name": "title", "type": "text"},
+                           {"name": "doc", "type": "file", "maxSelect": 1}],
+            })),
+    )
+    .await;
+    let form = Form::new().text("title", "kept").part(
+        "doc",
+        Part::bytes(b"the document".to_vec())
+            .file_name("doc.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+    );
+    let record = send(
+        api.post(format!("{}/api/collections/docs/records", pb.address))
+            .header("Authorization", &su)
+            .multipart(form),
+    )
+    .await;
+    send(
+        api.post(format!("{}/api/backups", pb.address))
+            .header("Authorization", &su)
+            .json(&json!({"name": "pb_backup.zip"})),
+    )
+    .await;
+    pb.stop();
+    let zip = std::fs::read(pb.dir().join("backups").join("pb_backup.zip")).unwrap();
+    let file_path = format!(
+        "/api/files/docs/{}/{}",
+        record["id"].as_str().unwrap(),
+        record["doc"].as_str().unwrap()
+    );
+
+    // Act: uploaded to hearth and restored through the API.
+    let app = crate::helpers::spawn_app().await;
+    let token = app.superuser_token().await;
+    let form = Form::new().part(
+        "file",
+        Part::bytes(zip.clone())
+            .file_name("pb_backup.zip")
+            .mime_str("application/zip")
+            .unwrap(),
+    );
+    send(
+        api.post(app.url("/api/backups/upload"))
+            .header("Authorization", &token)
+            .multipart(form),
+    )
+    .await;
+    let restored = api
+        .post(app.url("/api/backups/pb_backup.zip/restore"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    let status = restored.status();
+    assert_eq!(status, 204, "{}", restored.text().await.unwrap());
+
+    // Assert: PocketBase's superuser, record and file are hearth's now.
+    let su_ours = superuser_token_at(&api, &app.address).await;
+    let list = get_json(&api, app.url("/api/collections/docs/records"), &su_ours).await;
+    assert_eq!(list["items"][0]["title"], "kept");
+    assert_eq!(list["items"][0]["id"], record["id"]);
+    let (status, bytes) = get_bytes(&api, app.url(&file_path)).await;
+    assert_eq!(
+        (status, bytes.as_slice()),
+        (200, b"the document".as_slice())
+    );
+
+    // And through the CLI, without a server.
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(hearth_cli(
+        dir.path(),
+        &["superuser", "upsert", "other@example.com", ADMIN_PASSWORD],
+    ));
+    std::fs::write(dir.path().join("backups").join("pb_backup.zip"), &zip).unwrap();
+    ok(hearth_cli(
+        dir.path(),
+        &["backup", "restore", "pb_backup.zip"],
+    ));
+    ok(hearth_cli(dir.path(), &["check"]));
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    let title: String = conn
+        .query_row("SELECT title FROM docs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(title, "kept");
+}
