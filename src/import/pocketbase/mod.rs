@@ -98,8 +98,10 @@ pub fn convert(
     fs::remove_dir_all(&scratch)?;
     // Made by `Db::open`; a server makes it again. Not part of the converted data.
     let _ = fs::remove_dir(out_dir.join("backups"));
-    summary
-        .note("_superusers and auth records keep PocketBase's bcrypt password hashes as they are");
+    summary.note(
+        "password hashes: PocketBase's bcrypt hashes are kept byte for byte; hearth replaces \
+         each by argon2id at that account's first sign-in",
+    );
     Ok(summary)
 }
 
