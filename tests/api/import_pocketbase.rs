@@ -188,7 +188,17 @@ fn collections_by_id(list: &Value) -> Vec<(String, Value)> {
     out
 }
 
-async fn start_hearth(dir: &Path) -> (std::process::Child, String) {
+/// The real `hearth serve`, killed when dropped (also when an assertion fails first).
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_hearth(dir: &Path) -> (Serving, String) {
     let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("--dir")
@@ -199,6 +209,7 @@ async fn start_hearth(dir: &Path) -> (std::process::Child, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let child = Serving(child);
     let address = format!("http://127.0.0.1:{port}");
     wait_for(Duration::from_secs(20), "hearth to answer", async || {
         crate::helpers::http_get(format!("{address}/api/health")).await
@@ -269,7 +280,7 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
         String::from_utf8_lossy(&check.stdout)
     );
 
-    let (mut hearth, ours) = start_hearth(&target).await;
+    let (_hearth, ours) = start_hearth(&target).await;
     pb.restart(&bin).await;
     let theirs = pb.address.clone();
     let su_ours = superuser_token_at(&api, &ours).await;
@@ -346,9 +357,6 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 200, "a user's PocketBase password");
-
-    let _ = hearth.kill();
-    let _ = hearth.wait();
 }
 
 fn post_collection_id(collections: &[(String, Value)]) -> String {
