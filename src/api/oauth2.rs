@@ -9,13 +9,13 @@ use serde_json::{Map, Value, json};
 
 use std::sync::Arc;
 
-use super::auth::{auth_collection, auth_response, configured_providers, count_attempt};
+use super::auth::{auth_collection, auth_response, configured_providers};
 use super::oauth2_submit::{self, Creating, Submit, meta, new_avatar, signed};
 use super::records::context;
 use super::{RequestAuth, auth_hooks, oauth2_hooks};
 use crate::auth::oauth2::Provider;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::http::{Body, blocking, writing};
+use crate::http::{Body, blocking, outbound, writing};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -161,7 +161,11 @@ async fn auth_with_oauth2(
         ));
     }
     let provider = provider(&c, &input)?;
-    count_attempt(&req, &state, &c, &format!("oauth2:{}", provider.name))?;
+    // Limited per address only: who signs in is not known before the exchange, and a
+    // limit per provider would let 20 sign-ins lock out every other user of it.
+    state
+        .limiter
+        .auth_attempt(crate::http::client_ip(&req), None)?;
     let redirect = if input.redirect_url.is_empty() {
         input.redirect_url_legacy.clone()
     } else {
@@ -171,7 +175,7 @@ async fn auth_with_oauth2(
     let name = provider.name.clone();
     let apple_code = (name == "apple").then(|| input.code.clone());
     let mut user =
-        blocking(move || crate::auth::oauth2::exchange(&provider, &code, &verifier, &redirect))
+        outbound(move || crate::auth::oauth2::exchange(&provider, &code, &verifier, &redirect))
             .await?;
     if let Some(code) = apple_code.filter(|_| user.name.is_empty()) {
         user.name = state.apple_names.take(&code).unwrap_or_default();

@@ -14,7 +14,7 @@ use crate::auth::token::KIND_AUTH;
 use crate::auth::{avatar, external, records, signin};
 use crate::error::{Error, Result};
 use crate::files::upload::Staging;
-use crate::http::blocking;
+use crate::http::{blocking, outbound};
 use crate::records::changes::Event;
 use crate::records::write::RecordHooks;
 use crate::records::{Ctx, Secrets};
@@ -147,19 +147,17 @@ pub async fn new_avatar(state: &web::Data<AppState>, s: Arc<Submit>) -> Result<O
         return Ok(None);
     }
     let shared = state.clone();
-    blocking(move || {
-        let state = shared;
-        if find(&state, &s)?.is_some() {
-            return Ok(None);
-        }
-        let allow_private = state.config.oauth2_avatar_allow_private;
+    let look = s.clone();
+    if blocking(move || find(&shared, &look)).await?.is_some() {
+        return Ok(None);
+    }
+    let (storage, allow_private) = (
+        state.files.clone(),
+        state.config.oauth2_avatar_allow_private,
+    );
+    outbound(move || {
         let (name, limit) = (field.0.as_str(), field.1);
-        match avatar::download(
-            &state.files,
-            &s.user.avatar_url,
-            (name, limit),
-            allow_private,
-        ) {
+        match avatar::download(&storage, &s.user.avatar_url, (name, limit), allow_private) {
             Ok(staging) => Ok(Some(staging)),
             Err(why) => {
                 log::warn!(

@@ -85,6 +85,46 @@ pub async fn writing<T: Send + 'static>(
     }
 }
 
+/// How many calls to other servers (OAuth2 code exchanges, avatar downloads) may run at
+/// once, process-wide; past it a request is turned away with 503.
+pub const MAX_OUTBOUND: usize = 64;
+
+static OUTBOUND: AtomicUsize = AtomicUsize::new(0);
+
+/// Releases its place in the outbound bound when dropped.
+struct OutboundSlot;
+
+impl Drop for OutboundSlot {
+    fn drop(&mut self) {
+        OUTBOUND.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs work that waits on another server (an OAuth2 provider) on a thread of its own,
+/// never on the blocking pool the database work shares: a slow or hanging provider holds
+/// only these threads, at most `MAX_OUTBOUND` (each call ends within its own timeouts),
+/// and every read and write goes on meanwhile. The place is held until the work ends,
+/// even when the client has gone.
+pub async fn outbound<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    if OUTBOUND.fetch_add(1, Ordering::AcqRel) >= MAX_OUTBOUND {
+        OUTBOUND.fetch_sub(1, Ordering::AcqRel);
+        return Err(Error::Overloaded);
+    }
+    let slot = OutboundSlot;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("outbound".into())
+        .spawn(move || {
+            let _slot = slot;
+            let _ = tx.send(f());
+        })
+        .map_err(|e| Error::internal(format!("cannot start an outbound call: {e}")))?;
+    rx.await
+        .unwrap_or_else(|_| Err(Error::internal("an outbound call stopped")))
+}
+
 /// Runs a request's work whose cost is a password check (sign-in) on the password-hashing
 /// threads, within the same `MAX_BLOCKING` bound, holding no blocking thread while it
 /// waits: a burst of sign-ins queues there instead of stalling every read.

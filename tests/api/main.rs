@@ -50,6 +50,7 @@ mod oauth2_browser;
 mod oauth2_config;
 mod oauth2_hooks;
 mod oauth2_named;
+mod oauth2_outbound;
 mod oauth2_signin;
 mod observability;
 mod openapi;
