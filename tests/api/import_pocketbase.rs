@@ -1,7 +1,8 @@
 //! `hearth import pocketbase`: an app built on the real PocketBase 0.40.6 through its HTTP
 //! API, PocketBase stopped, its data dir imported, hearth started on the result, and both
 //! (PocketBase restarted on its own data) compared over HTTP. Also the refusals: a
-//! non-empty target, a broken PocketBase dir, and `hearth serve` on PocketBase's dir.
+//! non-empty target, a broken PocketBase dir, and `hearth serve` on PocketBase's dir. The
+//! official JS SDK then runs one script (tests/sdk/moved.test.mjs) against both.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -357,6 +358,42 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 200, "a user's PocketBase password");
+
+    // The official JS SDK, one script against both: what the app's users see.
+    let Some(sdk) = crate::sdk::sdk_dir() else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for base in [&ours, &theirs] {
+        let file = out.path().join(format!("seen-{}.json", seen.len()));
+        let env = [
+            ("HEARTH_URL", base.as_str()),
+            ("OLD_TOKEN", built.user_token.as_str()),
+            ("USER_PASSWORD", USER_PASSWORD),
+            ("ADMIN_EMAIL", ADMIN_EMAIL),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("OUT", file.to_str().unwrap()),
+        ];
+        crate::sdk::node(&sdk, "moved.test.mjs", &env).await;
+        let text = std::fs::read_to_string(&file).unwrap();
+        seen.push(serde_json::from_str::<Value>(&text).unwrap());
+    }
+    let (a, b) = (&seen[0], &seen[1]);
+    assert_eq!(a["users"].as_array().map(Vec::len), Some(3));
+    assert_eq!(a["filtered"]["totalItems"], 2, "{}", a["filtered"]);
+    for key in [
+        "refreshed",
+        "users",
+        "view",
+        "superuser",
+        "filtered",
+        "thumb",
+    ] {
+        assert_eq!(
+            a[key], b[key],
+            "SDK {key}: hearth (left) vs PocketBase (right)"
+        );
+    }
 }
 
 fn post_collection_id(collections: &[(String, Value)]) -> String {

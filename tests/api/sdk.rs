@@ -115,7 +115,7 @@ async fn the_sdk_auth_flows_work_including_a_reset_from_the_outbox() {
 }
 
 /// Runs one node test file; fails the test with node's output if it fails.
-async fn node(dir: &Path, file: &str, env: &[(&str, &str)]) {
+pub async fn node(dir: &Path, file: &str, env: &[(&str, &str)]) {
     let mut cmd = Command::new("node");
     cmd.args(["--test", file]).current_dir(dir);
     for (k, v) in env {
