@@ -159,15 +159,20 @@ pub fn busy_error() -> Error {
     Error::bad_request("Try again later - another backup/restore process has already been started.")
 }
 
-/// Takes the data dir's backup lock, or None while another backup or restore holds it.
-fn try_lock(dir: &Path) -> Result<Option<File>> {
+/// The data dir's backup lock file, opened (not locked).
+fn lock_file(dir: &Path) -> Result<File> {
     let folder = folder(dir);
     fs::create_dir_all(&folder)?;
-    let file = fs::OpenOptions::new()
+    Ok(fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(folder.join(LOCK_FILE))?;
+        .open(folder.join(LOCK_FILE))?)
+}
+
+/// Takes the data dir's backup lock, or None while another backup or restore holds it.
+fn try_lock(dir: &Path) -> Result<Option<File>> {
+    let file = lock_file(dir)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(fs::TryLockError::WouldBlock) => Ok(None),
@@ -195,13 +200,7 @@ pub fn in_use(key: &str) -> bool {
 
 /// Waits for the data dir's backup lock (see `try_lock`) and holds it while it lives.
 fn wait_for_lock(dir: &Path) -> Result<File> {
-    let folder = folder(dir);
-    fs::create_dir_all(&folder)?;
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(folder.join(LOCK_FILE))?;
+    let file = lock_file(dir)?;
     file.lock()?;
     Ok(file)
 }

@@ -136,21 +136,8 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
     }
 
     let start_with = async |name: &str| {
-        let methods: Value = http
-            .get(format!("{users}/auth-methods"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let p = methods["oauth2"]["providers"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == name))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let url = format!("{}{}", p["authURL"].as_str().unwrap(), url_encode(REDIRECT));
-        (url, p["codeVerifier"].as_str().unwrap().to_owned())
+        let (url, verifier) = auth_start(base, name).await;
+        (url, verifier.as_str().unwrap_or_default().to_owned())
     };
     let start = async || start_with("oidc").await;
     let sign_in = async |body: Value, auth: Option<&str>| {
@@ -305,19 +292,12 @@ pub async fn configure(http: &Client, base: &str, admin: &str, oidc: &Oidc) {
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }
 
-/// Signs `login` in at `base`'s `users` through `provider` (with claims overridden), as
-/// `authWithOAuth2Code` does: the status and the answer.
-pub async fn sign_in_as(
-    base: &str,
-    oidc: &Oidc,
-    provider: &str,
-    login: &str,
-    claims: &[(&str, &str)],
-) -> (u16, Value) {
-    let http = client();
-    let users = format!("{base}/api/collections/users");
-    let methods: Value = http
-        .get(format!("{users}/auth-methods"))
+/// The start of a sign-in through `provider` at `base`'s `users`, as the SDK reads it from
+/// `auth-methods`: the provider's authorization URL with the redirect URL, and the PKCE
+/// verifier.
+pub async fn auth_start(base: &str, provider: &str) -> (String, Value) {
+    let methods: Value = client()
+        .get(format!("{base}/api/collections/users/auth-methods"))
         .send()
         .await
         .unwrap()
@@ -330,11 +310,26 @@ pub async fn sign_in_as(
         .cloned()
         .unwrap_or_else(|| panic!("no {provider} in {methods}"));
     let url = format!("{}{}", p["authURL"].as_str().unwrap(), url_encode(REDIRECT));
+    (url, p["codeVerifier"].clone())
+}
+
+/// Signs `login` in at `base`'s `users` through `provider` (with claims overridden), as
+/// `authWithOAuth2Code` does: the status and the answer.
+pub async fn sign_in_as(
+    base: &str,
+    oidc: &Oidc,
+    provider: &str,
+    login: &str,
+    claims: &[(&str, &str)],
+) -> (u16, Value) {
+    let http = client();
+    let users = format!("{base}/api/collections/users");
+    let (url, verifier) = auth_start(base, provider).await;
     let code = oidc.code_with(&url, login, claims).await;
     let res = http
         .post(format!("{users}/auth-with-oauth2"))
         .json(
-            &json!({"provider": provider, "code": code, "codeVerifier": p["codeVerifier"],
+            &json!({"provider": provider, "code": code, "codeVerifier": verifier,
             "redirectURL": REDIRECT}),
         )
         .send()
