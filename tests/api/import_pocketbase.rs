@@ -28,7 +28,8 @@ async fn send(req: reqwest::RequestBuilder) -> Value {
 }
 
 /// The app: users (some verified), `posts` with every field type, owner rules and a
-/// unique index, a view with COUNT(), records with files, one thumbnail made.
+/// unique index, a view with COUNT(), records with files, an OAuth2 link, one thumbnail
+/// made.
 struct Built {
     users: Vec<String>,
     posts: Vec<Value>,
@@ -139,6 +140,16 @@ async fn build_app(api: &Client, base: &str, su: &str) -> Built {
             .await,
         );
     }
+    // An OAuth2 link of the first user, as a sign-in with Google would have made it.
+    send(
+        api.post(format!("{base}/api/collections/_externalAuths/records"))
+            .header("Authorization", su)
+            .json(
+                &json!({"collectionRef": "_pb_users_auth_", "recordRef": users[0],
+                "provider": "google", "providerId": "google-user-0"}),
+            ),
+    )
+    .await;
     // One thumbnail, made by PocketBase on first request and kept in its storage/.
     let cover = posts[0]["cover"].as_str().unwrap();
     let thumb = api
@@ -296,7 +307,13 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
     for ((_, ca), (_, cb)) in a.iter().zip(&b) {
         assert_eq!(ca, cb, "collection: hearth (left) vs PocketBase (right)");
     }
-    for name in ["users", "posts", "_superusers", "post_counts"] {
+    for name in [
+        "users",
+        "posts",
+        "_superusers",
+        "post_counts",
+        "_externalAuths",
+    ] {
         let path = format!("/api/collections/{name}/records?perPage=500&sort=id");
         let a = get_json(&api, format!("{ours}{path}"), &su_ours).await;
         let b = get_json(&api, format!("{theirs}{path}"), &su_theirs).await;
@@ -380,6 +397,7 @@ async fn a_pocketbase_app_moves_to_hearth_unchanged() {
     }
     let (a, b) = (&seen[0], &seen[1]);
     assert_eq!(a["users"].as_array().map(Vec::len), Some(3));
+    assert_eq!(a["users"][0]["links"][0]["providerId"], "google-user-0");
     assert_eq!(a["filtered"]["totalItems"], 2, "{}", a["filtered"]);
     for key in [
         "refreshed",

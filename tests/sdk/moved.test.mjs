@@ -34,7 +34,7 @@ test('a moved app answers its users as before', async () => {
   old.authStore.save(env('OLD_TOKEN'), null);
   seen.refreshed = (await old.collection('users').authRefresh()).record;
 
-  // Every user signs in with their old password and sees their own posts and files.
+  // Every user signs in with their old password and sees their own posts, files and links.
   seen.users = [];
   for (const email of ['user0@example.com', 'user1@example.com', 'user2@example.com']) {
     const pb = new PocketBase(url);
@@ -47,7 +47,9 @@ test('a moved app answers its users as before', async () => {
         files[name] = await fetched(pb.files.getURL(post, name));
       }
     }
-    seen.users.push({ email, record: auth.record, posts, files });
+    // Their OAuth2 links, as the SDK lists them for the account page.
+    const links = await pb.collection('_externalAuths').getFullList({ sort: 'provider' });
+    seen.users.push({ email, record: auth.record, posts, files, links });
   }
 
   // The view's rows, as a guest; a thumbnail PocketBase had made.
