@@ -187,7 +187,7 @@ fn hash_now(password: &str) -> Result<String> {
 pub fn verify(password: &str, stored: &str) -> bool {
     let (password, stored) = (password.to_owned(), stored.to_owned());
     on_hasher(move || match is_bcrypt(&stored) {
-        true => bcrypt::verify(&password, &stored).unwrap_or(false),
+        true => bcrypt_cost_ok(&stored) && bcrypt::verify(&password, &stored).unwrap_or(false),
         false => verify_now(&password, &stored).unwrap_or(false),
     })
     .unwrap_or(false)
@@ -197,6 +197,17 @@ pub fn verify(password: &str, stored: &str) -> bool {
 /// to match, it should be replaced by `hash(password)`.
 pub fn needs_rehash(stored: &str) -> bool {
     is_bcrypt(stored)
+}
+
+/// PocketBase writes cost 10. A stored hash with a far higher cost (an imported or restored
+/// file someone crafted) never matches, so no sign-in attempt can hold a hashing thread
+/// for hours.
+fn bcrypt_cost_ok(stored: &str) -> bool {
+    const MAX_COST: u32 = 14;
+    stored
+        .get(4..6)
+        .and_then(|c| c.parse::<u32>().ok())
+        .is_some_and(|cost| cost <= MAX_COST)
 }
 
 fn is_bcrypt(stored: &str) -> bool {
@@ -251,6 +262,9 @@ mod tests {
         let ours = hash("1234567890").unwrap_or_default();
         assert!(!needs_rehash(&ours));
         assert!(!verify("1234567890", "$2a$10$broken"));
+        // A crafted cost is refused before any work.
+        assert!(!bcrypt_cost_ok(&pocketbase.replacen("$10$", "$31$", 1)));
+        assert!(bcrypt_cost_ok(pocketbase));
     }
 
     #[test]

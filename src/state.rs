@@ -62,9 +62,13 @@ impl AppState {
         })
     }
 
-    /// Makes the in-memory state (collections, log settings) follow restored databases.
+    /// Makes the in-memory state (collections, log settings, realtime clients) follow restored
+    /// databases.
     pub fn follow_restore(&self) -> Result<()> {
         self.db.data.read(|c| self.schema.reload(c))?;
+        // Realtime clients hold who they were signed in as before: they reconnect and sign
+        // in again against the restored data (PocketBase restarts, which drops them too).
+        self.realtime.close_all();
         self.logs
             .configure(&self.db.data.read(crate::settings::load)?);
         Ok(())

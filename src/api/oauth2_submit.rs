@@ -75,7 +75,9 @@ pub fn submit(
         if !changes.is_empty() {
             tx.noted(&schema, c, Event::Update, &id)?;
         }
-        if !linked {
+        // An unverified record loses its links, the one it was found by too: that one is
+        // made again, as PocketBase does.
+        if !linked || changes.unlink_all {
             external::link(tx.conn(), c, &id, &s.provider, &user.id)?;
         }
         Ok((id.clone(), false))

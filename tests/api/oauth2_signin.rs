@@ -172,6 +172,28 @@ async fn scenario(base: &str, oidc: &Oidc) -> Vec<(String, Value)> {
         json!(alice["record"]["id"] == again["record"]["id"]),
     ));
 
+    // A record created with another email than the provider's stays unverified: each
+    // sign-in drops its links and links it again, so it is found by its link every time.
+    let (mut zed, mut ids) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let (url, verifier) = start().await;
+        let code = oidc.code(&url, "zed").await;
+        let (status, body) = sign_in(
+            json!({"provider": "oidc", "code": code, "codeVerifier": verifier,
+                "redirectURL": REDIRECT, "createData": {"email": "zed-other@example.com"}}),
+            None,
+        )
+        .await;
+        zed.push(json!([
+            status,
+            body["meta"]["isNew"],
+            body["record"]["verified"]
+        ]));
+        ids.push(body["record"]["id"].clone());
+    }
+    zed.push(json!(ids.iter().all(|id| *id == ids[0])));
+    out.push(("an unverified account keeps its link".into(), json!(zed)));
+
     let (url, _) = start().await;
     let code = oidc.code(&url, "alice").await;
     let (status, body) = sign_in(
@@ -357,6 +379,15 @@ async fn oauth2_sign_in_through_a_real_provider_answers_as_on_pocketbase() {
     assert_eq!(find("first sign-in creates")[1]["isNew"], true);
     assert_eq!(find("second sign-in finds")[1]["isNew"], false);
     assert_eq!(find("the same record"), true);
+    assert_eq!(
+        find("an unverified account keeps its link"),
+        json!([
+            [200, true, false],
+            [200, false, false],
+            [200, false, false],
+            true
+        ])
+    );
     assert_eq!(find("the same code again")[0], 400);
     assert_eq!(find("bob's old password"), 200);
     assert_eq!(find("carol's old password"), 400);

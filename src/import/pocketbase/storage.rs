@@ -12,7 +12,15 @@ use crate::error::{Error, Result};
 /// Copies `from` (PocketBase's storage folder) into `to`, counting originals, thumbnails
 /// and bytes. Links and other special files are skipped and noted.
 pub fn copy(from: &Path, to: &Path, summary: &mut Summary) -> Result<()> {
-    if !from.is_dir() {
+    // Not followed when it is a link, as no link below it is.
+    let is_dir = fs::symlink_metadata(from).is_ok_and(|m| m.is_dir());
+    if !is_dir {
+        if from.exists() {
+            summary.note(format!(
+                "{} is not a plain folder: not copied",
+                from.display()
+            ));
+        }
         return Ok(());
     }
     copy_dir(from, to, false, summary)
