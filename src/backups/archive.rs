@@ -186,19 +186,44 @@ fn clash(e: io::Error, name: &Path) -> Error {
     }
 }
 
+/// Bytes free for this process on the filesystem of `dir`; None where unknown.
+#[cfg(unix)]
+fn free_space(dir: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_space(_dir: &Path) -> Option<u64> {
+    None
+}
+
 /// Unpacks the zip at `zip_path` into the empty folder `into`, every entry of it. Only
 /// plain files and folders with plain relative names are accepted (see `check_entry`), so
-/// nothing lands outside `into` and no link is made; every file is read to its end, so a
+/// nothing lands outside `into` and no link is made, and only an archive whose declared
+/// sizes fit the free disk (a zip bomb does not); every file is read to its end, so a
 /// damaged or truncated member fails its CRC check here. Which entries belong in an archive
 /// is `verify::prepare`'s question.
 pub fn extract(zip_path: &Path, into: &Path) -> Result<()> {
     let file = File::open(zip_path)?;
     let mut zip = ZipArchive::new(file).map_err(invalid)?;
     // Every entry is checked before anything is written: one bad entry refuses the archive.
+    // The sizes it declares are what it can unpack to (the zip reader stops an entry there).
+    let mut unpacked: u64 = 0;
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(invalid)?;
         let raw_name = entry.name().map_err(invalid)?;
         check_entry(&raw_name, entry.unix_mode())?;
+        unpacked = unpacked.saturating_add(entry.size());
+    }
+    if let Some(free) = free_space(into) {
+        // A margin, so the databases in use keep room to write meanwhile.
+        let room = free.saturating_sub(free / 10 + (64 << 20));
+        if unpacked > room {
+            return Err(invalid(format!(
+                "it unpacks to {unpacked} bytes, more than the {room} bytes the disk can spare"
+            )));
+        }
     }
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(invalid)?;

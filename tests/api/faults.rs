@@ -215,3 +215,55 @@ async fn a_backup_on_a_full_disk_answers_507_and_leaves_nothing_behind() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A backup that would unpack to more than the disk can spare (a zip bomb: 256 MB of zeros
+/// in a few hundred KB) is refused before anything is unpacked, and nothing is left.
+#[test]
+fn a_backup_larger_than_the_disk_is_refused_before_unpacking() {
+    use std::io::{Cursor, Write};
+    use zip::write::SimpleFileOptions;
+
+    let Some(fs) = Tmpfs::mount(32) else { return };
+    let dir = data_dir(&fs);
+    let out = hearth_cli(&dir, &["backup", "create", "good.zip"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let good = std::fs::read(dir.join("backups/good.zip")).unwrap();
+    let mut archive = zip::ZipArchive::new(Cursor::new(good)).unwrap();
+    let mut bomb = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        bomb.raw_copy_file(archive.by_index_raw(i).unwrap())
+            .unwrap();
+    }
+    let deflated = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    bomb.start_file("storage/bomb.bin", deflated).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        bomb.write_all(&zeros).unwrap();
+    }
+    let bytes = bomb.finish().unwrap().into_inner();
+    assert!(bytes.len() < 4 << 20, "{} bytes", bytes.len());
+    std::fs::write(dir.join("backups/bomb.zip"), bytes).unwrap();
+
+    let out = hearth_cli(&dir, &["backup", "restore", "bomb.zip"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("more than the"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp") || n.starts_with(".before"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let out = hearth_cli(&dir, &["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
