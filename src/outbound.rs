@@ -207,6 +207,31 @@ impl<R: Resolver> Resolver for GuardedResolver<R> {
     }
 }
 
+/// An agent built from `config` whose every connection (redirects included) goes through
+/// `GuardedResolver`: unless `allow_private`, forbidden targets are refused, naming `flag`,
+/// and no environment proxy is used (behind one the target would be resolved by the proxy,
+/// out of the check's reach).
+pub fn guarded_agent(
+    config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    allow_private: bool,
+    flag: &'static str,
+) -> ureq::Agent {
+    let config = if allow_private {
+        config
+    } else {
+        config.proxy(None)
+    };
+    ureq::Agent::with_parts(
+        config.build(),
+        ureq::unversioned::transport::DefaultConnector::default(),
+        GuardedResolver {
+            allow_private,
+            flag,
+            inner: DefaultResolver::default(),
+        },
+    )
+}
+
 /// The `Refused` inside a request's error, if that is why it failed.
 pub fn refused(e: &ureq::Error) -> Option<&Refused> {
     match e {

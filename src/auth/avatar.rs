@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::files::store::Storage;
 use crate::files::upload::Staging;
-use crate::outbound::{self, GuardedResolver};
+use crate::outbound;
 use crate::schema::{Collection, FieldKind};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,24 +83,12 @@ fn file_name(url: &str) -> String {
 }
 
 fn agent(allow_private: bool) -> ureq::Agent {
-    let mut config = ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(TIMEOUT))
         .http_status_as_error(false)
         .max_redirects(5)
         .user_agent(format!("hearth/{}", crate::VERSION));
-    if !allow_private {
-        // Behind a proxy the host would be resolved by the proxy, out of the check's reach.
-        config = config.proxy(None);
-    }
-    ureq::Agent::with_parts(
-        config.build(),
-        ureq::unversioned::transport::DefaultConnector::default(),
-        GuardedResolver {
-            allow_private,
-            flag: ALLOW_PRIVATE_FLAG,
-            inner: ureq::unversioned::resolver::DefaultResolver::default(),
-        },
-    )
+    outbound::guarded_agent(config, allow_private, ALLOW_PRIVATE_FLAG)
 }
 
 #[cfg(test)]

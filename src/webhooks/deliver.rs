@@ -17,7 +17,7 @@ use super::store::{self, Due, Outcome};
 use crate::config::WebhookOptions;
 use crate::db::Store;
 use crate::error::Result;
-use crate::outbound::{self, GuardedResolver};
+use crate::outbound;
 use crate::state::AppState;
 
 /// Deliveries sent at once (each on a short-lived thread of the worker).
@@ -60,24 +60,13 @@ pub fn retry_delay(opts: &WebhookOptions, attempts: u32) -> Duration {
 /// could lead anywhere), nor, while private targets are refused, an environment proxy:
 /// behind a proxy the target is resolved by the proxy, out of the check's reach.
 pub fn agent(opts: &WebhookOptions) -> ureq::Agent {
-    let mut config = ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(opts.timeout))
         .timeout_connect(Some(opts.timeout.min(Duration::from_secs(5))))
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(format!("hearth-webhooks/{}", crate::VERSION));
-    if !opts.allow_private {
-        config = config.proxy(None);
-    }
-    ureq::Agent::with_parts(
-        config.build(),
-        ureq::unversioned::transport::DefaultConnector::default(),
-        GuardedResolver {
-            allow_private: opts.allow_private,
-            flag: "--webhook-allow-private",
-            inner: ureq::unversioned::resolver::DefaultResolver::default(),
-        },
-    )
+    outbound::guarded_agent(config, opts.allow_private, "--webhook-allow-private")
 }
 
 /// Why a POST did not deliver.
