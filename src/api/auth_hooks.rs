@@ -59,16 +59,19 @@ pub async fn answered(
     body: Value,
     (method, mfa_id): (&str, &str),
 ) -> Result<HttpResponse> {
-    let mfa_id = requested_mfa(req, mfa_id);
-    let ctx = super::records::context(req, state, auth, Map::new());
-    let (shared, table, method_owned) = (state.clone(), c.clone(), method.to_owned());
-    let id = body["record"]["id"].as_str().unwrap_or_default().to_owned();
-    let next = crate::http::blocking(move || {
-        crate::auth::mfa::check(&shared.db.data, &table, &id, &method_owned, &mfa_id, &ctx)
-    })
-    .await?;
-    if let crate::auth::mfa::Next::SecondFactor(mfa_id) = next {
-        return Ok(HttpResponse::Unauthorized().json(json!({ "mfaId": mfa_id })));
+    // Only a sign-in MFA applies to pays for the request's context and the check.
+    if crate::auth::mfa::applies(c, method) {
+        let mfa_id = requested_mfa(req, mfa_id);
+        let ctx = super::records::context(req, state, auth, Map::new());
+        let (shared, table, method_owned) = (state.clone(), c.clone(), method.to_owned());
+        let id = body["record"]["id"].as_str().unwrap_or_default().to_owned();
+        let next = crate::http::blocking(move || {
+            crate::auth::mfa::check(&shared.db.data, &table, &id, &method_owned, &mfa_id, &ctx)
+        })
+        .await?;
+        if let crate::auth::mfa::Next::SecondFactor(mfa_id) = next {
+            return Ok(HttpResponse::Unauthorized().json(json!({ "mfaId": mfa_id })));
+        }
     }
     let loaded = state.hooks.current();
     let ids = loaded.registry.bound(&["onRecordAuthRequest"], c);

@@ -30,6 +30,12 @@ fn option(c: &Collection, key: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Whether `c`'s MFA can ask anything of a sign-in by `method`: on, and a first factor (a
+/// refresh, method "", never is). Needs no database, so callers skip `check` otherwise.
+pub fn applies(c: &Collection, method: &str) -> bool {
+    option(c, "enabled").as_bool() == Some(true) && !method.is_empty()
+}
+
 /// For record `id` of `c` signed in with `method` (empty: a refresh, never asked for a
 /// second factor), bringing `mfa_id` (empty: none). `ctx` is the request's, which the MFA
 /// rule is judged with.
@@ -41,7 +47,7 @@ pub fn check(
     mfa_id: &str,
     ctx: &Ctx,
 ) -> Result<Next> {
-    if option(c, "enabled").as_bool() != Some(true) || method.is_empty() {
+    if !applies(c, method) {
         return Ok(Next::SignIn);
     }
     let rule = option(c, "rule").as_str().unwrap_or_default().to_owned();
