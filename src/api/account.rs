@@ -12,7 +12,7 @@ use super::account_hooks::{Find, Work, flow_with_hooks};
 use super::auth::count_attempt;
 use crate::auth::{account, token};
 use crate::error::{Error, Result};
-use crate::http::Body;
+use crate::http::Sent;
 use crate::records::write::RecordHooks;
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -77,8 +77,9 @@ async fn request_verification(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<Input>,
+    body: Sent,
 ) -> Result<HttpResponse> {
+    let input: Input = body.only(&["email"]).bind()?;
     let flow = RequestFlow {
         hook: "onRecordRequestVerificationRequest",
         target: account::verification_target,
@@ -124,9 +125,10 @@ async fn confirm_verification(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<Input>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    let input: Input = body.only(&["token"]).bind()?;
     let (table, token) = (c.clone(), input.token.clone());
     let find: Find = Box::new(move |state: &AppState| {
         let kind = token::KIND_VERIFICATION;
@@ -160,8 +162,9 @@ async fn request_password_reset(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<Input>,
+    body: Sent,
 ) -> Result<HttpResponse> {
+    let input: Input = body.only(&["email"]).bind()?;
     let flow = RequestFlow {
         hook: "onRecordRequestPasswordResetRequest",
         target: account::password_reset_target,
@@ -174,9 +177,12 @@ async fn confirm_password_reset(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<Input>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    let input: Input = body
+        .only(&["token", "password", "passwordConfirm"])
+        .bind_or("An error occurred while loading the submitted data.")?;
     let (table, given) = (c.clone(), (input.token.clone(), input.password.clone()));
     let confirm = input.password_confirm.clone();
     let find: Find = Box::new(move |state: &AppState| {
@@ -217,9 +223,10 @@ async fn request_email_change(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    Body(input): Body<Input>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    let input: Input = body.only(&["newEmail"]).bind()?;
     let record = match &auth {
         RequestAuth::Record(r) if r.collection.id == c.id => r.record.clone(),
         RequestAuth::Guest => {
@@ -256,9 +263,10 @@ async fn confirm_email_change(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<Input>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path)?;
+    let input: Input = body.only(&["token", "password"]).bind()?;
     let (table, token, password) = (c.clone(), input.token.clone(), input.password.clone());
     let find: Find = Box::new(move |state: &AppState| {
         // The token and the password are checked first, as PocketBase validates its form;

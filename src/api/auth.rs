@@ -13,7 +13,7 @@ use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
 use crate::auth::{otp, records};
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::http::{Body, blocking, client_ip, hashing};
+use crate::http::{Sent, blocking, client_ip, hashing};
 use crate::records::changes::Event;
 use crate::records::output::Viewer;
 use crate::schema::Collection;
@@ -197,13 +197,14 @@ async fn auth_with_password(
     req: HttpRequest,
     state: web::Data<AppState>,
     collection: web::Path<String>,
-    Body(input): Body<PasswordLogin>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(
         &state,
         &collection,
         "Missing or invalid collection context.",
     )?;
+    let input: PasswordLogin = body.bind()?;
     count_attempt(&req, &state, &c, &input.identity)?;
     if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithPasswordRequest", &c) {
         return password_hooked(&req, state.into_inner(), hooked, c, input).await;
@@ -364,13 +365,13 @@ async fn impersonate(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<(String, String)>,
-    Body(input): Body<Map<String, Value>>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let (name, id) = path.into_inner();
     let c = auth_collection(&state, &name, "The requested resource wasn't found.")?;
     let input: ImpersonateBody =
-        serde_json::from_value(Value::Object(input)).map_err(|_| Error::invalid_body())?;
+        body.bind_or("An error occurred while loading the submitted data.")?;
     if input.duration < 0 {
         let mut errors = FieldErrors::new();
         errors.insert(
@@ -409,10 +410,11 @@ async fn request_otp(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<OtpInput>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     otp::ensure_enabled(&c)?;
+    let input: OtpInput = body.only(&["email"]).bind()?;
     count_attempt(&req, &state, &c, &input.email)?;
     if let Some(hooked) = auth_hooks::wanted(&state, "onRecordRequestOTPRequest", &c) {
         otp::check_email(&input.email)?;
@@ -427,10 +429,11 @@ async fn auth_with_otp(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Body(input): Body<OtpInput>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     otp::ensure_enabled(&c)?;
+    let input: OtpInput = body.only(&["otpId", "password", "mfaId"]).bind()?;
     count_attempt(&req, &state, &c, &format!("otp:{}", input.otp_id))?;
     if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthWithOTPRequest", &c) {
         return otp_with_hooks(&req, state.into_inner(), hooked, c, input).await;

@@ -10,7 +10,7 @@ use super::RequestAuth;
 use crate::auth::token::KIND_FILE;
 use crate::backups;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::http::{Body, blocking};
+use crate::http::{Sent, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,13 +34,10 @@ struct CreateBody {
     name: String,
 }
 
-async fn create(
-    state: web::Data<AppState>,
-    auth: RequestAuth,
-    body: Body<CreateBody>,
-) -> Result<HttpResponse> {
+async fn create(state: web::Data<AppState>, auth: RequestAuth, body: Sent) -> Result<HttpResponse> {
     auth.require_superuser()?;
-    let name = body.0.name;
+    let body: CreateBody = body.bind_or("An error occurred while loading the submitted data.")?;
+    let name = body.name;
     blocking(move || {
         backups::create(&state.db, Some(&name), &|step| {
             log::debug!("backup: {step}");

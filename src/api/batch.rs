@@ -4,8 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use percent_encoding::percent_decode_str;
 use rusqlite::{Connection, OptionalExtension};
@@ -14,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::RequestAuth;
 use super::records::{collection, context_of, shaped};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
-use crate::http::{Body, blocking, writing};
+use crate::http::{Sent, blocking, writing};
 use crate::records::write::Tx;
 use crate::records::{Ctx, Secrets, Shape};
 use crate::state::AppState;
@@ -253,46 +251,26 @@ fn invalid_requests(error: FieldError) -> Error {
     Error::invalid("Invalid batch request data.", data)
 }
 
-/// The batch body: JSON, or multipart with the JSON under `@jsonPayload`, as the JS SDK's
-/// `createBatch()` always sends it. Files inside a batch are not taken yet.
-async fn batch_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value> {
-    if !crate::http::multipart::is_multipart(req.headers()) {
-        let Body(body) =
-            <Body<Value> as actix_web::FromRequest>::from_request(req, &mut payload.into_inner())
-                .await?;
-        return Ok(body);
+/// The batch body, as PocketBase binds it (JSON, or a form with the JSON under
+/// `@jsonPayload`, as the JS SDK's `createBatch()` always sends it).
+#[derive(serde::Deserialize)]
+struct BatchForm {
+    #[serde(default)]
+    requests: Value,
+}
+
+/// Reads the batch body. Files inside a batch are not taken yet.
+async fn batch_body(req: &HttpRequest, payload: web::Payload) -> Result<Value> {
+    let sent = Sent::read(req, payload).await?;
+    if let Sent::Form(form) = &sent
+        && !form.files.is_empty()
+    {
+        return Err(Error::bad_request(
+            "File uploads inside batch requests are not supported; upload files with a record's own create or update request.",
+        ));
     }
-    let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut json = None;
-    let mut read = 0usize;
-    while let Some(part) = parts.next().await {
-        let mut part = part.map_err(|_| Error::invalid_body())?;
-        let (name, file) = match part.content_disposition() {
-            Some(cd) => (
-                cd.get_name().unwrap_or_default().to_owned(),
-                cd.get_filename().is_some_and(|f| !f.is_empty()),
-            ),
-            None => (String::new(), false),
-        };
-        if file {
-            return Err(Error::bad_request(
-                "File uploads inside batch requests are not supported; upload files with a record's own create or update request.",
-            ));
-        }
-        let mut text = Vec::new();
-        while let Some(chunk) = part.next().await {
-            let chunk = chunk.map_err(|_| Error::invalid_body())?;
-            read += chunk.len();
-            if read > limit {
-                return Err(Error::PayloadTooLarge);
-            }
-            text.extend_from_slice(&chunk);
-        }
-        if name == crate::http::multipart::JSON_PAYLOAD {
-            json = Some(serde_json::from_slice(&text).map_err(|_| Error::invalid_body())?);
-        }
-    }
-    Ok(json.unwrap_or(Value::Null))
+    let form: BatchForm = sent.bind_or("Failed to read the submitted batch data.")?;
+    Ok(form.requests)
 }
 
 async fn batch(
@@ -307,13 +285,12 @@ async fn batch(
     if !limits.enabled || limits.max_requests == 0 {
         return Err(Error::Forbidden("Batch requests are not allowed.".into()));
     }
-    let body = batch_body(&req, payload, state.config.body_limit).await?;
-    let items = match body.get("requests") {
-        Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-        Some(Value::Array(_)) | None | Some(Value::Null) => {
+    let items = match batch_body(&req, payload).await? {
+        Value::Array(items) if !items.is_empty() => items,
+        Value::Array(_) | Value::Null => {
             return Err(invalid_requests(FieldError::required()));
         }
-        Some(_) => {
+        _ => {
             return Err(Error::bad_request(
                 "Failed to read the submitted batch data.",
             ));

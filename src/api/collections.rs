@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::RequestAuth;
 use super::list::{ListResult, PageQuery};
 use crate::error::{Error, Result};
-use crate::http::{Body, blocking};
+use crate::http::{Sent, blocking};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -80,12 +81,26 @@ async fn view(
     Ok(HttpResponse::Ok().json(c.to_json()))
 }
 
-async fn create(
-    state: web::Data<AppState>,
-    auth: RequestAuth,
-    Body(body): Body<Value>,
-) -> Result<HttpResponse> {
+/// What PocketBase reads of a new collection's body first, to scaffold the collection the
+/// rest of the body fills.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+}
+
+const UNREADABLE: &str = "Failed to load the submitted data due to invalid formatting.";
+
+async fn create(state: web::Data<AppState>, auth: RequestAuth, body: Sent) -> Result<HttpResponse> {
     auth.require_superuser()?;
+    let kind: Kind =
+        body.bind_or("Failed to load the collection type data due to invalid formatting.")?;
+    let body = body.shaped(
+        || schema::input::scaffold(&kind.kind, &kind.name),
+        UNREADABLE,
+    )?;
     let c = blocking(move || state.collections().create(body)).await?;
     Ok(HttpResponse::Ok().json(c.to_json()))
 }
@@ -94,10 +109,16 @@ async fn update(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    Body(body): Body<Value>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let id = path.into_inner();
+    let old = state
+        .schema
+        .snapshot()
+        .find(&id)
+        .ok_or_else(Error::not_found)?;
+    let body = body.shaped(|| old.to_json(), UNREADABLE)?;
     let c = blocking(move || state.collections().update(&id, body)).await?;
     Ok(HttpResponse::Ok().json(c.to_json()))
 }
@@ -132,12 +153,9 @@ struct ImportBody {
     delete_missing: bool,
 }
 
-async fn import(
-    state: web::Data<AppState>,
-    auth: RequestAuth,
-    Body(body): Body<ImportBody>,
-) -> Result<HttpResponse> {
+async fn import(state: web::Data<AppState>, auth: RequestAuth, body: Sent) -> Result<HttpResponse> {
     auth.require_superuser()?;
+    let body: ImportBody = body.bind()?;
     blocking(move || {
         state
             .collections()

@@ -6,12 +6,13 @@
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::request_auth::RequestAuth;
 use crate::error::{Error, Result};
 use crate::hooks::{Arg, Failure, Lookup, Middleware, Registry};
+use crate::http::Sent;
+use crate::http::body::UNSUPPORTED;
 use crate::middleware::RouteLabel;
 use crate::state::AppState;
 
@@ -100,7 +101,7 @@ pub async fn dispatch(
     };
     let answered = async {
         let auth = RequestAuth::extract(req).await?;
-        let body = read_body(req, payload, state.config.body_limit).await?;
+        let body = read_body(req, payload).await?;
         let values = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
         let request = request_json(req, &auth, params, body.as_ref().map_err(String::as_str))?;
         let steps = Value::Array(steps).to_string();
@@ -183,104 +184,19 @@ pub(super) fn request_json<B: serde::Serialize>(
     serde_json::to_string(&text).map_err(|e| Error::internal(format!("request as JSON: {e}")))
 }
 
-/// The body as `requestInfo().body`, bound as PocketBase's `BindBody` binds it: JSON as
-/// is; a urlencoded form's values (the query's too, as Go's `Request.Form` merges them)
-/// with `true`/`false`/numbers inferred, repeated keys as arrays, `@jsonPayload` merged.
-/// A body that cannot be bound is `Err(reason)`: `requestInfo()` then throws, as there.
+/// The body as `requestInfo().body`, bound as PocketBase's `BindBody` binds it to a map
+/// (see `http::Sent::to_map`). A body that cannot be bound is `Err(reason)`:
+/// `requestInfo()` then throws, as there ("api:" marks PocketBase's `ApiError`).
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
+    payload: web::Payload,
 ) -> Result<std::result::Result<Value, String>> {
-    let kind = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| Error::invalid_body())?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(Error::bad_request("The request body is too large."));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if bytes.is_empty() {
-        return Ok(Ok(json!({})));
-    }
-    if kind.starts_with("application/json") {
-        return Ok(match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Value::Object(map)),
-            Ok(_) => Err("the JSON body is not an object".into()),
-            Err(e) => Err(format!("invalid JSON body: {e}")),
-        });
-    }
-    if kind.starts_with("application/x-www-form-urlencoded") {
-        let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
-            return Ok(Err("invalid form body".into()));
-        };
-        pairs.extend(
-            serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-                .unwrap_or_default(),
-        );
-        return Ok(bind_form(pairs));
-    }
-    // An `ApiError` there (the others are plain Go errors).
-    Ok(Err("api:Unsupported Content-Type".into()))
-}
-
-/// Form values into a JSON object, as PocketBase's `UnmarshalRequestData` into a map.
-fn bind_form(pairs: Vec<(String, String)>) -> std::result::Result<Value, String> {
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-    for (k, v) in pairs {
-        match grouped.iter_mut().find(|(key, _)| *key == k) {
-            Some((_, values)) => values.push(v),
-            None => grouped.push((k, vec![v])),
-        }
-    }
-    let mut map = Map::new();
-    let mut payloads = Vec::new();
-    for (k, mut values) in grouped {
-        if k == "@jsonPayload" {
-            payloads = values;
-            continue;
-        }
-        let value = if values.len() == 1 {
-            infer(&values.remove(0))
-        } else {
-            Value::Array(values.iter().map(|v| infer(v)).collect())
-        };
-        map.insert(k, value);
-    }
-    for payload in payloads {
-        match serde_json::from_str::<Value>(&payload) {
-            Ok(Value::Object(extra)) => map.extend(extra),
-            _ => return Err("invalid @jsonPayload".into()),
-        }
-    }
-    Ok(Value::Object(map))
-}
-
-/// PocketBase's `inferValue`: `true`, `false`, and numbers written minimally.
-fn infer(raw: &str) -> Value {
-    match raw {
-        "true" => return json!(true),
-        "false" => return json!(false),
-        _ => {}
-    }
-    let numeric = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit())
-        && raw
-            .chars()
-            .all(|c| c == '-' || c == '.' || c.is_ascii_digit());
-    if numeric
-        && let Ok(n) = raw.parse::<f64>()
-        && n.to_string() == raw
-        && let Some(number) = serde_json::Number::from_f64(n)
-    {
-        return Value::Number(number);
-    }
-    json!(raw)
+    let sent = Sent::read(req, payload).await?;
+    Ok(match sent.to_map() {
+        Ok(map) => Ok(Value::Object(map)),
+        Err(UNSUPPORTED) => Err(format!("api:{UNSUPPORTED}")),
+        Err(reason) => Err(reason.to_owned()),
+    })
 }
 
 /// The answer a hook wrote itself (`e.json(...)` and the like) in a hook's `outcome`

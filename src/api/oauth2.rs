@@ -15,7 +15,7 @@ use super::records::context;
 use super::{RequestAuth, auth_hooks, oauth2_hooks};
 use crate::auth::oauth2::Provider;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::http::{Body, blocking, outbound, writing};
+use crate::http::{Sent, blocking, outbound, writing};
 use crate::schema::Collection;
 use crate::state::AppState;
 
@@ -49,13 +49,9 @@ async fn redirected(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 /// `POST /api/oauth2-redirect`: the same for providers that post the code back
-/// (`response_mode=form_post`, as Apple's).
-async fn redirected_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let form: Redirect = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+/// (`response_mode=form_post`, as Apple's); a body that cannot be read is a failure.
+async fn redirected_post(req: HttpRequest, state: web::Data<AppState>, body: Sent) -> HttpResponse {
+    let form: Redirect = body.bind().unwrap_or_default();
     hand_over(&req, &state, form, 303)
 }
 
@@ -152,7 +148,7 @@ async fn auth_with_oauth2(
     state: web::Data<AppState>,
     auth: RequestAuth,
     path: web::Path<String>,
-    Body(input): Body<OAuth2Login>,
+    body: Sent,
 ) -> Result<HttpResponse> {
     let c = auth_collection(&state, &path, "Missing or invalid collection context.")?;
     if !enabled(&c) {
@@ -160,6 +156,7 @@ async fn auth_with_oauth2(
             "The collection is not configured to allow OAuth2 authentication.".into(),
         ));
     }
+    let input: OAuth2Login = body.bind()?;
     let provider = provider(&c, &input)?;
     // Limited per address only: who signs in is not known before the exchange, and a
     // limit per provider would let 20 sign-ins lock out every other user of it.

@@ -10,11 +10,10 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{StreamExt, stream};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::RequestAuth;
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
-use crate::http::Body;
+use crate::http::Sent;
 use crate::realtime::Identity;
 use crate::state::AppState;
 
@@ -60,8 +59,10 @@ struct SubscribeForm {
 }
 
 /// PocketBase's message for any invalid subscription request.
+const INVALID: &str = "Something went wrong while processing your request.";
+
 fn invalid(data: FieldErrors) -> Error {
-    Error::invalid("Something went wrong while processing your request.", data)
+    Error::invalid(INVALID, data)
 }
 
 fn validate(form: &SubscribeForm) -> Result<()> {
@@ -111,15 +112,9 @@ fn too_long(max: usize) -> FieldError {
 async fn subscribe(
     state: web::Data<AppState>,
     auth: RequestAuth,
-    body: Result<Body<Value>>,
+    body: Sent,
 ) -> Result<HttpResponse> {
-    let body = match body {
-        Ok(Body(b)) => b,
-        Err(Error::PayloadTooLarge) => return Err(Error::PayloadTooLarge),
-        Err(_) => return Err(invalid(FieldErrors::new())),
-    };
-    let form: SubscribeForm =
-        serde_json::from_value(body).map_err(|_| invalid(FieldErrors::new()))?;
+    let form: SubscribeForm = body.bind_or(INVALID)?;
     validate(&form)?;
     let (caller, auth) = auth.caller(&state.schema.snapshot());
     state.realtime.subscribe(

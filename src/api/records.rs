@@ -13,7 +13,7 @@ use super::{RequestAuth, etag};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
-use crate::http::{Body, blocking, multipart, writing};
+use crate::http::{blocking, multipart, writing};
 use crate::records::write::RecordHooks;
 use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
@@ -135,13 +135,6 @@ pub fn context_of(
     }
 }
 
-fn object(body: Value) -> Result<Map<String, Value>> {
-    match body {
-        Value::Object(map) => Ok(map),
-        _ => Err(Error::invalid_body()),
-    }
-}
-
 /// A create or update body: multipart (with files, staged on disk) or JSON / urlencoded.
 pub(crate) async fn record_input(
     req: &HttpRequest,
@@ -153,10 +146,11 @@ pub(crate) async fn record_input(
         let limit = state.config.body_limit;
         return multipart::read(req.headers(), payload, c, &state.files, limit).await;
     }
-    let Body(body) =
-        <Body<Value> as actix_web::FromRequest>::from_request(req, &mut payload.into_inner())
-            .await?;
-    Ok((object(body)?, Staging::new(&state.files)))
+    let body = crate::http::Sent::read(req, payload)
+        .await?
+        .to_map()
+        .map_err(crate::http::body::refused)?;
+    Ok((body, Staging::new(&state.files)))
 }
 
 async fn list(

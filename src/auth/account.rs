@@ -30,11 +30,15 @@ fn required(fields: &[(&str, &str)]) -> Result<()> {
 }
 
 fn invalid_token() -> Error {
+    token_refused(FieldError::new(
+        "validation_invalid_token",
+        "Invalid or expired token.",
+    ))
+}
+
+fn token_refused(error: FieldError) -> Error {
     let mut errors = FieldErrors::new();
-    errors.insert(
-        "token".into(),
-        FieldError::new("validation_invalid_token", "Invalid or expired token.").into(),
-    );
+    errors.insert("token".into(), error.into());
     Error::validation(errors)
 }
 
@@ -183,6 +187,13 @@ pub fn token_target(
     kind: &str,
 ) -> Result<Map<String, Value>> {
     required(&[("token", raw)])?;
+    // PocketBase looks at a verification token's payload before its signature.
+    if kind == token::KIND_VERIFICATION && token::peek_text(raw, "email").is_empty() {
+        return Err(token_refused(FieldError::new(
+            "validation_invalid_token_claims",
+            "Missing email token claim.",
+        )));
+    }
     let (record, _) = records::from_purpose_token(conn, c, raw, kind)?.ok_or_else(invalid_token)?;
     Ok(record)
 }
@@ -284,10 +295,40 @@ pub fn email_change_hash(
     raw: &str,
     password_text: &str,
 ) -> Result<String> {
-    required(&[("token", raw), ("password", password_text)])?;
-    let (record, _) = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?
-        .ok_or_else(invalid_token)?;
-    Ok(password_hash(&record).to_owned())
+    // Field by field, as PocketBase validates its form: the token's payload, then its
+    // signature; a password with no record to check it against is refused with it.
+    let mut errors = FieldErrors::new();
+    let found = if raw.is_empty() {
+        errors.insert("token".into(), FieldError::required().into());
+        None
+    } else if token::peek_text(raw, "newEmail").is_empty() {
+        let e = FieldError::new(
+            "validation_invalid_token_payload",
+            "Invalid token payload - newEmail must be set.",
+        );
+        errors.insert("token".into(), e.into());
+        None
+    } else {
+        let found = records::from_purpose_token(conn, c, raw, token::KIND_EMAIL_CHANGE)?;
+        if found.is_none() {
+            let e = FieldError::new("validation_invalid_token", "Invalid or expired token.");
+            errors.insert("token".into(), e.into());
+        }
+        found
+    };
+    if password_text.is_empty() {
+        errors.insert("password".into(), FieldError::required().into());
+    } else if found.is_none() {
+        let e = FieldError::new(
+            "validation_invalid_password",
+            "Missing or invalid auth record password.",
+        );
+        errors.insert("password".into(), e.into());
+    }
+    match found {
+        Some((record, _)) if errors.is_empty() => Ok(password_hash(&record).to_owned()),
+        _ => Err(Error::validation(errors)),
+    }
 }
 
 /// Checks the record's password against its stored `hash` (slow: call it holding no

@@ -65,6 +65,18 @@ pub fn peek(token: &str) -> Option<Claims> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// One text claim read without checking the signature ("" when absent), for PocketBase's
+/// checks of a token's payload before its signature. Never trust the result on its own.
+pub fn peek_text(token: &str, claim: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|claims| claims.get(claim)?.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Checks signature, algorithm and expiry (no leeway), then returns the claims.
 pub fn verify(token: &str, token_key: &str, secret: &str) -> Option<Claims> {
     let key = DecodingKey::from_secret(format!("{token_key}{secret}").as_bytes());

@@ -4,13 +4,13 @@
 //! client's address and streaming a file out. Neither `api/` nor `ui/` calls into the other;
 //! both build on this.
 
-mod body;
+pub mod body;
 pub mod multipart;
 mod query;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 
-pub use body::Body;
+pub use body::{Body, Encoding, Sent};
 pub use query::Query;
 
 use std::io::Read;

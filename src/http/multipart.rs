@@ -11,20 +11,15 @@ use actix_web::web;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
+use super::body::form::{JSON_PAYLOAD, infer};
 use crate::error::{Error, Result};
 use crate::files::{Staged, Staging, Storage};
 use crate::records::files::{max_select, max_size};
 use crate::schema::field::FileField;
 use crate::schema::{Collection, Field, FieldKind};
 
-/// PocketBase's key for a JSON object among multipart values.
-pub const JSON_PAYLOAD: &str = "@jsonPayload";
-
 pub fn is_multipart(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+    super::Encoding::of(headers) == super::Encoding::Multipart
 }
 
 /// The largest multipart body `c` accepts: every file field full, plus the usual limit
@@ -112,11 +107,12 @@ pub async fn read(
                 }
                 text.extend_from_slice(&chunk);
             }
-            let text = String::from_utf8(text).map_err(|_| Error::invalid_body())?;
+            let text = String::from_utf8_lossy(&text).into_owned();
             if key == JSON_PAYLOAD {
                 match serde_json::from_str(&text) {
                     Ok(Value::Object(map)) => payloads.push(map),
-                    _ => return Err(Error::invalid_body()),
+                    Ok(Value::Null) => {}
+                    _ => return Err(malformed()),
                 }
             } else if !key.is_empty() {
                 values.push((key, text));
@@ -164,7 +160,7 @@ pub async fn read(
 
     let mut body = Map::new();
     for (key, text) in values {
-        let value = infer(text);
+        let value = infer(&text);
         match body.get_mut(&key) {
             Some(Value::Array(items)) => items.push(value),
             Some(single) => {
@@ -181,29 +177,6 @@ pub async fn read(
     }
     name_uploads(&mut body, staging.files());
     Ok((body, staging))
-}
-
-/// PocketBase's reading of a plain multipart value, so form and JSON bodies mean the same:
-/// `true`/`false` are booleans, a number written in its shortest form is a number
-/// (`5`, `-1.5`; not `05`, `1.50` or `1e3`), anything else stays text.
-fn infer(text: String) -> Value {
-    match text.as_str() {
-        "true" => return Value::Bool(true),
-        "false" => return Value::Bool(false),
-        _ => {}
-    }
-    let numeric = text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
-        && text
-            .bytes()
-            .all(|b| b == b'-' || b == b'.' || b.is_ascii_digit());
-    if numeric
-        && let Ok(n) = text.parse::<f64>()
-        && n.is_finite()
-        && format!("{n}") == text
-    {
-        return crate::records::output::number(n);
-    }
-    Value::String(text)
 }
 
 /// Puts each upload's stored name under its form key. A plain key keeps the names the body
@@ -231,23 +204,5 @@ fn name_uploads(body: &mut Map<String, Value>, uploads: &[Staged]) {
                 .map(|u| Value::String(u.name.clone())),
         );
         body.insert(key.to_owned(), Value::Array(list));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn values_are_read_as_pocketbase_reads_them() {
-        let read = |s: &str| infer(s.to_owned());
-        assert_eq!(read("true"), json!(true));
-        assert_eq!(read("false"), json!(false));
-        assert_eq!(read("5"), json!(5));
-        assert_eq!(read("-1.5"), json!(-1.5));
-        for text in ["", "05", "1.50", "1e3", "-", "1-2", "True", "abc", ".5"] {
-            assert_eq!(read(text), json!(text), "{text}");
-        }
     }
 }

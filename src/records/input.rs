@@ -340,7 +340,8 @@ fn convert(
     let required = field.required();
     match &field.kind {
         FieldKind::Text(o) => {
-            let mut s = to_text(value).ok_or_else(invalid)?;
+            // A list or an object is "" there (`cast.ToString`).
+            let mut s = to_text(value).unwrap_or_default();
             if s.is_empty() && field.is_primary_key() {
                 s = crate::ids::record_id();
             }
@@ -348,7 +349,7 @@ fn convert(
             Ok(Sql::Text(s))
         }
         FieldKind::Editor(o) => {
-            let s = to_text(value).ok_or_else(invalid)?;
+            let s = to_text(value).unwrap_or_default();
             if required && s.is_empty() {
                 return Err(FieldError::required());
             }
@@ -379,7 +380,7 @@ fn convert(
             Ok(Sql::Integer(i64::from(b)))
         }
         FieldKind::Email(o) | FieldKind::Url(o) => {
-            let s = to_text(value).ok_or_else(invalid)?.trim().to_owned();
+            let s = to_text(value).unwrap_or_default().trim().to_owned();
             if s.is_empty() {
                 return if required {
                     Err(FieldError::required())

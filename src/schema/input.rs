@@ -44,6 +44,16 @@ fn id_field() -> Field {
 
 /// Builds the candidate for a create (`existing` None) or an update, with the problems
 /// found in the input itself (validation adds the rest before anything is written).
+/// A new collection of `kind` named `name` with every option at its default, as a JSON
+/// definition (a form body binds to its shape).
+pub fn scaffold(kind: &str, name: &str) -> Value {
+    let body = serde_json::json!({ "type": kind, "name": name });
+    match build(body, None) {
+        Ok((c, _)) => c.to_json(),
+        Err(_) => Value::Object(Map::new()),
+    }
+}
+
 pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, FieldErrors)> {
     let Value::Object(body) = body else {
         return Err(Error::invalid_body());

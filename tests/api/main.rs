@@ -14,6 +14,7 @@ mod app_migrations;
 mod auth;
 mod backups;
 mod bcrypt_passwords;
+mod body_encodings;
 mod bounded;
 mod browser;
 mod browser_app;
