@@ -368,10 +368,15 @@ fn record_paths(c: &Collection, paths: &mut Map<String, Value>, schemas: &mut Ma
     }
 }
 
+/// An operation whose flat body may come in any of the three encodings PocketBase binds.
 fn post_json(tag: &str, summary: &str, op: &str, schema: Value, ok: Value) -> Value {
     json!({
         "tags": [tag], "summary": summary, "operationId": op,
-        "requestBody": {"required": true, "content": {"application/json": {"schema": schema}}},
+        "requestBody": {"required": true, "content": {
+            "application/json": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": schema},
+            "multipart/form-data": {"schema": schema},
+        }},
         "responses": errors(Map::from_iter([(ok["code"].as_str().unwrap_or("200").to_owned(), ok["response"].clone())])),
     })
 }

@@ -160,9 +160,8 @@ impl Sent {
     pub fn bind_or<T: DeserializeOwned>(&self, message: &str) -> Result<T> {
         let refused = || Error::bad_request(message);
         match self {
-            Sent::Empty => {
-                T::deserialize(bind::JsonBody(Value::Object(Map::new()))).map_err(|_| refused())
-            }
+            // Nothing to bind: every member at its default (an empty list of pairs).
+            Sent::Empty => T::deserialize(bind::FormBody(&Form::default())).map_err(|_| refused()),
             Sent::Json(bytes) => {
                 let value = first_json(bytes).ok_or_else(refused)?;
                 T::deserialize(bind::JsonBody(value)).map_err(|_| refused())
