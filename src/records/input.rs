@@ -243,8 +243,9 @@ pub fn prepare(
             continue;
         }
         if let FieldKind::Autodate(o) = &field.kind {
+            // As PocketBase: a date set on update only stays empty until the first update.
             let stamp = match action {
-                Action::Create => o.on_create || o.on_update,
+                Action::Create => o.on_create,
                 Action::Update => o.on_update,
             };
             if stamp {

@@ -97,6 +97,42 @@ async fn create_view_update_delete() {
 }
 
 #[tokio::test]
+async fn a_date_set_on_update_only_stays_empty_until_the_first_update() {
+    let ctx = SuperuserApp::spawn().await;
+    let mut def = posts(json!({}));
+    def["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "edited", "type": "autodate", "onUpdate": true}));
+    ctx.collection(def).await;
+
+    let (status, created) = ctx
+        .su(
+            Method::POST,
+            "/api/collections/posts/records",
+            Some(json!({"title": "Hello"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let path = format!(
+        "/api/collections/posts/records/{}",
+        created["id"].as_str().unwrap()
+    );
+    let (status, updated) = ctx
+        .su(Method::PATCH, &path, Some(json!({"title": "Changed"})))
+        .await;
+
+    assert_eq!(
+        created["edited"], "",
+        "PocketBase leaves it empty at create"
+    );
+    assert_ne!(created["created"], "");
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["edited"], updated["updated"]);
+    assert_eq!(updated["created"], created["created"]);
+}
+
+#[tokio::test]
 async fn validation_errors_come_field_by_field() {
     let ctx = SuperuserApp::spawn().await;
     ctx.collection(posts(json!({}))).await;
