@@ -303,14 +303,15 @@ async fn auth_refresh(
             "The request requires auth record from {caller_collection} collection."
         )));
     }
+    let presented = super::request_auth::bearer(&req).unwrap_or_default();
     if let Some(hooked) = auth_hooks::wanted(&state, "onRecordAuthRefreshRequest", &c) {
-        return refresh_hooked(&req, state.into_inner(), &auth, hooked, c, id).await;
+        return refresh_hooked(&req, state.into_inner(), &auth, hooked, c, (id, presented)).await;
     }
     let (shared, table) = (state.clone(), c.clone());
     let body = blocking(move || {
         shared.db.data.read(|conn| {
             let record = records::find_by_id(conn, &c, &id)?.ok_or_else(Error::not_found)?;
-            let token = records::issue_token(&c, &record, KIND_AUTH)?;
+            let token = records::refreshed_token(&c, &record, &presented)?;
             auth_response(conn, &c, &id, token)
         })
     })
@@ -319,14 +320,15 @@ async fn auth_refresh(
 }
 
 /// A refresh inside its `onRecordAuthRefreshRequest` hooks: they see the caller's record;
-/// `e.next()` answers with a fresh token for the record they leave.
+/// `e.next()` answers with a fresh token for the record they leave (or the `presented`
+/// one when it may not be renewed).
 async fn refresh_hooked(
     req: &HttpRequest,
     state: std::sync::Arc<AppState>,
     auth: &RequestAuth,
     hooked: (std::sync::Arc<crate::hooks::Loaded>, Vec<usize>),
     c: std::sync::Arc<Collection>,
-    id: String,
+    (id, presented): (String, String),
 ) -> Result<HttpResponse> {
     let sign_in = auth_hooks::SignIn {
         extra: Map::new(),
@@ -338,7 +340,7 @@ async fn refresh_hooked(
     let table = c.clone();
     let admit: auth_hooks::Admit = Box::new(move |_: &AppState, _, record, _| {
         let record = record.ok_or_else(Error::not_found)?;
-        let token = records::issue_token(&table, &record, KIND_AUTH)?;
+        let token = records::refreshed_token(&table, &record, &presented)?;
         Ok((record, token, Value::Null))
     });
     auth_hooks::around_sign_in(

@@ -97,7 +97,8 @@ impl RequestAuth {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The token of the `Authorization` header, without a `Bearer ` prefix.
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)?

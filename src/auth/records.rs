@@ -72,8 +72,22 @@ pub fn impersonation_token(
     let (secret, default) = token_options(c, token::KIND_AUTH)?;
     let lifetime = if duration > 0 { duration } else { default };
     let mut claims = token::Claims::new(token::KIND_AUTH, &c.id, record_id(record), lifetime);
-    claims.refreshable = false;
+    claims.refreshable = Some(false);
     sign(record, claims, &secret)
+}
+
+/// The token `auth-refresh` answers with for the caller who `presented` one: a fresh auth
+/// token, unless the presented one does not allow renewal (an impersonation token), which
+/// comes back unchanged, as PocketBase does: its lifetime stays what the superuser chose.
+pub fn refreshed_token(
+    c: &Collection,
+    record: &Map<String, Value>,
+    presented: &str,
+) -> Result<String> {
+    match token::peek(presented) {
+        Some(claims) if claims.refreshable != Some(true) => Ok(presented.to_owned()),
+        _ => issue_token(c, record, token::KIND_AUTH),
+    }
 }
 
 /// A single-purpose token (verification, password reset, email change) bound to the

@@ -31,8 +31,10 @@ pub struct Claims {
     pub id: String,
     #[serde(rename = "newEmail", default, skip_serializing_if = "Option::is_none")]
     pub new_email: Option<String>,
-    #[serde(default)]
-    pub refreshable: bool,
+    /// Only auth tokens carry it (false for an impersonation); PocketBase's file,
+    /// verification, reset and email-change tokens have no such claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshable: Option<bool>,
     #[serde(rename = "type")]
     pub kind: String,
 }
@@ -45,7 +47,7 @@ impl Claims {
             exp: crate::datetime::unix_seconds() + lifetime_secs,
             id: record_id.to_owned(),
             new_email: None,
-            refreshable: kind == KIND_AUTH,
+            refreshable: (kind == KIND_AUTH).then_some(true),
             kind: kind.to_owned(),
         }
     }

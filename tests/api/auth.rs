@@ -83,6 +83,36 @@ async fn impersonation_tokens_are_short_and_not_refreshable() {
         me["email"], "ann@example.com",
         "the impersonation token acts as the user"
     );
+
+    // Refreshing it answers the same token, as PocketBase does: a fresh, refreshable one
+    // would outlive the duration the superuser chose.
+    let (refreshed, again) = app
+        .call(
+            Method::POST,
+            "/api/collections/users/auth-refresh",
+            None,
+            body["token"].as_str(),
+        )
+        .await;
+    assert_eq!(refreshed, 200, "{again}");
+    assert_eq!(again["token"], body["token"]);
+    assert_eq!(again["record"]["id"], id);
+}
+
+#[tokio::test]
+async fn only_auth_tokens_carry_the_refreshable_claim() {
+    let app = spawn_app().await;
+    let (_, token) = app.sign_up_and_in("ann@example.com", "password123").await;
+
+    let (status, file) = app
+        .call(Method::POST, "/api/files/token", None, Some(&token))
+        .await;
+
+    assert_eq!(status, 200, "{file}");
+    let c = claims(file["token"].as_str().unwrap());
+    assert_eq!(c["type"], "file");
+    assert!(c.get("refreshable").is_none(), "{c}");
+    assert_eq!(claims(&token)["refreshable"], true);
 }
 
 #[tokio::test]
