@@ -390,7 +390,8 @@ pub async fn superuser_token_at(client: &Client, base: &str) -> String {
 
 /// An outside program (or privilege) some tests need. Missing, it fails those tests with how
 /// to install it, unless `HEARTH_SKIP` names it explicitly (comma-separated:
-/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa`, or `all`). CI never sets it.
+/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa,oidc,tools`, or `all`). CI
+/// never sets it.
 #[derive(Clone, Copy, Debug)]
 pub enum Tool {
     /// The real PocketBase binary, for the side-by-side tests.
@@ -409,6 +410,9 @@ pub enum Tool {
     Spa,
     /// node and panva's oidc-provider in tests/oidc/node_modules, for the OAuth2 tests.
     Oidc,
+    /// The community's PocketBase tools pinned in tests/tools: pocketbase-typegen (node,
+    /// tests/tools/node_modules) and the Python SDK (python3 with PyPI `pocketbase`).
+    Tools,
 }
 
 impl Tool {
@@ -422,6 +426,7 @@ impl Tool {
             Tool::Pebble => "pebble",
             Tool::Spa => "spa",
             Tool::Oidc => "oidc",
+            Tool::Tools => "tools",
         }
     }
 
@@ -435,6 +440,10 @@ impl Tool {
             Tool::Pebble => "apt-get install pebble",
             Tool::Spa => "install node, then `npm ci` in tests/spa",
             Tool::Oidc => "install node, then `npm ci` in tests/oidc",
+            Tool::Tools => {
+                "install node, then `npm ci` in tests/tools and \
+                 `pip install -r tests/tools/requirements.txt`"
+            }
         }
     }
 

@@ -20,6 +20,7 @@ mod browser;
 mod browser_app;
 mod cli;
 mod collections;
+mod community_tools;
 mod compat;
 mod compat_scenarios;
 mod compat_wire;
