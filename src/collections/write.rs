@@ -208,11 +208,7 @@ pub mod within {
         // A definition with an id of its own is that collection, or a new one.
         match super::stored(all, &id, &name, id.is_empty()) {
             Some(old) => update_in(tx, all, &old, body),
-            None => {
-                let mut body = body;
-                crate::schema::input::append_auth_system_fields(&mut body);
-                create_in(tx, all, body)
-            }
+            None => create_in(tx, all, body),
         }
     }
 

@@ -185,64 +185,78 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, 
     Ok((c, errors))
 }
 
-/// Every collection starts with PocketBase's `id` field; auth collections also with
-/// password, tokenKey, email, emailVisibility and verified. Missing ones are added in
-/// PocketBase's order, ahead of the user's fields.
-/// Where the system fields a collection of `kind` must have would be inserted among
-/// `names` (the fields as submitted): (position, name), in insertion order. Validation
-/// errors index the fields after these insertions.
+/// The system fields a collection of `kind` must have, in PocketBase's order.
+fn system_fields(kind: CollectionType) -> Vec<Field> {
+    match kind {
+        CollectionType::Auth => AUTH_SYSTEM_FIELDS.clone(),
+        CollectionType::Base => vec![id_field()],
+        CollectionType::View => Vec::new(),
+    }
+}
+
+/// Where the system fields a collection of `kind` lacks go among `names` (its fields as
+/// submitted): (position, name), in insertion order. As PocketBase's `initDefaultFields`
+/// (API, JS and imports alike): a missing `id` goes first, a missing password, tokenKey,
+/// email, emailVisibility or verified after the collection's own fields. Validation errors
+/// index the fields after these insertions.
 pub fn system_field_insertions(kind: CollectionType, names: &[&str]) -> Vec<(usize, String)> {
-    let mut fields: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let required: Vec<String> = match kind {
-        CollectionType::Auth => AUTH_SYSTEM_FIELDS.iter().map(|f| f.name.clone()).collect(),
-        CollectionType::Base => vec!["id".into()],
-        CollectionType::View => return Vec::new(),
-    };
+    let mut len = names.len();
     let mut out = Vec::new();
-    for (pos, sys) in required.into_iter().enumerate() {
-        if !fields.contains(&sys) {
-            let at = pos.min(fields.len());
-            fields.insert(at, sys.clone());
-            out.push((at, sys));
+    for sys in system_fields(kind) {
+        if names.contains(&sys.name.as_str()) {
+            continue;
         }
+        let at = if sys.name == "id" { 0 } else { len };
+        out.push((at, sys.name));
+        len += 1;
     }
     out
 }
 
-/// A new auth collection saved from JS (PocketBase's `new Collection(...)` and
-/// `app.save`) gets its missing system fields as PocketBase adds them there: `id` first,
-/// the others after the collection's own fields. (The collections API puts them all
-/// first, as PocketBase's API does.)
-pub fn append_auth_system_fields(body: &mut serde_json::Value) {
-    if body.get("type").and_then(serde_json::Value::as_str) != Some("auth") {
-        return;
-    }
-    let Some(fields) = body
-        .get_mut("fields")
-        .and_then(serde_json::Value::as_array_mut)
-    else {
-        return;
-    };
-    for sys in AUTH_SYSTEM_FIELDS.iter().filter(|f| f.name != "id") {
-        let present = fields
+fn add_system_fields(kind: CollectionType, fields: &mut Vec<Field>) {
+    let system = system_fields(kind);
+    for f in fields.iter_mut() {
+        if system
             .iter()
-            .any(|f| f.get("name").and_then(serde_json::Value::as_str) == Some(sys.name.as_str()));
-        if !present && let Ok(json) = serde_json::to_value(sys) {
-            fields.push(json);
+            .any(|sys| sys.name == f.name && sys.type_name() == f.type_name())
+        {
+            enforce_system_defaults(f);
+        }
+    }
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    let insertions = system_field_insertions(kind, &names);
+    for (at, name) in insertions {
+        if let Some(sys) = system_fields(kind).into_iter().find(|f| f.name == name) {
+            fields.insert(at, sys);
         }
     }
 }
 
-fn add_system_fields(kind: CollectionType, fields: &mut Vec<Field>) {
-    let required: Vec<Field> = match kind {
-        CollectionType::Auth => AUTH_SYSTEM_FIELDS.clone(),
-        CollectionType::Base => vec![id_field()],
-        CollectionType::View => return,
-    };
-    for (pos, sys) in required.into_iter().enumerate() {
-        if !fields.iter().any(|f| f.name == sys.name) {
-            fields.insert(pos.min(fields.len()), sys);
+/// The flags PocketBase's `initDefaultFields` enforce on a system field a definition
+/// carries itself: always a system field; `id` a required, visible primary key with a
+/// pattern; password and tokenKey required and hidden; email visible (its visibility is the
+/// record's emailVisibility).
+fn enforce_system_defaults(f: &mut Field) {
+    f.system = true;
+    match (f.name.as_str(), &mut f.kind) {
+        ("id", field::FieldKind::Text(o)) => {
+            f.hidden = false;
+            o.required = true;
+            o.primary_key = true;
+            if o.pattern.is_empty() {
+                o.pattern = "^[a-z0-9]+$".into();
+            }
         }
+        ("password", field::FieldKind::Password(o)) => {
+            f.hidden = true;
+            o.required = true;
+        }
+        ("tokenKey", field::FieldKind::Text(o)) => {
+            f.hidden = true;
+            o.required = true;
+        }
+        ("email", _) => f.hidden = false,
+        _ => {}
     }
 }
 

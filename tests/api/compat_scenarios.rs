@@ -110,6 +110,23 @@ fn scenario() -> Vec<Step> {
             Some(json!({"name": "x", "fields": [{"name": "t", "type": "select"}]})),
         ),
         su(M::POST, "/api/collections", Some(comments)),
+        // An auth collection's missing system fields: id first, the rest after its own
+        // fields, and a field error indexed in that order.
+        su(
+            M::POST,
+            "/api/collections",
+            Some(json!({"name": "members", "type": "auth", "fields": [
+                {"name": "nick", "type": "text"}, {"name": "kind", "type": "select"}
+            ]})),
+        ),
+        su(
+            M::POST,
+            "/api/collections",
+            Some(json!({"name": "members", "type": "auth", "fields": [
+                {"name": "nick", "type": "text"}, {"name": "email", "type": "email"},
+                {"name": "kind", "type": "select", "values": ["a"]}
+            ]})),
+        ),
         su(M::GET, "/api/collections/posts", None),
         su(M::GET, "/api/collections/pbc_1125843985", None),
         su(
