@@ -133,8 +133,14 @@ impl App {
             ),
         }
         if state.db.data.read(Superuser::count)? == 0 {
+            let token = state.installer.open();
+            let origin = match https_port {
+                Some(port) => format!("https://{}:{port}", installer_host(addr)),
+                None => format!("http://{}:{}", installer_host(addr), addr.port()),
+            };
             log::warn!(
-                "no superuser yet: run `hearth superuser upsert EMAIL PASSWORD` to create one"
+                "no superuser yet: open {origin}/_/install/{token} within 30 minutes to create \
+                 the first one (or run `hearth superuser upsert EMAIL PASSWORD`)"
             );
         }
         if let Some(cfg) = &config_smtp {
@@ -373,4 +379,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .configure(ui::configure)
     .default_service(web::to(api::hooks::or_public));
+}
+
+/// The host of the installer link: the bound address, or loopback when bound to all.
+fn installer_host(addr: std::net::SocketAddr) -> String {
+    match addr.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    }
 }

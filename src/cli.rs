@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::auth::superusers::{self, Saved};
+use crate::auth::superusers::{self, Saved, Superuser};
 use crate::config::{Config, DirArgs, ServeArgs};
 use crate::db::{Db, PoolOptions, migrate};
 use crate::error::{Error, Result};
@@ -109,6 +109,9 @@ pub enum SuperuserCommand {
     Update { email: String, password: String },
     /// Delete a superuser.
     Delete { email: String },
+    /// Create a one-time password for a superuser (when `_superusers` allows OTP sign-in),
+    /// printed here instead of mailed.
+    Otp { email: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -350,6 +353,26 @@ fn superuser(dir: &DirArgs, cmd: SuperuserCommand) -> Result<()> {
         SuperuserCommand::Delete { email } => {
             superusers::delete(&db.data, &email)?;
             println!("Successfully deleted superuser \"{email}\".");
+        }
+        SuperuserCommand::Otp { email } => {
+            let user = db
+                .data
+                .read(|c| Superuser::find_by_email(c, &email))?
+                .ok_or_else(|| Error::NotFound(format!("superuser {email} does not exist")))?;
+            let registry = db.data.read(crate::schema::Registry::load)?;
+            let admins = registry
+                .snapshot()
+                .find(superusers::COLLECTION_ID)
+                .ok_or_else(|| Error::internal("the _superusers collection is missing"))?;
+            crate::auth::otp::ensure_enabled(&admins).map_err(|_| {
+                Error::bad_request("OTP auth is not enabled for the _superusers collection")
+            })?;
+            let (id, code) = crate::auth::otp::issue_unsent(&db.data, &admins, &user.id)?;
+            let valid = crate::auth::otp::duration(&admins);
+            println!("Successfully created OTP for superuser \"{email}\":");
+            println!("├─ Id:    {id}");
+            println!("├─ Pass:  {code}");
+            println!("└─ Valid: {valid}s");
         }
     }
     Ok(())

@@ -34,6 +34,8 @@ pub struct AppState {
     pub crons: Arc<crate::crons::Crons>,
     /// Names Apple posted with a redirect, for the sign-in that follows.
     pub apple_names: crate::auth::apple_names::AppleNames,
+    /// The first-run installer link, while no superuser exists.
+    pub installer: crate::auth::installer::Installer,
     pub started: Instant,
 }
 
@@ -50,6 +52,7 @@ impl AppState {
             hooks,
             crons: Arc::default(),
             apple_names: Default::default(),
+            installer: Default::default(),
             files,
             db,
             schema,

@@ -7,6 +7,7 @@ pub mod apple_names;
 pub mod avatar;
 pub mod csrf;
 pub mod external;
+pub mod installer;
 pub mod mfa;
 pub mod oauth2;
 pub mod otp;

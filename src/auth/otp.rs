@@ -32,6 +32,13 @@ pub fn ensure_enabled(c: &Collection) -> Result<()> {
     }
 }
 
+/// How many seconds a code of `c` stays valid.
+pub fn duration(c: &Collection) -> i64 {
+    option(c, "duration")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(180)
+}
+
 fn code(length: usize) -> String {
     let mut rng = rand::rng();
     (0..length)
@@ -76,27 +83,15 @@ pub fn issue(
     record: &Map<String, Value>,
     secret: &str,
 ) -> Result<String> {
-    let otp_id = crate::ids::record_id();
     let sent_to = record
         .get("email")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let record_id = record.get("id").and_then(Value::as_str).unwrap_or_default();
     let hash = password::hash(secret)?;
     store.write(|conn| {
-        let now = crate::datetime::now();
-        conn.prepare_cached(
-            "INSERT INTO _otps (id, collectionRef, recordRef, password, sentTo, created, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        )?
-        .execute((
-            &otp_id,
-            &c.id,
-            record.get("id").and_then(Value::as_str).unwrap_or_default(),
-            &hash,
-            &sent_to,
-            &now,
-        ))?;
+        let otp_id = insert(conn, c, record_id, &hash, &sent_to)?;
         let meta = AppMeta::load(conn)?;
         let template = c.options.get("otp").and_then(|o| o.get("emailTemplate"));
         let mail = mail::from_template(
@@ -106,8 +101,35 @@ pub fn issue(
             &sent_to,
             "otp",
         );
-        mail::queue(conn, &mail)
-    })?;
+        mail::queue(conn, &mail)?;
+        Ok(otp_id)
+    })
+}
+
+/// A new code for `record_id`, mailed to no one (`hearth superuser otp`): its id and the
+/// code, to be handed over by whoever asked.
+pub fn issue_unsent(store: &Store, c: &Collection, record_id: &str) -> Result<(String, String)> {
+    ensure_enabled(c)?;
+    let secret = new_code(c);
+    let hash = password::hash(&secret)?;
+    let otp_id = store.write(|conn| insert(conn, c, record_id, &hash, ""))?;
+    Ok((otp_id, secret))
+}
+
+fn insert(
+    conn: &rusqlite::Connection,
+    c: &Collection,
+    record_id: &str,
+    hash: &str,
+    sent_to: &str,
+) -> Result<String> {
+    let otp_id = crate::ids::record_id();
+    let now = crate::datetime::now();
+    conn.prepare_cached(
+        "INSERT INTO _otps (id, collectionRef, recordRef, password, sentTo, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute((&otp_id, &c.id, record_id, hash, sent_to, &now))?;
     Ok(otp_id)
 }
 
@@ -154,9 +176,7 @@ pub fn check(store: &Store, c: &Collection, otp_id: &str, code: &str) -> Result<
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let duration = option(c, "duration")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(180);
+    let duration = duration(c);
     let row = store.read(|conn| find(conn, c, otp_id))?;
     let Some((record_id, hash, sent_to, created)) = row else {
         password::burn_time(code);

@@ -139,6 +139,19 @@ pub fn create(store: &Store, email: &str, password_text: &str) -> Result<Superus
     })
 }
 
+/// Creates the first superuser (the installer's): refused once any superuser exists, checked
+/// in the same transaction, so two installers racing create one.
+pub fn create_first(store: &Store, email: &str, password_text: &str) -> Result<Superuser> {
+    validate_input(email, Some(password_text))?;
+    let hash = password::hash(password_text)?;
+    store.write(|tx| {
+        if Superuser::count(tx)? > 0 {
+            return Err(Error::Forbidden("A superuser exists already.".into()));
+        }
+        insert(tx, email, &hash)
+    })
+}
+
 pub fn update_password(store: &Store, email: &str, password_text: &str) -> Result<()> {
     validate_input(email, Some(password_text))?;
     let hash = password::hash(password_text)?;

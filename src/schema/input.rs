@@ -54,6 +54,41 @@ pub fn scaffold(kind: &str, name: &str) -> Value {
     }
 }
 
+/// What PocketBase forces on `_superusers` whatever is saved: its name, password sign-in,
+/// no OAuth2 (a sign-in must never create a superuser), and MFA whenever OTP is on (a
+/// mailed code alone never makes a superuser).
+fn superusers_rules(map: &mut Map<String, Value>) {
+    map.insert("name".into(), Value::String("_superusers".into()));
+    let mut set = |option: &str, key: &str, value: Value| {
+        let slot = map
+            .entry(option.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        if let Value::Object(o) = slot {
+            o.insert(key.to_owned(), value);
+        }
+    };
+    set("oauth2", "enabled", Value::Bool(false));
+    set("oauth2", "providers", Value::Array(Vec::new()));
+    set("passwordAuth", "enabled", Value::Bool(true));
+    let otp = map
+        .get("otp")
+        .and_then(|o| o.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if otp {
+        let mut mfa = map
+            .remove("mfa")
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        if let Value::Object(o) = &mut mfa {
+            o.insert("enabled".into(), Value::Bool(true));
+        }
+        map.insert("mfa".into(), mfa);
+    }
+}
+
 pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, FieldErrors)> {
     let Value::Object(body) = body else {
         return Err(Error::invalid_body());
@@ -64,6 +99,9 @@ pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, 
     let mut body = body;
     keep_provider_secrets(&map, &mut body);
     merge(&mut map, body);
+    if existing.is_some_and(|c| c.id == crate::auth::superusers::COLLECTION_ID) {
+        superusers_rules(&mut map);
+    }
     let mut errors = FieldErrors::new();
 
     let name = match map.get("name") {

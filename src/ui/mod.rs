@@ -10,6 +10,7 @@ mod dashboard;
 mod field_rows;
 mod flash;
 mod form;
+mod install;
 mod login;
 mod logs;
 mod mail;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/_")
                 .configure(assets::configure)
                 .configure(login::configure)
+                .configure(install::configure)
                 .configure(dashboard::configure)
                 .configure(collection_form::configure)
                 .configure(collections::configure)

@@ -106,7 +106,7 @@ pub async fn browser_with_args(
     (driver, client)
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub(crate) async fn screenshot(client: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = client.screenshot().await.unwrap();
@@ -358,13 +358,13 @@ async fn pages_fit_a_phone_screen() {
     c.close().await.unwrap();
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let input = c.find(Locator::Css(css)).await.unwrap();
     input.clear().await.unwrap();
     input.send_keys(text).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap()
@@ -373,7 +373,7 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     c.wait()
         .for_element(Locator::Css(css))
         .await
@@ -385,7 +385,7 @@ async fn text_of(c: &Client, css: &str) -> String {
 
 /// Waits until the browser is on a URL containing `needle` (a click on a submit button can
 /// return before the next page has replaced this one).
-async fn wait_url(c: &Client, needle: &str) {
+pub(crate) async fn wait_url(c: &Client, needle: &str) {
     wait_for(Duration::from_secs(10), needle, async || {
         let url = c.current_url().await.unwrap();
         if url.as_str().contains(needle) {

@@ -238,6 +238,15 @@ async fn every_admin_post_route_refuses_a_bad_csrf_token_and_changes_nothing() {
             &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
         ),
         case("/_/logout", "/_/logout".into(), &[]),
+        case(
+            "/_/install/{token}",
+            "/_/install/some-token".into(),
+            &[
+                ("email", "forged@example.com"),
+                ("password", "forged-password-1"),
+                ("passwordConfirm", "forged-password-1"),
+            ],
+        ),
         case("/_/backups", "/_/backups".into(), &[("name", "forged.zip")]),
         case(
             "/_/backups/{key}/delete",

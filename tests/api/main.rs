@@ -46,6 +46,7 @@ mod hook_writes;
 mod hooks;
 mod hostile;
 mod import_pocketbase;
+mod installer;
 mod mfa;
 mod oauth2_avatar;
 mod oauth2_browser;
