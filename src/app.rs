@@ -155,6 +155,7 @@ impl App {
             log::info!("applied migration {name}");
         }
         housekeeping(Arc::downgrade(&state.clone().into_inner()));
+        crate::jobs::register(&state.clone().into_inner())?;
         crate::crons::schedule(Arc::downgrade(&state.crons));
         mailer(Arc::downgrade(&state.clone().into_inner()), config_smtp);
         realtime::start_dispatcher(Arc::downgrade(&state.clone().into_inner()), events);
@@ -283,7 +284,7 @@ fn housekeeping(state: Weak<AppState>) {
                     state.limiter.sweep();
                 }
                 if tick % 10 == 0 {
-                    keep_logs(&state, tick % 3600 == 10);
+                    keep_logs(&state);
                 }
                 match state
                     .db
@@ -301,22 +302,12 @@ fn housekeeping(state: Weak<AppState>) {
     }
 }
 
-/// Re-reads the `logs` settings (a CLI or another process may have changed them) and, when
-/// `prune`, deletes entries older than their `maxDays`.
-fn keep_logs(state: &AppState, prune: bool) {
-    let settings = match state.db.data.read_reserved(crate::settings::load) {
-        Ok(s) => s,
-        Err(e) => return log::warn!("cannot read the logs settings: {e}"),
-    };
-    state.logs.configure(&settings);
-    let days = state.logs.policy.max_days();
-    if prune && days > 0 {
-        let cutoff = crate::logs::cutoff(Duration::from_secs(u64::from(days) * 86_400));
-        match crate::logs::prune(&state.db.aux, &cutoff) {
-            Ok(0) => {}
-            Ok(n) => log::info!("deleted {n} request log entries older than {days} days"),
-            Err(e) => log::warn!("cannot prune request logs: {e}"),
-        }
+/// Re-reads the `logs` settings (a CLI or another process may have changed them); the
+/// pruning is the `__pbLogsCleanup__` job (`jobs`).
+fn keep_logs(state: &AppState) {
+    match state.db.data.read_reserved(crate::settings::load) {
+        Ok(settings) => state.logs.configure(&settings),
+        Err(e) => log::warn!("cannot read the logs settings: {e}"),
     }
 }
 

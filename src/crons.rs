@@ -1,6 +1,7 @@
-//! Scheduled jobs: one registry for everything that runs on a cron expression (the JS
-//! hooks' `cronAdd` jobs today), listed and run on demand through `/api/crons` as
-//! PocketBase's. One thread checks every second which jobs are due (UTC); each due job runs
+//! Scheduled jobs: one registry for everything that runs on a cron expression (the server's
+//! own jobs under PocketBase's ids, see `jobs`; the scheduled backup; the JS hooks'
+//! `cronAdd` jobs), listed and run on demand through `/api/crons` as PocketBase's and on
+//! the admin UI's Crons page. One thread checks every second which jobs are due (UTC); each due job runs
 //! on a thread of its own, never twice at once: a job still running at its next tick skips
 //! it. A job that fails says so in the log and runs again at its next tick.
 
@@ -36,13 +37,38 @@ pub enum Owner {
     Server,
 }
 
+/// How a job's last run went.
+#[derive(Clone, Debug)]
+pub struct LastRun {
+    pub started: DateTime<Utc>,
+    pub took: Duration,
+    /// Why it failed; None when it succeeded.
+    pub error: Option<String>,
+}
+
+/// A job as the admin UI shows it.
+pub struct Entry {
+    pub id: String,
+    pub expression: String,
+    pub next: Option<DateTime<Utc>>,
+    pub last: Option<LastRun>,
+    pub running: bool,
+}
+
+/// What a run shares with the registry: whether it runs, and how the last run went.
+#[derive(Clone, Default)]
+struct Runs {
+    running: Arc<AtomicBool>,
+    last: Arc<Mutex<Option<LastRun>>>,
+}
+
 struct Job {
     id: String,
     expression: String,
     cron: Cron,
     owner: Owner,
     next: Option<DateTime<Utc>>,
-    running: Arc<AtomicBool>,
+    runs: Runs,
     work: Work,
 }
 
@@ -68,10 +94,42 @@ impl Crons {
             cron,
             owner,
             next,
-            running: Arc::new(AtomicBool::new(false)),
+            runs: Runs::default(),
             work,
         });
         Ok(())
+    }
+
+    /// Adds job `id` unless it is there already with this expression (its schedule and
+    /// last run are kept then).
+    pub fn ensure(&self, id: &str, expression: &str, owner: Owner, work: Work) -> Result<()> {
+        let same = self
+            .jobs()
+            .iter()
+            .any(|j| j.id == id && j.expression == expression.trim());
+        if same {
+            return Ok(());
+        }
+        self.add(id, expression, owner, work)
+    }
+
+    /// Every job with its next and last run, in `list`'s order.
+    pub fn entries(&self) -> Vec<Entry> {
+        let jobs = self.jobs();
+        let mut out: Vec<Entry> = jobs
+            .iter()
+            .map(|j| Entry {
+                id: j.id.clone(),
+                expression: j.expression.clone(),
+                next: j.next,
+                last: j.runs.last.lock().ok().and_then(|l| l.clone()),
+                running: j.runs.running.load(Ordering::Acquire),
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.id.starts_with("__pb"), &a.id).cmp(&(b.id.starts_with("__pb"), &b.id))
+        });
+        out
     }
 
     pub fn remove(&self, id: &str) {
@@ -101,10 +159,10 @@ impl Crons {
             .jobs()
             .iter()
             .find(|j| j.id == id)
-            .map(|j| (j.id.clone(), j.running.clone(), j.work.clone()));
+            .map(|j| (j.id.clone(), j.runs.clone(), j.work.clone()));
         match found {
-            Some((id, running, work)) => {
-                start(id, running, work);
+            Some((id, runs, work)) => {
+                start(id, runs, work);
                 true
             }
             None => false,
@@ -117,11 +175,11 @@ impl Crons {
         for job in self.jobs().iter_mut() {
             if job.next.is_some_and(|at| at <= now) {
                 job.next = next_after(&job.cron, now);
-                due.push((job.id.clone(), job.running.clone(), job.work.clone()));
+                due.push((job.id.clone(), job.runs.clone(), job.work.clone()));
             }
         }
-        for (id, running, work) in due {
-            start(id, running, work);
+        for (id, runs, work) in due {
+            start(id, runs, work);
         }
     }
 }
@@ -130,22 +188,34 @@ fn next_after(cron: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_next_occurrence(&now, false).ok()
 }
 
-/// Runs a job on its own thread unless it is still running.
-fn start(id: String, running: Arc<AtomicBool>, work: Work) {
-    if running.swap(true, Ordering::AcqRel) {
+/// Runs a job on its own thread unless it is still running, noting how the run went.
+fn start(id: String, runs: Runs, work: Work) {
+    if runs.running.swap(true, Ordering::AcqRel) {
         log::warn!("cron {id}: still running, this run is skipped");
         return;
     }
+    let running = runs.running.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("cron-{id}"))
         .spawn(move || {
-            if let Err(e) = work() {
+            let started = Utc::now();
+            let clock = std::time::Instant::now();
+            let outcome = work();
+            if let Err(e) = &outcome {
                 log::error!("cron {id} failed: {e}");
             }
-            running.store(false, Ordering::Release);
+            if let Ok(mut last) = runs.last.lock() {
+                *last = Some(LastRun {
+                    started,
+                    took: clock.elapsed(),
+                    error: outcome.err().map(|e| e.to_string()),
+                });
+            }
+            runs.running.store(false, Ordering::Release);
         });
     if let Err(e) = spawned {
         log::error!("cannot start a thread for a cron job: {e}");
+        running.store(false, Ordering::Release);
     }
 }
 

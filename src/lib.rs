@@ -23,6 +23,7 @@ pub mod hooks;
 pub mod http;
 pub mod ids;
 pub mod import;
+pub mod jobs;
 pub mod json;
 pub mod logs;
 pub mod mail;

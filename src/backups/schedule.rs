@@ -1,18 +1,18 @@
 //! Scheduled backups: the `backups.cron` setting (a standard 5-field cron expression, UTC)
-//! read by a thread of its own, which writes `@auto_hearth_backup_*.zip` archives when due
-//! and keeps only the `backups.cronMaxKeep` newest of them. Manual archives are never pruned.
+//! becomes the `__pbAutoBackup__` job of the `crons` registry (as PocketBase names it),
+//! which writes `@auto_hearth_backup_*.zip` archives and keeps only the
+//! `backups.cronMaxKeep` newest of them. Manual archives are never pruned. A thread re-reads
+//! the settings every two seconds and keeps the job in step with them.
 
 use std::path::Path;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use croner::Cron;
 use serde_json::{Map, Value};
 
 use super::{AUTO_PREFIX, list, write_archive};
-use crate::crons::parse;
-use crate::error::{Error, Result};
+use crate::crons::{Owner, Work, parse};
+use crate::error::Result;
 use crate::state::AppState;
 
 /// `backups.cron` and `backups.cronMaxKeep` from the settings document.
@@ -47,60 +47,37 @@ pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
     Ok(removed)
 }
 
-/// When the schedule is due: the expression in force and its next run.
-#[derive(Default)]
-struct Timer {
-    current: Option<(String, DateTime<Utc>)>,
-}
+/// PocketBase's id of the scheduled backup job.
+pub const JOB: &str = "__pbAutoBackup__";
 
-impl Timer {
-    /// True when a backup is due at `now` under `expr` (empty: no schedule). A new or changed
-    /// expression starts counting from `now`; an unusable one (the settings refuse those) is
-    /// ignored.
-    fn due(&mut self, expr: &str, now: DateTime<Utc>) -> bool {
-        if expr.is_empty() {
-            self.current = None;
-            return false;
-        }
-        let next = parse(expr).and_then(|c| next_after(&c, now));
-        match &mut self.current {
-            Some((e, due)) if e == expr => {
-                if now < *due {
-                    return false;
-                }
-                match next {
-                    Ok(n) => *due = n,
-                    Err(_) => self.current = None,
-                }
-                true
-            }
-            _ => {
-                self.current = next.ok().map(|n| (expr.to_owned(), n));
-                false
-            }
-        }
-    }
-}
-
-/// Starts the schedule thread; it re-reads the settings every two seconds and ends when the
-/// app is dropped.
+/// Starts the thread that keeps the job in step with the settings; it re-reads them every
+/// two seconds and ends when the app is dropped.
 pub fn start(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("backup-schedule".into())
         .spawn(move || {
-            let mut timer = Timer::default();
             loop {
                 std::thread::sleep(Duration::from_secs(2));
-                let Some(state) = state.upgrade() else { break };
-                let (expr, keep) = match state.db.data.read_reserved(crate::settings::load) {
-                    Ok(settings) => policy(&settings),
+                let Some(app) = state.upgrade() else { break };
+                let expr = match app.db.data.read_reserved(crate::settings::load) {
+                    Ok(settings) => policy(&settings).0,
                     Err(e) => {
                         log::warn!("backup schedule: cannot read the settings: {e}");
                         continue;
                     }
                 };
-                if timer.due(&expr, Utc::now()) {
-                    run(&state, keep);
+                // The settings refuse unusable expressions; one that slipped in is no job.
+                if expr.is_empty() || parse(&expr).is_err() {
+                    app.crons.remove(JOB);
+                    continue;
+                }
+                let weak = state.clone();
+                let work: Work = Arc::new(move || match weak.upgrade() {
+                    Some(app) => run(&app),
+                    None => Ok(()),
+                });
+                if let Err(e) = app.crons.ensure(JOB, &expr, Owner::Server, work) {
+                    log::warn!("backup schedule: {e}");
                 }
             }
         });
@@ -109,23 +86,19 @@ pub fn start(state: Weak<AppState>) {
     }
 }
 
-fn next_after(cron: &Cron, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
-    cron.find_next_occurrence(&t, false)
-        .map_err(|e| Error::internal(format!("cron: {e}")))
-}
-
-fn run(state: &AppState, keep: usize) {
+/// Writes one scheduled archive, then prunes to `backups.cronMaxKeep`.
+fn run(state: &AppState) -> Result<()> {
+    let keep = policy(&state.db.data.read_reserved(crate::settings::load)?).1;
     let key = super::default_name(AUTO_PREFIX);
     log::info!("scheduled backup {key} starting");
-    match write_archive(&state.db, &key, &|step| log::debug!("backup {key}: {step}")) {
-        Ok(()) => log::info!("scheduled backup {key} written"),
-        Err(e) => return log::warn!("scheduled backup {key} failed: {e}"),
-    }
+    write_archive(&state.db, &key, &|step| log::debug!("backup {key}: {step}"))?;
+    log::info!("scheduled backup {key} written");
     match prune(state.db.dir(), keep) {
         Ok(0) => {}
         Ok(n) => log::info!("deleted {n} scheduled backup(s) beyond backups.cronMaxKeep={keep}"),
         Err(e) => log::warn!("cannot prune scheduled backups: {e}"),
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -140,34 +113,6 @@ mod tests {
         assert!(parse("0 0 3 * * *").is_err());
         assert!(parse("not cron").is_err());
         assert!(parse("61 * * * *").is_err());
-    }
-
-    #[test]
-    fn the_timer_fires_once_per_scheduled_time() {
-        let at = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(|e| panic!("{e}"))
-        };
-        let mut timer = Timer::default();
-        assert!(
-            !timer.due("0 3 * * *", at("2026-01-01T02:59:00Z")),
-            "first sight only arms it"
-        );
-        assert!(!timer.due("0 3 * * *", at("2026-01-01T02:59:59Z")));
-        assert!(timer.due("0 3 * * *", at("2026-01-01T03:00:01Z")));
-        assert!(
-            !timer.due("0 3 * * *", at("2026-01-01T03:00:03Z")),
-            "once per time"
-        );
-        assert!(!timer.due("0 3 * * *", at("2026-01-02T02:00:00Z")));
-        assert!(timer.due("0 3 * * *", at("2026-01-02T03:00:00Z")));
-        // A changed expression starts over; an empty or broken one never fires.
-        assert!(!timer.due("30 3 * * *", at("2026-01-02T03:00:02Z")));
-        assert!(timer.due("30 3 * * *", at("2026-01-02T03:30:00Z")));
-        assert!(!timer.due("", at("2026-01-03T03:30:00Z")));
-        assert!(!timer.due("nope", at("2026-01-04T03:30:00Z")));
-        assert!(!timer.due("nope", at("2026-01-05T03:30:00Z")));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod backups;
 mod collection_body;
 mod collection_form;
 mod collections;
+mod crons;
 mod dashboard;
 mod field_rows;
 mod flash;
@@ -51,7 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(logs::configure)
                 .configure(mail::configure)
                 .configure(webhooks::configure)
-                .configure(backups::configure),
+                .configure(backups::configure)
+                .configure(crons::configure),
         );
 }
 

@@ -239,6 +239,11 @@ async fn every_admin_post_route_refuses_a_bad_csrf_token_and_changes_nothing() {
         ),
         case("/_/logout", "/_/logout".into(), &[]),
         case(
+            "/_/crons/{id}/run",
+            "/_/crons/__pbDBOptimize__/run".into(),
+            &[],
+        ),
+        case(
             "/_/install/{token}",
             "/_/install/some-token".into(),
             &[

@@ -65,6 +65,7 @@ mod records;
 mod restore;
 mod restore_safety;
 mod sdk;
+mod server_crons;
 mod spa;
 mod storage;
 mod superusers;
