@@ -7,7 +7,7 @@
 //! `X-Hearth-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`.
 
 use std::sync::Weak;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use rand::RngExt;
@@ -22,7 +22,6 @@ use crate::state::AppState;
 
 /// Deliveries sent at once (each on a short-lived thread of the worker).
 const BATCH: usize = 8;
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// `sha256=<hex>` of the body under `secret`, as sent in `X-Hearth-Signature`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
@@ -199,23 +198,35 @@ pub fn prune(store: &Store, opts: &WebhookOptions) -> Result<usize> {
     store.write(|tx| store::prune(tx, &cutoff))
 }
 
-/// Starts the worker thread. Ends when the app is dropped.
+/// hearth's id of the job that prunes settled deliveries (every ten minutes).
+pub const PRUNE_JOB: &str = "__hearthWebhooksPrune__";
+
+/// Starts the worker thread, and schedules the pruning in the `crons` registry. Ends when
+/// the app is dropped.
 pub fn start(state: Weak<AppState>, opts: WebhookOptions) {
+    if let Some(app) = state.upgrade() {
+        let (weak, kept) = (state.clone(), opts.clone());
+        let work: crate::crons::Work = std::sync::Arc::new(move || {
+            let Some(app) = weak.upgrade() else {
+                return Ok(());
+            };
+            let n = prune(&app.db.data, &kept)?;
+            if n > 0 {
+                log::info!("pruned {n} settled webhook deliveries");
+            }
+            Ok(())
+        });
+        let owner = crate::crons::Owner::Server;
+        if let Err(e) = app.crons.add(PRUNE_JOB, "*/10 * * * *", owner, work) {
+            log::warn!("cannot schedule the webhook pruning: {e}");
+        }
+    }
     let spawned = std::thread::Builder::new()
         .name("webhooks".into())
         .spawn(move || {
             let agent = agent(&opts);
-            let mut last_prune: Option<Instant> = None;
             loop {
                 let Some(state) = state.upgrade() else { break };
-                if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-                    match prune(&state.db.data, &opts) {
-                        Ok(0) => {}
-                        Ok(n) => log::info!("pruned {n} settled webhook deliveries"),
-                        Err(e) => log::warn!("webhook prune: {e}"),
-                    }
-                    last_prune = Some(Instant::now());
-                }
                 let sent = deliver_due(&state.db.data, &agent, &opts);
                 drop(state);
                 match sent {

@@ -1,7 +1,7 @@
 //! `cronAdd`/`cronRemove` in JS hooks and the crons API (`GET /api/crons`,
 //! `POST /api/crons/{id}`): the same hooks file on hearth and PocketBase 0.40.6 lists the
-//! same jobs, runs one on demand, and refuses the same requests. (PocketBase's own
-//! `__pb...` jobs are left out of the comparison.)
+//! same jobs, runs one on demand, and refuses the same requests. (The servers' own
+//! `__...` jobs are compared in `server_crons.rs`.)
 
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ async fn listed(http: &reqwest::Client, base: &str, token: &str) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|j| !j["id"].as_str().unwrap().starts_with("__pb"))
+        .filter(|j| !j["id"].as_str().unwrap().starts_with("__"))
         .cloned()
         .collect();
     json!([list[0], own])
