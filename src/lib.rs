@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collections;
 pub mod compress;
 pub mod config;
+pub mod console;
 pub mod crons;
 pub mod datetime;
 pub mod db;

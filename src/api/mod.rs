@@ -28,6 +28,7 @@ mod record_requests;
 pub(crate) mod records;
 mod request_auth;
 mod settings;
+mod sql;
 mod webhooks;
 
 use actix_web::web;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     realtime::configure(cfg);
     webhooks::configure(cfg);
     settings::configure(cfg);
+    sql::configure(cfg);
     logs::configure(cfg);
     batch::configure(cfg);
     metrics::configure(cfg);

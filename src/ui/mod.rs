@@ -23,6 +23,7 @@ mod rule_rows;
 mod session;
 mod settings;
 mod sign_in_rows;
+mod sql;
 mod values;
 mod webhooks;
 
@@ -53,7 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(mail::configure)
                 .configure(webhooks::configure)
                 .configure(backups::configure)
-                .configure(crons::configure),
+                .configure(crons::configure)
+                .configure(sql::configure),
         );
 }
 

@@ -238,6 +238,7 @@ async fn every_admin_post_route_refuses_a_bad_csrf_token_and_changes_nothing() {
             &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
         ),
         case("/_/logout", "/_/logout".into(), &[]),
+        case("/_/sql", "/_/sql".into(), &[("query", "DELETE FROM posts")]),
         case(
             "/_/crons/{id}/run",
             "/_/crons/__pbDBOptimize__/run".into(),

@@ -67,6 +67,7 @@ mod restore_safety;
 mod sdk;
 mod server_crons;
 mod spa;
+mod sql_console;
 mod storage;
 mod superusers;
 mod tls;
