@@ -51,6 +51,10 @@ impl App {
         // Before anything is served: once the server answers, SIGTERM stops it gracefully.
         let signals = StopSignals::listen();
         let db = Db::open(&config.dir, &config.pool)?;
+        if let Some(env) = &config.encryption_env {
+            crate::crypt::use_key(db.data.path(), env)?;
+            crate::settings::reseal(&db.data)?;
+        }
         crate::backups::sweep(&config.dir);
         let listener = bind(&config.http)?;
         let addr = listener.local_addr()?;

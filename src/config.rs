@@ -189,6 +189,11 @@ pub struct ServeArgs {
     /// PocketBase does.
     #[arg(long, env = "HEARTH_OAUTH2_AVATAR_ALLOW_PRIVATE")]
     pub oauth2_avatar_allow_private: bool,
+    /// Keep the settings (SMTP password, S3 secret, OAuth2 secrets, ...) encrypted in
+    /// data.db with the 32-character key held by the environment variable NAME, as
+    /// PocketBase's `--encryptionEnv NAME`.
+    #[arg(long, env = "HEARTH_ENCRYPTION_ENV", value_name = "NAME")]
+    pub encryption_env: Option<String>,
 }
 
 /// HTTPS: where to listen and where the certificates come from. `certificates` is None
@@ -302,6 +307,8 @@ pub struct Config {
     pub webhooks: WebhookOptions,
     /// OAuth2 avatars may be downloaded from private addresses (see `auth::avatar`).
     pub oauth2_avatar_allow_private: bool,
+    /// The environment variable holding the settings' key (see `crypt`).
+    pub encryption_env: Option<String>,
 }
 
 impl Config {
@@ -395,6 +402,7 @@ impl Config {
                 ..WebhookOptions::default()
             },
             oauth2_avatar_allow_private: serve.oauth2_avatar_allow_private,
+            encryption_env: serve.encryption_env.filter(|e| !e.is_empty()),
         }
     }
 
@@ -427,6 +435,7 @@ impl Config {
             realtime: RealtimeOptions::default(),
             webhooks: WebhookOptions::default(),
             oauth2_avatar_allow_private: false,
+            encryption_env: None,
         }
     }
 }

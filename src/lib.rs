@@ -13,6 +13,7 @@ pub mod compress;
 pub mod config;
 pub mod console;
 pub mod crons;
+pub mod crypt;
 pub mod datetime;
 pub mod db;
 pub mod error;

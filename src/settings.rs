@@ -43,10 +43,65 @@ pub fn load(conn: &Connection) -> Result<Map<String, Value>> {
         .query_row([], |r| r.get(0))
         .optional()?;
     let mut settings = DEFAULTS.clone();
-    if let Some(Value::Object(saved)) = stored.and_then(|s| serde_json::from_str(&s).ok()) {
-        crate::json::merge(&mut settings, saved);
+    if let Some(text) = stored {
+        crate::json::merge(&mut settings, open(conn, &text)?);
     }
     Ok(settings)
+}
+
+/// The stored document: JSON, or sealed with the database's key (`crypt`). Sealed settings
+/// without their key are an error, never a reset to the defaults.
+fn open(conn: &Connection, text: &str) -> Result<Map<String, Value>> {
+    if let Ok(Value::Object(saved)) = serde_json::from_str(text) {
+        return Ok(saved);
+    }
+    if text.trim_start().starts_with('{') {
+        // Unreadable JSON was ignored before encryption existed; keep that.
+        return Ok(Map::new());
+    }
+    let key = crate::crypt::key_for(conn.path()).ok_or_else(|| {
+        Error::internal(
+            "the settings are encrypted: start with --encryption-env NAME, NAME being the \
+             environment variable that holds their key",
+        )
+    })?;
+    match serde_json::from_slice(&crate::crypt::decrypt(text, &key)?) {
+        Ok(Value::Object(saved)) => Ok(saved),
+        _ => Err(Error::internal(
+            "the decrypted settings are not a JSON object",
+        )),
+    }
+}
+
+/// The document as stored: sealed when the database has a key.
+fn sealed(conn: &Connection, settings: &Map<String, Value>) -> Result<String> {
+    let text = serde_json::to_string(settings).map_err(Error::internal)?;
+    match crate::crypt::key_for(conn.path()) {
+        Some(key) => crate::crypt::encrypt(text.as_bytes(), &key),
+        None => Ok(text),
+    }
+}
+
+/// Stores the settings again, sealed when the database has a key (a start with
+/// `--encryption-env` seals settings written in the clear before).
+pub fn reseal(store: &Store) -> Result<()> {
+    store.write(|tx| {
+        let stored: Option<String> = tx
+            .prepare_cached("SELECT value FROM _params WHERE id = 'settings'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        let Some(text) = stored else {
+            return Ok(());
+        };
+        let plain = serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object());
+        if !plain || crate::crypt::key_for(tx.path()).is_none() {
+            return Ok(());
+        }
+        let value = sealed(tx, &open(tx, &text)?)?;
+        tx.prepare_cached("UPDATE _params SET value = ?1 WHERE id = 'settings'")?
+            .execute([value])?;
+        Ok(())
+    })
 }
 
 fn take(map: &mut Map<String, Value>, path: &[&str]) -> Option<Value> {
@@ -172,7 +227,7 @@ pub fn update(store: &Store, patch: Value) -> Result<Value> {
                 errors,
             ));
         }
-        let text = serde_json::to_string(&settings).map_err(Error::internal)?;
+        let text = sealed(tx, &settings)?;
         tx.prepare_cached(
             "INSERT INTO _params (id, value, created, updated) VALUES ('settings', ?1, ?2, ?2)
              ON CONFLICT (id) DO UPDATE SET value = excluded.value, updated = excluded.updated",

@@ -32,6 +32,8 @@ pub fn restore(
     progress("unpacking");
     super::archive::extract(&zip, &unpacked)?;
     progress("checking");
+    // Sealed settings in the archive are read with the live database's key.
+    crate::crypt::share_key(db.data.path(), &unpacked.join("data.db"));
     let verified = verify::prepare(&unpacked)?;
 
     let kept = folder(dir).join(format!(

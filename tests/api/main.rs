@@ -66,6 +66,7 @@ mod restore;
 mod restore_safety;
 mod sdk;
 mod server_crons;
+mod settings_encryption;
 mod spa;
 mod sql_console;
 mod storage;

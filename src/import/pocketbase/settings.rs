@@ -11,35 +11,7 @@ use super::summary::Summary;
 use crate::db::Store;
 use crate::error::{Error, Result};
 
-/// PocketBase's `security.Decrypt`: `text` is base64 of a 12-byte nonce followed by the
-/// AES-256-GCM sealed data; `key` is the 32 characters of the environment variable.
-pub fn decrypt(text: &str, key: &str) -> Result<Vec<u8>> {
-    use base64::Engine;
-    use ring::aead;
-    let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, key.as_bytes()).map_err(|_| {
-        Error::internal(format!(
-            "the encryption key must be 32 characters (it has {})",
-            key.len()
-        ))
-    })?;
-    let key = aead::LessSafeKey::new(unbound);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .map_err(|e| Error::internal(format!("the encrypted settings are not base64 ({e})")))?;
-    if bytes.len() < aead::NONCE_LEN {
-        return Err(Error::internal("the encrypted settings are too short"));
-    }
-    let (nonce, sealed) = bytes.split_at(aead::NONCE_LEN);
-    let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
-        .map_err(|_| Error::internal("the encrypted settings have no nonce"))?;
-    let mut sealed = sealed.to_vec();
-    let opened = key
-        .open_in_place(nonce, aead::Aad::empty(), &mut sealed)
-        .map_err(|_| {
-            Error::internal("the settings cannot be decrypted with that key (wrong key?)")
-        })?;
-    Ok(opened.to_vec())
-}
+pub use crate::crypt::decrypt;
 
 /// The settings document with the row's `created` and `updated`.
 struct Stored {
