@@ -90,6 +90,8 @@ impl App {
                 app = app.app_data(side);
             }
             app.configure(routes)
+                // The settings' rate-limit rules, for what the `/api` scope's guard does not see.
+                .wrap(from_fn(api::rate_limits::guard_outside_api))
                 // `routerUse` middlewares of the JS hooks, around every route.
                 .wrap(from_fn(api::hooks_use::around_routes))
                 .wrap(from_fn(middleware::method_mismatch_as_404))
@@ -266,8 +268,8 @@ impl StopSignals {
 }
 
 /// Background upkeep, once a second: picks up schema changes made by other processes (the
-/// CLI), and each minute lets the rate limiter forget recovered keys. Ends when the app is
-/// dropped.
+/// CLI), every ten seconds the settings, and each minute lets the rate limiters forget
+/// recovered keys. Ends when the app is dropped.
 fn housekeeping(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("housekeeping".into())
@@ -286,9 +288,10 @@ fn housekeeping(state: Weak<AppState>) {
                 }
                 if tick % 60 == 0 {
                     state.limiter.sweep();
+                    state.rate_limits.sweep();
                 }
                 if tick % 10 == 0 {
-                    keep_logs(&state);
+                    follow_settings(&state);
                 }
                 match state
                     .db
@@ -306,12 +309,12 @@ fn housekeeping(state: Weak<AppState>) {
     }
 }
 
-/// Re-reads the `logs` settings (a CLI or another process may have changed them); the
-/// pruning is the `__pbLogsCleanup__` job (`jobs`).
-fn keep_logs(state: &AppState) {
+/// Re-reads the settings that act on every request (a CLI, a restore or another process
+/// may have changed them); the log pruning is the `__pbLogsCleanup__` job (`jobs`).
+fn follow_settings(state: &AppState) {
     match state.db.data.read_reserved(crate::settings::load) {
-        Ok(settings) => state.logs.configure(&settings),
-        Err(e) => log::warn!("cannot read the logs settings: {e}"),
+        Ok(settings) => state.follow_settings(&settings, false),
+        Err(e) => log::warn!("cannot read the settings: {e}"),
     }
 }
 
@@ -370,6 +373,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .configure(api::configure)
             .default_service(web::to(api::hooks::or_not_found))
+            // Under CORS: preflights are not counted, and a 429 carries the CORS headers.
+            .wrap(from_fn(api::rate_limits::guard))
             .wrap(api::cors::Cors),
     )
     .configure(ui::configure)

@@ -107,6 +107,9 @@ pub enum Error {
     PayloadTooLarge,
     #[error("{0}")]
     TooManyRequests(String),
+    /// A `rateLimits` rule (the JSON given) refused the request: PocketBase's bare 429.
+    #[error("Too Many Requests. (triggered rate limit rule: {0})")]
+    RateLimited(String),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("pool: {0}")]
@@ -217,6 +220,7 @@ impl Error {
             Self::Sqlite(_) | Self::Io(_) | Self::Internal(_) => {
                 "Something went wrong while processing your request.".into()
             }
+            Self::RateLimited(_) => "Too Many Requests.".into(),
             other => other.to_string(),
         }
     }
@@ -250,7 +254,7 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Thrown { status, .. } => *status,
             Self::Pool(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             _ if self.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
@@ -269,10 +273,11 @@ impl ResponseError for Error {
         };
         let mut res = error_response(self.status_code(), self.public_message(), data);
         // When to come back: a busy writer clears in a moment, a spent sign-in limit later.
+        // A rule's refusal answers as PocketBase's does, without.
         let retry_after = match self.status_code() {
             StatusCode::SERVICE_UNAVAILABLE => Some("1"),
             StatusCode::INSUFFICIENT_STORAGE => Some("60"),
-            StatusCode::TOO_MANY_REQUESTS => Some("60"),
+            StatusCode::TOO_MANY_REQUESTS if !matches!(self, Self::RateLimited(_)) => Some("60"),
             _ => None,
         };
         if let Some(secs) = retry_after {

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod backups;
 pub mod cli;
+pub mod client_ip;
 pub mod collections;
 pub mod compress;
 pub mod config;

@@ -161,11 +161,14 @@ pub async fn observe(
             .filter(|_| logs.policy.log_auth_id())
             .map(|a| a.id.clone()),
         auth: auth.map(|a| a.collection).unwrap_or_default(),
-        ip: logs.policy.log_ip().then(|| {
-            request
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
+        ips: logs.policy.log_ip().then(|| {
+            let shown = |ip: Option<std::net::IpAddr>| {
+                ip.map(crate::client_ip::expanded).unwrap_or_default()
+            };
+            crate::logs::Ips {
+                user: shown(crate::http::client_ip(request)),
+                remote: shown(crate::http::peer_ip(request)),
+            }
         }),
         error,
     });

@@ -191,6 +191,11 @@ fn validate(settings: &Map<String, Value>) -> FieldErrors {
         }
     }
     let mut errors = FieldErrors::new();
+    let limits =
+        crate::ratelimit::rules::validate(&crate::ratelimit::RateLimits::from_settings(settings));
+    if !limits.is_empty() {
+        errors.insert("rateLimits".into(), limits.into());
+    }
     if !backups.is_empty() {
         errors.insert("backups".into(), backups.into());
     }
@@ -208,6 +213,7 @@ pub fn update(store: &Store, patch: Value) -> Result<Value> {
     let Value::Object(mut patch) = patch else {
         return Err(Error::invalid_body());
     };
+    crate::ratelimit::rules::bind(&mut patch).map_err(|_| Error::invalid_body())?;
     store.write(|tx| {
         let mut settings = load(tx)?;
         // A blank secret in a PATCH means "keep the stored one" (GET never shows it).
@@ -227,12 +233,48 @@ pub fn update(store: &Store, patch: Value) -> Result<Value> {
                 errors,
             ));
         }
-        let text = sealed(tx, &settings)?;
-        tx.prepare_cached(
-            "INSERT INTO _params (id, value, created, updated) VALUES ('settings', ?1, ?2, ?2)
-             ON CONFLICT (id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-        )?
-        .execute((text, crate::datetime::now()))?;
+        save(tx, &settings)?;
         Ok(public(settings))
     })
+}
+
+fn save(tx: &Connection, settings: &Map<String, Value>) -> Result<()> {
+    let text = sealed(tx, settings)?;
+    tx.prepare_cached(
+        "INSERT INTO _params (id, value, created, updated) VALUES ('settings', ?1, ?2, ?2)
+         ON CONFLICT (id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+    )?
+    .execute((text, crate::datetime::now()))?;
+    Ok(())
+}
+
+/// After collection `old` was renamed `new` (in the same transaction `tx`): rate-limit
+/// rules labelled `old:action` become `new:action`, as PocketBase renames them. True when
+/// a rule changed.
+pub fn rename_rate_limit_labels(tx: &Connection, old: &str, new: &str) -> Result<bool> {
+    let mut settings = load(tx)?;
+    let prefix = format!("{old}:");
+    let Some(rules) = settings
+        .get_mut("rateLimits")
+        .and_then(|r| r.get_mut("rules"))
+        .and_then(Value::as_array_mut)
+    else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for rule in rules.iter_mut() {
+        let renamed = rule
+            .get("label")
+            .and_then(Value::as_str)
+            .and_then(|label| label.strip_prefix(&prefix))
+            .map(|action| format!("{new}:{action}"));
+        if let (Some(label), Some(fields)) = (renamed, rule.as_object_mut()) {
+            fields.insert("label".into(), Value::String(label));
+            changed = true;
+        }
+    }
+    if changed {
+        save(tx, &settings)?;
+    }
+    Ok(changed)
 }

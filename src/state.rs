@@ -20,8 +20,12 @@ pub struct AppState {
     pub config: Config,
     /// Signs CSRF tokens; generated into `_params` by the first migration.
     pub secret: String,
-    /// Sign-in attempt limits.
+    /// Sign-in attempt limits (the `--auth-*-limit` flags).
     pub limiter: Limiter,
+    /// The settings' `rateLimits` rules in force and their counters.
+    pub rate_limits: crate::ratelimit::Live,
+    /// The settings' `trustedProxy`: which header, if any, names the client's address.
+    pub proxy: crate::client_ip::Live,
     /// The request log's queue and writer thread (into auxiliary.db).
     pub logs: RequestLog,
     /// Uploaded files, `storage/` in the data dir.
@@ -45,10 +49,9 @@ impl AppState {
         let schema = db.data.read(Registry::load)?;
         let limiter = Limiter::new(config.auth_limits);
         let logs = RequestLog::start(db.aux.clone());
-        logs.configure(&db.data.read(crate::settings::load)?);
         let files = Storage::open(&db.dir().join("storage"))?;
         let hooks = Hooks::start(config.hooks.clone())?;
-        Ok(Self {
+        let state = Self {
             hooks,
             crons: Arc::default(),
             apple_names: Default::default(),
@@ -57,23 +60,40 @@ impl AppState {
             db,
             schema,
             limiter,
+            rate_limits: Default::default(),
+            proxy: Default::default(),
             logs,
             realtime,
             config,
             secret,
             started: Instant::now(),
-        })
+        };
+        state.follow_settings(&state.db.data.read(crate::settings::load)?, false);
+        Ok(state)
     }
 
-    /// Makes the in-memory state (collections, log settings, realtime clients) follow restored
+    /// Puts the settings that act on every request into force: the request log's policy,
+    /// the rate-limit rules and the trusted proxy. `saved` (a settings save) starts every
+    /// rate-limit counter afresh, as PocketBase's settings reload does; otherwise they are
+    /// kept unless the rules changed.
+    pub fn follow_settings(
+        &self,
+        settings: &serde_json::Map<String, serde_json::Value>,
+        saved: bool,
+    ) {
+        self.logs.configure(settings);
+        self.rate_limits.configure(settings, saved);
+        self.proxy.configure(settings);
+    }
+
+    /// Makes the in-memory state (collections, settings, realtime clients) follow restored
     /// databases.
     pub fn follow_restore(&self) -> Result<()> {
         self.db.data.read(|c| self.schema.reload(c))?;
         // Realtime clients hold who they were signed in as before: they reconnect and sign
         // in again against the restored data (PocketBase restarts, which drops them too).
         self.realtime.close_all();
-        self.logs
-            .configure(&self.db.data.read(crate::settings::load)?);
+        self.follow_settings(&self.db.data.read(crate::settings::load)?, true);
         Ok(())
     }
 
@@ -138,7 +158,8 @@ impl crate::realtime::Source for AppState {
             };
             json!({"method": "GET", "path": "/api/realtime", "rawQuery": "",
                 "query": [], "headers": [], "params": {}, "body": {}, "bodyError": null,
-                "auth": auth, "host": "", "remoteAddr": "", "realIP": "", "tls": false,
+                "auth": auth, "host": "", "remoteAddr": "", "remoteIP": "", "realIP": "",
+                "tls": false,
                 "realtime": true})
             .to_string()
         };

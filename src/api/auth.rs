@@ -13,7 +13,7 @@ use crate::auth::superusers;
 use crate::auth::token::KIND_AUTH;
 use crate::auth::{otp, records};
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::http::{Sent, blocking, client_ip, hashing};
+use crate::http::{Sent, blocking, hashing};
 use crate::records::changes::Event;
 use crate::records::output::Viewer;
 use crate::schema::Collection;
@@ -69,9 +69,10 @@ pub(super) fn count_attempt(
     c: &Collection,
     who: &str,
 ) -> Result<()> {
-    state
-        .limiter
-        .auth_attempt(client_ip(req), Some(&format!("{}:{who}", c.id)))
+    state.limiter.auth_attempt(
+        crate::http::sign_in_ip(req),
+        Some(&format!("{}:{who}", c.id)),
+    )
 }
 
 /// `{record, token}` as every sign-in answers: the record as its owner sees it.
@@ -287,7 +288,9 @@ async fn auth_refresh(
     auth: RequestAuth,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
-    state.limiter.auth_attempt(client_ip(&req), None)?;
+    state
+        .limiter
+        .auth_attempt(crate::http::sign_in_ip(&req), None)?;
     let c = auth_collection(&state, &path, "Missing or invalid auth collection context.")?;
     let (caller_collection, id) = match &auth {
         RequestAuth::Guest => {

@@ -187,6 +187,7 @@ fn run(
     tx: &mut Tx,
     state: &AppState,
     auth: &RequestAuth,
+    ip: Option<std::net::IpAddr>,
     sub: Sub,
     secrets: &Secrets,
 ) -> Result<(u16, Value)> {
@@ -216,6 +217,17 @@ fn run(
             .to_owned(),
         _ => id.clone().unwrap_or_default(),
     };
+    // The rate-limit rules, after the checks of the collection (a view answers 400), with
+    // the method and path an upsert turned into, as PocketBase rewrites them.
+    if !c.is_view() {
+        let (action, path) = match (method, sub.method.as_str()) {
+            ("POST", _) => ("create", sub.path.clone()),
+            ("PATCH", "PUT") => ("update", format!("{}/{target}", sub.path)),
+            ("PATCH", _) => ("update", sub.path.clone()),
+            _ => ("delete", sub.path.clone()),
+        };
+        super::rate_limits::check_sub_request(state, ip, auth, &c, action, method, &path)?;
+    }
     let ctx = sub.context(state, auth, method);
     Ok(match method {
         "POST" => {
@@ -306,6 +318,7 @@ async fn batch(
         ));
     }
     let writer = state.clone();
+    let ip = crate::http::client_ip(&req);
     let results = writing(&writer, None, move |hooks| {
         // Password hashing first, with no connection held; the transaction's time limit
         // starts after it.
@@ -324,7 +337,8 @@ async fn batch(
                 if started.elapsed() > limits.timeout {
                     return Err(Error::bad_request("Batch transaction failed."));
                 }
-                let outcome = sub.and_then(|(sub, secrets)| run(tx, &state, &auth, sub, &secrets));
+                let outcome =
+                    sub.and_then(|(sub, secrets)| run(tx, &state, &auth, ip, sub, &secrets));
                 match outcome {
                     Ok((status, body)) => results.push(json!({"status": status, "body": body})),
                     Err(e) => return Err(failed_at(i, &e)),

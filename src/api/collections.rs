@@ -119,7 +119,15 @@ async fn update(
         .find(&id)
         .ok_or_else(Error::not_found)?;
     let body = body.shaped(|| old.to_json(), UNREADABLE)?;
-    let c = blocking(move || state.collections().update(&id, body)).await?;
+    let c = blocking(move || {
+        let c = state.collections().update(&id, body)?;
+        // A rename renames its rate-limit rules too: in force at once.
+        if c.name != old.name {
+            state.follow_settings(&state.db.data.read(crate::settings::load)?, false);
+        }
+        Ok(c)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(c.to_json()))
 }
 

@@ -36,24 +36,33 @@ struct Details {
     can_backup: Option<bool>,
 }
 
-/// Headers that suggest a reverse proxy in front; reported so an admin can configure
-/// trusted proxies. hearth trusts none by default.
-const PROXY_HEADERS: [&str; 4] = [
-    "CF-Connecting-IP",
-    "Fly-Client-IP",
-    "X-Real-IP",
-    "X-Forwarded-For",
-];
+/// Headers that suggest a reverse proxy in front, after the trusted ones (PocketBase checks
+/// those first too); reported so an admin can configure trusted proxies. hearth trusts none
+/// by default.
+const PROXY_HEADERS: [&str; 3] = ["CF-Connecting-IP", "Fly-Client-IP", "X-Forwarded-For"];
 
 async fn health(req: HttpRequest, state: web::Data<AppState>, auth: RequestAuth) -> HttpResponse {
     let mut data = Details::default();
     if auth.is_superuser() {
-        data.real_ip = req.peer_addr().map(|a| a.ip().to_string());
+        data.real_ip = Some(
+            crate::http::client_ip(&req)
+                .map(crate::client_ip::expanded)
+                .unwrap_or_default(),
+        );
+        let trusted = state.proxy.current();
+        let sent = |h: &&str| {
+            req.headers()
+                .get(*h)
+                .is_some_and(|v| !v.as_bytes().is_empty())
+        };
         data.possible_proxy_header = Some(
-            PROXY_HEADERS
+            trusted
+                .headers
                 .iter()
-                .find(|h| req.headers().contains_key(**h))
-                .map_or(String::new(), |h| (*h).to_owned()),
+                .map(String::as_str)
+                .chain(PROXY_HEADERS)
+                .find(sent)
+                .map_or(String::new(), str::to_owned),
         );
         data.can_backup = Some(true);
     }

@@ -144,8 +144,10 @@ pub(super) fn request_json<B: serde::Serialize>(
         auth: Value,
         host: &'a str,
         remote_addr: String,
+        #[serde(rename = "remoteIP")]
+        remote_ip: String,
         #[serde(rename = "realIP")]
-        real_ip: &'a str,
+        real_ip: String,
         tls: bool,
     }
     let info = req.connection_info();
@@ -178,7 +180,12 @@ pub(super) fn request_json<B: serde::Serialize>(
         auth,
         host: info.host(),
         remote_addr: req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        real_ip: info.realip_remote_addr().unwrap_or(""),
+        remote_ip: crate::http::peer_ip(req)
+            .map(crate::client_ip::expanded)
+            .unwrap_or_default(),
+        real_ip: crate::http::client_ip(req)
+            .map(crate::client_ip::expanded)
+            .unwrap_or_default(),
         tls: info.scheme() == "https",
     };
     serde_json::to_string(&text).map_err(|e| Error::internal(format!("request as JSON: {e}")))

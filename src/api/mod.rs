@@ -23,6 +23,7 @@ mod oauth2;
 mod oauth2_hooks;
 mod oauth2_submit;
 mod openapi;
+pub mod rate_limits;
 mod realtime;
 mod record_requests;
 pub(crate) mod records;

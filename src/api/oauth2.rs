@@ -162,7 +162,7 @@ async fn auth_with_oauth2(
     // limit per provider would let 20 sign-ins lock out every other user of it.
     state
         .limiter
-        .auth_attempt(crate::http::client_ip(&req), None)?;
+        .auth_attempt(crate::http::sign_in_ip(&req), None)?;
     let redirect = if input.redirect_url.is_empty() {
         input.redirect_url_legacy.clone()
     } else {

@@ -20,6 +20,7 @@ use crate::schema::Snapshot;
 use crate::state::AppState;
 use serde_json::Value;
 
+#[derive(Clone)]
 pub enum RequestAuth {
     Guest,
     Superuser(Superuser),
@@ -109,11 +110,19 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// The caller once resolved for a request (by the rate limits, a `routerUse` middleware
+/// or the route), so the token is looked up once.
+#[derive(Clone)]
+struct Resolved(RequestAuth);
+
 impl FromRequest for RequestAuth {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(Resolved(auth)) = req.extensions().get::<Resolved>().cloned() {
+            return Box::pin(std::future::ready(Ok(auth)));
+        }
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let req = req.clone();
@@ -135,6 +144,7 @@ impl FromRequest for RequestAuth {
             if let Some(who) = auth.identity() {
                 req.extensions_mut().insert(who);
             }
+            req.extensions_mut().insert(Resolved(auth.clone()));
             Ok(auth)
         })
     }

@@ -58,7 +58,7 @@ async fn update(state: web::Data<AppState>, auth: RequestAuth, body: Sent) -> Re
     })
     .await?;
     if let Some(saved) = body.as_object() {
-        state.logs.configure(saved);
+        state.follow_settings(saved, true);
     }
     Ok(HttpResponse::Ok().json(body))
 }

@@ -13,6 +13,8 @@ use crate::validate;
 
 pub const COLLECTION_ID: &str = "pbc_3142635823";
 pub const COLLECTION_NAME: &str = "_superusers";
+/// The admin UI's session cookie: a superuser's `adminSession` token.
+pub const SESSION_COOKIE: &str = "hearth_session";
 
 #[derive(Debug, Clone)]
 pub struct Superuser {

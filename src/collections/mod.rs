@@ -115,6 +115,9 @@ fn update_in(
         fts::create(tx, &c)?;
     }
     c.update(tx)?;
+    if old.name != c.name {
+        crate::settings::rename_rate_limit_labels(tx, &old.name, &c.name)?;
+    }
     Ok(c)
 }
 

@@ -126,7 +126,7 @@
     hasSuperuserAuth() { return !!this.auth && this.auth.isSuperuser(); }
     isTLS() { return !!this.__req.tls; }
     realIP() { return this.__req.realIP; }
-    remoteIP() { return this.__req.remoteAddr; }
+    remoteIP() { return this.__req.remoteIP; }
     written() { return this.__answer !== null; }
     status() { return this.__answer ? this.__answer.status : 0; }
     bindBody(target) {

@@ -155,9 +155,45 @@ pub fn not_found_response(method: &Method) -> HttpResponse {
     actix_web::ResponseError::error_response(&Error::NotFound(message.into()))
 }
 
-/// The address of the client: the peer of the connection.
+/// The address of the client, the one answer everything asks (rate limits, request logs,
+/// realtime and OAuth2 checks, the hooks' `e.realIP()`): the address the header the
+/// `trustedProxy` settings name gives, else the peer of the connection (see `client_ip`).
 pub fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+    let peer = peer_ip(req);
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return peer;
+    };
+    let proxy = state.proxy.current();
+    if proxy.headers.is_empty() {
+        return peer;
+    }
+    let last_value = |name: &str| {
+        req.headers()
+            .get_all(name)
+            .last()
+            .and_then(|v| v.to_str().ok())
+    };
+    proxy.real_ip(last_value).or(peer)
+}
+
+/// In a request's extensions when an enabled `rateLimits` rule covered it (or its address
+/// is excluded from limits); put there by the rate-limit guard (`api::rate_limits`).
+#[derive(Debug, Clone, Copy)]
+pub struct RuleCovered;
+
+/// The address the sign-in flag limit (`--auth-ip-limit`) counts `req` against: none when
+/// a rule already covered the request (the rules replace that default), else the client's.
+pub fn sign_in_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    use actix_web::HttpMessage;
+    if req.extensions().get::<RuleCovered>().is_some() {
+        return None;
+    }
+    client_ip(req)
+}
+
+/// The peer of the connection (an IPv4 client of a dual-stack listener as IPv4).
+pub fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip().to_canonical())
 }
 
 /// A file streamed out in 256 KiB chunks read on the blocking pool, never whole in memory.

@@ -46,9 +46,17 @@ pub struct Entry {
     /// Only when `logs.logAuthId` is on.
     pub auth_id: Option<String>,
     /// Only when `logs.logIP` is on.
-    pub ip: Option<String>,
+    pub ips: Option<Ips>,
     /// What went wrong, for answers of 400 and above.
     pub error: Option<String>,
+}
+
+/// Where a request came from: the client (`userIP`, behind a trusted proxy the address
+/// its header gives) and the peer of the connection (`remoteIP`).
+#[derive(Debug, Clone, Default)]
+pub struct Ips {
+    pub user: String,
+    pub remote: String,
 }
 
 /// `data` as PocketBase writes it for a request.
@@ -90,7 +98,6 @@ impl Entry {
     }
 
     fn data(&self) -> String {
-        let ip = self.ip.as_deref();
         let data = RequestData {
             kind: "request",
             url: &self.url,
@@ -101,8 +108,8 @@ impl Entry {
             user_agent: &self.user_agent,
             auth: &self.auth,
             auth_id: self.auth_id.as_deref(),
-            user_ip: ip,
-            remote_ip: ip,
+            user_ip: self.ips.as_ref().map(|i| i.user.as_str()),
+            remote_ip: self.ips.as_ref().map(|i| i.remote.as_str()),
             error: self.error.as_deref(),
         };
         serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())

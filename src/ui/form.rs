@@ -39,6 +39,15 @@ impl Form {
             .collect()
     }
 
+    /// Every value sent under `name`, blanks too, in order (the cells of repeated rows).
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// True when a checkbox named `name` was ticked (browsers omit unticked ones).
     pub fn checked(&self, name: &str) -> bool {
         self.0.iter().any(|(k, v)| k == name && v != "false")

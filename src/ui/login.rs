@@ -91,7 +91,7 @@ async fn submit(
     if state
         .limiter
         .auth_attempt(
-            crate::http::client_ip(&req),
+            crate::http::sign_in_ip(&req),
             Some(&format!("_superusers:{}", form.email)),
         )
         .is_err()

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::http::blocking;
 use crate::state::AppState;
 
-pub const SESSION_COOKIE: &str = "hearth_session";
+pub use crate::auth::superusers::SESSION_COOKIE;
 pub const CSRF_COOKIE: &str = "hearth_csrf";
 
 fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String) -> Cookie<'a> {

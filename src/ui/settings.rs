@@ -1,5 +1,6 @@
-//! The settings page: application name and URL, the mail sender, SMTP, and the rate limits in
-//! force. Saved through the same code as `PATCH /api/settings`, so both validate alike.
+//! The settings page: application name and URL, the mail sender, SMTP, the rate-limit rules
+//! (with the sign-in flag limits they stand in front of) and the trusted proxy. Saved through
+//! the same code as `PATCH /api/settings`, so both validate alike.
 
 use std::collections::BTreeMap;
 
@@ -37,9 +38,73 @@ struct SettingsPage {
     smtp_tls: bool,
     ip_limit: u32,
     identity_limit: u32,
+    limits_enabled: bool,
+    /// Excluded addresses and subnets, comma-separated.
+    limits_excluded: String,
+    /// The rules, then one blank row to add another.
+    rules: Vec<RuleRow>,
+    /// Trusted proxy headers, comma-separated.
+    proxy_headers: String,
+    proxy_leftmost: bool,
+    /// This request's client address as hearth sees it, and the connection's peer.
+    client_ip: String,
+    peer_ip: String,
     /// Errors by dotted path: `meta.appName`, `smtp.host`.
     errors: BTreeMap<String, String>,
     error: Option<String>,
+}
+
+/// One rule's row of inputs.
+struct RuleRow {
+    label: String,
+    audience: String,
+    duration: String,
+    max_requests: String,
+    /// Its errors, one line.
+    error: String,
+}
+
+fn stored_rules(stored: &Map<String, Value>) -> Vec<RuleRow> {
+    crate::ratelimit::RateLimits::from_settings(stored)
+        .rules
+        .into_iter()
+        .map(|r| RuleRow {
+            label: r.label,
+            audience: r.audience,
+            duration: r.duration.to_string(),
+            max_requests: r.max_requests.to_string(),
+            error: String::new(),
+        })
+        .collect()
+}
+
+/// The rule rows as posted, blank ones left out.
+fn posted_rules(form: &Form) -> Vec<RuleRow> {
+    let (labels, audiences) = (form.values("ruleLabel"), form.values("ruleAudience"));
+    let (durations, maxes) = (form.values("ruleDuration"), form.values("ruleMax"));
+    let cell = |cells: &[&str], i: usize| cells.get(i).map_or("", |c| c.trim()).to_owned();
+    (0..labels.len())
+        .map(|i| RuleRow {
+            label: cell(&labels, i),
+            audience: cell(&audiences, i),
+            duration: cell(&durations, i),
+            max_requests: cell(&maxes, i),
+            error: String::new(),
+        })
+        .filter(|r| !(r.label.is_empty() && r.duration.is_empty() && r.max_requests.is_empty()))
+        .collect()
+}
+
+/// A row's count as the JSON the settings take: blank is 0 (refused as blank), anything but
+/// a whole number an error under `path`.
+fn count(text: &str, path: String, errors: &mut BTreeMap<String, String>) -> i64 {
+    if text.is_empty() {
+        return 0;
+    }
+    text.parse().unwrap_or_else(|_| {
+        errors.insert(path, "Must be a whole number.".to_owned());
+        0
+    })
 }
 
 fn text(map: &Map<String, Value>, group: &str, key: &str) -> String {
@@ -59,12 +124,37 @@ fn flag(map: &Map<String, Value>, group: &str, key: &str) -> bool {
 
 fn page(
     chrome: Chrome,
+    req: &HttpRequest,
     state: &AppState,
     stored: &Map<String, Value>,
     form: Option<&Form>,
     errors: BTreeMap<String, String>,
     error: Option<String>,
 ) -> SettingsPage {
+    let mut rules = match form {
+        Some(f) => posted_rules(f),
+        None => stored_rules(stored),
+    };
+    for (i, rule) in rules.iter_mut().enumerate() {
+        let prefix = format!("rateLimits.rules.{i}.");
+        rule.error = errors
+            .iter()
+            .filter(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, message)| format!("{}: {message}", &path[prefix.len()..]))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    rules.push(RuleRow {
+        label: String::new(),
+        audience: String::new(),
+        duration: String::new(),
+        max_requests: String::new(),
+        error: String::new(),
+    });
+    let limits = crate::ratelimit::RateLimits::from_settings(stored);
+    let proxy = crate::client_ip::TrustedProxy::from_settings(stored);
+    let shown =
+        |ip: Option<std::net::IpAddr>| ip.map(crate::client_ip::expanded).unwrap_or_default();
     let pick = |name: &str, group: &str, key: &str| match form {
         Some(f) => f.get(name).to_owned(),
         None => text(stored, group, key),
@@ -87,6 +177,19 @@ fn page(
         smtp_tls: tick("smtpTls", "smtp", "tls"),
         ip_limit: state.config.auth_limits.per_ip_per_minute,
         identity_limit: state.config.auth_limits.per_identity_per_15_minutes,
+        limits_enabled: form.map_or(limits.enabled, |f| f.checked("limitsEnabled")),
+        limits_excluded: form.map_or_else(
+            || limits.excluded_ips.join(", "),
+            |f| f.get("limitsExcluded").to_owned(),
+        ),
+        rules,
+        proxy_headers: form.map_or_else(
+            || proxy.headers.join(", "),
+            |f| f.get("proxyHeaders").to_owned(),
+        ),
+        proxy_leftmost: form.map_or(proxy.use_leftmost_ip, |f| f.checked("proxyLeftmost")),
+        client_ip: shown(crate::http::client_ip(req)),
+        peer_ip: shown(crate::http::peer_ip(req)),
         errors,
         error,
     }
@@ -100,26 +203,27 @@ async fn stored(state: &web::Data<AppState>) -> Result<Map<String, Value>> {
 async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
     let stored = stored(&state).await?;
     let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Settings", "settings");
-    let view = page(chrome, &state, &stored, None, BTreeMap::new(), None);
+    let view = page(chrome, &req, &state, &stored, None, BTreeMap::new(), None);
     super::html(&req, StatusCode::OK, &nonce, &view)
 }
 
-/// Errors under `meta`/`smtp` by their dotted path.
+/// Every error by its dotted path (`meta.appName`, `rateLimits.rules.0.label`).
 fn by_path(data: &FieldErrors) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (group, tree) in data {
+    fn walk(prefix: &str, tree: &ErrorTree, out: &mut BTreeMap<String, String>) {
         match tree {
+            ErrorTree::Leaf(e) => {
+                out.insert(prefix.to_owned(), e.message.clone());
+            }
             ErrorTree::Branch(children) => {
                 for (key, child) in children {
-                    if let ErrorTree::Leaf(e) = child {
-                        out.insert(format!("{group}.{key}"), e.message.clone());
-                    }
+                    walk(&format!("{prefix}.{key}"), child, out);
                 }
             }
-            ErrorTree::Leaf(e) => {
-                out.insert(group.clone(), e.message.clone());
-            }
         }
+    }
+    let mut out = BTreeMap::new();
+    for (group, tree) in data {
+        walk(group, tree, &mut out);
     }
     out
 }
@@ -147,7 +251,29 @@ async fn save(
             "Must be a port number (1–65535).".to_owned(),
         );
     }
+    let rules: Vec<Value> = posted_rules(&form)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let path = |key: &str| format!("rateLimits.rules.{i}.{key}");
+            json!({
+                "label": r.label,
+                "audience": r.audience,
+                "duration": count(&r.duration, path("duration"), &mut errors),
+                "maxRequests": count(&r.max_requests, path("maxRequests"), &mut errors),
+            })
+        })
+        .collect();
     let patch = json!({
+        "rateLimits": {
+            "enabled": form.checked("limitsEnabled"),
+            "excludedIPs": super::form::list(form.get("limitsExcluded")),
+            "rules": rules,
+        },
+        "trustedProxy": {
+            "headers": super::form::list(form.get("proxyHeaders")),
+            "useLeftmostIP": form.checked("proxyLeftmost"),
+        },
         "meta": {
             "appName": form.get("appName").trim(),
             "appURL": form.get("appURL").trim(),
@@ -170,7 +296,7 @@ async fn save(
             .await
             .inspect(|saved| {
                 if let Some(saved) = saved.as_object() {
-                    state.logs.configure(saved);
+                    state.follow_settings(saved, true);
                 }
             })
     } else {
@@ -185,7 +311,15 @@ async fn save(
             errors.extend(by_path(&data));
             let stored = stored(&state).await?;
             let (chrome, nonce) = Chrome::page(&req, &state, &admin, "Settings", "settings");
-            let view = page(chrome, &state, &stored, Some(&form), errors, Some(message));
+            let view = page(
+                chrome,
+                &req,
+                &state,
+                &stored,
+                Some(&form),
+                errors,
+                Some(message),
+            );
             super::html(&req, StatusCode::BAD_REQUEST, &nonce, &view)
         }
         Err(e) => Err(e),

@@ -1,5 +1,7 @@
-//! Rate limits, on by default for sign-in: per client IP, and per identity (the email or
-//! username tried), so neither one address nor a botnet can guess one account's password.
+//! The sign-in limits of the `--auth-ip-limit` and `--auth-identity-limit` flags, on by
+//! default: per client IP, and per identity (the email or username tried), so neither one
+//! address nor a botnet can guess one account's password. The per-IP one is the default the
+//! settings' rules replace for the requests they cover (see `http::rate_limit`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
