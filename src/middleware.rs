@@ -135,7 +135,7 @@ pub async fn observe(
         return Ok(res);
     };
     let logs = &state.logs;
-    if logs.policy.max_days() == 0 {
+    if logs.policy.max_days() == 0 || (status < 400 && unlogged_on_success(request.path())) {
         return Ok(res);
     }
     let url = request
@@ -173,6 +173,12 @@ pub async fn observe(
         error,
     });
     Ok(res)
+}
+
+/// Routes PocketBase keeps out of the request log when they succeed: the logs themselves
+/// (reading them would fill them) and the OAuth2 redirect (its URL carries the code).
+fn unlogged_on_success(path: &str) -> bool {
+    path == "/api/logs" || path.starts_with("/api/logs/") || path == "/api/oauth2-redirect"
 }
 
 const X_FRAME_OPTIONS: HeaderName = HeaderName::from_static("x-frame-options");

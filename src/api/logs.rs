@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/logs", web::get().to(list))
+        .route("/logs", web::delete().to(truncate))
         .route("/logs/stats", web::get().to(stats))
         .route("/logs/{id}", web::get().to(view));
 }
@@ -65,6 +66,14 @@ async fn stats(
     let filter = q.into_inner().filter;
     let stats = blocking(move || state.db.aux.read(|c| query::stats(c, &filter))).await?;
     Ok(HttpResponse::Ok().json(stats))
+}
+
+/// Deletes every request log entry: 204, as PocketBase answers.
+async fn truncate(state: web::Data<AppState>, auth: RequestAuth) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let deleted = blocking(move || crate::logs::truncate(&state.db.aux)).await?;
+    log::info!("deleted all {deleted} request log entries");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn view(

@@ -1,4 +1,5 @@
-//! `/api/settings`: the application settings, superusers only.
+//! `/api/settings`: the application settings, superusers only, and their tests (a mail
+//! through the configured SMTP, the S3 connection).
 
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
@@ -15,10 +16,64 @@ const UNREADABLE: &str = "An error occurred while loading the submitted data.";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
         .route("/settings", web::patch().to(update))
+        .route("/settings/test/email", web::post().to(test_email))
+        .route("/settings/test/s3", web::post().to(test_s3))
         .route(
             "/settings/apple/generate-client-secret",
             web::post().to(apple_client_secret),
         );
+}
+
+/// Sends one of an auth collection's mails to the given address (see `mail::test_send`);
+/// 204 once sent (or, without SMTP, kept in the outbox).
+async fn test_email(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    body: Sent,
+) -> Result<HttpResponse> {
+    use crate::mail::test_send;
+    auth.require_superuser()?;
+    let form: test_send::TestEmail = body.bind_or(UNREADABLE)?;
+    let c = test_send::validate(&state.schema.snapshot(), &form)?;
+    let shared = state.clone();
+    let (mail, smtp) = blocking(move || {
+        shared.db.data.read(|conn| {
+            let mail = test_send::compose(conn, &c, &form)?;
+            let smtp = crate::mail::smtp::from_settings(&settings::load(conn)?)
+                .or_else(|| shared.config.smtp.clone());
+            Ok((mail, smtp))
+        })
+    })
+    .await?;
+    crate::http::outbound(move || test_send::deliver(&state.db.data, smtp.as_ref(), &mail)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The S3 connection test: `{filesystem: "storage" | "backups"}`. hearth keeps files and
+/// backups on local disk, so it answers as PocketBase does with S3 switched off.
+async fn test_s3(auth: RequestAuth, body: Sent) -> Result<HttpResponse> {
+    #[derive(serde::Deserialize)]
+    struct TestS3 {
+        #[serde(default)]
+        filesystem: String,
+    }
+    auth.require_superuser()?;
+    let form: TestS3 = body.bind_or(UNREADABLE)?;
+    let problem = match form.filesystem.as_str() {
+        "" => crate::error::FieldError::required(),
+        "storage" | "backups" => {
+            return Err(crate::error::Error::bad_request(
+                "Failed to test the S3 filesystem. Raw error: \nS3 storage filesystem is not enabled.",
+            ));
+        }
+        _ => crate::error::FieldError::new("validation_in_invalid", "Must be a valid value."),
+    };
+    let mut data = crate::error::FieldErrors::new();
+    data.insert("filesystem".into(), problem.into());
+    Err(crate::error::Error::invalid(
+        "Failed to test the S3 filesystem.",
+        data,
+    ))
 }
 
 /// A client secret for Sign in with Apple (an ES256 JWT signed with the app's key), as

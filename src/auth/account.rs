@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::records::{self, find_by_email};
 use super::token;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::mail::{self, AppMeta};
+use crate::mail::{self, AppMeta, Mail};
 use crate::password;
 use crate::schema::Collection;
 
@@ -58,36 +58,15 @@ fn id_of(record: &Map<String, Value>) -> String {
         .to_owned()
 }
 
-fn send(
-    conn: &Connection,
-    c: &Collection,
-    template: &str,
-    to: &str,
-    kind: &str,
-    token: &str,
-) -> Result<()> {
-    let meta = AppMeta::load(conn)?;
-    let mail = mail::from_template(
-        c.options.get(template),
-        &meta,
-        &[("TOKEN", token)],
-        to,
-        kind,
-    );
-    mail::queue(conn, &mail)?;
-    Ok(())
-}
-
-/// Mails `record` (of `c`) the link of a flow, as the flow's request does: `kind` is
-/// verification, password reset, or an email change to `new_email` (mailed there). For
-/// the hooks' `$mails`.
-pub fn mail_link(
+/// The mail with the link of a flow for `record` (of `c`): `kind` is verification,
+/// password reset, or an email change to `new_email` (addressed there).
+pub fn link_mail(
     conn: &Connection,
     c: &Collection,
     record: &Map<String, Value>,
     kind: &str,
     new_email: Option<&str>,
-) -> Result<()> {
+) -> Result<Mail> {
     let (template, to) = match (kind, new_email) {
         (token::KIND_VERIFICATION, _) => ("verificationTemplate", email_of(record)),
         (token::KIND_PASSWORD_RESET, _) => ("resetPasswordTemplate", email_of(record)),
@@ -95,12 +74,56 @@ pub fn mail_link(
         _ => return Err(Error::bad_request(format!("No mail of kind {kind:?}."))),
     };
     let token = records::purpose_token(c, record, kind, new_email)?;
-    send(conn, c, template, &to, kind, &token)
+    let meta = AppMeta::load(conn)?;
+    Ok(mail::from_template(
+        c.options.get(template),
+        &meta,
+        &[("TOKEN", &token)],
+        &to,
+        kind,
+    ))
 }
 
-/// Mails `record` (of `c`) one of its collection's notices with `extra` placeholders
-/// filled: the one-time password (`kind` "otp": `OTP`, `OTP_ID`) or the sign-in alert
-/// ("authAlert": `ALERT_INFO`). For the hooks' `$mails`.
+/// Mails `record` (of `c`) the link of a flow, as the flow's request does (see
+/// `link_mail`). For the hooks' `$mails`.
+pub fn mail_link(
+    conn: &Connection,
+    c: &Collection,
+    record: &Map<String, Value>,
+    kind: &str,
+    new_email: Option<&str>,
+) -> Result<()> {
+    let mail = link_mail(conn, c, record, kind, new_email)?;
+    mail::queue(conn, &mail)?;
+    Ok(())
+}
+
+/// One of `c`'s notices for `record` with `extra` placeholders filled: the one-time
+/// password (`kind` "otp": `OTP`, `OTP_ID`) or the sign-in alert ("authAlert":
+/// `ALERT_INFO`).
+pub fn notice_mail(
+    conn: &Connection,
+    c: &Collection,
+    record: &Map<String, Value>,
+    kind: &str,
+    extra: &[(&str, &str)],
+) -> Result<Mail> {
+    if !matches!(kind, "otp" | "authAlert") {
+        return Err(Error::bad_request(format!("No mail of kind {kind:?}.")));
+    }
+    let template = c.options.get(kind).and_then(|o| o.get("emailTemplate"));
+    let meta = AppMeta::load(conn)?;
+    Ok(mail::from_template(
+        template,
+        &meta,
+        extra,
+        &email_of(record),
+        kind,
+    ))
+}
+
+/// Mails `record` (of `c`) one of its collection's notices (see `notice_mail`). For the
+/// hooks' `$mails`.
 pub fn mail_notice(
     conn: &Connection,
     c: &Collection,
@@ -108,12 +131,7 @@ pub fn mail_notice(
     kind: &str,
     extra: &[(&str, &str)],
 ) -> Result<()> {
-    if !matches!(kind, "otp" | "authAlert") {
-        return Err(Error::bad_request(format!("No mail of kind {kind:?}.")));
-    }
-    let template = c.options.get(kind).and_then(|o| o.get("emailTemplate"));
-    let meta = AppMeta::load(conn)?;
-    let mail = mail::from_template(template, &meta, extra, &email_of(record), kind);
+    let mail = notice_mail(conn, c, record, kind, extra)?;
     mail::queue(conn, &mail)?;
     Ok(())
 }

@@ -281,6 +281,16 @@ fn insert(conn: &Connection, batch: &[Entry]) -> Result<()> {
     Ok(())
 }
 
+/// Deletes every entry (`DELETE /api/logs`), then gives the space back to the disk as
+/// PocketBase does (a failed VACUUM is only logged: the entries are gone either way).
+pub fn truncate(aux: &Store) -> Result<usize> {
+    let deleted = aux.write(|tx| Ok(tx.prepare_cached("DELETE FROM _logs")?.execute([])?))?;
+    if let Err(e) = aux.with_writer(|c| Ok(c.execute_batch("VACUUM")?)) {
+        log::warn!("cannot VACUUM auxiliary.db after deleting the logs: {e}");
+    }
+    Ok(deleted)
+}
+
 /// Deletes entries created before `cutoff` (PocketBase's date text); returns how many.
 pub fn prune(aux: &Store, cutoff: &str) -> Result<usize> {
     aux.write(|tx| {

@@ -4,6 +4,7 @@
 //! tokens); the admin UI lists the outbox.
 
 pub mod smtp;
+pub mod test_send;
 
 use rusqlite::Connection;
 use serde_json::Value;
@@ -88,13 +89,35 @@ pub fn from_template(
 /// Writes `mail` to the outbox as `pending`; the mailer thread delivers it (or, with no
 /// SMTP configured, marks it `kept`).
 pub fn queue(conn: &Connection, mail: &Mail) -> Result<String> {
+    record(conn, mail, "pending", 0, "")
+}
+
+/// Writes `mail` to the outbox as already settled (`sent` or `failed` by the caller, with
+/// the attempts made and the last error), for mail sent while its request waits.
+pub fn record(
+    conn: &Connection,
+    mail: &Mail,
+    status: &str,
+    attempts: i64,
+    error: &str,
+) -> Result<String> {
     let id = crate::ids::record_id();
     let now = crate::datetime::now();
     conn.prepare_cached(
-        "INSERT INTO _mails (id, recipient, subject, html, kind, status, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+        "INSERT INTO _mails (id, recipient, subject, html, kind, status, attempts, error, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
     )?
-    .execute((&id, &mail.to, &mail.subject, &mail.html, &mail.kind, &now))?;
+    .execute((
+        &id,
+        &mail.to,
+        &mail.subject,
+        &mail.html,
+        &mail.kind,
+        status,
+        attempts,
+        error,
+        &now,
+    ))?;
     Ok(id)
 }
 

@@ -101,7 +101,8 @@ impl Sender {
         Ok(Self { transport, from })
     }
 
-    fn send(&self, to: &str, subject: &str, html: &str) -> std::result::Result<(), String> {
+    /// Sends one message now; the error as the SMTP client words it.
+    pub fn send(&self, to: &str, subject: &str, html: &str) -> std::result::Result<(), String> {
         let to: Mailbox = to.parse().map_err(|e| format!("invalid recipient: {e}"))?;
         let message = Message::builder()
             .from(self.from.clone())

@@ -1,9 +1,10 @@
 //! The settings that act on every request, side by side with the real PocketBase 0.40.6
 //! (issue #19): `rateLimits` rules (which rule wins, who is exempt, the 429 and when it
 //! comes, counters that restart when the rules change), their validation on
-//! `PATCH /api/settings`, and `trustedProxy` deciding the client address behind a proxy
-//! (and only then). Each test runs the same steps on both and compares statuses and whole
-//! JSON bodies (ids and times normalised).
+//! `PATCH /api/settings`, `trustedProxy` deciding the client address behind a proxy (and
+//! only then), `DELETE /api/logs`, and the settings' test routes (`test/email`,
+//! `test/s3`). Each test runs the same steps on both and compares statuses and whole JSON
+//! bodies (ids and times normalised).
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use crate::compat::{PocketBase, assert_same, pocketbase_bin, start_pocketbase};
 use crate::compat_scenarios::normalize;
 use crate::files::{Server, answer};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_smtp_sink};
 
 /// A fresh PocketBase and a fresh hearth, each with a signed-in superuser; None (the test
 /// passes) only when `HEARTH_SKIP` names PocketBase.
@@ -508,4 +509,142 @@ async fn a_forged_forwarded_for_counts_only_once_trusted() {
     );
     assert_eq!(statuses("leftmost=false "), [200, 200, 429, 429, 200, 200]);
     assert_eq!(statuses("leftmost=true "), [200, 200, 429, 429, 200, 429]);
+}
+
+/// `DELETE /api/logs`: refused to guests, 204 for superusers, and the list is empty after.
+async fn delete_logs_steps(server: &Server) -> Outcomes {
+    let mut out = Outcomes::new();
+    // Something to delete: a request that is logged, once written.
+    send(
+        server,
+        As::Guest,
+        Method::GET,
+        "/api/health?before=1",
+        None,
+        &[],
+    )
+    .await;
+    crate::helpers::wait_for(
+        std::time::Duration::from_secs(15),
+        "the request log to be written",
+        async || {
+            let res = server
+                .client
+                .get(server.url("/api/logs?filter=data.url~'before'"))
+                .header("Authorization", &server.token)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let body: Value = res.json().await.map_err(|e| e.to_string())?;
+            if body["totalItems"].as_i64().unwrap_or(0) > 0 {
+                Ok(())
+            } else {
+                Err(body.to_string())
+            }
+        },
+    )
+    .await;
+    for (label, who) in [("guest", As::Guest), ("superuser", As::Superuser)] {
+        let outcome = send(server, who, Method::DELETE, "/api/logs", None, &[]).await;
+        out.push((format!("delete as {label}"), outcome));
+    }
+    let after = send(server, As::Superuser, Method::GET, "/api/logs", None, &[]).await;
+    out.push(("list after".into(), after));
+    out
+}
+
+#[tokio::test]
+async fn deleting_the_logs_answers_as_pocketbase() {
+    let Some((_pb, _app, [pb, hearth])) = both().await else {
+        return;
+    };
+    let theirs = delete_logs_steps(&pb).await;
+    let ours = delete_logs_steps(&hearth).await;
+    assert_same(&ours, &theirs);
+    assert_eq!(
+        crate::compat::outcome(&ours, "list after")[1]["totalItems"],
+        0
+    );
+}
+
+/// The test routes: validation, the S3 answer with S3 off, and each mail template sent to
+/// an SMTP server (then one that is not there, whose raw error is each client's own).
+async fn test_route_steps(server: &Server, smtp_port: u16) -> Outcomes {
+    let mut out = Outcomes::new();
+    let email = "/api/settings/test/email";
+    let bodies = [
+        json!({}),
+        json!({"template": "nope", "email": "bad", "collection": "nope"}),
+        json!({"template": "login-alert", "email": "x@example.com", "collection": "posts"}),
+        json!({"template": "otp", "email": "x@example.com", "collection": "x".repeat(256)}),
+        json!({"template": "otp", "email": format!("{}@example.com", "a".repeat(250))}),
+        json!({"email": 5}),
+    ];
+    let posts = json!({"name": "posts", "fields": [{"name": "title", "type": "text"}]});
+    server
+        .send_json(Method::POST, "/api/collections", posts, true)
+        .await;
+    for body in bodies {
+        let label = format!("test email {body}");
+        out.push((
+            label,
+            send(server, As::Superuser, Method::POST, email, Some(body), &[]).await,
+        ));
+    }
+    let body = json!({"template": "otp", "email": "x@example.com"});
+    let guest = send(server, As::Guest, Method::POST, email, Some(body), &[]).await;
+    out.push(("test email as guest".into(), guest));
+    let s3 = "/api/settings/test/s3";
+    for body in [
+        json!({}),
+        json!({"filesystem": "storage"}),
+        json!({"filesystem": "backups"}),
+        json!({"filesystem": "x"}),
+        json!({"filesystem": 1}),
+    ] {
+        let label = format!("test s3 {body}");
+        out.push((
+            label,
+            send(server, As::Superuser, Method::POST, s3, Some(body), &[]).await,
+        ));
+    }
+    let guest = send(server, As::Guest, Method::POST, s3, Some(json!({})), &[]).await;
+    out.push(("test s3 as guest".into(), guest));
+    let smtp = |port: u16| json!({"smtp": {"enabled": true, "host": "127.0.0.1", "port": port, "tls": false}});
+    configure(server, smtp(smtp_port)).await;
+    for (template, collection) in [
+        ("verification", ""),
+        ("password-reset", "users"),
+        ("email-change", "users"),
+        ("otp", "_superusers"),
+        ("login-alert", "users"),
+    ] {
+        let body =
+            json!({"template": template, "email": "to@example.com", "collection": collection});
+        let outcome = send(server, As::Superuser, Method::POST, email, Some(body), &[]).await;
+        out.push((format!("send {template}"), outcome));
+    }
+    // Nothing listens on port 9 (discard) here.
+    configure(server, smtp(9)).await;
+    let body = json!({"template": "otp", "email": "to@example.com"});
+    let failed = send(server, As::Superuser, Method::POST, email, Some(body), &[]).await;
+    let message = failed[1]["message"].as_str().unwrap_or_default();
+    let prefix = "Failed to send the test email. Raw error: \n";
+    assert!(message.starts_with(prefix), "{failed}");
+    out.push(("send without a server".into(), json!([failed[0], prefix])));
+    out
+}
+
+#[tokio::test]
+async fn the_settings_test_routes_answer_as_pocketbase() {
+    let Some((_pb, _app, [pb, hearth])) = both().await else {
+        return;
+    };
+    let (pb_sink, hearth_sink) = (spawn_smtp_sink().await, spawn_smtp_sink().await);
+    let theirs = test_route_steps(&pb, pb_sink.port).await;
+    let ours = test_route_steps(&hearth, hearth_sink.port).await;
+    assert_same(&ours, &theirs);
+    let (pb_mails, our_mails) = (pb_sink.received_n(5).await, hearth_sink.received_n(5).await);
+    assert_eq!(our_mails.len(), pb_mails.len(), "one mail per template");
+    assert!(our_mails.iter().all(|m| m.contains("to@example.com")));
 }

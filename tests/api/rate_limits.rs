@@ -1,7 +1,8 @@
 //! What hearth adds around PocketBase's `rateLimits` and `trustedProxy` (the side-by-side
 //! part is `compat_limits.rs`): how the rules and the sign-in flag limits combine, the admin
 //! UI's signed-in superusers exempt like API superusers, the one client address reaching
-//! request logs, the JS hooks, and realtime's OAuth2 hand-over, and the settings page.
+//! request logs, the JS hooks, and realtime's OAuth2 hand-over, and the test mail kept in
+//! the outbox.
 
 use std::time::Duration;
 
@@ -211,6 +212,57 @@ async fn oauth2_handed_over(app: &TestApp, from: &str, redirect_from: &str) -> b
     let location = crate::helpers::location(&redirect);
     drop(stream);
     location.ends_with("oauth2-redirect-success")
+}
+
+#[tokio::test]
+async fn a_test_mail_without_smtp_is_kept_in_the_outbox() {
+    let app = spawn_app().await;
+    let su = app.superuser_token().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/settings/test/email",
+            Some(json!({"template": "password-reset", "email": "to@example.com", "collection": "users"})),
+            Some(&su),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    crate::helpers::wait_until(Duration::from_secs(5), "the mail to be kept", async || {
+        let mails = app.db.data.read(|c| hearth::mail::outbox(c, 5)).unwrap();
+        mails.len() == 1 && mails[0].status == "kept"
+    })
+    .await;
+    let mail = &app.db.data.read(|c| hearth::mail::outbox(c, 5)).unwrap()[0];
+    assert_eq!(mail.recipient, "to@example.com");
+    assert_eq!(mail.kind, "passwordReset");
+
+    // With an SMTP server that is not there: 400 with the client's words, kept as failed.
+    configure(
+        &app,
+        &su,
+        json!({"smtp": {"enabled": true, "host": "127.0.0.1", "port": 9, "tls": false}}),
+    )
+    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/settings/test/email",
+            Some(json!({"template": "otp", "email": "to@example.com"})),
+            Some(&su),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to send the test email. Raw error: \n")
+    );
+    let newest = &app.db.data.read(|c| hearth::mail::outbox(c, 5)).unwrap()[0];
+    assert_eq!(
+        (newest.kind.as_str(), newest.status.as_str()),
+        ("otp", "failed")
+    );
 }
 
 #[tokio::test]
