@@ -96,6 +96,34 @@ async fn create_view_update_delete() {
     assert_eq!(status, 404);
 }
 
+/// Numbers are stored as the nearest double to what was sent, as Go's parser reads them for
+/// PocketBase: serde_json's default parser was one unit in the last place off for these.
+#[tokio::test]
+async fn numbers_keep_every_digit_they_were_sent_with() {
+    let ctx = SuperuserApp::spawn().await;
+    ctx.collection(posts(json!({}))).await;
+    for n in [
+        12.412950271627409,
+        0.1 + 0.2,
+        1.7976931348623157e308,
+        5e-324,
+    ] {
+        let text = format!(r#"{{"title": "n", "views": {n:?}, "meta": {{"x": {n:?}}}}}"#);
+        let res = crate::helpers::client()
+            .post(ctx.url("/api/collections/posts/records"))
+            .header("Authorization", &ctx.token)
+            .header("Content-Type", "application/json")
+            .body(text)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let created: Value = res.json().await.unwrap();
+        assert_eq!(created["views"].as_f64(), Some(n), "{created}");
+        assert_eq!(created["meta"]["x"].as_f64(), Some(n), "{created}");
+    }
+}
+
 #[tokio::test]
 async fn a_date_set_on_update_only_stays_empty_until_the_first_update() {
     let ctx = SuperuserApp::spawn().await;
