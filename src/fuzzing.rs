@@ -33,6 +33,7 @@ fn collections() -> Vec<Collection> {
             {"name": "tags", "type": "select", "values": ["a", "b", "c"], "maxSelect": 2},
             {"name": "meta", "type": "json", "maxSize": 1000},
             {"name": "author", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
+            {"name": "place", "type": "geoPoint", "required": true},
             {"name": "created", "type": "autodate", "onCreate": true}
         ]
     });
@@ -44,6 +45,7 @@ fn collections() -> Vec<Collection> {
 
 fn database(all: &[Collection]) -> Option<Connection> {
     let conn = Connection::open_in_memory().ok()?;
+    crate::db::math::register(&conn).ok()?;
     for c in all {
         conn.execute_batch(&crate::schema::ddl::create_table(c))
             .ok()?;
@@ -108,11 +110,15 @@ mod tests {
             "tags ?= 'a'",
             "((",
             "meta.a.b = 1",
+            "geoDistance(place.lon, place.lat, -3.25, 12.5) < 10",
+            "geoDistance(author.name, 1, 2, 3) > 0",
         ] {
             filter(text);
         }
         for body in [
             r#"{"title": "hi", "views": 3, "tags": ["a", "z"], "meta": {"a": 1}}"#,
+            r#"{"title": "hi", "place": {"lon": 200, "lat": 1}}"#,
+            r#"{"title": "hi", "place": "{\"lon\": 1, \"lat\": 2"}"#,
             r#"{"title": 1, "views": "x", "when": "yesterday", "author": ["a", "b"]}"#,
             r#"[1, 2]"#,
             "{",

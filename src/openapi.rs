@@ -55,6 +55,11 @@ fn value_schema(f: &Field) -> Value {
         FieldKind::Number(_) => json!({"type": "number"}),
         FieldKind::Bool(_) => json!({"type": "boolean"}),
         FieldKind::Json(_) => json!({}),
+        FieldKind::GeoPoint(_) => json!({
+            "type": "object", "required": ["lon", "lat"],
+            "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}},
+            "description": "a point; {\"lon\": 0, \"lat\": 0} when unset",
+        }),
         FieldKind::Select(s) => {
             let one = json!({"type": "string"});
             if f.is_multiple() {
@@ -106,6 +111,13 @@ fn input_schema(f: &Field) -> Value {
             schema["enum"] = json!(s.values);
         }
         FieldKind::Email(_) => schema["format"] = json!("email"),
+        FieldKind::GeoPoint(_) => {
+            let range = |limit: i64| json!({"type": "number", "minimum": -limit, "maximum": limit});
+            schema = json!({"anyOf": [
+                {"type": "object", "properties": {"lon": range(180), "lat": range(90)}},
+                {"type": "string", "description": "the same object as JSON text (forms send it so)"},
+            ]});
+        }
         _ => {}
     }
     schema

@@ -14,6 +14,7 @@ pub mod bound;
 pub mod foreign;
 pub mod generation;
 pub mod group;
+pub mod math;
 pub mod migrate;
 pub mod pragmas;
 
@@ -226,7 +227,10 @@ impl Pools {
                         | OpenFlags::SQLITE_OPEN_URI
                         | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
-                .with_init(move |c| pragmas::apply(c, access, sync_full))
+                .with_init(move |c| {
+                    pragmas::apply(c, access, sync_full)?;
+                    math::register(c)
+                })
         };
         // No reaper: connections live as long as their pools, so none is opened behind
         // the back of a restore that has closed them.

@@ -14,6 +14,9 @@ pub enum Token {
     Or,
     LParen,
     RParen,
+    /// A function call, `name(arg, ...)`: its arguments are identifiers, numbers, strings
+    /// or calls, as PocketBase's scanner reads them.
+    Call(String, Vec<Token>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,12 +160,118 @@ pub fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
             while i < chars.len() && is_ident_char(chars[i]) {
                 i += 1;
             }
-            tokens.push(Token::Ident(chars[start..i].iter().collect()));
+            let name: String = chars[start..i].iter().collect();
+            if chars.get(i) == Some(&'(') {
+                let (call, next) = call(&chars, name, i, MAX_CALL_DEPTH)?;
+                tokens.push(call);
+                i = next;
+                continue;
+            }
+            tokens.push(Token::Ident(name));
             continue;
         }
         return Err(FilterError::syntax(format!("unexpected character {c:?}")));
     }
     Ok(tokens)
+}
+
+/// PocketBase's scanner takes calls nested this deep, no deeper.
+const MAX_CALL_DEPTH: usize = 3;
+
+fn is_ident_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || matches!(c, '_' | '@' | '#')
+}
+
+/// The call `name(...)` whose `(` is at `open`, and where the text after it starts. As
+/// PocketBase's scanner: arguments are separated by single commas (one may end the list),
+/// with spaces and `//` comments between them.
+fn call(
+    chars: &[char],
+    name: String,
+    open: usize,
+    depth: usize,
+) -> Result<(Token, usize), FilterError> {
+    if depth == 0 {
+        return Err(FilterError::syntax(format!(
+            "max nested function arguments reached (max: {MAX_CALL_DEPTH})"
+        )));
+    }
+    if name.ends_with(['.', ':']) || !name.starts_with(is_ident_start) {
+        return Err(FilterError::syntax(format!(
+            "invalid function name {name:?}"
+        )));
+    }
+    let mut args = Vec::new();
+    let mut expect_comma = false;
+    let mut i = open + 1;
+    loop {
+        let Some(&c) = chars.get(i) else {
+            return Err(FilterError::syntax(format!(
+                "invalid or incomplete function {name:?} (expected ')')"
+            )));
+        };
+        if c == ')' {
+            return Ok((Token::Call(name, args), i + 1));
+        }
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c == '/' && chars.get(i + 1) == Some(&'/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if (c == ',') != expect_comma {
+            return Err(FilterError::syntax(format!(
+                "unexpected {c:?} in function {name:?}"
+            )));
+        }
+        if c == ',' {
+            expect_comma = false;
+            i += 1;
+            continue;
+        }
+        expect_comma = true;
+        if is_ident_start(c) {
+            let start = i;
+            while i < chars.len() && is_ident_char(chars[i]) {
+                i += 1;
+            }
+            let arg: String = chars[start..i].iter().collect();
+            if chars.get(i) == Some(&'(') {
+                let (nested, next) = call(chars, arg, i, depth - 1)?;
+                args.push(nested);
+                i = next;
+            } else {
+                args.push(Token::Ident(arg));
+            }
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            let start = i;
+            i += 1;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            let text: String = chars[start..i].iter().collect();
+            let n = text
+                .parse::<f64>()
+                .ok()
+                .filter(|_| !text.ends_with('.'))
+                .ok_or_else(|| FilterError::syntax(format!("invalid number {text}")))?;
+            args.push(Token::Num(n));
+        } else if c == '\'' || c == '"' {
+            let (text, next) = string(chars, i)?;
+            args.push(Token::Str(text));
+            i = next;
+        } else {
+            return Err(FilterError::syntax(format!(
+                "unsupported argument character {c:?} in function {name:?}"
+            )));
+        }
+    }
 }
 
 fn starts_with(chars: &[char], at: usize, text: &str) -> bool {
@@ -218,6 +327,41 @@ mod tests {
                 Token::RParen,
             ]
         );
+    }
+
+    #[test]
+    fn reads_calls_as_pocketbase_does() {
+        let t =
+            tokenize("geoDistance(loc.lon, loc.lat,-3.25, // here\n 12, ) < 5").unwrap_or_default();
+        assert_eq!(
+            t,
+            vec![
+                Token::Call(
+                    "geoDistance".into(),
+                    vec![
+                        Token::Ident("loc.lon".into()),
+                        Token::Ident("loc.lat".into()),
+                        Token::Num(-3.25),
+                        Token::Num(12.0),
+                    ]
+                ),
+                Token::Op(Op::Lt),
+                Token::Num(5.0),
+            ]
+        );
+        for bad in [
+            "f(,a) = 1",
+            "f(a b) = 1",
+            "f(a,,b) = 1",
+            "f(a = 1",
+            "f(g(h(i(x)))) = 1",
+            "f(-) = 1",
+            "f(1.) = 1",
+            "f.(a) = 1",
+        ] {
+            assert!(tokenize(bad).is_err(), "{bad}");
+        }
+        assert!(tokenize("f(g(h(x))) = 1").is_ok());
     }
 
     #[test]

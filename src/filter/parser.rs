@@ -21,6 +21,8 @@ pub enum Operand {
     Num(f64),
     Bool(bool),
     Null,
+    /// `name(args)`: a function of the filter language (`geoDistance`).
+    Call(String, Vec<Operand>),
 }
 
 /// PocketBase's limit on comparisons in one filter or rule.
@@ -123,18 +125,32 @@ impl Parser {
 
     fn operand(&mut self) -> Result<Operand, FilterError> {
         match self.next() {
-            Some(Token::Str(s)) => Ok(Operand::Str(s)),
-            Some(Token::Num(n)) => Ok(Operand::Num(n)),
-            Some(Token::Ident(id)) => Ok(match id.as_str() {
-                "true" => Operand::Bool(true),
-                "false" => Operand::Bool(false),
-                "null" => Operand::Null,
-                _ => Operand::Ident(id),
-            }),
-            other => Err(FilterError::syntax(format!(
-                "expected a value, found {other:?}"
-            ))),
+            Some(token) => value(token),
+            None => Err(FilterError::syntax(
+                "expected a value, found the end".into(),
+            )),
         }
+    }
+}
+
+/// A token that is a value: a literal, an identifier or a call.
+fn value(token: Token) -> Result<Operand, FilterError> {
+    match token {
+        Token::Str(s) => Ok(Operand::Str(s)),
+        Token::Num(n) => Ok(Operand::Num(n)),
+        Token::Ident(id) => Ok(match id.as_str() {
+            "true" => Operand::Bool(true),
+            "false" => Operand::Bool(false),
+            "null" => Operand::Null,
+            _ => Operand::Ident(id),
+        }),
+        Token::Call(name, args) => Ok(Operand::Call(
+            name,
+            args.into_iter().map(value).collect::<Result<_, _>>()?,
+        )),
+        other => Err(FilterError::syntax(format!(
+            "expected a value, found {other:?}"
+        ))),
     }
 }
 

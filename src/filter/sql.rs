@@ -2,6 +2,10 @@
 //! checked against the schema) or correlated subqueries over relations; every literal and
 //! request value becomes a bound parameter.
 
+mod functions;
+mod request;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::types::Value as Sql;
@@ -114,7 +118,13 @@ struct Compiler<'a, 'p> {
     aliases: usize,
     /// Relation hops taken by the path being resolved.
     depth: usize,
+    /// While a function's arguments are resolved: the rows they reached, by the row and
+    /// field that led there, so `rels.place.lon` and `rels.place.lat` are of one record.
+    shared: Option<HashMap<String, Joined>>,
 }
+
+/// A joined row's alias, and the condition under which its author may see it.
+type Joined = (String, Option<String>);
 
 /// Compiles `expr` into a condition on the row aliased `t`, appending its values to
 /// `params` (placeholders are numbered `?N` after those already there), so several
@@ -129,6 +139,7 @@ pub fn compile(expr: &Expr, scope: &Scope, params: &mut Vec<Sql>) -> Result<Stri
         params,
         aliases: 0,
         depth: 0,
+        shared: None,
     };
     c.expr(expr)
 }
@@ -160,7 +171,7 @@ impl Compiler<'_, '_> {
     /// which its author may see that row (None: no condition). Client filters reach only
     /// rows their author could list, as PocketBase joins them under the list rule; the
     /// rule itself is the collection owner's and compiles with full trust.
-    fn join(&mut self, c: &Collection) -> Result<(String, Option<String>), FilterError> {
+    fn join(&mut self, c: &Collection) -> Result<Joined, FilterError> {
         let alias = self.alias();
         if self.trust == Trust::Full {
             return Ok((alias, None));
@@ -189,10 +200,24 @@ impl Compiler<'_, '_> {
             params: &mut *self.params,
             aliases: self.aliases,
             depth: 0,
+            shared: None,
         };
         let condition = rule_compiler.expr(&expr).unwrap_or_else(|_| "0".into());
         self.aliases = rule_compiler.aliases;
         Ok((alias, Some(condition)))
+    }
+
+    /// The row of `c` that `key` (a row and the field followed from it) leads to: a new
+    /// join, or the one a function's earlier argument made for the same key.
+    fn join_at(&mut self, key: String, c: &Collection) -> Result<Joined, FilterError> {
+        if let Some(joined) = self.shared.as_ref().and_then(|s| s.get(&key)) {
+            return Ok(joined.clone());
+        }
+        let joined = self.join(c)?;
+        if let Some(shared) = self.shared.as_mut() {
+            shared.insert(key, joined.clone());
+        }
+        Ok(joined)
     }
 
     fn expr(&mut self, e: &Expr) -> Result<String, FilterError> {
@@ -240,6 +265,7 @@ impl Compiler<'_, '_> {
             }
             Operand::Str(s) => self.text_literal(s),
             Operand::Ident(id) => self.identifier(id)?,
+            Operand::Call(name, args) => self.call(name, args)?,
         })
     }
 
@@ -268,7 +294,7 @@ impl Compiler<'_, '_> {
                 .find(name)
                 .filter(|c| c.name.eq_ignore_ascii_case(name))
                 .ok_or_else(unknown)?;
-            let (alias, visible) = self.join(&target)?;
+            let (alias, visible) = self.join_at(format!("@collection.{}", target.name), &target)?;
             self.depth = 0;
             let mut r = self.path(&target, &alias, path, id)?;
             r.froms.insert(0, format!("\"{}\" {alias}", target.name));
@@ -325,7 +351,8 @@ impl Compiler<'_, '_> {
                 }
                 return Ok(leaf);
             };
-            if let FieldKind::Json(_) = field.kind {
+            // A point is JSON too: `place.lon`, `place.lat`.
+            if let FieldKind::Json(_) | FieldKind::GeoPoint(_) = field.kind {
                 return self.json_path(&column, rest, modifier, full);
             }
             let FieldKind::Relation(rel) = &field.kind else {
@@ -336,7 +363,7 @@ impl Compiler<'_, '_> {
             }
             let target = self.schema.find(&rel.collection_id).ok_or_else(unknown)?;
             self.descend(full)?;
-            let (alias, visible) = self.join(&target)?;
+            let (alias, visible) = self.join_at(format!("{row}.{name}"), &target)?;
             let mut inner = self.path(&target, &alias, rest, full)?;
             let link = if field.is_multiple() {
                 format!("{alias}.id IN (SELECT value FROM json_each({column}))")
@@ -367,7 +394,7 @@ impl Compiler<'_, '_> {
                 return Err(unknown());
             }
             self.descend(full)?;
-            let (alias, visible) = self.join(&source)?;
+            let (alias, visible) = self.join_at(format!("{row}.{name}"), &source)?;
             let link = if back.is_multiple() {
                 format!(
                     "{row}.id IN (SELECT value FROM json_each({alias}.\"{}\"))",
@@ -468,182 +495,6 @@ impl Compiler<'_, '_> {
             }
             _ => Err(FilterError::Unknown(full.to_owned())),
         }
-    }
-
-    fn request_value(&mut self, full: &str, rest: &str) -> Result<Resolved, FilterError> {
-        let unknown = || FilterError::Unknown(full.to_owned());
-        let (section, key) = match rest.split_once('.') {
-            Some((s, k)) => (s, Some(k)),
-            None => (rest, None),
-        };
-        let lookup = |map: &Map<String, Value>, key: &str| -> (bool, Value) {
-            match map.get(key) {
-                Some(v) => (true, v.clone()),
-                None => (false, Value::Null),
-            }
-        };
-        match (section, key) {
-            ("method", None) => Ok(Resolved::scalar(
-                self.param(Sql::Text(self.request.method.clone())),
-            )),
-            ("context", None) => {
-                let context = match self.request.context {
-                    "" => "default",
-                    other => other,
-                };
-                Ok(Resolved::scalar(self.param(Sql::Text(context.into()))))
-            }
-            ("query" | "headers" | "body", Some(key)) => {
-                let (name, modifier) = match key.split_once(':') {
-                    Some((n, m)) => (n, Some(m)),
-                    None => (key, None),
-                };
-                if name.contains('.') {
-                    return Err(unknown());
-                }
-                let map = match section {
-                    "query" => &self.request.query,
-                    "headers" => &self.request.headers,
-                    _ => &self.request.body,
-                };
-                let (present, value) = lookup(map, name);
-                match modifier {
-                    None => Ok(self.json_operand(&value)),
-                    Some("isset") => Ok(Resolved::scalar(
-                        self.param(Sql::Integer(i64::from(present))),
-                    )),
-                    Some("length") => {
-                        let n = value.as_array().map_or(0, Vec::len);
-                        Ok(Resolved::scalar(self.param(Sql::Integer(n as i64))))
-                    }
-                    Some("lower") => {
-                        let s = value.as_str().unwrap_or_default().to_lowercase();
-                        Ok(Resolved::scalar(self.param(Sql::Text(s))))
-                    }
-                    Some("changed") if section == "body" => {
-                        let field = self.collection.field(name).ok_or_else(unknown)?;
-                        let column = format!("{}.\"{}\"", self.row, field.name);
-                        let set = self.param(Sql::Integer(i64::from(present)));
-                        let new = self.param(json_to_sql(&value));
-                        Ok(Resolved::scalar(format!(
-                            "(CASE WHEN {set} THEN ({new} IS NOT {column}) ELSE 0 END)"
-                        )))
-                    }
-                    _ => Err(unknown()),
-                }
-            }
-            ("auth", Some(key)) => self.auth_value(key, full),
-            _ => Err(unknown()),
-        }
-    }
-
-    /// A request value: scalars bind directly; arrays become a set to compare against.
-    fn json_operand(&mut self, value: &Value) -> Resolved {
-        if let Value::Array(_) = value {
-            let p = self.param(Sql::Text(value.to_string()));
-            let alias = self.alias();
-            return Resolved {
-                froms: vec![format!("json_each({p}) {alias}")],
-                conds: Vec::new(),
-                expr: format!("{alias}.value"),
-                multi: true,
-                blank: false,
-                like_literal: None,
-                guards: Vec::new(),
-            };
-        }
-        match value {
-            Value::String(s) => self.text_literal(s),
-            Value::Null => {
-                let mut r = Resolved::scalar("NULL".into());
-                r.blank = true;
-                r
-            }
-            other => Resolved::scalar(self.param(json_to_sql(other))),
-        }
-    }
-
-    fn auth_value(&mut self, key: &str, full: &str) -> Result<Resolved, FilterError> {
-        let Some((auth_collection, record)) = self.request.auth.clone() else {
-            // A guest: every @request.auth.* value is blank.
-            return Ok(self.text_literal(""));
-        };
-        match key {
-            "collectionId" => {
-                return Ok(Resolved::scalar(
-                    self.param(Sql::Text(auth_collection.id.clone())),
-                ));
-            }
-            "collectionName" => {
-                return Ok(Resolved::scalar(
-                    self.param(Sql::Text(auth_collection.name.clone())),
-                ));
-            }
-            _ => {}
-        }
-        if !key.contains('.') && !key.contains(':') {
-            if auth_collection.field(key).is_none() {
-                return Err(FilterError::Unknown(full.to_owned()));
-            }
-            let value = record.get(key).cloned().unwrap_or(Value::Null);
-            return Ok(self.json_operand(&value));
-        }
-        // A path through the auth record's relations: resolve from its row.
-        let (alias, visible) = self.join(&auth_collection)?;
-        let id = record
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        self.depth = 0;
-        let mut r = self.path(&auth_collection, &alias, key, full)?;
-        let p = self.param(Sql::Text(id));
-        r.froms
-            .insert(0, format!("\"{}\" {alias}", auth_collection.name));
-        r.conds.splice(
-            0..0,
-            std::iter::once(format!("{alias}.id = {p}")).chain(visible),
-        );
-        Ok(r)
-    }
-
-    fn macro_value(&mut self, id: &str) -> Option<Resolved> {
-        use time::{Duration, OffsetDateTime, Time};
-        let now = OffsetDateTime::now_utc();
-        let day_start = now.replace_time(Time::MIDNIGHT);
-        let text = |t: OffsetDateTime| Sql::Text(crate::datetime::format(t));
-        let month_start = day_start.replace_day(1).ok()?;
-        let next_month = if now.month() == time::Month::December {
-            month_start
-                .replace_year(now.year() + 1)
-                .ok()?
-                .replace_month(time::Month::January)
-                .ok()?
-        } else {
-            month_start.replace_month(now.month().next()).ok()?
-        };
-        let year_start = month_start.replace_month(time::Month::January).ok()?;
-        let end = |t: OffsetDateTime| t - Duration::milliseconds(1);
-        let v = match id {
-            "@now" => text(now),
-            "@yesterday" => text(now - Duration::days(1)),
-            "@tomorrow" => text(now + Duration::days(1)),
-            "@todayStart" => text(day_start),
-            "@todayEnd" => text(end(day_start + Duration::days(1))),
-            "@monthStart" => text(month_start),
-            "@monthEnd" => text(end(next_month)),
-            "@yearStart" => text(year_start),
-            "@yearEnd" => text(end(year_start.replace_year(now.year() + 1).ok()?)),
-            "@second" => Sql::Integer(i64::from(now.second())),
-            "@minute" => Sql::Integer(i64::from(now.minute())),
-            "@hour" => Sql::Integer(i64::from(now.hour())),
-            "@weekday" => Sql::Integer(i64::from(now.weekday().number_days_from_sunday())),
-            "@day" => Sql::Integer(i64::from(now.day())),
-            "@month" => Sql::Integer(i64::from(u8::from(now.month()))),
-            "@year" => Sql::Integer(i64::from(now.year())),
-            _ => return None,
-        };
-        Some(Resolved::scalar(self.param(v)))
     }
 
     fn comparison(

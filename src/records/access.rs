@@ -261,7 +261,10 @@ pub(super) fn affinity_cast(c: &Collection, column: &str, value: &Sql) -> Option
         (FieldKind::Number(_) | FieldKind::Bool(_), Sql::Integer(_) | Sql::Real(_)) => {
             Some("NUMERIC")
         }
-        (FieldKind::Number(_) | FieldKind::Bool(_) | FieldKind::Json(_), _) => None,
+        (
+            FieldKind::Number(_) | FieldKind::Bool(_) | FieldKind::Json(_) | FieldKind::GeoPoint(_),
+            _,
+        ) => None,
         (_, Sql::Text(_)) => Some("TEXT"),
         _ => None,
     }

@@ -53,7 +53,12 @@ fn overlay(c: &Collection, mut record: Record, body: &Map<String, Value>) -> Rec
         if let Some(value) = body.get(&field.name)
             && !matches!(field.kind, FieldKind::Password(_))
         {
-            record.insert(field.name.clone(), value.clone());
+            // A point is what PocketBase's setter makes of the value, whatever was sent.
+            let value = match field.kind {
+                FieldKind::GeoPoint(_) => super::geo::GeoPoint::from_value(value).to_json(),
+                _ => value.clone(),
+            };
+            record.insert(field.name.clone(), value);
         }
     }
     record
@@ -68,6 +73,7 @@ fn zero(field: &Field) -> Value {
         FieldKind::Number(_) => json!(0),
         FieldKind::Bool(_) => json!(false),
         FieldKind::Json(_) => Value::Null,
+        FieldKind::GeoPoint(_) => super::geo::GeoPoint::default().to_json(),
         _ => json!(""),
     }
 }

@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 use serde_json::{Map, Value, json};
 
+use super::geo::GeoPoint;
 use crate::error::{FieldError, FieldErrors, Result};
 use crate::schema::field::{DateField, NumberField, SelectField, TextField};
 use crate::schema::{Collection, Field, FieldKind};
@@ -118,6 +119,10 @@ fn dedup(list: Vec<String>) -> Vec<String> {
 fn incoming(field: &Field, body: &Map<String, Value>, current: &Value) -> Option<Value> {
     let name = &field.name;
     let mut value = body.get(name).cloned();
+    // A geoPoint has no `+`/`-` modifiers in PocketBase: those keys are not its value.
+    if let FieldKind::GeoPoint(_) = field.kind {
+        return value;
+    }
     let prepend = body.get(&format!("+{name}"));
     let append = body.get(&format!("{name}+"));
     let remove = body.get(&format!("{name}-"));
@@ -214,6 +219,8 @@ fn cast(field: &Field, value: Value) -> Value {
         FieldKind::Number(_) => to_number(&value).map(|n| json!(n)),
         FieldKind::Bool(_) => to_bool(&value).map(Value::Bool),
         FieldKind::Json(_) => return value,
+        // The point itself, whatever was sent: `@request.body.place.lon` reads it.
+        FieldKind::GeoPoint(_) => return GeoPoint::from_value(&value).to_json(),
         _ if field.is_multiple() => to_list(&value).map(|l| json!(dedup(l))),
         FieldKind::Select(_) | FieldKind::Relation(_) | FieldKind::File(_) => {
             to_list(&value).map(|l| json!(l.into_iter().next_back().unwrap_or_default()))
@@ -307,6 +314,7 @@ pub fn loosen(
                 Value::Null => Sql::Null,
                 v => Sql::Text(v.to_string()),
             },
+            FieldKind::GeoPoint(_) => Sql::Text(GeoPoint::from_value(&value).to_text()),
             FieldKind::Select(_) | FieldKind::Relation(_) => {
                 let list = dedup(to_list(&value).unwrap_or_default());
                 if field.is_multiple() {
@@ -449,6 +457,11 @@ fn convert(
             } else {
                 Sql::Text(text)
             })
+        }
+        FieldKind::GeoPoint(_) => {
+            let point = GeoPoint::from_value(value);
+            point.check(required)?;
+            Ok(Sql::Text(point.to_text()))
         }
         FieldKind::Relation(o) => {
             let ids = dedup(to_list(value).ok_or_else(invalid)?);

@@ -10,6 +10,7 @@ pub mod draft;
 pub mod expand;
 pub mod fields;
 pub mod files;
+pub mod geo;
 pub mod input;
 pub mod output;
 mod protected;

@@ -45,6 +45,12 @@ fn value_of(field: &Field, raw: ValueRef) -> Value {
                 .map_or(json!(0), number),
             _ => json!(0),
         },
+        FieldKind::GeoPoint(_) => match raw {
+            ValueRef::Text(t) => {
+                super::geo::GeoPoint::from_text(&String::from_utf8_lossy(t)).to_json()
+            }
+            _ => super::geo::GeoPoint::default().to_json(),
+        },
         FieldKind::Json(_) => match raw {
             ValueRef::Null => Value::Null,
             ValueRef::Text(t) => {

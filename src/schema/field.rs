@@ -35,6 +35,8 @@ pub enum FieldKind {
     Relation(RelationField),
     File(FileField),
     Password(PasswordField),
+    #[serde(rename = "geoPoint")]
+    GeoPoint(GeoPointField),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -166,6 +168,14 @@ pub struct PasswordField {
     pub cost: u64,
 }
 
+/// A `{lon, lat}` point; `required` means not `{0, 0}` ("Null Island"), as in PocketBase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GeoPointField {
+    pub help: String,
+    pub required: bool,
+}
+
 /// Writes `0` rather than `0.0` for whole numbers, as PocketBase's JSON does.
 fn whole_numbers<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match v {
@@ -196,6 +206,7 @@ impl Field {
             FieldKind::Relation(_) => "relation",
             FieldKind::File(_) => "file",
             FieldKind::Password(_) => "password",
+            FieldKind::GeoPoint(_) => "geoPoint",
         }
     }
 
@@ -213,6 +224,7 @@ impl Field {
             FieldKind::Relation(o) => o.required,
             FieldKind::File(o) => o.required,
             FieldKind::Password(o) => o.required,
+            FieldKind::GeoPoint(o) => o.required,
         }
     }
 
@@ -243,6 +255,7 @@ impl Field {
                 FieldKind::Number(_) => "NUMERIC DEFAULT 0 NOT NULL",
                 FieldKind::Bool(_) => "BOOLEAN DEFAULT FALSE NOT NULL",
                 FieldKind::Json(_) => "JSON DEFAULT NULL",
+                FieldKind::GeoPoint(_) => r#"JSON DEFAULT '{"lon":0,"lat":0}' NOT NULL"#,
                 _ => "TEXT DEFAULT '' NOT NULL",
             }
         };

@@ -103,7 +103,7 @@ mod tests {
         ];
         for kind in [
             "text", "number", "bool", "email", "url", "editor", "date", "autodate", "select",
-            "json", "relation", "file", "password",
+            "json", "relation", "file", "password", "geoPoint",
         ] {
             let mut field = serde_json::json!({"name": "f", "type": kind});
             if kind == "relation" {

@@ -41,7 +41,7 @@ struct CollectionPage {
     name: String,
     kind: String,
     rows: Vec<FieldRow>,
-    types: [&'static str; 12],
+    types: [&'static str; 13],
     rules: Vec<RuleRow>,
     /// OAuth2 and MFA, for an auth collection being edited.
     sign_in: Option<SignIn>,

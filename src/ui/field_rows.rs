@@ -12,9 +12,9 @@ use crate::schema::options::{self, Kind};
 use crate::schema::{Collection, Field};
 
 /// Every field type the form offers for a new field, in menu order.
-pub const TYPES: [&str; 12] = [
+pub const TYPES: [&str; 13] = [
     "text", "number", "bool", "email", "url", "editor", "date", "autodate", "select", "json",
-    "relation", "file",
+    "relation", "file", "geoPoint",
 ];
 
 pub struct Opt {

@@ -55,6 +55,21 @@ pub(super) fn body_of(
                 json!(form.get(&name))
             }
             FieldKind::Bool(_) => json!(form.checked(&name)),
+            FieldKind::GeoPoint(_) => {
+                let coordinate = |part: &str| {
+                    let text = form.get(&format!("{name}.{part}")).trim();
+                    if text.is_empty() {
+                        return Some(0.0);
+                    }
+                    text.parse::<f64>().ok().filter(|n| n.is_finite())
+                };
+                let (Some(lon), Some(lat)) = (coordinate("lon"), coordinate("lat")) else {
+                    errors.insert(name, "Longitude and latitude must be numbers.".into());
+                    continue;
+                };
+                let number = crate::records::output::number;
+                json!({"lon": number(lon), "lat": number(lat)})
+            }
             FieldKind::Select(_) | FieldKind::Relation(_) => {
                 let mut chosen = form.all(&name);
                 // A relation typed as ids (too many records to list) arrives as one text.
@@ -127,6 +142,7 @@ mod tests {
                 {"name": "owner", "type": "relation", "collectionId": "nowhere", "maxSelect": 1},
                 {"name": "made", "type": "autodate", "onCreate": true},
                 {"name": "doc", "type": "file", "maxSelect": 2},
+                {"name": "place", "type": "geoPoint"},
             ]),
             "base",
         );
@@ -141,6 +157,8 @@ mod tests {
             // A relation to a collection the picker cannot list arrives as typed ids.
             ("owner", "r1, r2"),
             ("made", "2020-01-01"),
+            ("place.lon", " -3.25"),
+            ("place.lat", ""),
         ]);
         let uploads = json!({"doc+": ["new.txt"], "doc-": ""});
         let uploads = uploads.as_object().cloned().unwrap_or_default();
@@ -158,6 +176,7 @@ mod tests {
                 "kind": "y",
                 "owner": ["r1", "r2"],
                 "doc+": ["new.txt"],
+                "place": {"lon": -3.25, "lat": 0},
             })
         );
     }

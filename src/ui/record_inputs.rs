@@ -29,7 +29,7 @@ pub struct Choice {
 pub struct Input {
     pub name: String,
     /// "text", "textarea", "number", "checkbox", "email", "url", "datetime", "select",
-    /// "json", "password" or "readonly".
+    /// "json", "geo", "password" or "readonly".
     pub kind: &'static str,
     pub value: String,
     pub checked: bool,
@@ -44,6 +44,9 @@ pub struct Input {
     pub files: Vec<FileLink>,
     /// `accept` of a file input (the field's MIME types).
     pub accept: String,
+    /// A geoPoint's longitude and latitude inputs (`name.lon`, `name.lat`).
+    pub lon: String,
+    pub lat: String,
 }
 
 pub struct FileLink {
@@ -196,6 +199,8 @@ pub(super) fn inputs(
             error: errors.get(&f.name).cloned(),
             files: Vec::new(),
             accept: String::new(),
+            lon: String::new(),
+            lat: String::new(),
         };
         match &f.kind {
             FieldKind::Text(t) if f.name == "id" => {
@@ -299,6 +304,27 @@ pub(super) fn inputs(
             FieldKind::Json(_) => {
                 input.kind = "json";
             }
+            FieldKind::GeoPoint(g) => {
+                input.kind = "geo";
+                (input.lon, input.lat) = match source {
+                    Source::Submitted(form) => (
+                        form.get(&format!("{}.lon", f.name)).to_owned(),
+                        form.get(&format!("{}.lat", f.name)).to_owned(),
+                    ),
+                    _ => {
+                        let point = stored.map(records::geo::GeoPoint::from_value);
+                        let point = point.unwrap_or_default();
+                        let text = |n| records::output::number(n).to_string();
+                        (text(point.lon), text(point.lat))
+                    }
+                };
+                input.value = format!("{}, {}", input.lon, input.lat);
+                input.help = if g.help.is_empty() {
+                    "Degrees: longitude −180 to 180, latitude −90 to 90.".into()
+                } else {
+                    g.help.clone()
+                };
+            }
             FieldKind::File(o) => {
                 input.kind = "file";
                 // The files the record holds now (what was typed is not kept across a
@@ -364,6 +390,8 @@ pub(super) fn inputs(
                 error: errors.get("passwordConfirm").cloned(),
                 files: Vec::new(),
                 accept: String::new(),
+                lon: String::new(),
+                lat: String::new(),
             },
         );
     }

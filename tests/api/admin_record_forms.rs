@@ -327,3 +327,156 @@ async fn record_forms_upload_keep_and_remove_files() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+/// A geoPoint field: added with the collection form, edited as a longitude and a latitude,
+/// its range errors shown next to it, and unreadable numbers refused before any save.
+#[tokio::test]
+async fn a_point_is_edited_as_longitude_and_latitude() {
+    let app = spawn_app().await;
+    let (browser, csrf) = app.admin_browser().await;
+    let new_collection = browser
+        .get(app.url("/_/collections/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(new_collection.contains(r#"<option value="geoPoint">geoPoint</option>"#));
+    let res = post(
+        &browser,
+        app.url("/_/collections/new"),
+        &[
+            ("csrf", &csrf),
+            ("name", "spots"),
+            ("type", "base"),
+            ("field_count", "2"),
+            ("f0.name", "title"),
+            ("f0.type", "text"),
+            ("f1.name", "place"),
+            ("f1.type", "geoPoint"),
+            ("f1.required", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let spots = app
+        .call(Method::GET, "/api/collections/spots", None, Some(&token))
+        .await
+        .1;
+    let place = spots["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "place")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&place["type"], &place["required"]),
+        (&json!("geoPoint"), &json!(true))
+    );
+
+    let form = browser
+        .get(app.url("/_/collections/spots/records/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains(r#"name="place.lon" type="number" step="any" min="-180" max="180""#));
+    assert!(form.contains(r#"name="place.lat" type="number" step="any" min="-90" max="90""#));
+
+    for (lon, lat, status, message) in [
+        (
+            "200",
+            "1",
+            400,
+            "Longitude must be between -180 and 180 degrees.",
+        ),
+        ("0", "", 400, "Cannot be blank."),
+        ("east", "1", 400, "Longitude and latitude must be numbers."),
+    ] {
+        let res = post(
+            &browser,
+            app.url("/_/collections/spots/records/new"),
+            &[
+                ("csrf", &csrf),
+                ("title", "bad"),
+                ("place.lon", lon),
+                ("place.lat", lat),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), status, "{lon} {lat}");
+        let html = res.text().await.unwrap();
+        let at = html
+            .find(r#"id="e-place""#)
+            .expect("the error next to the point");
+        assert!(
+            html[at..at + 120].contains(message),
+            "{}",
+            &html[at..at + 120]
+        );
+        assert!(html.contains(&format!(
+            r#"name="place.lon" type="number" step="any" min="-180" max="180" value="{lon}""#
+        )));
+    }
+
+    let res = post(
+        &browser,
+        app.url("/_/collections/spots/records/new"),
+        &[
+            ("csrf", &csrf),
+            ("title", "pier"),
+            ("place.lon", "-3.25"),
+            ("place.lat", "12.5"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let listed: Value = app
+        .get(
+            "/api/collections/spots/records?filter=geoDistance(place.lon,place.lat,-3.25,12.5)%3C1",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["totalItems"],
+        Value::Null,
+        "{listed}: spots is superusers only"
+    );
+    let found = app
+        .call(
+            Method::GET,
+            "/api/collections/spots/records?filter=geoDistance(place.lon,place.lat,-3.25,12.5)%3C1",
+            None,
+            Some(&token),
+        )
+        .await
+        .1;
+    assert_eq!(
+        found["items"][0]["place"],
+        json!({"lon": -3.25, "lat": 12.5})
+    );
+    let id = found["items"][0]["id"].as_str().unwrap();
+    let edit = browser
+        .get(app.url(&format!("/_/collections/spots/records/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        edit.contains(r#"min="-180" max="180" value="-3.25""#),
+        "the stored longitude"
+    );
+    assert!(
+        edit.contains(r#"min="-90" max="90" value="12.5""#),
+        "the stored latitude"
+    );
+}

@@ -34,6 +34,7 @@ mod faults;
 mod file_lifecycle;
 mod files;
 mod files_compat;
+mod geo_compat;
 mod health;
 mod helpers;
 mod hook_auth;

@@ -64,7 +64,8 @@ async fn the_document_follows_the_live_schema_and_validates() {
                     {"name": "text", "type": "text", "required": true, "max": 20},
                     {"name": "stars", "type": "number", "min": 0, "max": 5},
                     {"name": "labels", "type": "select", "values": ["a", "b"], "maxSelect": 2},
-                    {"name": "secret", "type": "text", "hidden": true}
+                    {"name": "secret", "type": "text", "hidden": true},
+                    {"name": "place", "type": "geoPoint"}
                 ]
             })),
             Some(&token),
@@ -89,6 +90,12 @@ async fn the_document_follows_the_live_schema_and_validates() {
     assert_eq!(create["required"], json!(["text"]));
     assert_eq!(create["properties"]["text"]["maxLength"], 20);
     assert_eq!(create["properties"]["stars"]["maximum"], 5);
+    assert_eq!(record["place"]["required"], json!(["lon", "lat"]));
+    let place = &create["properties"]["place"]["anyOf"][0]["properties"];
+    assert_eq!(
+        (&place["lon"]["maximum"], &place["lat"]["minimum"]),
+        (&json!(180), &json!(-90))
+    );
     validate(&after);
 
     // The CLI writes the same document.

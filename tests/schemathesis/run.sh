@@ -37,6 +37,7 @@ curl -fs -X POST "$BASE/api/collections" -H "Authorization: $TOKEN" -H 'Content-
     {"name": "kind", "type": "select", "values": ["x", "y"], "maxSelect": 1},
     {"name": "meta", "type": "json"},
     {"name": "author", "type": "relation", "collectionId": "'"$USERS"'", "maxSelect": 1},
+    {"name": "place", "type": "geoPoint"},
     {"name": "created", "type": "autodate", "onCreate": true}
   ]}' >/dev/null
 curl -fs "$BASE/api/openapi.json" -H "Authorization: $TOKEN" >"$DIR/openapi.json"

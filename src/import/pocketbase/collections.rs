@@ -6,7 +6,6 @@
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
-use super::summary::Summary;
 use crate::collections::Collections;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -109,42 +108,10 @@ pub fn read(pb: &Connection) -> Result<Vec<PbCollection>> {
     Ok(out)
 }
 
-/// Field types PocketBase has and hearth does not yet, carried as a `json` field holding
-/// the same stored value (so records read the same), each noted in the summary.
-const CARRIED_AS_JSON: [&str; 1] = ["geoPoint"];
-
-fn adapt_fields(c: &mut PbCollection, summary: &mut Summary) {
-    let Some(Value::Array(fields)) = c.body.get_mut("fields") else {
-        return;
-    };
-    for field in fields.iter_mut().filter_map(Value::as_object_mut) {
-        let kind = field
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !CARRIED_AS_JSON.contains(&kind) {
-            continue;
-        }
-        let name = field
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        summary.note(format!(
-            "{}.{name} is a {kind} field, which hearth does not have yet: carried as a json \
-             field holding the same {{\"lon\",\"lat\"}} values (geoDistance() filters will not work)",
-            c.name
-        ));
-        let keep = ["id", "name", "hidden", "presentable", "required", "system"];
-        field.retain(|k, _| keep.contains(&k.as_str()));
-        field.insert("type".into(), json!("json"));
-        field.insert("maxSize".into(), json!(0));
-    }
-}
-
 /// Replaces hearth's default collections with PocketBase's: its `users` goes (PocketBase's
 /// own `users`, if it still has one, comes back with its fields and secrets), the system
 /// ones are updated to PocketBase's definitions, every other one is created.
-pub fn carry(db: &Db, pb: &mut [PbCollection], summary: &mut Summary) -> Result<()> {
+pub fn carry(db: &Db, pb: &[PbCollection]) -> Result<()> {
     let registry = db.data.read(Registry::load)?;
     let storage = Storage::at(&db.dir().join("storage"));
     let service = Collections {
@@ -156,8 +123,7 @@ pub fn carry(db: &Db, pb: &mut [PbCollection], summary: &mut Summary) -> Result<
         service.delete("_pb_users_auth_")?;
     }
     let mut items = Vec::with_capacity(pb.len());
-    for c in pb.iter_mut() {
-        adapt_fields(c, summary);
+    for c in pb.iter() {
         items.push(Value::Object(c.body.clone()));
     }
     // A definition hearth refuses fails the whole import, with the import's own reasons.

@@ -53,7 +53,7 @@ pub fn convert(
     fs::create_dir(&scratch)?;
     progress("copying PocketBase's databases (SQLite backup API, read-only)");
     let (pb, pb_aux) = snapshot::take(pb_dir, &scratch)?;
-    let mut pb_collections = collections::read(&pb)?;
+    let pb_collections = collections::read(&pb)?;
 
     progress("creating hearth's schema");
     let db = Db::open(
@@ -65,7 +65,7 @@ pub fn convert(
         },
     )?;
     progress("collections");
-    collections::carry(&db, &mut pb_collections, &mut summary)?;
+    collections::carry(&db, &pb_collections)?;
     rows::records(
         &db.data,
         &scratch.join("data.db"),
