@@ -15,6 +15,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/collections/meta/oauth2-providers",
         web::get().to(oauth2_providers),
     )
+    .route("/collections/meta/scaffolds", web::get().to(scaffolds))
+    .route(
+        "/collections/meta/dry-run-view",
+        web::post().to(dry_run_view),
+    )
     .route("/collections", web::get().to(list))
     .route("/collections", web::post().to(create))
     .route("/collections/import", web::put().to(import))
@@ -32,6 +37,72 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn oauth2_providers(auth: RequestAuth) -> Result<HttpResponse> {
     auth.require_superuser()?;
     Ok(HttpResponse::Ok().json(crate::auth::oauth2::list()))
+}
+
+/// The default `base`, `auth` and `view` collections, as the admin UI starts a new one.
+async fn scaffolds(auth: RequestAuth) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    Ok(HttpResponse::Ok().json(schema::input::scaffolds()))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct DryRunBody {
+    query: String,
+}
+
+/// The fields a view query would give and a sample of its records (PocketBase's
+/// `DryRunView`), or its 400 with the reason.
+async fn dry_run_view(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    body: Sent,
+) -> Result<HttpResponse> {
+    auth.require_superuser()?;
+    let body: DryRunBody = body.bind_or("An error occurred while loading the submitted data.")?;
+    let problem = if body.query.is_empty() {
+        Some(crate::error::FieldError::required())
+    } else if body.query.chars().count() > 5000 {
+        Some(
+            crate::error::FieldError::new(
+                "validation_length_too_long",
+                "The length must be no more than 5000.",
+            )
+            .with_params(serde_json::json!({"max": 5000, "min": 0})),
+        )
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let mut errors = crate::error::FieldErrors::new();
+        errors.insert("query".into(), problem.into());
+        return Err(Error::validation(errors));
+    }
+    let answer = blocking(move || {
+        let snapshot = state.schema.snapshot();
+        state.db.data.read(|conn| {
+            Ok(crate::collections::view_fields::dry_run(
+                conn,
+                snapshot.all(),
+                &body.query,
+            ))
+        })
+    })
+    .await?;
+    match answer {
+        Ok(result) => Ok(HttpResponse::Ok().json(result)),
+        Err(reason) => {
+            // PocketBase ends its messages with a full stop where they have none.
+            let message = format!("Invalid view query. Raw error: \n{reason}");
+            let message = message.trim();
+            let stop = if message.ends_with(['.', '?', '!']) {
+                ""
+            } else {
+                "."
+            };
+            Err(Error::bad_request(format!("{message}{stop}")))
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

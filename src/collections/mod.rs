@@ -6,6 +6,7 @@
 mod sign_in_options;
 pub mod validate;
 mod view_columns;
+pub mod view_fields;
 pub mod write;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use serde_json::Value;
 
+use view_fields::view_fields;
 pub use write::Collections;
 
 use crate::db::Store;
@@ -216,82 +218,6 @@ fn import_failure(name: &str, id: &str, e: Error) -> Error {
         .into(),
     );
     Error::invalid("Failed to import collections.", errors)
-}
-
-/// The fields of a view, one per result column of its query, as PocketBase infers them: a
-/// column taken straight from a collection field is a copy of that field (renamed to its
-/// alias), `id` is the text primary key, `COUNT(..)`, `TOTAL(..)` and `CAST(.. AS type)` are
-/// numbers, text or bools as their text says (see `view_columns`), anything else is `json`.
-fn view_fields(tx: &Connection, all: &[Arc<Collection>], c: &Collection) -> Result<Vec<Field>> {
-    let query = c
-        .options
-        .get("viewQuery")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if query.is_empty() {
-        return Ok(Vec::new());
-    }
-    let view_error = |code: &str, message: String| {
-        let mut errors = FieldErrors::new();
-        errors.insert("viewQuery".into(), FieldError::new(code, &message).into());
-        Error::invalid("Failed to create collection.", errors)
-    };
-    let stmt = tx
-        .prepare(&format!("SELECT * FROM ({query}) LIMIT 0"))
-        .map_err(|e| {
-            view_error(
-                "validation_invalid_view_query",
-                format!("Invalid query - {e}."),
-            )
-        })?;
-    let written = view_columns::columns(query);
-    let mut fields = Vec::new();
-    for col in stmt.columns_with_metadata() {
-        let name = col.name().to_owned();
-        if name == "id" {
-            let mut f = Field::new("id", FieldKind::Text(field::TextField::default()));
-            if let FieldKind::Text(t) = &mut f.kind {
-                t.primary_key = true;
-                t.required = true;
-                t.pattern = "^[a-z0-9]+$".into();
-            }
-            f.system = true;
-            fields.push(f);
-            continue;
-        }
-        let source = col
-            .table_name()
-            .and_then(|t| all.iter().find(|x| x.name == t))
-            .and_then(|x| col.origin_name().and_then(|o| x.field(o)));
-        let f = match source {
-            Some(src) => {
-                let mut f = src.clone();
-                f.id = format!("_clone_{}", crate::ids::secret(4));
-                f.name = name;
-                f.system = false;
-                f
-            }
-            None => {
-                let kind = written
-                    .iter()
-                    .find(|(_, alias)| alias.eq_ignore_ascii_case(&name))
-                    .and_then(|(expression, _)| view_columns::computed_kind(expression))
-                    .unwrap_or(FieldKind::Json(field::JsonField {
-                        max_size: 1,
-                        ..Default::default()
-                    }));
-                Field::new(&name, kind)
-            }
-        };
-        fields.push(f);
-    }
-    if !fields.iter().any(|f| f.name == "id") {
-        return Err(view_error(
-            "validation_missing_view_id",
-            "The query must select an id column.".into(),
-        ));
-    }
-    Ok(fields)
 }
 
 /// The columns of `_collections` that a collections list may filter and sort on, described

@@ -89,6 +89,30 @@ fn superusers_rules(map: &mut Map<String, Value>) {
     }
 }
 
+/// `GET /api/collections/meta/scaffolds`: a new collection of each type with every option
+/// at its default, as PocketBase answers it: no name, id or dates; the auth indexes named
+/// after a random id, as PocketBase names them after the one it draws for the scaffold.
+pub fn scaffolds() -> Value {
+    let index_id = crate::ids::random_string(10, "abcdefghijklmnopqrstuvwxyz0123456789");
+    let mut out = Map::new();
+    for kind in [
+        CollectionType::Base,
+        CollectionType::Auth,
+        CollectionType::View,
+    ] {
+        let body = serde_json::json!({"type": kind.as_str(), "name": "", "id": index_id});
+        let Ok((c, _)) = build(body, None) else {
+            continue;
+        };
+        let mut json = c.to_json();
+        for key in ["id", "created", "updated"] {
+            json[key] = Value::String(String::new());
+        }
+        out.insert(kind.as_str().to_owned(), json);
+    }
+    Value::Object(out)
+}
+
 pub fn build(body: Value, existing: Option<&Collection>) -> Result<(Collection, FieldErrors)> {
     let Value::Object(body) = body else {
         return Err(Error::invalid_body());

@@ -17,6 +17,7 @@ use super::form::{Form, FormBody};
 use super::records::{find, section_of};
 use super::rule_rows::{RuleRow, rule_rows};
 use super::sign_in_rows::{self, SignIn};
+use super::view_preview::{ViewPreview, preview};
 use super::{Admin, Chrome, flash, query_value};
 use crate::error::{Error, Result};
 use crate::http::blocking;
@@ -47,6 +48,8 @@ struct CollectionPage {
     sign_in: Option<SignIn>,
     indexes: String,
     view_query: String,
+    /// The fields and first records of the view query, after "Preview fields".
+    preview: Option<ViewPreview>,
     errors: BTreeMap<String, String>,
     error: Option<String>,
 }
@@ -61,6 +64,7 @@ fn render(
     (rows, rules, sign_in): (Vec<FieldRow>, Vec<RuleRow>, Option<SignIn>),
     errors: BTreeMap<String, String>,
     error: Option<String>,
+    preview: Option<ViewPreview>,
 ) -> Result<HttpResponse> {
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -102,6 +106,7 @@ fn render(
                 .unwrap_or_default()
                 .to_owned(),
         },
+        preview,
         errors,
         error,
     };
@@ -148,6 +153,7 @@ async fn new(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Resu
         (rows, rules, None),
         BTreeMap::new(),
         None,
+        None,
     )
 }
 
@@ -175,6 +181,7 @@ async fn edit(
         None,
         (rows, rules, sign_in),
         BTreeMap::new(),
+        None,
         None,
     )
 }
@@ -242,11 +249,29 @@ async fn submit(
             (rows, rules, providers),
             BTreeMap::new(),
             None,
+            None,
         )
         .map(|mut res| {
             *res.status_mut() = StatusCode::OK;
             res
         });
+    }
+    // "Preview fields" of a view: its query's dry run shown on the form; nothing is saved.
+    if op == "preview" {
+        let rows = submitted_rows(&form, existing.as_deref(), all, 0);
+        let rules = rule_rows(existing.as_deref(), &kind, Some(&form));
+        let shown = preview(state.clone(), form.get("viewQuery").to_owned()).await?;
+        return render(
+            &req,
+            &state,
+            &admin,
+            existing.as_deref(),
+            Some(&form),
+            (rows, rules, sign_in(0)),
+            BTreeMap::new(),
+            None,
+            Some(shown),
+        );
     }
     let (mut body, sent_rows) = match body_of(&form, existing.as_deref()) {
         Ok(parsed) => parsed,
@@ -267,6 +292,7 @@ async fn submit(
                 (rows, rules, sign_in(0)),
                 BTreeMap::new(),
                 Some("Some options could not be read. Check the fields marked below.".into()),
+                None,
             );
         }
     };
@@ -316,6 +342,7 @@ async fn submit(
                 (rows, rules, providers),
                 errors,
                 Some(message),
+                None,
             )
         }
         Err(Error::NotFound(_)) => missing(&req, &state, &admin, form.get("name")),

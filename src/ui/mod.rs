@@ -25,6 +25,7 @@ mod settings;
 mod sign_in_rows;
 mod sql;
 mod values;
+mod view_preview;
 mod webhooks;
 
 use actix_web::HttpRequest;

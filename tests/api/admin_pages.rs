@@ -615,3 +615,56 @@ async fn account_actions_verify_and_queue_mails() {
     .await;
     assert_eq!(res.status(), 303);
 }
+
+/// "Preview fields" on a view's form: the dry run's fields and first records, or its
+/// error, shown on the form; nothing is created.
+#[tokio::test]
+async fn a_view_query_is_previewed_before_it_is_saved() {
+    let app = spawn_app().await;
+    let (browser, csrf) = app.admin_browser().await;
+    posts(&app).await;
+    let preview = async |query: &str| {
+        let res = post(
+            &browser,
+            app.url("/_/collections/new"),
+            &[
+                ("csrf", &csrf),
+                ("name", "post_views"),
+                ("type", "view"),
+                ("field_count", "0"),
+                ("viewQuery", query),
+                ("op", "preview"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    };
+    let html = preview("SELECT id, title, (views * 2) AS double FROM posts").await;
+    let shown = &html[html.find(r#"id="view-preview""#).expect("a preview")..];
+    assert!(
+        shown.contains(r#"<code>title</code> <span class="badge">text</span>"#),
+        "{shown}"
+    );
+    assert!(shown.contains(r#"<code>double</code> <span class="badge">json</span>"#));
+    assert!(
+        shown.contains("<td>&#60;script&#62;alert(1)&#60;/script&#62;</td>"),
+        "the record, escaped: {shown}"
+    );
+    assert!(shown.contains("<td>6</td>"));
+    let html = preview("SELECT title FROM posts").await;
+    assert!(
+        html.contains("Invalid view query: missing required id column"),
+        "{html}"
+    );
+    let token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/collections/post_views",
+            None,
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 404, "a preview saves nothing");
+}

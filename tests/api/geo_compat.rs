@@ -1,6 +1,6 @@
 //! `geoPoint` fields and `geoDistance()` side by side with the real PocketBase 0.40.6: the
 //! same collections, records and requests on both, the answers compared whole (ids, times
-//! and random names normalised).
+//! and random names normalised). The collections' meta routes: `collections_meta_compat.rs`.
 
 use std::collections::HashMap;
 
@@ -17,7 +17,7 @@ use crate::helpers::{
 
 /// A fresh PocketBase and a fresh hearth, each with a signed-in superuser; None (the test
 /// passes) only when `HEARTH_SKIP` names PocketBase.
-async fn both() -> Option<(PocketBase, TestApp, [Server; 2])> {
+pub(crate) async fn both() -> Option<(PocketBase, TestApp, [Server; 2])> {
     let bin = pocketbase_bin()?;
     let pb = start_pocketbase(&bin).await;
     let app = spawn_app().await;
@@ -41,7 +41,7 @@ async fn server(base: &str) -> Server {
     }
 }
 
-type Outcomes = Vec<(String, Value)>;
+pub(crate) type Outcomes = Vec<(String, Value)>;
 
 /// Random parts of an answer that differ by design: a view field copy's `_clone_xxxx` id,
 /// the dry run's `temp_view_xxxxx` and its id, a scaffold's random index suffix.
@@ -69,11 +69,11 @@ fn scrub(v: &Value) -> Value {
     }
 }
 
-fn seen(status: u16, body: &Value) -> Value {
+pub(crate) fn seen(status: u16, body: &Value) -> Value {
     json!([status, scrub(&normalize(body, &HashMap::new()))])
 }
 
-async fn call(
+pub(crate) async fn call(
     server: &Server,
     method: Method,
     path: &str,
@@ -91,7 +91,7 @@ async fn call(
     seen(status, &body)
 }
 
-async fn create_collection(server: &Server, def: Value) -> Value {
+pub(crate) async fn create_collection(server: &Server, def: Value) -> Value {
     let (status, body) = server
         .send_json(Method::POST, "/api/collections", def, true)
         .await;
@@ -99,7 +99,7 @@ async fn create_collection(server: &Server, def: Value) -> Value {
     body
 }
 
-fn places() -> Value {
+pub(crate) fn places() -> Value {
     json!({
         "name": "places",
         "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
@@ -111,7 +111,7 @@ fn places() -> Value {
     })
 }
 
-const PLACES: &str = "/api/collections/places/records";
+pub(crate) const PLACES: &str = "/api/collections/places/records";
 
 /// The collection definition, then records created and changed with point values in JSON,
 /// multipart and urlencoded bodies, good and bad, read back whole and through `fields`.

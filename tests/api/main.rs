@@ -20,6 +20,7 @@ mod browser;
 mod browser_app;
 mod cli;
 mod collections;
+mod collections_meta_compat;
 mod community_tools;
 mod compat;
 mod compat_limits;
