@@ -342,7 +342,7 @@ async fn distance_data(server: &Server) {
     .await;
     let offices = create_collection(
         server,
-        json!({"name": "offices", "listRule": "", "fields": [
+        json!({"name": "offices", "listRule": "", "viewRule": "", "fields": [
             {"name": "name", "type": "text"}, {"name": "loc", "type": "geoPoint"}]}),
     )
     .await;
@@ -465,6 +465,12 @@ async fn distance_steps(server: &Server) -> Outcomes {
         let query = format!("&sort=name&filter={}", url_encode(filter));
         out.push((filter.into(), listed(server, "orgs", &query, false).await));
     }
+    let expand = "/api/collections/orgs/records?sort=name&expand=offices,hq\
+                  &fields=name,expand.offices.loc,expand.hq.loc.lon";
+    out.push((
+        "expanded points".into(),
+        call(server, Method::GET, expand, None, false).await,
+    ));
     out
 }
 
