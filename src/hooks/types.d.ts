@@ -224,6 +224,7 @@ declare class JSONField extends Field {}
 declare class RelationField extends Field {}
 declare class FileField extends Field {}
 declare class PasswordField extends Field {}
+declare class GeoPointField extends Field {}
 interface FieldsList extends Array<Field> {
   add(...fields: Field[]): void;
   addAt(position: number, ...fields: Field[]): void;
