@@ -54,11 +54,11 @@ pub fn scaffold(kind: &str, name: &str) -> Value {
     }
 }
 
-/// What PocketBase forces on `_superusers` whatever is saved: its name, password sign-in,
-/// no OAuth2 (a sign-in must never create a superuser), and MFA whenever OTP is on (a
-/// mailed code alone never makes a superuser).
+/// What PocketBase forces on `_superusers` whatever is saved: password sign-in, no OAuth2
+/// (a sign-in must never create a superuser), and MFA whenever OTP is on (a mailed code
+/// alone never makes a superuser). A rename is refused by validation, as for any system
+/// collection.
 fn superusers_rules(map: &mut Map<String, Value>) {
-    map.insert("name".into(), Value::String("_superusers".into()));
     let mut set = |option: &str, key: &str, value: Value| {
         let slot = map
             .entry(option.to_owned())
