@@ -248,14 +248,9 @@ fn import(dir: &DirArgs, cmd: ImportCommand) -> Result<()> {
         pb_data_dir,
         encryption_env,
     } = cmd;
-    let encryption_key = match encryption_env {
-        Some(name) => Some(std::env::var(&name).map_err(|_| {
-            Error::internal(format!(
-                "--encryption-env {name}: the environment variable {name} is not set"
-            ))
-        })?),
-        None => None,
-    };
+    let encryption_key = encryption_env
+        .map(|name| crate::crypt::key_from_env(&name))
+        .transpose()?;
     let opts = crate::import::pocketbase::Options { encryption_key };
     let started = std::time::Instant::now();
     eprintln!(

@@ -20,14 +20,19 @@ fn normal(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// The key of the database at `path`, read from the environment variable `env`: exactly
-/// 32 characters, else start-up stops with one line saying so.
-pub fn use_key(path: &Path, env: &str) -> Result<()> {
-    let key = std::env::var(env).map_err(|_| {
+/// The value of the environment variable `env` that `--encryption-env` names.
+pub fn key_from_env(env: &str) -> Result<String> {
+    std::env::var(env).map_err(|_| {
         Error::internal(format!(
             "--encryption-env {env}: the environment variable {env} is not set"
         ))
-    })?;
+    })
+}
+
+/// The key of the database at `path`, read from the environment variable `env`: exactly
+/// 32 characters, else start-up stops with one line saying so.
+pub fn use_key(path: &Path, env: &str) -> Result<()> {
+    let key = key_from_env(env)?;
     if key.len() != 32 {
         return Err(Error::internal(format!(
             "--encryption-env {env}: the key must be 32 characters (it has {})",

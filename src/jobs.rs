@@ -80,14 +80,10 @@ fn expired(state: &AppState, table: &str, option: &str) -> Result<()> {
             (c.id.clone(), seconds)
         })
         .collect();
-    let sql = format!(
-        "DELETE FROM {table} WHERE collectionRef = ?1
-         AND CAST(strftime('%s', created) AS INTEGER) < CAST(strftime('%s', 'now') AS INTEGER) - ?2"
-    );
     let removed = state.db.data.write(|conn| {
         let mut n = 0;
         for (collection, seconds) in &lifetimes {
-            n += conn.prepare_cached(&sql)?.execute((collection, seconds))?;
+            n += crate::auth::delete_expired(conn, table, collection, *seconds)?;
         }
         Ok(n)
     })?;

@@ -66,11 +66,7 @@ pub fn check(
         let duration = option(c, "duration").as_i64().unwrap_or(0);
         store.write(|conn| {
             // The collection's expired sessions go as new ones come: none outlives its use.
-            conn.prepare_cached(
-                "DELETE FROM _mfas WHERE collectionRef = ?1
-                 AND CAST(strftime('%s', created) AS INTEGER) < CAST(strftime('%s', 'now') AS INTEGER) - ?2",
-            )?
-            .execute((&c.id, duration))?;
+            super::delete_expired(conn, "_mfas", &c.id, duration)?;
             conn.prepare_cached(
                 "INSERT INTO _mfas (id, collectionRef, recordRef, method, created, updated)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",

@@ -137,17 +137,12 @@ async fn submit(
     let shared = state.clone();
     let (email, password) = (form.email.clone(), form.password);
     let created = blocking(move || {
-        superusers::create_first(&shared.db.data, &email, &password)?;
+        let user = superusers::create_first(&shared.db.data, &email, &password)?;
         let admins = shared
             .schema
             .snapshot()
             .find(superusers::COLLECTION_ID)
             .ok_or_else(|| Error::internal("the _superusers collection is missing"))?;
-        let user = shared
-            .db
-            .data
-            .read(|c| Superuser::find_by_email(c, &email))?
-            .ok_or_else(|| Error::internal("the new superuser is missing"))?;
         let record = shared
             .db
             .data
