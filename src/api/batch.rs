@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use super::RequestAuth;
 use super::records::{collection, context_of, shaped};
 use crate::error::{Error, ErrorTree, FieldError, FieldErrors, Result};
-use crate::http::{Sent, blocking, writing};
+use crate::files::Staging;
+use crate::http::body::Keep;
+use crate::http::{Sent, blocking, multipart, writing};
 use crate::records::write::Tx;
 use crate::records::{Ctx, Secrets, Shape};
 use crate::state::AppState;
@@ -26,6 +28,8 @@ struct Limits {
     enabled: bool,
     max_requests: usize,
     timeout: Duration,
+    /// The whole body, files included.
+    max_body: usize,
 }
 
 fn limits(settings: &Map<String, Value>) -> Limits {
@@ -47,16 +51,23 @@ fn limits(settings: &Map<String, Value>) -> Limits {
             0 => 3,
             n => n,
         }),
+        // PocketBase's default when unset: 128 MiB.
+        max_body: match num("maxBodySize") {
+            0 => 128 << 20,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        },
     }
 }
 
-/// One sub-request: method, URL (path and query), extra headers and JSON body.
+/// One sub-request: method, URL (path and query), extra headers, body, and the files sent
+/// for it.
 struct Sub {
     method: String,
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: Map<String, Value>,
+    files: Option<Staging>,
 }
 
 impl Sub {
@@ -81,7 +92,33 @@ impl Sub {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
+            files: None,
         })
+    }
+
+    /// Takes the files sent for sub-request `index` out of `uploads`, checked against its
+    /// collection's file fields and named in its body. A sub-request that is no record
+    /// write takes none (they go when the batch ends).
+    fn attach(&mut self, state: &AppState, index: usize, uploads: &mut Staging) {
+        let mine = uploads.take(|f| upload_index(&f.key).is_some_and(|(i, _)| i == index));
+        if mine.is_empty() || self.method == "DELETE" {
+            return;
+        }
+        let Some(c) = self
+            .target()
+            .and_then(|(name, _)| collection(state, &name).ok())
+        else {
+            return;
+        };
+        let mine = mine
+            .into_iter()
+            .map(|mut f| {
+                f.key = upload_index(&f.key).map_or_else(String::new, |(_, key)| key.to_owned());
+                f.pass_on();
+                f
+            })
+            .collect();
+        self.files = Some(multipart::assign(mine, &c, &state.files, &mut self.body));
     }
 
     /// (collection, record id) of `/api/collections/{c}/records[/{id}]`.
@@ -130,6 +167,18 @@ impl Sub {
             fields: get("fields"),
         }
     }
+}
+
+/// The sub-request a batch file part is for, and its key there: `requests.N.key` or
+/// `requests[N].key`, N written as PocketBase writes an index (no sign, no leading zero).
+fn upload_index(key: &str) -> Option<(usize, &str)> {
+    let (index, rest) = if let Some(rest) = key.strip_prefix("requests.") {
+        rest.split_once('.')?
+    } else {
+        key.strip_prefix("requests[")?.split_once("].")?
+    };
+    let i: usize = index.parse().ok()?;
+    (i.to_string() == index).then_some((i, rest))
 }
 
 /// PocketBase answers an unsupported sub-request with its generic message.
@@ -229,13 +278,14 @@ fn run(
         super::rate_limits::check_sub_request(state, ip, auth, &c, action, method, &path)?;
     }
     let ctx = sub.context(state, auth, method);
+    let files = sub.files;
     Ok(match method {
         "POST" => {
-            let record = tx.create(&c, &ctx, &sub.body, secrets, None)?;
+            let record = tx.create(&c, &ctx, &sub.body, secrets, files)?;
             (200, shaped(tx.conn(), &c, &ctx, record, &shape)?)
         }
         "PATCH" => {
-            let record = tx.update(&c, &ctx, &target, &sub.body, secrets, None)?;
+            let record = tx.update(&c, &ctx, &target, &sub.body, secrets, files)?;
             (200, shaped(tx.conn(), &c, &ctx, record, &shape)?)
         }
         "DELETE" => {
@@ -271,18 +321,24 @@ struct BatchForm {
     requests: Value,
 }
 
-/// Reads the batch body. Files inside a batch are not taken yet.
-async fn batch_body(req: &HttpRequest, payload: web::Payload) -> Result<Value> {
-    let sent = Sent::read(req, payload).await?;
-    if let Sent::Form(form) = &sent
-        && !form.files.is_empty()
-    {
-        return Err(Error::bad_request(
-            "File uploads inside batch requests are not supported; upload files with a record's own create or update request.",
-        ));
-    }
+/// Reads the batch body, at most `limit` bytes: the requests, and the files of a multipart
+/// body (`requests.N.field`, streamed to disk) in a staging that removes them unless a
+/// sub-request's record takes them.
+async fn batch_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    limit: usize,
+) -> Result<(Value, Staging)> {
+    let mut uploads = Staging::new(&state.files);
+    let wanted = |key: &str| upload_index(key).is_some();
+    let keep = Keep {
+        staging: &mut uploads,
+        wanted: &wanted,
+    };
+    let sent = Sent::read_keeping(req, payload, limit, keep).await?;
     let form: BatchForm = sent.bind_or("Failed to read the submitted batch data.")?;
-    Ok(form.requests)
+    Ok((form.requests, uploads))
 }
 
 async fn batch(
@@ -297,7 +353,8 @@ async fn batch(
     if !limits.enabled || limits.max_requests == 0 {
         return Err(Error::Forbidden("Batch requests are not allowed.".into()));
     }
-    let items = match batch_body(&req, payload).await? {
+    let (requests, mut uploads) = batch_body(&req, payload, &state, limits.max_body).await?;
+    let items = match requests {
         Value::Array(items) if !items.is_empty() => items,
         Value::Array(_) | Value::Null => {
             return Err(invalid_requests(FieldError::required()));
@@ -324,8 +381,10 @@ async fn batch(
         // starts after it.
         let subs: Vec<_> = items
             .iter()
-            .map(|item| {
-                let sub = Sub::parse(item).ok_or_else(unknown_action)?;
+            .enumerate()
+            .map(|(i, item)| {
+                let mut sub = Sub::parse(item).ok_or_else(unknown_action)?;
+                sub.attach(&state, i, &mut uploads);
                 let secrets = secrets(&state, &auth, &sub)?;
                 Ok((sub, secrets))
             })

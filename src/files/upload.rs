@@ -46,6 +46,37 @@ impl Staged {
             temp: None,
         }
     }
+
+    /// Applies its field's size limit after the fact (a batch's files arrive before anyone
+    /// knows their collection): past it, the bytes go and only the excess is recorded, as
+    /// for a file refused while it streamed in.
+    pub fn cap(&mut self, limit: u64) {
+        if self.size > limit {
+            self.size = limit.saturating_add(1);
+            self.discard();
+        }
+    }
+
+    /// Passed on as PocketBase's batch passes a file to the request it is for: re-sent
+    /// under its stored name, which the record then takes as the client's name and stores
+    /// under a name of its own.
+    pub fn pass_on(&mut self) {
+        self.original_name = std::mem::take(&mut self.name);
+        self.name = names::stored_name(&self.original_name, "");
+    }
+
+    /// Lets the bytes go (one file more than its field holds); it stays counted.
+    pub fn discard(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        self.discard();
+    }
 }
 
 /// The files of one request.
@@ -104,13 +135,21 @@ impl Staging {
         self.files.push(staged);
     }
 
+    /// Takes out the uploads `wanted` picks, in the order they came; each removes its bytes
+    /// when dropped unplaced, so none is left behind however the caller ends.
+    pub fn take(&mut self, mut wanted: impl FnMut(&Staged) -> bool) -> Vec<Staged> {
+        let (taken, kept) = std::mem::take(&mut self.files)
+            .into_iter()
+            .partition(|f| wanted(f));
+        self.files = kept;
+        taken
+    }
+
     /// Drops the bytes of earlier uploads for `field` (a single-file field keeps only the
     /// last one sent, as PocketBase does), so a flood of them never fills the disk.
     pub fn drop_earlier(&mut self, field: &str) {
         for f in self.files.iter_mut().filter(|f| f.field == field) {
-            if let Some(temp) = f.temp.take() {
-                let _ = fs::remove_file(temp);
-            }
+            f.discard();
         }
     }
 
@@ -143,11 +182,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        for f in &mut self.files {
-            if let Some(temp) = f.temp.take() {
-                let _ = fs::remove_file(temp);
-            }
-        }
+        // Each upload not placed removes its own bytes (`Staged`'s drop).
         if !self.committed {
             for path in self.placed.drain(..) {
                 let _ = fs::remove_file(&path);

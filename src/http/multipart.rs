@@ -179,6 +179,38 @@ pub async fn read(
     Ok((body, staging))
 }
 
+/// Hands a record body the files sent for it before its collection was known (a batch's
+/// `requests.N.key` parts, each `Staged::key` already cut to `key`), checked as `read`
+/// checks them while they stream: files for no file field go, a single field keeps the
+/// last, a multiple field counts the excess, and each field's size limit applies. As in
+/// PocketBase's batch, files replace whatever the body held under their key.
+pub fn assign(
+    uploads: Vec<Staged>,
+    c: &Collection,
+    storage: &Storage,
+    body: &mut Map<String, Value>,
+) -> Staging {
+    let mut staging = Staging::new(storage);
+    for mut upload in uploads {
+        body.remove(&upload.key);
+        let Some((field, o)) = file_field(c, &upload.key) else {
+            continue;
+        };
+        if field.is_multiple() {
+            if staging.count(&field.name) as u64 >= max_select(o) {
+                upload.discard();
+            }
+        } else {
+            staging.drop_earlier(&field.name);
+        }
+        upload.cap(max_size(o));
+        upload.field = field.name.clone();
+        staging.push(upload);
+    }
+    name_uploads(body, staging.files());
+    staging
+}
+
 /// Puts each upload's stored name under its form key. A plain key keeps the names the body
 /// already gave it (files the record keeps) ahead of the new ones.
 fn name_uploads(body: &mut Map<String, Value>, uploads: &[Staged]) {

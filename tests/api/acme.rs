@@ -350,7 +350,5 @@ async fn the_browser_app_works_over_https_with_a_certificate_from_acme() {
     ];
     let got = crate::browser_app::run_page_with(&bin, &origin, &origin, &switches).await;
 
-    let expected = serde_json::json!({"signedIn": true, "created": "hello", "listed": 1,
-        "download": "file body", "event": "create:hello"});
-    assert_eq!(got, expected);
+    assert_eq!(got, crate::browser_app::expected());
 }

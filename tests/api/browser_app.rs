@@ -1,7 +1,7 @@
 //! A web app on another origin, in headless Chromium: a page served from its own port loads
 //! the official JS SDK's browser build (`pocketbase.umd.js`, npm `pocketbase@0.28.1`) and
 //! uses hearth across origins: sign in, subscribe to realtime, create with a file through
-//! `FormData`, list with a filter, download the file. The same page runs against PocketBase
+//! `FormData`, list with a filter, download the file, send a batch carrying a file. The same page runs against PocketBase
 //! 0.40.6 side by side, and against a hearth that does not list the page's origin, where
 //! the browser must refuse.
 
@@ -42,6 +42,12 @@ const PAGE: &str = r#"<!doctype html>
     r.download = await res.text();
     for (let i = 0; i < 50 && !r.event; i++) await new Promise((s) => setTimeout(s, 100));
     pb.realtime.unsubscribe();
+    // A batch with a file: the SDK sends it as multipart, the file under requests.0.doc.
+    const batch = pb.createBatch();
+    batch.collection("posts").create({ title: "batched", owner: pb.authStore.record.id,
+      doc: new File(["batched body"], "b.txt", { type: "text/plain" }) });
+    const [one] = await batch.send();
+    r.batched = one.status + ":" + (await (await fetch(pb.files.getURL(one.body, one.body.doc))).text());
   } catch (e) {
     r.error = String((e && e.message) || e);
     r.status = e && e.status;
@@ -134,6 +140,14 @@ pub async fn prepare_with(http: &reqwest::Client, base: &str, token: &str) {
     .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let res = call(
+        Method::PATCH,
+        "/api/settings",
+        json!({"batch": {"enabled": true, "maxRequests": 5}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = call(
         Method::POST,
         "/api/collections/users/records",
         json!({"email": "ann@example.com", "password": "correct-horse-1",
@@ -142,6 +156,12 @@ pub async fn prepare_with(http: &reqwest::Client, base: &str, token: &str) {
     .await
     .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+/// What the page reports when everything worked.
+pub fn expected() -> Value {
+    json!({"signedIn": true, "created": "hello", "listed": 1,
+        "download": "file body", "event": "create:hello", "batched": "200:batched body"})
 }
 
 /// Opens the page against `api` and returns what its script reported.
@@ -185,9 +205,7 @@ async fn a_page_on_another_origin_uses_hearth_as_it_uses_pocketbase() {
 
     let ours = run_page(&bin, &page, &app.address).await;
 
-    let expected = json!({"signedIn": true, "created": "hello", "listed": 1,
-        "download": "file body", "event": "create:hello"});
-    assert_eq!(ours, expected);
+    assert_eq!(ours, expected());
     if let Some(pb_bin) = pocketbase_bin() {
         let pb = start_pocketbase(&pb_bin).await;
         let token = superuser_token_at(&crate::helpers::client(), &pb.address).await;
@@ -229,7 +247,5 @@ async fn the_same_page_served_from_the_public_dir_works_on_hearths_own_origin() 
 
     let got = run_page(&bin, &app.address, &app.address).await;
 
-    let expected = json!({"signedIn": true, "created": "hello", "listed": 1,
-        "download": "file body", "event": "create:hello"});
-    assert_eq!(got, expected);
+    assert_eq!(got, expected());
 }

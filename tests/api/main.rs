@@ -13,6 +13,7 @@ mod admin_record_forms;
 mod app_migrations;
 mod auth;
 mod backups;
+mod batch_files;
 mod bcrypt_passwords;
 mod body_encodings;
 mod bounded;

@@ -117,3 +117,48 @@ test("files upload, serve, thumbnail and stay protected through the SDK", async 
   await albums.delete(a.id);
   assert.equal((await fetchBytes(guest.files.getURL(a, a.docs[1]))).status, 404);
 });
+
+test("a batch carries files: createBatch() sends them as requests.N.field parts", async () => {
+  await admin.settings.update({ batch: { enabled: true, maxRequests: 10 } });
+  const albums = guest.collection("albums");
+  const existing = await albums.create({ title: "before", docs: [new File(["old"], "old.txt")] });
+
+  const batch = guest.createBatch();
+  batch.collection("albums").create({
+    title: "batched",
+    cover: new Blob([PNG], { type: "image/png" }),
+    docs: [new File(["one"], "one.txt"), new File(["two"], "two.txt")],
+  });
+  batch.collection("albums").update(existing.id, { "docs+": new File(["appended"], "more.txt") });
+  batch.collection("albums").upsert({ id: "batchupserted01", title: "upserted", secret: new File(["s"], "s.txt") });
+  const [created, updated, upserted] = await batch.send();
+
+  assert.equal(created.status, 200);
+  assert.equal(created.body.title, "batched");
+  assert.match(created.body.cover, /\.png$/);
+  assert.equal(created.body.docs.length, 2);
+  const two = await fetchBytes(guest.files.getURL(created.body, created.body.docs[1]));
+  assert.equal(new TextDecoder().decode(two.bytes), "two");
+  assert.deepEqual(pngSize((await fetchBytes(guest.files.getURL(created.body, created.body.cover))).bytes), [60, 30]);
+
+  assert.equal(updated.body.docs.length, 2);
+  assert.equal(updated.body.docs[0], existing.docs[0]);
+  const more = await fetchBytes(guest.files.getURL(updated.body, updated.body.docs[1]));
+  assert.equal(new TextDecoder().decode(more.bytes), "appended");
+  assert.equal(upserted.body.id, "batchupserted01");
+  assert.notEqual(upserted.body.secret, "");
+
+  // One refused file rolls the whole batch back: the first create is not there either.
+  const failing = guest.createBatch();
+  failing.collection("albums").create({ title: "rolled back", docs: [new File(["x"], "x.txt")] });
+  failing.collection("albums").create({ cover: new File([new Uint8Array(20000)], "huge.png") });
+  await assert.rejects(
+    failing.send(),
+    (e) =>
+      e instanceof ClientResponseError &&
+      e.status === 400 &&
+      e.response.data.requests["1"].response.data.cover.code === "validation_file_size_limit",
+  );
+  const left = await admin.collection("albums").getFullList({ filter: 'title = "rolled back"' });
+  assert.equal(left.length, 0);
+});

@@ -1,6 +1,7 @@
 //! Request bodies, read as PocketBase's `BindBody` reads them whatever the route: JSON,
 //! `application/x-www-form-urlencoded`, or `multipart/form-data` (plain values and
-//! `@jsonPayload`; files are for record bodies, see `http::multipart`). The body is bounded
+//! `@jsonPayload`; files are for record bodies, see `http::multipart`, and for those a caller
+//! asks to keep, as the batch route does). The body is bounded
 //! by the configured limit while it streams in: an oversized one is refused before it is
 //! buffered whole.
 //!
@@ -22,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::files::Staging;
 use crate::state::AppState;
 use form::Form;
 
@@ -94,57 +96,94 @@ impl FromRequest for Sent {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(FALLBACK_LIMIT, |s| s.config.body_limit);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let encoding = Encoding::of(req.headers());
-        let headers = req.headers().clone();
-        let query = req.query_string().to_owned();
+        let head = Head::of(req);
         let payload = payload.take();
-        Box::pin(async move {
-            if declared.is_some_and(|n| n > limit) {
-                return Err(Error::PayloadTooLarge);
-            }
-            if declared == Some(0) {
-                return Ok(Sent::Empty);
-            }
-            let sent = match encoding {
-                Encoding::Multipart => {
-                    let Some(mut form) = read_multipart(&headers, payload, limit).await? else {
-                        return Ok(Sent::Unreadable);
-                    };
-                    with_query(&mut form, &query).map_or(Sent::Unreadable, |()| Sent::Form(form))
-                }
-                _ => {
-                    let bytes = read_all(payload, limit).await?;
-                    if bytes.is_empty() {
-                        return Ok(Sent::Empty);
-                    }
-                    match encoding {
-                        Encoding::Json => Sent::Json(bytes.freeze()),
-                        Encoding::Urlencoded => match form::parse_urlencoded(&bytes) {
-                            Some(pairs) => {
-                                let mut form = Form::new(pairs, Vec::new());
-                                with_query(&mut form, &query)
-                                    .map_or(Sent::Unreadable, |()| Sent::Form(form))
-                            }
-                            None => Sent::Unreadable,
-                        },
-                        _ => Sent::Unsupported,
-                    }
-                }
-            };
-            Ok(sent)
-        })
+        Box::pin(async move { receive(head, payload, limit, None).await })
     }
+}
+
+/// What reading a body needs of its request.
+struct Head {
+    declared: Option<usize>,
+    encoding: Encoding,
+    headers: HeaderMap,
+    query: String,
+}
+
+impl Head {
+    fn of(req: &HttpRequest) -> Self {
+        Self {
+            declared: req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok()),
+            encoding: Encoding::of(req.headers()),
+            headers: req.headers().clone(),
+            query: req.query_string().to_owned(),
+        }
+    }
+}
+
+/// Multipart file parts a caller keeps: those under a key `wanted` accepts are streamed
+/// into the staging (their field is not known yet: `field` is left empty).
+pub struct Keep<'a> {
+    pub staging: &'a mut Staging,
+    pub wanted: &'a dyn Fn(&str) -> bool,
+}
+
+async fn receive(
+    head: Head,
+    payload: Payload,
+    limit: usize,
+    keep: Option<Keep<'_>>,
+) -> Result<Sent> {
+    if head.declared.is_some_and(|n| n > limit) {
+        return Err(Error::PayloadTooLarge);
+    }
+    if head.declared == Some(0) {
+        return Ok(Sent::Empty);
+    }
+    if head.encoding == Encoding::Multipart {
+        let Some(mut form) = read_multipart(&head.headers, payload, limit, keep).await? else {
+            return Ok(Sent::Unreadable);
+        };
+        return Ok(
+            with_query(&mut form, &head.query).map_or(Sent::Unreadable, |()| Sent::Form(form))
+        );
+    }
+    let bytes = read_all(payload, limit).await?;
+    if bytes.is_empty() {
+        return Ok(Sent::Empty);
+    }
+    Ok(match head.encoding {
+        Encoding::Json => Sent::Json(bytes.freeze()),
+        Encoding::Urlencoded => match form::parse_urlencoded(&bytes) {
+            Some(pairs) => {
+                let mut form = Form::new(pairs, Vec::new());
+                with_query(&mut form, &head.query).map_or(Sent::Unreadable, |()| Sent::Form(form))
+            }
+            None => Sent::Unreadable,
+        },
+        _ => Sent::Unsupported,
+    })
 }
 
 impl Sent {
     /// Reads the body of a handler that took the payload itself.
     pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Self> {
         Self::from_request(req, &mut payload.into_inner()).await
+    }
+
+    /// Reads a body of at most `limit` bytes, keeping the multipart files `keep` asks for
+    /// (the batch route's `requests.N.field` parts).
+    pub async fn read_keeping(
+        req: &HttpRequest,
+        payload: web::Payload,
+        limit: usize,
+        keep: Keep<'_>,
+    ) -> Result<Self> {
+        receive(Head::of(req), payload.into_inner(), limit, Some(keep)).await
     }
 
     /// The body bound to `T`, answering a body that cannot be as most PocketBase routes
@@ -269,12 +308,13 @@ async fn read_all(mut payload: Payload, limit: usize) -> Result<web::BytesMut> {
     Ok(buf)
 }
 
-/// A multipart body's plain values (files are drained and only their keys kept); None when
-/// it does not parse.
+/// A multipart body's plain values (files are drained and only their keys kept, but for
+/// those `keep` wants, which are staged); None when it does not parse.
 async fn read_multipart(
     headers: &HeaderMap,
     payload: Payload,
     limit: usize,
+    mut keep: Option<Keep<'_>>,
 ) -> Result<Option<Form>> {
     let mut parts = actix_multipart::Multipart::new(headers, payload);
     let mut pairs = Vec::new();
@@ -284,12 +324,20 @@ async fn read_multipart(
         let Ok(mut part) = part else {
             return Ok(None);
         };
-        let (key, file) = match part.content_disposition() {
+        let (key, filename) = match part.content_disposition() {
             Some(cd) => (
                 cd.get_name().unwrap_or_default().to_owned(),
-                cd.get_filename().is_some_and(|f| !f.is_empty()),
+                cd.get_filename()
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned),
             ),
-            None => (String::new(), false),
+            None => (String::new(), None),
+        };
+        let mut incoming = match (&keep, &filename) {
+            (Some(k), Some(name)) if (k.wanted)(&key) => {
+                Some(k.staging.begin(&key, "", name, limit as u64)?)
+            }
+            _ => None,
         };
         let mut text = Vec::new();
         while let Some(chunk) = part.next().await {
@@ -300,14 +348,20 @@ async fn read_multipart(
             if read > limit {
                 return Err(Error::PayloadTooLarge);
             }
-            if !file {
-                text.extend_from_slice(&chunk);
+            match (&mut incoming, &filename) {
+                (Some(f), _) => f.write(&chunk)?,
+                (None, None) => text.extend_from_slice(&chunk),
+                (None, Some(_)) => {}
             }
+        }
+        if let (Some(f), Some(k)) = (incoming, keep.as_mut()) {
+            let staged = web::block(move || f.finish()).await??;
+            k.staging.push(staged);
         }
         if key.is_empty() {
             continue;
         }
-        if file {
+        if filename.is_some() {
             files.push(key);
         } else {
             pairs.push((key, String::from_utf8_lossy(&text).into_owned()));
