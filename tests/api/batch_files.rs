@@ -315,5 +315,30 @@ async fn scenario(server: &Server, storage: &Path) -> Vec<(&'static str, Value)>
         "the record after",
         json!([record["title"], record["files"].as_array().map(Vec::len)]),
     ));
+
+    // batch.maxBodySize caps the whole body, files included.
+    let (status, _) = server
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({"batch": {"maxBodySize": 2000}}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let before = stored_count(storage);
+    let (status, body) = send(batch(
+        json!([create(json!({"title": "too big"}))]),
+        vec![("requests.0.files", vec![b'a'; 5000], "big.txt")],
+    ))
+    .await;
+    out.push(("past batch.maxBodySize", json!([status, body])));
+    let (status, body) = send(batch(
+        json!([create(json!({"title": "fits"}))]),
+        vec![("requests.0.files", vec![b'a'; 500], "small.txt")],
+    ))
+    .await;
+    out.push(("within batch.maxBodySize", summary(status, &body)));
+    out.push(("stored past the cap", json!(stored_count(storage) - before)));
     out
 }
