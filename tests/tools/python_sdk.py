@@ -60,6 +60,12 @@ labels: dict[str, str] = {}
 out: dict[str, object] = {}
 
 
+def server() -> PocketBase:
+    """A client of the server under test, its requests bounded by WAIT rather than httpx's
+    default 5 s, which a password sign-in on a loaded machine can take."""
+    return PocketBase(URL, timeout=WAIT)
+
+
 def learn(label: str, record_id: str) -> str:
     labels[record_id] = f"<{label}>"
     return record_id
@@ -153,7 +159,7 @@ def listed(result) -> dict:
 
 
 def fetch(url: str, **params) -> dict:
-    res = httpx.get(url, params=params)
+    res = httpx.get(url, params=params, timeout=WAIT)
     return {
         "status": res.status_code,
         "type": res.headers.get("content-type"),
@@ -164,7 +170,7 @@ def fetch(url: str, **params) -> dict:
 
 
 # --- health, the superuser ---------------------------------------------------------------
-su = PocketBase(URL)
+su = server()
 health = su.health.check()
 out["health"] = {"code": health.code, "message": health.message, "data": health.data}
 
@@ -212,7 +218,7 @@ for label in ("rust", "go", "sqlite"):
     tags[label] = learn(f"tag {label}", t.id)
 
 # --- a user signs in and refreshes ---------------------------------------------------------
-user = PocketBase(URL)
+user = server()
 methods = user.collection("authors").list_auth_methods()
 out["auth methods"] = {
     "password": vars(methods.password),
@@ -229,7 +235,7 @@ impersonated = su.send(
     f"/api/collections/authors/impersonate/{bob.id}",
     {"method": "POST", "body": {"duration": 60}},
 )
-stand_in = PocketBase(URL)
+stand_in = server()
 stand_in.auth_store.save(impersonated["token"], None)
 again = stand_in.collection("authors").auth_refresh()
 out["impersonation"] = {
@@ -246,7 +252,7 @@ out["mail requests"] = {
 # it answers 400 where hearth keeps the mail in its outbox.
 attempt(
     "guest refresh",
-    lambda: PocketBase(URL).collection("authors").auth_refresh(),
+    lambda: server().collection("authors").auth_refresh(),
 )
 
 # --- realtime: the user subscribes before the writes -----------------------------------
@@ -264,7 +270,7 @@ def listener(topic: str):
     return on
 
 
-watcher = PocketBase(URL)
+watcher = server()
 watcher.collection("authors").auth_with_password("bob@example.com", USER_PASSWORD)
 subscribed = threading.Event()
 
@@ -329,7 +335,7 @@ third = posts.create({"title": "Third", "views": 12, "status": "draft", "author"
 learn("post third", third.id)
 out["post created as JSON"] = record(second)
 attempt("post invalid", lambda: posts.create({"title": "", "status": "nope", "views": 1.5}))
-attempt("guest create refused", lambda: PocketBase(URL).collection("posts").create({"title": "x", "status": "draft"}))
+attempt("guest create refused", lambda: server().collection("posts").create({"title": "x", "status": "draft"}))
 
 # --- files back ----------------------------------------------------------------------------
 out["cover"] = fetch(user.files.get_url(first, first.cover))
@@ -426,7 +432,7 @@ out["authors as superuser"] = [
     record(r) for r in su.collection("authors").get_full_list(query_params={"sort": "email"})
 ]
 out["authors as a guest"] = [
-    record(r) for r in PocketBase(URL).collection("authors").get_full_list(query_params={"sort": "email"})
+    record(r) for r in server().collection("authors").get_full_list(query_params={"sort": "email"})
 ]
 
 # Keys sorted: records come alphabetical from both, but PocketBase keeps a json field's
