@@ -73,7 +73,7 @@ impl AppState {
     }
 
     /// Puts the settings that act on every request into force: the request log's policy,
-    /// the rate-limit rules and the trusted proxy. `saved` (a settings save) starts every
+    /// the rate-limit rules, the trusted proxy and where files are stored. `saved` (a settings save) starts every
     /// rate-limit counter afresh, as PocketBase's settings reload does; otherwise they are
     /// kept unless the rules changed.
     pub fn follow_settings(
@@ -84,6 +84,7 @@ impl AppState {
         self.logs.configure(settings);
         self.rate_limits.configure(settings, saved);
         self.proxy.configure(settings);
+        self.files.configure(settings);
     }
 
     /// Makes the in-memory state (collections, settings, realtime clients) follow restored

@@ -19,7 +19,8 @@ use crate::auth::records as auth_records;
 use crate::auth::superusers;
 use crate::auth::token::KIND_FILE;
 use crate::error::{Error, Result};
-use crate::files::{mime, names, thumbs};
+use crate::files::store::Location;
+use crate::files::{mime, names, remote, thumbs};
 use crate::http::blocking;
 use crate::records::files::field_holding;
 use crate::records::output::Viewer;
@@ -72,10 +73,16 @@ struct DownloadQuery {
 
 /// What to send: the file (or thumbnail), its name and its type.
 struct Served {
-    path: PathBuf,
+    source: Source,
     /// The name it is sent as (a thumbnail's is prefixed with its size).
     name: String,
-    mime: String,
+    /// None for a file in a bucket sent whole: the bucket's `Content-Type` says it.
+    mime: Option<String>,
+}
+
+enum Source {
+    Local(PathBuf, Box<NamedFile>),
+    Remote(remote::Found),
 }
 
 /// Go's `strconv.ParseBool` truths, which PocketBase reads `download` with.
@@ -116,34 +123,23 @@ async fn download(
     };
     let ctx = context(&req, &state, &auth, Map::new());
     let thumb = query.thumb;
-    let (served, file) = blocking(move || {
-        let served = locate(&state, &c, &ctx, &record_id, &filename, &thumb)?;
-        let file = NamedFile::open(&served.path).map_err(|_| Error::not_found())?;
-        Ok((served, file))
-    })
-    .await?;
-    let file = file
-        .use_etag(true)
-        .use_last_modified(true)
-        .disable_content_disposition();
-    let mut res = file.into_response(&req);
-    // actix-files reads 64 KiB per trip to the blocking pool; larger reads (same
-    // bounded memory per download) serve several times faster. Range and conditional
-    // handling stay actix-files' own: only the body of a 200 or 206 is replaced.
-    if req.method() == actix_web::http::Method::GET
-        && let Some((offset, len)) = body_span(&res)
-    {
-        res = res.set_body(BoxBody::new(SizedStream::new(
-            len,
-            read_chunks(served.path.clone(), offset, len),
-        )));
-    }
-    let disposition = if !truthy(&query.download) && mime::is_inline(&served.mime) {
+    let served = blocking(move || locate(&state, &c, &ctx, &record_id, &filename, &thumb)).await?;
+    let (mut res, mime) = match served.source {
+        Source::Local(path, file) => (
+            local_response(&req, *file, path),
+            served.mime.unwrap_or_default(),
+        ),
+        Source::Remote(found) => {
+            let (res, sent_type) = super::files_bucket::respond(&req, found).await?;
+            (res, served.mime.unwrap_or(sent_type))
+        }
+    };
+    let disposition = if !truthy(&query.download) && mime::is_inline(&mime) {
         "inline"
     } else {
         "attachment"
     };
-    let content_type = mime::by_extension(&served.name).unwrap_or(&served.mime);
+    let content_type = mime::by_extension(&served.name).unwrap_or(&mime);
     let headers = res.headers_mut();
     let mut set = |name: header::HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -164,6 +160,27 @@ async fn download(
         "max-age=2592000, stale-while-revalidate=86400",
     );
     Ok(res)
+}
+
+/// A file on disk, answered by actix-files (ranges, conditional requests).
+fn local_response(req: &HttpRequest, file: NamedFile, path: PathBuf) -> HttpResponse {
+    let file = file
+        .use_etag(true)
+        .use_last_modified(true)
+        .disable_content_disposition();
+    let res = file.into_response(req);
+    // actix-files reads 64 KiB per trip to the blocking pool; larger reads (same
+    // bounded memory per download) serve several times faster. Range and conditional
+    // handling stay actix-files' own: only the body of a 200 or 206 is replaced.
+    if req.method() == actix_web::http::Method::GET
+        && let Some((offset, len)) = body_span(&res)
+    {
+        return res.set_body(BoxBody::new(SizedStream::new(
+            len,
+            read_chunks(path, offset, len),
+        )));
+    }
+    res
 }
 
 /// How many bytes a download reads per trip to the blocking pool (and holds at once).
@@ -253,45 +270,114 @@ fn locate(
     if !protected_ok {
         return Err(Error::not_found());
     }
-    let original = state
-        .files
-        .file_path(&c.id, record_id, filename)
-        .ok_or_else(Error::not_found)?;
-    let mime = mime::of_file(&original).map_err(|_| Error::not_found())?;
-    let original_served = || Served {
-        path: original.clone(),
-        name: filename.to_owned(),
-        mime: mime.clone(),
-    };
-    let Some(size) = thumbs::parse(thumb).filter(|_| thumbs::is_offered(thumb, &thumbs_offered))
-    else {
-        return Ok(original_served());
-    };
-    if !mime::is_thumbable(&mime) {
-        return Ok(original_served());
+    let asked = thumbs::parse(thumb).filter(|_| thumbs::is_offered(thumb, &thumbs_offered));
+    match state.files.locate(&c.id, record_id, filename) {
+        None => Err(Error::not_found()),
+        Some(Location::Local(path)) => {
+            locate_local(state, c, record_id, filename, path, thumb, asked)
+        }
+        Some(Location::Remote(bucket, key)) => {
+            let names = (c.id.as_str(), record_id, filename);
+            locate_remote(&state.files, &bucket, &key, names, thumb, asked)
+        }
     }
-    let name = format!("{thumb}_{filename}");
-    let Some(path) = state
-        .files
-        .thumbs_dir(&c.id, record_id, filename)
-        .map(|d| d.join(&name))
-    else {
-        return Ok(original_served());
-    };
-    if !path.exists()
-        && let Err(e) = thumbs::create(&original, &path, size)
-    {
-        log::warn!("thumbnail {name} failed, serving the original: {e}");
-        return Ok(original_served());
-    }
-    // What PocketBase writes a thumbnail as (see `thumbs::format_of`): WebP becomes PNG.
-    let mime = if matches!(
+}
+
+/// What PocketBase writes a thumbnail of a `mime` original as (see `thumbs::format_of`):
+/// WebP becomes PNG.
+fn thumb_mime(mime: String) -> String {
+    if matches!(
         mime::essence(&mime),
         "image/jpeg" | "image/jpg" | "image/gif"
     ) {
         mime
     } else {
         "image/png".to_owned()
+    }
+}
+
+/// A file in `storage/`, or the thumbnail `asked` of it (made when missing).
+fn locate_local(
+    state: &AppState,
+    c: &crate::schema::Collection,
+    record_id: &str,
+    filename: &str,
+    original: PathBuf,
+    thumb: &str,
+    asked: Option<thumbs::Size>,
+) -> Result<Served> {
+    let mime = mime::of_file(&original).map_err(|_| Error::not_found())?;
+    let served = |path: PathBuf, name: String, mime: String| -> Result<Served> {
+        let file = NamedFile::open(&path).map_err(|_| Error::not_found())?;
+        Ok(Served {
+            source: Source::Local(path, Box::new(file)),
+            name,
+            mime: Some(mime),
+        })
     };
-    Ok(Served { path, name, mime })
+    let Some(size) = asked.filter(|_| mime::is_thumbable(&mime)) else {
+        return served(original, filename.to_owned(), mime);
+    };
+    let name = format!("{thumb}_{filename}");
+    let Some(path) = state
+        .files
+        .thumbs_dir(&c.id, record_id, filename)
+        .map(|d| d.join(&name))
+    else {
+        return served(original, filename.to_owned(), mime);
+    };
+    if !path.exists()
+        && let Err(e) = thumbs::create(&original, &path, size)
+    {
+        log::warn!("thumbnail {name} failed, serving the original: {e}");
+        return served(original, filename.to_owned(), mime);
+    }
+    served(path, name, thumb_mime(mime))
+}
+
+/// A file in the bucket, or the thumbnail `asked` of it (made when missing). Sent whole,
+/// the original is not looked up first: the download itself says whether it is there.
+fn locate_remote(
+    storage: &crate::files::Storage,
+    bucket: &std::sync::Arc<crate::files::bucket::Bucket>,
+    key: &str,
+    names: (&str, &str, &str),
+    thumb: &str,
+    asked: Option<thumbs::Size>,
+) -> Result<Served> {
+    let filename = names.2;
+    let whole = |found| Served {
+        source: Source::Remote(found),
+        name: filename.to_owned(),
+        mime: None,
+    };
+    let unlooked = || remote::Found {
+        bucket: bucket.clone(),
+        key: key.to_owned(),
+        meta: None,
+    };
+    let Some(size) = asked else {
+        return Ok(whole(unlooked()));
+    };
+    let original = remote::find(bucket, key)?.ok_or_else(Error::not_found)?;
+    let mime = original
+        .meta
+        .as_ref()
+        .and_then(|m| m.content_type.clone())
+        .unwrap_or_default();
+    if !mime::is_thumbable(&mime) {
+        return Ok(whole(original));
+    }
+    let name = format!("{thumb}_{filename}");
+    match remote::thumb(storage, &original, names, thumb, size) {
+        Ok(found) => Ok(Served {
+            source: Source::Remote(found),
+            name,
+            mime: Some(thumb_mime(mime)),
+        }),
+        Err(e) => {
+            log::warn!("thumbnail {name} failed, serving the original: {e}");
+            Ok(whole(original))
+        }
+    }
 }

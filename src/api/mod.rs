@@ -13,6 +13,7 @@ mod crons;
 mod enrich;
 mod etag;
 mod files;
+mod files_bucket;
 mod health;
 pub mod hooks;
 pub mod hooks_use;

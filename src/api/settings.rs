@@ -49,9 +49,13 @@ async fn test_email(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The S3 connection test: `{filesystem: "storage" | "backups"}`. hearth keeps files and
-/// backups on local disk, so it answers as PocketBase does with S3 switched off.
-async fn test_s3(auth: RequestAuth, body: Sent) -> Result<HttpResponse> {
+/// The S3 connection test: `{filesystem: "storage" | "backups"}`, with the bucket of the
+/// `s3` or `backups.s3` settings, as PocketBase tests it (see `Bucket::check`).
+async fn test_s3(
+    state: web::Data<AppState>,
+    auth: RequestAuth,
+    body: Sent,
+) -> Result<HttpResponse> {
     #[derive(serde::Deserialize)]
     struct TestS3 {
         #[serde(default)]
@@ -61,10 +65,29 @@ async fn test_s3(auth: RequestAuth, body: Sent) -> Result<HttpResponse> {
     let form: TestS3 = body.bind_or(UNREADABLE)?;
     let problem = match form.filesystem.as_str() {
         "" => crate::error::FieldError::required(),
-        "storage" | "backups" => {
-            return Err(crate::error::Error::bad_request(
-                "Failed to test the S3 filesystem. Raw error: \nS3 storage filesystem is not enabled.",
-            ));
+        which @ ("storage" | "backups") => {
+            let which = which.to_owned();
+            let raw = blocking(move || {
+                let settings = state.db.data.read(settings::load)?;
+                let s3 = match which.as_str() {
+                    "backups" => settings.get("backups").and_then(|b| b.get("s3")),
+                    _ => settings.get("s3"),
+                };
+                let Some(config) = crate::files::bucket::Config::enabled(s3) else {
+                    return Ok(Some("S3 storage filesystem is not enabled".to_owned()));
+                };
+                Ok(match crate::files::bucket::Bucket::new(config) {
+                    Err(e) => Some(format!("failed to initialize the S3 filesystem: {e}")),
+                    Ok(bucket) => bucket.check().err(),
+                })
+            })
+            .await?;
+            return match raw {
+                None => Ok(HttpResponse::NoContent().finish()),
+                Some(raw) => Err(crate::error::Error::bad_request(format!(
+                    "Failed to test the S3 filesystem. Raw error: \n{raw}."
+                ))),
+            };
         }
         _ => crate::error::FieldError::new("validation_in_invalid", "Must be a valid value."),
     };

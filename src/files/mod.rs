@@ -3,8 +3,11 @@
 //! serves them at. It knows nothing of HTTP or SQL: the record service decides which
 //! names a record keeps, the handlers decide when (after the commit) files go.
 
+pub mod bucket;
 pub mod mime;
 pub mod names;
+pub mod remote;
+pub mod removals;
 pub mod store;
 pub mod thumbs;
 pub mod upload;

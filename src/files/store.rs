@@ -1,21 +1,59 @@
-//! The `storage/` folder: one folder per record, files moved in whole (written elsewhere,
-//! fsynced, renamed), removed with their thumbnails, empty folders tidied away. Uploads in
-//! progress live in `storage/.uploads/`, which start-up empties, so a crash mid-upload
-//! leaves nothing behind in a record's folder.
+//! Where record files live: the `storage/` folder, or the S3 bucket of the `s3` settings
+//! once they are enabled (as in PocketBase, files stored before a switch stay where they
+//! were and are not served from the new place).
+//!
+//! On disk: one folder per record, files moved in whole (written elsewhere, fsynced,
+//! renamed), removed with their thumbnails, empty folders tidied away. In a bucket: the
+//! same layout as keys (`<collectionId>/<recordId>/<name>`, thumbnails under
+//! `thumbs_<name>/`), as PocketBase lays them out. Uploads in progress always live in
+//! `storage/.uploads/`, which start-up empties, so a crash mid-upload leaves nothing
+//! behind in a record's folder.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
+use serde_json::{Map, Value};
+
+use super::bucket::{self, Bucket};
 use super::names::is_plain;
+use super::removals::Removals;
 use crate::error::{Error, Result};
 
 /// Where uploads wait until their record commits.
 const UPLOADS: &str = ".uploads";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Storage {
     root: PathBuf,
+    /// The bucket files go to, while the `s3` settings enable one.
+    bucket: Arc<RwLock<Option<Arc<Bucket>>>>,
+    /// Bucket keys to remove, retried while the bucket is away.
+    removals: Removals,
+}
+
+/// A file moved into place for a record that is not committed yet; `Storage::unplace`
+/// takes it back.
+pub enum Placed {
+    Local(PathBuf),
+    Remote(Arc<Bucket>, String),
+}
+
+/// Where a stored file is read from.
+pub enum Location {
+    Local(PathBuf),
+    Remote(Arc<Bucket>, String),
+}
+
+/// The bucket key of a record's file, as PocketBase writes it.
+pub fn key(collection_id: &str, record_id: &str, name: &str) -> String {
+    format!("{collection_id}/{record_id}/{name}")
+}
+
+/// The bucket key of a thumbnail, `size` as the query gave it (`100x100`).
+pub fn thumb_key(collection_id: &str, record_id: &str, name: &str, size: &str) -> String {
+    format!("{collection_id}/{record_id}/thumbs_{name}/{size}_{name}")
 }
 
 impl Storage {
@@ -28,16 +66,46 @@ impl Storage {
             Err(e) => log::warn!("cannot clear {}: {e}", uploads.display()),
         }
         fs::create_dir_all(&uploads)?;
-        Ok(Self {
-            root: root.to_owned(),
-        })
+        Ok(Self::at(root))
     }
 
     /// `root` as it is, for a process beside the server (the CLI): nothing is cleared.
     pub fn at(root: &Path) -> Self {
         Self {
             root: root.to_owned(),
+            bucket: Arc::default(),
+            removals: Removals::default(),
         }
+    }
+
+    /// Follows the `s3` settings: files go to their bucket while it is enabled, to
+    /// `storage/` otherwise. Settings that do not make a bucket leave files on disk (and
+    /// say so in the log).
+    pub fn configure(&self, settings: &Map<String, Value>) {
+        let wanted = bucket::Config::enabled(settings.get("s3"));
+        let current = self.bucket();
+        if current.as_ref().map(|b| b.config()) == wanted.as_ref() {
+            return;
+        }
+        let next = match wanted.map(Bucket::new) {
+            None => None,
+            Some(Ok(b)) => Some(Arc::new(b)),
+            Some(Err(e)) => {
+                log::error!("s3 settings cannot be used, files stay on disk: {e}");
+                None
+            }
+        };
+        match self.bucket.write() {
+            Ok(mut b) => *b = next,
+            Err(p) => *p.into_inner() = next,
+        }
+    }
+
+    /// The bucket files go to now, if any.
+    pub fn bucket(&self) -> Option<Arc<Bucket>> {
+        self.bucket
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |b| b.clone())
     }
 
     pub fn root(&self) -> &Path {
@@ -71,32 +139,80 @@ impl Storage {
             .map(|d| d.join(format!("thumbs_{name}")))
     }
 
-    /// Moves a finished (already fsynced) upload to its place and makes the rename durable.
+    /// Moves a finished (already fsynced) upload to its place: renamed into the record's
+    /// folder (the rename made durable), or uploaded to the bucket and removed from disk.
     pub fn place(
         &self,
         temp: &Path,
         collection_id: &str,
         record_id: &str,
         name: &str,
-    ) -> Result<PathBuf> {
+        content_type: &str,
+    ) -> Result<Placed> {
         let dest = self
             .file_path(collection_id, record_id, name)
             .ok_or_else(|| Error::internal(format!("refusing to store {name:?}")))?;
+        if let Some(bucket) = self.bucket() {
+            let key = key(collection_id, record_id, name);
+            bucket
+                .put_file(&key, temp, content_type)
+                .map_err(|e| upload_failed(&key, e))?;
+            let _ = fs::remove_file(temp);
+            return Ok(Placed::Remote(bucket, key));
+        }
         let dir = dest
             .parent()
             .ok_or_else(|| Error::internal("stored file has no folder"))?;
         fs::create_dir_all(dir)?;
         fs::rename(temp, &dest)?;
         sync_dir(dir);
-        Ok(dest)
+        Ok(Placed::Local(dest))
+    }
+
+    /// Takes back a file placed for a record that did not commit.
+    pub fn unplace(&self, placed: Placed) {
+        match placed {
+            Placed::Local(path) => {
+                let _ = fs::remove_file(&path);
+                if let Some(dir) = path.parent() {
+                    // Only an empty folder goes: a new record's, never an existing one's.
+                    let _ = fs::remove_dir(dir);
+                }
+            }
+            Placed::Remote(bucket, key) => self.removals.keys(bucket, vec![key]),
+        }
+    }
+
+    /// Where a record's file is read from now; None for a name that cannot be one.
+    pub fn locate(&self, collection_id: &str, record_id: &str, name: &str) -> Option<Location> {
+        let path = self.file_path(collection_id, record_id, name)?;
+        Some(match self.bucket() {
+            Some(bucket) => Location::Remote(bucket, key(collection_id, record_id, name)),
+            None => Location::Local(path),
+        })
     }
 
     /// Removes files of a record (and their thumbnails); the folder goes too once empty.
-    /// Failures are logged, never raised: the record change they follow has committed.
+    /// Failures are logged, never raised: the record change they follow has committed. In
+    /// a bucket, they are retried in the background while it is away.
     pub fn remove_files(&self, collection_id: &str, record_id: &str, names: &[String]) {
-        // Nothing removed leaves the folder as it was (and spares every plain write a
-        // failing `rmdir`).
         if names.is_empty() {
+            return;
+        }
+        if let Some(bucket) = self.bucket() {
+            let plain = names.iter().filter(|n| is_plain(n));
+            for name in plain {
+                self.removals.prefix(
+                    bucket.clone(),
+                    format!("{collection_id}/{record_id}/thumbs_{name}/"),
+                );
+            }
+            let keys = names
+                .iter()
+                .filter(|n| is_plain(n))
+                .map(|n| key(collection_id, record_id, n))
+                .collect();
+            self.removals.keys(bucket, keys);
             return;
         }
         for name in names {
@@ -108,24 +224,39 @@ impl Storage {
             }
         }
         if let Some(dir) = self.record_dir(collection_id, record_id) {
-            // Fails, as meant, while the folder still holds files.
             let _ = fs::remove_dir(dir);
         }
     }
 
-    /// Removes a deleted record's folder with everything in it.
+    /// Removes a record's folder and everything in it.
     pub fn remove_record(&self, collection_id: &str, record_id: &str) {
-        if let Some(dir) = self.record_dir(collection_id, record_id) {
-            remove_logged(&dir, true);
+        let Some(dir) = self.record_dir(collection_id, record_id) else {
+            return;
+        };
+        match self.bucket() {
+            Some(bucket) => self
+                .removals
+                .prefix(bucket, format!("{collection_id}/{record_id}/")),
+            None => remove_logged(&dir, true),
         }
     }
 
-    /// Removes every file of a collection (deleted or truncated).
+    /// Removes a collection's folder and everything in it.
     pub fn remove_collection(&self, collection_id: &str) {
-        if is_plain(collection_id) {
-            remove_logged(&self.root.join(collection_id), true);
+        if !is_plain(collection_id) {
+            return;
+        }
+        match self.bucket() {
+            Some(bucket) => self.removals.prefix(bucket, format!("{collection_id}/")),
+            None => remove_logged(&self.root.join(collection_id), true),
         }
     }
+}
+
+/// An upload the bucket did not take: logged with its cause, answered as a failed save.
+fn upload_failed(key: &str, e: Error) -> Error {
+    log::error!("cannot store {key} in the S3 bucket: {e}");
+    Error::bad_request("Failed to upload the file to the storage.")
 }
 
 fn remove_logged(path: &Path, dir: bool) {
@@ -164,9 +295,7 @@ mod tests {
 
     #[test]
     fn paths_never_leave_storage() {
-        let s = Storage {
-            root: PathBuf::from("/data/storage"),
-        };
+        let s = Storage::at(Path::new("/data/storage"));
         assert_eq!(
             s.file_path("c1", "r1", "a.png"),
             Some(PathBuf::from("/data/storage/c1/r1/a.png"))

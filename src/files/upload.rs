@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::mime::{self, HEAD_LEN};
 use super::names;
-use super::store::Storage;
+use super::store::{Placed, Storage};
 use crate::error::Result;
 
 /// A file received for a record.
@@ -83,7 +83,7 @@ impl Drop for Staged {
 pub struct Staging {
     storage: Storage,
     files: Vec<Staged>,
-    placed: Vec<PathBuf>,
+    placed: Vec<Placed>,
     committed: bool,
 }
 
@@ -163,7 +163,10 @@ impl Staging {
     pub fn place(&mut self, collection_id: &str, record_id: &str, names: &[String]) -> Result<()> {
         for f in self.files.iter_mut().filter(|f| names.contains(&f.name)) {
             let Some(temp) = f.temp.take() else { continue };
-            match self.storage.place(&temp, collection_id, record_id, &f.name) {
+            match self
+                .storage
+                .place(&temp, collection_id, record_id, &f.name, &f.mime)
+            {
                 Ok(dest) => self.placed.push(dest),
                 Err(e) => {
                     let _ = fs::remove_file(&temp);
@@ -184,12 +187,8 @@ impl Drop for Staging {
     fn drop(&mut self) {
         // Each upload not placed removes its own bytes (`Staged`'s drop).
         if !self.committed {
-            for path in self.placed.drain(..) {
-                let _ = fs::remove_file(&path);
-                if let Some(dir) = path.parent() {
-                    // Only an empty folder goes: a new record's, never an existing one's.
-                    let _ = fs::remove_dir(dir);
-                }
+            for placed in self.placed.drain(..) {
+                self.storage.unplace(placed);
             }
         }
     }
