@@ -208,8 +208,9 @@ fn validate(settings: &Map<String, Value>) -> FieldErrors {
     errors
 }
 
-/// Merges `patch` onto the settings, validates and saves; returns the public view.
-pub fn update(store: &Store, patch: Value) -> Result<Value> {
+/// Merges `patch` into the stored settings, validates and saves them; answers the whole settings,
+/// secrets included (for the services that follow them: answer callers with `public`).
+pub fn update(store: &Store, patch: Value) -> Result<Map<String, Value>> {
     let Value::Object(mut patch) = patch else {
         return Err(Error::invalid_body());
     };
@@ -234,7 +235,7 @@ pub fn update(store: &Store, patch: Value) -> Result<Value> {
             ));
         }
         save(tx, &settings)?;
-        Ok(public(settings))
+        Ok(settings)
     })
 }
 

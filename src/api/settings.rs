@@ -135,8 +135,6 @@ async fn update(state: web::Data<AppState>, auth: RequestAuth, body: Sent) -> Re
         settings::update(store, patch)
     })
     .await?;
-    if let Some(saved) = body.as_object() {
-        state.follow_settings(saved, true);
-    }
-    Ok(HttpResponse::Ok().json(body))
+    state.follow_settings(&body, true);
+    Ok(HttpResponse::Ok().json(settings::public(body)))
 }

@@ -176,7 +176,9 @@ impl Bucket {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len();
         if len <= PART {
-            let url = self.bucket.put_object(self.creds(), key).sign(SIGNED_FOR);
+            let mut put = self.bucket.put_object(self.creds(), key);
+            put.headers_mut().insert("content-type", content_type);
+            let url = put.sign(SIGNED_FOR);
             let mut res = self
                 .agent
                 .put(url.as_str())
@@ -195,7 +197,9 @@ impl Bucket {
 
     /// Uploads `bytes` as `key` (small objects: a connection test, a marker).
     pub fn put_bytes(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<()> {
-        let url = self.bucket.put_object(self.creds(), key).sign(SIGNED_FOR);
+        let mut put = self.bucket.put_object(self.creds(), key);
+        put.headers_mut().insert("content-type", content_type);
+        let url = put.sign(SIGNED_FOR);
         let mut res = self
             .agent
             .put(url.as_str())

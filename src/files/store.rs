@@ -154,9 +154,7 @@ impl Storage {
             .ok_or_else(|| Error::internal(format!("refusing to store {name:?}")))?;
         if let Some(bucket) = self.bucket() {
             let key = key(collection_id, record_id, name);
-            bucket
-                .put_file(&key, temp, content_type)
-                .map_err(|e| upload_failed(&key, e))?;
+            bucket.put_file(&key, temp, content_type)?;
             let _ = fs::remove_file(temp);
             return Ok(Placed::Remote(bucket, key));
         }
@@ -251,12 +249,6 @@ impl Storage {
             None => remove_logged(&self.root.join(collection_id), true),
         }
     }
-}
-
-/// An upload the bucket did not take: logged with its cause, answered as a failed save.
-fn upload_failed(key: &str, e: Error) -> Error {
-    log::error!("cannot store {key} in the S3 bucket: {e}");
-    Error::bad_request("Failed to upload the file to the storage.")
 }
 
 fn remove_logged(path: &Path, dir: bool) {

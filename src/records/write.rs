@@ -378,7 +378,16 @@ impl Tx<'_> {
             .unwrap_or_default()
             .to_owned();
         if let Some(mut staging) = staging {
-            staging.place(&c.id, &record_id, &files.added)?;
+            // A file the storage does not take fails the save, as PocketBase words it.
+            staging
+                .place(&c.id, &record_id, &files.added)
+                .map_err(|e| {
+                    log::error!("cannot store the files of {}/{record_id}: {e}", c.name);
+                    Error::bad_request(match id {
+                        Some(_) => "Failed to update record.",
+                        None => "Failed to create record.",
+                    })
+                })?;
             self.after.staged.push(staging);
         }
         if !files.removed.is_empty() {

@@ -294,11 +294,7 @@ async fn save(
         let shared = state.clone();
         blocking(move || settings::update(&shared.db.data, patch))
             .await
-            .inspect(|saved| {
-                if let Some(saved) = saved.as_object() {
-                    state.follow_settings(saved, true);
-                }
-            })
+            .inspect(|saved| state.follow_settings(saved, true))
     } else {
         Err(Error::invalid(
             "An error occurred while saving the new settings.",

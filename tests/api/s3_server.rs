@@ -64,6 +64,53 @@ impl S3Server {
         action.sign(SIGNED_FOR).to_string()
     }
 
+    /// Creates bucket `name` beside the first.
+    pub async fn create_bucket(&self, name: &str) {
+        let bucket = Bucket::new(
+            self.endpoint.parse().unwrap(),
+            UrlStyle::Path,
+            name.to_owned(),
+            self.region.clone(),
+        )
+        .unwrap();
+        let create = self.sign(&bucket.create_bucket(&self.credentials()));
+        let status = client().put(&create).send().await.unwrap().status();
+        assert!(status.is_success(), "create bucket {name}: {status}");
+    }
+
+    /// The keys in bucket `name`, sorted.
+    pub async fn keys(&self, name: &str) -> Vec<String> {
+        let bucket = Bucket::new(
+            self.endpoint.parse().unwrap(),
+            UrlStyle::Path,
+            name.to_owned(),
+            self.region.clone(),
+        )
+        .unwrap();
+        let credentials = self.credentials();
+        let list = rusty_s3::actions::ListObjectsV2::new(&bucket, Some(&credentials));
+        let res = client().get(self.sign(&list)).send().await.unwrap();
+        assert!(res.status().is_success(), "list {name}: {}", res.status());
+        let listed =
+            rusty_s3::actions::ListObjectsV2::parse_response(&res.text().await.unwrap()).unwrap();
+        let mut keys: Vec<String> = listed.contents.into_iter().map(|o| o.key).collect();
+        keys.sort();
+        keys
+    }
+
+    /// PocketBase's `s3` settings for bucket `name` of this server.
+    pub fn settings(&self, name: &str) -> serde_json::Value {
+        serde_json::json!({
+            "enabled": true,
+            "bucket": name,
+            "region": self.region,
+            "endpoint": self.endpoint,
+            "accessKey": self.access_key,
+            "secret": self.secret,
+            "forcePathStyle": true,
+        })
+    }
+
     /// What `weed` logged so far (for assertion messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()

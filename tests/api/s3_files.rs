@@ -1,0 +1,292 @@
+//! Files in an S3 bucket (SeaweedFS, started by the test), side by side with PocketBase on
+//! the same settings (a bucket each): the keys each server writes, downloads with ranges and
+//! conditional requests, thumbnails, protected files, replaced and deleted files leaving
+//! the bucket, and the S3 connection test.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::multipart::Form;
+use serde_json::{Value, json};
+
+use crate::files::{Server, file, hearth, png, s};
+use crate::s3_server::{S3Server, start_s3, weed_bin};
+
+#[tokio::test]
+async fn files_in_a_bucket_behave_as_in_pocketbase() {
+    let Some(weed) = weed_bin() else { return };
+    let Some(bin) = crate::compat::pocketbase_bin() else {
+        return;
+    };
+    let s3 = start_s3(&weed).await;
+    s3.create_bucket("pb-files").await;
+    let pb = crate::compat::start_pocketbase(&bin).await;
+    let (app, hearth) = hearth().await;
+    let pocketbase = Server::signed_in(&pb.address).await;
+    pocketbase.create_docs().await;
+
+    let (h, revalidated) = scenario(&hearth, &s3, &s3.bucket).await;
+    let (p, _) = scenario(&pocketbase, &s3, "pb-files").await;
+    let mut mismatches = Vec::new();
+    for ((name, hv), (_, pv)) in h.iter().zip(&p) {
+        if hv != pv {
+            mismatches.push(format!("{name}:\n  hearth     {hv}\n  pocketbase {pv}"));
+        }
+    }
+    assert_eq!(h.len(), p.len());
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert_eq!(
+        revalidated,
+        Some(304),
+        "an unchanged file revalidates by its ETag"
+    );
+    // Nothing of it went to hearth's disk.
+    let on_disk = crate::files::stored(&app);
+    assert!(on_disk.is_empty(), "files on disk: {on_disk:?}");
+}
+
+/// The bucket's keys with the collection id, record id and stored names replaced by what
+/// they stand for.
+fn named(keys: Vec<String>, names: &[(&str, String)]) -> Vec<String> {
+    let mut out: Vec<String> = keys
+        .into_iter()
+        .map(|mut k| {
+            for (label, value) in names {
+                if !value.is_empty() {
+                    k = k.replace(value.as_str(), label);
+                }
+            }
+            k
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Waits (a few seconds at most) until `keys` of `bucket` hold none with `gone` in them:
+/// removals after a commit run in the background.
+async fn settled(s3: &S3Server, bucket: &str, gone: &str) -> Vec<String> {
+    for _ in 0..50 {
+        let keys = s3.keys(bucket).await;
+        if !keys.iter().any(|k| k.contains(gone)) {
+            return keys;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s3.keys(bucket).await
+}
+
+/// The steps to compare, and the status of a request revalidating the image by its ETag
+/// (None without an ETag).
+async fn scenario(
+    server: &Server,
+    s3: &S3Server,
+    bucket: &str,
+) -> (Vec<(&'static str, Value)>, Option<u16>) {
+    let mut out = Vec::new();
+    let (status, body) = server
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({"s3": s3.settings(bucket)}),
+            true,
+        )
+        .await;
+    out.push(("enable s3", json!([status, body["s3"]["secret"]])));
+    for filesystem in ["storage", "backups", "nope"] {
+        let (status, body) = server
+            .send_json(
+                Method::POST,
+                "/api/settings/test/s3",
+                json!({ "filesystem": filesystem }),
+                true,
+            )
+            .await;
+        out.push(("test s3", json!([filesystem, status, body])));
+    }
+
+    let original = png(80, 40);
+    let form = Form::new()
+        .text("title", "t")
+        .part("image", file(original.clone(), "Photo.png"))
+        .part(
+            "files",
+            file(b"hello from a bucket\n".to_vec(), "notes.txt"),
+        )
+        .part("secret", file(b"s3cret".to_vec(), "s.txt"));
+    let (status, rec) = server
+        .send_form(Method::POST, "/api/collections/docs/records", form, false)
+        .await;
+    out.push(("create", json!(status)));
+    let (_, docs) = server
+        .send_json(Method::GET, "/api/collections/docs", Value::Null, true)
+        .await;
+    let id = s(&rec["id"]);
+    let names = [
+        ("COLLECTION", s(&docs["id"])),
+        ("RECORD", id.clone()),
+        ("IMG", s(&rec["image"])),
+        ("TXT", s(&rec["files"][0])),
+        ("SECRET", s(&rec["secret"])),
+    ];
+    out.push(("keys", json!(named(s3.keys(bucket).await, &names))));
+
+    let url = |name: &Value, query: &str| format!("/api/files/docs/{id}/{}{query}", s(name));
+    let headers = |res: &reqwest::Response| {
+        let h = |k: &str| {
+            res.headers()
+                .get(k)
+                .map(|v| named(vec![v.to_str().unwrap().to_owned()], &names))
+        };
+        json!({
+            "status": res.status().as_u16(),
+            "type": h("content-type"),
+            "length": h("content-length"),
+            "disposition": h("content-disposition"),
+            "range": h("content-range"),
+        })
+    };
+    let res = server.get(&url(&rec["image"], "")).await;
+    let etag = res
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    out.push(("image", headers(&res)));
+    out.push(("image bytes", json!(res.bytes().await.unwrap() == original)));
+
+    let res = server
+        .client
+        .get(server.url(&url(&rec["files"][0], "")))
+        .header("Range", "bytes=6-9")
+        .send()
+        .await
+        .unwrap();
+    out.push(("range", headers(&res)));
+    out.push(("range bytes", json!(res.text().await.unwrap())));
+    // PocketBase sends no ETag for a file in a bucket; hearth passes the bucket's on, and
+    // the bucket answers a conditional request.
+    let revalidated = match etag {
+        Some(etag) => {
+            let res = server
+                .client
+                .get(server.url(&url(&rec["image"], "")))
+                .header("If-None-Match", etag)
+                .send()
+                .await
+                .unwrap();
+            Some(res.status().as_u16())
+        }
+        None => None,
+    };
+
+    let res = server.get(&url(&rec["image"], "?thumb=50x50")).await;
+    let head = headers(&res);
+    let bytes = res.bytes().await.unwrap();
+    let size = image::load_from_memory(&bytes)
+        .map(|i| [i.width(), i.height()])
+        .ok();
+    out.push(("thumb", json!([head["status"], head["type"], size])));
+    out.push((
+        "keys with a thumb",
+        json!(named(s3.keys(bucket).await, &names)),
+    ));
+
+    let res = server.get(&url(&rec["secret"], "")).await;
+    out.push(("protected without a token", json!(res.status().as_u16())));
+    let token = server.file_token().await;
+    let res = server
+        .get(&url(&rec["secret"], &format!("?token={token}")))
+        .await;
+    out.push((
+        "protected with a token",
+        json!([res.status().as_u16(), res.text().await.unwrap()]),
+    ));
+
+    // A replaced file leaves the bucket with its thumbnails; the others stay.
+    let form = Form::new().part("image", file(png(10, 10), "new.png"));
+    let (status, updated) = server
+        .send_form(
+            Method::PATCH,
+            &format!("/api/collections/docs/records/{id}"),
+            form,
+            false,
+        )
+        .await;
+    out.push(("replace", json!(status)));
+    let mut names = names.to_vec();
+    names.push(("NEWIMG", s(&updated["image"])));
+    let keys = settled(s3, bucket, &s(&rec["image"])).await;
+    out.push(("keys after the replace", json!(named(keys, &names))));
+
+    // A deleted record leaves nothing.
+    let res = server
+        .client
+        .delete(server.url(&format!("/api/collections/docs/records/{id}")))
+        .send()
+        .await
+        .unwrap();
+    out.push(("delete", json!(res.status().as_u16())));
+    let keys = settled(s3, bucket, &id).await;
+    out.push(("keys after the delete", json!(named(keys, &names))));
+    (out, revalidated)
+}
+
+/// A bucket that is away: a create with a file is refused as PocketBase refuses it, and
+/// leaves no record (and nothing in hearth's upload area); a create without a file works.
+#[tokio::test]
+async fn a_bucket_that_is_away_leaves_no_half_record() {
+    let Some(weed) = weed_bin() else { return };
+    let Some(bin) = crate::compat::pocketbase_bin() else {
+        return;
+    };
+    let s3 = start_s3(&weed).await;
+    s3.create_bucket("pb-files").await;
+    let pb = crate::compat::start_pocketbase(&bin).await;
+    let (app, hearth) = hearth().await;
+    let pocketbase = Server::signed_in(&pb.address).await;
+    pocketbase.create_docs().await;
+    for (server, bucket) in [(&hearth, s3.bucket.as_str()), (&pocketbase, "pb-files")] {
+        let (status, _) = server
+            .send_json(
+                Method::PATCH,
+                "/api/settings",
+                json!({"s3": s3.settings(bucket)}),
+                true,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    drop(s3);
+
+    let mut seen = Vec::new();
+    for server in [&hearth, &pocketbase] {
+        let form = Form::new()
+            .text("title", "lost")
+            .part("files", file(b"nowhere to go\n".to_vec(), "a.txt"));
+        let (status, body) = server
+            .send_form(Method::POST, "/api/collections/docs/records", form, false)
+            .await;
+        let (_, list) = server
+            .send_json(
+                Method::GET,
+                "/api/collections/docs/records",
+                Value::Null,
+                true,
+            )
+            .await;
+        let (plain, _) = server
+            .send_json(
+                Method::POST,
+                "/api/collections/docs/records",
+                json!({"title": "no file"}),
+                false,
+            )
+            .await;
+        seen.push(json!([status, body["message"], list["totalItems"], plain]));
+    }
+    assert_eq!(seen[0], seen[1], "hearth vs pocketbase");
+    let waiting = std::fs::read_dir(app.dir.path().join("storage/.uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(waiting, 0, "uploads left in storage/.uploads");
+}
