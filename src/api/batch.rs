@@ -169,6 +169,40 @@ impl Sub {
     }
 }
 
+/// Sends each sub-request's files ahead (see `api::records::send_ahead`): an update's to
+/// its record, a create's or an upsert's to the id its body names or one chosen now. A
+/// request whose files the bucket does not take fails at its turn, as PocketBase's would.
+async fn send_ahead(state: &AppState, subs: Vec<Result<Sub>>) -> Result<Vec<Result<Sub>>> {
+    if state.files.bucket().is_none() || !subs.iter().flatten().any(|s| s.files.is_some()) {
+        return Ok(subs);
+    }
+    let mut out = Vec::with_capacity(subs.len());
+    for sub in subs {
+        let mut sub = match sub {
+            Ok(sub) => sub,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        let (Some(files), Some((name, id))) = (sub.files.take(), sub.target()) else {
+            out.push(Ok(sub));
+            continue;
+        };
+        let Ok(c) = collection(state, &name) else {
+            out.push(Ok(sub));
+            continue;
+        };
+        let update = id.filter(|_| sub.method == "PATCH");
+        let sent = super::records::send_ahead(state, &c, update.as_deref(), &sub.body, files).await;
+        out.push(sent.map(|files| {
+            sub.files = Some(files);
+            sub
+        }));
+    }
+    Ok(out)
+}
+
 /// The sub-request a batch file part is for, and its key there: `requests.N.key` or
 /// `requests[N].key`, N written as PocketBase writes an index (no sign, no leading zero).
 fn upload_index(key: &str) -> Option<(usize, &str)> {
@@ -374,17 +408,29 @@ async fn batch(
             .with_params(json!({"max": limits.max_requests, "min": 0})),
         ));
     }
+    // Each request with its files, sent to the bucket ahead of the transaction (when
+    // files go to one), so the batch holds the only writer for no upload. Files no request
+    // took go when `uploads` drops.
+    let parsed: Vec<Result<Sub>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut sub = Sub::parse(item).ok_or_else(unknown_action)?;
+            sub.attach(&state, i, &mut uploads);
+            Ok(sub)
+        })
+        .collect();
+    drop(uploads);
+    let parsed = send_ahead(&state, parsed).await?;
     let writer = state.clone();
     let ip = crate::http::client_ip(&req);
     let results = writing(&writer, None, move |hooks| {
         // Password hashing first, with no connection held; the transaction's time limit
         // starts after it.
-        let subs: Vec<_> = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let mut sub = Sub::parse(item).ok_or_else(unknown_action)?;
-                sub.attach(&state, i, &mut uploads);
+        let subs: Vec<_> = parsed
+            .into_iter()
+            .map(|sub| {
+                let sub = sub?;
                 let secrets = secrets(&state, &auth, &sub)?;
                 Ok((sub, secrets))
             })

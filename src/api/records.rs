@@ -135,6 +135,38 @@ pub fn context_of(
     }
 }
 
+/// Sends a request's files to the bucket before its write, when files go to one (see
+/// `Staging::send_ahead`), on a thread for calls to other servers: the write then holds
+/// the only writer for no upload. `id` is the record an update is for; a create's files go
+/// to the id its body names, or to one chosen now that the record then gets.
+pub(crate) async fn send_ahead(
+    state: &AppState,
+    c: &Collection,
+    id: Option<&str>,
+    body: &Map<String, Value>,
+    mut staging: Staging,
+) -> Result<Staging> {
+    if staging.is_empty() || state.files.bucket().is_none() {
+        return Ok(staging);
+    }
+    let failed = match id {
+        Some(_) => "Failed to update record.",
+        None => "Failed to create record.",
+    };
+    let target = id
+        .or_else(|| crate::records::write::named_id(body))
+        .map_or_else(crate::ids::record_id, str::to_owned);
+    let (collection_id, name) = (c.id.clone(), c.name.clone());
+    crate::http::outbound(move || {
+        staging.send_ahead(&collection_id, &target).map_err(|e| {
+            log::error!("cannot store the files of {name}/{target}: {e}");
+            Error::bad_request(failed)
+        })?;
+        Ok(staging)
+    })
+    .await
+}
+
 /// A create or update body: multipart (with files, staged on disk) or JSON / urlencoded.
 pub(crate) async fn record_input(
     req: &HttpRequest,
@@ -276,6 +308,7 @@ async fn create(
 ) -> Result<HttpResponse> {
     let c = collection(&state, &path)?;
     let (body, staging) = record_input(&req, payload, &state, &c).await?;
+    let staging = send_ahead(&state, &c, None, &body, staging).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let shared = state.clone();
@@ -324,6 +357,7 @@ async fn update(
     let (name, id) = path.into_inner();
     let c = collection(&state, &name)?;
     let (body, staging) = record_input(&req, payload, &state, &c).await?;
+    let staging = send_ahead(&state, &c, Some(&id), &body, staging).await?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, body.clone());
     let if_match = etag::if_match(&req);

@@ -6,10 +6,12 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::bucket::Bucket;
 use super::mime::{self, HEAD_LEN};
 use super::names;
-use super::store::{Placed, Storage};
+use super::store::{self, Placed, Storage};
 use crate::error::Result;
 
 /// A file received for a record.
@@ -85,6 +87,16 @@ pub struct Staging {
     files: Vec<Staged>,
     placed: Vec<Placed>,
     committed: bool,
+    ahead: Option<Ahead>,
+}
+
+/// Files sent to the bucket before the write (see `Staging::send_ahead`).
+struct Ahead {
+    bucket: Arc<Bucket>,
+    collection_id: String,
+    record_id: String,
+    /// Names sent and not placed yet.
+    sent: Vec<String>,
 }
 
 impl Staging {
@@ -94,6 +106,7 @@ impl Staging {
             files: Vec::new(),
             placed: Vec::new(),
             committed: false,
+            ahead: None,
         }
     }
 
@@ -158,10 +171,59 @@ impl Staging {
         self.files.iter().filter(|f| f.field == field).count()
     }
 
-    /// Moves the uploads named in `names` into the record's folder. Until `commit`, they
-    /// are removed again when the staging drops.
+    /// When files go to a bucket, uploads them now to where record `record_id` of
+    /// `collection_id` keeps them, so the write itself need not wait on the bucket (it
+    /// holds the only writer). Blocking, on the bucket's time: call it before the write.
+    /// What the record does not take, or all of it if the write fails, is removed again.
+    pub fn send_ahead(&mut self, collection_id: &str, record_id: &str) -> Result<()> {
+        let Some(bucket) = self.storage.bucket() else {
+            return Ok(());
+        };
+        if !names::is_plain(collection_id) || !names::is_plain(record_id) {
+            return Ok(());
+        }
+        let ahead = self.ahead.insert(Ahead {
+            bucket: bucket.clone(),
+            collection_id: collection_id.to_owned(),
+            record_id: record_id.to_owned(),
+            sent: Vec::new(),
+        });
+        for f in &self.files {
+            let Some(temp) = &f.temp else { continue };
+            if !names::is_plain(&f.name) {
+                continue;
+            }
+            let key = store::key(collection_id, record_id, &f.name);
+            // Listed first: a part that went up before a failure is removed with the rest.
+            ahead.sent.push(f.name.clone());
+            bucket.put_file(&key, temp, &f.mime)?;
+        }
+        Ok(())
+    }
+
+    /// The record id the files were sent ahead for, if they were.
+    pub fn ahead_id(&self) -> Option<&str> {
+        self.ahead.as_ref().map(|a| a.record_id.as_str())
+    }
+
+    /// Moves the uploads named in `names` into the record's folder (files sent ahead for
+    /// this record are there already). Until `commit`, they are removed again when the
+    /// staging drops.
     pub fn place(&mut self, collection_id: &str, record_id: &str, names: &[String]) -> Result<()> {
+        let mut ahead = self
+            .ahead
+            .as_mut()
+            .filter(|a| a.collection_id == collection_id && a.record_id == record_id);
         for f in self.files.iter_mut().filter(|f| names.contains(&f.name)) {
+            if let Some(a) = ahead.as_deref_mut()
+                && let Some(i) = a.sent.iter().position(|n| *n == f.name)
+            {
+                a.sent.remove(i);
+                let key = store::key(collection_id, record_id, &f.name);
+                self.placed.push(Placed::Remote(a.bucket.clone(), key));
+                f.discard();
+                continue;
+            }
             let Some(temp) = f.temp.take() else { continue };
             match self
                 .storage
@@ -185,7 +247,14 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        // Each upload not placed removes its own bytes (`Staged`'s drop).
+        // Each upload not placed removes its own bytes (`Staged`'s drop); what was sent
+        // ahead and not placed leaves the bucket.
+        if let Some(a) = self.ahead.take() {
+            for name in a.sent {
+                let key = store::key(&a.collection_id, &a.record_id, &name);
+                self.storage.unplace(Placed::Remote(a.bucket.clone(), key));
+            }
+        }
         if !self.committed {
             for placed in self.placed.drain(..) {
                 self.storage.unplace(placed);

@@ -201,8 +201,9 @@ impl Writes<'_> {
         answer: impl FnOnce(&Connection, Record) -> Result<T>,
     ) -> Result<T> {
         let secrets = Secrets::prepare(self.store, c, ctx, None, body)?;
+        let set = ahead_id(body, set, &staging);
         self.run(|tx| {
-            let record = tx.save(c, ctx, None, body, set, &secrets, Some(staging))?;
+            let record = tx.save(c, ctx, None, body, &set, &secrets, Some(staging))?;
             answer(tx.conn, record)
         })
     }
@@ -258,6 +259,31 @@ impl Writes<'_> {
     }
 }
 
+/// `set` for a create whose files were sent ahead (`Staging::send_ahead`) to the id chosen
+/// for the record: the record gets that id, as if generated here. A hook may still change
+/// it; the files then follow at the write.
+fn ahead_id<'a>(
+    body: &Map<String, Value>,
+    set: &'a Map<String, Value>,
+    staging: &Staging,
+) -> std::borrow::Cow<'a, Map<String, Value>> {
+    match staging.ahead_id() {
+        Some(id) if named_id(body).is_none() && !set.contains_key("id") => {
+            let mut chosen = set.clone();
+            chosen.insert("id".into(), Value::String(id.to_owned()));
+            std::borrow::Cow::Owned(chosen)
+        }
+        _ => std::borrow::Cow::Borrowed(set),
+    }
+}
+
+/// The id a create's body names, if any (an empty one asks for a generated id).
+pub fn named_id(body: &Map<String, Value>) -> Option<&str> {
+    body.get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+}
+
 impl Tx<'_> {
     /// The transaction's connection, for reads that shape an answer or check a condition.
     pub fn conn(&self) -> &Connection {
@@ -279,7 +305,11 @@ impl Tx<'_> {
         secrets: &Secrets,
         staging: Option<Staging>,
     ) -> Result<Record> {
-        self.save(c, ctx, None, body, &Map::new(), secrets, staging)
+        let set = match &staging {
+            Some(staging) => ahead_id(body, &Map::new(), staging).into_owned(),
+            None => Map::new(),
+        };
+        self.save(c, ctx, None, body, &set, secrets, staging)
     }
 
     /// Updates record `id` (see `Writes::update`); `secrets` prepared for this body.

@@ -228,6 +228,65 @@ async fn scenario(
     out.push(("delete", json!(res.status().as_u16())));
     let keys = settled(s3, bucket, &id).await;
     out.push(("keys after the delete", json!(named(keys, &names))));
+
+    // A batch's files go to the bucket too, and a failed batch leaves none there.
+    let (status, _) = server
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({"batch": {"enabled": true, "maxRequests": 5}}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let batch = |requests: Value, files: Vec<(&str, &str)>| {
+        let mut form = Form::new();
+        for (key, text) in files {
+            form = form.part(key.to_owned(), file(text.as_bytes().to_vec(), "b.txt"));
+        }
+        form.text("@jsonPayload", json!({ "requests": requests }).to_string())
+    };
+    let create = json!({"method": "POST", "url": "/api/collections/docs/records",
+        "body": {"title": "batched"}});
+    let (status, results) = server
+        .send_form(
+            Method::POST,
+            "/api/batch",
+            batch(json!([create]), vec![("requests.0.files", "from a batch")]),
+            false,
+        )
+        .await;
+    let made = &results[0]["body"];
+    names.push(("BATCHED", s(&made["id"])));
+    names.push(("BATCHTXT", s(&made["files"][0])));
+    out.push(("batch", json!([status, made["title"]])));
+    out.push((
+        "keys after the batch",
+        json!(named(s3.keys(bucket).await, &names)),
+    ));
+    let missing = json!({"method": "PATCH",
+        "url": "/api/collections/docs/records/missingrecord12", "body": {}});
+    let (status, _) = server
+        .send_form(
+            Method::POST,
+            "/api/batch",
+            batch(
+                json!([create, missing]),
+                vec![("requests.0.files", "rolled back")],
+            ),
+            false,
+        )
+        .await;
+    out.push(("failed batch", json!(status)));
+    let mut keys = s3.keys(bucket).await;
+    for _ in 0..50 {
+        if keys.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        keys = s3.keys(bucket).await;
+    }
+    out.push(("keys after the failed batch", json!(named(keys, &names))));
     (out, revalidated)
 }
 
@@ -289,4 +348,133 @@ async fn a_bucket_that_is_away_leaves_no_half_record() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(waiting, 0, "uploads left in storage/.uploads");
+}
+
+/// A TCP relay to `target` whose uploads (client to server) trickle at `per_second` bytes:
+/// a slow link to a real bucket. Answers flow back at full speed.
+async fn slow_link(target: &str, per_second: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut client_r, mut client_w) = client.into_split();
+                let (mut server_r, mut server_w) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; per_second / 10];
+                    while let Ok(n) = client_r.read(&mut buf).await {
+                        if n == 0 || server_w.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    let _ = server_w.shutdown().await;
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut server_r, &mut client_w).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+/// An upload on its way to the bucket holds no writer: while a file trickles over a slow
+/// link for seconds, other writes go through at once. A create its rule refuses takes
+/// back what it sent ahead.
+#[tokio::test]
+async fn uploads_to_a_slow_bucket_do_not_hold_up_other_writes() {
+    let Some(weed) = weed_bin() else { return };
+    let s3 = start_s3(&weed).await;
+    let (_app, hearth) = hearth().await;
+    let mut settings = s3.settings(&s3.bucket);
+    settings["endpoint"] = json!(slow_link(&s3.endpoint, 256 * 1024).await);
+    let (status, _) = hearth
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({ "s3": settings }),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Under the field's 1 MB limit: about 3.5 s over the link.
+    let big = vec![b'a'; 900 * 1024];
+    let upload = {
+        let form = Form::new()
+            .text("title", "big")
+            .part("files", file(big.clone(), "big.txt"));
+        let request = hearth
+            .client
+            .post(hearth.url("/api/collections/docs/records"))
+            .multipart(form);
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let res = request.send().await.unwrap();
+            let status = res.status().as_u16();
+            let took = started.elapsed();
+            (status, took, res.text().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut slowest = Duration::ZERO;
+    for i in 0..5 {
+        let started = std::time::Instant::now();
+        let (status, _) = hearth
+            .send_json(
+                Method::POST,
+                "/api/collections/docs/records",
+                json!({ "title": format!("small {i}") }),
+                false,
+            )
+            .await;
+        assert_eq!(status, 200);
+        slowest = slowest.max(started.elapsed());
+    }
+    let (status, took, body) = upload.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        took > Duration::from_secs(2),
+        "the link was not slow: the upload took {took:?}"
+    );
+    assert!(
+        slowest < took / 3,
+        "a write waited on the upload: {slowest:?} (upload {took:?})"
+    );
+
+    // Refused by its rule after the files went ahead: they leave the bucket again.
+    let before = s3.keys(&s3.bucket).await;
+    let (status, _) = hearth
+        .send_json(
+            Method::PATCH,
+            "/api/collections/docs",
+            json!({"createRule": "title = 'allowed'"}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let form = Form::new()
+        .text("title", "refused")
+        .part("files", file(b"should not stay".to_vec(), "no.txt"));
+    let (status, _) = hearth
+        .send_form(Method::POST, "/api/collections/docs/records", form, false)
+        .await;
+    assert_eq!(status, 400);
+    let mut after = s3.keys(&s3.bucket).await;
+    for _ in 0..50 {
+        if after == before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = s3.keys(&s3.bucket).await;
+    }
+    assert_eq!(after, before, "a refused create left files in the bucket");
 }
