@@ -1,5 +1,6 @@
-//! The settings page: application name and URL, the mail sender, SMTP, the rate-limit rules
-//! (with the sign-in flag limits they stand in front of) and the trusted proxy. Saved through
+//! The settings page: application name and URL, the mail sender, SMTP, where files are
+//! stored (an S3 bucket), the rate-limit rules (with the sign-in flag limits they stand in
+//! front of) and the trusted proxy. Saved through
 //! the same code as `PATCH /api/settings`, so both validate alike.
 
 use std::collections::BTreeMap;
@@ -36,6 +37,16 @@ struct SettingsPage {
     /// True when a password is stored (it is never shown).
     smtp_password_set: bool,
     smtp_tls: bool,
+    s3_enabled: bool,
+    s3_bucket: String,
+    s3_region: String,
+    s3_endpoint: String,
+    s3_access_key: String,
+    /// True when a secret is stored (it is never shown).
+    s3_secret_set: bool,
+    s3_path_style: bool,
+    /// Where uploads go now: the bucket's name, or None for `storage/`.
+    files_bucket: Option<String>,
     ip_limit: u32,
     identity_limit: u32,
     limits_enabled: bool,
@@ -175,6 +186,14 @@ fn page(
         smtp_username: pick("smtpUsername", "smtp", "username"),
         smtp_password_set: !text(stored, "smtp", "password").is_empty(),
         smtp_tls: tick("smtpTls", "smtp", "tls"),
+        s3_enabled: tick("s3Enabled", "s3", "enabled"),
+        s3_bucket: pick("s3Bucket", "s3", "bucket"),
+        s3_region: pick("s3Region", "s3", "region"),
+        s3_endpoint: pick("s3Endpoint", "s3", "endpoint"),
+        s3_access_key: pick("s3AccessKey", "s3", "accessKey"),
+        s3_secret_set: !text(stored, "s3", "secret").is_empty(),
+        s3_path_style: tick("s3PathStyle", "s3", "forcePathStyle"),
+        files_bucket: state.files.bucket().map(|b| b.config().bucket.clone()),
         ip_limit: state.config.auth_limits.per_ip_per_minute,
         identity_limit: state.config.auth_limits.per_identity_per_15_minutes,
         limits_enabled: form.map_or(limits.enabled, |f| f.checked("limitsEnabled")),
@@ -288,6 +307,16 @@ async fn save(
             // Blank keeps the stored password.
             "password": form.get("smtpPassword"),
             "tls": form.checked("smtpTls"),
+        },
+        "s3": {
+            "enabled": form.checked("s3Enabled"),
+            "bucket": form.get("s3Bucket").trim(),
+            "region": form.get("s3Region").trim(),
+            "endpoint": form.get("s3Endpoint").trim(),
+            "accessKey": form.get("s3AccessKey").trim(),
+            // Blank keeps the stored secret.
+            "secret": form.get("s3Secret"),
+            "forcePathStyle": form.checked("s3PathStyle"),
         },
     });
     let result = if errors.is_empty() {

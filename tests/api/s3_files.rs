@@ -478,3 +478,82 @@ async fn uploads_to_a_slow_bucket_do_not_hold_up_other_writes() {
     }
     assert_eq!(after, before, "a refused create left files in the bucket");
 }
+
+/// The admin page turns the bucket on and off: files go where it says, the secret is
+/// never shown, and switching moves nothing (files stored before are not served from the
+/// new place, as in PocketBase).
+#[tokio::test]
+async fn the_settings_page_switches_storage_without_moving_files() {
+    let Some(weed) = weed_bin() else { return };
+    let s3 = start_s3(&weed).await;
+    let (app, hearth) = hearth().await;
+    let (browser, csrf) = app.admin_browser().await;
+    let save = async |enabled: bool, secret: &str| {
+        let mut fields = vec![
+            ("csrf", csrf.clone()),
+            ("appName", "Acme".to_owned()),
+            ("appURL", "http://localhost:8090".to_owned()),
+            ("senderName", "Support".to_owned()),
+            ("senderAddress", "support@example.com".to_owned()),
+            ("s3Bucket", s3.bucket.clone()),
+            ("s3Region", s3.region.clone()),
+            ("s3Endpoint", s3.endpoint.clone()),
+            ("s3AccessKey", s3.access_key.clone()),
+            ("s3Secret", secret.to_owned()),
+            ("s3PathStyle", "true".to_owned()),
+        ];
+        if enabled {
+            fields.push(("s3Enabled", "true".to_owned()));
+        }
+        let res = browser
+            .post(app.url("/_/settings"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        browser
+            .get(app.url("/_/settings"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let upload = async |text: &str| {
+        let form = Form::new().part("files", file(text.as_bytes().to_vec(), "f.txt"));
+        let (status, rec) = hearth
+            .send_form(Method::POST, "/api/collections/docs/records", form, false)
+            .await;
+        assert_eq!(status, 200, "{rec}");
+        rec
+    };
+    let served = async |rec: &Value| {
+        let url = format!("/api/files/docs/{}/{}", s(&rec["id"]), s(&rec["files"][0]));
+        hearth.get(&url).await.status().as_u16()
+    };
+
+    let page = save(true, &s3.secret).await;
+    assert!(page.contains(&format!("the S3 bucket <strong>{}</strong>", s3.bucket)));
+    assert!(!page.contains(&s3.secret), "the secret is never shown");
+    assert!(page.contains("stored — leave blank to keep"));
+    let in_bucket = upload("in the bucket").await;
+    assert_eq!(s3.keys(&s3.bucket).await.len(), 1);
+    assert!(crate::files::stored(&app).is_empty());
+    assert_eq!(served(&in_bucket).await, 200);
+
+    // Off: new files go to disk; the one in the bucket stays there, unserved.
+    let page = save(false, "").await;
+    assert!(page.contains("<code>storage/</code> in the data directory"));
+    let on_disk = upload("on disk").await;
+    assert_eq!(crate::files::stored(&app).len(), 1);
+    assert_eq!(served(&on_disk).await, 200);
+    assert_eq!(served(&in_bucket).await, 404);
+    assert_eq!(s3.keys(&s3.bucket).await.len(), 1);
+
+    // On again (the blank secret kept the stored one): the bucket's file is served again.
+    save(true, "").await;
+    assert_eq!(served(&in_bucket).await, 200);
+    assert_eq!(served(&on_disk).await, 404);
+}
