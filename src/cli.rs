@@ -218,7 +218,8 @@ fn backup(dir: &DirArgs, cmd: BackupCommand) -> Result<()> {
             println!("Created backup {key}.");
         }
         BackupCommand::List => {
-            for b in crate::backups::list(&dir.dir)? {
+            let db = open(dir)?;
+            for b in crate::backups::Place::of(&db)?.list()? {
                 println!("{:<48} {:>12} {}", b.key, b.size, b.modified);
             }
         }

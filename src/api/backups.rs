@@ -1,14 +1,16 @@
 //! `/api/backups`: PocketBase's backup routes, for superusers. The work itself is in
-//! `crate::backups`; these handlers check who asks, parse input and shape the answers.
+//! `crate::backups`; these handlers check who asks, parse input and shape the answers,
+//! wherever the archives are kept (`backups::Place`). A bucket that fails is answered as
+//! PocketBase answers it: 400 with what was being done.
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::RequestAuth;
 use crate::auth::token::KIND_FILE;
-use crate::backups;
+use crate::backups::{self, Place};
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::http::{Sent, blocking};
 use crate::state::AppState;
@@ -22,9 +24,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/backups/{key}/restore", web::post().to(restore));
 }
 
+/// A bucket's failure (an internal error) as PocketBase answers it: 400 `message`, with
+/// the raw error when PocketBase shows it.
+fn failed(message: &'static str, raw: bool) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::Internal(cause) => {
+            log::warn!("backups: {message} ({cause})");
+            if raw {
+                Error::bad_request(format!("{message} Raw error: \n{cause}"))
+            } else {
+                Error::bad_request(message)
+            }
+        }
+        other => other,
+    }
+}
+
+async fn place(state: &web::Data<AppState>) -> Result<Place> {
+    let state = state.clone();
+    blocking(move || Place::of(&state.db)).await
+}
+
 async fn list(state: web::Data<AppState>, auth: RequestAuth) -> Result<HttpResponse> {
     auth.require_superuser()?;
-    let items = blocking(move || backups::list(state.db.dir())).await?;
+    let place = place(&state).await?;
+    let items = blocking(move || place.list())
+        .await
+        .map_err(failed("Failed to retrieve backup items.", true))?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -43,13 +69,15 @@ async fn create(state: web::Data<AppState>, auth: RequestAuth, body: Sent) -> Re
             log::debug!("backup: {step}");
         })
     })
-    .await?;
+    .await
+    .map_err(failed("Failed to create backup.", false))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/backups/upload`: the multipart field `file`, a zip stored under its own file
-/// name (which must be a valid key and not taken). Streamed to disk beside the archives and
-/// renamed into place once whole; no body limit, as PocketBase.
+/// name (which must be a valid key and not taken). Streamed to disk beside the archives,
+/// then renamed into place or uploaded to the bucket (streamed from the file) once whole;
+/// no body limit, as PocketBase.
 async fn upload(
     state: web::Data<AppState>,
     auth: RequestAuth,
@@ -63,6 +91,7 @@ async fn upload(
         )]))
     };
     let dir = state.db.dir().to_owned();
+    let place = std::sync::Arc::new(place(&state).await?);
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|_| Error::invalid_body())?;
         if field.name() != Some("file") {
@@ -79,7 +108,13 @@ async fn upload(
                 "The file name must end in .zip and hold only letters, digits, _, -, . and @.",
             ));
         }
-        if backups::find(&dir, &name).is_some() {
+        let taken = blocking({
+            let (place, name) = (place.clone(), name.clone());
+            move || place.exists(&name)
+        })
+        .await
+        .map_err(failed("Failed to upload backup.", false))?;
+        if taken {
             return Err(invalid_file(
                 "validation_backup_name_exists",
                 "Backup file with the specified name already exists.",
@@ -94,13 +129,13 @@ async fn upload(
             let chunk = chunk.map_err(|_| Error::invalid_body())?;
             upload = blocking(move || upload.write(&chunk).map(|()| upload)).await?;
         }
-        blocking(move || upload.finish(&name))
+        blocking(move || upload.finish(&place, &name))
             .await
             .map_err(|e| match e {
                 Error::BadRequest { message, .. } => {
                     invalid_file("validation_invalid_mime_type", &message)
                 }
-                other => other,
+                other => failed("Failed to upload backup.", false)(other),
             })?;
         return Ok(HttpResponse::NoContent().finish());
     }
@@ -114,8 +149,10 @@ struct TokenQuery {
 }
 
 /// Downloads are links, as in PocketBase: `?token=` holds a superuser's file token
-/// (`POST /api/files/token`). A superuser `Authorization` header works too.
+/// (`POST /api/files/token`). A superuser `Authorization` header works too. An archive in a
+/// bucket streams from it, the client's `Range` answered by the bucket.
 async fn download(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: RequestAuth,
     key: web::Path<String>,
@@ -139,18 +176,73 @@ async fn download(
             "Insufficient permissions to access the resource.".into(),
         ));
     }
-    let key = key.into_inner();
-    let path = backups::find(state.db.dir(), &key).ok_or_else(Error::not_found)?;
-    let file = std::fs::File::open(&path).map_err(|_| Error::not_found())?;
-    let size = file.metadata()?.len();
-    Ok(HttpResponse::Ok()
-        .content_type("application/zip")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{key}\""),
-        ))
-        .no_chunking(size)
-        .streaming(crate::http::chunks(file)))
+    match archive(&req, &state, key.into_inner()).await? {
+        Archive::Sent(res) => Ok(res),
+        Archive::Missing { in_bucket: false } => Err(Error::not_found()),
+        // PocketBase's S3 reader fails with an error of its own, not a "not exist" one,
+        // which its router answers with the generic 400.
+        Archive::Missing { in_bucket: true } => Err(Error::bad_request(
+            "Something went wrong while processing your request.",
+        )),
+    }
+}
+
+/// What a download of an archive found.
+pub(crate) enum Archive {
+    Sent(HttpResponse),
+    Missing { in_bucket: bool },
+}
+
+/// The archive `key` as an attachment, streamed from its file or from the bucket (which
+/// answers the client's `Range`). The admin UI's download too.
+pub(crate) async fn archive(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    key: String,
+) -> Result<Archive> {
+    let place = place(state).await?;
+    let in_bucket = matches!(place, Place::Bucket(_));
+    if !backups::valid_key(&key) {
+        return Ok(Archive::Missing { in_bucket });
+    }
+    let disposition = format!("attachment; filename=\"{key}\"");
+    let bucket = match place {
+        Place::Bucket(bucket) => bucket,
+        Place::Folder(_) => {
+            let Some(file) =
+                backups::find(state.db.dir(), &key).and_then(|path| std::fs::File::open(path).ok())
+            else {
+                return Ok(Archive::Missing { in_bucket });
+            };
+            let size = file.metadata()?.len();
+            return Ok(Archive::Sent(
+                HttpResponse::Ok()
+                    .content_type(backups::place::ZIP)
+                    .insert_header((header::CONTENT_DISPOSITION, disposition))
+                    .no_chunking(size)
+                    .streaming(crate::http::chunks(file)),
+            ));
+        }
+    };
+    let found = crate::files::remote::Found {
+        bucket,
+        key,
+        meta: None,
+    };
+    let mut res = match super::files_bucket::respond(req, found).await {
+        Ok((res, _)) => res,
+        Err(Error::NotFound(_)) => return Ok(Archive::Missing { in_bucket }),
+        Err(e) => return Err(e),
+    };
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(backups::place::ZIP),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(Archive::Sent(res))
 }
 
 async fn delete(
@@ -160,7 +252,15 @@ async fn delete(
 ) -> Result<HttpResponse> {
     auth.require_superuser()?;
     let key = key.into_inner();
-    blocking(move || backups::delete(state.db.dir(), &key)).await?;
+    let place = place(&state).await?;
+    blocking(move || backups::delete(&place, &key))
+        .await
+        .map_err(|e| match e {
+            Error::Internal(cause) => Error::bad_request(format!(
+                "Invalid or already deleted backup file. Raw error: \n{cause}"
+            )),
+            other => other,
+        })?;
     Ok(HttpResponse::NoContent().finish())
 }
 

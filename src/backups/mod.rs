@@ -1,23 +1,24 @@
-//! Backups of the data dir as zip archives in `<dir>/backups/`: create (online, while the
-//! server keeps writing), list, delete and restore, shared by the API, the admin UI, the
-//! CLI and the schedule. Only one backup or restore runs at a time per data dir, across
-//! processes. Knows nothing of HTTP.
+//! Backups of the data dir as zip archives, kept in `<dir>/backups/` or in the bucket of the
+//! `backups.s3` settings (`place`): create (online, while the server keeps writing), list,
+//! delete and restore, shared by the API, the admin UI, the CLI and the schedule. Only one
+//! backup or restore runs at a time per data dir, across processes. Knows nothing of HTTP.
 //!
 //! Work in progress lives in dot-folders of `backups/` (`.tmp-*`), which are never listed and
 //! are swept away on the next start, so a crash never leaves a half archive under a key.
 
 pub mod archive;
+pub mod place;
 mod restore;
 pub mod schedule;
 pub mod swap;
 pub mod verify;
 
+pub use place::Place;
 pub use restore::restore;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -62,8 +63,8 @@ pub fn valid_key(key: &str) -> bool {
 }
 
 /// PocketBase's rules for a name given to a new backup: 1–150 characters of `[a-z0-9_-]`
-/// followed by `.zip`, and not taken.
-pub fn validate_name(dir: &Path, name: &str) -> Result<()> {
+/// followed by `.zip`, and not taken in `place`.
+pub fn validate_name(place: &Place, name: &str) -> Result<()> {
     let error = if name.is_empty() || name.chars().count() > 150 {
         Some(FieldError::new(
             "validation_length_out_of_range",
@@ -79,7 +80,7 @@ pub fn validate_name(dir: &Path, name: &str) -> Result<()> {
             "validation_match_invalid",
             "Must be in a valid format.",
         ))
-    } else if folder(dir).join(name).exists() {
+    } else if place.exists(name)? {
         Some(FieldError::new(
             "validation_backup_name_exists",
             "The backup file name is invalid or already exists.",
@@ -106,35 +107,8 @@ pub fn default_name(prefix: &str) -> String {
     format!("{prefix}{stamp}.zip")
 }
 
-/// Every archive, ordered by key (as PocketBase's file listing is).
-pub fn list(dir: &Path) -> Result<Vec<BackupInfo>> {
-    let folder = folder(dir);
-    if !folder.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for entry in fs::read_dir(&folder)? {
-        let entry = entry?;
-        let key = entry.file_name().to_string_lossy().into_owned();
-        let meta = entry.metadata()?;
-        if !meta.is_file() || !valid_key(&key) {
-            continue;
-        }
-        let modified = meta
-            .modified()
-            .map(OffsetDateTime::from)
-            .unwrap_or_else(|_| OffsetDateTime::from(SystemTime::UNIX_EPOCH));
-        out.push(BackupInfo {
-            key,
-            modified: crate::datetime::format(modified),
-            size: meta.len(),
-        });
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
-}
-
-/// The path of an existing archive, or None for unknown or unsafe keys.
+/// The path of an existing archive in the data dir's folder, or None for unknown or unsafe
+/// keys.
 pub fn find(dir: &Path, key: &str) -> Option<PathBuf> {
     let path = folder(dir).join(key);
     (valid_key(key) && path.is_file()).then_some(path)
@@ -253,21 +227,21 @@ fn remove_scratch(dir: &Path, kinds: &[&str]) {
 /// Writes a new archive `name` (PocketBase's rules; a default name when None) of the data
 /// dir while it stays in use, and returns its key. `progress` hears what is happening.
 pub fn create(db: &Db, name: Option<&str>, progress: &dyn Fn(&str)) -> Result<String> {
-    let dir = db.dir();
+    let place = Place::of(db)?;
     let key = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
-            validate_name(dir, n)?;
+            validate_name(&place, n)?;
             n.to_owned()
         }
         None => default_name(MANUAL_PREFIX),
     };
-    write_archive(db, &key, progress)?;
+    write_archive(db, &place, &key, progress)?;
     Ok(key)
 }
 
 /// Writes the archive `key` (not checked against the naming rules: scheduled names start
-/// with `@`).
-pub fn write_archive(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> {
+/// with `@`) and keeps it in `place`.
+pub fn write_archive(db: &Db, place: &Place, key: &str, progress: &dyn Fn(&str)) -> Result<()> {
     let dir = db.dir();
     let _busy = begin(dir, key)?;
     let scratch = Scratch::new(dir, "backup")?;
@@ -279,32 +253,27 @@ pub fn write_archive(db: &Db, key: &str, progress: &dyn Fn(&str)) -> Result<()> 
     progress("compressing");
     let part = scratch.0.join("archive.zip");
     archive::write_zip(&part, &scratch.0, &dir.join("storage"))?;
-    // The rename is the commit: the key appears whole or not at all.
-    fs::rename(&part, folder(dir).join(key))?;
-    if let Ok(f) = File::open(folder(dir)) {
-        let _ = f.sync_all();
+    if let Place::Bucket(_) = place {
+        progress(&format!("uploading to {}", place.describe()));
     }
+    place.keep(&part, key)?;
     progress("done");
     Ok(())
 }
 
 /// An archive being received (`POST /api/backups/upload`): written into a scratch folder,
-/// moved into `backups/` only once complete and looking like a zip.
+/// kept (moved into `backups/` or uploaded to the bucket) only once complete and looking
+/// like a zip.
 pub struct Upload {
     scratch: Scratch,
     file: File,
-    folder: PathBuf,
 }
 
 impl Upload {
     pub fn start(dir: &Path) -> Result<Self> {
         let scratch = Scratch::new(dir, "upload")?;
         let file = File::create(scratch.0.join("archive.zip"))?;
-        Ok(Self {
-            scratch,
-            file,
-            folder: folder(dir),
-        })
+        Ok(Self { scratch, file })
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
@@ -312,8 +281,8 @@ impl Upload {
         Ok(self.file.write_all(bytes)?)
     }
 
-    /// Stores the archive as `key` (already checked to be a free, valid key).
-    pub fn finish(self, key: &str) -> Result<()> {
+    /// Keeps the archive in `place` as `key` (already checked to be a free, valid key).
+    pub fn finish(self, place: &Place, key: &str) -> Result<()> {
         use std::io::Read;
         self.file.sync_all()?;
         let part = self.scratch.0.join("archive.zip");
@@ -324,21 +293,22 @@ impl Upload {
                 "The uploaded file is not a zip archive.",
             ));
         }
-        fs::rename(&part, self.folder.join(key))?;
-        Ok(())
+        place.keep(&part, key)
     }
 }
 
-/// Deletes the archive `key`. PocketBase's answers for unknown and busy keys.
-pub fn delete(dir: &Path, key: &str) -> Result<()> {
+/// Deletes the archive `key` from `place`. PocketBase's answers for unknown and busy keys.
+pub fn delete(place: &Place, key: &str) -> Result<()> {
     if in_use(key) {
         return Err(Error::bad_request(
             "The backup is currently being used and cannot be deleted.",
         ));
     }
-    let path = find(dir, key)
-        .ok_or_else(|| Error::bad_request("Invalid or already deleted backup file."))?;
-    fs::remove_file(path)?;
+    if !place.remove(key)? {
+        return Err(Error::bad_request(
+            "Invalid or already deleted backup file.",
+        ));
+    }
     Ok(())
 }
 
@@ -380,12 +350,12 @@ mod tests {
 
     #[test]
     fn names_follow_pocketbase_rules() {
-        let dir = std::env::temp_dir().join("hearth-no-such-dir");
-        assert!(validate_name(&dir, "ok_name-1.zip").is_ok());
+        let place = Place::Folder(std::env::temp_dir().join("hearth-no-such-dir"));
+        assert!(validate_name(&place, "ok_name-1.zip").is_ok());
         for bad in ["Upper.zip", "no-suffix", ".zip", "a b.zip", "../a.zip"] {
-            assert!(validate_name(&dir, bad).is_err(), "{bad:?}");
+            assert!(validate_name(&place, bad).is_err(), "{bad:?}");
         }
-        assert!(validate_name(&dir, &format!("{}.zip", "a".repeat(147))).is_err());
+        assert!(validate_name(&place, &format!("{}.zip", "a".repeat(147))).is_err());
         assert!(default_name(MANUAL_PREFIX).starts_with("hearth_backup_"));
         assert!(valid_key(&default_name(AUTO_PREFIX)));
     }

@@ -1,10 +1,11 @@
-//! The one restore service, for the API, the admin UI and the CLI: unpack the archive,
+//! The one restore service, for the API, the admin UI and the CLI: fetch the archive (a
+//! bucket's is downloaded into the data dir first), unpack it,
 //! verify it whole (`verify::prepare`), swap it in by renames (`swap`), start on it, and
 //! put the old data back if starting fails. Knows nothing of HTTP.
 
 use std::fs;
 
-use super::{Scratch, begin, find, folder, stamp, swap, verify};
+use super::{Place, Scratch, begin, folder, stamp, swap, verify};
 use crate::db::{Db, migrate};
 use crate::error::{Error, Result};
 
@@ -23,10 +24,25 @@ pub fn restore(
     start: &dyn Fn() -> Result<()>,
 ) -> Result<()> {
     let dir = db.dir();
-    let zip =
-        find(dir, key).ok_or_else(|| Error::bad_request("Missing or invalid backup file."))?;
+    let missing = || Error::bad_request("Missing or invalid backup file.");
+    let place = Place::of(db)?;
+    // As PocketBase: a bucket that cannot say is no archive to restore.
+    let exists = place.exists(key).unwrap_or_else(|e| {
+        log::warn!(
+            "restore of {key}: cannot look it up in {}: {e}",
+            place.describe()
+        );
+        false
+    });
+    if !exists {
+        return Err(missing());
+    }
     let _busy = begin(dir, key)?;
     let scratch = Scratch::new(dir, "restore")?;
+    if let Place::Bucket(_) = place {
+        progress(&format!("downloading from {}", place.describe()));
+    }
+    let zip = place.fetch(key, &scratch.0)?.ok_or_else(missing)?;
     let unpacked = scratch.0.join("unpacked");
     fs::create_dir(&unpacked)?;
     progress("unpacking");

@@ -1,16 +1,16 @@
 //! Scheduled backups: the `backups.cron` setting (a standard 5-field cron expression, UTC)
 //! becomes the `__pbAutoBackup__` job of the `crons` registry (as PocketBase names it),
-//! which writes `@auto_hearth_backup_*.zip` archives and keeps only the
-//! `backups.cronMaxKeep` newest of them. Manual archives are never pruned. A thread re-reads
+//! which writes `@auto_hearth_backup_*.zip` archives (where the settings keep backups: the
+//! data dir or the `backups.s3` bucket) and keeps only the `backups.cronMaxKeep` newest of
+//! them there. Manual archives are never pruned. A thread re-reads
 //! the settings every two seconds and keeps the job in step with them.
 
-use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{AUTO_PREFIX, list, write_archive};
+use super::{AUTO_PREFIX, Place, write_archive};
 use crate::crons::{Owner, Work, parse};
 use crate::error::Result;
 use crate::state::AppState;
@@ -31,9 +31,10 @@ fn policy(settings: &Map<String, Value>) -> (String, usize) {
     (cron, usize::try_from(keep).unwrap_or(usize::MAX))
 }
 
-/// Deletes the oldest scheduled archives beyond the `keep` newest.
-pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
-    let mut auto: Vec<_> = list(dir)?
+/// Deletes the oldest scheduled archives of `place` beyond the `keep` newest.
+pub fn prune(place: &Place, keep: usize) -> Result<usize> {
+    let mut auto: Vec<_> = place
+        .list()?
         .into_iter()
         .filter(|b| b.key.starts_with(AUTO_PREFIX))
         .collect();
@@ -41,7 +42,7 @@ pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
     auto.sort_by(|a, b| b.key.cmp(&a.key));
     let mut removed = 0;
     for old in auto.iter().skip(keep.max(1)) {
-        super::delete(dir, &old.key)?;
+        super::delete(place, &old.key)?;
         removed += 1;
     }
     Ok(removed)
@@ -88,12 +89,16 @@ pub fn start(state: Weak<AppState>) {
 
 /// Writes one scheduled archive, then prunes to `backups.cronMaxKeep`.
 fn run(state: &AppState) -> Result<()> {
-    let keep = policy(&state.db.data.read_reserved(crate::settings::load)?).1;
+    let settings = state.db.data.read_reserved(crate::settings::load)?;
+    let keep = policy(&settings).1;
+    let place = Place::from_settings(state.db.dir(), &settings)?;
     let key = super::default_name(AUTO_PREFIX);
     log::info!("scheduled backup {key} starting");
-    write_archive(&state.db, &key, &|step| log::debug!("backup {key}: {step}"))?;
-    log::info!("scheduled backup {key} written");
-    match prune(state.db.dir(), keep) {
+    write_archive(&state.db, &place, &key, &|step| {
+        log::debug!("backup {key}: {step}")
+    })?;
+    log::info!("scheduled backup {key} written to {}", place.describe());
+    match prune(&place, keep) {
         Ok(0) => {}
         Ok(n) => log::info!("deleted {n} scheduled backup(s) beyond backups.cronMaxKeep={keep}"),
         Err(e) => log::warn!("cannot prune scheduled backups: {e}"),
@@ -120,6 +125,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let folder = super::super::folder(dir.path());
         std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("{e}"));
+        let place = Place::Folder(folder.clone());
         let names = [
             "@auto_hearth_backup_20260101000000.zip",
             "@auto_hearth_backup_20260102000000.zip",
@@ -130,15 +136,16 @@ mod tests {
         for name in names {
             std::fs::write(folder.join(name), "x").unwrap_or_else(|e| panic!("{e}"));
         }
-        assert_eq!(prune(dir.path(), 2).ok(), Some(1));
-        let left: Vec<String> = list(dir.path())
+        assert_eq!(prune(&place, 2).ok(), Some(1));
+        let left: Vec<String> = place
+            .list()
             .unwrap_or_default()
             .into_iter()
             .map(|b| b.key)
             .collect();
         assert_eq!(left, names[1..]);
         // cronMaxKeep 0 still keeps the newest: a schedule never deletes its only archive.
-        assert_eq!(prune(dir.path(), 0).ok(), Some(1));
+        assert_eq!(prune(&place, 0).ok(), Some(1));
         assert!(folder.join(names[2]).exists());
     }
 }

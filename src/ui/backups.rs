@@ -1,6 +1,6 @@
-//! The backups page: the archives with size and date, a form to create one, downloads, and
-//! restore and delete behind confirmation pages. The work is `crate::backups`'s, as for the
-//! API.
+//! The backups page: the archives with size and date (in the data dir or the `backups.s3`
+//! bucket), a form to create one, downloads, and restore and delete behind confirmation
+//! pages. The work is `crate::backups`'s, as for the API.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::form::{Form, FormBody};
 use super::{Admin, Chrome, flash};
-use crate::backups::{self, BackupInfo};
+use crate::backups::{self, BackupInfo, Place};
 use crate::error::{Error, ErrorTree, Result};
 use crate::http::blocking;
 use crate::state::AppState;
@@ -62,6 +62,9 @@ struct BackupsPage {
     items: Vec<Row>,
     schedule: String,
     keep: u64,
+    /// Where archives are kept now (`Place::describe`).
+    place: String,
+    in_bucket: bool,
     name: String,
     error: Option<String>,
 }
@@ -75,9 +78,12 @@ async fn render(
     error: Option<String>,
 ) -> Result<HttpResponse> {
     let shared = state.clone();
-    let (items, settings) = blocking(move || {
-        let items = backups::list(shared.db.dir())?;
-        Ok((items, shared.db.data.read(crate::settings::load)?))
+    let (items, settings, place, in_bucket) = blocking(move || {
+        let settings = shared.db.data.read(crate::settings::load)?;
+        let place = Place::from_settings(shared.db.dir(), &settings)?;
+        let items = place.list()?;
+        let in_bucket = matches!(place, Place::Bucket(_));
+        Ok((items, settings, place.describe(), in_bucket))
     })
     .await?;
     let policy = settings.get("backups");
@@ -94,6 +100,8 @@ async fn render(
             .and_then(|b| b.get("cronMaxKeep"))
             .and_then(|v| v.as_u64())
             .unwrap_or(0),
+        place,
+        in_bucket,
         name,
         error,
     };
@@ -159,21 +167,23 @@ async fn download(
     admin: Admin,
     key: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let key = key.into_inner();
-    let Some(path) = backups::find(state.db.dir(), &key) else {
-        return missing(&req, &state, &admin);
-    };
-    let file = std::fs::File::open(&path)?;
-    let size = file.metadata()?.len();
-    Ok(HttpResponse::Ok()
-        .content_type("application/zip")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{key}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .no_chunking(size)
-        .streaming(crate::http::chunks(file)))
+    use crate::api::backups::{Archive, archive};
+    match archive(&req, &state, key.into_inner()).await? {
+        Archive::Sent(mut res) => {
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            Ok(res)
+        }
+        Archive::Missing { .. } => missing(&req, &state, &admin),
+    }
+}
+
+/// Where the data dir keeps its archives now.
+async fn place(state: &web::Data<AppState>) -> Result<Place> {
+    let shared = state.clone();
+    blocking(move || Place::of(&shared.db)).await
 }
 
 fn missing(req: &HttpRequest, state: &AppState, admin: &Admin) -> Result<HttpResponse> {
@@ -189,12 +199,15 @@ fn missing(req: &HttpRequest, state: &AppState, admin: &Admin) -> Result<HttpRes
 
 async fn confirm(
     req: &HttpRequest,
-    state: &AppState,
+    state: &web::Data<AppState>,
     admin: &Admin,
     key: &str,
     restore: bool,
 ) -> Result<HttpResponse> {
-    if backups::find(state.db.dir(), key).is_none() {
+    let place = place(state).await?;
+    let lookup = key.to_owned();
+    let (exists, place) = blocking(move || Ok((place.exists(&lookup)?, place))).await?;
+    if !exists {
         return missing(req, state, admin);
     }
     let (heading, text, button, action) = if restore {
@@ -207,7 +220,7 @@ async fn confirm(
     } else {
         (
             format!("Delete {key}?"),
-            "The archive is removed from the backups folder for good.".to_owned(),
+            format!("The archive is removed from {} for good.", place.describe()),
             "Delete backup",
             "delete",
         )
@@ -254,7 +267,7 @@ async fn delete(
     let key = key.into_inner();
     let shared = state.clone();
     let target = key.clone();
-    match blocking(move || backups::delete(shared.db.dir(), &target)).await {
+    match blocking(move || backups::delete(&Place::of(&shared.db)?, &target)).await {
         Ok(()) => Ok(flash::redirect(
             &req,
             "/_/backups",
