@@ -69,6 +69,7 @@ mod record_rules;
 mod records;
 mod restore;
 mod restore_safety;
+mod s3_backups;
 mod s3_files;
 mod s3_server;
 mod sdk;
