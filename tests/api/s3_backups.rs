@@ -456,3 +456,69 @@ async fn run_scheduled(server: &Server, s3: &S3Server, bucket: &str) -> String {
         s3.keys(bucket).await
     );
 }
+
+/// A bucket that is away (nothing listens at its endpoint): every operation answers as
+/// PocketBase words it, and nothing of the attempts stays in the data dir.
+#[tokio::test]
+async fn a_bucket_that_is_away_fails_cleanly() {
+    let app = spawn_app().await;
+    app.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let server = Server::signed_in(&app.address).await;
+    let away = json!({
+        "enabled": true,
+        "bucket": "away",
+        "region": "us-east-1",
+        "endpoint": format!("http://127.0.0.1:{}", crate::helpers::free_port()),
+        "accessKey": "k",
+        "secret": "s",
+        "forcePathStyle": true,
+    });
+    let (status, body) = server
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({"backups": {"s3": away}}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = server
+        .send_json(Method::POST, "/api/backups", json!({}), true)
+        .await;
+    assert_eq!(
+        (status, s(&body["message"])),
+        (400, "Failed to create backup.".into())
+    );
+    let (status, body) = server
+        .send_json(Method::GET, "/api/backups", Value::Null, true)
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        s(&body["message"]).starts_with("Failed to retrieve backup items. Raw error: \n"),
+        "{body}"
+    );
+    let form = Form::new().part("file", file(b"PK\x03\x04rest".to_vec(), "up.zip"));
+    let (status, body) = server
+        .send_form(Method::POST, "/api/backups/upload", form, true)
+        .await;
+    assert_eq!(
+        (status, s(&body["message"])),
+        (400, "Failed to upload backup.".into())
+    );
+    let (status, body) = server
+        .send_json(
+            Method::POST,
+            "/api/backups/up.zip/restore",
+            Value::Null,
+            true,
+        )
+        .await;
+    assert_eq!(
+        (status, s(&body["message"])),
+        (400, "Missing or invalid backup file.".into())
+    );
+    assert_no_local_archives(app.dir.path(), "the failed attempts").await;
+    // The server goes on serving.
+    assert_eq!(server.get("/api/health").await.status(), 200);
+}
