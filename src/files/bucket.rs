@@ -133,6 +133,29 @@ fn unreachable(what: &str, e: ureq::Error) -> Error {
     Error::internal(format!("S3 {what}: {e}"))
 }
 
+type Answer = ureq::http::Response<ureq::Body>;
+
+/// The answer to a request for `what` when the bucket took it; the error otherwise.
+fn took(what: &str, sent: std::result::Result<Answer, ureq::Error>) -> Result<Answer> {
+    let mut res = sent.map_err(|e| unreachable(what, e))?;
+    if !res.status().is_success() {
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        return Err(refused(what, res.status().as_u16(), &body));
+    }
+    Ok(res)
+}
+
+/// The text of the answer to a request for `what` the bucket took (S3 may answer 200
+/// with an error in the body).
+fn text_of(what: &str, sent: std::result::Result<Answer, ureq::Error>) -> Result<String> {
+    let mut res = took(what, sent)?;
+    let body = res.body_mut().read_to_string().unwrap_or_default();
+    if body.contains("<Error>") {
+        return Err(refused(what, res.status().as_u16(), &body));
+    }
+    Ok(body)
+}
+
 impl Bucket {
     pub fn new(config: Config) -> Result<Self> {
         let style = if config.force_path_style {
@@ -179,18 +202,13 @@ impl Bucket {
             let mut put = self.bucket.put_object(self.creds(), key);
             put.headers_mut().insert("content-type", content_type);
             let url = put.sign(SIGNED_FOR);
-            let mut res = self
+            let sent = self
                 .agent
                 .put(url.as_str())
                 .header("content-length", len.to_string())
                 .header("content-type", content_type)
-                .send(SendBody::from_reader(&mut file))
-                .map_err(|e| unreachable("upload", e))?;
-            if !res.status().is_success() {
-                let body = res.body_mut().read_to_string().unwrap_or_default();
-                return Err(refused("upload", res.status().as_u16(), &body));
-            }
-            return Ok(());
+                .send(SendBody::from_reader(&mut file));
+            return took("upload", sent).map(drop);
         }
         self.put_parts(key, &mut file, len, content_type)
     }
@@ -200,33 +218,24 @@ impl Bucket {
         let mut put = self.bucket.put_object(self.creds(), key);
         put.headers_mut().insert("content-type", content_type);
         let url = put.sign(SIGNED_FOR);
-        let mut res = self
+        let sent = self
             .agent
             .put(url.as_str())
             .header("content-type", content_type)
-            .send(bytes)
-            .map_err(|e| unreachable("upload", e))?;
-        if !res.status().is_success() {
-            let body = res.body_mut().read_to_string().unwrap_or_default();
-            return Err(refused("upload", res.status().as_u16(), &body));
-        }
-        Ok(())
+            .send(bytes);
+        took("upload", sent).map(drop)
     }
 
     fn put_parts(&self, key: &str, file: &mut File, len: u64, content_type: &str) -> Result<()> {
         let mut start = self.bucket.create_multipart_upload(self.creds(), key);
         start.headers_mut().insert("content-type", content_type);
         let url = start.sign(SIGNED_FOR);
-        let mut res = self
+        let sent = self
             .agent
             .post(url.as_str())
             .header("content-type", content_type)
-            .send_empty()
-            .map_err(|e| unreachable("upload", e))?;
-        let body = res.body_mut().read_to_string().unwrap_or_default();
-        if !res.status().is_success() {
-            return Err(refused("upload", res.status().as_u16(), &body));
-        }
+            .send_empty();
+        let body = text_of("upload", sent)?;
         let upload_id = CreateMultipartUpload::parse_response(&body)
             .map_err(|_| Error::internal("S3 upload: unreadable answer"))?
             .upload_id()
@@ -257,16 +266,12 @@ impl Bucket {
                 .bucket
                 .upload_part(self.creds(), key, number, upload_id)
                 .sign(SIGNED_FOR);
-            let mut res = self
+            let sent = self
                 .agent
                 .put(url.as_str())
                 .header("content-length", size.to_string())
-                .send(SendBody::from_reader(&mut part))
-                .map_err(|e| unreachable("upload", e))?;
-            if !res.status().is_success() {
-                let body = res.body_mut().read_to_string().unwrap_or_default();
-                return Err(refused("upload", res.status().as_u16(), &body));
-            }
+                .send(SendBody::from_reader(&mut part));
+            let res = took("upload", sent)?;
             let etag = res
                 .headers()
                 .get("etag")
@@ -285,17 +290,8 @@ impl Bucket {
             etags.iter().map(String::as_str),
         );
         let url = done.sign(SIGNED_FOR);
-        let mut res = self
-            .agent
-            .post(url.as_str())
-            .send(done.body())
-            .map_err(|e| unreachable("upload", e))?;
-        let body = res.body_mut().read_to_string().unwrap_or_default();
-        // S3 may answer 200 with an error in the body.
-        if !res.status().is_success() || body.contains("<Error>") {
-            return Err(refused("upload", res.status().as_u16(), &body));
-        }
-        Ok(())
+        let sent = self.agent.post(url.as_str()).send(done.body());
+        text_of("upload", sent).map(drop)
     }
 
     fn meta_of(res: &ureq::http::Response<ureq::Body>, size: u64) -> Meta {
@@ -400,16 +396,12 @@ impl Bucket {
             action.set_quiet(true);
             let url = action.sign(SIGNED_FOR);
             let (body, md5) = action.body_with_md5();
-            let mut res = self
+            let sent = self
                 .agent
                 .post(url.as_str())
                 .header("content-md5", md5)
-                .send(body)
-                .map_err(|e| unreachable("delete", e))?;
-            let answer = res.body_mut().read_to_string().unwrap_or_default();
-            if !res.status().is_success() || answer.contains("<Error>") {
-                return Err(refused("delete", res.status().as_u16(), &answer));
-            }
+                .send(body);
+            text_of("delete", sent)?;
         }
         Ok(())
     }
@@ -425,15 +417,7 @@ impl Bucket {
                 action.with_continuation_token(t.as_str());
             }
             let url = action.sign(SIGNED_FOR);
-            let mut res = self
-                .agent
-                .get(url.as_str())
-                .call()
-                .map_err(|e| unreachable("list", e))?;
-            let body = res.body_mut().read_to_string().unwrap_or_default();
-            if !res.status().is_success() {
-                return Err(refused("list", res.status().as_u16(), &body));
-            }
+            let body = text_of("list", self.agent.get(url.as_str()).call())?;
             let page = ListObjectsV2::parse_response(&body)
                 .map_err(|_| Error::internal("S3 list: unreadable answer"))?;
             out.extend(page.contents.into_iter().map(|o| Listed {
