@@ -164,6 +164,11 @@ pub struct ServeArgs {
     /// superuser token. Prefer the environment variable.
     #[arg(long, env = "HEARTH_METRICS_KEY", hide_env_values = true)]
     pub metrics_key: Option<String>,
+    /// Litestream's control socket (the `socket:` of its config), when hearth runs under
+    /// `litestream replicate`: replication lag and health then show in `/api/metrics` and
+    /// on the dashboard.
+    #[arg(long, env = "HEARTH_LITESTREAM", value_name = "SOCKET")]
+    pub litestream: Option<PathBuf>,
     /// Most realtime (SSE) clients connected at once; past it, 503 (0: no limit).
     #[arg(long, env = "HEARTH_REALTIME_MAX_CLIENTS", default_value_t = 10_000)]
     pub realtime_max_clients: usize,
@@ -303,6 +308,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Bearer key for `/api/metrics` besides superuser tokens.
     pub metrics_key: Option<String>,
+    /// Litestream's control socket, read for replication lag (see `litestream`).
+    pub litestream: Option<PathBuf>,
     pub realtime: RealtimeOptions,
     pub webhooks: WebhookOptions,
     /// OAuth2 avatars may be downloaded from private addresses (see `auth::avatar`).
@@ -379,6 +386,7 @@ impl Config {
                 per_identity_per_15_minutes: serve.auth_identity_limit,
             },
             metrics_key: serve.metrics_key.filter(|k| !k.is_empty()),
+            litestream: serve.litestream.filter(|p| !p.as_os_str().is_empty()),
             smtp: serve
                 .smtp_host
                 .filter(|h| !h.is_empty())
@@ -432,6 +440,7 @@ impl Config {
             auth_limits: AuthLimits::default(),
             smtp: None,
             metrics_key: None,
+            litestream: None,
             realtime: RealtimeOptions::default(),
             webhooks: WebhookOptions::default(),
             oauth2_avatar_allow_private: false,

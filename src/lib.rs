@@ -28,6 +28,7 @@ pub mod ids;
 pub mod import;
 pub mod jobs;
 pub mod json;
+pub mod litestream;
 pub mod logs;
 pub mod mail;
 pub mod metrics;

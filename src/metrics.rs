@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -25,6 +25,9 @@ pub struct Metrics {
     pub realtime_clients: IntGauge,
     pub realtime_dropped: IntGauge,
     pub webhook_backlog: IntGauge,
+    /// Only with `--litestream`: nothing is shown for a label never set.
+    pub litestream_lag: GaugeVec,
+    pub litestream_replicating: IntGaugeVec,
 }
 
 /// Latency buckets from 0.25 ms to 10 s.
@@ -90,6 +93,20 @@ fn build() -> prometheus::Result<Metrics> {
         "webhook_deliveries_pending",
         "Webhook deliveries waiting to be sent or retried.",
     )?;
+    let litestream_lag = GaugeVec::new(
+        Opts::new(
+            "litestream_lag_seconds",
+            "Seconds since Litestream last synced the file to its replica (with --litestream).",
+        ),
+        &["db"],
+    )?;
+    let litestream_replicating = IntGaugeVec::new(
+        Opts::new(
+            "litestream_replicating",
+            "1 while Litestream answers and replicates the file (with --litestream), else 0.",
+        ),
+        &["db"],
+    )?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(latency.clone()))?;
     registry.register(Box::new(writer_wait.clone()))?;
@@ -102,6 +119,8 @@ fn build() -> prometheus::Result<Metrics> {
     registry.register(Box::new(realtime_clients.clone()))?;
     registry.register(Box::new(realtime_dropped.clone()))?;
     registry.register(Box::new(webhook_backlog.clone()))?;
+    registry.register(Box::new(litestream_lag.clone()))?;
+    registry.register(Box::new(litestream_replicating.clone()))?;
     #[cfg(target_os = "linux")]
     registry.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),
@@ -120,6 +139,8 @@ fn build() -> prometheus::Result<Metrics> {
         realtime_clients,
         realtime_dropped,
         webhook_backlog,
+        litestream_lag,
+        litestream_replicating,
     })
 }
 

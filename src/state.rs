@@ -40,6 +40,8 @@ pub struct AppState {
     pub apple_names: crate::auth::apple_names::AppleNames,
     /// The first-run installer link, while no superuser exists.
     pub installer: crate::auth::installer::Installer,
+    /// Litestream's view of replication, with `--litestream`.
+    pub litestream: Option<Arc<crate::litestream::Replication>>,
     pub started: Instant,
 }
 
@@ -51,7 +53,12 @@ impl AppState {
         let logs = RequestLog::start(db.aux.clone());
         let files = Storage::open(&db.dir().join("storage"))?;
         let hooks = Hooks::start(config.hooks.clone())?;
+        let litestream = config
+            .litestream
+            .as_deref()
+            .map(|socket| crate::litestream::Replication::start(socket, db.dir()));
         let state = Self {
+            litestream,
             hooks,
             crons: Arc::default(),
             apple_names: Default::default(),

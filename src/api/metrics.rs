@@ -57,6 +57,22 @@ async fn scrape(
     let backlog =
         crate::http::blocking(move || shared.db.data.read(crate::webhooks::store::backlog)).await?;
     m.webhook_backlog.set(backlog);
+    if let Some(litestream) = &state.litestream {
+        let now = std::time::SystemTime::now();
+        let seen = litestream.snapshot();
+        for file in &seen.files {
+            m.litestream_replicating
+                .with_label_values(&[file.file])
+                .set(i64::from(seen.replicating(file, now)));
+            match file.lag(now) {
+                Some(lag) => m.litestream_lag.with_label_values(&[file.file]).set(lag),
+                // Never synced: no number rather than a reassuring 0.
+                None => {
+                    let _ = m.litestream_lag.remove_label_values(&[file.file]);
+                }
+            }
+        }
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics::render()))

@@ -29,6 +29,43 @@ struct DashboardPage {
     /// Requests answered 4xx/5xx in the last 24 hours, and the latest 5xx ones.
     failed_today: u64,
     recent_errors: Vec<RecentError>,
+    /// With `--litestream`: each file's replication, and why Litestream is not answering.
+    replication: Option<Replication>,
+}
+
+pub struct Replication {
+    pub socket: String,
+    pub problem: Option<String>,
+    pub files: Vec<ReplicatedFile>,
+}
+
+pub struct ReplicatedFile {
+    pub file: &'static str,
+    pub replicating: bool,
+    /// `0.6 s`, or `never synced`.
+    pub lag: String,
+}
+
+fn replication(state: &AppState) -> Option<Replication> {
+    let litestream = state.litestream.as_ref()?;
+    let now = std::time::SystemTime::now();
+    let seen = litestream.snapshot();
+    let files = seen
+        .files
+        .iter()
+        .map(|f| ReplicatedFile {
+            file: f.file,
+            replicating: seen.replicating(f, now),
+            lag: f
+                .lag(now)
+                .map_or_else(|| "never synced".into(), |s| format!("{s:.1} s")),
+        })
+        .collect();
+    Some(Replication {
+        socket: litestream.socket().display().to_string(),
+        problem: seen.error,
+        files,
+    })
 }
 
 pub struct RecentError {
@@ -93,6 +130,7 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, admin: Admin) -> Res
         uptime: human_duration(state.started.elapsed().as_secs()),
         failed_today,
         recent_errors,
+        replication: replication(&state),
     };
     super::html(&req, actix_web::http::StatusCode::OK, &nonce, &page)
 }
