@@ -353,6 +353,12 @@ async fn a_bucket_that_is_away_leaves_no_half_record() {
 /// A TCP relay to `target` whose uploads (client to server) trickle at `per_second` bytes:
 /// a slow link to a real bucket. Answers flow back at full speed.
 async fn slow_link(target: &str, per_second: usize) -> String {
+    link(target, per_second, usize::MAX).await
+}
+
+/// As `slow_link`, cutting each connection once `cut_after` bytes went up: a bucket that
+/// goes away mid-upload.
+async fn link(target: &str, per_second: usize, cut_after: usize) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -366,18 +372,29 @@ async fn slow_link(target: &str, per_second: usize) -> String {
                 };
                 let (mut client_r, mut client_w) = client.into_split();
                 let (mut server_r, mut server_w) = server.into_split();
+                let (cut_tx, mut cut_rx) = tokio::sync::oneshot::channel::<()>();
                 let up = async move {
                     let mut buf = vec![0u8; per_second / 10];
+                    let mut sent = 0;
                     while let Ok(n) = client_r.read(&mut buf).await {
                         if n == 0 || server_w.write_all(&buf[..n]).await.is_err() {
                             break;
+                        }
+                        sent += n;
+                        if sent > cut_after {
+                            // Gone: neither side hears from the other again.
+                            let _ = cut_tx.send(());
+                            return;
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     let _ = server_w.shutdown().await;
                 };
                 let down = async move {
-                    let _ = tokio::io::copy(&mut server_r, &mut client_w).await;
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut server_r, &mut client_w) => {}
+                        _ = &mut cut_rx => {}
+                    }
                 };
                 tokio::join!(up, down);
             });
@@ -556,4 +573,133 @@ async fn the_settings_page_switches_storage_without_moving_files() {
     save(true, "").await;
     assert_eq!(served(&in_bucket).await, 200);
     assert_eq!(served(&on_disk).await, 404);
+}
+
+/// A bucket that goes away mid-upload (the link is cut after 200 KB of a 900 KB file): the
+/// create fails as PocketBase's does and leaves no record, nothing in the bucket and
+/// nothing in hearth's upload area.
+#[tokio::test]
+async fn a_bucket_lost_mid_upload_leaves_no_half_record() {
+    let Some(weed) = weed_bin() else { return };
+    let Some(bin) = crate::compat::pocketbase_bin() else {
+        return;
+    };
+    let s3 = start_s3(&weed).await;
+    s3.create_bucket("pb-files").await;
+    let pb = crate::compat::start_pocketbase(&bin).await;
+    let (app, hearth) = hearth().await;
+    let pocketbase = Server::signed_in(&pb.address).await;
+    pocketbase.create_docs().await;
+    let cut = link(&s3.endpoint, 1024 * 1024, 200 * 1024).await;
+    let mut seen = Vec::new();
+    for (server, bucket) in [
+        (&hearth, s3.bucket.clone()),
+        (&pocketbase, "pb-files".into()),
+    ] {
+        let mut settings = s3.settings(&bucket);
+        settings["endpoint"] = json!(cut);
+        let (status, _) = server
+            .send_json(
+                Method::PATCH,
+                "/api/settings",
+                json!({ "s3": settings }),
+                true,
+            )
+            .await;
+        assert_eq!(status, 200);
+        let form = Form::new()
+            .text("title", "cut off")
+            .part("files", file(vec![b'a'; 900 * 1024], "big.txt"));
+        let (status, body) = server
+            .send_form(Method::POST, "/api/collections/docs/records", form, false)
+            .await;
+        let (_, list) = server
+            .send_json(
+                Method::GET,
+                "/api/collections/docs/records",
+                Value::Null,
+                true,
+            )
+            .await;
+        let mut keys = s3.keys(&bucket).await;
+        for _ in 0..50 {
+            if keys.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            keys = s3.keys(&bucket).await;
+        }
+        seen.push(json!([status, body["message"], list["totalItems"], keys]));
+    }
+    assert_eq!(seen[0], seen[1], "hearth vs pocketbase");
+    assert_eq!(seen[0][0], 400);
+    let waiting = std::fs::read_dir(app.dir.path().join("storage/.uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(waiting, 0, "uploads left in storage/.uploads");
+}
+
+/// Truncating a collection, then deleting one, empties their part of the bucket.
+#[tokio::test]
+async fn truncating_and_deleting_a_collection_empty_the_bucket() {
+    let Some(weed) = weed_bin() else { return };
+    let s3 = start_s3(&weed).await;
+    let (_app, hearth) = hearth().await;
+    let (status, _) = hearth
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({ "s3": s3.settings(&s3.bucket) }),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let upload = async || {
+        let form = Form::new()
+            .part("image", file(png(8, 8), "p.png"))
+            .part("files", file(b"text".to_vec(), "t.txt"));
+        let (status, rec) = hearth
+            .send_form(Method::POST, "/api/collections/docs/records", form, false)
+            .await;
+        assert_eq!(status, 200, "{rec}");
+    };
+    upload().await;
+    upload().await;
+    assert_eq!(s3.keys(&s3.bucket).await.len(), 4);
+    let emptied = async || {
+        for _ in 0..50 {
+            if s3.keys(&s3.bucket).await.is_empty() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    let res = hearth
+        .client
+        .delete(hearth.url("/api/collections/docs/truncate"))
+        .header("Authorization", &hearth.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(
+        emptied().await,
+        "truncate left {:?}",
+        s3.keys(&s3.bucket).await
+    );
+    upload().await;
+    let res = hearth
+        .client
+        .delete(hearth.url("/api/collections/docs"))
+        .header("Authorization", &hearth.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(
+        emptied().await,
+        "delete left {:?}",
+        s3.keys(&s3.bucket).await
+    );
 }
