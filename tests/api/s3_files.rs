@@ -3,6 +3,8 @@
 //! conditional requests, thumbnails, protected files, replaced and deleted files leaving
 //! the bucket, and the S3 connection test.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -353,18 +355,30 @@ async fn a_bucket_that_is_away_leaves_no_half_record() {
 /// A TCP relay to `target` whose uploads (client to server) trickle at `per_second` bytes:
 /// a slow link to a real bucket. Answers flow back at full speed.
 async fn slow_link(target: &str, per_second: usize) -> String {
-    link(target, per_second, usize::MAX).await
+    link(
+        target,
+        per_second,
+        usize::MAX,
+        Arc::new(AtomicBool::new(true)),
+    )
+    .await
 }
 
-/// As `slow_link`, cutting each connection once `cut_after` bytes went up: a bucket that
-/// goes away mid-upload.
-async fn link(target: &str, per_second: usize, cut_after: usize) -> String {
+/// As `slow_link`, cutting each connection once `cut_after` bytes went up (a bucket that
+/// goes away mid-upload), and closing every connection at once while `up` is false (a
+/// bucket that is away).
+async fn link(target: &str, per_second: usize, cut_after: usize, up: Arc<AtomicBool>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let target = target.trim_start_matches("http://").to_owned();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
+            if !up.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let alive = up.clone();
             let target = target.clone();
             tokio::spawn(async move {
                 let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
@@ -396,7 +410,17 @@ async fn link(target: &str, per_second: usize, cut_after: usize) -> String {
                         _ = &mut cut_rx => {}
                     }
                 };
-                tokio::join!(up, down);
+                let alive = alive.clone();
+                let went_away = async move {
+                    while alive.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                };
+                // Down: open connections drop too, as a bucket that is away drops them.
+                tokio::select! {
+                    _ = async { tokio::join!(up, down) } => {}
+                    _ = went_away => {}
+                }
             });
         }
     });
@@ -590,7 +614,8 @@ async fn a_bucket_lost_mid_upload_leaves_no_half_record() {
     let (app, hearth) = hearth().await;
     let pocketbase = Server::signed_in(&pb.address).await;
     pocketbase.create_docs().await;
-    let cut = link(&s3.endpoint, 1024 * 1024, 200 * 1024).await;
+    let always = Arc::new(AtomicBool::new(true));
+    let cut = link(&s3.endpoint, 1024 * 1024, 200 * 1024, always).await;
     let mut seen = Vec::new();
     for (server, bucket) in [
         (&hearth, s3.bucket.clone()),
@@ -702,4 +727,57 @@ async fn truncating_and_deleting_a_collection_empty_the_bucket() {
         "delete left {:?}",
         s3.keys(&s3.bucket).await
     );
+}
+
+/// What a committed change drops is removed once a bucket that was away is back: the
+/// removal is retried, not lost.
+#[tokio::test]
+async fn removals_wait_for_a_bucket_that_was_away() {
+    let Some(weed) = weed_bin() else { return };
+    let s3 = start_s3(&weed).await;
+    let (_app, hearth) = hearth().await;
+    let up = Arc::new(AtomicBool::new(true));
+    let mut settings = s3.settings(&s3.bucket);
+    settings["endpoint"] = json!(link(&s3.endpoint, 64 << 20, usize::MAX, up.clone()).await);
+    let (status, _) = hearth
+        .send_json(
+            Method::PATCH,
+            "/api/settings",
+            json!({ "s3": settings }),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let form = Form::new().part("files", file(b"to be removed".to_vec(), "t.txt"));
+    let (status, rec) = hearth
+        .send_form(Method::POST, "/api/collections/docs/records", form, false)
+        .await;
+    assert_eq!(status, 200, "{rec}");
+    assert_eq!(s3.keys(&s3.bucket).await.len(), 1);
+
+    up.store(false, Ordering::SeqCst);
+    let res = hearth
+        .client
+        .delete(hearth.url(&format!("/api/collections/docs/records/{}", s(&rec["id"]))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "the delete commits with the bucket away");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        s3.keys(&s3.bucket).await.len(),
+        1,
+        "nothing removed while away"
+    );
+
+    up.store(true, Ordering::SeqCst);
+    let mut keys = s3.keys(&s3.bucket).await;
+    for _ in 0..100 {
+        if keys.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        keys = s3.keys(&s3.bucket).await;
+    }
+    assert!(keys.is_empty(), "still in the bucket: {keys:?}");
 }
