@@ -202,19 +202,18 @@ def main():
     try:
         if "s3" in places:
             weed, endpoint = start_seaweed(tmp)
-        # One server at a time, so neither competes with the other for the two cores.
+        # One server at a time, so neither competes with the other for the two cores; a
+        # fresh one for each place and for the burst, so no row's memory carries what an
+        # earlier one grew to.
         for start in (run.start_hearth, run.start_pocketbase):
-            server = start(tmp)
-            try:
-                setup(server, largest * 2)
-                idle = server.rss_kb("VmRSS") / 1024
-                for place in places:
+            for place in places + ["burst"]:
+                server = start(tmp)
+                try:
+                    setup(server, largest * 2)
+                    idle = server.rss_kb("VmRSS") / 1024
                     if place == "s3":
                         use_bucket(server, endpoint, f"bench-{server.name}")
-                    for mb in sizes:
-                        up, down, peak = measure(server, mb * 1024 * 1024, a.rounds)
-                        rows.append((server.name, place, mb, up, down, peak, idle))
-                    if place == "local":
+                    if place == "burst":
                         body = multipart("file", "payload.bin", os.urandom(a.parallel_mb * 1024 * 1024))
 
                         def burst():
@@ -224,8 +223,13 @@ def main():
                         started = time.time()
                         _, peak = peak_rss_during(server, burst)
                         bursts[server.name] = (time.time() - started, peak)
-            finally:
-                server.stop()
+                        continue
+                    for mb in sizes:
+                        up, down, peak = measure(server, mb * 1024 * 1024, a.rounds)
+                        rows.append((server.name, place, mb, up, down, peak, idle))
+                finally:
+                    server.stop()
+                    shutil.rmtree(os.path.join(tmp, "hearth" if server.name == "hearth" else "pb"), ignore_errors=True)
     finally:
         if weed:
             weed.kill()

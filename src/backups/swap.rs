@@ -56,6 +56,13 @@ pub const ITEMS: [&str; 9] = [
     "storage",
 ];
 
+/// A database's `-wal` or `-shm` file, which SQLite removes itself on the last close.
+pub fn is_sidecar(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".db-wal") || n.ends_with(".db-shm"))
+}
+
 /// A swap under way, as its journal records it. Paths are relative to the data dir.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Swap {
@@ -109,13 +116,20 @@ impl Swap {
     pub fn run(dir: &Path, staged: &Path, kept: &Path) -> Result<Self> {
         let swap = Self::begin(dir, staged, kept)?;
         for (from, to) in swap.steps(dir) {
-            fs::rename(&from, &to).map_err(|e| {
-                Error::internal(format!(
-                    "cannot move {} to {}: {e}",
-                    from.display(),
-                    to.display()
-                ))
-            })?;
+            match fs::rename(&from, &to) {
+                Ok(()) => {}
+                // A `-wal` or `-shm` file SQLite removed when the last connection to its
+                // database closed (a pool's, on another thread), after folding the WAL
+                // back: there is nothing left to move.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_sidecar(&from) => {}
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "cannot move {} to {}: {e}",
+                        from.display(),
+                        to.display()
+                    )));
+                }
+            }
         }
         for d in [dir, &dir.join(&swap.staged), &dir.join(&swap.kept)] {
             sync_dir(d)?;
