@@ -199,9 +199,7 @@ impl Bucket {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len();
         if len <= PART {
-            let mut put = self.bucket.put_object(self.creds(), key);
-            put.headers_mut().insert("content-type", content_type);
-            let url = put.sign(SIGNED_FOR);
+            let url = self.put_url(key, content_type);
             let sent = self
                 .agent
                 .put(url.as_str())
@@ -213,11 +211,16 @@ impl Bucket {
         self.put_parts(key, &mut file, len, content_type)
     }
 
-    /// Uploads `bytes` as `key` (small objects: a connection test, a marker).
-    pub fn put_bytes(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<()> {
+    /// A signed PutObject URL for `key`, its content type signed with it.
+    fn put_url(&self, key: &str, content_type: &str) -> url::Url {
         let mut put = self.bucket.put_object(self.creds(), key);
         put.headers_mut().insert("content-type", content_type);
-        let url = put.sign(SIGNED_FOR);
+        put.sign(SIGNED_FOR)
+    }
+
+    /// Uploads `bytes` as `key` (small objects: a connection test, a marker).
+    pub fn put_bytes(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<()> {
+        let url = self.put_url(key, content_type);
         let sent = self
             .agent
             .put(url.as_str())
