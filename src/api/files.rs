@@ -8,7 +8,6 @@ use actix_files::NamedFile;
 use actix_web::body::{BodySize, BoxBody, MessageBody, SizedStream};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, json};
@@ -22,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::files::store::Location;
 use crate::files::{mime, names, remote, thumbs};
 use crate::http::blocking;
+use crate::http::read_ahead::{self, FileFrom};
 use crate::records::files::field_holding;
 use crate::records::output::Viewer;
 use crate::records::{self, Ctx};
@@ -169,22 +169,23 @@ fn local_response(req: &HttpRequest, file: NamedFile, path: PathBuf) -> HttpResp
         .use_last_modified(true)
         .disable_content_disposition();
     let res = file.into_response(req);
-    // actix-files reads 64 KiB per trip to the blocking pool; larger reads (same
-    // bounded memory per download) serve several times faster. Range and conditional
-    // handling stay actix-files' own: only the body of a 200 or 206 is replaced.
+    // actix-files reads 64 KiB per trip to the blocking pool and waits for each; larger
+    // reads, one always ahead of the socket (same bounded memory per download), serve
+    // several times faster. Range and conditional handling stay actix-files' own: only
+    // the body of a 200 or 206 is replaced.
     if req.method() == actix_web::http::Method::GET
         && let Some((offset, len)) = body_span(&res)
     {
         return res.set_body(BoxBody::new(SizedStream::new(
             len,
-            read_chunks(path, offset, len),
+            read_ahead::stream(FileFrom::new(path, offset), len, CHUNK),
         )));
     }
     res
 }
 
-/// How many bytes a download reads per trip to the blocking pool (and holds at once).
-const CHUNK: u64 = 512 * 1024;
+/// How many bytes a download reads per trip to the blocking pool (it holds two at once).
+const CHUNK: usize = 512 * 1024;
 
 /// The byte span a 200 or 206 answer from actix-files sends: (offset, length).
 fn body_span(res: &HttpResponse) -> Option<(u64, u64)> {
@@ -202,47 +203,6 @@ fn body_span(res: &HttpResponse) -> Option<(u64, u64)> {
         }
         _ => None,
     }
-}
-
-/// Streams `len` bytes of `path` from `offset`, one blocking read of up to `CHUNK` at a time.
-fn read_chunks(
-    path: PathBuf,
-    offset: u64,
-    len: u64,
-) -> impl futures_util::Stream<Item = std::result::Result<Bytes, actix_web::Error>> {
-    futures_util::stream::unfold(
-        (None::<std::fs::File>, path, offset, len),
-        |(file, path, offset, left)| async move {
-            if left == 0 {
-                return None;
-            }
-            let read = web::block(move || -> std::io::Result<_> {
-                use std::os::unix::fs::FileExt;
-                let file = match file {
-                    Some(f) => f,
-                    None => std::fs::File::open(&path)?,
-                };
-                let mut buf = vec![0; CHUNK.min(left) as usize];
-                let n = file.read_at(&mut buf, offset)?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                buf.truncate(n);
-                Ok((file, path, buf))
-            })
-            .await;
-            match read {
-                Ok(Ok((file, path, buf))) => {
-                    let n = buf.len() as u64;
-                    let next = (Some(file), path, offset + n, left - n);
-                    Some((Ok(Bytes::from(buf)), next))
-                }
-                // The file changed under the download: end the body, the client sees it short.
-                Ok(Err(e)) => Some((Err(e.into()), (None, PathBuf::new(), offset, 0))),
-                Err(e) => Some((Err(e.into()), (None, PathBuf::new(), offset, 0))),
-            }
-        },
-    )
 }
 
 /// Finds the file a request names, checks access, and makes the thumbnail it asks for

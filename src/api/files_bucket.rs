@@ -1,23 +1,20 @@
 //! Downloads of files kept in an S3 bucket, answered as downloads from disk are: the
 //! client's `Range`, `If-Range`, `If-None-Match` and `If-Modified-Since` go to the bucket,
 //! which answers them (206, 304, 416 as any HTTP server); its `ETag`, `Last-Modified` and
-//! `Content-Range` come back; the body streams through, one blocking read of at most
-//! `CHUNK` at a time, so a download never holds the file in memory.
-
-use std::io::Read;
+//! `Content-Range` come back; the body streams through in reads of `CHUNK`, one ahead of
+//! the socket, so a download never holds the file in memory.
 
 use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::error::{Error, Result};
 use crate::files::remote::Found;
-use crate::http::blocking;
+use crate::http::{blocking, read_ahead};
 
-/// How many bytes one read takes from the bucket (and a download holds at once).
-const CHUNK: usize = 256 * 1024;
+/// How many bytes one read takes from the bucket (a download holds two at once).
+const CHUNK: usize = 512 * 1024;
 
 /// The client's headers the bucket answers.
 const PASSED_ON: [header::HeaderName; 4] = [
@@ -71,7 +68,10 @@ pub async fn respond(req: &HttpRequest, found: Found) -> Result<(HttpResponse, S
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let res = if matches!(object.status, 200 | 206) {
-        res.body(SizedStream::new(length, chunks(object.body, length)))
+        res.body(SizedStream::new(
+            length,
+            read_ahead::stream(object.body, length, CHUNK),
+        ))
     } else {
         res.finish()
     };
@@ -96,46 +96,4 @@ async fn head(found: Found) -> Result<(HttpResponse, String)> {
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
     Ok((res.finish(), content_type))
-}
-
-type Body = Box<dyn Read + Send>;
-
-/// Streams `len` bytes of `body`, one blocking read of up to `CHUNK` at a time. A body
-/// that ends early ends the download with an error (the client sees it short).
-fn chunks(
-    body: Body,
-    len: u64,
-) -> impl futures_util::Stream<Item = std::result::Result<Bytes, actix_web::Error>> {
-    futures_util::stream::unfold((Some(body), len), |(body, left)| async move {
-        let mut body = body?;
-        if left == 0 {
-            return None;
-        }
-        let want = CHUNK.min(usize::try_from(left).unwrap_or(CHUNK));
-        let read = web::block(move || -> std::io::Result<(Body, Vec<u8>)> {
-            let mut buf = vec![0; want];
-            let mut n = 0;
-            while n < buf.len() {
-                match body.read(&mut buf[n..])? {
-                    0 => break,
-                    k => n += k,
-                }
-            }
-            buf.truncate(n);
-            Ok((body, buf))
-        })
-        .await;
-        match read {
-            Ok(Ok((body, buf))) if !buf.is_empty() => {
-                let n = buf.len() as u64;
-                Some((Ok(Bytes::from(buf)), (Some(body), left.saturating_sub(n))))
-            }
-            Ok(Ok(_)) => {
-                let short = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-                Some((Err(short.into()), (None, 0)))
-            }
-            Ok(Err(e)) => Some((Err(e.into()), (None, 0))),
-            Err(e) => Some((Err(e.into()), (None, 0))),
-        }
-    })
 }

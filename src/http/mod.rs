@@ -7,6 +7,7 @@
 pub mod body;
 pub mod multipart;
 mod query;
+pub mod read_ahead;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 
