@@ -5,8 +5,10 @@
 //! on the blocking pool or a background thread.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusty_s3::actions::{CreateMultipartUpload, DeleteObjects, ListObjectsV2, ObjectIdentifier};
@@ -19,9 +21,13 @@ use crate::error::{Error, Result};
 /// How long a signature stays valid: one request's worth.
 const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
 
-/// Files above this go up in parts of this size (S3 allows at most 10,000 parts, so files
-/// up to 160 GiB; each part streams from the file).
-const PART: u64 = 16 * 1024 * 1024;
+/// Files above this go up in parts of this size (or larger, for a file past 10,000 of
+/// them), each streamed from its span of the file.
+const PART: u64 = 8 * 1024 * 1024;
+
+/// How many parts of one file go up at once: one connection rarely fills the link to a
+/// bucket; the parts stream from disk, so this costs threads, not memory.
+const PARTS_AT_ONCE: usize = 4;
 
 /// The connection settings of a bucket (`s3` or `backups.s3`).
 #[derive(Clone, PartialEq, Eq)]
@@ -208,7 +214,7 @@ impl Bucket {
                 .send(SendBody::from_reader(&mut file));
             return took("upload", sent).map(drop);
         }
-        self.put_parts(key, &mut file, len, content_type)
+        self.put_parts(key, &file, len, content_type)
     }
 
     /// A signed PutObject URL for `key`, its content type signed with it.
@@ -229,7 +235,7 @@ impl Bucket {
         took("upload", sent).map(drop)
     }
 
-    fn put_parts(&self, key: &str, file: &mut File, len: u64, content_type: &str) -> Result<()> {
+    fn put_parts(&self, key: &str, file: &File, len: u64, content_type: &str) -> Result<()> {
         let mut start = self.bucket.create_multipart_upload(self.creds(), key);
         start.headers_mut().insert("content-type", content_type);
         let url = start.sign(SIGNED_FOR);
@@ -257,44 +263,94 @@ impl Bucket {
         sent
     }
 
-    fn send_parts(&self, key: &str, upload_id: &str, file: &mut File, len: u64) -> Result<()> {
-        let mut etags = Vec::new();
-        let mut offset = 0;
-        let mut number: u16 = 1;
-        while offset < len {
-            let size = PART.min(len - offset);
-            file.seek(SeekFrom::Start(offset))?;
-            let mut part = (&mut *file).take(size);
-            let url = self
-                .bucket
-                .upload_part(self.creds(), key, number, upload_id)
-                .sign(SIGNED_FOR);
-            let sent = self
-                .agent
-                .put(url.as_str())
-                .header("content-length", size.to_string())
-                .send(SendBody::from_reader(&mut part));
-            let res = took("upload", sent)?;
-            let etag = res
-                .headers()
-                .get("etag")
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| Error::internal("S3 upload: a part without an ETag"))?;
-            etags.push(etag.to_owned());
-            offset += size;
-            number = number
-                .checked_add(1)
-                .ok_or_else(|| Error::internal("S3 upload: too many parts"))?;
+    /// Sends the parts of `file`, up to `PARTS_AT_ONCE` at a time (each streams from its
+    /// own span of the file), then completes the upload. The first failure stops the rest.
+    fn send_parts(&self, key: &str, upload_id: &str, file: &File, len: u64) -> Result<()> {
+        // S3 allows at most 10,000 parts: a file past 10,000 `PART`s gets larger parts.
+        let part = PART.max(len.div_ceil(10_000));
+        let count = usize::try_from(len.div_ceil(part))
+            .map_err(|_| Error::internal("S3 upload: too many parts"))?;
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let sent: Vec<Result<Vec<(usize, String)>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..PARTS_AT_ONCE.min(count))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut etags = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            if index >= count || failed.load(Ordering::Relaxed) {
+                                return Ok(etags);
+                            }
+                            let offset = index as u64 * part;
+                            let size = part.min(len - offset);
+                            match self.send_part(key, upload_id, index, file, offset, size) {
+                                Ok(etag) => etags.push((index, etag)),
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(Error::internal("S3 upload: a part panicked")))
+                })
+                .collect()
+        });
+        let mut etags = Vec::with_capacity(count);
+        for part in sent {
+            etags.extend(part?);
         }
+        etags.sort_unstable_by_key(|(index, _)| *index);
         let done = self.bucket.complete_multipart_upload(
             self.creds(),
             key,
             upload_id,
-            etags.iter().map(String::as_str),
+            etags.iter().map(|(_, etag)| etag.as_str()),
         );
         let url = done.sign(SIGNED_FOR);
         let sent = self.agent.post(url.as_str()).send(done.body());
         text_of("upload", sent).map(drop)
+    }
+
+    /// Sends the part at `index` (`size` bytes of `file` from `offset`); its ETag.
+    fn send_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        index: usize,
+        file: &File,
+        offset: u64,
+        size: u64,
+    ) -> Result<String> {
+        let number =
+            u16::try_from(index + 1).map_err(|_| Error::internal("S3 upload: too many parts"))?;
+        let url = self
+            .bucket
+            .upload_part(self.creds(), key, number, upload_id)
+            .sign(SIGNED_FOR);
+        let mut span = Span {
+            file,
+            offset,
+            left: size,
+        };
+        let sent = self
+            .agent
+            .put(url.as_str())
+            .header("content-length", size.to_string())
+            .send(SendBody::from_reader(&mut span));
+        let res = took("upload", sent)?;
+        res.headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::internal("S3 upload: a part without an ETag"))
     }
 
     fn meta_of(res: &ureq::http::Response<ureq::Body>, size: u64) -> Meta {
@@ -468,4 +524,25 @@ pub struct Listed {
     pub size: u64,
     /// As the listing gives it (RFC 3339).
     pub modified: String,
+}
+
+/// `left` bytes of a file from `offset`, read by position (spans of one file are read by
+/// several threads at once).
+struct Span<'a> {
+    file: &'a File,
+    offset: u64,
+    left: u64,
+}
+
+impl Read for Span<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = usize::try_from(self.left).map_or(buf.len(), |left| left.min(buf.len()));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        self.offset += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }

@@ -72,6 +72,7 @@ mod restore;
 mod restore_safety;
 mod s3_backups;
 mod s3_files;
+mod s3_parts;
 mod s3_server;
 mod sdk;
 mod server_crons;

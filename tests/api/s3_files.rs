@@ -367,7 +367,12 @@ async fn slow_link(target: &str, per_second: usize) -> String {
 /// As `slow_link`, cutting each connection once `cut_after` bytes went up (a bucket that
 /// goes away mid-upload), and closing every connection at once while `up` is false (a
 /// bucket that is away).
-async fn link(target: &str, per_second: usize, cut_after: usize, up: Arc<AtomicBool>) -> String {
+pub(crate) async fn link(
+    target: &str,
+    per_second: usize,
+    cut_after: usize,
+    up: Arc<AtomicBool>,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
