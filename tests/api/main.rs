@@ -33,6 +33,7 @@ mod crash;
 mod csrf;
 mod errors;
 mod faults;
+mod file_access;
 mod file_lifecycle;
 mod files;
 mod files_compat;
