@@ -3,6 +3,7 @@
 //! wherever the archives are kept (`backups::Place`). A bucket that fails is answered as
 //! PocketBase answers it: 400 with what was being done.
 
+use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -12,7 +13,7 @@ use super::RequestAuth;
 use crate::auth::token::KIND_FILE;
 use crate::backups::{self, Place};
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::http::{Sent, blocking};
+use crate::http::{Sent, blocking, read_ahead};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -193,6 +194,9 @@ pub(crate) enum Archive {
     Missing { in_bucket: bool },
 }
 
+/// How many bytes an archive download reads at a time (it holds two at once).
+const ARCHIVE_CHUNK: usize = 512 * 1024;
+
 /// The archive `key` as an attachment, streamed from its file or from the bucket (which
 /// answers the client's `Range`). The admin UI's download too.
 pub(crate) async fn archive(
@@ -219,8 +223,10 @@ pub(crate) async fn archive(
                 HttpResponse::Ok()
                     .content_type(backups::place::ZIP)
                     .insert_header((header::CONTENT_DISPOSITION, disposition))
-                    .no_chunking(size)
-                    .streaming(crate::http::chunks(file)),
+                    .body(SizedStream::new(
+                        size,
+                        read_ahead::stream(file, size, ARCHIVE_CHUNK),
+                    )),
             ));
         }
     };

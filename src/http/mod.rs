@@ -1,8 +1,8 @@
 //! Request plumbing shared by the JSON API (`api/`) and the admin pages (`ui/`): running
 //! blocking work off the async workers within one bound, record writes on the hooks
 //! executors, the body and query extractors, multipart uploads, the 404 answer, the
-//! client's address and streaming a file out. Neither `api/` nor `ui/` calls into the other;
-//! both build on this.
+//! client's address and streaming a file out (`read_ahead`). Neither `api/` nor `ui/`
+//! calls into the other; both build on this.
 
 pub mod body;
 pub mod multipart;
@@ -14,7 +14,6 @@ use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 pub use body::{Body, Encoding, Sent};
 pub use query::Query;
 
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::db;
@@ -195,28 +194,6 @@ pub fn sign_in_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
 /// The peer of the connection (an IPv4 client of a dual-stack listener as IPv4).
 pub fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     req.peer_addr().map(|a| a.ip().to_canonical())
-}
-
-/// A file streamed out in 256 KiB chunks read on the blocking pool, never whole in memory.
-pub fn chunks(
-    file: std::fs::File,
-) -> impl futures_util::Stream<Item = std::result::Result<web::Bytes, actix_web::Error>> {
-    futures_util::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let read = web::block(move || {
-            let mut buf = vec![0u8; 256 * 1024];
-            let n = file.read(&mut buf)?;
-            buf.truncate(n);
-            Ok::<_, std::io::Error>((file, buf))
-        })
-        .await;
-        match read {
-            Ok(Ok((_, buf))) if buf.is_empty() => None,
-            Ok(Ok((file, buf))) => Some((Ok(web::Bytes::from(buf)), Some(file))),
-            Ok(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-        }
-    })
 }
 
 #[cfg(test)]
