@@ -16,6 +16,7 @@ pub mod output;
 mod protected;
 mod read;
 mod rows;
+mod search;
 pub mod write;
 
 use std::sync::Arc;

@@ -10,9 +10,9 @@ use super::access::{
     Access, access, client_filter, manage_column, row_matches, row_select, superusers_only,
 };
 use super::output::Viewer;
-use super::{Ctx, Record, check_client_expression, count, expand, fields, output};
+use super::{Ctx, Record, check_client_expression, count, expand, fields, output, search};
 use crate::error::{Error, Result};
-use crate::schema::{Collection, fts};
+use crate::schema::Collection;
 
 /// What every record response may ask for: related records, and which keys to keep.
 #[derive(Debug, Default)]
@@ -72,31 +72,29 @@ pub fn list(
         conditions.push(sql);
     }
     let table = &c.name;
+    let offset = (opts.page - 1)
+        .saturating_mul(opts.per_page)
+        .min(i64::MAX as u64);
     let mut from = format!("\"{table}\" t");
     let mut order = order;
+    let mut search_total = None;
     if !opts.search.trim().is_empty() {
-        if fts::fields(c).is_empty() {
-            return Err(Error::bad_request(
-                "The collection has no searchable fields to search in.",
-            ));
+        let search = search::prepare(c, &opts.search)?;
+        if conditions.is_empty() {
+            if order.is_empty()
+                && let Some(page) =
+                    search.page(conn, c, ctx, offset, opts.per_page, opts.skip_total)?
+            {
+                return Ok(page);
+            }
+            if !opts.skip_total {
+                search_total = Some(search.total(conn)?);
+            }
         }
-        let Some(query) = fts::query(&opts.search) else {
-            return Err(Error::bad_request(
-                "Invalid search parameter: no words to find.",
-            ));
-        };
-        let index = fts::table(table);
-        // The search drives the query: matches come from the index first (CROSS JOIN keeps
-        // SQLite from scanning the table and probing the index row by row instead).
-        params.push(Sql::Text(query));
-        from = format!(
-            "(SELECT rowid AS fts_rowid, rank AS fts_rank FROM \"{index}\" WHERE \"{index}\" MATCH ?{}) f \
-             CROSS JOIN \"{table}\" t ON t.rowid = f.fts_rowid",
-            params.len()
-        );
+        params.push(Sql::Text(search.query.clone()));
+        from = search.from(table, params.len());
         if order.is_empty() {
-            // Best matches first (bm25), the newest first among equals.
-            order = " ORDER BY f.fts_rank, t.rowid DESC".to_owned();
+            order = search::Search::ORDER.to_owned();
         }
     }
     let filter = if conditions.is_empty() {
@@ -104,15 +102,14 @@ pub fn list(
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-    let total = if opts.skip_total {
-        None
-    } else {
-        let sql = format!("SELECT count(*) FROM {from}{filter}");
-        Some(count::total(conn, &sql, &params)?)
+    let total = match search_total {
+        _ if opts.skip_total => None,
+        Some(n) => Some(n),
+        None => {
+            let sql = format!("SELECT count(*) FROM {from}{filter}");
+            Some(count::total(conn, &sql, &params)?)
+        }
     };
-    let offset = (opts.page - 1)
-        .saturating_mul(opts.per_page)
-        .min(i64::MAX as u64);
     let manage = manage_column(c, ctx, &mut params);
     params.push(Sql::Integer(opts.per_page as i64));
     params.push(Sql::Integer(offset as i64));

@@ -76,6 +76,7 @@ mod s3_files;
 mod s3_parts;
 mod s3_server;
 mod sdk;
+mod search;
 mod server_crons;
 mod settings_encryption;
 mod spa;
