@@ -175,26 +175,55 @@ pub async fn start_pocketbase_with(
     }
 }
 
-/// `pocketbase serve` on `dir` at a free port, once it answers.
+/// `pocketbase serve` on `dir` at a free port, once it answers. The port is free when
+/// chosen but may be taken before PocketBase binds it (another test's server asking the
+/// kernel for any port): then the answer to a health check would come from that server.
+/// So only PocketBase's own "Server started at" line counts, and a start that lost its
+/// port is tried again on another.
 async fn serve(bin: &str, dir: &Path) -> (Child, String) {
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--http", &format!("127.0.0.1:{port}")]);
-    isolated(&mut cmd, dir);
-    let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
-    let address = format!("http://127.0.0.1:{port}");
     let log = dir.join("serve.log");
-    wait_for(
-        Duration::from_secs(20),
-        "pocketbase to answer",
-        async || match crate::helpers::http_get(format!("{address}/api/health")).await {
-            Ok(_) => Ok(()),
-            Err(_) => Err(std::fs::read_to_string(&log).unwrap_or_default()),
-        },
-    )
-    .await;
-    (child, address)
+    for _ in 0..5 {
+        let port = free_port();
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--http", &format!("127.0.0.1:{port}")]);
+        isolated(&mut cmd, dir);
+        let mut child = cmd
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let address = format!("http://127.0.0.1:{port}");
+        let started = format!("Server started at {address}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            if said.contains(&started) {
+                wait_for(
+                    Duration::from_secs(20),
+                    "pocketbase to answer",
+                    async || match crate::helpers::http_get(format!("{address}/api/health")).await {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                )
+                .await;
+                return (child, address);
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pocketbase did not start: {said}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    panic!(
+        "pocketbase could not bind a port: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 struct Case {
