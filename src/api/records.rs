@@ -252,15 +252,23 @@ async fn view(
     let c = collection(&state, &name)?;
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, Map::new());
-    let shared = state.clone();
     let table = c.clone();
-    let record = blocking(move || {
-        shared.db.data.read(|conn| {
-            let record = records::view(conn, &c, &ctx, &id)?;
-            shaped(conn, &c, &ctx, record, &shape)
-        })
-    })
-    .await?;
+    // A short read (see `records::view_is_short`) runs here on the async worker when a
+    // reader is free at once, sparing two thread hops; any other read goes to the pool.
+    let inline = shape.expand.is_empty()
+        && records::view_is_short(&table, &ctx)
+        && record_requests::wanted(&state, &Kind::View(Map::new()), &table).is_none();
+    let read = move |conn: &Connection| {
+        let record = records::view(conn, &c, &ctx, &id)?;
+        shaped(conn, &c, &ctx, record, &shape)
+    };
+    let record = match inline.then(|| state.db.data.try_read(&read)).flatten() {
+        Some(record) => record?,
+        None => {
+            let shared = state.clone();
+            blocking(move || shared.db.data.read(read)).await?
+        }
+    };
     if let Value::Object(found) = &record {
         let kind = Kind::View(found.clone());
         if let Some(hooked) = record_requests::wanted(&state, &kind, &table) {

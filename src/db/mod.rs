@@ -149,6 +149,21 @@ impl Readers {
         f(&conn).map_err(|e| armed.explain(e))
     }
 
+    /// As `run` without a request to cancel it, when a reader is free at once; None
+    /// without waiting when none is.
+    fn try_run<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Option<Result<T>> {
+        let conn = self.pool.try_get()?;
+        crate::metrics::observe_reader_wait(Duration::ZERO);
+        self.taken.fetch_add(1, Ordering::AcqRel);
+        let _taken = Taken(self);
+        let armed = match bound::Armed::new(&conn, self.timeout, None) {
+            Ok(armed) => armed,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let _held = Held::new();
+        Some(f(&conn).map_err(|e| armed.explain(e)))
+    }
+
     /// Every reader taken, and none came back for `BUSY_AFTER`.
     fn busy(&self) -> bool {
         let returned = Duration::from_millis(self.returned_ms.load(Ordering::Acquire));
@@ -338,6 +353,14 @@ impl Store {
     /// `Error::Cancelled` once the request it runs for (`bound::within`) is cancelled.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.pools()?.readers.run(bound::current(), f)
+    }
+
+    /// Runs `f` on a request reader if one is free at once; None, without waiting, when
+    /// none is (or while a restore holds the pools closed). For the short, bounded reads
+    /// that may run on an async worker (see `api::records::view`).
+    pub fn try_read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Option<Result<T>> {
+        let pools = self.live.try_read().ok()?.as_ref()?.clone();
+        pools.readers.try_run(f)
     }
 
     /// Runs `f` on one of the readers held back for the server's own jobs, which requests

@@ -29,7 +29,7 @@ pub use access::{check_client_expression, satisfies};
 pub use files::FileChanges;
 use output::Viewer;
 pub use protected::Secrets;
-pub use read::{ListOptions, Shape, list, shape, view, view_as, view_row};
+pub use read::{ListOptions, Shape, list, shape, view, view_as, view_is_short, view_row};
 pub use rows::Deleted;
 pub use write::{Publish, Writes};
 
