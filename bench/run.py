@@ -5,7 +5,11 @@ peak RSS per server and workload, hearth/PocketBase ratios, a realtime fan-out r
 (bench/realtime.py's measurement), the machine's HTTP and write ceilings, the cost of
 request logging, idle RSS, start-up time and binary size.
 
-Records are seeded through the batch API, with the same ids and fields on both servers.
+Two kinds of rows: guests on public rules (`posts`, --records of them), and signed-in
+users of a small multi-tenant app (bench/signed_in.py: 1,000 users, each request signed in
+as a random one, on `tasks` they own under `owner = @request.auth.id`; --records tasks,
+spread evenly over the users). Records are seeded through the batch API, with the same ids
+and fields on both servers.
 
 Needs: a release build of hearth and its two ceiling examples
 (cargo build --release --bin hearth --example http_ceiling --example write_ceiling; without
@@ -340,11 +344,13 @@ def main():
             raise SystemExit(f"{tool} is not installed")
     if not os.path.exists(HEARTH):
         raise SystemExit("build hearth first: cargo build --release")
+    import signed_in  # bench/signed_in.py, which imports this file
 
     tmp = tempfile.mkdtemp(prefix="hearth-bench-")
     servers = [start_hearth(tmp), start_pocketbase(tmp)]
     idle = {s.name: s.rss_kb("VmRSS") for s in servers}
     ids = {s.name: seed(s, a.records) for s in servers}
+    data, tokens = signed_in.prepare(servers, a.records)
     rows = []
     for label, target in guest_workloads(ids):
         if label.startswith("list, search"):
@@ -354,6 +360,9 @@ def main():
             # The cost of request logging: the view again right away (later rows leave
             # slow requests running past their end), with logging off, then on.
             logging_off, logging_on = logging_cost(servers[0], target(servers[0])[0], a)
+    for label, kind in signed_in.ROWS:
+        rows.append((label, measure_row(
+            servers, lambda s: signed_in.measure(s, kind, data, tokens, a.seconds, a.connections))))
     # Realtime fan-out: SSE clients on a fresh collection, events published one at a time.
     fanout = {}
     if a.fanout_clients:
