@@ -64,6 +64,19 @@ impl Server {
         answer(req.send().await.unwrap()).await
     }
 
+    /// Points the server's file storage at the bucket `settings` describe (its `s3`).
+    pub async fn use_s3(&self, settings: Value) {
+        let (status, body) = self
+            .send_json(
+                Method::PATCH,
+                "/api/settings",
+                json!({ "s3": settings }),
+                true,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }

@@ -307,15 +307,7 @@ async fn a_bucket_that_is_away_leaves_no_half_record() {
     let pocketbase = Server::signed_in(&pb.address).await;
     pocketbase.create_docs().await;
     for (server, bucket) in [(&hearth, s3.bucket.as_str()), (&pocketbase, "pb-files")] {
-        let (status, _) = server
-            .send_json(
-                Method::PATCH,
-                "/api/settings",
-                json!({"s3": s3.settings(bucket)}),
-                true,
-            )
-            .await;
-        assert_eq!(status, 200);
+        server.use_s3(s3.settings(bucket)).await;
     }
     drop(s3);
 
@@ -442,15 +434,7 @@ async fn uploads_to_a_slow_bucket_do_not_hold_up_other_writes() {
     let (_app, hearth) = hearth().await;
     let mut settings = s3.settings(&s3.bucket);
     settings["endpoint"] = json!(slow_link(&s3.endpoint, 256 * 1024).await);
-    let (status, _) = hearth
-        .send_json(
-            Method::PATCH,
-            "/api/settings",
-            json!({ "s3": settings }),
-            true,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hearth.use_s3(settings).await;
 
     // Under the field's 1 MB limit: about 3.5 s over the link.
     let big = vec![b'a'; 900 * 1024];
@@ -628,15 +612,7 @@ async fn a_bucket_lost_mid_upload_leaves_no_half_record() {
     ] {
         let mut settings = s3.settings(&bucket);
         settings["endpoint"] = json!(cut);
-        let (status, _) = server
-            .send_json(
-                Method::PATCH,
-                "/api/settings",
-                json!({ "s3": settings }),
-                true,
-            )
-            .await;
-        assert_eq!(status, 200);
+        server.use_s3(settings).await;
         let form = Form::new()
             .text("title", "cut off")
             .part("files", file(vec![b'a'; 900 * 1024], "big.txt"));
@@ -675,15 +651,7 @@ async fn truncating_and_deleting_a_collection_empty_the_bucket() {
     let Some(weed) = weed_bin() else { return };
     let s3 = start_s3(&weed).await;
     let (_app, hearth) = hearth().await;
-    let (status, _) = hearth
-        .send_json(
-            Method::PATCH,
-            "/api/settings",
-            json!({ "s3": s3.settings(&s3.bucket) }),
-            true,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hearth.use_s3(s3.settings(&s3.bucket)).await;
     let upload = async || {
         let form = Form::new()
             .part("image", file(png(8, 8), "p.png"))
@@ -744,15 +712,7 @@ async fn removals_wait_for_a_bucket_that_was_away() {
     let up = Arc::new(AtomicBool::new(true));
     let mut settings = s3.settings(&s3.bucket);
     settings["endpoint"] = json!(link(&s3.endpoint, 64 << 20, usize::MAX, up.clone()).await);
-    let (status, _) = hearth
-        .send_json(
-            Method::PATCH,
-            "/api/settings",
-            json!({ "s3": settings }),
-            true,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hearth.use_s3(settings).await;
     let form = Form::new().part("files", file(b"to be removed".to_vec(), "t.txt"));
     let (status, rec) = hearth
         .send_form(Method::POST, "/api/collections/docs/records", form, false)

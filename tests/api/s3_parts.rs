@@ -35,15 +35,7 @@ async fn hearth_on(s3: &S3Server, endpoint: &str) -> (TestApp, Server) {
     assert_eq!(status, 200, "{body}");
     let mut settings = s3.settings(&s3.bucket);
     settings["endpoint"] = json!(endpoint);
-    let (status, body) = server
-        .send_json(
-            Method::PATCH,
-            "/api/settings",
-            json!({ "s3": settings }),
-            true,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    server.use_s3(settings).await;
     (app, server)
 }
 
