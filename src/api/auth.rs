@@ -316,15 +316,8 @@ async fn auth_refresh(
         let token = records::refreshed_token(&c, &record, &presented)?;
         auth_response(conn, &c, &id, token)
     };
-    // Two reads of one record by id, short and bounded: here when a reader is free at
-    // once (as a short view does), else on the pool.
-    let body = match state.db.data.try_read(&refresh) {
-        Some(body) => body?,
-        None => {
-            let shared = state.clone();
-            blocking(move || shared.db.data.read(refresh)).await?
-        }
-    };
+    // Two reads of one record by id: short and bounded.
+    let body = crate::http::short_read(&state, refresh).await?;
     auth_hooks::answered(&req, &state, &auth, &table, body, ("", "")).await
 }
 

@@ -253,8 +253,7 @@ async fn view(
     let shape = query.shape();
     let ctx = context(&req, &state, &auth, Map::new());
     let table = c.clone();
-    // A short read (see `records::view_is_short`) runs here on the async worker when a
-    // reader is free at once, sparing two thread hops; any other read goes to the pool.
+    // A short read (see `records::view_is_short`) may run on the async worker.
     let inline = shape.expand.is_empty()
         && records::view_is_short(&table, &ctx)
         && record_requests::wanted(&state, &Kind::View(Map::new()), &table).is_none();
@@ -262,12 +261,11 @@ async fn view(
         let record = records::view(conn, &c, &ctx, &id)?;
         shaped(conn, &c, &ctx, record, &shape)
     };
-    let record = match inline.then(|| state.db.data.try_read(&read)).flatten() {
-        Some(record) => record?,
-        None => {
-            let shared = state.clone();
-            blocking(move || shared.db.data.read(read)).await?
-        }
+    let record = if inline {
+        crate::http::short_read(&state, read).await?
+    } else {
+        let shared = state.clone();
+        blocking(move || shared.db.data.read(read)).await?
     };
     if let Value::Object(found) = &record {
         let kind = Kind::View(found.clone());

@@ -133,25 +133,12 @@ impl FromRequest for RequestAuth {
             if token::peek(&raw).is_none() {
                 return Ok(Self::Guest);
             }
-            // Finding the token's record is a read by id, short and bounded: it runs here
-            // when a reader is free at once (as a short view does), else on the pool.
+            // Finding the token's record is a read by id: short and bounded.
             let schema = state.schema.snapshot();
-            let inline = state
-                .db
-                .data
-                .try_read(|c| Self::resolve(c, &schema, &raw, KIND_AUTH));
-            let auth = match inline {
-                Some(auth) => auth?,
-                None => {
-                    crate::http::blocking(move || {
-                        state
-                            .db
-                            .data
-                            .read(|c| Self::resolve(c, &schema, &raw, KIND_AUTH))
-                    })
-                    .await?
-                }
-            };
+            let auth = crate::http::short_read(&state, move |c| {
+                Self::resolve(c, &schema, &raw, KIND_AUTH)
+            })
+            .await?;
             if let Some(who) = auth.identity() {
                 req.extensions_mut().insert(who);
             }

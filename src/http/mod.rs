@@ -66,6 +66,20 @@ pub async fn blocking<T: Send + 'static>(
     out
 }
 
+/// Runs a short read of bounded cost (SPEC "Storage": a row by id, no subquery, no JS) on
+/// this async worker when a request reader of the data store is free at once, sparing
+/// two thread hops; else as `blocking` work like any other read.
+pub async fn short_read<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    f: impl Fn(&rusqlite::Connection) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    if let Some(out) = state.db.data.try_read(&f) {
+        return out;
+    }
+    let state = state.clone();
+    blocking(move || state.db.data.read(f)).await
+}
+
 /// Runs a record write to `c` (None: any collection, a batch): on a hooks executor when
 /// record hooks for it are loaded (the JS runtime must be on the thread the write runs
 /// on), else as `blocking` work without hooks.
