@@ -3,6 +3,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use hearth::cli::Cli;
 
+/// mimalloc rather than glibc's malloc: it returns freed memory to the system, where glibc
+/// kept what a burst of writes had used (see README "Benchmarks", memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

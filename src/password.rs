@@ -4,8 +4,8 @@
 //! an argon2id hash of the same password (`needs_rehash`).
 
 use std::cell::RefCell;
-use std::sync::{Arc, LazyLock, Mutex, mpsc};
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, mpsc};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -17,43 +17,72 @@ use crate::error::{Error, Result};
 /// each of them (gigabytes after a burst of sign-ins); hashing only on a few dedicated
 /// threads, one per core, bounds it. Callers wait for their result (they are on blocking
 /// threads already), and no more hashes run at once than there are cores anyway.
+///
+/// A hashing thread keeps its working memory while hashes are waiting (a burst of sign-ins
+/// reuses it) and gives it back as soon as none is: an idle server carries no argon2 memory.
 struct Hashers {
-    jobs: Mutex<mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    queue: Mutex<VecDeque<Job>>,
+    ready: Condvar,
 }
 
-static HASHERS: LazyLock<Hashers> = LazyLock::new(|| {
-    let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
-    let rx = Arc::new(Mutex::new(rx));
+type Job = Box<dyn FnOnce() + Send>;
+
+/// None when not one hashing thread could start.
+static HASHERS: LazyLock<Option<Arc<Hashers>>> = LazyLock::new(|| {
+    let hashers = Arc::new(Hashers {
+        queue: Mutex::new(VecDeque::new()),
+        ready: Condvar::new(),
+    });
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut started = 0;
     for i in 0..threads {
-        let rx = rx.clone();
+        let hashers = hashers.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
                 HASHING_THREAD.set(true);
                 loop {
-                    let job = rx
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .recv_timeout(IDLE);
-                    match job {
-                        // A panicking job only drops its own reply channel.
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
-                        Err(mpsc::RecvTimeoutError::Timeout) => release_memory(),
-                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    let job = hashers.next();
+                    // A panicking job only drops its own reply channel.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    if hashers.idle() {
+                        release_memory();
                     }
                 }
             });
-        if let Err(e) = spawned {
-            log::error!("cannot start password hashing thread: {e}");
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => log::error!("cannot start password hashing thread: {e}"),
         }
     }
-    Hashers {
-        jobs: Mutex::new(tx),
-    }
+    (started > 0).then_some(hashers)
 });
+
+impl Hashers {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Job>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next job, waiting as long as it takes.
+    fn next(&self) -> Job {
+        let mut queue = self.lock();
+        loop {
+            if let Some(job) = queue.pop_front() {
+                return job;
+            }
+            queue = self.ready.wait(queue).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn push(&self, job: Job) {
+        self.lock().push_back(job);
+        self.ready.notify_one();
+    }
+}
 
 /// Runs `f` on a hashing thread and waits for its result (right here when this is one);
 /// None if it could not run.
@@ -80,13 +109,8 @@ fn submit<T: 'static>(
     f: impl FnOnce() -> T + Send + 'static,
     reply: impl FnOnce(T) + Send + 'static,
 ) -> Option<()> {
-    let job: Box<dyn FnOnce() + Send> = Box::new(move || reply(f()));
-    HASHERS
-        .jobs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .send(job)
-        .ok()
+    HASHERS.as_ref()?.push(Box::new(move || reply(f())));
+    Some(())
 }
 
 /// Runs `f` on a hashing thread and awaits its result without holding a thread meanwhile:
@@ -105,17 +129,12 @@ thread_local! {
     /// True on the hashing threads.
     static HASHING_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 
-    /// A hashing thread's argon2 working memory, allocated once and reused, so the
-    /// allocator never has to find (and keep) a fresh 19 MiB per hash.
+    /// A hashing thread's argon2 working memory, reused while hashes keep coming.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// How long a hashing thread keeps its working memory with nothing to hash.
-const IDLE: Duration = Duration::from_secs(10);
-
 /// Gives a hashing thread's working memory back (a block this large is its own mapping,
-/// which freeing returns to the system): a burst of sign-ins reuses it, an idle server
-/// does not carry it.
+/// which freeing returns to the system).
 fn release_memory() {
     BLOCKS.with(|cell| {
         if !cell.borrow().is_empty() {
