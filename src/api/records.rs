@@ -13,8 +13,8 @@ use super::{RequestAuth, etag};
 use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
-use crate::http::{blocking, multipart, writing};
-use crate::records::write::RecordHooks;
+use crate::http::{blocking, multipart, queued, record_hooks_for, writing};
+use crate::records::write::{RecordHooks, Writes};
 use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -340,14 +340,26 @@ async fn create(
         )
         .await;
     }
-    let record = writing(&state, Some(c.clone()), move |hooks| {
-        shared
-            .records_with(hooks)
-            .create(&c, &ctx, &body, staging, |tx, r| {
-                shaped(tx, &c, &ctx, r, &shape)
-            })
-    })
-    .await?;
+    let record = if !record_hooks_for(&state, &c) && Writes::queueable(&c, &body, &staging) {
+        // The common create (no hooks, no files, no password): on the writer thread, this
+        // worker free meanwhile.
+        let records = state.records();
+        queued(
+            records.create_queued(c, ctx, body, staging, move |tx, c, ctx, r| {
+                shaped(tx, c, ctx, r, &shape)
+            }),
+        )
+        .await?
+    } else {
+        writing(&state, Some(c.clone()), move |hooks| {
+            shared
+                .records_with(hooks)
+                .create(&c, &ctx, &body, staging, |tx, r| {
+                    shaped(tx, &c, &ctx, r, &shape)
+                })
+        })
+        .await?
+    };
     let record = enrich_one(&req, &state, &auth, record).await?;
     Ok(etag::tagged(&req, &record))
 }

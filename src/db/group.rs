@@ -23,10 +23,11 @@ use std::time::Duration;
 use rusqlite::{Connection, ffi};
 
 use super::generation;
+use super::queue::{self, Job};
 use crate::error::{Error, Result};
 
 /// Writes per group at most: a bound on how long the first member waits for the rest.
-const MAX_GROUP: usize = 64;
+pub(super) const MAX_GROUP: usize = 64;
 
 /// How long a member waits for its group to end before it ends it itself. Far above a
 /// commit's usual wait (the next writer's savepoint), so under load it never fires; it
@@ -80,6 +81,14 @@ impl Group {
     }
 
     /// Waits for the outcome; `rescue` runs each time `RESCUE_AFTER` passes without one.
+    /// The outcome, once the group has ended.
+    fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn wait(&self, rescue: impl Fn()) -> Outcome {
         loop {
             let slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
@@ -204,6 +213,72 @@ impl Commits {
         match group.wait(rescue) {
             Ok(()) => Ok(out),
             Err(failure) => Err(failure.error()),
+        }
+    }
+
+    /// Runs queued writes (see `queue`) on the writer connection `conn`, each in its own
+    /// savepoint of the open group (or of a new one), then commits that group and hands
+    /// every write its result. Unlike `write`, the group is never left open for a writer
+    /// queued for the connection: nobody here waits for a group to end, so nobody could end
+    /// one that writer abandoned.
+    pub(super) fn write_jobs<C>(&self, mut conn: C, jobs: Vec<Box<dyn Job>>)
+    where
+        C: DerefMut<Target = Connection>,
+    {
+        let mut done: Vec<(Arc<Group>, Box<dyn Job>)> = Vec::with_capacity(jobs.len());
+        for mut job in jobs {
+            let group = {
+                let mut open = self.state();
+                match &open.group {
+                    Some(g) => g.clone(),
+                    None => {
+                        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                            job.finish(Err(e.into()));
+                            continue;
+                        }
+                        let g = Arc::new(Group::default());
+                        open.group = Some(g.clone());
+                        open.members = 0;
+                        g
+                    }
+                }
+            };
+            let ran = queue::run_in_savepoint(&mut conn, job.as_mut());
+            // As in `write`: a failed statement may have aborted the whole transaction.
+            let aborted = conn.is_autocommit();
+            let mut open = self.state();
+            let failure = match ran {
+                Some(Ok(true)) => {
+                    open.members += 1;
+                    done.push((group, job));
+                    None
+                }
+                Some(Ok(false)) => {
+                    job.finish(Ok(()));
+                    None
+                }
+                Some(Err(e)) => {
+                    let failure = Failure::of(&e);
+                    job.finish(Err(e));
+                    Some(failure)
+                }
+                // Dropped unanswered: its caller hears that the write failed.
+                None => None,
+            };
+            if aborted {
+                let failure = failure.unwrap_or_else(|| {
+                    Failure::of(&Error::internal("the write transaction was aborted"))
+                });
+                self.end(&mut open, Err(failure));
+            }
+        }
+        self.settle(&conn);
+        drop(conn);
+        for (group, job) in done {
+            let outcome = group.outcome().unwrap_or_else(|| {
+                Err(Failure::of(&Error::internal("the write group never ended")))
+            });
+            job.finish(outcome.map_err(|f| f.error()));
         }
     }
 

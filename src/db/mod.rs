@@ -17,16 +17,18 @@ pub mod group;
 pub mod math;
 pub mod migrate;
 pub mod pragmas;
+mod queue;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
+use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::error::{Error, Result};
 use pragmas::Access;
@@ -217,6 +219,8 @@ pub struct Store {
     live: Arc<RwLock<Option<Arc<Pools>>>>,
     /// Counts reopenings, so a `ChangeWatch` knows its own connection went stale.
     epoch: Arc<AtomicU64>,
+    /// The writer thread of `write_queued`.
+    queue: Arc<queue::Queue>,
 }
 
 /// The connections of one file. Every operation holds an `Arc` of it while it runs, so
@@ -227,6 +231,17 @@ struct Pools {
     readers: Readers,
     reserved: Readers,
 }
+
+/// The thread every pool opens its connections on (r2d2 would start three per pool, 18 in
+/// all for data.db and auxiliary.db); opening is rare and quick.
+static OPENER: LazyLock<Arc<ScheduledThreadPool>> = LazyLock::new(|| {
+    Arc::new(
+        ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("sqlite-open")
+            .build(),
+    )
+});
 
 impl Pools {
     fn open(path: &Path, opts: &PoolOptions) -> Result<Self> {
@@ -249,7 +264,12 @@ impl Pools {
         };
         // No reaper: connections live as long as their pools, so none is opened behind
         // the back of a restore that has closed them.
-        let builder = || Pool::builder().max_lifetime(None).idle_timeout(None);
+        let builder = || {
+            Pool::builder()
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .thread_pool(OPENER.clone())
+        };
         // The writer is opened (and WAL switched on) before any reader exists.
         let writer = builder()
             .max_size(1)
@@ -298,6 +318,7 @@ impl Store {
             opts: opts.clone(),
             live: Arc::new(RwLock::new(Some(Arc::new(pools)))),
             epoch: Arc::default(),
+            queue: Arc::default(),
         })
     }
 
@@ -346,6 +367,16 @@ impl Store {
             f(tx)
         };
         pools.commits.write(conn, f, || pools.take_writer())
+    }
+
+    /// `write` for an async caller: `f` runs on the file's writer thread, in a group with
+    /// whatever other writes are waiting, and the caller awaits its result holding no
+    /// thread (see `queue`). `f` must not block on anything but this connection.
+    pub async fn write_queued<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.queue.write(&self.live, f).await
     }
 
     /// Runs `f` on a request reader. Readers are `query_only`: a write attempt is an error,

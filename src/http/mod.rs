@@ -66,6 +66,16 @@ pub async fn blocking<T: Send + 'static>(
     out
 }
 
+/// Awaits a write queued for the writer thread (`Writes::run_queued`) within the same
+/// `MAX_BLOCKING` bound as blocking work, so that a flood of writes is turned away with 503
+/// rather than queued without limit.
+pub async fn queued<T>(write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let slot = Slot::take()?;
+    let out = write.await;
+    drop(slot);
+    out
+}
+
 /// Runs a short read of bounded cost (SPEC "Storage": a row by id, no subquery, no JS) on
 /// this async worker when a request reader of the data store is free at once, sparing
 /// two thread hops; else as `blocking` work like any other read.
@@ -97,6 +107,13 @@ pub async fn writing<T: Send + 'static>(
         }
         _ => blocking(move || f(&NoHooks)).await,
     }
+}
+
+/// Whether record hooks are loaded for writes to `c`: when none are, a write may skip the
+/// hooks executor (`writing`) and even the blocking pool (`Writes::run_queued`).
+pub fn record_hooks_for(state: &AppState, c: &crate::schema::Collection) -> bool {
+    let loaded = state.hooks.current();
+    loaded.pool.is_some() && loaded.registry.has_record_hooks(Some(c))
 }
 
 /// How many calls to other servers (OAuth2 code exchanges, avatar downloads) may run at

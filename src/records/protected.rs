@@ -40,6 +40,11 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// True when `prepare` has nothing to do for `body` on `c` (no password set).
+    pub fn none_needed(c: &Collection, body: &Map<String, Value>) -> bool {
+        !c.is_auth() || text(body, "password").is_empty()
+    }
+
     /// For `ctx`'s write of `body` to record `id` of `c` (None: a new record): hashes the
     /// new password and checks the old one against the stored hash (read on a reader, given
     /// back before the check). Nothing to do unless `c` is an auth collection and the body
@@ -53,10 +58,10 @@ impl Secrets {
         body: &Map<String, Value>,
     ) -> Result<Self> {
         let mut out = Self::default();
-        let new = text(body, "password");
-        if !c.is_auth() || new.is_empty() {
+        if Self::none_needed(c, body) {
             return Ok(out);
         }
+        let new = text(body, "password");
         let allowed = match id {
             None => c.rules.create.is_some() || ctx.caller.is_superuser(),
             Some(id) => {

@@ -140,15 +140,49 @@ impl Writes<'_> {
             };
             f(&mut tx)
         });
-        let out = match out {
-            Ok(out) => out,
+        match out {
+            Ok(out) => {
+                self.committed(after);
+                Ok(out)
+            }
             Err(e) => {
                 if !after.tried.is_empty() {
                     self.hooks.after(&after.tried, Some(&e));
                 }
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// `run` for an async caller, when no record hooks are loaded for what `f` writes and
+    /// nothing it does waits on more than the connection (no upload to place, no password
+    /// to hash): `f` runs on the writer thread (`Store::write_queued`), and nothing holds a
+    /// thread while the write waits for its commit.
+    pub async fn run_queued<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (out, after) = self
+            .store
+            .write_queued(move |conn| {
+                let mut after = After::default();
+                let mut tx = Tx {
+                    conn,
+                    after: &mut after,
+                    hooks: &NoHooks,
+                    validating: true,
+                };
+                let out = f(&mut tx)?;
+                Ok((out, after))
+            })
+            .await?;
+        self.committed(after);
+        Ok(out)
+    }
+
+    /// Once a transaction has committed: deletes the files its writes dropped and publishes
+    /// its changes.
+    fn committed(&self, after: After) {
         for staging in after.staged {
             staging.commit();
         }
@@ -174,7 +208,38 @@ impl Writes<'_> {
         if !done.is_empty() {
             self.hooks.after(&done, None);
         }
-        Ok(out)
+    }
+
+    /// `create` on the writer thread (see `run_queued`), for a body without uploads that
+    /// sets no password, when no record hooks are loaded for `c`.
+    pub async fn create_queued<T: Send + 'static>(
+        &self,
+        c: Arc<Collection>,
+        ctx: Ctx,
+        body: Map<String, Value>,
+        staging: Staging,
+        answer: impl FnOnce(&Connection, &Collection, &Ctx, Record) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        debug_assert!(Self::queueable(&c, &body, &staging));
+        self.run_queued(move |tx| {
+            let record = tx.save(
+                &c,
+                &ctx,
+                None,
+                &body,
+                &Map::new(),
+                &Secrets::default(),
+                Some(staging),
+            )?;
+            answer(tx.conn, &c, &ctx, record)
+        })
+        .await
+    }
+
+    /// Whether a write of `body` to `c` may go through `run_queued`: nothing to place, no
+    /// password to hash. Record hooks are the caller's to rule out.
+    pub fn queueable(c: &Collection, body: &Map<String, Value>, staging: &Staging) -> bool {
+        staging.is_empty() && staging.ahead_id().is_none() && Secrets::none_needed(c, body)
     }
 
     /// Creates a record of `c` from `body` and the uploads in `staging`; `answer` builds
