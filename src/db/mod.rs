@@ -8,7 +8,9 @@
 //! reader checkout is bounded by `--query-timeout` and, for a request, by its client
 //! staying (see `bound`).
 //!
-//! Everything here blocks. Async callers move it onto a blocking thread first.
+//! Everything here blocks, and async callers move it onto a blocking thread first, with
+//! two exceptions: `try_read` (a short read when a reader is free at once) and
+//! `write_queued` (the write runs on the file's writer thread, `queue`, and is awaited).
 
 pub mod bound;
 pub mod foreign;
