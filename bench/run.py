@@ -322,7 +322,7 @@ def table_cells(r):
     """The cells of one row of TABLE_HEAD."""
     h, p = r["hearth"], r["pocketbase"]
     return (f"{h['rps']:.0f} | {p['rps']:.0f} | {ratio(h['rps'], p['rps'])}x | "
-            f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {h['p99'] / p['p99']:.2f} | {h['errors']}/{p['errors']} | "
+            f"{h['p50']:.2f} / {h['p99']:.2f} | {p['p50']:.2f} / {p['p99']:.2f} | {ratio(h['p99'], p['p99'])} | {h['errors']}/{p['errors']} | "
             f"{h['peak'] / 1024:.1f} / {p['peak'] / 1024:.1f} | {h['peak'] / p['peak']:.2f} |")
 
 
