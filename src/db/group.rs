@@ -322,13 +322,14 @@ impl Commits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Barrier;
 
     use crate::db::{PoolOptions, Store};
     use crate::error::Error;
 
-    fn store(dir: &tempfile::TempDir) -> Store {
+    /// A store with one table, `t (n INTEGER PRIMARY KEY)`.
+    pub(in crate::db) fn store(dir: &tempfile::TempDir) -> Store {
         let store = Store::open(&dir.path().join("t.db"), &PoolOptions::default()).unwrap();
         store
             .with_writer(|c| Ok(c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))

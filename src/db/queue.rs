@@ -164,16 +164,9 @@ pub(super) fn run_in_savepoint(conn: &mut Connection, job: &mut dyn Job) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use crate::db::{PoolOptions, Store};
+    use crate::db::Store;
+    use crate::db::group::tests::store;
     use crate::error::Error;
-
-    fn store(dir: &tempfile::TempDir) -> Store {
-        let store = Store::open(&dir.path().join("t.db"), &PoolOptions::default()).unwrap();
-        store
-            .with_writer(|c| Ok(c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
-            .unwrap();
-        store
-    }
 
     fn visible(store: &Store, n: i64) -> bool {
         store
