@@ -20,12 +20,16 @@ use crate::realtime::{self, Broker};
 use crate::state::AppState;
 use crate::{api, compress, middleware, tls, ui, webhooks};
 
-/// Threads per worker for blocking work (SQLite, waiting on a password hash). SQLite
-/// work cannot run wider than the reader pool plus the writer anyway; hundreds of threads
-/// (actix's default allows 512) only add context switches and memory: bounding them to 16
-/// raised view throughput by a third and create by two fifths (bench/run.py). Work beyond
-/// it queues, up to `http::MAX_BLOCKING` in flight. Raised to `--readers` when that is more.
-const BLOCKING_THREADS_PER_WORKER: usize = 16;
+/// Threads per worker for blocking work (SQLite reads, blocking writes, file reads): the
+/// readers plus the writer and one more for file work, split between the workers. SQLite
+/// work cannot run wider than that, and more threads only add task switches and memory:
+/// 16 per worker (32 on two cores) held ~20 MB, since each thread that allocates keeps
+/// pages of its own in the allocator. Work beyond queues, up to `http::MAX_BLOCKING` in
+/// flight. (Creates and updates without hooks, files or passwords take no blocking thread:
+/// `Writes::save_queued`.)
+fn blocking_threads_per_worker(readers: u32, workers: usize) -> usize {
+    (readers as usize + 2).div_ceil(workers.max(1)).max(2)
+}
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -73,7 +77,10 @@ impl App {
         };
         let https_side = https.as_ref().map(|(_, _, side)| side.clone());
         let workers = config.workers;
-        let blocking_threads = BLOCKING_THREADS_PER_WORKER.max(config.pool.readers as usize);
+        let blocking_threads = blocking_threads_per_worker(
+            config.pool.readers,
+            workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        );
         let config_smtp = config.smtp.clone();
         let (broker, events) = Broker::new(config.realtime.max_clients);
         let webhook_options = config.webhooks.clone();

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::files::Staging;
 use crate::filter::RequestInfo;
 use crate::http::{blocking, multipart, queued, record_hooks_for, writing};
-use crate::records::write::{RecordHooks, Writes};
+use crate::records::write::{QueuedPrecondition, RecordHooks, Writes};
 use crate::records::{self, Ctx, ListOptions, Shape};
 use crate::schema::Collection;
 use crate::state::AppState;
@@ -344,12 +344,9 @@ async fn create(
         // The common create (no hooks, no files, no password): on the writer thread, this
         // worker free meanwhile.
         let records = state.records();
-        queued(
-            records.create_queued(c, ctx, body, staging, move |tx, c, ctx, r| {
-                shaped(tx, c, ctx, r, &shape)
-            }),
-        )
-        .await?
+        let answer =
+            move |tx: &Connection, c: &Collection, ctx: &Ctx, r| shaped(tx, c, ctx, r, &shape);
+        queued(records.save_queued(c, ctx, None, body, staging, answer)).await?
     } else {
         writing(&state, Some(c.clone()), move |hooks| {
             shared
@@ -401,15 +398,27 @@ async fn update(
         return record_requests::around(&req, &state, &auth, hooked, table, kind, asked, work)
             .await;
     }
-    let record = writing(&state, Some(c.clone()), move |hooks| {
-        let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
-        shared
-            .records_with(hooks)
-            .update(&c, &ctx, &id, &body, staging, &unchanged, |tx, r| {
-                shaped(tx, &c, &ctx, r, &shape)
-            })
-    })
-    .await?;
+    let record = if !record_hooks_for(&state, &c) && Writes::queueable(&c, &body, &staging) {
+        // As for a create: on the writer thread, this worker free meanwhile.
+        let records = state.records();
+        let answer =
+            move |tx: &Connection, c: &Collection, ctx: &Ctx, r| shaped(tx, c, ctx, r, &shape);
+        let checked = id.clone();
+        let precondition: QueuedPrecondition =
+            Box::new(move |tx, c, ctx| unchanged(tx, c, ctx, &checked, if_match.as_deref()));
+        let on = Some((id, precondition));
+        queued(records.save_queued(c, ctx, on, body, staging, answer)).await?
+    } else {
+        writing(&state, Some(c.clone()), move |hooks| {
+            let unchanged = |tx: &Connection| unchanged(tx, &c, &ctx, &id, if_match.as_deref());
+            shared
+                .records_with(hooks)
+                .update(&c, &ctx, &id, &body, staging, &unchanged, |tx, r| {
+                    shaped(tx, &c, &ctx, r, &shape)
+                })
+        })
+        .await?
+    };
     let record = enrich_one(&req, &state, &auth, record).await?;
     Ok(etag::tagged(&req, &record))
 }

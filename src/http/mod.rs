@@ -22,7 +22,7 @@ use crate::records::write::{NoHooks, RecordHooks};
 use crate::state::AppState;
 
 /// How many pieces of blocking work may wait or run at once, process-wide. The blocking pool
-/// itself has far fewer threads (`BLOCKING_THREADS_PER_WORKER` per worker, see `app.rs`):
+/// itself has far fewer threads (`blocking_threads_per_worker`, see `app.rs`):
 /// the rest wait in its queue. Past this bound a request is turned away with 503 and
 /// `Retry-After` instead of joining a queue that grows without limit.
 pub const MAX_BLOCKING: usize = 512;

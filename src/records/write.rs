@@ -98,6 +98,9 @@ pub struct Writes<'a> {
 /// that no longer holds, say).
 pub type Precondition<'p> = &'p dyn Fn(&Connection) -> Result<()>;
 
+/// `Precondition` for `Writes::save_queued`, which runs it on the writer thread.
+pub type QueuedPrecondition = Box<dyn FnOnce(&Connection, &Collection, &Ctx) -> Result<()> + Send>;
+
 /// No precondition.
 pub fn always(_: &Connection) -> Result<()> {
     Ok(())
@@ -210,22 +213,31 @@ impl Writes<'_> {
         }
     }
 
-    /// `create` on the writer thread (see `run_queued`), for a body without uploads that
-    /// sets no password, when no record hooks are loaded for `c`.
-    pub async fn create_queued<T: Send + 'static>(
+    /// A create (`on` None) or an update of record `id` once its precondition holds, on the
+    /// writer thread (see `run_queued`): for a body `queueable` admits, when no record
+    /// hooks are loaded for `c`. `answer` builds the response inside the transaction.
+    pub async fn save_queued<T: Send + 'static>(
         &self,
         c: Arc<Collection>,
         ctx: Ctx,
+        on: Option<(String, QueuedPrecondition)>,
         body: Map<String, Value>,
         staging: Staging,
         answer: impl FnOnce(&Connection, &Collection, &Ctx, Record) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         debug_assert!(Self::queueable(&c, &body, &staging));
         self.run_queued(move |tx| {
+            let id = match on {
+                Some((id, precondition)) => {
+                    precondition(tx.conn, &c, &ctx)?;
+                    Some(id)
+                }
+                None => None,
+            };
             let record = tx.save(
                 &c,
                 &ctx,
-                None,
+                id.as_deref(),
                 &body,
                 &Map::new(),
                 &Secrets::default(),
