@@ -36,13 +36,13 @@ const RESCUE_AFTER: Duration = Duration::from_millis(250);
 
 /// Why a group did not commit, handed to each member as its own error.
 #[derive(Debug, Clone)]
-struct Failure {
+pub(super) struct Failure {
     code: ffi::Error,
     message: String,
 }
 
 impl Failure {
-    fn of(e: &Error) -> Self {
+    pub(super) fn of(e: &Error) -> Self {
         match e {
             Error::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => Self {
                 code: *code,
@@ -80,7 +80,6 @@ impl Group {
         self.ended.notify_all();
     }
 
-    /// Waits for the outcome; `rescue` runs each time `RESCUE_AFTER` passes without one.
     /// The outcome, once the group has ended.
     fn outcome(&self) -> Option<Outcome> {
         self.outcome
@@ -89,6 +88,7 @@ impl Group {
             .clone()
     }
 
+    /// Waits for the outcome; `rescue` runs each time `RESCUE_AFTER` passes without one.
     fn wait(&self, rescue: impl Fn()) -> Outcome {
         loop {
             let slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
@@ -248,14 +248,16 @@ impl Commits {
             let aborted = conn.is_autocommit();
             let mut open = self.state();
             let failure = match ran {
-                Some(Ok(true)) => {
+                Some(Ok(None)) => {
                     open.members += 1;
                     done.push((group, job));
                     None
                 }
-                Some(Ok(false)) => {
+                // Its own error; should it have aborted the transaction (a full disk), the
+                // group's other members fail with it too.
+                Some(Ok(Some(failure))) => {
                     job.finish(Ok(()));
-                    None
+                    Some(failure)
                 }
                 Some(Err(e)) => {
                     let failure = Failure::of(&e);

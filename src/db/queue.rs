@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::group::MAX_GROUP;
+use super::group::{Failure, MAX_GROUP};
 use super::{Held, Pools};
 use crate::error::{Error, Result};
 
 /// One write waiting for the writer thread.
 pub(super) trait Job: Send {
-    /// Runs the write inside its savepoint; true when it succeeded.
-    fn run(&mut self, conn: &Connection) -> bool;
+    /// Runs the write inside its savepoint; why it failed, if it did.
+    fn run(&mut self, conn: &Connection) -> Option<Failure>;
     /// Hands the caller its result: the write's own error, else `outcome`, its group's.
     fn finish(self: Box<Self>, outcome: Result<()>);
 }
@@ -39,15 +39,15 @@ where
     F: FnOnce(&Connection) -> Result<T> + Send,
     T: Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, conn: &Connection) -> Option<Failure> {
         let Some(write) = self.write.take() else {
-            return false;
+            return Some(Failure::of(&Error::internal("the write ran twice")));
         };
         let _held = Held::new();
         let out = write(conn);
-        let ok = out.is_ok();
+        let failure = out.as_ref().err().map(Failure::of);
         self.out = Some(out);
-        ok
+        failure
     }
 
     fn finish(self: Box<Self>, outcome: Result<()>) {
@@ -147,17 +147,20 @@ fn serve(live: &std::sync::Weak<RwLock<Option<Arc<Pools>>>>, jobs: &Receiver<Box
     }
 }
 
-/// Runs `job` in a savepoint of `conn`'s open transaction: Ok(true) when it succeeded and
-/// its savepoint was released, Ok(false) when it failed (rolled back), Err when the
+/// Runs `job` in a savepoint of `conn`'s open transaction: Ok(None) when it succeeded and
+/// its savepoint was released, Ok(Some(why)) when it failed (rolled back), Err when the
 /// savepoint itself failed, None when it panicked.
-pub(super) fn run_in_savepoint(conn: &mut Connection, job: &mut dyn Job) -> Option<Result<bool>> {
+pub(super) fn run_in_savepoint(
+    conn: &mut Connection,
+    job: &mut dyn Job,
+) -> Option<Result<Option<Failure>>> {
     catch_unwind(AssertUnwindSafe(|| {
         let sp = conn.savepoint()?;
-        let ok = job.run(&sp);
-        if ok {
+        let failure = job.run(&sp);
+        if failure.is_none() {
             sp.commit()?;
         }
-        Ok(ok)
+        Ok(failure)
     }))
     .ok()
 }
