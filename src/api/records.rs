@@ -290,6 +290,17 @@ async fn view(
 }
 
 /// `If-Match`: the record as this caller sees it must still carry one of `tags`.
+/// Whether a create or update of `body` may go to the writer thread (`Writes::save_queued`):
+/// no record hooks loaded for `c`, nothing to upload, no password to hash.
+fn queueable(
+    state: &AppState,
+    c: &Collection,
+    body: &Map<String, Value>,
+    staging: &Staging,
+) -> bool {
+    !record_hooks_for(state, c) && Writes::queueable(c, body, staging)
+}
+
 fn unchanged(
     tx: &Connection,
     c: &Collection,
@@ -340,7 +351,7 @@ async fn create(
         )
         .await;
     }
-    let record = if !record_hooks_for(&state, &c) && Writes::queueable(&c, &body, &staging) {
+    let record = if queueable(&state, &c, &body, &staging) {
         // The common create (no hooks, no files, no password): on the writer thread, this
         // worker free meanwhile.
         let records = state.records();
@@ -398,7 +409,7 @@ async fn update(
         return record_requests::around(&req, &state, &auth, hooked, table, kind, asked, work)
             .await;
     }
-    let record = if !record_hooks_for(&state, &c) && Writes::queueable(&c, &body, &staging) {
+    let record = if queueable(&state, &c, &body, &staging) {
         // As for a create: on the writer thread, this worker free meanwhile.
         let records = state.records();
         let answer =

@@ -334,12 +334,7 @@ impl Store {
             .live
             .read()
             .map_err(|_| Error::internal("the database pools are poisoned"))?;
-        live.clone().ok_or_else(|| {
-            Error::internal(format!(
-                "{} is closed: it could not be opened again after a restore",
-                self.path.display()
-            ))
-        })
+        live.clone().ok_or_else(|| closed(&self.path))
     }
 
     /// A connection of its own that notices commits made by any other connection, other
@@ -378,7 +373,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.queue.write(&self.live, f).await
+        self.queue.write(&self.live, &self.path, f).await
     }
 
     /// Runs `f` on a request reader. Readers are `query_only`: a write attempt is an error,
@@ -481,6 +476,14 @@ fn watch_connection(path: &Path) -> Result<Connection> {
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(conn)
+}
+
+/// The answer while a file's pools are closed (a restore that could not reopen them).
+fn closed(path: &Path) -> Error {
+    Error::internal(format!(
+        "{} is closed: it could not be opened again after a restore",
+        path.display()
+    ))
 }
 
 fn open_failed(path: &Path, e: rusqlite::Error) -> Error {

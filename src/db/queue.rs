@@ -10,6 +10,7 @@
 //! back its own savepoint only, and its caller hears Ok only once its group has committed.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -72,6 +73,7 @@ impl Queue {
     pub(super) async fn write<T: Send + 'static>(
         &self,
         live: &Arc<RwLock<Option<Arc<Pools>>>>,
+        path: &Path,
         write: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (reply, result) = oneshot::channel();
@@ -80,14 +82,19 @@ impl Queue {
             out: None,
             reply,
         });
-        self.send(live, job)?;
+        self.send(live, path, job)?;
         // The job is dropped unanswered only when its write panicked.
         result
             .await
             .unwrap_or_else(|_| Err(Error::internal("the write failed")))
     }
 
-    fn send(&self, live: &Arc<RwLock<Option<Arc<Pools>>>>, job: Box<dyn Job>) -> Result<()> {
+    fn send(
+        &self,
+        live: &Arc<RwLock<Option<Arc<Pools>>>>,
+        path: &Path,
+        job: Box<dyn Job>,
+    ) -> Result<()> {
         let mut sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
         // A thread that is gone (a panic outside any job) is started again.
         let job = match sender.as_ref() {
@@ -98,10 +105,10 @@ impl Queue {
             None => job,
         };
         let (tx, rx) = channel();
-        let live = Arc::downgrade(live);
+        let (live, path) = (Arc::downgrade(live), path.to_owned());
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || serve(&live, &rx))
+            .spawn(move || serve(&live, &path, &rx))
             .map_err(|e| Error::internal(format!("cannot start the writer thread: {e}")))?;
         tx.send(job)
             .map_err(|_| Error::internal("the writer thread stopped"))?;
@@ -111,7 +118,11 @@ impl Queue {
 }
 
 /// The writer thread: every write waiting, up to `MAX_GROUP`, in one group at a time.
-fn serve(live: &std::sync::Weak<RwLock<Option<Arc<Pools>>>>, jobs: &Receiver<Box<dyn Job>>) {
+fn serve(
+    live: &std::sync::Weak<RwLock<Option<Arc<Pools>>>>,
+    path: &Path,
+    jobs: &Receiver<Box<dyn Job>>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -125,9 +136,7 @@ fn serve(live: &std::sync::Weak<RwLock<Option<Arc<Pools>>>>, jobs: &Receiver<Box
             .and_then(|live| live.read().ok().and_then(|pools| pools.clone()));
         let Some(pools) = pools else {
             for job in batch {
-                job.finish(Err(Error::internal(
-                    "the database is closed: it could not be opened again after a restore",
-                )));
+                job.finish(Err(super::closed(path)));
             }
             continue;
         };
@@ -171,6 +180,12 @@ mod tests {
     use crate::db::group::tests::store;
     use crate::error::Error;
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
     fn visible(store: &Store, n: i64) -> bool {
         store
             .read(|c| {
@@ -190,9 +205,7 @@ mod tests {
     fn queued_writes_commit_together_beside_blocking_ones() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         std::thread::scope(|s| {
             for t in 0..4 {
                 let store = &store;
@@ -243,9 +256,7 @@ mod tests {
     fn a_panicking_queued_write_fails_alone_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         runtime.block_on(async {
             let panicked = store
                 .write_queued(|c| -> crate::error::Result<()> {
