@@ -6,8 +6,8 @@
 pub mod query;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 use crate::db::Store;
 use crate::error::Result;
 
-/// Entries waiting to be written; beyond this, new ones are dropped (and counted).
+/// Entries waiting to be written; beyond this, new ones are dropped (and counted). Counted
+/// by hand on an unbounded channel: a bounded one allocates (and touches) all its slots up
+/// front, 2 MB held by an idle server.
 const QUEUE: usize = 8192;
 /// Entries written per transaction, at most.
 const BATCH: usize = 4096;
@@ -166,7 +168,9 @@ impl Policy {
 
 /// The handle requests log through.
 pub struct RequestLog {
-    queue: SyncSender<Entry>,
+    queue: Sender<Entry>,
+    /// Entries sent and not yet taken by the writer.
+    waiting: Arc<AtomicUsize>,
     pub policy: Policy,
     dropped: AtomicU64,
     written: Arc<AtomicU64>,
@@ -175,17 +179,19 @@ pub struct RequestLog {
 impl RequestLog {
     /// Starts the writer thread for `aux` (it ends when the handle is dropped).
     pub fn start(aux: Store) -> Self {
-        let (queue, rx) = sync_channel(QUEUE);
+        let (queue, rx) = channel();
         let written = Arc::new(AtomicU64::new(0));
-        let w = written.clone();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let (w, taken) = (written.clone(), waiting.clone());
         let spawned = std::thread::Builder::new()
             .name("request-log".into())
-            .spawn(move || writer(aux, rx, w));
+            .spawn(move || writer(aux, rx, taken, w));
         if let Err(e) = spawned {
             log::warn!("cannot start the request-log writer: {e}");
         }
         Self {
             queue,
+            waiting,
             policy: Policy {
                 max_days: AtomicU32::new(5),
                 log_ip: AtomicBool::new(true),
@@ -208,11 +214,10 @@ impl RequestLog {
         {
             return;
         }
-        match self.queue.try_send(entry) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= QUEUE || self.queue.send(entry).is_err()
+        {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -226,8 +231,8 @@ impl RequestLog {
     }
 }
 
-fn writer(aux: Store, rx: Receiver<Entry>, written: Arc<AtomicU64>) {
-    let mut batch = Vec::with_capacity(BATCH);
+fn writer(aux: Store, rx: Receiver<Entry>, waiting: Arc<AtomicUsize>, written: Arc<AtomicU64>) {
+    let mut batch = Vec::new();
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(first) => batch.push(first),
@@ -240,6 +245,7 @@ fn writer(aux: Store, rx: Receiver<Entry>, written: Arc<AtomicU64>) {
             std::thread::sleep(GATHER);
             drain(&rx, &mut batch);
         }
+        waiting.fetch_sub(batch.len(), Ordering::Relaxed);
         let n = batch.len() as u64;
         match aux.write(|tx| insert(tx, &batch)) {
             Ok(()) => {
@@ -250,7 +256,9 @@ fn writer(aux: Store, rx: Receiver<Entry>, written: Arc<AtomicU64>) {
         // Appending touches fresh pages every time, which would fill the writer's page
         // cache (tens of MB) with pages never read again: hand them back after each batch.
         let _ = aux.with_writer(|c| Ok(c.execute_batch("PRAGMA shrink_memory")?));
+        // A burst's batch (a MB at BATCH entries) is not kept for the quiet after it.
         batch.clear();
+        batch.shrink_to(BATCH / 8);
     }
 }
 

@@ -60,6 +60,10 @@ impl Server {
         server
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown, no checkpoint, exactly like a crash.
     pub fn kill(mut self) {
         let pid = self.child.id().to_string();

@@ -63,6 +63,7 @@ mod oauth2_outbound;
 mod oauth2_signin;
 mod observability;
 mod openapi;
+mod process;
 mod public;
 mod rate_limits;
 mod realtime;
