@@ -12,8 +12,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// How long (ms) mimalloc keeps freed pages before handing them back to the system. Its
 /// default, a second, let a thread that went quiet after a burst (a reader, a hashing
 /// thread) hold that burst's pages until it ran again: the server sat 20-30 MB above what it
-/// used between benchmark rows. At 10 ms the pages go back right after the burst.
-const PURGE_DELAY_MS: &str = "10";
+/// used between benchmark rows. Shorter is not free: every hand-back is an madvise that
+/// stops both cores for a TLB flush, and at 10 ms the signed-in list at 100k records lost
+/// 40% of its throughput; 100 ms keeps most of both (README "Benchmarks").
+const PURGE_DELAY_MS: &str = "100";
 const PURGE_DELAY_VAR: &str = "MIMALLOC_PURGE_DELAY";
 
 /// mimalloc reads its options from the environment once, before `main` runs, and the purge

@@ -19,7 +19,7 @@ async fn the_server_runs_again_with_the_allocator_option_under_the_same_pid() {
     let server = Server::start(dir.path()).await;
     let env = environment(server.pid());
     assert!(
-        env.iter().any(|v| v == "MIMALLOC_PURGE_DELAY=10"),
+        env.iter().any(|v| v == "MIMALLOC_PURGE_DELAY=100"),
         "the running image was started with the purge delay: {env:?}"
     );
     let args = fs::read(format!("/proc/{}/cmdline", server.pid())).unwrap();
