@@ -274,8 +274,9 @@ impl StopSignals {
     }
 }
 
-/// Background upkeep, once a second: picks up schema changes made by other processes (the
-/// CLI), every ten seconds the settings, and each minute lets the rate limiters forget
+/// Background upkeep, once a second: hands back the page caches of connections gone quiet
+/// (`db::idle`), picks up schema changes made by other processes (the CLI), every ten
+/// seconds the settings, and each minute lets the rate limiters forget
 /// recovered keys. Ends when the app is dropped.
 fn housekeeping(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new()
@@ -287,6 +288,8 @@ fn housekeeping(state: Weak<AppState>) {
             for tick in 1u64.. {
                 std::thread::sleep(Duration::from_secs(1));
                 let Some(state) = state.upgrade() else { break };
+                state.db.data.shrink_idle(crate::db::idle::AFTER);
+                state.db.aux.shrink_idle(crate::db::idle::AFTER);
                 // Writes by another process (the CLI) make remembered list totals stale.
                 if let Some(w) = watch.as_mut()
                     && w.changed().unwrap_or(true)

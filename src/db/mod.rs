@@ -16,6 +16,7 @@ pub mod bound;
 pub mod foreign;
 pub mod generation;
 pub mod group;
+pub mod idle;
 pub mod math;
 pub mod migrate;
 pub mod pragmas;
@@ -99,9 +100,8 @@ struct Readers {
     pool: Pool<SqliteConnectionManager>,
     size: usize,
     taken: AtomicUsize,
-    /// Milliseconds after `since` at which a reader last came back.
-    returned_ms: AtomicU64,
-    since: Instant,
+    /// When a reader last came back.
+    quiet: idle::Quiet,
     timeout: Option<Duration>,
 }
 
@@ -111,8 +111,7 @@ struct Taken<'a>(&'a Readers);
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
         let r = self.0;
-        r.returned_ms
-            .store(r.since.elapsed().as_millis() as u64, Ordering::Release);
+        r.quiet.touch();
         r.taken.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -123,8 +122,7 @@ impl Readers {
             pool,
             size: size as usize,
             taken: AtomicUsize::new(0),
-            returned_ms: AtomicU64::new(0),
-            since: Instant::now(),
+            quiet: idle::Quiet::new(),
             timeout,
         }
     }
@@ -170,9 +168,21 @@ impl Readers {
 
     /// Every reader taken, and none came back for `BUSY_AFTER`.
     fn busy(&self) -> bool {
-        let returned = Duration::from_millis(self.returned_ms.load(Ordering::Acquire));
-        self.taken.load(Ordering::Acquire) >= self.size
-            && self.since.elapsed().saturating_sub(returned) >= BUSY_AFTER
+        self.taken.load(Ordering::Acquire) >= self.size && self.quiet.idle_for() >= BUSY_AFTER
+    }
+
+    /// Hands back the page caches of this pool's readers once none has been taken for
+    /// `after` (see `idle`).
+    fn shrink_if_quiet(&self, after: Duration) {
+        if self.taken.load(Ordering::Acquire) > 0 || !self.quiet.due(after) {
+            return;
+        }
+        let idle: Vec<_> = std::iter::from_fn(|| self.pool.try_get())
+            .take(self.size)
+            .collect();
+        for conn in &idle {
+            idle::shrink(conn);
+        }
     }
 }
 
@@ -229,6 +239,8 @@ pub struct Store {
 /// `Db::offline` knows when none is in flight.
 struct Pools {
     writer: Pool<SqliteConnectionManager>,
+    /// When the writer was last taken.
+    writer_quiet: idle::Quiet,
     commits: group::Commits,
     readers: Readers,
     reserved: Readers,
@@ -265,11 +277,14 @@ impl Pools {
                 })
         };
         // No reaper: connections live as long as their pools, so none is opened behind
-        // the back of a restore that has closed them.
+        // the back of a restore that has closed them. No `SELECT 1` before each checkout
+        // either: a local file's connection does not go stale (a restore closes the pools),
+        // and that statement, compiled anew every time, cost every read a prepare.
         let builder = || {
             Pool::builder()
                 .max_lifetime(None)
                 .idle_timeout(None)
+                .test_on_check_out(false)
                 .thread_pool(OPENER.clone())
         };
         // The writer is opened (and WAL switched on) before any reader exists.
@@ -294,6 +309,7 @@ impl Pools {
             .map_err(|e| open_error(path, e))?;
         Ok(Self {
             writer,
+            writer_quiet: idle::Quiet::new(),
             commits: group::Commits::default(),
             readers: Readers::new(readers, size, opts.query_timeout),
             reserved: Readers::new(reserved, RESERVED_READERS, opts.query_timeout),
@@ -308,7 +324,19 @@ impl Pools {
             .get()
             .inspect_err(|_| crate::metrics::count_pool_timeout())?;
         drop(queued);
+        self.writer_quiet.touch();
         Ok(conn)
+    }
+
+    /// See `Store::shrink_idle`.
+    fn shrink_idle(&self, after: Duration) {
+        self.readers.shrink_if_quiet(after);
+        self.reserved.shrink_if_quiet(after);
+        if let Some(conn) = self.writer.try_get()
+            && self.writer_quiet.due(after)
+        {
+            idle::shrink(&conn);
+        }
     }
 }
 
@@ -411,6 +439,16 @@ impl Store {
     /// one (VACUUM, checkpoints) and for maintenance such as integrity checks.
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         with_writer(self.pools()?.as_ref(), f)
+    }
+
+    /// Hands back the page caches of connections left unused for `after`, once per quiet
+    /// spell (see `idle`); never waits for a connection in use.
+    pub fn shrink_idle(&self, after: Duration) {
+        if let Ok(live) = self.live.try_read()
+            && let Some(pools) = live.as_ref()
+        {
+            pools.shrink_idle(after);
+        }
     }
 
     /// Folds the WAL back into the main file, so a stopped server leaves one tidy file.

@@ -46,3 +46,52 @@ pub fn apply(conn: &Connection, access: Access, sync_full: bool) -> rusqlite::Re
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::idle::thread_reads as reads;
+
+    fn sum(conn: &Connection) -> i64 {
+        conn.query_row("SELECT sum(length(x)) FROM t", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Each connection keeps its own page cache (the bundled SQLite is built without
+    /// SQLITE_ENABLE_MEMORY_MANAGEMENT, see `.cargo/config.toml`): one connection handing
+    /// its cache back (the request-log writer's `PRAGMA shrink_memory`) leaves a reader's
+    /// cached pages where they are, so reading them again reads nothing from the file.
+    #[test]
+    fn shrinking_one_connections_cache_leaves_the_others_alone() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("data.db");
+        let writer = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        apply(&writer, Access::ReadWrite, false).unwrap_or_else(|e| panic!("{e}"));
+        writer
+            .execute_batch(
+                "CREATE TABLE t (x BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO t SELECT randomblob(1000) FROM n;
+                 PRAGMA wal_checkpoint(TRUNCATE);",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reader = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        apply(&reader, Access::ReadOnly, false).unwrap_or_else(|e| panic!("{e}"));
+        let total = sum(&reader);
+
+        // The table is ~500 pages; a read transaction itself makes a few reads.
+        let before = reads();
+        assert_eq!(sum(&reader), total);
+        assert!(reads() - before < 20, "a warm cache reads (almost) nothing");
+
+        writer
+            .execute_batch("PRAGMA shrink_memory")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let before = reads();
+        assert_eq!(sum(&reader), total);
+        assert!(
+            reads() - before < 20,
+            "the writer's shrink_memory emptied the reader's page cache"
+        );
+    }
+}
