@@ -71,6 +71,12 @@ pub(super) fn thread_reads() -> u64 {
         .unwrap_or_else(|| panic!("no syscr in /proc/thread-self/io: {io}"))
 }
 
+/// A table `t` of 2,000 1 KB blobs (~500 pages) for the cache tests, summing to 2,000,000.
+#[cfg(test)]
+pub(super) const TABLE_OF_500_PAGES: &str = "CREATE TABLE t (x BLOB);
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+     INSERT INTO t SELECT randomblob(1000) FROM n;";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,11 +94,7 @@ mod tests {
             Store::open(&dir.path().join("data.db"), &options).unwrap_or_else(|e| panic!("{e}"));
         store
             .write(|c| {
-                c.execute_batch(
-                    "CREATE TABLE t (x BLOB);
-                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
-                     INSERT INTO t SELECT randomblob(1000) FROM n;",
-                )?;
+                c.execute_batch(TABLE_OF_500_PAGES)?;
                 Ok(())
             })
             .unwrap_or_else(|e| panic!("{e}"));

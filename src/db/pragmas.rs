@@ -50,7 +50,7 @@ pub fn apply(conn: &Connection, access: Access, sync_full: bool) -> rusqlite::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::idle::thread_reads as reads;
+    use crate::db::idle::{TABLE_OF_500_PAGES, thread_reads as reads};
 
     fn sum(conn: &Connection) -> i64 {
         conn.query_row("SELECT sum(length(x)) FROM t", [], |r| r.get(0))
@@ -68,12 +68,8 @@ mod tests {
         let writer = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
         apply(&writer, Access::ReadWrite, false).unwrap_or_else(|e| panic!("{e}"));
         writer
-            .execute_batch(
-                "CREATE TABLE t (x BLOB);
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
-                 INSERT INTO t SELECT randomblob(1000) FROM n;
-                 PRAGMA wal_checkpoint(TRUNCATE);",
-            )
+            .execute_batch(TABLE_OF_500_PAGES)
+            .and_then(|()| writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
             .unwrap_or_else(|e| panic!("{e}"));
         let reader = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
         apply(&reader, Access::ReadOnly, false).unwrap_or_else(|e| panic!("{e}"));
